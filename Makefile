@@ -1,0 +1,61 @@
+# One distribution, one virtualenv (.venv, made with uv from requirements.lock).
+# `make demo` and `make test` are the two commands; everything else is a building block.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PY      := .venv/bin/python
+UV      := .venv/bin/uv
+CRM     := .venv/bin/crm
+STAMP   := .venv/.installed
+SCALE   ?= S
+SEED    ?= 42
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
+export DO_NOT_TRACK := 1
+
+.PHONY: help install demo test down up status seed lint fmt lock clean
+
+help:  ## list targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-18s %s\n",$$1,$$2}'
+
+$(PY):
+	python3 -m venv .venv
+	.venv/bin/pip install -q --disable-pip-version-check uv
+
+$(STAMP): $(PY) pyproject.toml requirements.lock
+	$(UV) pip install -q --python $(PY) -r requirements.lock
+	$(UV) pip install -q --python $(PY) --no-deps -e .
+	@touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install everything (idempotent)
+
+lock:  ## re-pin requirements.lock from pyproject.toml (no index URLs)
+	$(UV) pip compile -q pyproject.toml --extra dev --python 3.11 --no-emit-index-url -o requirements.lock
+
+up: install  ## start the local stack (embedded Postgres, Tansu) unless DATABASE_URL/KAFKA_BOOTSTRAP are set
+	$(CRM) up
+
+status: install  ## what runs, and where
+	$(CRM) status
+
+seed: install  ## seed the synthetic world (SCALE=S|M|L SEED=n)
+	$(CRM) seed --scale $(SCALE) --seed $(SEED)
+
+demo: install  ## install, start the stack, seed scale S, run every stage, print the addresses
+	$(CRM) demo --scale $(SCALE) --seed $(SEED)
+
+down:  ## stop everything `make demo` started, and nothing else
+	@if [ -x $(CRM) ]; then $(CRM) down; else echo "nothing installed, nothing to stop"; fi
+
+test: install  ## install and run the whole test suite
+	$(PY) -m pytest -q
+
+lint: install  ## ruff
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+fmt: install
+	.venv/bin/ruff check --fix .
+	.venv/bin/ruff format .
+
+clean: down  ## remove local state (.crm) and the virtualenv
+	rm -rf .crm .venv

@@ -1,0 +1,51 @@
+"""Database access: URLs, SQLAlchemy engines and psycopg connections, all from `Settings`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import psycopg
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import make_url
+
+from crm.settings import get_settings
+
+
+class DatabaseNotConfigured(RuntimeError):
+    """Neither DATABASE_URL nor a running local stack (`crm up`) gives a database."""
+
+
+def database_url(url: str | None = None) -> str:
+    """The configured URL, or raise with a hint on how to get one."""
+    url = url or get_settings().database_url
+    if not url:
+        raise DatabaseNotConfigured("DATABASE_URL is not set and no local stack is running: run `crm up`")
+    return url
+
+
+def sqlalchemy_url(url: str | None = None) -> str:
+    """The URL with the psycopg 3 driver, whatever scheme it was given with."""
+    u = make_url(database_url(url))
+    return u.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+def libpq_url(url: str | None = None) -> str:
+    """The URL as libpq (psycopg, psql) takes it."""
+    u = make_url(database_url(url))
+    return u.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def make_engine(url: str | None = None, **kwargs) -> Engine:
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(sqlalchemy_url(url), **kwargs)
+
+
+@lru_cache(maxsize=8)
+def get_engine(url: str | None = None) -> Engine:
+    """A cached engine per URL (None: the configured one)."""
+    return make_engine(url)
+
+
+def connect(url: str | None = None, **kwargs) -> psycopg.Connection:
+    """A plain psycopg 3 connection (COPY, bulk work)."""
+    return psycopg.connect(libpq_url(url), **kwargs)

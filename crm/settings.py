@@ -1,0 +1,65 @@
+"""One `Settings` object for every component.
+
+Values come from the environment first, then from `.crm/env` (written by `crm up` for the
+local stack), then the defaults below. Production sets `DATABASE_URL` and `KAFKA_BOOTSTRAP`
+and nothing is started locally.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+"""The checkout (this file is crm/settings.py)."""
+
+
+def default_home() -> Path:
+    import os
+
+    return Path(os.environ.get("CRM_HOME", PROJECT_ROOT / ".crm")).resolve()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=str(default_home() / "env"),
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    home: Path = Field(default_factory=default_home, alias="CRM_HOME")
+    """Local state: embedded Postgres data, PID files, logs, `env`, Dagster home."""
+
+    database_url: str | None = None
+    """SQLAlchemy or libpq URL of the Postgres to use; unset means the embedded one."""
+    kafka_bootstrap: str | None = None
+    """host:port[,host:port] of a Kafka-protocol broker; unset means the local Tansu."""
+    redis_url: str | None = None
+    """Rate limits and caches; unset means in-process fallbacks (with a warning)."""
+
+    jwt_secret: SecretStr | None = None
+    """HS256 secret for API tokens (RS256: set `jwt_public_key` instead)."""
+    jwt_public_key: SecretStr | None = None
+    jwt_private_key: SecretStr | None = None
+    jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
+
+    scale: Literal["S", "M", "L"] = "S"
+    seed: int = 42
+
+    kafka_partitions: int = 4
+    """Partitions per topic when topics are created by the project."""
+
+    @property
+    def env_file(self) -> Path:
+        return self.home / "env"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached: call `get_settings.cache_clear()` after changing env)."""
+    return Settings()
