@@ -49,3 +49,17 @@ def get_engine(url: str | None = None) -> Engine:
 def connect(url: str | None = None, **kwargs) -> psycopg.Connection:
     """A plain psycopg 3 connection (COPY, bulk work)."""
     return psycopg.connect(libpq_url(url), **kwargs)
+
+
+def pg_env(url: str | None = None) -> dict[str, str]:
+    """PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE for tools that read libpq variables (dbt's profile)."""
+    u = make_url(database_url(url))
+    env = {
+        "PGHOST": u.host or "127.0.0.1",
+        "PGPORT": str(u.port or 5432),
+        "PGUSER": u.username or "postgres",
+        "PGDATABASE": u.database or "postgres",
+    }
+    if u.password:
+        env["PGPASSWORD"] = u.password
+    return env

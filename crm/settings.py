@@ -26,7 +26,6 @@ def default_home() -> Path:
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=str(default_home() / "env"),
         env_file_encoding="utf-8",
         extra="ignore",
         case_sensitive=False,
@@ -61,5 +60,8 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings (cached: call `get_settings.cache_clear()` after changing env)."""
-    return Settings()
+    """The process-wide settings (cached: call `get_settings.cache_clear()` after changing env).
+
+    `.crm/env` (under CRM_HOME) is read at call time, so tests and tools can point CRM_HOME
+    elsewhere before the first call."""
+    return Settings(_env_file=default_home() / "env")

@@ -1,0 +1,119 @@
+"""The `crm` command: local stack, migrations, the synthetic world, the demo."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from crm.settings import get_settings
+
+app = typer.Typer(help="CRM analytics stack", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Schema migrations (Alembic)", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console()
+
+
+@app.command()
+def up() -> None:
+    """Start the local stack (what DATABASE_URL / KAFKA_BOOTSTRAP don't provide) and migrate."""
+    from crm import migrate, stack
+
+    home = get_settings().home
+    state = stack.up(home)
+    migrate.upgrade(state.database_url)
+    for name in state.started:
+        console.print(f"[green]running[/] {name} (local)")
+    for name in state.external:
+        console.print(f"[cyan]using[/] {name} from the environment")
+    console.print(f"Postgres  {state.database_url}\nKafka     {state.kafka_bootstrap}\nenv file  {home / 'env'}")
+
+
+@app.command()
+def down() -> None:
+    """Stop everything the project started (PID files under .crm/run), nothing else."""
+    from crm import stack
+
+    stopped = stack.down(get_settings().home)
+    console.print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+
+
+@app.command()
+def status() -> None:
+    """What runs, where."""
+    from crm import stack
+
+    table = Table("service", "pid", "address", "state")
+    for rec, alive in stack.status(get_settings().home):
+        table.add_row(rec.name, str(rec.pid), rec.url or "", "[green]up[/]" if alive else "[red]dead[/]")
+    console.print(table)
+
+
+@app.command("env")
+def env_cmd() -> None:
+    """Print `export` lines for the current stack (eval "$(crm env)")."""
+    from crm.db import pg_env
+
+    s = get_settings()
+    if s.database_url:
+        print(f"export DATABASE_URL='{s.database_url}'")
+        for k, v in pg_env().items():
+            print(f"export {k}='{v}'")
+    if s.kafka_bootstrap:
+        print(f"export KAFKA_BOOTSTRAP='{s.kafka_bootstrap}'")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    from crm import migrate
+
+    migrate.upgrade(None, revision)
+    console.print(f"at {migrate.current(None)}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument()] = "base") -> None:
+    from crm import migrate
+
+    migrate.downgrade(None, revision)
+    console.print(f"at {migrate.current(None)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    from crm import migrate
+
+    console.print(str(migrate.current(None)))
+
+
+@app.command()
+def seed(
+    scale: Annotated[str, typer.Option(help="S, M or L")] = "S",
+    seed: Annotated[int, typer.Option(help="random seed: same seed, same world")] = 42,
+    as_of: Annotated[str | None, typer.Option(help="the world's today, YYYY-MM-DD (default: today)")] = None,
+    sink: Annotated[str, typer.Option(help="kafka, raw (COPY into raw.*) or both")] = "kafka",
+) -> None:
+    """Seed the synthetic CRM world (operational rows, hidden truth, events)."""
+    from crm.sim import seed_world
+
+    day = dt.date.fromisoformat(as_of) if as_of else None
+    summary = seed_world(scale=scale.upper(), seed=seed, as_of=day, sink=sink, progress=True)
+    console.print(summary)
+
+
+@app.command()
+def demo(
+    scale: Annotated[str, typer.Option()] = "S",
+    seed: Annotated[int, typer.Option()] = 42,
+) -> None:
+    """Everything on embedded defaults: stack, world, every stage, then the addresses."""
+    from crm.demo import run_demo
+
+    run_demo(scale=scale.upper(), seed=seed, console=console)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,93 @@
+"""Schema `raw`: one append-only landing table per Kafka topic, plus `raw.dead_letters`.
+
+`event_id` is the primary key, so the lander's `INSERT ... ON CONFLICT (event_id) DO NOTHING`
+makes at-least-once delivery land each event exactly once. No foreign key to `crm.tenants`:
+raw is a landing zone written by another role, and validation happens in the lander.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from crm.schema.base import RAW, bigserial_pk, metadata
+
+LANDING_TABLES: dict[str, str] = {
+    "tickets": "tickets",
+    "conversations": "conversations",
+    "lead-activities": "lead_activities",
+    "deal-activities": "deal_activities",
+    "web-events": "web_events",
+    "usage-events": "usage_events",
+    "crm-changes": "crm_changes",
+}
+"""Kafka topic -> table name in schema `raw` (all topics but `dead-letters`)."""
+
+DEAD_LETTERS_TOPIC = "dead-letters"
+DEAD_LETTERS_TABLE = "dead_letters"
+
+
+def _landing_table(name: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("event_id", UUID(as_uuid=True), primary_key=True),
+        Column("tenant_id", UUID(as_uuid=True), nullable=False),
+        Column("event_type", Text, nullable=False),
+        Column("schema_version", Integer, nullable=False),
+        Column("occurred_at", DateTime(timezone=True), nullable=False),
+        Column("received_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+        Column("source", Text, nullable=False),
+        Column("kafka_partition", Integer),
+        Column("kafka_offset", BigInteger),
+        Column("payload", JSONB, nullable=False),
+        Index(None, "tenant_id", "occurred_at"),
+        Index(None, "event_type"),
+        schema=RAW,
+    )
+
+
+raw_tickets = _landing_table("tickets")
+raw_conversations = _landing_table("conversations")
+raw_lead_activities = _landing_table("lead_activities")
+raw_deal_activities = _landing_table("deal_activities")
+raw_web_events = _landing_table("web_events")
+raw_usage_events = _landing_table("usage_events")
+raw_crm_changes = _landing_table("crm_changes")
+
+dead_letters = Table(
+    DEAD_LETTERS_TABLE,
+    metadata,
+    bigserial_pk(),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Column("topic", Text, nullable=False),
+    Column("kafka_partition", Integer),
+    Column("kafka_offset", BigInteger),
+    Column("reason_code", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("event_id", UUID(as_uuid=True)),  # when the bytes parsed far enough to have one
+    Column("tenant_id", UUID(as_uuid=True)),
+    Column("raw_bytes", LargeBinary),
+    Column("headers", JSONB),
+    # a redelivered bad message must not add a second row
+    UniqueConstraint("topic", "kafka_partition", "kafka_offset"),
+    Index(None, "received_at"),
+    schema=RAW,
+)
+
+
+def landing_table(topic: str) -> Table:
+    """The `raw` table a topic lands in (`dead-letters` -> `raw.dead_letters`)."""
+    name = DEAD_LETTERS_TABLE if topic == DEAD_LETTERS_TOPIC else LANDING_TABLES[topic]
+    return metadata.tables[f"{RAW}.{name}"]

@@ -1,0 +1,433 @@
+"""Schema `crm`: the operational store written through the API (every model of the seed
+design, in snake_case, plus the models it assumes: tenants, users, customers; and audit log,
+outbox, API keys, idempotency keys).
+
+Every table but `tenants` carries a NOT NULL `tenant_id` (child tables too), and every index
+the seed declares with `tenantId` keeps `tenant_id` first.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+
+from crm.schema.base import (
+    CRM,
+    EMPTY_TEXT_ARRAY,
+    bigserial_pk,
+    campaign_status,
+    campaign_type,
+    created_at,
+    customer_stage,
+    deal_activity_type,
+    fk,
+    json_col,
+    lead_activity_type,
+    lead_status,
+    metadata,
+    tenant_fk,
+    updated_at,
+    user_role,
+    uuid_pk,
+    version,
+)
+
+MONEY = Numeric(18, 2)
+USD = text("'USD'")
+
+
+def _tags() -> Column:
+    return Column("tags", ARRAY(Text), nullable=False, server_default=EMPTY_TEXT_ARRAY)
+
+
+# --- the models the seed assumes -------------------------------------------------------------
+
+tenants = Table(
+    "tenants",
+    metadata,
+    uuid_pk(),
+    Column("slug", Text, nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("is_active", Boolean, nullable=False, server_default=text("true")),
+    json_col("settings"),
+    created_at(),
+    updated_at(),
+    schema=CRM,
+)
+
+users = Table(
+    "users",
+    metadata,
+    uuid_pk(),
+    tenant_fk(),
+    Column("email", Text, nullable=False),
+    Column("full_name", Text, nullable=True),
+    Column("role", user_role, nullable=False),
+    Column("password_hash", Text, nullable=True),
+    Column("is_active", Boolean, nullable=False, server_default=text("true")),
+    created_at(),
+    updated_at(),
+    UniqueConstraint("tenant_id", "email"),
+    schema=CRM,
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    uuid_pk(),
+    tenant_fk(),
+    Column("email", Text, nullable=True),  # ticketing customers may be phone/chat only
+    Column("first_name", Text),
+    Column("last_name", Text),
+    Column("company", Text),
+    Column("phone", Text),
+    Column("industry", Text),
+    Column("company_size", Integer),
+    Column("country", Text),
+    Column("lifecycle_stage", customer_stage, nullable=False, server_default=text("'PROSPECT'")),
+    Column("became_customer_at", DateTime(timezone=True)),
+    Column("churned_at", DateTime(timezone=True)),
+    Column("mrr", MONEY, nullable=False, server_default=text("0")),
+    json_col("custom_fields"),
+    _tags(),
+    created_at(),
+    updated_at(),
+    version(),
+    UniqueConstraint("tenant_id", "email"),
+    Index(None, "tenant_id", "lifecycle_stage"),
+    schema=CRM,
+)
+
+# --- leads -----------------------------------------------------------------------------------
+
+leads = Table(
+    "leads",
+    metadata,
+    uuid_pk(),
+    tenant_fk(),
+    fk("customer_id", "customers.id"),
+    Column("email", Text, nullable=False),
+    Column("first_name", Text),
+    Column("last_name", Text),
+    Column("company", Text),
+    Column("phone", Text),
+    Column("source", Text, nullable=False),
+    Column("status", lead_status, nullable=False, server_default=text("'NEW'")),
+    Column("score", Integer, nullable=False, server_default=text("0")),
+    Column("score_reason", JSONB, nullable=True),
+    fk("assigned_user_id", "users.id"),
+    _tags(),
+    json_col("custom_fields"),
+    Column("last_activity_at", DateTime(timezone=True)),
+    Column("converted_at", DateTime(timezone=True)),
+    created_at(),
+    updated_at(),
+    version(),
+    CheckConstraint("score BETWEEN 0 AND 100", name="score_range"),
+    Index(None, "tenant_id", "status"),
+    Index(None, "tenant_id", "score"),
+    Index(None, "tenant_id", "assigned_user_id"),
+    Index(None, "customer_id"),
+    schema=CRM,
+)
+
+lead_activities = Table(
+    "lead_activities",
+    metadata,
+    uuid_pk(),
+    tenant_fk(),
+    fk("lead_id", "leads.id", nullable=False, ondelete="CASCADE"),
+    fk("user_id", "users.id"),
+    Column("type", lead_activity_type, nullable=False),
+    Column("description", Text, nullable=False),
+    json_col("metadata"),
+    created_at(),
+    Index(None, "lead_id", "created_at"),
+    Index(None, "tenant_id", "created_at"),  # per-tenant time scans (dbt incremental loads)
+    schema=CRM,
+)
+
+# --- deals -----------------------------------------------------------------------------------
+
+sales_pipelines = Table(
+    "sales_pipelines",
+    metadata,
+    uuid_pk(),
+    tenant_fk(),
+    Column("name", Text, nullable=False),
+    Column("description", Text),
+    # array of {name, order, probability (0-100), is_won, is_lost}: see crm.schema.pipelines
+    Column("stages", JSONB, nullable=False),
+    Column("is_default", Boolean, nullable=False, server_default=text("false")),
+    Column("is_active", Boolean, nullable=False, server_default=text("true")),
+    created_at(),
+    updated_at(),
+    version(),
+    CheckConstraint("jsonb_typeof(stages) = 'array'", name="stages_is_array"),
+    UniqueConstraint("tenant_id", "name"),
+    schema=CRM,
+)
+
+deals = Table(
+    "deals",
+    metadata,
+    uuid_pk(),
+    tenant_fk(),
+    fk("lead_id", "leads.id"),
+    fk("customer_id", "customers.id"),
+    Column("name", Text, nullable=False),
+    Column("description", Text),
+    Column("value", MONEY, nullable=False),
+    Column("currency", Text, nullable=False, server_default=USD),
+    Column("probability", Integer, nullable=False, server_default=text("50")),
+    Column("stage", Text, nullable=False),
+    fk("pipeline_id", "sales_pipelines.id", nullable=False),
+    fk("assigned_user_id", "users.id"),
+    Column("expected_close_date", DateTime(timezone=True)),
+    Column("actual_close_date", DateTime(timezone=True)),
+    Column("lost_reason", Text),
+    _tags(),
+    json_col("custom_fields"),
+    created_at(),
+    updated_at(),
+    version(),
+    CheckConstraint("probability BETWEEN 0 AND 100", name="probability_range"),
+    Index(None, "tenant_id", "stage"),
+    Index(None, "tenant_id", "assigned_user_id"),
+    Index(None, "tenant_id", "expected_close_date"),
+    Index(None, "lead_id"),
+    Index(None, "customer_id"),
+    Index(None, "pipeline_id"),
+    schema=CRM,
+)
+
+deal_activities = Table(
+    "deal_activities",
+    metadata,
+    uuid_pk(),
+    tenant_fk(),
+    fk("deal_id", "deals.id", nullable=False, ondelete="CASCADE"),
+    fk("user_id", "users.id"),
+    Column("type", deal_activity_type, nullable=False),
+    Column("description", Text, nullable=False),
+    json_col("metadata"),
+    created_at(),
+    Index(None, "deal_id", "created_at"),
+    Index(None, "tenant_id", "created_at"),
+    schema=CRM,
+)
+
+products = Table(
+    "products",
+    metadata,
+    uuid_pk(),
+    tenant_fk(),
+    Column("name", Text, nullable=False),
+    Column("description", Text),
+    Column("sku", Text),
+    Column("category", Text),
+    Column("price", MONEY, nullable=False),
+    Column("currency", Text, nullable=False, server_default=USD),
+    Column("is_active", Boolean, nullable=False, server_default=text("true")),
+    json_col("metadata"),
+    created_at(),
+    updated_at(),
+    version(),
+    UniqueConstraint("tenant_id", "sku"),
+    schema=CRM,
+)
+
+deal_products = Table(
+    "deal_products",
+    metadata,
+    uuid_pk(),
+    tenant_fk(),
+    fk("deal_id", "deals.id", nullable=False, ondelete="CASCADE"),
+    fk("product_id", "products.id", nullable=False),
+    Column("quantity", Integer, nullable=False, server_default=text("1")),
+    Column("unit_price", MONEY, nullable=False),
+    Column("discount", MONEY, nullable=False, server_default=text("0")),  # an amount, not a percent
+    Column("total_price", MONEY, nullable=False),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+    UniqueConstraint("deal_id", "product_id"),
+    Index(None, "product_id"),
+    schema=CRM,
+)
+
+# --- segments and campaigns ------------------------------------------------------------------
+
+customer_segments = Table(
+    "customer_segments",
+    metadata,
+    uuid_pk(),
+    tenant_fk(),
+    Column("name", Text, nullable=False),
+    Column("description", Text),
+    Column("criteria", JSONB, nullable=False),
+    Column("is_active", Boolean, nullable=False, server_default=text("true")),
+    Column("is_dynamic", Boolean, nullable=False, server_default=text("true")),
+    Column("customer_count", Integer, nullable=False, server_default=text("0")),
+    Column("last_calculated", DateTime(timezone=True)),
+    # recovery (seed: "use cached segment memberships and schedule recalculation"): a failed
+    # recalculation keeps the last memberships, sets is_stale and records the error
+    Column("is_stale", Boolean, nullable=False, server_default=text("false")),
+    Column("last_error", Text),
+    created_at(),
+    updated_at(),
+    version(),
+    UniqueConstraint("tenant_id", "name"),
+    schema=CRM,
+)
+
+customer_segment_memberships = Table(
+    "customer_segment_memberships",
+    metadata,
+    uuid_pk(),
+    tenant_fk(),
+    fk("segment_id", "customer_segments.id", nullable=False, ondelete="CASCADE"),
+    fk("customer_id", "customers.id", nullable=False, ondelete="CASCADE"),
+    created_at("added_at"),
+    UniqueConstraint("segment_id", "customer_id"),
+    Index(None, "customer_id"),
+    schema=CRM,
+)
+
+marketing_campaigns = Table(
+    "marketing_campaigns",
+    metadata,
+    uuid_pk(),
+    tenant_fk(),
+    Column("name", Text, nullable=False),
+    Column("description", Text),
+    Column("type", campaign_type, nullable=False),
+    Column("status", campaign_status, nullable=False, server_default=text("'DRAFT'")),
+    fk("segment_id", "customer_segments.id"),
+    Column("start_date", DateTime(timezone=True)),
+    Column("end_date", DateTime(timezone=True)),
+    Column("budget", MONEY, nullable=True),
+    Column("spent", MONEY, nullable=False, server_default=text("0")),
+    json_col("metrics"),
+    created_at(),
+    updated_at(),
+    version(),
+    Index(None, "segment_id"),
+    schema=CRM,
+)
+
+# --- audit, outbox, API support --------------------------------------------------------------
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    bigserial_pk(),
+    tenant_fk(),
+    Column("actor_id", UUID(as_uuid=True)),  # a user or API key id; NULL for the system
+    Column("actor_type", Text, nullable=False),  # user | api_key | system
+    Column("action", Text, nullable=False),  # create | update | delete | read | ...
+    Column("entity", Text, nullable=False),  # table name, e.g. "leads"
+    Column("entity_id", UUID(as_uuid=True)),
+    Column("before", JSONB),
+    Column("after", JSONB),
+    Column("request_id", Text),
+    Column("occurred_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Index(None, "tenant_id", "entity", "entity_id"),
+    Index(None, "tenant_id", "occurred_at"),
+    schema=CRM,
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    bigserial_pk(),
+    Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
+    tenant_fk(),
+    Column("topic", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("payload", JSONB, nullable=False),  # the full event envelope, as sent
+    created_at(),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("last_error", Text),
+    # the relay polls `WHERE sent_at IS NULL ORDER BY id`: keep that index small
+    Index("ix_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL")),
+    schema=CRM,
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    uuid_pk(),
+    tenant_fk(),
+    Column("name", Text, nullable=False),
+    Column("key_prefix", Text, nullable=False, unique=True),  # looked up before the tenant is known
+    Column("key_hash", Text, nullable=False),
+    Column("scopes", ARRAY(Text), nullable=False, server_default=EMPTY_TEXT_ARRAY),
+    Column("created_by", UUID(as_uuid=True), ForeignKey(f"{CRM}.users.id", ondelete="SET NULL")),
+    created_at(),
+    Column("last_used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+    schema=CRM,
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    tenant_fk(),
+    Column("key", Text, nullable=False),
+    Column("request_hash", Text, nullable=False),
+    Column("response_status", Integer),  # NULL while the first request is still in flight
+    Column("response_body", JSONB),
+    created_at(),
+    PrimaryKeyConstraint("tenant_id", "key"),
+    Index(None, "created_at"),  # expiry sweeps
+    schema=CRM,
+)
+
+MUTABLE_TABLES = (
+    tenants,
+    users,
+    customers,
+    leads,
+    sales_pipelines,
+    deals,
+    products,
+    customer_segments,
+    marketing_campaigns,
+)
+"""Tables with `updated_at` (and hence the `set_updated_at` trigger)."""
+
+__all__ = [
+    "MUTABLE_TABLES",
+    "api_keys",
+    "audit_log",
+    "customer_segment_memberships",
+    "customer_segments",
+    "customers",
+    "deal_activities",
+    "deal_products",
+    "deals",
+    "idempotency_keys",
+    "lead_activities",
+    "leads",
+    "marketing_campaigns",
+    "outbox",
+    "products",
+    "sales_pipelines",
+    "tenants",
+    "users",
+]

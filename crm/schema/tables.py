@@ -1,0 +1,104 @@
+"""Every table of the stack, in one namespace: `from crm.schema import tables as t`.
+
+One `metadata` holds them all; each table carries its schema (`crm`, `raw`, `sim_truth`).
+Names: crm tables keep their own names (`t.leads`); raw landing tables are prefixed
+(`t.raw_lead_activities`, since `t.lead_activities` is the crm one); `t.dead_letters` is
+`raw.dead_letters`. The schema `ml` has no tables here yet (the ML issue adds them).
+"""
+
+from __future__ import annotations
+
+from crm.schema.base import (
+    CRM,
+    DBT_SCHEMAS,
+    ENUM_TYPES,
+    ML,
+    NAMING_CONVENTION,
+    RAW,
+    SIM_TRUTH,
+    metadata,
+)
+from crm.schema.landing import (
+    DEAD_LETTERS_TABLE,
+    DEAD_LETTERS_TOPIC,
+    LANDING_TABLES,
+    dead_letters,
+    landing_table,
+    raw_conversations,
+    raw_crm_changes,
+    raw_deal_activities,
+    raw_lead_activities,
+    raw_tickets,
+    raw_usage_events,
+    raw_web_events,
+)
+from crm.schema.operational import (
+    MUTABLE_TABLES,
+    api_keys,
+    audit_log,
+    customer_segment_memberships,
+    customer_segments,
+    customers,
+    deal_activities,
+    deal_products,
+    deals,
+    idempotency_keys,
+    lead_activities,
+    leads,
+    marketing_campaigns,
+    outbox,
+    products,
+    sales_pipelines,
+    tenants,
+    users,
+)
+from crm.schema.truth import customer_truth, lead_truth, revenue_truth, world_runs
+
+SCHEMAS: tuple[str, ...] = (CRM, RAW, ML, SIM_TRUTH, *DBT_SCHEMAS)
+"""Every schema the migrations create."""
+
+__all__ = [
+    "CRM",
+    "DBT_SCHEMAS",
+    "DEAD_LETTERS_TABLE",
+    "DEAD_LETTERS_TOPIC",
+    "ENUM_TYPES",
+    "LANDING_TABLES",
+    "ML",
+    "MUTABLE_TABLES",
+    "NAMING_CONVENTION",
+    "RAW",
+    "SCHEMAS",
+    "SIM_TRUTH",
+    "api_keys",
+    "audit_log",
+    "customer_segment_memberships",
+    "customer_segments",
+    "customer_truth",
+    "customers",
+    "dead_letters",
+    "deal_activities",
+    "deal_products",
+    "deals",
+    "idempotency_keys",
+    "landing_table",
+    "lead_activities",
+    "lead_truth",
+    "leads",
+    "marketing_campaigns",
+    "metadata",
+    "outbox",
+    "products",
+    "raw_conversations",
+    "raw_crm_changes",
+    "raw_deal_activities",
+    "raw_lead_activities",
+    "raw_tickets",
+    "raw_usage_events",
+    "raw_web_events",
+    "revenue_truth",
+    "sales_pipelines",
+    "tenants",
+    "users",
+    "world_runs",
+]

@@ -1,0 +1,119 @@
+"""Shared fixtures: a real Postgres and a real Kafka-protocol broker for the whole session.
+
+DATABASE_URL / KAFKA_BOOTSTRAP, when set, name servers to use (a fresh database is created
+on that Postgres server); otherwise the local stack's embedded Postgres and Tansu are started
+under a temporary CRM_HOME and stopped at the end. The project's own `.crm/` (a running
+`make demo`) is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+_TEST_HOME = Path(tempfile.mkdtemp(prefix="crm-test-home-"))
+os.environ["CRM_HOME"] = str(_TEST_HOME)
+_EXTERNAL_DB = os.environ.get("DATABASE_URL")
+_EXTERNAL_KAFKA = os.environ.get("KAFKA_BOOTSTRAP")
+
+import psycopg  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from crm.settings import get_settings  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def crm_home() -> Path:
+    return _TEST_HOME
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(crm_home: Path) -> Iterator[str]:
+    """URL of a Postgres server's maintenance database (create databases through it)."""
+    if _EXTERNAL_DB:
+        yield make_url(_EXTERNAL_DB).set(drivername="postgresql", database="postgres").render_as_string(False)
+        return
+    from crm.stack.postgres import EmbeddedPostgres
+
+    pg = EmbeddedPostgres(crm_home)
+    rec = pg.start()
+    try:
+        yield pg.url(rec.port, "postgres")
+    finally:
+        pg.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(crm_home: Path) -> Iterator[str]:
+    if _EXTERNAL_KAFKA:
+        yield _EXTERNAL_KAFKA
+        return
+    from crm.stack import kafka
+
+    rec = kafka.start(crm_home)
+    os.environ["KAFKA_BOOTSTRAP"] = rec.url
+    get_settings.cache_clear()
+    try:
+        yield rec.url
+    finally:
+        kafka.stop(crm_home)
+        os.environ.pop("KAFKA_BOOTSTRAP", None)
+        get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def create_database(pg_server_url: str) -> Iterator[Callable[[str], str]]:
+    """Factory: a new empty database on the test server; all are dropped at the end."""
+    made: list[str] = []
+
+    def make(prefix: str = "crm_test") -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(pg_server_url, autocommit=True) as conn:
+            conn.execute(f'create database "{name}"')
+        made.append(name)
+        return make_url(pg_server_url).set(database=name).render_as_string(False)
+
+    yield make
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        for name in made:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture
+def empty_db(create_database: Callable[[str], str]) -> str:
+    """A fresh database with nothing in it (for migration tests)."""
+    return create_database("crm_empty")
+
+
+@pytest.fixture(scope="session")
+def pg_url(create_database: Callable[[str], str]) -> Iterator[str]:
+    """A migrated database shared by the session; also exported as DATABASE_URL for code
+    that reads settings."""
+    from crm import migrate
+
+    url = create_database("crm_main")
+    migrate.upgrade(url)
+    old = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
+    yield url
+    if old is None:
+        os.environ.pop("DATABASE_URL", None)
+    else:
+        os.environ["DATABASE_URL"] = old
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def migrated_db(create_database: Callable[[str], str]) -> str:
+    """A fresh migrated database of its own, for tests that change or count everything."""
+    from crm import migrate
+
+    url = create_database("crm_fresh")
+    migrate.upgrade(url)
+    return url
