@@ -6,6 +6,7 @@ that merely reused the pid, and `crm down` stops only what `crm up` (or `make de
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -167,10 +168,8 @@ def terminate(pid: int, timeout: float = 15.0, group: bool = True) -> None:
     else:
         send(signal.SIGKILL)
     # Reap it if it is our child (tests start services in-process).
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def stop(home: Path, name: str, timeout: float = 15.0) -> bool:
