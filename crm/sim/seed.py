@@ -36,6 +36,16 @@ class WorldSummary:
     def total_seconds(self) -> float:
         return self.seconds.get("total", 0.0)
 
+    def __rich__(self):
+        from rich.table import Table
+
+        table = Table("rows / events", "count", title=(
+            f"world scale {self.scale}, seed {self.seed}, as of {self.as_of}, sink {self.sink}: "
+            f"{self.events:,} events in {self.total_seconds:.1f}s"))
+        for name, n in {**self.tables, **{f"topic {k}": v for k, v in self.topics.items()}}.items():
+            table.add_row(name, f"{n:,}")
+        return table
+
 
 def seed_world(
     scale: str = "S",
