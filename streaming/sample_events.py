@@ -18,7 +18,7 @@ def _id(rng: random.Random) -> UUID:
     return UUID(int=rng.getrandbits(128), version=4)
 
 
-def _payload(topic_index: int, rng: random.Random) -> tuple[str, dict]:
+def sample_payload(topic_index: int, rng: random.Random) -> tuple[str, dict]:
     entity = _id(rng)
     match topic_index:
         case 0:
@@ -102,7 +102,7 @@ def sample_events(
     rng = random.Random(seed)
     start = start or datetime.now(UTC) - timedelta(days=30)
     for i in range(n):
-        event_type, payload = _payload(i % topics, rng)
+        event_type, payload = sample_payload(i % topics, rng)
         yield build_event(
             event_type,
             tenants[i % len(tenants)],

@@ -30,7 +30,22 @@ from mode.utils.futures import notify
 from streaming.models import BatchMessage
 
 
+FETCH_MAX_WAIT_MS = 100
+"""Faust hard-codes aiokafka's fetch_max_wait_ms=1500; a broker that holds an empty fetch that
+long (Tansu holds it for about half of it) adds up to that much latency to a quiet stream."""
+
+
+class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the fetcher starts
+        return consumer
+
+
 class BatchConsumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> BatchConsumerThread:
+        return BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - runs in the worker
         callback = self.callback
         consumer_should_stop = cast(Service, self)._stopped.is_set
