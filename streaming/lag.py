@@ -44,4 +44,6 @@ def wait_caught_up(bootstrap: str, group: str, topics: Iterable[str], timeout: f
         if lag and not any(lag.values()):
             return lag
         time.sleep(1.0)
-    raise TimeoutError(f"lander group {group!r} still behind after {timeout:.0f}s: {sum(lag.values())} events")
+    raise TimeoutError(
+        f"lander group {group!r} still behind after {timeout:.0f}s: {sum(lag.values())} events"
+    )

@@ -15,8 +15,16 @@ NAME = "lander"
 
 
 def faust_argv(web_port: int) -> list[str]:
-    return [str(Path(sys.executable).with_name("faust")), "-A", "streaming.app", "worker", "-l", "info",
-            "--web-port", str(web_port)]
+    return [
+        str(Path(sys.executable).with_name("faust")),
+        "-A",
+        "streaming.app",
+        "worker",
+        "-l",
+        "info",
+        "--web-port",
+        str(web_port),
+    ]
 
 
 def start(
@@ -28,16 +36,29 @@ def start(
     if rec and procs.record_alive(rec):
         return rec
     port = procs.free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "KAFKA_BOOTSTRAP": kafka_bootstrap, "CRM_HOME": str(home)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "CRM_HOME": str(home),
+    }
     rec = procs.spawn(
-        home, NAME, faust_argv(port), env=env, cwd=PROJECT_ROOT, port=port,
+        home,
+        NAME,
+        faust_argv(port),
+        env=env,
+        cwd=PROJECT_ROOT,
+        port=port,
         url=f"http://127.0.0.1:{port}/metrics",
     )
     if not wait:
         return rec
     try:
         procs.wait_until(
-            lambda: procs.port_open(port) or not procs.is_alive(rec.pid), timeout, "landing worker (faust)", 0.25
+            lambda: procs.port_open(port) or not procs.is_alive(rec.pid),
+            timeout,
+            "landing worker (faust)",
+            0.25,
         )
         if not procs.is_alive(rec.pid):
             raise RuntimeError(f"landing worker exited: see {procs.log_dir(home) / (NAME + '.log')}")

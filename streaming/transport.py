@@ -29,7 +29,6 @@ from mode.utils.futures import notify
 
 from streaming.models import BatchMessage
 
-
 FETCH_MAX_WAIT_MS = 100
 """Faust hard-codes aiokafka's fetch_max_wait_ms=1500; a broker that holds an empty fetch that
 long (Tansu holds it for about half of it) adds up to that much latency to a quiet stream."""
