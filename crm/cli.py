@@ -19,7 +19,7 @@ console = Console()
 
 @app.command()
 def up(
-    lander: Annotated[bool, typer.Option(help="run a landing worker (Kafka -> raw.*) on the local broker")] = True,
+    lander: Annotated[bool, typer.Option(help="run a landing worker on the local broker")] = True,
 ) -> None:
     """Start the local stack (what DATABASE_URL / KAFKA_BOOTSTRAP don't provide) and migrate."""
     from crm import migrate, stack
