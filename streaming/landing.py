@@ -216,9 +216,9 @@ class TopicLander:
                 return await op()
             except RETRYABLE as exc:
                 err = type(exc).__name__
-            except psycopg.Error as exc:  # e.g. raw.* missing: keep the offsets, keep trying
+            except Exception as exc:  # e.g. raw.* missing, broker down: keep the offsets, keep trying
                 err = type(exc).__name__
-                log.error("landing error on %s: %s", self.topic, exc)
+                log.error("landing error on %s: %r", self.topic, exc)
             await self._drop_connection()
             attempt += 1
             if result is not None:
