@@ -106,3 +106,25 @@ def test_two_workers_in_one_group_land_the_stream_once(lander: Lander) -> None:
     landed_b = b.metric_sum("crm_lander_events_landed_total")
     assert landed_a + landed_b == len(events)
     assert landed_a > 0 and landed_b > 0, (landed_a, landed_b)
+
+
+def test_postgres_restart_mid_stream_loses_nothing(lander: Lander, crm_home) -> None:
+    from crm.stack import procs
+    from crm.stack.postgres import NAME, EmbeddedPostgres
+
+    rec = procs.read_record(crm_home, NAME)
+    if rec is None or f":{rec.port}/" not in lander.db_url:
+        pytest.skip("needs the embedded Postgres of the test session (not an external DATABASE_URL)")
+    lander.extra_env.update(LANDER_MAX_POLL_RECORDS="500", LANDER_TAKE_BATCHES="2", LANDER_RETRY_BASE="0.1")
+    events = list(sample_events(14_000, [lander.tenant], seed=15))
+    worker = lander.worker().wait_ready()
+    lander.produce_events(events[:7_000])
+    wait_until(lambda: lander.landed() >= 1_000, 120, "first landings")
+    pg = EmbeddedPostgres(crm_home)
+    pg.stop()
+    lander.produce_events(events[7_000:])  # arrives while the database is down
+    time.sleep(2)
+    pg.start()
+    lander.wait_landed(len(events), timeout=180)
+    _assert_exactly(lander, events)
+    assert worker.metric_sum("crm_lander_retries_total") > 0
