@@ -268,7 +268,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=500_000)
     ap.add_argument("--latency-seconds", type=float, default=20.0)
-    ap.add_argument("--per-row-sample", type=int, default=20_000, help="rows inserted one by one (0: all)")
+    ap.add_argument("--per-row-sample", type=int, default=5_000, help="rows inserted one by one (0: all)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch database")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()

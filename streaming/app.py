@@ -87,7 +87,8 @@ async def _land_and_ack(lander: TopicLander, batches: Sequence[BatchMessage]) ->
     for batch in batches:
         batch.landed = True
         consumer.ack(batch)
-        LANDED_UPTO[batch.tp] = batch.offset + 1
+        for tp, (_, last) in batch.ranges.items():
+            LANDED_UPTO[tp] = last + 1
 
 
 async def land_shielded(lander: TopicLander, batches: Sequence[BatchMessage]) -> None:

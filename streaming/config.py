@@ -22,15 +22,15 @@ class LanderConfig(BaseSettings):
     web_port: int = 6066
     """HTTP port of /metrics (`--web-port` overrides it); one per worker on a machine."""
     web_host: str = "127.0.0.1"
-    take_batches: int = Field(16, ge=1)
+    take_batches: int = Field(32, ge=1)
     """`stream.take(n, ...)`: fetched batches (one per partition and fetch) per transaction."""
     take_within: float = Field(0.2, gt=0)
     """`stream.take(..., within=t)`: the longest a partial batch waits, seconds."""
-    max_poll_records: int = Field(4000, ge=1)
+    max_poll_records: int = Field(2000, ge=1)
     """Records per fetch (all partitions together): bounds a transaction to take_batches x this."""
-    max_fetch_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    max_fetch_bytes: int = Field(1024 * 1024, ge=1024)
     """Per-partition fetch size (aiokafka max_partition_fetch_bytes)."""
-    buffer_batches: int = Field(8, ge=1)
+    buffer_batches: int = Field(4, ge=1)
     """Fetched batches a topic's channel may hold before the consumer pauses that partition."""
     commit_interval: float = Field(1.0, gt=0)
     """Seconds between offset commits of landed batches."""

@@ -270,6 +270,7 @@ class TopicLander:
     async def land(self, batches: Sequence[BatchMessage]) -> BatchResult:
         """Validate and write `batches` (one transaction), retrying until it is committed."""
         t0 = time.perf_counter()
+        started_at = time.time()
         result = BatchResult(messages=sum(len(b) for b in batches))
         lines, refused = await self.validate(batches)
         now = datetime.now(UTC)
@@ -292,10 +293,12 @@ class TopicLander:
         result.landed = inserted
         result.duplicates = len(lines) - inserted
         result.seconds = time.perf_counter() - t0
-        self._observe(batches, result, committed_at)
+        self._observe(batches, result, started_at, committed_at)
         return result
 
-    def _observe(self, batches: Sequence[BatchMessage], result: BatchResult, committed_at: float) -> None:
+    def _observe(
+        self, batches: Sequence[BatchMessage], result: BatchResult, started_at: float, committed_at: float
+    ) -> None:
         topic = self.topic
         metrics.BATCHES.labels(topic).inc()
         metrics.LANDED.labels(topic).inc(result.landed)
@@ -313,11 +316,12 @@ class TopicLander:
         log_event(
             "batch_landed",
             topic=topic,
-            offsets=[f"{b.partition}:{b.first_offset}-{b.offset}" for b in batches],
+            offsets=[f"{tp.partition}:{a}-{b}" for m in batches for tp, (a, b) in m.ranges.items()],
             messages=result.messages,
             landed=result.landed,
             duplicates=result.duplicates,
             dead_letters=len(result.dead),
             retries=result.retries,
             ms=round(result.seconds * 1000, 1),
+            oldest_age_ms=round(started_at * 1000 - min(b.records[0].timestamp or 0 for b in batches)),
         )

@@ -2,7 +2,7 @@
 
 Stock Faust hands every Kafka record on as its own `Message` -> `Event`, through the conductor,
 the channel queue, the stream iterator and the take buffer (about four futures per record,
-see the README). Here a whole fetched run of one partition is a single message: its records
+see the README). Here everything one fetch returned for a topic is a single message: its records
 stay raw aiokafka `ConsumerRecord`s (raw bytes, never decoded by Faust) and `BatchSchema`, the
 topic's codec, turns the message into an event without touching them.
 """
@@ -18,14 +18,17 @@ from faust.types.tuples import ConsumerMessage
 
 
 class BatchMessage(ConsumerMessage):
-    """Records `first_offset..offset` of one partition (`offset` is the last one, so Faust's
-    per-message bookkeeping sees the batch's end). `landed` is set by the lander after the
-    database commit; the consumer refuses to ack a batch that has not landed."""
+    """The records of one topic from one fetch, possibly from several partitions: `ranges`
+    maps each partition to its (first, last) offset; `tp`/`offset` are the first partition's
+    and its last offset (what Faust's per-message bookkeeping looks at). `landed` is set by the
+    lander after the database commit; the consumer refuses to ack a batch that has not landed."""
 
-    __slots__ = ("first_offset", "landed", "records")
+    __slots__ = ("landed", "ranges", "records")
 
-    def __init__(self, tp: TP, records: Sequence[Any], generation_id: int | None) -> None:
-        first, last = records[0], records[-1]
+    def __init__(self, parts: Sequence[tuple[TP, Sequence[Any]]], generation_id: int | None) -> None:
+        tp, recs = parts[0]
+        last = recs[-1]
+        records = recs if len(parts) == 1 else [r for _, rs in parts for r in rs]
         super().__init__(
             tp.topic,
             tp.partition,
@@ -37,19 +40,20 @@ class BatchMessage(ConsumerMessage):
             None,
             None,
             0,
-            sum(r.serialized_value_size for r in records),
+            0,
             tp,
             generation_id=generation_id,
         )
         self.records = records
-        self.first_offset: int = first.offset
+        self.ranges: dict[TP, tuple[int, int]] = {p: (rs[0].offset, rs[-1].offset) for p, rs in parts}
         self.landed = False
 
     def __len__(self) -> int:
         return len(self.records)
 
     def __repr__(self) -> str:
-        return f"<BatchMessage {self.tp.topic}[{self.tp.partition}] {self.first_offset}..{self.offset}>"
+        spans = ", ".join(f"[{p.partition}] {a}..{b}" for p, (a, b) in self.ranges.items())
+        return f"<BatchMessage {self.topic} {spans}>"
 
 
 class BatchSchema(Schema):

@@ -4,11 +4,11 @@
 -> `getmany()` -> `ConsumerMessage` per record -> `wait_first(callback(message), ...)`): it takes
 the same fetch (`_wait_next_records`), keeps the same rules (flow control, generation check,
 read-offset de-duplication, gap tracking, seeking back to the committed offsets when the flow
-stopped mid-fetch) and hands the conductor one `BatchMessage` per partition. Everything above it
+stopped mid-fetch) and hands the conductor one `BatchMessage` per topic and fetch. Everything above it
 is stock Faust: conductor, topic channels, agents, `stream.take()`, consumer group membership,
 rebalancing, and the offset commit machinery (`_acked` -> `_new_offset` -> `commit`).
 
-`BatchConsumer.ack` marks a landed batch's whole offset range as acknowledged, and refuses
+`BatchConsumer.ack` marks a landed batch's whole offset ranges as acknowledged, and refuses
 batches the lander has not committed to Postgres (`BatchMessage.landed`), so no path through
 Faust (a cancelled agent, a stream closing its take() buffer, a skipped stale event) can commit
 an offset whose events are not in the database.
@@ -67,6 +67,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
                     except Exception as exc:
                         self.log.warning("exception performing seek when flow not active %r", exc)
                     continue
+                by_topic: dict[str, list[tuple[TP, Any]]] = {}
                 for tp, recs in records.items():
                     if not self.flow_active or self.app.consumer_generation_id != generation_id:
                         break
@@ -82,9 +83,14 @@ class BatchConsumer(faust_aiokafka.Consumer):
                         if first - r_offset > 1 and acks_enabled_for(tp.topic):
                             await self._add_gap(tp, r_offset + 1, first - 1)
                     self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
-                    message = BatchMessage(tp, recs, generation_id)
+                    by_topic.setdefault(tp.topic, []).append((tp, recs))
+                for parts in by_topic.values():
+                    if not self.flow_active or self.app.consumer_generation_id != generation_id:
+                        break
+                    message = BatchMessage(parts, generation_id)
                     await self.wait_first(callback(message), self.suspend_flow.wait())
-                    read_offset[tp] = message.offset
+                    for tp, recs in parts:
+                        read_offset[tp] = recs[-1].offset
                 unset_flag(CONSUMER_FETCHING)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
@@ -111,23 +117,25 @@ class BatchConsumer(faust_aiokafka.Consumer):
             if message.acked:
                 return False
             message.acked = True
-            tp = message.tp
             try:
                 if not self.app.topics.acks_enabled_for(message.topic):
                     return False
-                committed = self._committed_offset[tp]
-                lo = message.first_offset if committed is None else max(message.first_offset, committed)
-                if lo > message.offset:
-                    return False
-                offsets = range(lo, message.offset + 1)
-                acked_index = self._acked_index[tp]
-                if offsets[0] in acked_index or offsets[-1] in acked_index:
-                    offsets = [o for o in offsets if o not in acked_index]  # overlap: rare
-                acked_index.update(offsets)
-                self._acked[tp].extend(offsets)
+                n = 0
+                for tp, (first, last) in message.ranges.items():
+                    committed = self._committed_offset[tp]
+                    lo = first if committed is None else max(first, committed)
+                    if lo > last:
+                        continue
+                    offsets: Any = range(lo, last + 1)
+                    acked_index = self._acked_index[tp]
+                    if offsets[0] in acked_index or offsets[-1] in acked_index:
+                        offsets = [o for o in offsets if o not in acked_index]  # overlap: rare
+                    acked_index.update(offsets)
+                    self._acked[tp].extend(offsets)
+                    n += len(offsets)
                 self._unacked_messages.discard(message)
-                self._n_acked += len(offsets)
-                return True
+                self._n_acked += n
+                return n > 0
             finally:
                 notify(self._waiting_for_ack)
 
