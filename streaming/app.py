@@ -73,11 +73,27 @@ LANDED_UPTO: dict[Any, int] = {}
 """Next offset to land per partition (for the landed-lag gauge)."""
 
 
+DEAD_LETTER_TOPIC_MAX_RAW = 256 * 1024
+"""Raw bytes carried on the `dead-letters` topic per record (base64 grows them by a third and a
+broker refuses records over ~1 MB); `raw.dead_letters` always keeps all of them."""
+
+
+def for_topic(d: DeadLetter) -> DeadLetter:
+    if len(d.raw_bytes) <= DEAD_LETTER_TOPIC_MAX_RAW:
+        return d
+    note = (
+        f" (raw_bytes cut to the first {DEAD_LETTER_TOPIC_MAX_RAW} of {len(d.raw_bytes)} bytes on this topic;"
+        f" all of them are in raw.dead_letters)"
+    )
+    return d.model_copy(update={"raw_bytes": d.raw_bytes[:DEAD_LETTER_TOPIC_MAX_RAW], "reason": d.reason + note})
+
+
 async def send_dead_letters(dead: Sequence[DeadLetter]) -> None:
     """Deliver refused messages to `dead-letters` and wait for the broker's acknowledgements."""
     producer = app.producer
+    records = [for_topic(d) for d in dead]
     await asyncio.gather(
-        *(producer.send_and_wait(cfg.dead_letter_topic, d.key, d.to_bytes(), None, None, None) for d in dead)
+        *(producer.send_and_wait(cfg.dead_letter_topic, d.key, d.to_bytes(), None, None, None) for d in records)
     )
 
 
