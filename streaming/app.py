@@ -85,7 +85,9 @@ def for_topic(d: DeadLetter) -> DeadLetter:
         f" (raw_bytes cut to the first {DEAD_LETTER_TOPIC_MAX_RAW} of {len(d.raw_bytes)} bytes on this topic;"
         f" all of them are in raw.dead_letters)"
     )
-    return d.model_copy(update={"raw_bytes": d.raw_bytes[:DEAD_LETTER_TOPIC_MAX_RAW], "reason": d.reason + note})
+    return d.model_copy(
+        update={"raw_bytes": d.raw_bytes[:DEAD_LETTER_TOPIC_MAX_RAW], "reason": d.reason + note}
+    )
 
 
 async def send_dead_letters(dead: Sequence[DeadLetter]) -> None:
@@ -93,7 +95,10 @@ async def send_dead_letters(dead: Sequence[DeadLetter]) -> None:
     producer = app.producer
     records = [for_topic(d) for d in dead]
     await asyncio.gather(
-        *(producer.send_and_wait(cfg.dead_letter_topic, d.key, d.to_bytes(), None, None, None) for d in records)
+        *(
+            producer.send_and_wait(cfg.dead_letter_topic, d.key, d.to_bytes(), None, None, None)
+            for d in records
+        )
     )
 
 
@@ -151,6 +156,7 @@ for _kafka_topic, _logical in cfg.data_topics.items():
         max_event_bytes=cfg.max_event_bytes,
         retry_base=cfg.retry_base,
         retry_max=cfg.retry_max,
+        tenant_grace=cfg.tenant_grace,
     )
     LANDERS[_logical] = _lander
     _topic = app.topic(_kafka_topic, schema=BatchSchema(key_serializer="raw", value_serializer="raw"))

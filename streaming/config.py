@@ -36,6 +36,9 @@ class LanderConfig(BaseSettings):
     """Seconds between offset commits of landed batches."""
     max_event_bytes: int = Field(1_000_000, ge=1)
     """Larger messages are dead-lettered as OVERSIZED."""
+    tenant_grace: float = Field(2.0, ge=0)
+    """How long an event of a never-seen tenant waits for that tenant to appear in crm.tenants
+    (its creator's transaction may not have committed yet) before it is dead-lettered."""
     retry_base: float = Field(0.2, gt=0)
     retry_max: float = Field(10.0, gt=0)
     shutdown_grace: float = Field(30.0, gt=0)

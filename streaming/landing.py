@@ -17,7 +17,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -62,6 +62,19 @@ class TenantCache:
     def __init__(self) -> None:
         self.ids: set[UUID] = set()
         self.loaded_at = 0.0
+        self.unknown: dict[UUID, float] = {}
+
+    def worth_waiting(self, tenant_id: UUID | None) -> bool:
+        """A tenant not refused in the last minute might still be in someone's transaction."""
+        seen = self.unknown.get(tenant_id) if tenant_id is not None else 0.0
+        return seen is None or time.monotonic() - seen > 60.0
+
+    def remember_unknown(self, tenant_ids: Iterable[UUID]) -> None:
+        now = time.monotonic()
+        for t in tenant_ids:
+            self.unknown[t] = now
+        if len(self.unknown) > 100_000:
+            self.unknown.clear()
 
     async def refresh(self, conn: psycopg.AsyncConnection) -> None:
         async with conn.cursor() as cur:
@@ -93,6 +106,7 @@ class TopicLander:
         retry_base: float = 0.2,
         retry_max: float = 10.0,
         tenants: TenantCache = TENANTS,
+        tenant_grace: float = 2.0,
     ) -> None:
         self.kafka_topic = kafka_topic
         self.topic = logical_topic
@@ -102,6 +116,7 @@ class TopicLander:
         self.max_event_bytes = max_event_bytes
         self.retry_base, self.retry_max = retry_base, retry_max
         self.tenants = tenants
+        self.tenant_grace = tenant_grace
         self._conn: psycopg.AsyncConnection | None = None
         self._insert = sql.SQL(
             "insert into raw.{} (" + LAND_COLUMNS + ", received_at) "
@@ -192,15 +207,33 @@ class TopicLander:
                     misses.append(record)
                 else:
                     refused.append((record, exc))
-        if misses:  # maybe tenants created since the last refresh: look again, once per batch
-            await self._with_retries(self._refresh_tenants)
-            known = self.tenants.ids
-            for record in misses:
-                line, exc = parse(record, known)
-                if line is not None:
-                    lines.append(line)
-                else:
-                    refused.append((record, exc))
+        if misses:
+            # Maybe tenants created since the last refresh, or still being committed by the
+            # writer that created them (a seed, the API): look again, and for a tenant never
+            # seen before keep looking for up to `tenant_grace` seconds (once per batch; a
+            # tenant still unknown then is remembered as unknown for a minute).
+            deadline = time.monotonic() + self.tenant_grace
+            while True:
+                await self._with_retries(self._refresh_tenants)
+                known = self.tenants.ids
+                retry: list[Any] = []
+                for record in misses:
+                    line, exc = parse(record, known)
+                    if line is not None:
+                        lines.append(line)
+                    elif self.tenants.worth_waiting(exc.tenant_id) and time.monotonic() < deadline:  # type: ignore[union-attr]
+                        retry.append(record)
+                    else:
+                        refused.append((record, exc))
+                if not retry:
+                    break
+                misses = retry
+                await asyncio.sleep(0.5)
+            self.tenants.remember_unknown(
+                exc.tenant_id
+                for _, exc in refused
+                if exc.reason_code is ReasonCode.UNKNOWN_TENANT and exc.tenant_id is not None
+            )
         return lines, refused
 
     async def _refresh_tenants(self) -> None:
