@@ -70,3 +70,4 @@ stream: install  ## run a landing worker in the foreground (Kafka -> raw.*; metr
 
 bench-ingest: install  ## benchmark one landing worker vs COPY and row inserts (EVENTS=500000) -> bench/results/ingest.json
 	$(PY) bench/ingest.py --events $(or $(EVENTS),500000)
+	$(PY) bench/ingest_handoff.py --events 200000
