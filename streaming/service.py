@@ -12,6 +12,7 @@ from crm.settings import PROJECT_ROOT
 from crm.stack import procs
 
 NAME = "lander"
+LOCAL_TENANT_GRACE = 180.0
 
 
 def faust_argv(web_port: int) -> list[str]:
@@ -42,6 +43,9 @@ def start(
         "KAFKA_BOOTSTRAP": kafka_bootstrap,
         "CRM_HOME": str(home),
     }
+    # `crm seed` writes a new world's tenants in one transaction while its events are already
+    # flowing: on the local stack let events of a new tenant wait for that commit.
+    env.setdefault("LANDER_TENANT_GRACE", str(LOCAL_TENANT_GRACE))
     rec = procs.spawn(
         home,
         NAME,
