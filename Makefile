@@ -60,3 +60,14 @@ fmt: install
 clean:  ## stop everything, remove local state (.crm, the embedded database) and the virtualenv
 	@if [ -x $(CRM) ]; then $(CRM) purge --yes; fi
 	rm -rf .crm .venv
+
+# --- streaming (issue 3) ---
+LANDER_WEB_PORT ?= 6066
+.PHONY: stream bench-ingest
+
+stream: install  ## run a landing worker in the foreground (Kafka -> raw.*; metrics on :$(LANDER_WEB_PORT)/metrics)
+	.venv/bin/faust -A streaming.app worker -l info --web-port $(LANDER_WEB_PORT)
+
+bench-ingest: install  ## benchmark one landing worker vs COPY and row inserts (EVENTS=500000) -> bench/results/ingest.json
+	$(PY) bench/ingest.py --events $(or $(EVENTS),500000)
+	$(PY) bench/ingest_handoff.py --events 200000

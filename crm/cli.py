@@ -18,7 +18,9 @@ console = Console()
 
 
 @app.command()
-def up() -> None:
+def up(
+    lander: Annotated[bool, typer.Option(help="run a landing worker on the local broker")] = True,
+) -> None:
     """Start the local stack (what DATABASE_URL / KAFKA_BOOTSTRAP don't provide) and migrate."""
     from crm import migrate, stack
 
@@ -27,6 +29,13 @@ def up() -> None:
     migrate.upgrade(state.database_url)
     for name in state.started:
         console.print(f"[green]running[/] {name} (local)")
+    if lander and "kafka" not in state.external:
+        # A production broker gets its own, deployed workers (README "Streaming"); the local
+        # one gets one here, started in the background (it joins its group in a few seconds).
+        from streaming import service
+
+        rec = service.start(home, state.database_url, state.kafka_bootstrap, wait=False)
+        console.print(f"[green]running[/] lander (Kafka -> raw.*), metrics at {rec.url}")
     for name in state.external:
         console.print(f"[cyan]using[/] {name} from the environment")
     console.print(f"Postgres  {state.database_url}\nKafka     {state.kafka_bootstrap}\nenv file  {home / 'env'}")

@@ -44,6 +44,22 @@ def stage_stack(ctx: DemoContext) -> None:
     ctx.addresses["Kafka broker"] = state.kafka_bootstrap
 
 
+def stage_lander(ctx: DemoContext) -> None:
+    """Issue 3: one Faust landing worker (Kafka -> raw.*), started before anything is produced."""
+    from streaming import service
+
+    rec = service.start(get_settings().home, ctx.database_url, ctx.kafka_bootstrap)
+    ctx.addresses["Lander metrics"] = rec.url or ""
+
+
+def stage_landed(ctx: DemoContext) -> None:
+    """Wait until the lander has committed every seeded event (its group is at the topics' end)."""
+    from streaming import service
+
+    lag = service.wait_landed(ctx.kafka_bootstrap)
+    ctx.console.print(f"lander caught up on {len(lag)} partitions")
+
+
 def stage_seed(ctx: DemoContext) -> None:
     from crm.sim import seed_world
 
@@ -63,7 +79,9 @@ def stage_seed(ctx: DemoContext) -> None:
 
 STAGES: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("local stack + migrations", stage_stack),
+    ("landing worker", stage_lander),
     ("synthetic world", stage_seed),
+    ("seeded events landed in raw.*", stage_landed),
 ]
 
 
