@@ -42,6 +42,10 @@ class SegmentCriteriaError(ValueError):
         super().__init__(f"{self.path}: {message}")
 
 
+def _sub(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
 def _fail(path: str, message: str) -> SegmentCriteriaError:
     return SegmentCriteriaError(path, message)
 
@@ -86,13 +90,13 @@ class _Compiler:
             raise _fail(path, f"unknown keys {sorted(unknown)}: a condition has field, op and value")
         name = node.get("field")
         if not isinstance(name, str) or name not in FIELDS:
-            raise _fail(f"{path}.field" if path else "field", f"unknown field {name!r}; allowed: {', '.join(sorted(FIELDS))}")
+            raise _fail(_sub(path, "field"), f"unknown field {name!r}; allowed: {', '.join(sorted(FIELDS))}")
         field = FIELDS[name]
         op = node.get("op")
         op = OP_ALIASES.get(op, op) if isinstance(op, str) else op
         if op not in OPERATORS:
-            raise _fail(f"{path}.op" if path else "op", f"unknown operator {node.get('op')!r}; allowed: {', '.join(OPERATORS)}")
-        vpath = f"{path}.value" if path else "value"
+            raise _fail(_sub(path, "op"), f"unknown operator {node.get('op')!r}; allowed: {', '.join(OPERATORS)}")
+        vpath = _sub(path, "value")
         col = f'"{field.name}"'  # from the whitelist, never from the input
         value = node.get("value")
 
@@ -106,13 +110,13 @@ class _Compiler:
             raise _fail(vpath, f"operator {op} needs a value")
         if op in COMPARISONS:
             if op not in ("eq", "ne") and field.kind not in ORDERED:
-                raise _fail(f"{path}.op", f"{op} needs a number or date field, {field.name} is {field.kind}")
+                raise _fail(_sub(path, "op"), f"{op} needs a number or date field, {field.name} is {field.kind}")
             if field.kind == Kind.TEXT_ARRAY:
-                raise _fail(f"{path}.op", f"{field.name} is a list: use contains")
+                raise _fail(_sub(path, "op"), f"{field.name} is a list: use contains")
             return f"{col} {COMPARISONS[op]} {self.typed(field, value, vpath)}"
         if op == "in":
             if field.kind == Kind.TEXT_ARRAY:
-                raise _fail(f"{path}.op", f"{field.name} is a list: use contains")
+                raise _fail(_sub(path, "op"), f"{field.name} is a list: use contains")
             if not isinstance(value, list) or not value:
                 raise _fail(vpath, "in needs a non-empty list")
             if len(value) > MAX_IN_VALUES:
@@ -121,7 +125,7 @@ class _Compiler:
             return f"{col} = ANY(CAST({self.bind(items)} AS {SQL_TYPE[field.kind]}[]))"
         if op == "between":
             if field.kind not in ORDERED:
-                raise _fail(f"{path}.op", f"between needs a number or date field, {field.name} is {field.kind}")
+                raise _fail(_sub(path, "op"), f"between needs a number or date field, {field.name} is {field.kind}")
             if not isinstance(value, list) or len(value) != 2:
                 raise _fail(vpath, "between needs [low, high]")
             low = self.typed(field, value[0], f"{vpath}[0]")
@@ -132,13 +136,13 @@ class _Compiler:
                 text = self.check(Field(field.name, Kind.TEXT), value, vpath)
                 return f"{self.bind(text)} = ANY({col})"
             if field.kind not in (Kind.TEXT, Kind.ENUM):
-                raise _fail(f"{path}.op", f"contains needs a text field, {field.name} is {field.kind}")
+                raise _fail(_sub(path, "op"), f"contains needs a text field, {field.name} is {field.kind}")
             text = self.check(Field(field.name, Kind.TEXT), value, vpath)
             escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             return f"{col} ILIKE {self.bind('%' + escaped + '%')} ESCAPE '\\'"
         # within_last_days
         if field.kind != Kind.TIMESTAMP:
-            raise _fail(f"{path}.op", f"within_last_days needs a date field, {field.name} is {field.kind}")
+            raise _fail(_sub(path, "op"), f"within_last_days needs a date field, {field.name} is {field.kind}")
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= MAX_DAYS:
             raise _fail(vpath, f"within_last_days takes a number of days, 0 < days <= {MAX_DAYS}")
         days = self.bind(float(value))
