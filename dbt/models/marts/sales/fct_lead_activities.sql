@@ -10,7 +10,13 @@
 with events as (
     select * from {{ ref('int_lead_activity_responses') }}
     {% if is_incremental() %}
-    where received_at > (select coalesce(max(received_at), '-infinity'::timestamptz) from {{ this }})
+    -- only the leads with new events (the filter on the window's partition key is pushed
+    -- into int_lead_activity_responses), and of those only the new events
+    where lead_id in (
+        select lead_id from {{ ref('stg_raw__lead_activities') }}
+        where received_at > (select coalesce(max(received_at), '-infinity'::timestamptz) from {{ this }})
+    )
+      and received_at > (select coalesce(max(received_at), '-infinity'::timestamptz) from {{ this }})
     {% endif %}
 )
 
