@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('stg_raw__lead_activities') }}
 {{ config(
     materialized='incremental',
     unique_key='event_id',
