@@ -71,3 +71,27 @@ stream: install  ## run a landing worker in the foreground (Kafka -> raw.*; metr
 bench-ingest: install  ## benchmark one landing worker vs COPY and row inserts (EVENTS=500000) -> bench/results/ingest.json
 	$(PY) bench/ingest.py --events $(or $(EVENTS),500000)
 	$(PY) bench/ingest_handoff.py --events 200000
+
+# --- warehouse (issue 4): dbt project in dbt/, segments in crm/segments ----------------------
+.PHONY: dbt-build dbt-docs dbt-test dbt-docs-serve segments-recalc bench-dbt bench-segments
+
+dbt-build: install  ## dbt build (models + tests) against DATABASE_URL or the local stack
+	$(CRM) dbt build
+
+dbt-test: install  ## dbt test only (data tests and unit tests)
+	$(CRM) dbt test
+
+dbt-docs: install  ## dbt docs generate (dbt/target/index.html, catalog.json)
+	$(CRM) dbt docs generate
+
+dbt-docs-serve: dbt-docs  ## serve the dbt docs on 127.0.0.1:8081
+	$(CRM) dbt docs serve --host 127.0.0.1 --port 8081 --no-browser
+
+segments-recalc: install  ## recalculate every dynamic segment
+	$(CRM) segments recalc
+
+bench-dbt: install  ## scale M: full dbt build and an incremental one after 1% new events -> bench/results/dbt.json
+	$(PY) bench/dbt_bench.py
+
+bench-segments: install  ## 20 dynamic segments over 1M customers -> bench/results/segments.json
+	$(PY) bench/segments_bench.py
