@@ -1,0 +1,92 @@
+"""The FastAPI application: `uvicorn api.main:app` (or `make api`); OpenAPI page at /docs.
+
+Run it with uvloop and httptools (uvicorn's defaults when installed) and one worker per core:
+`uvicorn api.main:app --workers 2 --loop uvloop --http httptools --no-access-log`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
+
+from api.core import errors
+from api.core.auth import KeyCache
+from api.core.config import ApiSettings, get_api_settings
+from api.core.db import Database, Pool
+from api.core.ratelimit import RateLimiter
+from api.routes import (
+    analytics,
+    api_keys,
+    auth,
+    campaigns,
+    customers,
+    deals,
+    health,
+    leads,
+    pipelines,
+    products,
+    segments,
+)
+
+log = logging.getLogger("api")
+
+DESCRIPTION = """
+Every CRM write over HTTP. Authenticate with `Authorization: Bearer <JWT>` (`crm api-token`)
+or `X-API-Key: crm_...` (`crm api-keys create`). Errors are `{code, message, context}`.
+Creates accept `Idempotency-Key`; updates accept `If-Match: "<version>"` (or `version` in the
+body) and answer 409 `VERSION_CONFLICT` when the record changed meanwhile.
+"""
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    settings = settings or get_api_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = Pool(settings.db_url(), settings.api_pool_size, settings.api_statement_timeout_ms)
+        await pool.open()
+        app.state.db = Database(pool)
+        app.state.limiter = RateLimiter(
+            settings.api_rate_limit,
+            settings.api_rate_window_s,
+            settings.core.redis_url,
+            settings.api_redis_prefix,
+        )
+        try:
+            yield
+        finally:
+            await app.state.limiter.close()
+            await pool.close()
+
+    app = FastAPI(
+        title="CRM write API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        default_response_class=ORJSONResponse,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.key_cache = KeyCache(settings.api_key_cache_s)
+    errors.install(app)
+    for module in (
+        health,
+        auth,
+        leads,
+        deals,
+        pipelines,
+        products,
+        customers,
+        segments,
+        campaigns,
+        analytics,
+        api_keys,
+    ):
+        app.include_router(module.router)
+    return app
+
+
+app = create_app()
