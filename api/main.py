@@ -11,13 +11,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 
 from api.core import errors
 from api.core.auth import KeyCache
 from api.core.config import ApiSettings, get_api_settings
 from api.core.db import Database, Pool
 from api.core.ratelimit import RateLimiter
+from api.core.responses import JSONResponse
 from api.routes import (
     analytics,
     api_keys,
@@ -66,7 +66,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         title="CRM write API",
         version="1.0.0",
         description=DESCRIPTION,
-        default_response_class=ORJSONResponse,
+        default_response_class=JSONResponse,
         lifespan=lifespan,
     )
     app.state.settings = settings

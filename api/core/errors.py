@@ -12,17 +12,17 @@ from typing import Any
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.core.ratelimit import RateLimited
+from api.core.responses import JSONResponse
 from crm.errors import CRMError, CRMErrorCode
 
 log = logging.getLogger("api.errors")
 
 
-def error_response(err: CRMError, headers: dict[str, str] | None = None) -> ORJSONResponse:
-    return ORJSONResponse(err.to_dict(), status_code=err.status, headers=headers)
+def error_response(err: CRMError, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(err.to_dict(), status_code=err.status, headers=headers)
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -73,28 +73,28 @@ def db_error(exc: psycopg.Error) -> CRMError | None:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(CRMError)
-    async def _crm(_: Request, exc: CRMError) -> ORJSONResponse:
+    async def _crm(_: Request, exc: CRMError) -> JSONResponse:
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
         if exc.code is CRMErrorCode.UNAUTHENTICATED:
             headers = {"WWW-Authenticate": "Bearer"}
         return error_response(exc, headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         return error_response(validation_error(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {
             404: CRMErrorCode.NOT_FOUND,
             401: CRMErrorCode.UNAUTHENTICATED,
             403: CRMErrorCode.FORBIDDEN,
         }.get(exc.status_code, CRMErrorCode.VALIDATION_ERROR)
         body = {"code": str(code), "message": str(exc.detail), "context": {}}
-        return ORJSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(psycopg.Error)
-    async def _db(request: Request, exc: psycopg.Error) -> ORJSONResponse:
+    async def _db(request: Request, exc: psycopg.Error) -> JSONResponse:
         err = db_error(exc)
         if err is None:
             log.exception("database error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -102,6 +102,6 @@ def install(app: FastAPI) -> None:
         return error_response(err)
 
     @app.exception_handler(Exception)
-    async def _any(request: Request, exc: Exception) -> ORJSONResponse:
+    async def _any(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return error_response(CRMError(CRMErrorCode.INTERNAL_ERROR, "internal error", {}))

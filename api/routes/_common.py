@@ -7,12 +7,12 @@ from typing import Any
 from uuid import UUID
 
 from fastapi import Request, Response
-from fastapi.responses import ORJSONResponse
 from psycopg import AsyncConnection
 
 from api.core import idempotency
 from api.core.auth import Principal
 from api.core.db import Database, fetchall, fetchone
+from api.core.responses import JSONResponse
 from api.core.writes import jsonable
 from api.deps import Page, etag
 from crm.errors import CRMError, CRMErrorCode
@@ -22,10 +22,10 @@ def respond(body: Any, status: int = 200, *, version: int | None = None) -> Resp
     if status == 204:
         return Response(status_code=204)
     headers = {"ETag": etag(version)} if version is not None else None
-    return ORJSONResponse(jsonable(body), status_code=status, headers=headers)
+    return JSONResponse(jsonable(body), status_code=status, headers=headers)
 
 
-def row_response(row: dict[str, Any], status: int = 200) -> ORJSONResponse:
+def row_response(row: dict[str, Any], status: int = 200) -> JSONResponse:
     return respond(row, status, version=row.get("version"))
 
 
@@ -96,14 +96,14 @@ async def create(
     body: Any,
     idem_key: str | None,
     write: Callable[[AsyncConnection], Awaitable[Any]],
-) -> ORJSONResponse:
+) -> JSONResponse:
     """Run `write(conn)` in one tenant transaction, idempotently when a key is given; 201."""
     async with db.tx(p.tenant_id) as conn:
         if idem_key is not None:
             req_hash = idempotency.request_hash(request.method, request.url.path, jsonable(body))
             replay = await idempotency.claim(conn, p, idem_key, req_hash)
             if replay is not None:
-                resp = ORJSONResponse(replay["body"], status_code=replay["status"])
+                resp = JSONResponse(replay["body"], status_code=replay["status"])
                 resp.headers["Idempotent-Replayed"] = "true"
                 return resp
         out = jsonable(await write(conn))

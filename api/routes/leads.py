@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import ORJSONResponse
 
 from api.core.db import fetchall, fetchone
+from api.core.responses import JSONResponse
 from api.core.writes import (
     check_version,
     insert_row,
@@ -329,7 +329,7 @@ async def list_lead_activities(lead_id: UUID, p: Reader, db: Db, page: Paging):
 @router.post("/{lead_id}/convert", response_model=ConvertOut, responses={**NOT_FOUND, **CONFLICT})
 async def convert_lead(
     lead_id: UUID, body: LeadConvert, p: Writer, db: Db, request: Request, if_match: IfMatch
-) -> ORJSONResponse:
+) -> JSONResponse:
     """Convert to a customer: link `customer_id`, else the customer with the lead's e-mail,
     else a new one; status CONVERTED and converted_at set; the lead and its activities stay."""
     at = now()
