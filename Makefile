@@ -59,3 +59,26 @@ fmt: install
 
 clean: down  ## remove local state (.crm) and the virtualenv
 	rm -rf .crm .venv
+
+# --- write API (issue 7) ---------------------------------------------------------------------
+API_HOST    ?= 127.0.0.1
+API_PORT    ?= 8000
+API_WORKERS ?= 2
+.PHONY: api outbox-relay test-api fuzz-api bench-api
+
+api: install  ## run the write API in the foreground (uvicorn, uvloop, httptools; /docs)
+	$(CRM) up
+	$(CRM) api --host $(API_HOST) --port $(API_PORT) --workers $(API_WORKERS)
+
+outbox-relay: install  ## publish crm.outbox rows to crm-changes (foreground)
+	$(CRM) outbox-relay
+
+test-api: install  ## the API tests only
+	$(PY) -m pytest -q tests/api
+
+fuzz-api: install  ## schemathesis against the live OpenAPI schema, >= 1,000 calls, 0 server errors
+	CRM_FUZZ_EXAMPLES=40 CRM_FUZZ_MIN_CALLS=1000 $(PY) -m pytest -q -s tests/api/test_api_fuzz.py
+
+bench-api: install  ## create-lead at concurrency 32 for 30 s -> bench/results/api.json
+	$(CRM) up
+	$(PY) -m bench.api_bench --concurrency 32 --seconds 30 --workers $(API_WORKERS)

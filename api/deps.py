@@ -26,7 +26,7 @@ api_key_header = APIKeyHeader(
 )
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     return request.app.state.db
 
 
@@ -40,7 +40,10 @@ async def authenticate(
 ) -> Principal:
     state = request.app.state
     if creds is not None and creds.credentials:
-        p = principal_from_token(state.settings, creds.credentials)
+        p = state.token_cache.get(creds.credentials)
+        if p is None:
+            p = principal_from_token(state.settings, creds.credentials)
+            state.token_cache.put(creds.credentials, p)
     elif api_key:
         p = state.key_cache.get(api_key)
         if p is None:
@@ -73,21 +76,24 @@ def Requires(permission: str):
 
 
 class Page:
-    def __init__(
-        self,
-        limit: Annotated[int, Query(ge=1, le=500, description="page size")] = 50,
-        offset: Annotated[int, Query(ge=0, le=1_000_000, description="rows to skip")] = 0,
-    ) -> None:
+    def __init__(self, limit: int, offset: int) -> None:
         self.limit = limit
         self.offset = offset
 
 
-Paging = Annotated[Page, Depends()]
+async def paging(
+    limit: Annotated[int, Query(ge=1, le=500, description="page size")] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000, description="rows to skip")] = 0,
+) -> Page:
+    return Page(limit, offset)
+
+
+Paging = Annotated[Page, Depends(paging)]
 
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
 
 
-def if_match_version(
+async def if_match_version(
     if_match: Annotated[str | None, Header(alias="If-Match", max_length=40)] = None,
 ) -> int | None:
     """`If-Match: "<version>"` (the ETag of the GET) -> expected version."""

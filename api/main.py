@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.core import errors
-from api.core.auth import KeyCache
+from api.core.auth import KeyCache, TokenCache
 from api.core.config import ApiSettings, get_api_settings
 from api.core.db import Database, Pool
 from api.core.ratelimit import RateLimiter
@@ -71,6 +71,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.key_cache = KeyCache(settings.api_key_cache_s)
+    app.state.token_cache = TokenCache()
     errors.install(app)
     for module in (
         health,

@@ -61,9 +61,53 @@ def stage_seed(ctx: DemoContext) -> None:
     ctx.console.print(summary)
 
 
+def stage_api(ctx: DemoContext) -> None:
+    """The write API (uvicorn, 2 workers) and the outbox relay, as background services."""
+    import os
+
+    import httpx
+
+    from api.admin import token_for, uvicorn_argv
+    from crm.stack import procs
+
+    home = get_settings().home
+    env = dict(os.environ)
+    rec = procs.read_record(home, "api")
+    if rec is None or not procs.record_alive(rec):
+        port = 8000 if not procs.port_open(8000) else procs.free_port()
+        url = f"http://127.0.0.1:{port}"
+        rec = procs.spawn(
+            home, "api", uvicorn_argv("127.0.0.1", port, 2), env=env, cwd=PROJECT_ROOT, port=port, url=url
+        )
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"{url}/health", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        procs.wait_until(healthy, 60, "the API")
+    relay = procs.read_record(home, "outbox-relay")
+    if relay is None or not procs.record_alive(relay):
+        import sys
+
+        procs.spawn(home, "outbox-relay", [sys.executable, "-m", "api.outbox"], env=env, cwd=PROJECT_ROOT)
+    ctx.addresses["API (OpenAPI docs)"] = f"{rec.url}/docs"
+    try:
+        _, user = token_for(None, None, "admin", 3600)
+        ctx.console.print(
+            f"API token for {user['email']} (tenant {user['slug']}): "
+            f"TOKEN=$(.venv/bin/crm api-token --tenant {user['slug']} --role admin); "
+            f'curl -H "Authorization: Bearer $TOKEN" {rec.url}/leads?limit=3'
+        )
+    except Exception as exc:  # no admin user seeded: the API still runs
+        ctx.console.print(f"[yellow]no admin user to mint a demo token for ({exc})[/]")
+
+
 STAGES: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("local stack + migrations", stage_stack),
     ("synthetic world", stage_seed),
+    ("write API + outbox relay", stage_api),
 ]
 
 

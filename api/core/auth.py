@@ -119,6 +119,7 @@ def principal_from_token(settings: ApiSettings, token: str) -> Principal:
         roles=tuple(roles),
         own_only=own_only(roles),
         user_id=user_id,
+        extra={"exp": float(claims["exp"])},
     )
 
 
@@ -167,6 +168,29 @@ def principal_from_key_row(key: str, row: dict[str, Any] | None) -> Principal:
         permissions=frozenset(row["scopes"]),
         user_id=row["created_by"],
     )
+
+
+class TokenCache:
+    """Verified JWTs until a few seconds before they expire (decoding costs more than the
+    look-up); only tokens that passed verification are ever stored."""
+
+    def __init__(self, max_items: int = 10_000) -> None:
+        self.max_items = max_items
+        self._items: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, token: str) -> Principal | None:
+        hit = self._items.get(token)
+        if hit is None:
+            return None
+        if hit[0] <= time.time():
+            self._items.pop(token, None)
+            return None
+        return hit[1]
+
+    def put(self, token: str, principal: Principal) -> None:
+        if len(self._items) >= self.max_items:
+            self._items.clear()
+        self._items[token] = (principal.extra.get("exp", 0) - 1, principal)
 
 
 class KeyCache:

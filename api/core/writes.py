@@ -68,8 +68,7 @@ def changed_fields(before: dict[str, Any] | None, after: dict[str, Any] | None) 
     return [k for k, v in after.items() if k not in skip and before.get(k) != v]
 
 
-async def record_change(
-    conn: AsyncConnection,
+def change_rows(
     p: Principal,
     *,
     table: str,
@@ -80,8 +79,8 @@ async def record_change(
     after: dict[str, Any] | None,
     request_id: str | None = None,
     at: datetime | None = None,
-) -> None:
-    """Queue the audit_log and outbox rows of one change (same transaction as the change)."""
+) -> list[tuple[str, dict[str, Any]]]:
+    """The audit_log and outbox rows of one change, as (table, row) pairs."""
     at = at or now()
     b, a = jsonable(before), jsonable(after)
     event = build_event(
@@ -100,23 +99,34 @@ async def record_change(
         occurred_at=at,
         source=SOURCE,
     )
-    envelope = event.model_dump(mode="json")
-    await conn.execute(
-        INSERT_AUDIT,
-        (p.tenant_id, p.actor_id, p.actor_type, action, table, entity_id, Jsonb(b), Jsonb(a), request_id, at),
-    )
-    await conn.execute(
-        INSERT_OUTBOX,
-        (
-            event.event_id,
-            p.tenant_id,
-            str(Topic.CRM_CHANGES),
-            str(entity_id),
-            event.event_type,
-            Jsonb(envelope),
-            at,
-        ),
-    )
+    audit = {
+        "tenant_id": p.tenant_id,
+        "actor_id": p.actor_id,
+        "actor_type": p.actor_type,
+        "action": action,
+        "entity": table,
+        "entity_id": entity_id,
+        "before": Jsonb(b),
+        "after": Jsonb(a),
+        "request_id": request_id,
+        "occurred_at": at,
+    }
+    outbox = {
+        "event_id": event.event_id,
+        "tenant_id": p.tenant_id,
+        "topic": str(Topic.CRM_CHANGES),
+        "key": str(entity_id),
+        "event_type": event.event_type,
+        "payload": Jsonb(event.model_dump(mode="json")),
+        "created_at": at,
+    }
+    return [("audit_log", audit), ("outbox", outbox)]
+
+
+async def record_change(conn: AsyncConnection, p: Principal, **kw: Any) -> None:
+    """Queue the audit_log and outbox rows of one change (same transaction as the change)."""
+    for table, row in change_rows(p, **kw):
+        await insert_row(conn, table, row)
 
 
 async def record_audit_only(
@@ -148,6 +158,8 @@ JSON_COLUMNS = frozenset(
 
 
 def _param(col: str, value: Any) -> Any:
+    if isinstance(value, Jsonb):
+        return value
     if col in JSON_COLUMNS and value is not None:
         return Jsonb(jsonable(value))
     if isinstance(value, Enum):
@@ -164,6 +176,36 @@ async def insert_row(conn: AsyncConnection, table: str, row: dict[str, Any]) -> 
     """Queue an INSERT of a row whose every value is known client-side (no RETURNING)."""
     cols = tuple(row)
     await conn.execute(_insert_sql(table, cols), [_param(c, row[c]) for c in cols])
+
+
+@lru_cache(maxsize=64)
+def _one_statement_sql(tenant_setting: str, shape: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
+    """WITH t AS (set the tenant), i0 AS (INSERT ... SELECT <typed params> FROM t), ...
+
+    Every insert reads from `t`, so the tenant setting is in place before any row meets the
+    RLS check; one autocommit statement is one transaction and one round trip."""
+    from sqlalchemy.dialects import postgresql
+
+    from crm.schema import tables as t
+
+    dialect = postgresql.dialect()
+    parts = [f"t AS MATERIALIZED (SELECT set_config('{tenant_setting}', %s, true) AS tenant)"]
+    for i, (table, cols) in enumerate(shape):
+        types = {c.name: c.type.compile(dialect=dialect) for c in t.metadata.tables[f"crm.{table}"].columns}
+        values = ", ".join(f"%s::{types[c]}" for c in cols)
+        parts.append(f"i{i} AS (INSERT INTO crm.{table} ({', '.join(cols)}) SELECT {values} FROM t)")
+    return "WITH " + ", ".join(parts) + " SELECT tenant FROM t"
+
+
+async def insert_all(conn: AsyncConnection, tenant_id: UUID, rows: list[tuple[str, dict[str, Any]]]) -> None:
+    """Insert rows of several tables in one statement (its own transaction: autocommit)."""
+    from crm.security import TENANT_SETTING
+
+    shape = tuple((table, tuple(row)) for table, row in rows)
+    params: list[Any] = [str(tenant_id)]
+    for _table, row in rows:
+        params.extend(_param(c, v) for c, v in row.items())
+    await conn.execute(_one_statement_sql(TENANT_SETTING, shape), params)
 
 
 async def require_refs(conn: AsyncConnection, refs: list[tuple[str, UUID | None, str]]) -> None:

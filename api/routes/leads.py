@@ -12,7 +12,9 @@ from fastapi import APIRouter, Query, Request
 from api.core.db import fetchall, fetchone
 from api.core.responses import JSONResponse
 from api.core.writes import (
+    change_rows,
     check_version,
+    insert_all,
     insert_row,
     lock_row,
     new_id,
@@ -110,22 +112,27 @@ async def create_lead(body: LeadCreate, p: Writer, db: Db, request: Request, ide
         "version": 1,
     }
 
+    change = {
+        "table": "leads",
+        "entity": "lead",
+        "action": "created",
+        "entity_id": row["id"],
+        "before": None,
+        "after": row,
+        "request_id": request_id(request),
+        "at": at,
+    }
+    if idem is None and (owner is None or owner == p.user_id):
+        # the hot path: lead + audit_log + outbox in one statement, one round trip
+        async with db.pool.connection() as conn:
+            await insert_all(conn, p.tenant_id, [("leads", row), *change_rows(p, **change)])
+        return respond(row, 201, version=1)
+
     async def write(conn):
         if owner is not None and owner != p.user_id:
             await require_refs(conn, [("users", owner, "assigned_user_id")])
         await insert_row(conn, "leads", row)
-        await record_change(
-            conn,
-            p,
-            table="leads",
-            entity="lead",
-            action="created",
-            entity_id=row["id"],
-            before=None,
-            after=row,
-            request_id=request_id(request),
-            at=at,
-        )
+        await record_change(conn, p, **change)
         return row
 
     return await create(db, p, request, body.model_dump(mode="json"), idem, write)
