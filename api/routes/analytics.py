@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, Query
 from psycopg import sql
@@ -94,11 +95,23 @@ DateQ = Annotated[date | None, Query(description="YYYY-MM-DD, inclusive")]
 
 
 @router.get("/dashboard", responses=UNAVAILABLE)
-async def dashboard_metrics(p: Reader, db: Db, date_from: DateQ = None, date_to: DateQ = None):
-    """Daily CRM metrics (analytics.metrics_crm_daily) for the range (default: last 30 days)."""
+async def dashboard_metrics(
+    p: Reader,
+    db: Db,
+    date_from: DateQ = None,
+    date_to: DateQ = None,
+    owner_id: Annotated[
+        UUID | None, Query(description="one sales rep's figures (default: the tenant total)")
+    ] = None,
+):
+    """Daily CRM metrics (analytics.metrics_crm_daily) for the range (default: last 30 days);
+    a sales_rep gets its own figures."""
     d0, d1 = _range(date_from, date_to, 30)
+    if p.own_only:
+        owner_id = p.user_id
+    extra: list[tuple[str, Any]] = [("owner_id", owner_id)] if owner_id else [("is_tenant_total", True)]
     async with db.tx(p.tenant_id) as conn:
-        rows = await _rows(conn, "analytics.metrics_crm_daily", ("day", "date", "metric_date"), d0, d1)
+        rows = await _rows(conn, "analytics.metrics_crm_daily", ("day", "date", "metric_date"), d0, d1, extra)
     return respond({"date_from": d0, "date_to": d1, "days": rows})
 
 

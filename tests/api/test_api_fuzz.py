@@ -18,8 +18,8 @@ MIN_CALLS = int(os.environ.get("CRM_FUZZ_MIN_CALLS", "200"))
 
 
 STUBS = {
-    "metrics_crm_daily": "day date, new_leads int",
-    "fct_revenue_attribution": "revenue_date date, attribution_model text, attributed_revenue numeric",
+    "metrics_crm_daily": "owner_id uuid, is_tenant_total boolean, day date, leads_created int",
+    "fct_revenue_attribution": "won_day date, attribution_model text, channel text, campaign_id uuid, credit numeric",
 }
 
 

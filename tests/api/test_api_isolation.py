@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 
 from crm.security import TENANT_SETTING
 
+CRITERIA = {"all": [{"field": "lifecycle_stage", "op": "eq", "value": "ACTIVE"}]}
 CRM_TABLES = (*WRITE_TABLES, "users", "tenants", "customer_segment_memberships", "idempotency_keys")
 
 
