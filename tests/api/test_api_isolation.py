@@ -22,7 +22,7 @@ def a_records(client, as_, tenants):
     lead = client.post("/leads", json={"email": "secret@a.test", "source": "web"}, headers=h).json()
     deal = client.post("/deals", json={"name": "secret deal", "value": "9"}, headers=h).json()
     seg = client.post(
-        "/segments", json={"name": f"s-{uuid.uuid4().hex[:6]}", "criteria": {"all": []}}, headers=h
+        "/segments", json={"name": f"s-{uuid.uuid4().hex[:6]}", "criteria": CRITERIA}, headers=h
     ).json()
     camp = client.post("/campaigns", json={"name": "c", "type": "SMS"}, headers=h).json()
     return {"lead": lead, "deal": deal, "segment": seg, "campaign": camp}
