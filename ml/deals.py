@@ -2,7 +2,7 @@
 lost, otherwise the pipeline's stage default probability (`calculateDealProbability`).
 
 Input frame, one row per deal: tenant_id, deal_id, status ('open'|'won'|'lost'), stage,
-stage_order (position of the furthest open stage reached), stage_probability (the pipeline's
+stages_reached (open stages entered so far, or before the close), stage_probability (the pipeline's
 default, 0-100), value, created_at, closed_at, plus numeric activity counts. For closed deals
 the stage columns describe the last open stage before the close.
 """
@@ -28,7 +28,7 @@ MODEL_NAME = "deal_win"
 MIN_WON = 200
 MIN_LOST = 200
 STAGE_VERSION = "stage-defaults"
-EXCLUDE = {"status", "stage", "closed_at", "pipeline_id", "expected_close_date", "actual_close_date", "won"}
+EXCLUDE = {"stage_probability", "status", "stage", "closed_at", "pipeline_id", "expected_close_date", "actual_close_date", "won"}
 
 
 @dataclass
@@ -46,8 +46,8 @@ class DealTrain:
 
 
 def _features(df: pl.DataFrame) -> tuple[list[str], list[str]]:
-    num = [c for c, t in df.schema.items() if t.is_numeric() and c not in EXCLUDE and c not in ("tenant_id", "deal_id")]
-    cat = [c for c in ("pipeline_name",) if c in df.columns]
+    num = [c for c, t in df.schema.items() if t.is_numeric() and c not in EXCLUDE]
+    cat = [c for c in ("pipeline_name", "lead_source") if c in df.columns]
     return num, cat
 
 
@@ -66,7 +66,9 @@ def train(df: pl.DataFrame, seed: int = 0) -> DealTrain:
     lm = LinearModel.fit(fit, fit["won"].to_numpy(), cal, cal["won"].to_numpy(), num, cat, seed=seed)
     y = hold["won"].to_numpy()
     p = lm.predict(hold)
-    base = hold["stage_probability"].cast(pl.Float64).to_numpy() / 100
+    # closed deals sit in a Closed stage (default 0 or 100): the stage baseline ranks them by
+    # how far through the pipeline they got, which is what stage defaults encode
+    base = hold["stages_reached"].cast(pl.Float64).to_numpy()
     metrics = {"auc": auc(y, p), "ece": ece(y, p), "baseline_auc": auc(y, base), "holdout_rows": float(hold.height),
                "won": float(won), "lost": float(lost)}
     return DealTrain(DealModel(lm, num, cat), metrics, {"model": "logistic+platt", "numeric": num, "categorical": cat})
