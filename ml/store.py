@@ -41,7 +41,14 @@ def read_table(url: str | None, qualified: str, where: str = "", params: tuple =
         rows = cur.fetchall()
     if not rows:
         return pl.DataFrame({n: [] for n in names})
-    return pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
+    return _utc(pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None))
+
+
+def _utc(df: pl.DataFrame) -> pl.DataFrame:
+    """Timestamps with a zone -> UTC (psycopg hands back the session's zone name)."""
+    fix = [pl.col(c).dt.convert_time_zone("UTC") for c, t in df.schema.items()
+           if isinstance(t, pl.Datetime) and t.time_zone]
+    return df.with_columns(fix) if fix else df
 
 
 def read_query(url: str | None, sql: str, params: tuple | dict = ()) -> pl.DataFrame:
@@ -51,7 +58,7 @@ def read_query(url: str | None, sql: str, params: tuple | dict = ()) -> pl.DataF
         rows = cur.fetchall()
     if not rows:
         return pl.DataFrame({n: [] for n in names})
-    return pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
+    return _utc(pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None))
 
 
 def _csv(df: pl.DataFrame) -> bytes:
