@@ -134,7 +134,7 @@ def score_all(url: str | None = None, as_of: datetime | None = None, seed: int =
     for tenant in tenants or store.tenants(url):
         m, ver = _active_or_none(url, tenant, lead.MODEL_NAME)
         rows = lead.score(leads_all.filter(pl.col("tenant_id") == tenant), m, ver, as_of)
-        counts["lead_scores"] += store.upsert(url, "ml.lead_scores", rows, "lead_id")
+        counts["lead_scores"] += store.replace_tenants(url, "ml.lead_scores", rows)
 
         m, ver = _active_or_none(url, tenant, churn.MODEL_NAME)
         cf = cust_all.filter(pl.col("tenant_id") == tenant)

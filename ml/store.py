@@ -84,6 +84,23 @@ def upsert(url: str | None, table: str, df: pl.DataFrame, key: str) -> int:
     return df.height
 
 
+def replace_tenants(url: str | None, table: str, df: pl.DataFrame) -> int:
+    """Full refresh of the tenants in `df`: delete their rows and COPY the new ones, in one
+    transaction (readers see the old scores or the new, never none). The fast path for
+    scoring every entity of a tenant."""
+    if df.height == 0:
+        return 0
+    cols = ", ".join(df.columns)
+    tenants = df["tenant_id"].unique().to_list()
+    data = _csv(df)
+    with connect(url) as conn:
+        conn.execute(f"DELETE FROM {table} WHERE tenant_id = ANY(%s::uuid[])", (tenants,))
+        with conn.cursor().copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv, NULL '\\N')") as cp:
+            for i in range(0, len(data), COPY_BLOCK):
+                cp.write(data[i:i + COPY_BLOCK])
+    return df.height
+
+
 def append(url: str | None, table: str, df: pl.DataFrame) -> int:
     if df.height == 0:
         return 0
