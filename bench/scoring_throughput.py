@@ -110,11 +110,9 @@ def main() -> None:
         feats = featurize.lead_features(leads, acts, AS_OF)
         phases["featurize_s"] = time.perf_counter() - start
         t = time.perf_counter()
-        rows = lead.score(feats, model, "lead_scoring@bench", AS_OF)
-        phases["score_explain_s"] = time.perf_counter() - t
-        t = time.perf_counter()
-        written = store.replace_tenants(url, "ml.lead_scores", rows)
-        phases["write_s"] = time.perf_counter() - t
+        written = store.replace_tenants_stream(url, "ml.lead_scores", tenants, lead.COLUMNS,
+                                               lead.score_chunks(feats, model, "lead_scoring@bench", AS_OF))
+        phases["score_explain_write_s"] = time.perf_counter() - t
         seconds = time.perf_counter() - start
         with psycopg.connect(url) as conn:
             stored = conn.execute("SELECT count(*) FROM ml.lead_scores").fetchone()[0]

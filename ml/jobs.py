@@ -133,8 +133,9 @@ def score_all(url: str | None = None, as_of: datetime | None = None, seed: int =
     deals_all = marts.deal_frame(url)
     for tenant in tenants or store.tenants(url):
         m, ver = _active_or_none(url, tenant, lead.MODEL_NAME)
-        rows = lead.score(leads_all.filter(pl.col("tenant_id") == tenant), m, ver, as_of)
-        counts["lead_scores"] += store.replace_tenants(url, "ml.lead_scores", rows)
+        frame = leads_all.filter(pl.col("tenant_id") == tenant)
+        counts["lead_scores"] += store.replace_tenants_stream(url, "ml.lead_scores", [tenant], lead.COLUMNS,
+                                                              lead.score_chunks(frame, m, ver, as_of))
 
         m, ver = _active_or_none(url, tenant, churn.MODEL_NAME)
         cf = cust_all.filter(pl.col("tenant_id") == tenant)
