@@ -107,3 +107,18 @@ fuzz-api: install  ## schemathesis against the live OpenAPI schema, >= 1,000 cal
 bench-api: install  ## create-lead at concurrency 32 for 30 s -> bench/results/api.json
 	$(CRM) up
 	$(PY) -m bench.api_bench --concurrency 32 --seconds 30 --workers $(API_WORKERS)
+
+# --- ML (issue 5): ml/ models, registry, scoring; outputs in ml.* -----------------------------
+.PHONY: ml-train ml-score bench-ml bench-scoring
+
+ml-train: install  ## train every model per tenant on the marts; register, gate, promote
+	$(CRM) ml train --seed $(SEED)
+
+ml-score: install  ## score leads, open deals, customers; forecast revenue (writes ml.*)
+	$(CRM) ml score --seed $(SEED)
+
+bench-ml: install  ## ML quality vs the world's hidden truth (SEED=n, SCALE=M default) -> bench/results/ml.json
+	$(PY) -m bench.ml_quality --scale $(if $(filter command line,$(origin SCALE)),$(SCALE),M) --seed $(SEED)
+
+bench-scoring: install  ## 1M leads featurized, scored, explained, written -> bench/results/scoring.json
+	$(PY) -m bench.scoring_throughput --leads 1000000
