@@ -31,6 +31,7 @@ from api.routes._common import (
     page_of,
     respond,
     row_response,
+    table_exists,
     unchanged_or,
 )
 from api.schemas.common import CONFLICT, ERRORS, NOT_FOUND, PageOut
@@ -236,6 +237,14 @@ async def get_deal(deal_id: UUID, p: Reader, db: Db):
         row["products"] = await fetchall(
             conn, "SELECT * FROM crm.deal_products WHERE deal_id = %s ORDER BY id", (deal_id,)
         )
+        row["predicted_probability"] = None
+        if await table_exists(conn, "ml.deal_probabilities"):
+            row["predicted_probability"] = await fetchone(
+                conn,
+                "SELECT probability, method, model_version, factors, scored_at FROM ml.deal_probabilities"
+                " WHERE deal_id = %s",
+                (deal_id,),
+            )
     return row_response(row)
 
 

@@ -137,6 +137,7 @@ def test_deal_products(client, as_, owner_sql, tenants):
     r = client.put(f"/deals/{deal['id']}/products/{tenants['b'].product_id}", json={"quantity": 1}, headers=h)
     assert r.status_code == 404 and r.json()["code"] == "PRODUCT_NOT_FOUND"
     got = client.get(f"/deals/{deal['id']}", headers=h).json()
+    assert "predicted_probability" in got  # ml.deal_probabilities, null until scored
     assert [(p["quantity"], p["total_price"]) for p in got["products"]] == [(2, "160.00")]
     assert client.delete(f"/deals/{deal['id']}/products/{pid}", headers=h).status_code == 204
     assert client.delete(f"/deals/{deal['id']}/products/{pid}", headers=h).status_code == 404
