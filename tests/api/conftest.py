@@ -3,7 +3,6 @@ uvicorn process (connecting as `crm_api`), token minting, and owner-side SQL for
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -77,13 +76,16 @@ def api_url(pg_url: str, crm_home: Path, tenants: dict[str, Tenant]) -> Iterator
 
 @pytest.fixture(scope="session")
 def jwt_settings():
-    os.environ["JWT_SECRET"] = JWT_SECRET
-    from crm.settings import get_settings
-
-    get_settings.cache_clear()
+    """API settings signing with the test secret (the process environment stays untouched)."""
     from api.core.config import ApiSettings
+    from crm.settings import Settings
 
-    return ApiSettings()
+    class TestApiSettings(ApiSettings):
+        @property
+        def core(self) -> Settings:
+            return Settings(jwt_secret=JWT_SECRET)
+
+    return TestApiSettings()
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """Row-level security on every crm table, and the API's database role.
 
 Revision ID: 0101_api_rls
-Revises: 0003_sim_truth
+Revises: 0201_ml_tables
 Create Date: 2026-11-23
 
 Tenant isolation in the database (RULES.md, cross-area contract): every crm table gets RLS
@@ -20,6 +20,8 @@ which API key has this prefix, and which user signs in with this tenant slug and
 Roles are cluster-wide, so the downgrade leaves `crm_api` a LOGIN role (other databases on
 the server may use it) and removes everything else this revision made in this database.
 
+Chained after 0201_ml_tables (issue 5) so the history stays linear.
+
 Hand-written: no imports from crm.schema (a migration is frozen history).
 """
 
@@ -30,7 +32,7 @@ import os
 from alembic import op
 
 revision: str = "0101_api_rls"
-down_revision: str | None = "0003_sim_truth"
+down_revision: str | None = "0201_ml_tables"
 branch_labels: str | tuple[str, ...] | None = None
 depends_on: str | tuple[str, ...] | None = None
 
