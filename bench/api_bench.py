@@ -173,6 +173,7 @@ def main() -> None:
                     raise SystemExit("API did not start (see bench/results/api-bench-server.log)") from None
                 time.sleep(0.3)
         host, port_s = base.split("//", 1)[1].split(":")
+        load_before = os.getloadavg()[0]
         try:
             import uvloop
 
@@ -189,6 +190,7 @@ def main() -> None:
         "api_workers": args.workers,
         "rate_limit_backend": health["rate_limit_backend"],
         "cpus": os.cpu_count(),
+        "load_avg_1m_before": round(load_before, 2),
         "load_avg_1m_after": round(os.getloadavg()[0], 2),
         "machine": platform.machine(),
         "target": {"writes_per_s": 1000, "p99_ms": 50, "errors": 0},
