@@ -159,7 +159,7 @@ def forecast_tenant(url: str | None, tenant: str, open_deals: pl.DataFrame, prob
     v = registry.active(url, tenant, forecast.MODEL_NAME)
     written = 0
     mape = None
-    if v is not None and series.height >= 400:
+    if v is not None and series.height >= 400 and series["won_revenue"].sum() > 0:
         rows, bt = forecast.forecast_tenant(series, tenant, run_id, v.label, seed)
         mape = bt.prophet_mape
         written += store.append(url, "ml.revenue_forecasts", rows)
