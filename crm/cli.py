@@ -266,6 +266,8 @@ def outbox_relay() -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     asyncio.run(serve())
+
+
 models_app = typer.Typer(help="ML model registry (ml.model_versions)", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 ml_app = typer.Typer(help="ML jobs: train, score, explain", no_args_is_help=True)
