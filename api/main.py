@@ -73,6 +73,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.key_cache = KeyCache(settings.api_key_cache_s)
     app.state.token_cache = TokenCache()
     errors.install(app)
+    _declare_security(app)
     for module in (
         health,
         auth,
@@ -88,6 +89,29 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     ):
         app.include_router(module.router)
     return app
+
+
+def _declare_security(app: FastAPI) -> None:
+    """Bearer JWT or X-API-Key on every operation (the /docs Authorize button)."""
+    from api.deps import SECURITY_SCHEMES
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+            for path, ops in schema["paths"].items():
+                if path in ("/health", "/auth/token"):
+                    continue
+                for op in ops.values():
+                    op["security"] = [{"bearer": []}, {"apiKey": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 app = create_app()
