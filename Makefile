@@ -95,3 +95,41 @@ bench-dbt: install  ## scale M: full dbt build and an incremental one after 1% n
 
 bench-segments: install  ## 20 dynamic segments over 1M customers -> bench/results/segments.json
 	$(PY) bench/segments_bench.py
+
+# --- write API (issue 7) ---------------------------------------------------------------------
+API_HOST    ?= 127.0.0.1
+API_PORT    ?= 8000
+API_WORKERS ?= 2
+.PHONY: api outbox-relay test-api fuzz-api bench-api
+
+api: install  ## run the write API in the foreground (uvicorn, uvloop, httptools; /docs)
+	$(CRM) up
+	$(CRM) api --host $(API_HOST) --port $(API_PORT) --workers $(API_WORKERS)
+
+outbox-relay: install  ## publish crm.outbox rows to crm-changes (foreground)
+	$(CRM) outbox-relay
+
+test-api: install  ## the API tests only
+	$(PY) -m pytest -q tests/api
+
+fuzz-api: install  ## schemathesis against the live OpenAPI schema, >= 1,000 calls, 0 server errors
+	CRM_FUZZ_EXAMPLES=40 CRM_FUZZ_MIN_CALLS=1000 $(PY) -m pytest -q -s tests/api/test_api_fuzz.py
+
+bench-api: install  ## create-lead at concurrency 32 for 30 s -> bench/results/api.json
+	$(CRM) up
+	$(PY) -m bench.api_bench --concurrency 32 --seconds 30 --workers $(API_WORKERS)
+
+# --- ML (issue 5): ml/ models, registry, scoring; outputs in ml.* -----------------------------
+.PHONY: ml-train ml-score bench-ml bench-scoring
+
+ml-train: install  ## train every model per tenant on the marts; register, gate, promote
+	$(CRM) ml train --seed $(SEED)
+
+ml-score: install  ## score leads, open deals, customers; forecast revenue (writes ml.*)
+	$(CRM) ml score --seed $(SEED)
+
+bench-ml: install  ## ML quality vs the world's hidden truth (SEED=n, SCALE=M default) -> bench/results/ml.json
+	$(PY) -m bench.ml_quality --scale $(if $(filter command line,$(origin SCALE)),$(SCALE),M) --seed $(SEED)
+
+bench-scoring: install  ## 1M leads featurized, scored, explained, written -> bench/results/scoring.json
+	$(PY) -m bench.scoring_throughput --leads 1000000

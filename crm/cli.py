@@ -38,7 +38,9 @@ def up(
         console.print(f"[green]running[/] lander (Kafka -> raw.*), metrics at {rec.url}")
     for name in state.external:
         console.print(f"[cyan]using[/] {name} from the environment")
-    console.print(f"Postgres  {state.database_url}\nKafka     {state.kafka_bootstrap}\nenv file  {home / 'env'}")
+    console.print(
+        f"Postgres  {state.database_url}\nKafka     {state.kafka_bootstrap}\nenv file  {home / 'env'}"
+    )
 
 
 @app.command()
@@ -168,6 +170,217 @@ def segments_recalc(
     console.print(table)
     if any(not r.ok for r in results):
         raise typer.Exit(1)
+
+
+# --- the write API (issue 7) ---------------------------------------------------------------
+
+keys_app = typer.Typer(help="API keys for integrations (stored hashed; shown once)", no_args_is_help=True)
+app.add_typer(keys_app, name="api-keys")
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[red]{exc}[/]")
+    raise typer.Exit(1)
+
+
+@app.command("api")
+def api_serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes (one per core)")] = 2,
+) -> None:
+    """Run the write API (uvicorn, uvloop, httptools); OpenAPI page at /docs."""
+    from api.admin import serve
+
+    serve(host, port, workers)
+
+
+@app.command("api-token")
+def api_token(
+    email: Annotated[str | None, typer.Option(help="the user's e-mail")] = None,
+    tenant: Annotated[str | None, typer.Option(help="tenant slug")] = None,
+    role: Annotated[str | None, typer.Option(help="pick the first user with this role")] = None,
+    ttl: Annotated[int, typer.Option(help="lifetime in seconds")] = 3600,
+) -> None:
+    """Mint a JWT for a user (dev and scripts): prints the token alone on stdout."""
+    from api.admin import token_for
+    from crm.errors import CRMError
+
+    try:
+        tok, user = token_for(email, tenant, role, ttl)
+    except (CRMError, RuntimeError) as exc:
+        _fail(exc)
+    Console(stderr=True).print(f"token for {user['email']} ({user['role']}) of tenant {user['slug']}, {ttl}s")
+    print(tok)
+
+
+@keys_app.command("create")
+def api_keys_create(
+    tenant: Annotated[str, typer.Option(help="tenant slug")],
+    name: Annotated[str, typer.Option()],
+    scope: Annotated[list[str], typer.Option(help="permission, repeatable (e.g. leads:write)")],
+) -> None:
+    """Create a key; the key itself is printed once and stored only as a hash."""
+    from api.admin import create_api_key
+    from crm.errors import CRMError
+
+    try:
+        row = create_api_key(tenant, name, scope)
+    except CRMError as exc:
+        _fail(exc)
+    Console(stderr=True).print(
+        f"key {row['id']} ({row['name']}, scopes {', '.join(row['scopes'])}): store it now"
+    )
+    print(row["key"])
+
+
+@keys_app.command("revoke")
+def api_keys_revoke(key_id: Annotated[str, typer.Argument()]) -> None:
+    from uuid import UUID
+
+    from api.admin import revoke_api_key
+    from crm.errors import CRMError
+
+    try:
+        row = revoke_api_key(UUID(key_id))
+    except (CRMError, ValueError) as exc:
+        _fail(exc)
+    console.print(f"revoked {row['id']} ({row['name']}) at {row['revoked_at']}")
+
+
+@keys_app.command("list")
+def api_keys_list(tenant: Annotated[str | None, typer.Option()] = None) -> None:
+    from api.admin import list_api_keys
+
+    table = Table("id", "tenant", "name", "prefix", "scopes", "revoked")
+    for k in list_api_keys(tenant):
+        table.add_row(
+            str(k["id"]),
+            k["tenant"],
+            k["name"],
+            k["key_prefix"],
+            ",".join(k["scopes"]),
+            str(k["revoked_at"] or ""),
+        )
+    console.print(table)
+
+
+@app.command("outbox-relay")
+def outbox_relay() -> None:
+    """Publish crm.outbox rows to `crm-changes` until stopped (SIGTERM/Ctrl-C)."""
+    import asyncio
+    import logging
+
+    from api.outbox import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(serve())
+
+
+models_app = typer.Typer(help="ML model registry (ml.model_versions)", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+ml_app = typer.Typer(help="ML jobs: train, score, explain", no_args_is_help=True)
+app.add_typer(ml_app, name="ml")
+
+
+def _tenant_ids(tenant: str | None) -> list[str] | None:
+    return [tenant] if tenant else None
+
+
+@models_app.command("list")
+def models_list(
+    tenant: Annotated[str | None, typer.Option(help="only this tenant id")] = None,
+    name: Annotated[str | None, typer.Option(help="only this model name")] = None,
+) -> None:
+    """Every registered model version with its status and holdout metrics."""
+    from ml import registry
+
+    table = Table("tenant", "model", "version", "status", "trained", "auc / mape", "baseline", "reason")
+    for v in registry.list_versions(None, tenant, name):
+        m = v.metrics
+        score = m.get("auc", m.get("backtest_mape"))
+        base = m.get("baseline_auc", m.get("seasonal_naive_mape"))
+        table.add_row(v.tenant_id[:8], v.name, str(v.version), v.status, f"{v.trained_at:%Y-%m-%d %H:%M}",
+                      f"{score:.3f}" if isinstance(score, float) else "-",
+                      f"{base:.3f}" if isinstance(base, float) else "-", (v.reason or "")[:60])
+    console.print(table)
+
+
+@models_app.command("promote")
+def models_promote(
+    tenant: Annotated[str, typer.Option(help="tenant id")],
+    name: Annotated[str, typer.Argument(help="model name, e.g. lead_scoring")],
+    version: Annotated[int, typer.Argument(help="version to make active")],
+) -> None:
+    """Make a version active (operator override: the automatic gate runs at training)."""
+    from ml import registry
+    from ml.errors import CRMError
+
+    try:
+        v = registry.promote(None, tenant, name, version, "promoted by operator")
+    except CRMError as exc:
+        console.print(f"[red]{exc.code}[/] {exc.message}")
+        raise typer.Exit(1) from exc
+    console.print(f"[green]active[/] {v.label} for tenant {tenant}")
+
+
+@models_app.command("rollback")
+def models_rollback(
+    tenant: Annotated[str, typer.Option(help="tenant id")],
+    name: Annotated[str, typer.Argument(help="model name")],
+) -> None:
+    """Retire the active version and restore the one active before it (or none: rules answer)."""
+    from ml import registry
+    from ml.errors import CRMError
+
+    try:
+        v = registry.rollback(None, tenant, name)
+    except CRMError as exc:
+        console.print(f"[red]{exc.code}[/] {exc.message}")
+        raise typer.Exit(1) from exc
+    console.print(f"[green]active[/] {v.label}" if v else "no earlier version: the rule-based fallback answers now")
+
+
+@ml_app.command("train")
+def ml_train(
+    seed: Annotated[int, typer.Option(help="random seed")] = 42,
+    tenant: Annotated[str | None, typer.Option(help="only this tenant id")] = None,
+) -> None:
+    """Train every model per tenant on the warehouse marts; register, gate and promote."""
+    from ml import jobs
+
+    report = jobs.train_all(None, seed=seed, tenants=_tenant_ids(tenant))
+    table = Table("tenant", "model", "outcome", "detail")
+    for r in report.rows:
+        table.add_row(r["tenant_id"][:8], r["model"], r["outcome"], r["detail"][:90])
+    console.print(table)
+
+
+@ml_app.command("score")
+def ml_score(
+    seed: Annotated[int, typer.Option(help="random seed (forecast intervals)")] = 42,
+    tenant: Annotated[str | None, typer.Option(help="only this tenant id")] = None,
+) -> None:
+    """Score leads, open deals and customers, forecast revenue; write ml.*."""
+    from ml import jobs
+
+    console.print(jobs.score_all(None, seed=seed, tenants=_tenant_ids(tenant)))
+
+
+@ml_app.command("explain")
+def ml_explain(lead_id: Annotated[str, typer.Argument(help="lead id")]) -> None:
+    """explainLeadScore: score, factors with signed contributions, advice, for one lead."""
+    import orjson
+
+    from ml import service
+    from ml.errors import CRMError
+
+    try:
+        out = service.explain_lead_score(None, lead_id)
+    except CRMError as exc:
+        console.print(f"[red]{exc.code}[/] {exc.message}")
+        raise typer.Exit(1) from exc
+    console.print_json(orjson.dumps(out, default=str).decode())
 
 
 if __name__ == "__main__":

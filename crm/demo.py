@@ -96,12 +96,75 @@ def stage_dbt(ctx: DemoContext) -> None:
     ctx.addresses["dbt docs"] = f"{DBT_DIR / 'target' / 'index.html'} (or: make dbt-docs-serve)"
 
 
+def stage_api(ctx: DemoContext) -> None:
+    """The write API (uvicorn, 2 workers) and the outbox relay, as background services."""
+    import os
+
+    import httpx
+
+    from api.admin import token_for, uvicorn_argv
+    from crm.stack import procs
+
+    home = get_settings().home
+    env = dict(os.environ)
+    rec = procs.read_record(home, "api")
+    if rec is None or not procs.record_alive(rec):
+        port = 8000 if not procs.port_open(8000) else procs.free_port()
+        url = f"http://127.0.0.1:{port}"
+        rec = procs.spawn(
+            home, "api", uvicorn_argv("127.0.0.1", port, 2), env=env, cwd=PROJECT_ROOT, port=port, url=url
+        )
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"{url}/health", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        procs.wait_until(healthy, 60, "the API")
+    relay = procs.read_record(home, "outbox-relay")
+    if relay is None or not procs.record_alive(relay):
+        import sys
+
+        procs.spawn(home, "outbox-relay", [sys.executable, "-m", "api.outbox"], env=env, cwd=PROJECT_ROOT)
+    ctx.addresses["API (OpenAPI docs)"] = f"{rec.url}/docs"
+    try:
+        _, user = token_for(None, None, "admin", 3600)
+        ctx.console.print(
+            f"API token for {user['email']} (tenant {user['slug']}): "
+            f"TOKEN=$(.venv/bin/crm api-token --tenant {user['slug']} --role admin); "
+            f'curl -H "Authorization: Bearer $TOKEN" {rec.url}/leads?limit=3'
+        )
+    except Exception as exc:  # no admin user seeded: the API still runs
+        ctx.console.print(f"[yellow]no admin user to mint a demo token for ({exc})[/]")
+
+
+def stage_ml(ctx: DemoContext) -> None:
+    """Train every model per tenant (registered, gated, promoted), then score every lead,
+    open deal and active customer and forecast revenue into ml.*. Needs the dbt marts."""
+    from ml import jobs, store
+    from ml.marts import LEADS
+
+    if not store.table_exists(ctx.database_url, LEADS):
+        ctx.console.print("[yellow]skipped[/]: the warehouse marts are not built (run the dbt stage first)")
+        return
+    report = jobs.train_all(ctx.database_url, seed=ctx.seed)
+    table = Table("tenant", "model", "outcome", "detail", title="ML training")
+    for r in report.rows:
+        table.add_row(r["tenant_id"][:8], r["model"], r["outcome"], r["detail"][:80])
+    ctx.console.print(table)
+    counts = jobs.score_all(ctx.database_url, seed=ctx.seed)
+    ctx.console.print(f"scored: {counts}")
+
+
 STAGES: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("local stack + migrations", stage_stack),
     ("landing worker", stage_lander),
     ("synthetic world", stage_seed),
     ("seeded events landed in raw.*", stage_landed),
     ("warehouse (dbt build)", stage_dbt),
+    ("ML: train, promote, score", stage_ml),
+    ("write API + outbox relay", stage_api),
 ]
 
 
