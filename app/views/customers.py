@@ -1,0 +1,98 @@
+"""Customers: health distribution and trend, and the churn-risk list with its factors."""
+
+from __future__ import annotations
+
+import json
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from app.ui import chart, load, num, tiles, user
+
+RISK_COLORS = {"low": "#2ca02c", "medium": "#ffbf00", "high": "#ff7f0e", "critical": "#d62728"}
+
+st.title("Customers")
+st.caption(
+    f"{user().tenant_name} · from analytics.fct_customer_health, ml.churn_predictions, analytics.dim_customers"
+)
+
+dist = load("health_distribution", empty="No health scores yet.")
+if dist is not None:
+    by_risk = dist.groupby("risk_level")["customers"].sum()
+    tiles(
+        [
+            (
+                f"{lvl.title()} risk",
+                f"{num(by_risk.get(lvl, 0)):,.0f}",
+                None,
+                "Customers by health risk level",
+            )
+            for lvl in ("low", "medium", "high", "critical")
+        ]
+    )
+    left, right = st.columns(2)
+    with left:
+        fig = go.Figure()
+        for lvl, color in RISK_COLORS.items():
+            part = dist[dist["risk_level"] == lvl]
+            if not part.empty:
+                fig.add_bar(
+                    x=(part["bucket"] - 1) * 10 + 5, y=part["customers"], name=lvl, marker_color=color
+                )
+        fig.update_layout(barmode="stack", xaxis_title="Health score")
+        chart(fig, "health_distribution", title="Health distribution")
+    with right:
+        trend = load("health_trend", empty="No health history yet.")
+        if trend is not None:
+            fig = go.Figure()
+            fig.add_scatter(x=trend["snapshot_date"], y=trend["avg_health"], name="Average health")
+            fig.add_bar(
+                x=trend["snapshot_date"],
+                y=trend["at_risk"],
+                name="High/critical risk",
+                yaxis="y2",
+                opacity=0.35,
+            )
+            fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "showgrid": False})
+            chart(fig, "health_trend", title="Health trend")
+
+st.subheader("Churn risk")
+risk = load(
+    "churn_risk_list",
+    empty="No churn predictions yet.",
+    hint="The churn job writes ml.churn_predictions after the warehouse is built.",
+)
+if risk is not None:
+
+    def top_factor(v: object) -> str:
+        items = json.loads(v) if isinstance(v, str) else (v or [])
+        if not items:
+            return ""
+        best = max(items, key=lambda f: abs(num(f.get("contribution", f.get("weight", 0)))))
+        return str(best.get("factor", ""))
+
+    risk = risk.assign(top_factor=risk["factors"].map(top_factor))
+    st.dataframe(
+        risk,
+        hide_index=True,
+        key="churn_table",
+        column_order=["company", "risk_level", "churn_probability", "top_factor", "mrr", "lifecycle_stage"],
+        column_config={
+            "company": "Customer",
+            "risk_level": "Risk",
+            "churn_probability": st.column_config.ProgressColumn(
+                "Churn probability", min_value=0, max_value=1, format="percent"
+            ),
+            "top_factor": "Main factor",
+            "mrr": st.column_config.NumberColumn("MRR", format="dollar"),
+            "lifecycle_stage": "Stage",
+        },
+    )
+    labels = {f"{r.company} · {r.risk_level}": str(r.customer_id) for r in risk.itertuples()}
+    pick = st.selectbox("Open a customer", list(labels), key="customer_pick")
+    st.page_link(
+        "views/customer.py",
+        label="Open customer 360",
+        icon=":material/open_in_new:",
+        query_params={"customer": labels[pick]},
+    )
