@@ -18,9 +18,9 @@ import streamlit as st  # noqa: E402
 
 from app.auth import SESSION_KEY, SignedIn, authenticate  # noqa: E402
 from app.data import DataUnavailable, engine  # noqa: E402
+from app.nav import PAGES, VIEWS  # noqa: E402
 from app.ui import PHONE_CSS  # noqa: E402
 
-VIEWS = Path(__file__).resolve().parent / "views"
 MAX_FAST_ATTEMPTS = 5
 
 st.set_page_config(page_title="CRM dashboards", page_icon=":material/insights:", layout="wide")
@@ -87,19 +87,5 @@ else:
     with st.sidebar:
         st.markdown(f"**{user.tenant_name}**  \n{user.full_name} · {user.role}")
         st.button("Sign out", on_click=sign_out, key="signout", width="stretch")
-    nav = st.navigation(
-        {
-            "Managers": [
-                page("overview.py", "Overview", ":material/dashboard:", default=True),
-                page("pipeline.py", "Pipeline & forecast", ":material/trending_up:"),
-                page("leads.py", "Leads", ":material/person_search:"),
-                page("lead.py", "Lead", ":material/person:"),
-                page("customers.py", "Customers", ":material/favorite:"),
-                page("customer.py", "Customer 360", ":material/account_circle:"),
-                page("segments.py", "Segments", ":material/group_work:"),
-                page("attribution.py", "Attribution", ":material/share:"),
-                page("campaigns.py", "Campaigns", ":material/campaign:"),
-            ]
-        }
-    )
+    nav = st.navigation({"Managers": [page(f, t, i, default=(n == 0)) for n, (f, t, i) in enumerate(PAGES)]})
     nav.run()
