@@ -1,7 +1,7 @@
 """Dashboards: `crm_reader` becomes a LOGIN role, and sign-in goes through one function.
 
 Revision ID: 0301_reader_login
-Revises: 0003_sim_truth
+Revises: 0201_ml_tables
 Create Date: 2026-11-23
 
 The Streamlit dashboards connect as `crm_reader`, a non-owner role, so the row-level security
@@ -24,7 +24,7 @@ import os
 from alembic import op
 
 revision: str = "0301_reader_login"
-down_revision: str | None = "0003_sim_truth"
+down_revision: str | None = "0201_ml_tables"
 branch_labels: str | tuple[str, ...] | None = None
 depends_on: str | tuple[str, ...] | None = None
 
