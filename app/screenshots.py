@@ -14,14 +14,11 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.nav import ENTRYPOINT, PAGES
+from app.nav import PAGES
 
 CHROMIUM = os.environ.get("CRM_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -50,29 +47,12 @@ class Shot:
 
 
 def start_app(port: int, env: dict[str, str] | None = None, log: Path | None = None) -> subprocess.Popen:
-    """`streamlit run` headless on 127.0.0.1:`port`; waits for /_stcore/health."""
-    argv = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(ENTRYPOINT),
-        "--server.headless",
-        "true",
-        "--server.address",
-        "127.0.0.1",
-        "--server.port",
-        str(port),
-        "--browser.gatherUsageStats",
-        "false",
-        "--server.fileWatcherType",
-        "none",
-        "--client.toolbarMode",
-        "viewer",
-    ]
+    """`streamlit run` headless on 127.0.0.1:`port` (a child of this process); waits for health."""
+    from app.serve import streamlit_argv, wait_healthy
+
     out = log.open("ab") if log else subprocess.DEVNULL
     proc = subprocess.Popen(
-        argv,
+        streamlit_argv(port),
         env={**os.environ, **(env or {})},
         stdout=out,
         stderr=subprocess.STDOUT,
@@ -81,21 +61,6 @@ def start_app(port: int, env: dict[str, str] | None = None, log: Path | None = N
     )
     wait_healthy(f"http://127.0.0.1:{port}", proc)
     return proc
-
-
-def wait_healthy(base: str, proc: subprocess.Popen | None = None, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise TimeoutError(f"{base} not healthy after {timeout:.0f}s")
 
 
 def _settle(page, title: str, timeout_ms: int = 45_000) -> None:
@@ -193,23 +158,43 @@ def capture(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
-    parser.add_argument("--url", help="a running app; default: start one on a free port")
-    parser.add_argument("--email", required=True)
-    parser.add_argument("--password", default=os.environ.get("CRM_DEMO_PASSWORD"))
+    parser.add_argument("--url", help="a running app; default: the demo's (`make app`), else start one")
+    parser.add_argument("--email", help="default: the demo manager of the first tenant")
+    parser.add_argument("--password", help="default: the demo password in .crm/env")
     args = parser.parse_args()
+
+    from app import serve
+    from crm.db import database_url
+    from crm.settings import get_settings
+    from crm.stack.procs import free_port, read_record, record_alive, terminate
+
+    home = get_settings().home
+    email, password = args.email, args.password
+    if not email or not password:
+        password = password or serve.demo_password(home)
+        logins = serve.demo_sign_in(database_url(), password)
+        if not logins:
+            raise SystemExit("no tenant managers: seed the world first (make demo)")
+        email = email or logins[0].email
     proc = None
     base = args.url
     if not base:
-        from crm.stack.procs import free_port, terminate
-
-        port = free_port()
-        proc = start_app(port)
-        base = f"http://127.0.0.1:{port}"
+        rec = read_record(home, serve.NAME)
+        if rec is not None and record_alive(rec) and rec.url:
+            base = rec.url
+        else:
+            port = free_port()
+            proc = start_app(port)
+            base = f"http://127.0.0.1:{port}"
     try:
-        for s in capture(base, args.email, args.password, args.out):
+        bad = 0
+        for s in capture(base, email, password, args.out):
+            bad += bool(s.errors or s.blank)
             print(
                 f"{s.title:22} {s.width:8} charts={s.charts} empty={s.empty_states} errors={len(s.errors)} {s.path}"
             )
+        if bad:
+            raise SystemExit(f"{bad} screenshots show errors or nothing")
     finally:
         if proc is not None:
             terminate(proc.pid)
