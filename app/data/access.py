@@ -80,7 +80,7 @@ def run_query(
 
 def _unavailable(q: Query, exc: DBAPIError) -> DataUnavailable:
     state = _sqlstate(exc)
-    what = ", ".join(q.relations) or "the data"
+    what = " or ".join(q.relations) or "the data"
     if state in _MISSING:
         return DataUnavailable(f"{what} {_MISSING[state]}.", str(exc.orig))
     if state == "57014":
