@@ -224,12 +224,12 @@ q(
     "Leads",
     ("analytics.dim_leads",),
     f"""
-select 'owner' as kind, owner_name as value from analytics.dim_leads
- where tenant_id = {TENANT} and owner_name is not null group by owner_name
-union all
-select 'source', source from analytics.dim_leads where tenant_id = {TENANT} group by source
-union all
-select 'status', status from analytics.dim_leads where tenant_id = {TENANT} group by status
+select case when grouping(owner_name) = 0 then 'owner' when grouping(source) = 0 then 'source'
+            else 'status' end as kind,
+       coalesce(owner_name, source, status) as value, count(*) as leads
+from analytics.dim_leads
+where tenant_id = {TENANT}
+group by grouping sets ((owner_name), (source), (status))
 """,
 )
 
