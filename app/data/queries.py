@@ -341,6 +341,22 @@ order by snapshot_date
     {"customer_id": None},
 )
 
+q(
+    "customer_activity",
+    "Customer",
+    ("analytics.ml_features__customers_current",),
+    f"""
+select snapshot_at, lifecycle_stage, tenure_days,
+       logins_30d, sessions_90d, distinct_users_90d, usage_trend_ratio, days_since_last_usage,
+       tickets_90d, urgent_tickets_90d, resolved_tickets_90d, avg_resolution_minutes_90d, avg_csat_90d,
+       conversations_90d, messages_90d, avg_conversation_sentiment_90d, days_since_last_conversation,
+       won_deals_total, won_revenue_total, open_deals, open_pipeline_value
+from analytics.ml_features__customers_current
+where tenant_id = {TENANT} and customer_id = cast(:customer_id as uuid)
+""",
+    {"customer_id": None},
+)
+
 # --- Segments ---------------------------------------------------------------------------------
 
 q(

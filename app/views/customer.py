@@ -2,24 +2,61 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from app.ui import chart, load, money, num, tiles, user
 
-# dim_customers columns shown as tiles when present: (column, label, formatter)
-TILE_COLUMNS = (
+
+def count(v: object) -> str:
+    return f"{num(v):,.0f}"
+
+
+def one(v: object) -> str:
+    return f"{num(v):.1f}"
+
+
+# analytics.dim_customers columns shown as tiles when present: (column, label, formatter)
+PROFILE = (
     ("mrr", "MRR", money),
     ("lifetime_value", "Lifetime value", money),
-    ("deals_won", "Deals won", lambda v: f"{num(v):,.0f}"),
-    ("open_deals", "Open deals", lambda v: f"{num(v):,.0f}"),
-    ("tickets_total", "Tickets", lambda v: f"{num(v):,.0f}"),
-    ("tickets_open", "Open tickets", lambda v: f"{num(v):,.0f}"),
-    ("avg_csat", "Average CSAT", lambda v: f"{num(v):.1f}"),
-    ("conversations_total", "Conversations", lambda v: f"{num(v):,.0f}"),
-    ("usage_events_30d", "Usage events (30 d)", lambda v: f"{num(v):,.0f}"),
-    ("health_score", "Health", lambda v: f"{num(v):.0f}"),
+    ("health_score", "Health", count),
+    ("company_size", "Employees", count),
 )
+
+# analytics.ml_features__customers_current, by the seed's health categories
+ACTIVITY = {
+    "Usage": (
+        ("logins_30d", "Logins (30 d)", count),
+        ("sessions_90d", "Sessions (90 d)", count),
+        ("usage_trend_ratio", "Usage trend", lambda v: f"{num(v):.2f}x"),
+        ("days_since_last_usage", "Days since last use", count),
+    ),
+    "Support": (
+        ("tickets_90d", "Tickets (90 d)", count),
+        ("urgent_tickets_90d", "Urgent (90 d)", count),
+        ("avg_csat_90d", "CSAT (90 d)", one),
+        ("avg_resolution_minutes_90d", "Resolution (h)", lambda v: f"{num(v) / 60:.1f}"),
+    ),
+    "Conversations": (
+        ("conversations_90d", "Conversations (90 d)", count),
+        ("messages_90d", "Messages (90 d)", count),
+        ("avg_conversation_sentiment_90d", "Sentiment", lambda v: f"{num(v):+.2f}"),
+        ("days_since_last_conversation", "Days since last", count),
+    ),
+    "Deals": (
+        ("won_deals_total", "Deals won", count),
+        ("won_revenue_total", "Won revenue", money),
+        ("open_deals", "Open deals", count),
+        ("open_pipeline_value", "Open pipeline", money),
+    ),
+}
+
+
+def shown(v: object, fmt) -> str:
+    return "n/a" if v is None or (isinstance(v, float) and pd.isna(v)) else fmt(v)
+
 
 st.title("Customer 360")
 customer_id = st.query_params.get("customer")
@@ -38,18 +75,18 @@ if customer_id:
     if detail is not None:
         c = detail.iloc[0]
         st.caption(
-            f"{user().tenant_name} · from analytics.dim_customers, analytics.fct_deals, "
-            "analytics.fct_customer_health"
+            f"{user().tenant_name} · from analytics.dim_customers, analytics.ml_features__customers_current, "
+            "analytics.fct_deals, analytics.fct_customer_health"
         )
         st.subheader(f"{c.get('company') or c.get('email') or customer_id}")
         st.markdown(" · ".join(str(c[k]) for k in ("lifecycle_stage", "industry", "country") if c.get(k)))
-        tiles(
-            [
-                (label, fmt(c[col]), None, f"analytics.dim_customers.{col}")
-                for col, label, fmt in TILE_COLUMNS
-                if col in c.index
-            ]
-        )
+        profile = [
+            (label, shown(c[col], fmt), None, f"analytics.dim_customers.{col}")
+            for col, label, fmt in PROFILE
+            if col in c.index
+        ]
+        if profile:
+            tiles(profile)
         history = load("customer_health_history", customer_id=customer_id, empty="No health history yet.")
         if history is not None:
             fig = go.Figure(
@@ -57,6 +94,17 @@ if customer_id:
             )
             fig.update_yaxes(range=[0, 100])
             chart(fig, "customer_health", height=260, title="Health history")
+        activity = load("customer_activity", customer_id=customer_id, empty="No activity recorded yet.")
+        if activity is not None:
+            a = activity.iloc[0]
+            for group, cols in ACTIVITY.items():
+                st.markdown(f"**{group}**")
+                tiles(
+                    [
+                        (label, shown(a[col], fmt), None, f"analytics.ml_features__customers_current.{col}")
+                        for col, label, fmt in cols
+                    ]
+                )
         st.markdown("**Deals**")
         deals = load("customer_deals", customer_id=customer_id, empty="No deals with this customer.")
         if deals is not None:
