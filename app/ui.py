@@ -66,6 +66,15 @@ def load(
     return frame
 
 
+def fetch_or_none(name: str, **params: object) -> pd.DataFrame | None:
+    """The rows, or None when the data is missing (for optional figures: no message shown)."""
+    try:
+        frame = fetch(name, tenant_id(), **params)
+    except DataUnavailable:
+        return None
+    return None if frame.empty else frame
+
+
 def num(v: object) -> float:
     try:
         f = float(v)  # type: ignore[arg-type]

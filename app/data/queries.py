@@ -39,31 +39,25 @@ def q(
 
 
 # --- Overview ---------------------------------------------------------------------------------
+# metrics_crm_daily holds trailing-30-day KPIs per tenant and day (is_tenant_total rows): the
+# current period is the last day's row, the previous period the row 30 days earlier.
 
 q(
     "overview_kpis",
     "Overview",
-    ("analytics.metrics_crm_daily",),
+    ("analytics.metrics_crm_daily", "analytics.fct_pipeline_daily"),
     f"""
-with bounds as (
-    select max(metric_date) as last_day from analytics.metrics_crm_daily where tenant_id = {TENANT}
-), periods as (
-    select m.*, case when m.metric_date > b.last_day - :days then 'current' else 'previous' end as period
-    from analytics.metrics_crm_daily m, bounds b
-    where m.tenant_id = {TENANT} and m.metric_date > b.last_day - 2 * :days
+with last as (
+    select max(day) as d from analytics.metrics_crm_daily where tenant_id = {TENANT} and is_tenant_total
 )
-select period,
-       max(metric_date) as last_day,
-       sum(leads_created) as leads_created,
-       sum(leads_converted) as leads_converted,
-       sum(deals_won) as deals_won,
-       sum(deals_lost) as deals_lost,
-       sum(won_revenue) as won_revenue,
-       sum(won_days_to_close_total) as won_days_to_close_total,
-       (array_agg(open_pipeline_value order by metric_date desc))[1] as open_pipeline_value,
-       (array_agg(weighted_pipeline_value order by metric_date desc))[1] as weighted_pipeline_value,
-       (array_agg(at_risk_customers order by metric_date desc))[1] as at_risk_customers
-from periods group by period
+select case when m.day = last.d then 'current' else 'previous' end as period, m.day,
+       m.open_pipeline_value, m.open_deals, m.win_rate, m.lead_conversion_rate, m.deal_velocity,
+       m.avg_deal_size, m.sales_cycle_days,
+       (select coalesce(sum(p.weighted_value_in_stage), 0) from analytics.fct_pipeline_daily p
+         where p.tenant_id = {TENANT} and p.day = m.day) as weighted_pipeline_value
+from analytics.metrics_crm_daily m, last
+where m.tenant_id = {TENANT} and m.is_tenant_total and m.day in (last.d, last.d - :days)
+order by m.day desc
 """,
     {"days": 30},
 )
@@ -71,14 +65,21 @@ from periods group by period
 q(
     "overview_trend",
     "Overview",
-    ("analytics.metrics_crm_daily",),
+    ("analytics.metrics_crm_daily", "analytics.fct_pipeline_daily"),
     f"""
-select metric_date, leads_created, leads_converted, deals_won, won_revenue,
-       open_pipeline_value, weighted_pipeline_value
-from analytics.metrics_crm_daily
-where tenant_id = {TENANT} and metric_date > (select max(metric_date) from analytics.metrics_crm_daily
-                                              where tenant_id = {TENANT}) - :days
-order by metric_date
+with m as (
+    select day, open_pipeline_value, won_revenue, leads_created, leads_converted
+    from analytics.metrics_crm_daily
+    where tenant_id = {TENANT} and is_tenant_total
+      and day > (select max(day) from analytics.metrics_crm_daily where tenant_id = {TENANT}) - :days
+), w as (
+    select day, sum(weighted_value_in_stage) as weighted_pipeline_value
+    from analytics.fct_pipeline_daily
+    where tenant_id = {TENANT} and day >= (select min(day) from m)
+    group by day
+)
+select m.*, coalesce(w.weighted_pipeline_value, 0) as weighted_pipeline_value
+from m left join w using (day) order by m.day
 """,
     {"days": 180},
 )
@@ -88,9 +89,18 @@ q(
     "Overview",
     ("ml.churn_predictions",),
     f"""
-select count(*) filter (where risk_level in ('high', 'critical')) as at_risk,
-       count(*) as scored
+select count(*) filter (where risk_level in ('high', 'critical')) as at_risk, count(*) as scored
 from ml.churn_predictions where tenant_id = {TENANT}
+""",
+)
+
+q(
+    "overview_health_risk",
+    "Overview",
+    ("analytics.fct_customer_health",),
+    f"""
+select count(*) filter (where risk_level in ('high', 'critical')) as at_risk, count(*) as scored
+from analytics.fct_customer_health where tenant_id = {TENANT} and is_active_customer
 """,
 )
 
@@ -101,10 +111,11 @@ q(
     "Pipeline & forecast",
     ("analytics.fct_deals",),
     f"""
-select pipeline_name, stage, stage_order, count(*) as deals, coalesce(sum(amount), 0) as amount
+select pipeline_id, pipeline_name, stage_name, stage_order, count(*) as deals,
+       coalesce(sum(deal_value), 0) as amount, coalesce(sum(weighted_value), 0) as weighted_amount
 from analytics.fct_deals
 where tenant_id = {TENANT} and is_open
-group by pipeline_name, stage, stage_order
+group by pipeline_id, pipeline_name, stage_name, stage_order
 order by pipeline_name, stage_order
 """,
 )
@@ -114,14 +125,17 @@ q(
     "Pipeline & forecast",
     ("analytics.fct_deal_stage_transitions",),
     f"""
-select pipeline_name, stage, stage_order,
-       count(distinct deal_id) as entered,
-       count(distinct deal_id) filter (where exited_at is not null and next_stage is not null
-                                       and not next_stage_is_lost) as advanced
+with lost as (
+    select stage_name from analytics.fct_deal_stage_transitions
+    where tenant_id = {TENANT} and is_lost_stage group by stage_name
+)
+select pipeline_id, stage_name, stage_order, count(*) as entered,
+       count(*) filter (where next_stage is not null and next_stage not in (select stage_name from lost))
+           as advanced
 from analytics.fct_deal_stage_transitions
-where tenant_id = {TENANT}
-group by pipeline_name, stage, stage_order
-order by pipeline_name, stage_order
+where tenant_id = {TENANT} and not is_won_stage and not is_lost_stage
+group by pipeline_id, stage_name, stage_order
+order by pipeline_id, stage_order
 """,
 )
 
@@ -130,10 +144,8 @@ q(
     "Pipeline & forecast",
     ("analytics.fct_deals",),
     f"""
-select date_trunc('month', expected_close_date)::date as close_month,
-       coalesce(sum(amount), 0) as amount,
-       coalesce(sum(weighted_amount), 0) as weighted_amount,
-       count(*) as deals
+select date_trunc('month', expected_close_date)::date as close_month, count(*) as deals,
+       coalesce(sum(deal_value), 0) as amount, coalesce(sum(weighted_value), 0) as weighted_amount
 from analytics.fct_deals
 where tenant_id = {TENANT} and is_open and expected_close_date is not null
 group by 1 order by 1
@@ -160,8 +172,8 @@ q(
     ("analytics.ml_series__revenue_daily",),
     f"""
 select day, won_revenue from analytics.ml_series__revenue_daily
-where tenant_id = {TENANT} and day > (select max(day) from analytics.ml_series__revenue_daily
-                                      where tenant_id = {TENANT}) - :days
+where tenant_id = {TENANT}
+  and day > (select max(day) from analytics.ml_series__revenue_daily where tenant_id = {TENANT}) - :days
 order by day
 """,
     {"days": 180},
@@ -182,41 +194,67 @@ order by period_start, category
 )
 
 # --- Leads ------------------------------------------------------------------------------------
+# Ranked by the ML score (ml.lead_scores, index tenant_id + score): the limit is taken there
+# first, then the few leads are joined to dim_leads.
 
 LEAD_FILTER = """
-  and (cast(:owner as text) is null or owner_name = :owner)
-  and (cast(:source as text) is null or source = :source)
-  and (cast(:status as text) is null or status = :status)
-  and score between :score_min and :score_max
+  and (cast(:owner as text) is null or l.owner_name = :owner)
+  and (cast(:source as text) is null or l.lead_source = :source)
+  and (cast(:status as text) is null or l.lead_status = :status)
 """
+LEAD_DEFAULTS = {"owner": None, "source": None, "status": None, "score_min": 0, "score_max": 100}
 
 q(
     "leads_ranked",
     "Leads",
-    ("analytics.dim_leads",),
+    ("ml.lead_scores", "analytics.dim_leads"),
     f"""
-select lead_id, full_name, company, status, source, owner_name, score, score_method,
-       top_factor, next_best_action, created_at
-from analytics.dim_leads
-where tenant_id = {TENANT} {LEAD_FILTER}
-order by score desc, created_at desc, lead_id
-limit :limit
+with ranked as (
+    select s.lead_id, s.score, s.method, s.factors, s.next_best_actions,
+           concat_ws(' ', l.first_name, l.last_name) as full_name, l.company, l.lead_status, l.lead_source,
+           l.owner_name, l.created_at
+    from ml.lead_scores s
+    join analytics.dim_leads l on l.lead_id = s.lead_id and l.tenant_id = s.tenant_id
+    where s.tenant_id = {TENANT} and s.score between :score_min and :score_max {LEAD_FILTER}
+    order by s.score desc, s.lead_id
+    limit :limit
+)
+select lead_id, full_name, company, score, method as score_method,
+       factors -> 0 ->> 'label' as top_factor,
+       next_best_actions -> 0 ->> 'action' as next_best_action,
+       lead_status as status, lead_source as source, owner_name, created_at
+from ranked order by score desc, lead_id
 """,
-    {"owner": None, "source": None, "status": None, "score_min": 0, "score_max": 100, "limit": 200},
+    {**LEAD_DEFAULTS, "limit": 200},
 )
 
 q(
     "leads_summary",
     "Leads",
-    ("analytics.dim_leads",),
+    ("ml.lead_scores", "analytics.dim_leads"),
+    f"""
+select count(*) as leads, round(avg(s.score)::numeric, 1) as avg_score,
+       count(*) filter (where s.score >= 70) as hot,
+       count(*) filter (where s.method = 'model') as by_model
+from ml.lead_scores s
+join analytics.dim_leads l on l.lead_id = s.lead_id and l.tenant_id = s.tenant_id
+where s.tenant_id = {TENANT} and s.score between :score_min and :score_max {LEAD_FILTER}
+""",
+    LEAD_DEFAULTS,
+)
+
+q(
+    "leads_summary_all",
+    "Leads",
+    ("ml.lead_scores",),
     f"""
 select count(*) as leads, round(avg(score)::numeric, 1) as avg_score,
        count(*) filter (where score >= 70) as hot,
-       count(*) filter (where score_method = 'model') as by_model
-from analytics.dim_leads
-where tenant_id = {TENANT} {LEAD_FILTER}
+       count(*) filter (where method = 'model') as by_model
+from ml.lead_scores
+where tenant_id = {TENANT} and score between :score_min and :score_max
 """,
-    {"owner": None, "source": None, "status": None, "score_min": 0, "score_max": 100},
+    {"score_min": 0, "score_max": 100},
 )
 
 q(
@@ -224,12 +262,12 @@ q(
     "Leads",
     ("analytics.dim_leads",),
     f"""
-select case when grouping(owner_name) = 0 then 'owner' when grouping(source) = 0 then 'source'
+select case when grouping(owner_name) = 0 then 'owner' when grouping(lead_source) = 0 then 'source'
             else 'status' end as kind,
-       coalesce(owner_name, source, status) as value, count(*) as leads
+       coalesce(owner_name, lead_source, lead_status) as value, count(*) as leads
 from analytics.dim_leads
 where tenant_id = {TENANT}
-group by grouping sets ((owner_name), (source), (status))
+group by grouping sets ((owner_name), (lead_source), (lead_status))
 """,
 )
 
@@ -238,9 +276,11 @@ q(
     "Lead",
     ("analytics.dim_leads", "ml.lead_scores"),
     f"""
-select l.lead_id, l.full_name, l.email, l.company, l.status, l.source, l.owner_name, l.created_at,
-       l.converted_at, l.score, s.confidence, s.method, s.model_version, s.factors, s.recommendations,
-       s.next_best_actions, s.scored_at
+select l.lead_id, concat_ws(' ', l.first_name, l.last_name) as full_name, l.email, l.company, l.job_title,
+       l.industry, l.country, l.lead_status as status, l.lead_source as source, l.owner_name, l.created_at,
+       l.converted_at, l.activity_count, l.response_time_hours, l.deal_count, l.won_value,
+       s.score, s.confidence, s.method, s.model_version, s.factors, s.recommendations, s.next_best_actions,
+       s.scored_at
 from analytics.dim_leads l
 left join ml.lead_scores s on s.lead_id = l.lead_id and s.tenant_id = l.tenant_id
 where l.tenant_id = {TENANT} and l.lead_id = cast(:lead_id as uuid)
@@ -253,7 +293,7 @@ q(
     "Lead",
     ("analytics.fct_lead_activities",),
     f"""
-select occurred_at, activity_type, description
+select occurred_at, activity_type, is_inbound, duration_seconds, page_views, amount, utm_campaign
 from analytics.fct_lead_activities
 where tenant_id = {TENANT} and lead_id = cast(:lead_id as uuid)
 order by occurred_at desc limit 200
@@ -268,9 +308,9 @@ q(
     "Customers",
     ("analytics.fct_customer_health",),
     f"""
-select risk_level, width_bucket(health_score, 0, 100.0001, 10) as bucket, count(*) as customers
+select risk_level, least(floor(health_score / 10), 9)::int as bucket, count(*) as customers
 from analytics.fct_customer_health
-where tenant_id = {TENANT} and is_current
+where tenant_id = {TENANT} and is_active_customer
 group by 1, 2 order by 2
 """,
 )
@@ -280,11 +320,11 @@ q(
     "Customers",
     ("analytics.fct_customer_health",),
     f"""
-select snapshot_date, round(avg(health_score)::numeric, 1) as avg_health,
-       count(*) filter (where risk_level in ('high', 'critical')) as at_risk
+select trend, count(*) as customers, round(avg(health_score)::numeric, 1) as avg_health,
+       round(avg(health_score_previous)::numeric, 1) as avg_health_previous
 from analytics.fct_customer_health
-where tenant_id = {TENANT}
-group by 1 order by 1
+where tenant_id = {TENANT} and is_active_customer
+group by trend
 """,
 )
 
@@ -293,13 +333,34 @@ q(
     "Customers",
     ("ml.churn_predictions", "analytics.dim_customers"),
     f"""
-select p.customer_id, c.company, c.lifecycle_stage, c.mrr, p.churn_probability, p.risk_level,
-       p.factors, p.method
-from ml.churn_predictions p
-join analytics.dim_customers c on c.customer_id = p.customer_id and c.tenant_id = p.tenant_id
-where p.tenant_id = {TENANT}
-order by p.churn_probability desc
-limit :limit
+with top as (
+    select customer_id, churn_probability, risk_level, factors, method
+    from ml.churn_predictions where tenant_id = {TENANT}
+    order by churn_probability desc, customer_id limit :limit
+)
+select top.customer_id, coalesce(c.company, c.full_name, c.email) as company, c.lifecycle_stage, c.mrr,
+       top.churn_probability, top.risk_level, top.factors, top.method, c.health_score
+from top join analytics.dim_customers c on c.customer_id = top.customer_id and c.tenant_id = {TENANT}
+order by top.churn_probability desc, top.customer_id
+""",
+    {"limit": 100},
+)
+
+q(
+    "health_risk_list",
+    "Customers",
+    ("analytics.fct_customer_health", "analytics.dim_customers"),
+    f"""
+with top as (
+    select customer_id, health_score, risk_level, trend, factors
+    from analytics.fct_customer_health
+    where tenant_id = {TENANT} and is_active_customer and risk_level in ('high', 'critical')
+    order by health_score, customer_id limit :limit
+)
+select top.customer_id, coalesce(c.company, c.full_name, c.email) as company, c.lifecycle_stage, c.mrr,
+       top.health_score, top.risk_level, top.trend, top.factors
+from top join analytics.dim_customers c on c.customer_id = top.customer_id and c.tenant_id = {TENANT}
+order by top.health_score, top.customer_id
 """,
     {"limit": 100},
 )
@@ -316,27 +377,14 @@ where tenant_id = {TENANT} and customer_id = cast(:customer_id as uuid)
 )
 
 q(
-    "customer_deals",
-    "Customer",
-    ("analytics.fct_deals",),
-    f"""
-select deal_id, deal_name, stage, amount, is_won, is_lost, created_at, closed_at
-from analytics.fct_deals
-where tenant_id = {TENANT} and customer_id = cast(:customer_id as uuid)
-order by created_at desc limit 100
-""",
-    {"customer_id": None},
-)
-
-q(
-    "customer_health_history",
+    "customer_health",
     "Customer",
     ("analytics.fct_customer_health",),
     f"""
-select snapshot_date, health_score, risk_level
+select calculated_at, health_score, health_score_previous, health_score_change, trend, risk_level,
+       usage_factor, support_factor, engagement_factor, financial_factor, factors, recommendations
 from analytics.fct_customer_health
 where tenant_id = {TENANT} and customer_id = cast(:customer_id as uuid)
-order by snapshot_date
 """,
     {"customer_id": None},
 )
@@ -346,13 +394,26 @@ q(
     "Customer",
     ("analytics.ml_features__customers_current",),
     f"""
-select snapshot_at, lifecycle_stage, tenure_days,
+select snapshot_at, tenure_days,
        logins_30d, sessions_90d, distinct_users_90d, usage_trend_ratio, days_since_last_usage,
        tickets_90d, urgent_tickets_90d, resolved_tickets_90d, avg_resolution_minutes_90d, avg_csat_90d,
        conversations_90d, messages_90d, avg_conversation_sentiment_90d, days_since_last_conversation,
        won_deals_total, won_revenue_total, open_deals, open_pipeline_value
 from analytics.ml_features__customers_current
 where tenant_id = {TENANT} and customer_id = cast(:customer_id as uuid)
+""",
+    {"customer_id": None},
+)
+
+q(
+    "customer_deals",
+    "Customer",
+    ("analytics.fct_deals",),
+    f"""
+select deal_id, deal_name, stage_name as stage, deal_value, is_won, is_lost, created_at, closed_at
+from analytics.fct_deals
+where tenant_id = {TENANT} and customer_id = cast(:customer_id as uuid)
+order by created_at desc limit 100
 """,
     {"customer_id": None},
 )
@@ -364,12 +425,25 @@ q(
     "Segments",
     ("analytics.fct_segment_memberships",),
     f"""
-select segment_id, segment_name, count(*) filter (where is_current) as members,
-       max(last_calculated) as last_calculated, bool_or(is_stale) as is_stale
+select segment_id, segment_name, count(customer_id) as members, coalesce(sum(mrr), 0) as mrr,
+       max(segment_last_calculated) as last_calculated, bool_or(segment_is_stale) as is_stale,
+       bool_or(is_dynamic) as is_dynamic
 from analytics.fct_segment_memberships
 where tenant_id = {TENANT}
 group by segment_id, segment_name
-order by members desc
+order by members desc, segment_name
+""",
+)
+
+q(
+    "segment_growth",
+    "Segments",
+    ("analytics.fct_segment_memberships",),
+    f"""
+select segment_name, date_trunc('month', added_day)::date as month, count(*) as added
+from analytics.fct_segment_memberships
+where tenant_id = {TENANT} and added_day is not null
+group by 1, 2 order by 1, 2
 """,
 )
 
@@ -378,11 +452,12 @@ q(
     "Segments",
     ("analytics.fct_segment_memberships", "analytics.dim_customers"),
     f"""
-select c.customer_id, c.company, c.lifecycle_stage, c.mrr, m.added_at
+select m.customer_id, coalesce(c.company, c.full_name, c.email) as customer, m.lifecycle_stage, m.mrr,
+       c.health_score, c.risk_level, m.added_at
 from analytics.fct_segment_memberships m
-join analytics.dim_customers c on c.customer_id = m.customer_id and c.tenant_id = m.tenant_id
-where m.tenant_id = {TENANT} and m.segment_id = cast(:segment_id as uuid) and m.is_current
-order by c.mrr desc nulls last limit 200
+left join analytics.dim_customers c on c.customer_id = m.customer_id and c.tenant_id = {TENANT}
+where m.tenant_id = {TENANT} and m.segment_id = cast(:segment_id as uuid)
+order by m.mrr desc nulls last, m.customer_id limit 200
 """,
     {"segment_id": None},
 )
@@ -394,22 +469,27 @@ q(
     "Attribution",
     ("analytics.fct_revenue_attribution",),
     f"""
-select model, channel, sum(attributed_revenue) as revenue
+select attribution_model as model, coalesce(channel, 'unknown') as channel, sum(credit) as revenue
 from analytics.fct_revenue_attribution
 where tenant_id = {TENANT}
-group by model, channel order by model, revenue desc
+group by 1, 2 order by 1, 3 desc
 """,
 )
 
 q(
     "attribution_by_campaign",
     "Attribution",
-    ("analytics.fct_revenue_attribution",),
+    ("analytics.fct_revenue_attribution", "analytics.fct_campaign_performance"),
     f"""
-select campaign_name, sum(attributed_revenue) as revenue
-from analytics.fct_revenue_attribution
-where tenant_id = {TENANT} and model = :model
-group by campaign_name order by revenue desc limit 25
+with a as (
+    select campaign_id, sum(credit) as revenue
+    from analytics.fct_revenue_attribution
+    where tenant_id = {TENANT} and attribution_model = :model
+    group by campaign_id
+)
+select coalesce(c.campaign_name, 'No campaign') as campaign_name, a.revenue
+from a left join analytics.fct_campaign_performance c on c.campaign_id = a.campaign_id and c.tenant_id = {TENANT}
+order by a.revenue desc limit 25
 """,
     {"model": "linear"},
 )
@@ -419,10 +499,10 @@ q(
     "Attribution",
     ("analytics.fct_revenue_attribution",),
     f"""
-select touchpoint_type, sum(attributed_revenue) as revenue, count(*) as touchpoints
+select coalesce(touchpoint_type, 'unknown') as touchpoint_type, sum(credit) as revenue, count(*) as touchpoints
 from analytics.fct_revenue_attribution
-where tenant_id = {TENANT} and model = :model
-group by touchpoint_type order by revenue desc
+where tenant_id = {TENANT} and attribution_model = :model
+group by 1 order by 2 desc
 """,
     {"model": "linear"},
 )
@@ -434,11 +514,12 @@ q(
     "Campaigns",
     ("analytics.fct_campaign_performance",),
     f"""
-select campaign_id, campaign_name, campaign_type, status, budget, spent, leads, opportunities,
-       won_revenue, roi, cost_per_opportunity
+select campaign_id, campaign_name, campaign_type, campaign_status, budget, spent, budget_utilization,
+       leads_sourced, opportunities, deals_won, sourced_revenue, attributed_revenue_linear, roi,
+       cost_per_lead, cost_per_opportunity
 from analytics.fct_campaign_performance
 where tenant_id = {TENANT}
-order by spent desc
+order by spent desc, campaign_name
 """,
 )
 

@@ -13,7 +13,7 @@ st.caption(f"{user().tenant_name} · from analytics.fct_campaign_performance")
 camps = load("campaigns", empty="No campaigns yet.")
 if camps is not None:
     spent, budget = num(camps["spent"].sum()), num(camps["budget"].sum())
-    revenue, opps = num(camps["won_revenue"].sum()), num(camps["opportunities"].sum())
+    revenue, opps = num(camps["attributed_revenue_linear"].sum()), num(camps["opportunities"].sum())
     tiles(
         [
             ("Spent", money(spent), None, "Sum of spent"),
@@ -22,7 +22,7 @@ if camps is not None:
                 "ROI",
                 f"{(revenue - spent) / spent:.0%}" if spent else "n/a",
                 None,
-                "(won revenue - spent) / spent",
+                "(attributed revenue, linear model - spent) / spent",
             ),
             ("Cost per opportunity", money(spent / opps) if opps else "n/a", None, "spent / opportunities"),
         ]

@@ -20,9 +20,13 @@ def one(v: object) -> str:
 # analytics.dim_customers columns shown as tiles when present: (column, label, formatter)
 PROFILE = (
     ("mrr", "MRR", money),
-    ("lifetime_value", "Lifetime value", money),
+    ("total_revenue", "Total revenue", money),
     ("health_score", "Health", count),
-    ("company_size", "Employees", count),
+    ("risk_level", "Risk", str),
+    ("tickets_total", "Tickets", count),
+    ("open_tickets", "Open tickets", count),
+    ("conversations_total", "Conversations", count),
+    ("segment_count", "Segments", count),
 )
 
 # analytics.ml_features__customers_current, by the seed's health categories
@@ -87,13 +91,30 @@ if customer_id:
         ]
         if profile:
             tiles(profile)
-        history = load("customer_health_history", customer_id=customer_id, empty="No health history yet.")
-        if history is not None:
-            fig = go.Figure(
-                go.Scatter(x=history["snapshot_date"], y=history["health_score"], mode="lines+markers")
-            )
-            fig.update_yaxes(range=[0, 100])
-            chart(fig, "customer_health", height=260, title="Health history")
+        health = load("customer_health", customer_id=customer_id, empty="No health score yet.")
+        if health is not None:
+            h = health.iloc[0]
+            left, right = st.columns(2)
+            with left:
+                fig = go.Figure(
+                    go.Indicator(
+                        mode="gauge+number+delta",
+                        value=num(h["health_score"]),
+                        delta={"reference": num(h["health_score_previous"])},
+                        gauge={"axis": {"range": [0, 100]}, "bar": {"color": "#1f77b4"}},
+                        title={"text": f"Health · {h['trend']} · {h['risk_level']} risk"},
+                    )
+                )
+                chart(fig, "customer_health", height=260)
+            with right:
+                cats = ["usage", "support", "engagement", "financial"]
+                vals = [num(h[f"{c}_factor"]) for c in cats]
+                fig = go.Figure(go.Bar(x=vals, y=[c.title() for c in cats], orientation="h"))
+                fig.update_xaxes(range=[0, 1])
+                chart(fig, "customer_factors", height=260, title="Health factors (0-1)")
+            recs = list(h["recommendations"] or [])
+            if recs:
+                st.markdown("**Recommendations**\n" + "\n".join(f"- {r}" for r in recs))
         activity = load("customer_activity", customer_id=customer_id, empty="No activity recorded yet.")
         if activity is not None:
             a = activity.iloc[0]

@@ -11,7 +11,7 @@ from app.ui import chart, load, num, tiles, user
 BANDS = {"All": (0, 100), "Hot (70-100)": (70, 100), "Warm (40-69)": (40, 69), "Cold (0-39)": (0, 39)}
 
 st.title("Leads")
-st.caption(f"{user().tenant_name} · ranked by score · from analytics.dim_leads (scores from ml.lead_scores)")
+st.caption(f"{user().tenant_name} · ranked by score · from ml.lead_scores and analytics.dim_leads")
 
 options = load("leads_filter_options", empty="No leads yet.")
 if options is not None:
@@ -31,7 +31,18 @@ if options is not None:
         "score_min": BANDS[band][0],
         "score_max": BANDS[band][1],
     }
-    summary = load("leads_summary", empty="No leads match these filters.", **params)
+    filtered = any(params[k] for k in ("owner", "source", "status"))
+    summary = (
+        load("leads_summary", empty="No scored leads match these filters.", **params)
+        if filtered
+        else load(
+            "leads_summary_all",
+            empty="No lead scores yet.",
+            hint="The lead scoring job writes ml.lead_scores after the warehouse is built.",
+            score_min=params["score_min"],
+            score_max=params["score_max"],
+        )
+    )
     if summary is not None:
         s = summary.iloc[0]
         tiles(

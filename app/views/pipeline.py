@@ -19,20 +19,32 @@ if funnel is not None:
     pipelines = sorted(funnel["pipeline_name"].unique())
     chosen = st.selectbox("Pipeline", pipelines, key="pipeline_pick") if len(pipelines) > 1 else pipelines[0]
     f = funnel[funnel["pipeline_name"] == chosen].sort_values("stage_order")
+    pipeline_ids = set(f["pipeline_id"].astype(str))
+    tiles(
+        [
+            ("Open deals", f"{num(f['deals'].sum()):,.0f}", None, f"Open deals in {chosen}"),
+            ("Open amount", money(f["amount"].sum()), None, "Sum of open deal values"),
+            ("Weighted", money(f["weighted_amount"].sum()), None, "Open values times stage probability"),
+        ],
+        per_row=3,
+    )
     left, right = st.columns(2)
     with left:
         fig = go.Figure(
             go.Funnel(
-                y=f["stage"], x=f["amount"], textinfo="value+percent initial", texttemplate="%{value:$,.0f}"
+                y=f["stage_name"],
+                x=f["amount"],
+                textinfo="value+percent initial",
+                texttemplate="%{value:$,.0f}",
             )
         )
         chart(fig, "pipeline_funnel", title=f"Open pipeline by stage · {chosen}")
     with right:
         conv = load("pipeline_stage_conversion", empty="No stage transitions yet.")
         if conv is not None:
-            c = conv[conv["pipeline_name"] == chosen].sort_values("stage_order").copy()
+            c = conv[conv["pipeline_id"].astype(str).isin(pipeline_ids)].sort_values("stage_order").copy()
             c["rate"] = c["advanced"] / c["entered"].where(c["entered"] > 0)
-            fig = go.Figure(go.Bar(x=c["stage"], y=c["rate"], text=[f"{num(r):.0%}" for r in c["rate"]]))
+            fig = go.Figure(go.Bar(x=c["stage_name"], y=c["rate"], text=[f"{num(r):.0%}" for r in c["rate"]]))
             fig.update_yaxes(tickformat=".0%", range=[0, 1])
             chart(fig, "pipeline_conversion", title="Stage conversion (advanced / entered)")
 
