@@ -61,6 +61,24 @@ def stage_seed(ctx: DemoContext) -> None:
     ctx.console.print(summary)
 
 
+def stage_ml(ctx: DemoContext) -> None:
+    """Train every model per tenant (registered, gated, promoted), then score every lead,
+    open deal and active customer and forecast revenue into ml.*. Needs the dbt marts."""
+    from ml import jobs, store
+    from ml.marts import LEADS
+
+    if not store.table_exists(ctx.database_url, LEADS):
+        ctx.console.print("[yellow]skipped[/]: the warehouse marts are not built (run the dbt stage first)")
+        return
+    report = jobs.train_all(ctx.database_url, seed=ctx.seed)
+    table = Table("tenant", "model", "outcome", "detail", title="ML training")
+    for r in report.rows:
+        table.add_row(r["tenant_id"][:8], r["model"], r["outcome"], r["detail"][:80])
+    ctx.console.print(table)
+    counts = jobs.score_all(ctx.database_url, seed=ctx.seed)
+    ctx.console.print(f"scored: {counts}")
+
+
 def stage_app(ctx: DemoContext) -> None:
     """Issue 8: the managers' dashboards (Streamlit), with a demo sign-in per tenant."""
     if not _exists("app.serve"):
@@ -82,6 +100,7 @@ def stage_app(ctx: DemoContext) -> None:
 STAGES: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("local stack + migrations", stage_stack),
     ("synthetic world", stage_seed),
+    ("ML: train, promote, score", stage_ml),
     ("dashboards", stage_app),
 ]
 
