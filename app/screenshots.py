@@ -33,6 +33,7 @@ CHROMIUM_FLAGS = [
 ]
 DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
+MAX_HEIGHT = 6000
 
 
 @dataclass
@@ -69,10 +70,11 @@ def _settle(page, title: str, timeout_ms: int = 45_000) -> None:
         """(title) => {
             const h = [...document.querySelectorAll('h1')].some(e => e.innerText.trim().startsWith(title));
             const running = document.querySelector('[data-testid="stStatusWidget"]');
-            const busy = running && /Running|Connecting/i.test(running.innerText || '');
+            const busy = running && /Stop|Running|Connecting/i.test(running.innerText || '');
+            const stale = document.querySelector('[data-stale="true"]');
             const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
             const drawn = charts.every(c => c.querySelector('.main-svg'));
-            return h && !busy && drawn;
+            return h && !busy && !stale && drawn;
         }""",
         arg=title,
         timeout=timeout_ms,
@@ -142,6 +144,20 @@ def capture(
                     page.set_viewport_size(size)
                     page.wait_for_timeout(700)
                     _settle(page, title)
+                    # Streamlit scrolls inside its main section: grow the viewport to the content
+                    height = page.evaluate(
+                        """() => { const m = document.querySelector('[data-testid="stMain"]')
+                                     || document.querySelector('section.main') || document.body;
+                                     return m.scrollHeight; }"""
+                    )
+                    full = {
+                        "width": size["width"],
+                        "height": int(min(max(height + 40, size["height"]), MAX_HEIGHT)),
+                    }
+                    if full != size:
+                        page.set_viewport_size(full)
+                        page.wait_for_timeout(700)
+                        _settle(page, title)
                     png = page.screenshot(full_page=True)
                     charts, empties, errors = _inspect(page)
                     path = None

@@ -167,6 +167,18 @@ order by period_start
 )
 
 q(
+    "forecast_model_status",
+    "Pipeline & forecast",
+    ("ml.model_versions",),
+    f"""
+select version, status, reason, trained_at, metrics
+from ml.model_versions
+where tenant_id = {TENANT} and name = 'revenue_prophet'
+order by trained_at desc, version desc limit 1
+""",
+)
+
+q(
     "forecast_history",
     "Pipeline & forecast",
     ("analytics.ml_series__revenue_daily",),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.ui import chart, load, money, num, tiles, user
+from app.ui import chart, fetch_or_none, load, money, num, tiles, user
 
 st.title("Pipeline & forecast")
 st.caption(
@@ -16,7 +16,7 @@ st.caption(
 
 funnel = load("pipeline_funnel", empty="No open deals.")
 if funnel is not None:
-    pipelines = sorted(funnel["pipeline_name"].unique())
+    pipelines = list(funnel.groupby("pipeline_name")["amount"].sum().sort_values(ascending=False).index)
     chosen = st.selectbox("Pipeline", pipelines, key="pipeline_pick") if len(pipelines) > 1 else pipelines[0]
     f = funnel[funnel["pipeline_name"] == chosen].sort_values("stage_order")
     pipeline_ids = set(f["pipeline_id"].astype(str))
@@ -51,16 +51,21 @@ if funnel is not None:
 months = load("pipeline_weighted_by_month", empty="No open deals with an expected close date.")
 if months is not None:
     fig = go.Figure()
+    months = months.assign(close_month=months["close_month"].map(lambda d: d.strftime("%b %Y")))
     fig.add_bar(x=months["close_month"], y=months["amount"], name="Open amount", opacity=0.45)
     fig.add_bar(x=months["close_month"], y=months["weighted_amount"], name="Weighted")
     fig.update_layout(barmode="overlay")
     chart(fig, "pipeline_by_month", title="Weighted pipeline by expected close month")
 
 st.subheader("Revenue forecast")
+status = fetch_or_none("forecast_model_status")
+why = ""
+if status is not None and status.iloc[0]["status"] != "active":
+    why = f"The latest forecast model (v{status.iloc[0]['version']}) was {status.iloc[0]['status']}: {status.iloc[0]['reason']}."
 forecast = load(
     "forecast_prophet",
-    empty="No forecast yet.",
-    hint="The forecasting job writes ml.revenue_forecasts after the warehouse is built.",
+    empty="No revenue forecast yet.",
+    hint=why or "The forecasting job writes ml.revenue_forecasts after the warehouse is built.",
 )
 if forecast is not None:
     history = load("forecast_history", days=180, empty="No won revenue yet.")
@@ -121,6 +126,10 @@ if cats is not None:
     for cat in ("commit", "best_case", "pipeline"):
         part = cats[cats["category"] == cat]
         if not part.empty:
-            fig.add_bar(x=part["period_start"], y=part["yhat"], name=cat.replace("_", " ").title())
+            fig.add_bar(
+                x=part["period_start"].map(lambda d: d.strftime("%b %Y")),
+                y=part["yhat"],
+                name=cat.replace("_", " ").title(),
+            )
     fig.update_layout(barmode="group")
     chart(fig, "forecast_categories", title="Forecast categories: commit, best case, pipeline")

@@ -16,7 +16,12 @@ if segs is not None:
     tiles(
         [
             ("Segments", f"{len(segs):,}", None, "Segments with their current members"),
-            ("Memberships", f"{num(segs['members'].sum()):,.0f}", None, "A customer may be in several segments"),
+            (
+                "Memberships",
+                f"{num(segs['members'].sum()):,.0f}",
+                None,
+                "A customer may be in several segments",
+            ),
             ("Stale", f"{stale:,}", None, "Segments whose last recalculation failed (old members kept)"),
         ],
         per_row=3,
@@ -25,7 +30,9 @@ if segs is not None:
     with left:
         fig = go.Figure(
             go.Bar(
-                x=segs["members"], y=segs["segment_name"], orientation="h",
+                x=segs["members"],
+                y=segs["segment_name"],
+                orientation="h",
                 marker_color=["#ff7f0e" if s else "#1f77b4" for s in segs["is_stale"].fillna(False)],
             )
         )
