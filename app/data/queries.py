@@ -270,6 +270,33 @@ where tenant_id = {TENANT} and score between :score_min and :score_max
 )
 
 q(
+    "leads_score_bands_all",
+    "Leads",
+    ("ml.lead_scores",),
+    f"""
+select least(score / 10, 9) * 10 as band, count(*) as leads
+from ml.lead_scores
+where tenant_id = {TENANT} and score between :score_min and :score_max
+group by 1 order by 1
+""",
+    {"score_min": 0, "score_max": 100},
+)
+
+q(
+    "leads_score_bands",
+    "Leads",
+    ("ml.lead_scores", "analytics.dim_leads"),
+    f"""
+select least(s.score / 10, 9) * 10 as band, count(*) as leads
+from ml.lead_scores s
+join analytics.dim_leads l on l.lead_id = s.lead_id and l.tenant_id = s.tenant_id
+where s.tenant_id = {TENANT} and s.score between :score_min and :score_max {LEAD_FILTER}
+group by 1 order by 1
+""",
+    LEAD_DEFAULTS,
+)
+
+q(
     "leads_filter_options",
     "Leads",
     ("analytics.dim_leads",),

@@ -46,6 +46,7 @@ if lead_id:
         st.subheader(f"{d['full_name']} · {d['company'] or ''}")
         st.markdown(
             " · ".join(str(d[k]) for k in ("job_title", "industry", "country") if present(d[k]) and d[k])
+            + f"  \n**{d['status']}** · source {d['source']} · owner {d['owner_name'] or 'unassigned'}"
         )
         tiles(
             [
@@ -67,8 +68,6 @@ if lead_id:
                     None,
                     "model: the trained model; rules: the rule-based fallback",
                 ),
-                ("Status", str(d["status"]), None, f"Source: {d['source']}"),
-                ("Owner", str(d["owner_name"] or "unassigned"), None, ""),
                 (
                     "Activities",
                     f"{num(d['activity_count']):,.0f}",

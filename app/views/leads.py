@@ -6,7 +6,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.ui import chart, load, num, tiles, user
+from app.ui import chart, fetch_or_none, load, num, tiles, user
 
 BANDS = {"All": (0, 100), "Hot (70-100)": (70, 100), "Warm (40-69)": (40, 69), "Cold (0-39)": (0, 39)}
 
@@ -19,11 +19,12 @@ if options is not None:
     def opts(kind: str) -> list[str]:
         return ["All", *sorted(options.loc[options["kind"] == kind, "value"].dropna().astype(str))]
 
-    c1, c2, c3, c4 = st.columns(4)
-    owner = c1.selectbox("Owner", opts("owner"), key="f_owner")
-    source = c2.selectbox("Source", opts("source"), key="f_source")
-    status = c3.selectbox("Status", opts("status"), key="f_status")
-    band = c4.selectbox("Score band", list(BANDS), key="f_band")
+    with st.expander("Filters: owner, source, status, score band", expanded=False):
+        c1, c2, c3, c4 = st.columns(4)
+        owner = c1.selectbox("Owner", opts("owner"), key="f_owner")
+        source = c2.selectbox("Source", opts("source"), key="f_source")
+        status = c3.selectbox("Status", opts("status"), key="f_status")
+        band = c4.selectbox("Score band", list(BANDS), key="f_band")
     params = {
         "owner": None if owner == "All" else owner,
         "source": None if source == "All" else source,
@@ -55,24 +56,36 @@ if options is not None:
         )
         ranked = load("leads_ranked", empty="No leads match these filters.", **params)
         if ranked is not None:
-            fig = go.Figure(go.Histogram(x=ranked["score"], nbinsx=20))
-            chart(fig, "leads_scores", height=220, title=f"Score distribution (top {len(ranked)})")
+            bands = (
+                fetch_or_none("leads_score_bands", **params)
+                if filtered
+                else fetch_or_none(
+                    "leads_score_bands_all", score_min=params["score_min"], score_max=params["score_max"]
+                )
+            )
+            if bands is not None:
+                fig = go.Figure(go.Bar(x=bands["band"] + 5, y=bands["leads"], width=9))
+                fig.update_xaxes(range=[0, 100], title="Score")
+                chart(fig, "leads_scores", height=220, title="Leads by score")
             st.dataframe(
                 ranked,
                 hide_index=True,
                 column_order=[
                     "full_name",
-                    "company",
                     "score",
                     "score_method",
-                    "top_factor",
                     "next_best_action",
+                    "top_factor",
+                    "company",
                     "status",
                     "source",
                     "owner_name",
                 ],
                 column_config={
                     "full_name": "Lead",
+                    "company": "Company",
+                    "status": "Status",
+                    "source": "Source",
                     "score": st.column_config.ProgressColumn(
                         "Score", min_value=0, max_value=100, format="%d"
                     ),

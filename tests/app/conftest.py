@@ -56,7 +56,13 @@ def _seed(url: str) -> bool:
     run_dbt(["build", "--quiet"], url, target_path=target / "target", log_path=target / "logs", check=False,
             timeout=1200)
     with psycopg.connect(url) as conn:
-        return bool(conn.execute("select to_regclass('analytics.dim_leads') is not null").fetchone()[0])
+        built = bool(conn.execute("select to_regclass('analytics.dim_leads') is not null").fetchone()[0])
+    if built and _has("ml.jobs"):
+        from ml import jobs
+
+        jobs.train_all(url, seed=42)
+        jobs.score_all(url, seed=42)
+    return built
 
 
 def _ensure_tenants(url: str, password: str) -> list[SignedIn]:
