@@ -53,8 +53,14 @@ def _seed(url: str) -> bool:
 
     target = Path(tempfile.mkdtemp(prefix="crm-app-dbt-"))
     # a failing data test of the warehouse must not hide the dashboards' own results
-    run_dbt(["build", "--quiet"], url, target_path=target / "target", log_path=target / "logs", check=False,
-            timeout=1200)
+    run_dbt(
+        ["build", "--quiet"],
+        url,
+        target_path=target / "target",
+        log_path=target / "logs",
+        check=False,
+        timeout=1200,
+    )
     with psycopg.connect(url) as conn:
         built = bool(conn.execute("select to_regclass('analytics.dim_leads') is not null").fetchone()[0])
     if built and _has("ml.jobs"):

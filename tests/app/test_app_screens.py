@@ -12,7 +12,9 @@ from app.nav import PAGES
 from app.screenshots import CHROMIUM, capture, start_app
 from crm.stack.procs import free_port, terminate
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} missing: run `make chromium`")
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} missing: run `make chromium`"
+)
 
 
 @pytest.fixture(scope="module")
