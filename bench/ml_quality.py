@@ -62,8 +62,14 @@ def evaluate(url: str, as_of: datetime, seed: int) -> dict:
         zs.append(h["propensity"].to_numpy())
         out["per_tenant"].setdefault(t, {})["lead"] = {**r.metrics, "oracle_auc": auc(ys[-1], zs[-1])}
     y, p, nb, z = (np.concatenate(a) for a in (ys, ps, nbs, zs))
-    out.update(lead_auc=auc(y, p), lead_oracle_auc=auc(y, z), nb_baseline_auc=auc(y, nb), lead_ece=ece(y, p),
-               lead_holdout_rows=int(y.size), lead_seconds=time.perf_counter() - t0)
+    out.update(
+        lead_auc=auc(y, p),
+        lead_oracle_auc=auc(y, z),
+        nb_baseline_auc=auc(y, nb),
+        lead_ece=ece(y, p),
+        lead_holdout_rows=int(y.size),
+        lead_seconds=time.perf_counter() - t0,
+    )
 
     t0 = time.perf_counter()
     cust = marts.customer_frame(url, current=False)
@@ -98,22 +104,31 @@ def evaluate(url: str, as_of: datetime, seed: int) -> dict:
             hits1 += ranking[i][0] == cat
         out["per_tenant"].setdefault(t, {})["churn"] = {**r.metrics, "oracle_auc": auc(yy, hs[-1])}
     y, p, hh = (np.concatenate(a) for a in (ys, ps, hs))
-    out.update(churn_auc=auc(y, p), churn_oracle_auc=auc(y, hh), churn_ece=ece(y, p),
-               churn_cause_top3=hits / max(n_churners, 1), churn_cause_top1_category=hits1 / max(n_churners, 1),
-               churn_holdout_churners=n_churners, churn_seconds=time.perf_counter() - t0)
+    out.update(
+        churn_auc=auc(y, p),
+        churn_oracle_auc=auc(y, hh),
+        churn_ece=ece(y, p),
+        churn_cause_top3=hits / max(n_churners, 1),
+        churn_cause_top1_category=hits1 / max(n_churners, 1),
+        churn_holdout_churners=n_churners,
+        churn_seconds=time.perf_counter() - t0,
+    )
 
     t0 = time.perf_counter()
     fm, nm = [], []
     for t in tenants:
         s = forecast._daily(marts.revenue_series(url, t))
-        hist, fut = s.iloc[:-forecast.HORIZON], s.iloc[-forecast.HORIZON:]
+        hist, fut = s.iloc[: -forecast.HORIZON], s.iloc[-forecast.HORIZON :]
         fc = forecast.fit_prophet(hist, forecast.HORIZON, seed)
         a = fut["y"].to_numpy()
         fm.append(forecast.weekly_mape(a, fc["yhat"].to_numpy()))
         nm.append(forecast.weekly_mape(a, forecast.seasonal_naive(hist, forecast.HORIZON)))
         out["per_tenant"].setdefault(t, {})["forecast"] = {"mape": fm[-1], "seasonal_naive_mape": nm[-1]}
-    out.update(forecast_mape=float(np.mean(fm)), seasonal_naive_mape=float(np.mean(nm)),
-               forecast_seconds=time.perf_counter() - t0)
+    out.update(
+        forecast_mape=float(np.mean(fm)),
+        seasonal_naive_mape=float(np.mean(nm)),
+        forecast_seconds=time.perf_counter() - t0,
+    )
     return out
 
 
@@ -122,7 +137,8 @@ def verdict(r: dict) -> dict:
         "lead_auc >= 0.95 x oracle": r["lead_auc"] >= TARGETS["lead_auc_vs_oracle"] * r["lead_oracle_auc"],
         "lead_auc >= nb + 0.05": r["lead_auc"] >= r["nb_baseline_auc"] + TARGETS["lead_auc_over_nb"],
         "lead_ece <= 0.03": r["lead_ece"] <= TARGETS["lead_ece_max"],
-        "churn_auc >= 0.95 x oracle": r["churn_auc"] >= TARGETS["churn_auc_vs_oracle"] * r["churn_oracle_auc"],
+        "churn_auc >= 0.95 x oracle": r["churn_auc"]
+        >= TARGETS["churn_auc_vs_oracle"] * r["churn_oracle_auc"],
         "churn_cause_top3 >= 0.70": r["churn_cause_top3"] >= TARGETS["churn_cause_top3_min"],
         "forecast_mape <= 0.7 x seasonal_naive": r["forecast_mape"]
         <= (1 - TARGETS["forecast_gain_over_naive"]) * r["seasonal_naive_mape"],
@@ -174,16 +190,34 @@ def main() -> None:
             seed_world(args.scale, args.seed, as_of_d, database_url=url, sink="raw", progress=True)
             timings["seed_s"] = time.perf_counter() - t
             t = time.perf_counter()
-            run_dbt(["build", "--vars", f"{{as_of: '{args.as_of}'}}", "--exclude", "resource_type:test"], url,
-                    capture=True)
+            run_dbt(
+                ["build", "--vars", f"{{as_of: '{args.as_of}'}}", "--exclude", "resource_type:test"],
+                url,
+                capture=True,
+            )
             timings["dbt_s"] = time.perf_counter() - t
             r = evaluate(url, as_of, args.seed)
-    r.update(seed=args.seed, scale=args.scale, as_of=args.as_of, timings=timings, targets=verdict(r),
-             note="2 shared cores; timings are noisy, quality figures are deterministic for a seed")
+    r.update(
+        seed=args.seed,
+        scale=args.scale,
+        as_of=args.as_of,
+        timings=timings,
+        targets=verdict(r),
+        note="2 shared cores; timings are noisy, quality figures are deterministic for a seed",
+    )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(r, indent=2, default=float))
-    keys = ("lead_auc", "lead_oracle_auc", "nb_baseline_auc", "lead_ece", "churn_auc", "churn_oracle_auc",
-            "churn_cause_top3", "forecast_mape", "seasonal_naive_mape")
+    keys = (
+        "lead_auc",
+        "lead_oracle_auc",
+        "nb_baseline_auc",
+        "lead_ece",
+        "churn_auc",
+        "churn_oracle_auc",
+        "churn_cause_top3",
+        "forecast_mape",
+        "seasonal_naive_mape",
+    )
     for k in keys:
         print(f"{k:22s} {r[k]:.4f}")
     for k, ok in r["targets"].items():
