@@ -57,7 +57,7 @@ def run_query(
 ) -> pd.DataFrame:
     """The named query's rows for `tenant_id`, as a DataFrame (uncached: see `app.data.fetch`)."""
     q: Query = QUERIES[name]
-    bound = {**q.defaults, **(params or {})}
+    bound = {**q.defaults, **(params or {}), "tenant_id": str(tenant_id)}
     t0 = time.perf_counter()
     try:
         with engine.begin() as conn:

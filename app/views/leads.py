@@ -6,7 +6,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.ui import chart, fetch_or_none, load, num, tiles, user
+from app.ui import chart, empty_state, fetch_or_none, load, num, tiles, user
 
 BANDS = {"All": (0, 100), "Hot (70-100)": (70, 100), "Warm (40-69)": (40, 69), "Cold (0-39)": (0, 39)}
 
@@ -32,18 +32,18 @@ if options is not None:
         "score_min": BANDS[band][0],
         "score_max": BANDS[band][1],
     }
-    filtered = any(params[k] for k in ("owner", "source", "status"))
-    summary = (
-        load("leads_summary", empty="No scored leads match these filters.", **params)
-        if filtered
-        else load(
-            "leads_summary_all",
-            empty="No lead scores yet.",
-            hint="The lead scoring job writes ml.lead_scores after the warehouse is built.",
-            score_min=params["score_min"],
-            score_max=params["score_max"],
-        )
+    summary = load(
+        "leads_summary",
+        empty="No lead scores yet.",
+        hint="The lead scoring job writes ml.lead_scores after the warehouse is built.",
+        **params,
     )
+    if summary is not None and num(summary.iloc[0]["leads"]) == 0:
+        empty_state(
+            "No scored leads match these filters.",
+            "Lead scores come from ml.lead_scores, written by the scoring job.",
+        )
+        summary = None
     if summary is not None:
         s = summary.iloc[0]
         tiles(
@@ -56,13 +56,7 @@ if options is not None:
         )
         ranked = load("leads_ranked", empty="No leads match these filters.", **params)
         if ranked is not None:
-            bands = (
-                fetch_or_none("leads_score_bands", **params)
-                if filtered
-                else fetch_or_none(
-                    "leads_score_bands_all", score_min=params["score_min"], score_max=params["score_max"]
-                )
-            )
+            bands = fetch_or_none("leads_score_bands", **params)
             if bands is not None:
                 fig = go.Figure(go.Bar(x=bands["band"] + 5, y=bands["leads"], width=9))
                 fig.update_xaxes(range=[0, 100], title="Score")
