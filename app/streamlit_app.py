@@ -18,6 +18,7 @@ import streamlit as st  # noqa: E402
 
 from app.auth import SESSION_KEY, SignedIn, authenticate  # noqa: E402
 from app.data import DataUnavailable, engine  # noqa: E402
+from app.data.engine import UnsafeRole  # noqa: E402
 from app.nav import PAGES, VIEWS  # noqa: E402
 from app.ui import PHONE_CSS  # noqa: E402
 
@@ -53,7 +54,12 @@ def sign_in_form() -> None:
     try:
         matches = authenticate(engine(), email, password)
     except Exception as exc:  # database down or not migrated: say so, without a traceback
-        st.error("Sign-in is unavailable right now: the CRM database cannot be reached.")
+        reason = (
+            "the dashboards' database role bypasses row-level security"
+            if isinstance(exc, UnsafeRole)
+            else "the CRM database cannot be reached"
+        )
+        st.error(f"Sign-in is unavailable right now: {reason}.")
         with st.expander("Details"):
             st.code(str(DataUnavailable(str(exc))), language=None)
         return

@@ -14,7 +14,7 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from app.data.access import DataUnavailable, run_query
-from app.data.engine import make_reader_engine
+from app.data.engine import assert_restricted, make_reader_engine
 
 CACHE_TTL_SECONDS = int(os.environ.get("CRM_APP_CACHE_TTL", "300"))
 
@@ -23,7 +23,9 @@ __all__ = ["CACHE_TTL_SECONDS", "DataUnavailable", "engine", "fetch"]
 
 @st.cache_resource(show_spinner=False)
 def engine() -> Engine:
-    return make_reader_engine()
+    e = make_reader_engine()
+    assert_restricted(e)
+    return e
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=2000)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from crm.db import database_url, sqlalchemy_url
@@ -40,3 +40,18 @@ def make_reader_engine(url: str | None = None) -> Engine:
         pool_recycle=1800,
         connect_args={"application_name": "crm-dashboards", "connect_timeout": 10},
     )
+
+
+class UnsafeRole(RuntimeError):
+    """The configured reader bypasses row-level security: refusing to show any tenant's data."""
+
+
+def assert_restricted(engine: Engine) -> None:
+    """Refuse a superuser or BYPASSRLS login (e.g. a misconfigured CRM_READER_DATABASE_URL):
+    with it one tenant could see another's rows."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            text("select current_user, rolsuper, rolbypassrls from pg_roles where rolname = current_user")
+        ).one()
+    if row.rolsuper or row.rolbypassrls:
+        raise UnsafeRole(f"role {row.current_user} bypasses row-level security; connect as {READER_ROLE}")

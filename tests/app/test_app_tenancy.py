@@ -84,3 +84,24 @@ def test_marts_are_tenant_isolated_for_the_reader(world) -> None:
             assert conn.execute(text("select count(*) from analytics.dim_leads")).scalar() == 0
     finally:
         engine.dispose()
+
+
+def test_a_superuser_reader_is_refused(world, monkeypatch) -> None:
+    from sqlalchemy import create_engine
+
+    from app.data.engine import UnsafeRole, assert_restricted
+    from crm.db import sqlalchemy_url
+
+    owner = create_engine(sqlalchemy_url(world.url))
+    try:
+        with owner.connect() as conn:
+            is_super = conn.execute(
+                text("select rolsuper from pg_roles where rolname = current_user")
+            ).scalar()
+        if not is_super:
+            pytest.skip("the test server's login is not a superuser")
+        with pytest.raises(UnsafeRole):
+            assert_restricted(owner)
+        assert_restricted(make_reader_engine(world.url))
+    finally:
+        owner.dispose()
