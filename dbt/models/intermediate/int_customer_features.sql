@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(materialized='table', post_hook='analyze {{ this }}') }}
 -- Usage, support, engagement and financial features of each customer at each snapshot
 -- (int_customer_snapshots), from events strictly before the snapshot and inside the
 -- feature_lookback_days window before it: computed as of a point in time, never after it.
