@@ -53,17 +53,18 @@ def lead_features(leads: pl.DataFrame, activities: pl.DataFrame, as_of: datetime
             pl.col("created_at").cast(pl.Datetime("us", "UTC")).alias("t"), pl.col("metadata"))
         .join(created, on="lead_id", how="inner")
         .filter((pl.col("t") < pl.col("created_at") + pl.duration(days=window_days)) & (pl.col("t") < asof))
-        .with_columns(pl.col("metadata").str.json_decode(meta).alias("m")).unnest("m")
     )
-    agg = A.group_by("lead_id").agg(
-        [(pl.col("type") == t).sum().cast(pl.Int32).alias(name) for name, t in COUNTS.items()]
-        + [
-            pl.col("response_minutes").filter(pl.col("type") == "EMAIL_OPENED").median().alias("response_time"),
-            pl.col("duration_seconds").filter(pl.col("type") == "CALL_ANSWERED").median().alias("call_duration"),
-            pl.col("page_views").filter(pl.col("type") == "WEBSITE_VISIT").mean().alias("page_views"),
-        ]
+    counts = A.group_by("lead_id").agg(
+        [(pl.col("type") == t).sum().cast(pl.Int32).alias(name) for name, t in COUNTS.items()])
+    # only three activity types carry numbers in their metadata: decode just those rows
+    M = (A.filter(pl.col("type").is_in(["EMAIL_OPENED", "CALL_ANSWERED", "WEBSITE_VISIT"]))
+         .select("lead_id", "type", pl.col("metadata").str.json_decode(meta).alias("m")).unnest("m"))
+    nums = M.group_by("lead_id").agg(
+        pl.col("response_minutes").filter(pl.col("type") == "EMAIL_OPENED").median().alias("response_time"),
+        pl.col("duration_seconds").filter(pl.col("type") == "CALL_ANSWERED").median().alias("call_duration"),
+        pl.col("page_views").filter(pl.col("type") == "WEBSITE_VISIT").mean().alias("page_views"),
     )
-    out = L.join(agg, on="lead_id", how="left").with_columns(
+    out = L.join(counts, on="lead_id", how="left").join(nums, on="lead_id", how="left").with_columns(
         [pl.col(c).fill_null(0) for c in COUNTS]
     ).with_columns(
         meeting_acceptance_rate=pl.when(pl.col("meetings_scheduled") > 0)

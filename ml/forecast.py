@@ -41,6 +41,8 @@ def fit_prophet(history: pd.DataFrame, horizon: int = HORIZON, seed: int = 0) ->
     """Daily forecast (ds, yhat, yhat_lower, yhat_upper) for `horizon` days after `history`."""
     from prophet import Prophet
 
+    for name in ("prophet", "cmdstanpy"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     m = Prophet(yearly_seasonality=True, weekly_seasonality=True, daily_seasonality=False,
                 seasonality_mode="multiplicative", interval_width=0.8, uncertainty_samples=300)
     m.fit(history)

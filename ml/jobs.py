@@ -133,8 +133,9 @@ def score_all(url: str | None = None, as_of: datetime | None = None, seed: int =
     deals_all = marts.deal_frame(url)
     for tenant in tenants or store.tenants(url):
         m, ver = _active_or_none(url, tenant, lead.MODEL_NAME)
-        rows = lead.score(leads_all.filter(pl.col("tenant_id") == tenant), m, ver, as_of)
-        counts["lead_scores"] += store.upsert(url, "ml.lead_scores", rows, "lead_id")
+        frame = leads_all.filter(pl.col("tenant_id") == tenant)
+        counts["lead_scores"] += store.replace_tenants_stream(url, "ml.lead_scores", [tenant], lead.COLUMNS,
+                                                              lead.score_chunks(frame, m, ver, as_of))
 
         m, ver = _active_or_none(url, tenant, churn.MODEL_NAME)
         cf = cust_all.filter(pl.col("tenant_id") == tenant)
@@ -158,7 +159,7 @@ def forecast_tenant(url: str | None, tenant: str, open_deals: pl.DataFrame, prob
     v = registry.active(url, tenant, forecast.MODEL_NAME)
     written = 0
     mape = None
-    if v is not None and series.height >= 400:
+    if v is not None and series.height >= 400 and series["won_revenue"].sum() > 0:
         rows, bt = forecast.forecast_tenant(series, tenant, run_id, v.label, seed)
         mape = bt.prophet_mape
         written += store.append(url, "ml.revenue_forecasts", rows)

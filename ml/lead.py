@@ -33,6 +33,9 @@ HOLDOUT_SHARE = 0.2
 CALIB_SHARE = 0.2
 RULES_VERSION = "rules-v1"
 CHUNK = 250_000
+COLUMNS = ["tenant_id", "lead_id", "score", "confidence", "method", "model_version", "factors", "recommendations",
+           "next_best_actions", "scored_at"]
+"""Columns of `ml.lead_scores` that scoring writes, in order."""
 
 RULES: tuple[tuple[str, float, float], ...] = (
     # column, points per unit, cap (documented in README "Models")
@@ -157,6 +160,13 @@ def score(df: pl.DataFrame, model: LeadModel | None, model_version: str | None, 
     if not parts:
         return pl.DataFrame()
     return pl.concat(parts)
+
+
+def score_chunks(df: pl.DataFrame, model: LeadModel | None, model_version: str | None, scored_at: datetime,
+                 chunk: int = CHUNK // 2):
+    """`score` chunk by chunk (a generator), for streaming writes of large tenants."""
+    for start in range(0, df.height, chunk):
+        yield _score_chunk(df.slice(start, chunk), model, model_version, scored_at)
 
 
 def _score_chunk(df: pl.DataFrame, model: LeadModel | None, model_version: str | None, scored_at: datetime

@@ -8,6 +8,9 @@ of the same entity; nothing else is touched), or a plain COPY for append-only fo
 from __future__ import annotations
 
 import io
+import queue
+import threading
+from collections.abc import Iterator
 
 import polars as pl
 
@@ -82,6 +85,59 @@ def upsert(url: str | None, table: str, df: pl.DataFrame, key: str) -> int:
                 cp.write(data[i:i + COPY_BLOCK])
         conn.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _load ON CONFLICT ({key}) DO UPDATE SET {updates}")
     return df.height
+
+
+def replace_tenants(url: str | None, table: str, df: pl.DataFrame) -> int:
+    """Full refresh of the tenants in `df`: delete their rows and COPY the new ones, in one
+    transaction (readers see the old scores or the new, never none). The fast path for
+    scoring every entity of a tenant."""
+    if df.height == 0:
+        return 0
+    cols = ", ".join(df.columns)
+    tenants = df["tenant_id"].unique().to_list()
+    data = _csv(df)
+    with connect(url) as conn:
+        conn.execute(f"DELETE FROM {table} WHERE tenant_id = ANY(%s::uuid[])", (tenants,))
+        with conn.cursor().copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv, NULL '\\N')") as cp:
+            for i in range(0, len(data), COPY_BLOCK):
+                cp.write(data[i:i + COPY_BLOCK])
+    return df.height
+
+
+def replace_tenants_stream(url: str | None, table: str, tenants: list[str], columns: list[str],
+                           chunks: Iterator[pl.DataFrame]) -> int:
+    """`replace_tenants` for frames produced chunk by chunk: a producer thread computes the
+    next chunk (and its CSV) while Postgres parses the previous one, all in one transaction."""
+    q: queue.Queue = queue.Queue(maxsize=2)
+    done = object()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                q.put((chunk.height, _csv(chunk.select(columns))))
+            q.put(done)
+        except BaseException as exc:
+            q.put(exc)
+
+    worker = threading.Thread(target=produce, name="ml-score-producer", daemon=True)
+    rows = 0
+    cols = ", ".join(columns)
+    with connect(url) as conn:
+        conn.execute(f"DELETE FROM {table} WHERE tenant_id = ANY(%s::uuid[])", (tenants,))
+        worker.start()
+        with conn.cursor().copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv, NULL '\\N')") as cp:
+            while True:
+                item = q.get()
+                if item is done:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                n, data = item
+                rows += n
+                for i in range(0, len(data), COPY_BLOCK):
+                    cp.write(data[i:i + COPY_BLOCK])
+    worker.join()
+    return rows
 
 
 def append(url: str | None, table: str, df: pl.DataFrame) -> int:

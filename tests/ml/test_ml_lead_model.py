@@ -9,10 +9,10 @@ import numpy as np
 import orjson
 import polars as pl
 import pytest
+from ml_synthetic import AS_OF, lead_frame
 
 from ml import lead
 from ml.errors import CRMErrorCode
-from ml_synthetic import AS_OF, lead_frame
 
 TENANT = "00000000-0000-4000-8000-000000000001"
 
