@@ -243,7 +243,9 @@ def main() -> None:
         "benchmark": "dashboard",
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "scale": args.scale if not args.database_url else "given",
+        "scale": args.scale
+        if not args.database_url
+        else {2_000: "S", 100_000: "M", 1_000_000: "L"}.get(leads, "given"),
         "leads": leads,
         "tenant_leads": tenant_leads,
         "cold_runs_per_query": COLD_RUNS,
