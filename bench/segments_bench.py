@@ -122,7 +122,7 @@ def build(url: str, customers: int) -> str:
                    (array['Acme', 'Globex', 'Initech', 'Umbrella', 'Stark'])[1 + g %% 5]
                        || case when g %% 7 = 0 then ' Group' else ' Inc' end,
                    (array['Software', 'Financial Services', 'Retail', 'Healthcare', 'Manufacturing'])[1 + g %% 5],
-                   (g * 7919) %% 5000,
+                   ((g::bigint * 7919) %% 5000)::integer,
                    (array['Germany', 'France', 'United States', 'Japan', 'Brazil', 'Spain'])[1 + g %% 6],
                    (array['PROSPECT', 'ONBOARDING', 'ACTIVE', 'ACTIVE', 'ACTIVE', 'AT_RISK', 'CHURNED'])[1 + g %% 7]
                        ::crm.customer_stage,
