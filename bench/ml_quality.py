@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -28,6 +29,8 @@ CAUSE_CATEGORY = {
 }
 """The simulator's churn causes -> the HealthFactor category their traces show up in
 (crm/sim/customers.py CAUSE_CATEGORY)."""
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # thread pools spin badly on a shared 2-core machine
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGETS = {
     "lead_auc_vs_oracle": 0.95,
@@ -88,6 +91,7 @@ def evaluate(
         nbs.append(r.model.baseline.predict(r.holdout))
         zs.append(h["propensity"].to_numpy())
         out["per_tenant"].setdefault(t, {})["lead"] = {**r.metrics, "oracle_auc": auc(ys[-1], zs[-1])}
+    print(f"lead models: {time.perf_counter() - t0:.0f}s", flush=True)
     y, p, nb, z, cz = (np.concatenate(a) for a in (ys, ps, nbs, zs, cs))
     out.update(
         lead_auc=auc(y, p),
@@ -136,6 +140,7 @@ def evaluate(
             hits += cat in cats3
             hits1 += ranking[i][0] == cat
         out["per_tenant"].setdefault(t, {})["churn"] = {**r.metrics, "oracle_auc": auc(yy, hs[-1])}
+    print(f"churn models: {time.perf_counter() - t0:.0f}s", flush=True)
     y, p, hh, ch = (np.concatenate(a) for a in (ys, ps, hs, chs))
     out.update(
         churn_auc=auc(y, p),
