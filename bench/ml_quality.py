@@ -18,8 +18,11 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import numpy as np
-import polars as pl
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # thread pools spin badly on a shared 2-core machine
+
+import numpy as np  # noqa: E402
+import polars as pl  # noqa: E402
 
 CAUSE_CATEGORY = {
     "low_usage": "usage",
@@ -29,8 +32,6 @@ CAUSE_CATEGORY = {
 }
 """The simulator's churn causes -> the HealthFactor category their traces show up in
 (crm/sim/customers.py CAUSE_CATEGORY)."""
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")  # thread pools spin badly on a shared 2-core machine
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGETS = {
     "lead_auc_vs_oracle": 0.95,
