@@ -13,12 +13,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import numpy as np
-import polars as pl
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # thread pools spin badly on a shared 2-core machine
+
+import numpy as np  # noqa: E402
+import polars as pl  # noqa: E402
 
 CAUSE_CATEGORY = {
     "low_usage": "usage",
@@ -88,6 +92,7 @@ def evaluate(
         nbs.append(r.model.baseline.predict(r.holdout))
         zs.append(h["propensity"].to_numpy())
         out["per_tenant"].setdefault(t, {})["lead"] = {**r.metrics, "oracle_auc": auc(ys[-1], zs[-1])}
+    print(f"lead models: {time.perf_counter() - t0:.0f}s", flush=True)
     y, p, nb, z, cz = (np.concatenate(a) for a in (ys, ps, nbs, zs, cs))
     out.update(
         lead_auc=auc(y, p),
@@ -136,6 +141,7 @@ def evaluate(
             hits += cat in cats3
             hits1 += ranking[i][0] == cat
         out["per_tenant"].setdefault(t, {})["churn"] = {**r.metrics, "oracle_auc": auc(yy, hs[-1])}
+    print(f"churn models: {time.perf_counter() - t0:.0f}s", flush=True)
     y, p, hh, ch = (np.concatenate(a) for a in (ys, ps, hs, chs))
     out.update(
         churn_auc=auc(y, p),
