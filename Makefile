@@ -46,7 +46,7 @@ demo: install  ## install, start the stack, seed scale S, run every stage, print
 down:  ## stop everything `make demo` started, and nothing else
 	@if [ -x $(CRM) ]; then $(CRM) down; else echo "nothing installed, nothing to stop"; fi
 
-test: install  ## install and run the whole test suite
+test: install chromium  ## install and run the whole test suite
 	$(PY) -m pytest -q
 
 lint: install  ## ruff
@@ -133,3 +133,22 @@ bench-ml: install  ## ML quality vs the world's hidden truth (SEED=n, SCALE=M de
 
 bench-scoring: install  ## 1M leads featurized, scored, explained, written -> bench/results/scoring.json
 	$(PY) -m bench.scoring_throughput --leads 1000000
+
+# --- dashboards (issue 8) ---------------------------------------------------------------------
+.PHONY: app chromium screenshots bench-dashboard
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+app: install  ## start the managers' dashboards (Streamlit) in the background; prints the address and a demo sign-in
+	$(CRM) app
+
+chromium:  ## install Debian's chromium + chromium-driver once (screenshot tests); non-root runs it through sudo
+	@if [ -x $(CHROMIUM) ]; then echo "chromium present: $(CHROMIUM)"; else \
+	  ( $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium chromium-driver ) \
+	  || echo "warning: could not install chromium (needs root or sudo): the screenshot tests will be skipped"; fi
+
+screenshots: install chromium  ## README screenshots of every page, desktop + phone (needs `make demo`: the seeded world)
+	$(PY) -m app.screenshots --out docs/screenshots
+
+bench-dashboard: install  ## dashboard benchmark at scale L (SCALE=L by default): every page's queries cold and warm -> bench/results/dashboard.json
+	$(PY) -m bench.dashboard --scale $(or $(BENCH_SCALE),L)

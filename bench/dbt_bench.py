@@ -31,10 +31,23 @@ from crm.warehouse import run_dbt
 
 RESULTS = Path(__file__).resolve().parent / "results" / "dbt.json"
 RAW_TABLES = ("lead_activities", "deal_activities", "tickets", "conversations", "web_events", "usage_events")
-MARTS = ("dim_leads", "fct_lead_activities", "dim_customers", "fct_deals", "fct_deal_stage_transitions",
-         "fct_pipeline_daily", "fct_customer_health", "fct_segment_memberships", "fct_revenue_attribution",
-         "fct_campaign_performance", "metrics_crm_daily", "ml_features__leads", "ml_features__customers",
-         "ml_features__customers_current", "ml_series__revenue_daily")
+MARTS = (
+    "dim_leads",
+    "fct_lead_activities",
+    "dim_customers",
+    "fct_deals",
+    "fct_deal_stage_transitions",
+    "fct_pipeline_daily",
+    "fct_customer_health",
+    "fct_segment_memberships",
+    "fct_revenue_attribution",
+    "fct_campaign_performance",
+    "metrics_crm_daily",
+    "ml_features__leads",
+    "ml_features__customers",
+    "ml_features__customers_current",
+    "ml_series__revenue_daily",
+)
 
 
 def fresh_database(scale: str, seed: int) -> tuple[str, str, str]:
@@ -58,7 +71,8 @@ def land_one_percent(url: str) -> int:
     added = 0
     with psycopg.connect(url, autocommit=True) as conn:
         for table in RAW_TABLES:
-            cur = conn.execute(sql.SQL("""
+            cur = conn.execute(
+                sql.SQL("""
                 insert into raw.{t} (event_id, tenant_id, event_type, schema_version, occurred_at, source, payload)
                 select gen_random_uuid(), tenant_id, event_type, schema_version, occurred_at + interval '1 second',
                        source, case when payload ? 'activity_id'
@@ -66,7 +80,8 @@ def land_one_percent(url: str) -> int:
                 from raw.{t}
                 where event_type not in ('deal.created', 'deal.stage_changed', 'deal.won', 'deal.lost')
                 order by occurred_at desc
-                limit (select count(*) / 100 from raw.{t})""").format(t=sql.Identifier(table)))
+                limit (select count(*) / 100 from raw.{t})""").format(t=sql.Identifier(table))
+            )
             added += cur.rowcount
     return added
 
@@ -91,7 +106,9 @@ def main() -> None:
         admin, name, url = fresh_database(a.scale, a.seed)
     target = Path(tempfile.mkdtemp(prefix="bench-dbt-"))
     try:
-        timed_dbt(["parse"], url, target)  # warm the manifest (partial parsing), as a developer's run would be
+        timed_dbt(
+            ["parse"], url, target
+        )  # warm the manifest (partial parsing), as a developer's run would be
         full = timed_dbt(["run", "--full-refresh"], url, target)
         print(f"full build (dbt run --full-refresh): {full:.1f}s")
         tests = timed_dbt(["test"], url, target)
@@ -103,10 +120,18 @@ def main() -> None:
         inc = timed_dbt(["run"], url, target)
         print(f"incremental build (every model; incremental facts merge, tables rebuild): {inc:.1f}s")
         with psycopg.connect(url) as conn:
-            rows = {m: conn.execute(sql.SQL("select count(*) from analytics.{}").format(sql.Identifier(m))).fetchone()[0]
-                    for m in MARTS}
-            raw = {t: conn.execute(sql.SQL("select count(*) from raw.{}").format(sql.Identifier(t))).fetchone()[0]
-                   for t in RAW_TABLES}
+            rows = {
+                m: conn.execute(
+                    sql.SQL("select count(*) from analytics.{}").format(sql.Identifier(m))
+                ).fetchone()[0]
+                for m in MARTS
+            }
+            raw = {
+                t: conn.execute(sql.SQL("select count(*) from raw.{}").format(sql.Identifier(t))).fetchone()[
+                    0
+                ]
+                for t in RAW_TABLES
+            }
         result = {
             "scale": a.scale,
             "full_build_s": full,

@@ -13,15 +13,23 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import numpy as np
-import polars as pl
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # thread pools spin badly on a shared 2-core machine
 
-CAUSE_CATEGORY = {"low_usage": "usage", "poor_support": "support", "disengagement": "engagement",
-                  "financial": "financial"}
+import numpy as np  # noqa: E402
+import polars as pl  # noqa: E402
+
+CAUSE_CATEGORY = {
+    "low_usage": "usage",
+    "poor_support": "support",
+    "disengagement": "engagement",
+    "financial": "financial",
+}
 """The simulator's churn causes -> the HealthFactor category their traces show up in
 (crm/sim/customers.py CAUSE_CATEGORY)."""
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -52,7 +60,9 @@ def _ceiling(enc, train: pl.DataFrame, target: np.ndarray, hold: pl.DataFrame, s
     return reg.predict(enc.transform(hold))
 
 
-def evaluate(url: str, as_of: datetime, seed: int, min_conversions: int = 120, min_churners: int = 50) -> dict:
+def evaluate(
+    url: str, as_of: datetime, seed: int, min_conversions: int = 120, min_churners: int = 50
+) -> dict:
     from ml import churn, forecast, lead, marts, store
     from ml.errors import CRMError
     from ml.metrics import auc, ece
@@ -74,16 +84,25 @@ def evaluate(url: str, as_of: datetime, seed: int, min_conversions: int = 120, m
         h = r.holdout.join(lt, on="lead_id", how="left")
         train_rows = lead.labeled(frame, as_of).head(lead.labeled(frame, as_of).height - r.holdout.height)
         train_rows = train_rows.join(lt, on="lead_id", how="left")
-        cs.append(_ceiling(r.model.model.encoder, train_rows, train_rows["propensity"].to_numpy(), r.holdout, seed))
+        cs.append(
+            _ceiling(r.model.model.encoder, train_rows, train_rows["propensity"].to_numpy(), r.holdout, seed)
+        )
         ys.append(h["converted_90d"].to_numpy())
         ps.append(r.holdout_pred)
         nbs.append(r.model.baseline.predict(r.holdout))
         zs.append(h["propensity"].to_numpy())
         out["per_tenant"].setdefault(t, {})["lead"] = {**r.metrics, "oracle_auc": auc(ys[-1], zs[-1])}
+    print(f"lead models: {time.perf_counter() - t0:.0f}s", flush=True)
     y, p, nb, z, cz = (np.concatenate(a) for a in (ys, ps, nbs, zs, cs))
-    out.update(lead_auc=auc(y, p), lead_oracle_auc=auc(y, z), nb_baseline_auc=auc(y, nb), lead_ece=ece(y, p),
-               lead_feature_ceiling_auc=auc(y, cz),
-               lead_holdout_rows=int(y.size), lead_seconds=time.perf_counter() - t0)
+    out.update(
+        lead_auc=auc(y, p),
+        lead_oracle_auc=auc(y, z),
+        nb_baseline_auc=auc(y, nb),
+        lead_ece=ece(y, p),
+        lead_feature_ceiling_auc=auc(y, cz),
+        lead_holdout_rows=int(y.size),
+        lead_seconds=time.perf_counter() - t0,
+    )
 
     t0 = time.perf_counter()
     cust = marts.customer_frame(url, current=False)
@@ -97,7 +116,10 @@ def evaluate(url: str, as_of: datetime, seed: int, min_conversions: int = 120, m
             out["per_tenant"].setdefault(t, {})["churn"] = exc.message
             continue
         h = r.holdout.join(ct, on="customer_id", how="left")
-        rest = cf.filter(pl.col("churned_90d").is_not_null() & ~pl.col("customer_id").is_in(r.holdout["customer_id"].implode()))
+        rest = cf.filter(
+            pl.col("churned_90d").is_not_null()
+            & ~pl.col("customer_id").is_in(r.holdout["customer_id"].implode())
+        )
         rest = rest.join(ct, on="customer_id", how="left")
         chs.append(-_ceiling(r.model.model.encoder, rest, rest["latent_health"].to_numpy(), r.holdout, seed))
         yy = h["churned_90d"].to_numpy()
@@ -119,10 +141,18 @@ def evaluate(url: str, as_of: datetime, seed: int, min_conversions: int = 120, m
             hits += cat in cats3
             hits1 += ranking[i][0] == cat
         out["per_tenant"].setdefault(t, {})["churn"] = {**r.metrics, "oracle_auc": auc(yy, hs[-1])}
+    print(f"churn models: {time.perf_counter() - t0:.0f}s", flush=True)
     y, p, hh, ch = (np.concatenate(a) for a in (ys, ps, hs, chs))
-    out.update(churn_auc=auc(y, p), churn_oracle_auc=auc(y, hh), churn_ece=ece(y, p), churn_feature_ceiling_auc=auc(y, ch),
-               churn_cause_top3=hits / max(n_churners, 1), churn_cause_top1_category=hits1 / max(n_churners, 1),
-               churn_holdout_churners=n_churners, churn_seconds=time.perf_counter() - t0)
+    out.update(
+        churn_auc=auc(y, p),
+        churn_oracle_auc=auc(y, hh),
+        churn_ece=ece(y, p),
+        churn_feature_ceiling_auc=auc(y, ch),
+        churn_cause_top3=hits / max(n_churners, 1),
+        churn_cause_top1_category=hits1 / max(n_churners, 1),
+        churn_holdout_churners=n_churners,
+        churn_seconds=time.perf_counter() - t0,
+    )
 
     t0 = time.perf_counter()
     fm, nm = [], []
@@ -131,14 +161,17 @@ def evaluate(url: str, as_of: datetime, seed: int, min_conversions: int = 120, m
         if series.height < 400:
             continue
         s = forecast._daily(series)
-        hist, fut = s.iloc[:-forecast.HORIZON], s.iloc[-forecast.HORIZON:]
+        hist, fut = s.iloc[: -forecast.HORIZON], s.iloc[-forecast.HORIZON :]
         fc = forecast.fit_prophet(hist, forecast.HORIZON, seed)
         a = fut["y"].to_numpy()
         fm.append(forecast.weekly_mape(a, fc["yhat"].to_numpy()))
         nm.append(forecast.weekly_mape(a, forecast.seasonal_naive(hist, forecast.HORIZON)))
         out["per_tenant"].setdefault(t, {})["forecast"] = {"mape": fm[-1], "seasonal_naive_mape": nm[-1]}
-    out.update(forecast_mape=float(np.mean(fm)), seasonal_naive_mape=float(np.mean(nm)),
-               forecast_seconds=time.perf_counter() - t0)
+    out.update(
+        forecast_mape=float(np.mean(fm)),
+        seasonal_naive_mape=float(np.mean(nm)),
+        forecast_seconds=time.perf_counter() - t0,
+    )
     return out
 
 
@@ -147,7 +180,8 @@ def verdict(r: dict) -> dict:
         "lead_auc >= 0.95 x oracle": r["lead_auc"] >= TARGETS["lead_auc_vs_oracle"] * r["lead_oracle_auc"],
         "lead_auc >= nb + 0.05": r["lead_auc"] >= r["nb_baseline_auc"] + TARGETS["lead_auc_over_nb"],
         "lead_ece <= 0.03": r["lead_ece"] <= TARGETS["lead_ece_max"],
-        "churn_auc >= 0.95 x oracle": r["churn_auc"] >= TARGETS["churn_auc_vs_oracle"] * r["churn_oracle_auc"],
+        "churn_auc >= 0.95 x oracle": r["churn_auc"]
+        >= TARGETS["churn_auc_vs_oracle"] * r["churn_oracle_auc"],
         "churn_cause_top3 >= 0.70": r["churn_cause_top3"] >= TARGETS["churn_cause_top3_min"],
         "forecast_mape <= 0.7 x seasonal_naive": r["forecast_mape"]
         <= (1 - TARGETS["forecast_gain_over_naive"]) * r["seasonal_naive_mape"],
@@ -201,17 +235,36 @@ def main() -> None:
             seed_world(args.scale, args.seed, as_of_d, database_url=url, sink="raw", progress=True)
             timings["seed_s"] = time.perf_counter() - t
             t = time.perf_counter()
-            run_dbt(["build", "--vars", f"{{as_of: '{args.as_of}'}}", "--exclude", "resource_type:test"], url,
-                    capture=True)
+            run_dbt(
+                ["build", "--vars", f"{{as_of: '{args.as_of}'}}", "--exclude", "resource_type:test"],
+                url,
+                capture=True,
+            )
             timings["dbt_s"] = time.perf_counter() - t
             r = evaluate(url, as_of, args.seed, args.min_conversions, args.min_churners)
-    r.update(seed=args.seed, scale=args.scale, as_of=args.as_of, timings=timings, targets=verdict(r),
-             note="2 shared cores; timings are noisy, quality figures are deterministic for a seed")
+    r.update(
+        seed=args.seed,
+        scale=args.scale,
+        as_of=args.as_of,
+        timings=timings,
+        targets=verdict(r),
+        note="2 shared cores; timings are noisy, quality figures are deterministic for a seed",
+    )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(r, indent=2, default=float))
-    keys = ("lead_auc", "lead_oracle_auc", "nb_baseline_auc", "lead_ece", "churn_auc", "churn_oracle_auc",
-            "churn_cause_top3", "forecast_mape", "seasonal_naive_mape", "lead_feature_ceiling_auc",
-            "churn_feature_ceiling_auc")
+    keys = (
+        "lead_auc",
+        "lead_oracle_auc",
+        "nb_baseline_auc",
+        "lead_ece",
+        "churn_auc",
+        "churn_oracle_auc",
+        "churn_cause_top3",
+        "forecast_mape",
+        "seasonal_naive_mape",
+        "lead_feature_ceiling_auc",
+        "churn_feature_ceiling_auc",
+    )
     for k in keys:
         print(f"{k:22s} {r[k]:.4f}")
     for k, ok in r["targets"].items():

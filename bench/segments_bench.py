@@ -32,8 +32,13 @@ from crm.segments import FIELDS, recalculate_all, validate_criteria
 from crm.segments.fields import Kind
 
 RESULTS = Path(__file__).resolve().parent / "results" / "segments.json"
-PG = {Kind.TEXT: "text", Kind.ENUM: "text", Kind.NUMBER: "numeric", Kind.TIMESTAMP: "timestamptz",
-      Kind.TEXT_ARRAY: "text[]"}
+PG = {
+    Kind.TEXT: "text",
+    Kind.ENUM: "text",
+    Kind.NUMBER: "numeric",
+    Kind.TIMESTAMP: "timestamptz",
+    Kind.TEXT_ARRAY: "text[]",
+}
 
 
 def L(field: str, op: str, value=None) -> dict:  # a leaf, kept short
@@ -45,9 +50,20 @@ SEGMENTS: list[tuple[str, dict]] = [
     ("at risk paying", {"all": [L("lifecycle_stage", "eq", "AT_RISK"), L("mrr", "gte", 1000)]}),
     ("enterprise", {"all": [L("company_size", "gte", 4500), L("lifecycle_stage", "ne", "CHURNED")]}),
     ("new customers", L("became_customer_at", "within_last_days", 30)),
-    ("tech smb", {"all": [L("industry", "in", ["Software", "Financial Services"]), L("company_size", "lt", 200),
-                          {"any": [L("lifecycle_stage", "eq", "ACTIVE"), L("lifecycle_stage", "eq", "ONBOARDING")]}]}),
-    ("critical and declining", {"all": [L("risk_level", "eq", "critical"), L("health_trend", "eq", "declining")]}),
+    (
+        "tech smb",
+        {
+            "all": [
+                L("industry", "in", ["Software", "Financial Services"]),
+                L("company_size", "lt", 200),
+                {"any": [L("lifecycle_stage", "eq", "ACTIVE"), L("lifecycle_stage", "eq", "ONBOARDING")]},
+            ]
+        },
+    ),
+    (
+        "critical and declining",
+        {"all": [L("risk_level", "eq", "critical"), L("health_trend", "eq", "declining")]},
+    ),
     ("declining big accounts", {"all": [L("health_trend", "eq", "declining"), L("mrr", "gt", 1800)]}),
     ("silent users", {"all": [L("days_since_last_usage", "gte", 55), L("lifecycle_stage", "eq", "ACTIVE")]}),
     ("support heavy", L("tickets_90d", "gte", 8)),
@@ -59,10 +75,20 @@ SEGMENTS: list[tuple[str, dict]] = [
     ("retail groups", {"all": [L("company", "contains", "Group"), L("industry", "eq", "Retail")]}),
     ("small never churned", {"all": [L("churned_at", "is_null", True), L("company_size", "lt", 300)]}),
     ("churned this year", L("churned_at", "between", ["2026-01-01", "2026-12-31"])),
-    ("emea active", {"all": [L("country", "in", ["Germany", "France", "United Kingdom", "Spain", "Italy"]),
-                             L("lifecycle_stage", "eq", "ACTIVE")]}),
+    (
+        "emea active",
+        {
+            "all": [
+                L("country", "in", ["Germany", "France", "United Kingdom", "Spain", "Italy"]),
+                L("lifecycle_stage", "eq", "ACTIVE"),
+            ]
+        },
+    ),
     ("healthy engaged", {"all": [L("health_score", "gte", 90), L("logins_30d", "gte", 10)]}),
-    ("top mrr not onboarding", {"all": [{"not": L("lifecycle_stage", "eq", "ONBOARDING")}, L("mrr", "gte", 1950)]}),
+    (
+        "top mrr not onboarding",
+        {"all": [{"not": L("lifecycle_stage", "eq", "ONBOARDING")}, L("mrr", "gte", 1950)]},
+    ),
 ]
 
 FILL = """
@@ -88,7 +114,8 @@ def build(url: str, customers: int) -> str:
     cols = ", ".join(f'"{f.name}" {PG[f.kind]}' for f in FIELDS.values())
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("insert into crm.tenants (id, slug, name) values (%s, 'bench', 'Bench')", (tenant,))
-        conn.execute("""
+        conn.execute(
+            """
             insert into crm.customers (tenant_id, email, company, industry, company_size, country, lifecycle_stage,
                                        became_customer_at, churned_at, mrr, created_at)
             select %s, 'c' || g || '@bench.example',
@@ -103,15 +130,21 @@ def build(url: str, customers: int) -> str:
                    case when g %% 7 = 6 then now() - (g %% 300) * interval '1 day' end,
                    ((g * 31) %% 2000)::numeric(18, 2),
                    now() - (g %% 730) * interval '1 day'
-            from generate_series(1, %s) as g""", (tenant, customers))
-        conn.execute(f"create table analytics.dim_customers (customer_id uuid primary key, tenant_id uuid not null, {cols})")
+            from generate_series(1, %s) as g""",
+            (tenant, customers),
+        )
+        conn.execute(
+            f"create table analytics.dim_customers (customer_id uuid primary key, tenant_id uuid not null, {cols})"
+        )
         conn.execute(FILL)
         conn.execute("analyze crm.customers")
         conn.execute("analyze analytics.dim_customers")
         for name, criteria in SEGMENTS:
             validate_criteria(criteria)
-            conn.execute("insert into crm.customer_segments (tenant_id, name, criteria) values (%s, %s, %s)",
-                         (tenant, name, Jsonb(criteria)))
+            conn.execute(
+                "insert into crm.customer_segments (tenant_id, name, criteria) values (%s, %s, %s)",
+                (tenant, name, Jsonb(criteria)),
+            )
     return tenant
 
 

@@ -385,3 +385,25 @@ def ml_explain(lead_id: Annotated[str, typer.Argument(help="lead id")]) -> None:
 
 if __name__ == "__main__":
     app()
+
+
+@app.command("app")
+def app_cmd(
+    port: Annotated[int, typer.Option(help="port (0: a free one)")] = 0,
+) -> None:
+    """Start the managers' dashboards in the background (`crm down` stops them), print the
+    address and a demo sign-in per tenant (password generated into .crm/env)."""
+    from app import serve
+    from crm import migrate, stack
+
+    home = get_settings().home
+    state = stack.up(home)
+    migrate.upgrade(state.database_url)
+    password = serve.demo_password(home)
+    logins = serve.demo_sign_in(state.database_url, password)
+    rec = serve.start(home, state.database_url, port or None)
+    console.print(f"Dashboards  {rec.url}  (log: {home / 'logs' / 'app.log'})")
+    for login in logins:
+        console.print(f"  sign in · {login.tenant}: {login.email} / {password}")
+    if not logins:
+        console.print("no users yet: `crm seed` first to get a demo sign-in")

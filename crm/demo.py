@@ -157,6 +157,24 @@ def stage_ml(ctx: DemoContext) -> None:
     ctx.console.print(f"scored: {counts}")
 
 
+def stage_app(ctx: DemoContext) -> None:
+    """Issue 8: the managers' dashboards (Streamlit), with a demo sign-in per tenant."""
+    if not _exists("app.serve"):
+        ctx.console.print("dashboards not in this checkout: skipped")
+        return
+    from app import serve
+
+    home = get_settings().home
+    password = serve.demo_password(home)
+    logins = serve.demo_sign_in(ctx.database_url, password)
+    rec = serve.start(home, ctx.database_url)
+    ctx.addresses["Dashboards (Streamlit)"] = rec.url or ""
+    for login in logins:
+        ctx.addresses[f"  sign in · {login.tenant}"] = f"{login.email} / {password}"
+    if not logins:
+        ctx.console.print("no tenant managers yet: seed the world to get a demo sign-in")
+
+
 STAGES: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("local stack + migrations", stage_stack),
     ("landing worker", stage_lander),
@@ -165,6 +183,7 @@ STAGES: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("warehouse (dbt build)", stage_dbt),
     ("ML: train, promote, score", stage_ml),
     ("write API + outbox relay", stage_api),
+    ("dashboards", stage_app),
 ]
 
 
@@ -179,5 +198,7 @@ def run_demo(scale: str, seed: int, console: Console) -> DemoContext:
     for k, v in ctx.addresses.items():
         table.add_row(k, v)
     console.print(table)
-    console.print(f"Stop everything with [bold]make down[/] (state in {get_settings().home}, code in {PROJECT_ROOT}).")
+    console.print(
+        f"Stop everything with [bold]make down[/] (state in {get_settings().home}, code in {PROJECT_ROOT})."
+    )
     return ctx

@@ -68,8 +68,11 @@ def calculate_deal_probability(url: str | None, deal_id: str) -> float:
 def _customer_row(url: str | None, customer_id: str) -> pl.DataFrame:
     df = marts.customer_frame(url, current=True).filter(pl.col("customer_id") == customer_id)
     if df.height == 0:
-        raise CRMError(CRMErrorCode.MODEL_NOT_FOUND, f"customer {customer_id} is not an active customer",
-                       {"customer_id": customer_id})
+        raise CRMError(
+            CRMErrorCode.MODEL_NOT_FOUND,
+            f"customer {customer_id} is not an active customer",
+            {"customer_id": customer_id},
+        )
     return df
 
 

@@ -34,8 +34,10 @@ def read_table(url: str | None, qualified: str, where: str = "", params: tuple =
             (qualified,),
         ).fetchall()
         select = ", ".join(
-            f'"{c}"::text AS "{c}"' if t in ("uuid", "jsonb", "json") or t.endswith("[]")
-            else f'"{c}"::float8 AS "{c}"' if t.startswith("numeric")
+            f'"{c}"::text AS "{c}"'
+            if t in ("uuid", "jsonb", "json") or t.endswith("[]")
+            else f'"{c}"::float8 AS "{c}"'
+            if t.startswith("numeric")
             else f'"{c}"'
             for c, t in cols
         )
@@ -49,8 +51,11 @@ def read_table(url: str | None, qualified: str, where: str = "", params: tuple =
 
 def _utc(df: pl.DataFrame) -> pl.DataFrame:
     """Timestamps with a zone -> UTC (psycopg hands back the session's zone name)."""
-    fix = [pl.col(c).dt.convert_time_zone("UTC") for c, t in df.schema.items()
-           if isinstance(t, pl.Datetime) and t.time_zone]
+    fix = [
+        pl.col(c).dt.convert_time_zone("UTC")
+        for c, t in df.schema.items()
+        if isinstance(t, pl.Datetime) and t.time_zone
+    ]
     return df.with_columns(fix) if fix else df
 
 
@@ -66,8 +71,13 @@ def read_query(url: str | None, sql: str, params: tuple | dict = ()) -> pl.DataF
 
 def _csv(df: pl.DataFrame) -> bytes:
     buf = io.BytesIO()
-    df.write_csv(buf, include_header=False, null_value="\\N", quote_style="necessary",
-                 datetime_format="%Y-%m-%dT%H:%M:%S%.f%z")
+    df.write_csv(
+        buf,
+        include_header=False,
+        null_value="\\N",
+        quote_style="necessary",
+        datetime_format="%Y-%m-%dT%H:%M:%S%.f%z",
+    )
     return buf.getvalue()
 
 
@@ -82,8 +92,10 @@ def upsert(url: str | None, table: str, df: pl.DataFrame, key: str) -> int:
         conn.execute(f"CREATE TEMP TABLE _load (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
         with conn.cursor().copy(f"COPY _load ({cols}) FROM STDIN (FORMAT csv, NULL '\\N')") as cp:
             for i in range(0, len(data), COPY_BLOCK):
-                cp.write(data[i:i + COPY_BLOCK])
-        conn.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _load ON CONFLICT ({key}) DO UPDATE SET {updates}")
+                cp.write(data[i : i + COPY_BLOCK])
+        conn.execute(
+            f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _load ON CONFLICT ({key}) DO UPDATE SET {updates}"
+        )
     return df.height
 
 
@@ -100,12 +112,13 @@ def replace_tenants(url: str | None, table: str, df: pl.DataFrame) -> int:
         conn.execute(f"DELETE FROM {table} WHERE tenant_id = ANY(%s::uuid[])", (tenants,))
         with conn.cursor().copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv, NULL '\\N')") as cp:
             for i in range(0, len(data), COPY_BLOCK):
-                cp.write(data[i:i + COPY_BLOCK])
+                cp.write(data[i : i + COPY_BLOCK])
     return df.height
 
 
-def replace_tenants_stream(url: str | None, table: str, tenants: list[str], columns: list[str],
-                           chunks: Iterator[pl.DataFrame]) -> int:
+def replace_tenants_stream(
+    url: str | None, table: str, tenants: list[str], columns: list[str], chunks: Iterator[pl.DataFrame]
+) -> int:
     """`replace_tenants` for frames produced chunk by chunk: a producer thread computes the
     next chunk (and its CSV) while Postgres parses the previous one, all in one transaction."""
     q: queue.Queue = queue.Queue(maxsize=2)
@@ -135,7 +148,7 @@ def replace_tenants_stream(url: str | None, table: str, tenants: list[str], colu
                 n, data = item
                 rows += n
                 for i in range(0, len(data), COPY_BLOCK):
-                    cp.write(data[i:i + COPY_BLOCK])
+                    cp.write(data[i : i + COPY_BLOCK])
     worker.join()
     return rows
 
@@ -145,12 +158,17 @@ def append(url: str | None, table: str, df: pl.DataFrame) -> int:
         return 0
     cols = ", ".join(df.columns)
     data = _csv(df)
-    with connect(url) as conn, conn.cursor().copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv, NULL '\\N')") as cp:
+    with (
+        connect(url) as conn,
+        conn.cursor().copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv, NULL '\\N')") as cp,
+    ):
         for i in range(0, len(data), COPY_BLOCK):
-            cp.write(data[i:i + COPY_BLOCK])
+            cp.write(data[i : i + COPY_BLOCK])
     return df.height
 
 
 def tenants(url: str | None) -> list[str]:
     with connect(url) as conn:
-        return [r[0] for r in conn.execute("SELECT id::text FROM crm.tenants ORDER BY created_at, id").fetchall()]
+        return [
+            r[0] for r in conn.execute("SELECT id::text FROM crm.tenants ORDER BY created_at, id").fetchall()
+        ]

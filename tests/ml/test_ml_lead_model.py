@@ -80,7 +80,9 @@ def test_explain_one_lead(frame: pl.DataFrame, trained: lead.TrainResult) -> Non
 
 def test_too_few_conversions_means_no_model(frame: pl.DataFrame) -> None:
     few = lead.labeled(frame, AS_OF)
-    few = pl.concat([few.filter(pl.col("converted_90d") == 1).head(119), few.filter(pl.col("converted_90d") == 0)])
+    few = pl.concat(
+        [few.filter(pl.col("converted_90d") == 1).head(119), few.filter(pl.col("converted_90d") == 0)]
+    )
     with pytest.raises(lead.NotEnoughData) as err:
         lead.train(few, AS_OF)
     assert err.value.code == CRMErrorCode.SCORING_SERVICE_UNAVAILABLE
@@ -89,7 +91,9 @@ def test_too_few_conversions_means_no_model(frame: pl.DataFrame) -> None:
     assert rows["score"].is_between(0, 100).all()
 
 
-def test_a_model_that_fails_to_score_falls_back_to_rules(frame: pl.DataFrame, trained: lead.TrainResult) -> None:
+def test_a_model_that_fails_to_score_falls_back_to_rules(
+    frame: pl.DataFrame, trained: lead.TrainResult
+) -> None:
     import copy
 
     broken = copy.deepcopy(trained.model)
@@ -100,9 +104,14 @@ def test_a_model_that_fails_to_score_falls_back_to_rules(frame: pl.DataFrame, tr
 
 
 def test_rule_scores_are_documented_points(frame: pl.DataFrame) -> None:
-    one = frame.head(1).with_columns(email_opens=pl.lit(3), email_clicks=pl.lit(0), website_visits=pl.lit(0),
-                                      meetings_completed=pl.lit(1), calls_answered=pl.lit(0),
-                                      employee_count=pl.lit(500))
+    one = frame.head(1).with_columns(
+        email_opens=pl.lit(3),
+        email_clicks=pl.lit(0),
+        website_visits=pl.lit(0),
+        meetings_completed=pl.lit(1),
+        calls_answered=pl.lit(0),
+        employee_count=pl.lit(500),
+    )
     score, inputs, pts = lead.rule_scores(one)
     assert score[0] == lead.RULE_BASE + 3 * 2 + 10 + 5
     assert dict(zip(inputs, pts[0], strict=True))["meetings_completed"] == 10

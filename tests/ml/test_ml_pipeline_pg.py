@@ -46,32 +46,48 @@ def test_everything_is_scored_with_method_and_version(ml_db: str, trained: jobs.
     assert _count(ml_db, "SELECT count(*) FROM ml.lead_scores") == leads.height
     by = dict.fromkeys(("model", "rules"), 0)
     with psycopg.connect(ml_db) as conn:
-        rows = conn.execute("SELECT tenant_id::text, method, model_version, count(*) FROM ml.lead_scores"
-                            " GROUP BY 1, 2, 3").fetchall()
+        rows = conn.execute(
+            "SELECT tenant_id::text, method, model_version, count(*) FROM ml.lead_scores GROUP BY 1, 2, 3"
+        ).fetchall()
         for t, method, version, n in rows:
             by[method] += n
             if t == BIG:
                 assert (method, version) == ("model", "lead_scoring@1")
             else:
                 assert (method, version) == ("rules", lead.RULES_VERSION)
-        bad = conn.execute("SELECT count(*) FROM ml.lead_scores WHERE (method = 'model' AND jsonb_array_length(factors) = 0)"
-                           " OR jsonb_typeof(next_best_actions) <> 'array' OR jsonb_typeof(factors) <> 'array'").fetchone()[0]
+        bad = conn.execute(
+            "SELECT count(*) FROM ml.lead_scores WHERE (method = 'model' AND jsonb_array_length(factors) = 0)"
+            " OR jsonb_typeof(next_best_actions) <> 'array' OR jsonb_typeof(factors) <> 'array'"
+        ).fetchone()[0]
         assert bad == 0
         risk = dict(conn.execute("SELECT method, count(*) FROM ml.churn_predictions GROUP BY 1").fetchall())
         assert risk.get("model", 0) > 0 and risk.get("rules", 0) > 0
-        cats = conn.execute("SELECT DISTINCT f->>'category' FROM ml.churn_predictions, jsonb_array_elements(factors) f"
-                            " WHERE tenant_id = %s", (BIG,)).fetchall()
+        cats = conn.execute(
+            "SELECT DISTINCT f->>'category' FROM ml.churn_predictions, jsonb_array_elements(factors) f"
+            " WHERE tenant_id = %s",
+            (BIG,),
+        ).fetchall()
         assert {c[0] for c in cats} <= {"usage", "support", "engagement", "financial"}
-        kinds = dict(conn.execute("SELECT kind, count(*) FROM ml.revenue_forecasts WHERE tenant_id = %s GROUP BY 1",
-                                  (BIG,)).fetchall())
+        kinds = dict(
+            conn.execute(
+                "SELECT kind, count(*) FROM ml.revenue_forecasts WHERE tenant_id = %s GROUP BY 1", (BIG,)
+            ).fetchall()
+        )
         assert kinds.get("pipeline", 0) > 0
         if "prophet" in kinds:
             assert kinds["prophet"] == 90
-            assert conn.execute("SELECT count(*) FROM ml.revenue_forecasts WHERE kind = 'prophet'"
-                                " AND (backtest_mape IS NULL OR yhat_lower > yhat OR yhat_upper < yhat)"
-                                ).fetchone()[0] == 0
-        methods = dict(conn.execute("SELECT tenant_id::text, min(method) FROM ml.deal_probabilities GROUP BY 1"
-                                    ).fetchall())
+            assert (
+                conn.execute(
+                    "SELECT count(*) FROM ml.revenue_forecasts WHERE kind = 'prophet'"
+                    " AND (backtest_mape IS NULL OR yhat_lower > yhat OR yhat_upper < yhat)"
+                ).fetchone()[0]
+                == 0
+            )
+        methods = dict(
+            conn.execute(
+                "SELECT tenant_id::text, min(method) FROM ml.deal_probabilities GROUP BY 1"
+            ).fetchall()
+        )
         assert methods == {BIG: "model", SMALL: "stage_default"}
     assert by["model"] > 0 and by["rules"] > 0
 
@@ -83,19 +99,33 @@ def test_readers_see_only_their_tenant(ml_db: str, trained: jobs.TrainReport) ->
         conn.execute("SELECT set_config('app.tenant_id', %s, true)", (SMALL,))
         seen = {r[0] for r in conn.execute("SELECT DISTINCT tenant_id::text FROM ml.lead_scores").fetchall()}
         assert seen == {SMALL}
-        assert conn.execute("SELECT count(*) FROM ml.model_versions WHERE tenant_id = %s", (BIG,)).fetchone()[0] == 0
+        assert (
+            conn.execute("SELECT count(*) FROM ml.model_versions WHERE tenant_id = %s", (BIG,)).fetchone()[0]
+            == 0
+        )
         conn.rollback()
         conn.execute("SET ROLE crm_api")
-        assert conn.execute("SELECT count(*) FROM ml.lead_scores").fetchone()[0] == 0  # no tenant set: nothing
+        assert (
+            conn.execute("SELECT count(*) FROM ml.lead_scores").fetchone()[0] == 0
+        )  # no tenant set: nothing
 
 
 def test_registry_refuses_a_worse_model(ml_db: str, trained: jobs.TrainReport) -> None:
     frame = marts.lead_frame(ml_db).filter(pl.col("tenant_id") == BIG)
     rng = np.random.default_rng(0)
     noisy = frame.with_columns(  # features carry no signal any more: a worse model
-        [pl.Series(c, rng.permutation(frame[c].to_numpy())) for c in ("email_opens", "email_clicks",
-                                                                        "website_visits", "meetings_completed",
-                                                                        "calls_answered", "response_time")])
+        [
+            pl.Series(c, rng.permutation(frame[c].to_numpy()))
+            for c in (
+                "email_opens",
+                "email_clicks",
+                "website_visits",
+                "meetings_completed",
+                "calls_answered",
+                "response_time",
+            )
+        ]
+    )
     before = registry.active(ml_db, BIG, lead.MODEL_NAME)
     report = jobs.TrainReport()
     jobs.train_lead(ml_db, BIG, noisy, AS_OF, 42, report)
@@ -118,20 +148,28 @@ def test_a_broken_model_file_falls_back_to_rules(ml_db: str, trained: jobs.Train
         assert err.value.code == CRMErrorCode.SCORING_SERVICE_UNAVAILABLE
         jobs.score_all(ml_db, AS_OF, tenants=[BIG])
         with psycopg.connect(ml_db) as conn:
-            methods = {r[0] for r in conn.execute(
-                "SELECT DISTINCT method FROM ml.lead_scores WHERE tenant_id = %s", (BIG,)).fetchall()}
+            methods = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT DISTINCT method FROM ml.lead_scores WHERE tenant_id = %s", (BIG,)
+                ).fetchall()
+            }
         assert methods == {"rules"}
     finally:
         shutil.move(backup, path)
     jobs.score_all(ml_db, AS_OF, tenants=[BIG])
-    assert _count(ml_db, "SELECT count(*) FROM ml.lead_scores WHERE tenant_id = %s AND method = 'model'", BIG) > 0
+    assert (
+        _count(ml_db, "SELECT count(*) FROM ml.lead_scores WHERE tenant_id = %s AND method = 'model'", BIG)
+        > 0
+    )
 
 
 def test_promote_and_rollback(ml_db: str, trained: jobs.TrainReport) -> None:
     frame = marts.lead_frame(ml_db).filter(pl.col("tenant_id") == BIG)
     r = lead.train(frame, AS_OF, seed=7)
-    cand = registry.register(ml_db, BIG, lead.MODEL_NAME, r.model, r.metrics, r.params,
-                             (r.window_start, r.window_end))
+    cand = registry.register(
+        ml_db, BIG, lead.MODEL_NAME, r.model, r.metrics, r.params, (r.window_start, r.window_end)
+    )
     first = registry.active(ml_db, BIG, lead.MODEL_NAME)
     registry.promote(ml_db, BIG, lead.MODEL_NAME, cand.version)
     assert registry.active(ml_db, BIG, lead.MODEL_NAME).version == cand.version

@@ -31,8 +31,13 @@ def world_s(create_database: Callable[[str], str], crm_home) -> str:
     url = create_database("crm_ml_world")
     migrate.upgrade(url)
     sim.seed_world("S", 42, AS_OF, database_url=url, sink="raw", progress=False)
-    run_dbt(["build", "--vars", f"{{as_of: '{AS_OF}'}}", "--exclude", "resource_type:test"], url,
-            target_path=crm_home / "dbt-target-ml", log_path=crm_home / "dbt-logs-ml", capture=True)
+    run_dbt(
+        ["build", "--vars", f"{{as_of: '{AS_OF}'}}", "--exclude", "resource_type:test"],
+        url,
+        target_path=crm_home / "dbt-target-ml",
+        log_path=crm_home / "dbt-logs-ml",
+        capture=True,
+    )
     return url
 
 

@@ -1,0 +1,88 @@
+"""Run one named query for one tenant: the only place the app touches the database.
+
+Every query runs in its own transaction that first sets `app.tenant_id` (the row-level
+security key) and a statement timeout, as the `crm_reader` role. A missing mart, column or
+grant becomes `DataUnavailable` with a sentence a manager can read, never a traceback.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from app.data.queries import QUERIES, Query
+from crm.security import TENANT_SETTING
+
+STATEMENT_TIMEOUT = "20s"
+
+_MISSING = {
+    "42P01": "is not built yet",
+    "42703": "does not have the expected columns yet",
+    "42501": "is not readable by the dashboards' role yet",
+    "3F000": "is not built yet",
+}
+
+
+class DataUnavailable(RuntimeError):
+    """The data behind a view is missing (mart not built, not granted) or the database is down."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+@dataclass
+class Timing:
+    name: str
+    ms: float
+    rows: int
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None)
+
+
+def run_query(
+    engine: Engine,
+    tenant_id: str,
+    name: str,
+    params: Mapping[str, object] | None = None,
+    timings: list[Timing] | None = None,
+) -> pd.DataFrame:
+    """The named query's rows for `tenant_id`, as a DataFrame (uncached: see `app.data.fetch`)."""
+    q: Query = QUERIES[name]
+    bound = {**q.defaults, **(params or {}), "tenant_id": str(tenant_id)}
+    t0 = time.perf_counter()
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text("select set_config(:k, :t, true), set_config('statement_timeout', :st, true)"),
+                {"k": TENANT_SETTING, "t": str(tenant_id), "st": STATEMENT_TIMEOUT},
+            )
+            result = conn.execute(text(q.sql), bound)
+            frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    except OperationalError as exc:
+        if _sqlstate(exc) is None:
+            raise DataUnavailable("The analytics database cannot be reached right now.", str(exc)) from exc
+        raise _unavailable(q, exc) from exc
+    except DBAPIError as exc:
+        raise _unavailable(q, exc) from exc
+    if timings is not None:
+        timings.append(Timing(name, (time.perf_counter() - t0) * 1000, len(frame)))
+    return frame
+
+
+def _unavailable(q: Query, exc: DBAPIError) -> DataUnavailable:
+    state = _sqlstate(exc)
+    what = " or ".join(q.relations) or "the data"
+    if state in _MISSING:
+        return DataUnavailable(f"{what} {_MISSING[state]}.", str(exc.orig))
+    if state == "57014":
+        return DataUnavailable("This view took too long to load; try a narrower filter.", str(exc.orig))
+    return DataUnavailable(f"Could not load {what}.", str(exc.orig))

@@ -1,0 +1,134 @@
+"""What every page shares: the signed-in tenant, loading with kind empty states, KPI tiles,
+chart defaults that read on a phone, and number formats."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from app.auth import SESSION_KEY, SignedIn
+from app.data import DataUnavailable, fetch
+
+PHONE_CSS = """
+<style>
+/* phones: less padding, tiles two per row, tables scroll sideways instead of squeezing */
+@media (max-width: 640px) {
+  .block-container { padding: 2.2rem 0.6rem 2rem 0.6rem !important; }
+  [data-testid="stMetricValue"] { font-size: 1.35rem !important; }
+  [data-testid="stHorizontalBlock"]:has([data-testid="stMetric"]) { flex-wrap: wrap !important; gap: 0.5rem !important; }
+  [data-testid="stHorizontalBlock"]:has([data-testid="stMetric"]) > [data-testid="stColumn"] {
+    min-width: calc(50% - 0.5rem) !important; flex: 1 1 calc(50% - 0.5rem) !important; }
+  h1 { font-size: 1.6rem !important; }
+}
+[data-testid="stMetric"] { background: rgba(127,127,127,0.06); border-radius: 0.5rem; padding: 0.4rem 0.7rem; }
+</style>
+"""
+
+
+def user() -> SignedIn:
+    """The signed-in user (the entrypoint shows the sign-in form before any page runs)."""
+    u = st.session_state.get(SESSION_KEY)
+    if u is None:
+        st.stop()
+    return u
+
+
+def tenant_id() -> str:
+    return user().tenant_id
+
+
+def empty_state(message: str, hint: str = "") -> None:
+    st.info(f"**{message}**" + (f"\n\n{hint}" if hint else ""), icon=":material/hourglass_empty:")
+
+
+def load(
+    name: str, *, empty: str = "Nothing to show yet.", hint: str = "", **params: object
+) -> pd.DataFrame | None:
+    """The rows of query `name` for the signed-in tenant, or None after showing a kind empty
+    state (mart missing, not readable, or no rows)."""
+    try:
+        frame = fetch(name, tenant_id(), **params)
+    except DataUnavailable as exc:
+        empty_state(
+            f"This view has no data yet: {exc}",
+            hint or "It fills in once the warehouse (dbt) and ML jobs have run for your workspace.",
+        )
+        with st.expander("Details for the data team"):
+            st.code(exc.detail or str(exc), language=None)
+        return None
+    if frame.empty:
+        empty_state(empty, hint)
+        return None
+    return frame
+
+
+def fetch_or_none(name: str, **params: object) -> pd.DataFrame | None:
+    """The rows, or None when the data is missing (for optional figures: no message shown)."""
+    try:
+        frame = fetch(name, tenant_id(), **params)
+    except DataUnavailable:
+        return None
+    return None if frame.empty else frame
+
+
+def num(v: object) -> float:
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0.0
+    return 0.0 if math.isnan(f) else f
+
+
+def money(v: object) -> str:
+    f = num(v)
+    for unit, size in (("M", 1e6), ("k", 1e3)):
+        if abs(f) >= size:
+            return f"${f / size:,.1f}{unit}"
+    return f"${f:,.0f}"
+
+
+def pct(v: object, digits: int = 1) -> str:
+    return f"{num(v) * 100:.{digits}f}%"
+
+
+def delta_pct(cur: float, prev: float) -> str | None:
+    """Change against the previous period as a signed percentage, None when undefined."""
+    if not prev:
+        return None
+    return f"{(cur - prev) / abs(prev) * 100:+.1f}%"
+
+
+def tiles(items: Sequence[tuple], per_row: int = 4) -> None:
+    """KPI tiles: (label, value, delta, help[, delta_color]). Rows of `per_row`; phones wrap
+    them two by two."""
+    for start in range(0, len(items), per_row):
+        cols = st.columns(per_row)
+        for col, item in zip(cols, items[start : start + per_row], strict=False):
+            label, value, delta, help_, *rest = item
+            col.metric(
+                label,
+                value,
+                delta,
+                help=help_ or None,
+                delta_color=rest[0] if rest else "normal",
+                border=True,
+            )
+
+
+def style(fig: go.Figure, height: int = 340, title: str | None = None) -> go.Figure:
+    """Compact margins and a legend under the plot, so charts stay readable at phone width."""
+    fig.update_layout(
+        height=height,
+        margin={"l": 8, "r": 8, "t": 40 if title else 10, "b": 8},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.15, "x": 0},
+        title={"text": title} if title else None,
+    )
+    return fig
+
+
+def chart(fig: go.Figure, key: str, height: int = 340, title: str | None = None) -> None:
+    st.plotly_chart(style(fig, height, title), key=key, config={"displayModeBar": False, "responsive": True})

@@ -1,0 +1,61 @@
+"""Attribution: revenue by channel, campaign and touchpoint type under the chosen model, and
+all models side by side."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from app.ui import chart, load, money, user
+
+MODELS = {
+    "first_touch": "First touch",
+    "last_touch": "Last touch",
+    "linear": "Linear",
+    "time_decay": "Time decay",
+    "u_shaped": "U-shaped",
+    "w_shaped": "W-shaped",
+}
+
+st.title("Attribution")
+st.caption(f"{user().tenant_name} · from analytics.fct_revenue_attribution")
+
+by_channel = load("attribution_by_channel", empty="No attributed revenue yet.")
+if by_channel is not None:
+    present = [m for m in MODELS if m in set(by_channel["model"])] or sorted(by_channel["model"].unique())
+    model = st.segmented_control(
+        "Attribution model",
+        present,
+        format_func=lambda m: MODELS.get(m, m),
+        default=("linear" if "linear" in present else present[0]),
+        key="attr_model",
+    )
+    model = model or present[0]
+    part = by_channel[by_channel["model"] == model]
+    st.metric("Attributed revenue", money(part["revenue"].sum()), help="Sum over channels under this model")
+    left, right = st.columns(2)
+    with left:
+        chart(
+            go.Figure(go.Pie(labels=part["channel"], values=part["revenue"], hole=0.45)),
+            "attr_channel",
+            title=f"Revenue by channel · {MODELS.get(model, model)}",
+        )
+    with right:
+        touch = load("attribution_by_touchpoint", model=model, empty="No touchpoints.")
+        if touch is not None:
+            chart(
+                go.Figure(go.Bar(x=touch["touchpoint_type"], y=touch["revenue"])),
+                "attr_touch",
+                title="Revenue by touchpoint type",
+            )
+    camp = load("attribution_by_campaign", model=model, empty="No campaign touchpoints.")
+    if camp is not None:
+        fig = go.Figure(go.Bar(x=camp["revenue"], y=camp["campaign_name"], orientation="h"))
+        fig.update_yaxes(autorange="reversed")
+        chart(fig, "attr_campaign", height=80 + 22 * len(camp), title="Revenue by campaign (top 25)")
+    fig = go.Figure()
+    for m in present:
+        p = by_channel[by_channel["model"] == m]
+        fig.add_bar(x=p["channel"], y=p["revenue"], name=MODELS.get(m, m))
+    fig.update_layout(barmode="group")
+    chart(fig, "attr_models", height=380, title="Models side by side: revenue by channel")

@@ -1,0 +1,132 @@
+"""Customer 360: profile, deals, tickets, conversations, usage and health history."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from app.ui import chart, load, money, num, tiles, user
+
+
+def count(v: object) -> str:
+    return f"{num(v):,.0f}"
+
+
+def one(v: object) -> str:
+    return f"{num(v):.1f}"
+
+
+# analytics.dim_customers columns shown as tiles when present: (column, label, formatter)
+PROFILE = (
+    ("mrr", "MRR", money),
+    ("total_revenue", "Total revenue", money),
+    ("health_score", "Health", count),
+    ("risk_level", "Risk", str),
+    ("tickets_total", "Tickets", count),
+    ("open_tickets", "Open tickets", count),
+    ("conversations_total", "Conversations", count),
+    ("segment_count", "Segments", count),
+)
+
+# analytics.ml_features__customers_current, by the seed's health categories
+ACTIVITY = {
+    "Usage": (
+        ("logins_30d", "Logins (30 d)", count),
+        ("sessions_90d", "Sessions (90 d)", count),
+        ("usage_trend_ratio", "Usage trend", lambda v: f"{num(v):.2f}x"),
+        ("days_since_last_usage", "Days since last use", count),
+    ),
+    "Support": (
+        ("tickets_90d", "Tickets (90 d)", count),
+        ("urgent_tickets_90d", "Urgent (90 d)", count),
+        ("avg_csat_90d", "CSAT (90 d)", one),
+        ("avg_resolution_minutes_90d", "Resolution (h)", lambda v: f"{num(v) / 60:.1f}"),
+    ),
+    "Conversations": (
+        ("conversations_90d", "Conversations (90 d)", count),
+        ("messages_90d", "Messages (90 d)", count),
+        ("avg_conversation_sentiment_90d", "Sentiment", lambda v: f"{num(v):+.2f}"),
+        ("days_since_last_conversation", "Days since last", count),
+    ),
+    "Deals": (
+        ("won_deals_total", "Deals won", count),
+        ("won_revenue_total", "Won revenue", money),
+        ("open_deals", "Open deals", count),
+        ("open_pipeline_value", "Open pipeline", money),
+    ),
+}
+
+
+def shown(v: object, fmt) -> str:
+    return "n/a" if v is None or (isinstance(v, float) and pd.isna(v)) else fmt(v)
+
+
+st.title("Customer 360")
+customer_id = st.query_params.get("customer")
+if not customer_id:
+    top = load("churn_risk_list", empty="No customers scored yet.", limit=50)
+    if top is not None:
+        labels = {f"{r.company} · {r.risk_level}": str(r.customer_id) for r in top.itertuples()}
+        customer_id = labels[
+            st.selectbox("Customer (top 50 by churn risk)", list(labels), key="customer_select")
+        ]
+
+if customer_id:
+    detail = load(
+        "customer_detail", customer_id=customer_id, empty="This customer does not exist in your workspace."
+    )
+    if detail is not None:
+        c = detail.iloc[0]
+        st.caption(
+            f"{user().tenant_name} · from analytics.dim_customers, analytics.ml_features__customers_current, "
+            "analytics.fct_deals, analytics.fct_customer_health"
+        )
+        st.subheader(f"{c.get('company') or c.get('email') or customer_id}")
+        st.markdown(" · ".join(str(c[k]) for k in ("lifecycle_stage", "industry", "country") if c.get(k)))
+        profile = [
+            (label, shown(c[col], fmt), None, f"analytics.dim_customers.{col}")
+            for col, label, fmt in PROFILE
+            if col in c.index
+        ]
+        if profile:
+            tiles(profile)
+        health = load("customer_health", customer_id=customer_id, empty="No health score yet.")
+        if health is not None:
+            h = health.iloc[0]
+            left, right = st.columns(2)
+            with left:
+                fig = go.Figure(
+                    go.Indicator(
+                        mode="gauge+number+delta",
+                        value=num(h["health_score"]),
+                        delta={"reference": num(h["health_score_previous"])},
+                        gauge={"axis": {"range": [0, 100]}, "bar": {"color": "#1f77b4"}},
+                        title={"text": f"Health · {h['trend']} · {h['risk_level']} risk"},
+                    )
+                )
+                chart(fig, "customer_health", height=260)
+            with right:
+                cats = ["usage", "support", "engagement", "financial"]
+                vals = [num(h[f"{c}_factor"]) for c in cats]
+                fig = go.Figure(go.Bar(x=vals, y=[c.title() for c in cats], orientation="h"))
+                fig.update_xaxes(range=[0, 1])
+                chart(fig, "customer_factors", height=260, title="Health factors (0-1)")
+            recs = list(h["recommendations"] or [])
+            if recs:
+                st.markdown("**Recommendations**\n" + "\n".join(f"- {r}" for r in recs))
+        activity = load("customer_activity", customer_id=customer_id, empty="No activity recorded yet.")
+        if activity is not None:
+            a = activity.iloc[0]
+            for group, cols in ACTIVITY.items():
+                st.markdown(f"**{group}**")
+                tiles(
+                    [
+                        (label, shown(a[col], fmt), None, f"analytics.ml_features__customers_current.{col}")
+                        for col, label, fmt in cols
+                    ]
+                )
+        st.markdown("**Deals**")
+        deals = load("customer_deals", customer_id=customer_id, empty="No deals with this customer.")
+        if deals is not None:
+            st.dataframe(deals.drop(columns=["deal_id"]), hide_index=True, key="customer_deals_table")

@@ -1,0 +1,128 @@
+"""Customers: health distribution and trend, and the churn-risk list with its factors."""
+
+from __future__ import annotations
+
+import json
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from app.ui import chart, fetch_or_none, load, num, tiles, user
+
+RISK_COLORS = {"low": "#2ca02c", "medium": "#ffbf00", "high": "#ff7f0e", "critical": "#d62728"}
+TREND_COLORS = {"improving": "#2ca02c", "stable": "#7f7f7f", "declining": "#d62728"}
+
+st.title("Customers")
+st.caption(
+    f"{user().tenant_name} · active customers · from analytics.fct_customer_health, ml.churn_predictions, "
+    "analytics.dim_customers"
+)
+
+
+def top_factor(v: object) -> str:
+    items = json.loads(v) if isinstance(v, str) else (v or [])
+    if not items:
+        return ""
+    best = max(items, key=lambda f: abs(num(f.get("contribution", f.get("weight", 0)))))
+    return str(best.get("factor", best.get("label", "")))
+
+
+dist = load("health_distribution", empty="No health scores yet.")
+if dist is not None:
+    by_risk = dist.groupby("risk_level")["customers"].sum()
+    tiles(
+        [
+            (
+                f"{lvl.title()} risk",
+                f"{num(by_risk.get(lvl, 0)):,.0f}",
+                None,
+                f"Active customers with {lvl} health risk",
+            )
+            for lvl in ("low", "medium", "high", "critical")
+        ]
+    )
+    left, right = st.columns(2)
+    with left:
+        fig = go.Figure()
+        for lvl, color in RISK_COLORS.items():
+            part = dist[dist["risk_level"] == lvl]
+            if not part.empty:
+                fig.add_bar(x=part["bucket"] * 10 + 5, y=part["customers"], name=lvl, marker_color=color)
+        fig.update_layout(barmode="stack", xaxis_title="Health score")
+        chart(fig, "health_distribution", title="Health distribution")
+    with right:
+        trend = load("health_trend", empty="No health trend yet.")
+        if trend is not None:
+            trend = trend.set_index("trend").reindex([t for t in TREND_COLORS if t in set(trend["trend"])])
+            fig = go.Figure(
+                go.Bar(
+                    x=trend.index,
+                    y=trend["customers"],
+                    marker_color=[TREND_COLORS[t] for t in trend.index],
+                    text=[
+                        f"avg {num(a):.0f} (was {num(b):.0f})"
+                        for a, b in zip(trend["avg_health"], trend["avg_health_previous"], strict=False)
+                    ],
+                )
+            )
+            chart(fig, "health_trend", title="Health trend: customers by direction")
+
+st.subheader("Churn risk")
+risk = fetch_or_none("churn_risk_list")
+if risk is not None:
+    risk = risk.assign(top_factor=risk["factors"].map(top_factor))
+    st.dataframe(
+        risk,
+        hide_index=True,
+        key="churn_table",
+        column_order=[
+            "company",
+            "risk_level",
+            "churn_probability",
+            "top_factor",
+            "mrr",
+            "health_score",
+            "lifecycle_stage",
+        ],
+        column_config={
+            "company": "Customer",
+            "risk_level": "Risk",
+            "churn_probability": st.column_config.ProgressColumn(
+                "Churn probability", min_value=0, max_value=1, format="percent"
+            ),
+            "top_factor": "Main factor",
+            "mrr": st.column_config.NumberColumn("MRR", format="dollar"),
+            "health_score": "Health",
+            "lifecycle_stage": "Stage",
+        },
+    )
+else:
+    st.caption(
+        "No churn predictions yet (ml.churn_predictions): customers at high or critical health risk instead."
+    )
+    risk = load("health_risk_list", empty="No customers at high or critical risk.")
+    if risk is not None:
+        risk = risk.assign(top_factor=risk["factors"].map(top_factor))
+        st.dataframe(
+            risk,
+            hide_index=True,
+            key="health_risk_table",
+            column_order=[
+                "company",
+                "risk_level",
+                "health_score",
+                "trend",
+                "top_factor",
+                "mrr",
+                "lifecycle_stage",
+            ],
+        )
+if risk is not None:
+    labels = {f"{r.company} · {r.risk_level}": str(r.customer_id) for r in risk.itertuples()}
+    pick = st.selectbox("Open a customer", list(labels), key="customer_pick")
+    st.page_link(
+        "views/customer.py",
+        label="Open customer 360",
+        icon=":material/open_in_new:",
+        query_params={"customer": labels[pick]},
+    )

@@ -1,0 +1,102 @@
+"""Leads: the ranked list with score, method, top factor and next best action, filtered by
+owner, source, status and score band; open one on the Lead page."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from app.ui import chart, empty_state, fetch_or_none, load, num, tiles, user
+
+BANDS = {"All": (0, 100), "Hot (70-100)": (70, 100), "Warm (40-69)": (40, 69), "Cold (0-39)": (0, 39)}
+
+st.title("Leads")
+st.caption(f"{user().tenant_name} · ranked by score · from ml.lead_scores and analytics.dim_leads")
+
+options = load("leads_filter_options", empty="No leads yet.")
+if options is not None:
+
+    def opts(kind: str) -> list[str]:
+        return ["All", *sorted(options.loc[options["kind"] == kind, "value"].dropna().astype(str))]
+
+    with st.expander("Filters: owner, source, status, score band", expanded=False):
+        c1, c2, c3, c4 = st.columns(4)
+        owner = c1.selectbox("Owner", opts("owner"), key="f_owner")
+        source = c2.selectbox("Source", opts("source"), key="f_source")
+        status = c3.selectbox("Status", opts("status"), key="f_status")
+        band = c4.selectbox("Score band", list(BANDS), key="f_band")
+    params = {
+        "owner": None if owner == "All" else owner,
+        "source": None if source == "All" else source,
+        "status": None if status == "All" else status,
+        "score_min": BANDS[band][0],
+        "score_max": BANDS[band][1],
+    }
+    summary = load(
+        "leads_summary",
+        empty="No lead scores yet.",
+        hint="The lead scoring job writes ml.lead_scores after the warehouse is built.",
+        **params,
+    )
+    if summary is not None and num(summary.iloc[0]["leads"]) == 0:
+        empty_state(
+            "No scored leads match these filters.",
+            "Lead scores come from ml.lead_scores, written by the scoring job.",
+        )
+        summary = None
+    if summary is not None:
+        s = summary.iloc[0]
+        tiles(
+            [
+                ("Leads", f"{num(s['leads']):,.0f}", None, "Leads matching the filters"),
+                ("Average score", f"{num(s['avg_score']):.1f}", None, "0-100"),
+                ("Hot leads", f"{num(s['hot']):,.0f}", None, "Score 70 or more"),
+                ("Scored by model", f"{num(s['by_model']):,.0f}", None, "The rest were scored by rules"),
+            ]
+        )
+        ranked = load("leads_ranked", empty="No leads match these filters.", **params)
+        if ranked is not None:
+            bands = fetch_or_none("leads_score_bands", **params)
+            if bands is not None:
+                fig = go.Figure(go.Bar(x=bands["band"] + 5, y=bands["leads"], width=9))
+                fig.update_xaxes(range=[0, 100], title="Score")
+                chart(fig, "leads_scores", height=220, title="Leads by score")
+            st.dataframe(
+                ranked,
+                hide_index=True,
+                column_order=[
+                    "full_name",
+                    "score",
+                    "score_method",
+                    "next_best_action",
+                    "top_factor",
+                    "company",
+                    "status",
+                    "source",
+                    "owner_name",
+                ],
+                column_config={
+                    "full_name": "Lead",
+                    "company": "Company",
+                    "status": "Status",
+                    "source": "Source",
+                    "score": st.column_config.ProgressColumn(
+                        "Score", min_value=0, max_value=100, format="%d"
+                    ),
+                    "score_method": "Method",
+                    "top_factor": "Top factor",
+                    "next_best_action": "Next best action",
+                    "owner_name": "Owner",
+                },
+                key="leads_table",
+            )
+            labels = {
+                f"{r.full_name} · {r.company or ''} · {r.score}": str(r.lead_id) for r in ranked.itertuples()
+            }
+            pick = st.selectbox("Open a lead", list(labels), key="lead_pick")
+            st.page_link(
+                "views/lead.py",
+                label="Open lead page",
+                icon=":material/open_in_new:",
+                query_params={"lead": labels[pick]},
+            )

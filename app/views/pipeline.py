@@ -1,0 +1,135 @@
+"""Pipeline & forecast: funnel, stage conversion, weighted pipeline by close month, the
+Prophet forecast with its interval and backtest error, and the forecast categories."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from app.ui import chart, fetch_or_none, load, money, num, tiles, user
+
+st.title("Pipeline & forecast")
+st.caption(
+    f"{user().tenant_name} · from analytics.fct_deals, analytics.fct_deal_stage_transitions, "
+    "ml.revenue_forecasts"
+)
+
+funnel = load("pipeline_funnel", empty="No open deals.")
+if funnel is not None:
+    pipelines = list(funnel.groupby("pipeline_name")["amount"].sum().sort_values(ascending=False).index)
+    chosen = st.selectbox("Pipeline", pipelines, key="pipeline_pick") if len(pipelines) > 1 else pipelines[0]
+    f = funnel[funnel["pipeline_name"] == chosen].sort_values("stage_order")
+    pipeline_ids = set(f["pipeline_id"].astype(str))
+    tiles(
+        [
+            ("Open deals", f"{num(f['deals'].sum()):,.0f}", None, f"Open deals in {chosen}"),
+            ("Open amount", money(f["amount"].sum()), None, "Sum of open deal values"),
+            ("Weighted", money(f["weighted_amount"].sum()), None, "Open values times stage probability"),
+        ],
+        per_row=3,
+    )
+    left, right = st.columns(2)
+    with left:
+        fig = go.Figure(
+            go.Funnel(
+                y=f["stage_name"],
+                x=f["amount"],
+                textinfo="value+percent initial",
+                texttemplate="%{value:$,.0f}",
+            )
+        )
+        chart(fig, "pipeline_funnel", title=f"Open pipeline by stage · {chosen}")
+    with right:
+        conv = load("pipeline_stage_conversion", empty="No stage transitions yet.")
+        if conv is not None:
+            c = conv[conv["pipeline_id"].astype(str).isin(pipeline_ids)].sort_values("stage_order").copy()
+            c["rate"] = c["advanced"] / c["entered"].where(c["entered"] > 0)
+            fig = go.Figure(go.Bar(x=c["stage_name"], y=c["rate"], text=[f"{num(r):.0%}" for r in c["rate"]]))
+            fig.update_yaxes(tickformat=".0%", range=[0, 1])
+            chart(fig, "pipeline_conversion", title="Stage conversion (advanced / entered)")
+
+months = load("pipeline_weighted_by_month", empty="No open deals with an expected close date.")
+if months is not None:
+    fig = go.Figure()
+    months = months.assign(close_month=months["close_month"].map(lambda d: d.strftime("%b %Y")))
+    fig.add_bar(x=months["close_month"], y=months["amount"], name="Open amount", opacity=0.45)
+    fig.add_bar(x=months["close_month"], y=months["weighted_amount"], name="Weighted")
+    fig.update_layout(barmode="overlay")
+    chart(fig, "pipeline_by_month", title="Weighted pipeline by expected close month")
+
+st.subheader("Revenue forecast")
+status = fetch_or_none("forecast_model_status")
+why = ""
+if status is not None and status.iloc[0]["status"] != "active":
+    why = f"The latest forecast model (v{status.iloc[0]['version']}) was {status.iloc[0]['status']}: {status.iloc[0]['reason']}."
+forecast = load(
+    "forecast_prophet",
+    empty="No revenue forecast yet.",
+    hint=why or "The forecasting job writes ml.revenue_forecasts after the warehouse is built.",
+)
+if forecast is not None:
+    history = load("forecast_history", days=180, empty="No won revenue yet.")
+    mape = (
+        num(forecast["backtest_mape"].dropna().iloc[0]) if forecast["backtest_mape"].notna().any() else None
+    )
+    total = num(forecast["yhat"].sum())
+    tiles(
+        [
+            (
+                "Forecast revenue",
+                money(total),
+                None,
+                f"Sum of yhat over {len(forecast)} {forecast['period'].iloc[0]}s",
+            ),
+            (
+                "Backtest error (MAPE)",
+                f"{mape:.1%}" if mape is not None else "n/a",
+                None,
+                "Mean absolute percentage error on the held-out period",
+            ),
+            ("Model", str(forecast["model_version"].iloc[0]), None, "ml.model_versions"),
+        ],
+        per_row=3,
+    )
+    fig = go.Figure()
+    if history is not None:
+        fig.add_scatter(
+            x=history["day"],
+            y=history["won_revenue"],
+            name="Won revenue",
+            mode="lines",
+            line={"color": "#888"},
+        )
+    fig.add_scatter(
+        x=forecast["period_start"],
+        y=forecast["yhat_upper"],
+        line={"width": 0},
+        showlegend=False,
+        name="upper",
+    )
+    fig.add_scatter(
+        x=forecast["period_start"],
+        y=forecast["yhat_lower"],
+        fill="tonexty",
+        line={"width": 0},
+        name="Interval",
+        fillcolor="rgba(31,119,180,0.2)",
+    )
+    fig.add_scatter(
+        x=forecast["period_start"], y=forecast["yhat"], name="Forecast", line={"color": "#1f77b4"}
+    )
+    chart(fig, "forecast", height=380, title="Prophet forecast with interval")
+
+cats = load("forecast_categories", empty="No pipeline forecast categories yet.")
+if cats is not None:
+    fig = go.Figure()
+    for cat in ("commit", "best_case", "pipeline"):
+        part = cats[cats["category"] == cat]
+        if not part.empty:
+            fig.add_bar(
+                x=part["period_start"].map(lambda d: d.strftime("%b %Y")),
+                y=part["yhat"],
+                name=cat.replace("_", " ").title(),
+            )
+    fig.update_layout(barmode="group")
+    chart(fig, "forecast_categories", title="Forecast categories: commit, best case, pipeline")

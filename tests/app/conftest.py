@@ -1,0 +1,121 @@
+"""Fixtures for the dashboards: a seeded, built world, a password per tenant manager, and
+AppTest runs of any page as a signed-in user.
+
+The world is the simulator's scale S (sink="raw") plus `dbt build` when those exist in the
+checkout; without them the pages are tested for their empty states only.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import secrets
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app.auth import SESSION_KEY, SignedIn
+from app.nav import ENTRYPOINT, view_path
+from crm.security import hash_password
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class World:
+    url: str
+    built: bool  # marts built by dbt
+    managers: list[SignedIn] = field(default_factory=list)
+    password: str = ""
+
+
+def _has(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def _seed(url: str) -> bool:
+    """Seed scale S into raw.* and build the marts; False when the checkout lacks either."""
+    if not _has("crm.sim") or not hasattr(importlib.import_module("crm.sim"), "seed_world"):
+        return False
+    from crm.sim import seed_world
+
+    seed_world(scale="S", seed=42, database_url=url, bootstrap=None, sink="raw", progress=False)
+    if not (ROOT / "dbt" / "dbt_project.yml").exists() or not _has("crm.warehouse"):
+        return False
+    from crm.warehouse import run_dbt
+
+    target = Path(tempfile.mkdtemp(prefix="crm-app-dbt-"))
+    # a failing data test of the warehouse must not hide the dashboards' own results
+    run_dbt(
+        ["build", "--quiet"],
+        url,
+        target_path=target / "target",
+        log_path=target / "logs",
+        check=False,
+        timeout=1200,
+    )
+    with psycopg.connect(url) as conn:
+        built = bool(conn.execute("select to_regclass('analytics.dim_leads') is not null").fetchone()[0])
+    if built and _has("ml.jobs"):
+        from ml import jobs
+
+        jobs.train_all(url, seed=42)
+        jobs.score_all(url, seed=42)
+    return built
+
+
+def _ensure_tenants(url: str, password: str) -> list[SignedIn]:
+    """One manager per tenant gets `password` (creating two tenants when nothing is seeded)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        if conn.execute("select count(*) from crm.tenants").fetchone()[0] == 0:
+            for slug, name in (("alpha", "Alpha Test"), ("beta", "Beta Test")):
+                tid = conn.execute(
+                    "insert into crm.tenants (slug, name) values (%s, %s) returning id", (slug, name)
+                ).fetchone()[0]
+                conn.execute(
+                    "insert into crm.users (tenant_id, email, full_name, role) values (%s, %s, %s, 'manager')",
+                    (tid, f"manager@{slug}.example", f"{name} Manager"),
+                )
+        rows = conn.execute(
+            """select distinct on (t.id) u.id, t.id, t.slug, t.name, u.email, u.full_name, u.role::text
+               from crm.users u join crm.tenants t on t.id = u.tenant_id
+               where u.role in ('manager', 'admin') order by t.id, (u.role = 'manager') desc, u.email"""
+        ).fetchall()
+        h = hash_password(password)
+        out = []
+        for uid, tid, slug, name, email, full_name, role in rows:
+            conn.execute("update crm.users set password_hash = %s where id = %s", (h, uid))
+            out.append(SignedIn(str(uid), str(tid), slug, name, email, full_name or email, role))
+    return out
+
+
+@pytest.fixture(scope="session")
+def world(pg_url: str) -> World:
+    built = _seed(pg_url)
+    password = secrets.token_urlsafe(12)
+    return World(url=pg_url, built=built, managers=_ensure_tenants(pg_url, password), password=password)
+
+
+@pytest.fixture
+def run_page(world: World) -> Callable[..., AppTest]:
+    """AppTest of `page` (a title of app.nav.PAGES) signed in as `who` (default: the first manager)."""
+
+    def run(
+        page: str, who: SignedIn | None = None, query: dict | None = None, timeout: float = 60
+    ) -> AppTest:
+        at = AppTest.from_file(str(ENTRYPOINT), default_timeout=timeout)
+        at.session_state[SESSION_KEY] = who or world.managers[0]
+        for k, v in (query or {}).items():
+            at.query_params[k] = v
+        at.switch_page(view_path(page))
+        at.run()
+        return at
+
+    return run

@@ -1,0 +1,211 @@
+"""The figures each page shows equal the marts' figures for the seeded world (scale S), and a
+tenant's pages show only its own rows.
+
+Expected values are computed here with independent SQL on the marts as the owner (filtered by
+tenant explicitly), then formatted the way the page formats them.
+"""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from app.ui import money, pct
+
+pytestmark = pytest.mark.usefixtures("built")
+
+
+@pytest.fixture(scope="module")
+def built(world):
+    if not world.built:
+        pytest.skip("no seeded, built world in this checkout (crm.sim + dbt)")
+
+
+@pytest.fixture(scope="module")
+def tenant(world) -> str:
+    return world.managers[0].tenant_id
+
+
+def one(url: str, sql: str, *params: object):
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql, params).fetchone()
+
+
+def rows(url: str, sql: str, *params: object) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_overview_tiles_equal_the_marts(run_page, world, tenant) -> None:
+    at = run_page("Overview")
+    assert not at.exception
+    shown = metrics(at)
+    day, open_value, win_rate, conversion, avg_size = one(
+        world.url,
+        """select day, open_pipeline_value, win_rate, lead_conversion_rate, avg_deal_size
+           from analytics.metrics_crm_daily where tenant_id = %s and is_tenant_total order by day desc limit 1""",
+        tenant,
+    )
+    (weighted,) = one(
+        world.url,
+        "select coalesce(sum(weighted_value_in_stage), 0) from analytics.fct_pipeline_daily where tenant_id = %s and day = %s",
+        tenant,
+        day,
+    )
+    assert shown["Open pipeline"] == money(open_value)
+    assert shown["Weighted pipeline"] == money(weighted)
+    assert shown["Win rate"] == pct(win_rate)
+    assert shown["Lead conversion"] == pct(conversion)
+    assert shown["Average deal size"] == money(avg_size)
+    (scored,) = one(world.url, "select count(*) from ml.churn_predictions where tenant_id = %s", tenant)
+    if scored:
+        (at_risk,) = one(
+            world.url,
+            "select count(*) from ml.churn_predictions where tenant_id = %s and risk_level in ('high', 'critical')",
+            tenant,
+        )
+        assert shown["Churn risk"] == f"{at_risk:,}"
+    assert at.get("plotly_chart"), "the trends are drawn"
+
+
+def test_pipeline_figures_equal_the_marts(run_page, world, tenant) -> None:
+    at = run_page("Pipeline & forecast")
+    assert not at.exception
+    name, deals, amount, weighted = one(
+        world.url,
+        """select pipeline_name, count(*), sum(deal_value), sum(weighted_value) from analytics.fct_deals
+           where tenant_id = %s and is_open group by pipeline_name order by sum(deal_value) desc limit 1""",
+        tenant,
+    )
+    shown = metrics(at)
+    picks = [s for s in at.selectbox if s.key == "pipeline_pick"]
+    assert not picks or picks[0].value == name
+    assert shown["Open deals"] == f"{deals:,}"
+    assert shown["Open amount"] == money(amount)
+    assert shown["Weighted"] == money(weighted)
+
+
+def test_leads_figures_equal_the_marts(run_page, world, tenant) -> None:
+    at = run_page("Leads")
+    assert not at.exception
+    n, hot, avg = one(
+        world.url,
+        "select count(*), count(*) filter (where score >= 70), round(avg(score)::numeric, 1) from ml.lead_scores where tenant_id = %s",
+        tenant,
+    )
+    shown = metrics(at)
+    assert shown["Leads"] == f"{n:,}"
+    assert shown["Hot leads"] == f"{hot:,}"
+    assert shown["Average score"] == f"{float(avg):.1f}"
+    table = at.dataframe[0].value
+    top = rows(
+        world.url,
+        "select lead_id::text, score from ml.lead_scores where tenant_id = %s order by score desc, lead_id limit 5",
+        tenant,
+    )
+    assert [(str(i), int(s)) for i, s in zip(table["lead_id"][:5], table["score"][:5], strict=True)] == top
+
+
+def test_lead_page_equals_the_marts(run_page, world, tenant) -> None:
+    lead_id, score, method = one(
+        world.url,
+        "select lead_id::text, score, method from ml.lead_scores where tenant_id = %s order by score desc, lead_id limit 1",
+        tenant,
+    )
+    (activities,) = one(
+        world.url, "select activity_count from analytics.dim_leads where lead_id = %s", lead_id
+    )
+    at = run_page("Lead", query={"lead": lead_id})
+    assert not at.exception
+    shown = metrics(at)
+    assert shown["Score"] == f"{score}"
+    assert shown["Method"] == method
+    assert shown["Activities"] == f"{activities:,}"
+
+
+def test_customers_figures_equal_the_marts(run_page, world, tenant) -> None:
+    at = run_page("Customers")
+    assert not at.exception
+    counts = dict(
+        rows(
+            world.url,
+            """select risk_level, count(*) from analytics.fct_customer_health
+               where tenant_id = %s and is_active_customer group by risk_level""",
+            tenant,
+        )
+    )
+    shown = metrics(at)
+    for level in ("low", "medium", "high", "critical"):
+        assert shown[f"{level.title()} risk"] == f"{counts.get(level, 0):,}"
+
+
+def test_customer_360_equals_the_marts(run_page, world, tenant) -> None:
+    customer_id, mrr, tickets = one(
+        world.url,
+        """select customer_id::text, mrr, tickets_total from analytics.dim_customers
+           where tenant_id = %s order by tickets_total desc, customer_id limit 1""",
+        tenant,
+    )
+    at = run_page("Customer 360", query={"customer": customer_id})
+    assert not at.exception
+    shown = metrics(at)
+    assert shown["MRR"] == money(mrr)
+    assert shown["Tickets"] == f"{tickets:,}"
+
+
+def test_segments_figures_equal_the_marts(run_page, world, tenant) -> None:
+    at = run_page("Segments")
+    assert not at.exception
+    segments, memberships = one(
+        world.url,
+        "select count(distinct segment_id), count(*) from analytics.fct_segment_memberships where tenant_id = %s",
+        tenant,
+    )
+    shown = metrics(at)
+    assert shown["Segments"] == f"{segments:,}"
+    assert shown["Memberships"] == f"{memberships:,}"
+
+
+def test_attribution_figures_equal_the_marts(run_page, world, tenant) -> None:
+    at = run_page("Attribution")
+    assert not at.exception
+    (linear,) = one(
+        world.url,
+        "select sum(credit) from analytics.fct_revenue_attribution where tenant_id = %s and attribution_model = 'linear'",
+        tenant,
+    )
+    assert metrics(at)["Attributed revenue"] == money(linear)
+
+
+def test_campaigns_figures_equal_the_marts(run_page, world, tenant) -> None:
+    at = run_page("Campaigns")
+    assert not at.exception
+    spent, budget = one(
+        world.url,
+        "select sum(spent), sum(budget) from analytics.fct_campaign_performance where tenant_id = %s",
+        tenant,
+    )
+    shown = metrics(at)
+    assert shown["Spent"] == money(spent)
+    assert shown["Budget"] == money(budget)
+
+
+def test_a_tenant_sees_only_its_own_leads(run_page, world) -> None:
+    for manager in world.managers[:2]:
+        at = run_page("Leads", who=manager)
+        assert not at.exception
+        shown = {str(i) for i in at.dataframe[0].value["lead_id"]}
+        assert shown
+        owners = {
+            r[0]
+            for r in rows(
+                world.url,
+                "select distinct tenant_id::text from analytics.dim_leads where lead_id = any(%s::uuid[])",
+                list(shown),
+            )
+        }
+        assert owners == {manager.tenant_id}
