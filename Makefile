@@ -59,3 +59,11 @@ fmt: install
 
 clean: down  ## remove local state (.crm) and the virtualenv
 	rm -rf .crm .venv
+
+# --- orchestration (issue 6) ---
+.PHONY: dagster dbt-manifest
+dbt-manifest: install  ## parse the dbt project for Dagster (dagster-dbt prepare-and-package -> dbt/target/manifest.json)
+	PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/dagster-dbt project prepare-and-package --file orchestration/project.py
+
+dagster: up  ## start the stack if needed, then the Dagster UI (DAGSTER_HOME=.crm/dagster, telemetry off); `make down` stops it
+	$(CRM) dagster

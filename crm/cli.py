@@ -29,7 +29,9 @@ def up() -> None:
         console.print(f"[green]running[/] {name} (local)")
     for name in state.external:
         console.print(f"[cyan]using[/] {name} from the environment")
-    console.print(f"Postgres  {state.database_url}\nKafka     {state.kafka_bootstrap}\nenv file  {home / 'env'}")
+    console.print(
+        f"Postgres  {state.database_url}\nKafka     {state.kafka_bootstrap}\nenv file  {home / 'env'}"
+    )
 
 
 @app.command()
@@ -102,6 +104,24 @@ def seed(
     day = dt.date.fromisoformat(as_of) if as_of else None
     summary = seed_world(scale=scale.upper(), seed=seed, as_of=day, sink=sink, progress=True)
     console.print(summary)
+
+
+@app.command()
+def dagster(
+    materialize: Annotated[
+        bool, typer.Option(help="materialize the whole graph once before starting the UI")
+    ] = False,
+) -> None:
+    """Start the Dagster UI (`dagster dev`, DAGSTER_HOME=.crm/dagster) on the running stack."""
+    from orchestration import local
+
+    home = get_settings().home
+    local.prepare_manifest(local.dagster_env(home))
+    if materialize:
+        observed, built = local.materialize_everything(home)
+        console.print(f"observe_landing: {observed.success}  materialize_everything: {built.success}")
+    rec = local.start_ui(home)
+    console.print(f"Dagster UI  {rec.url}  (pid {rec.pid}; `make down` stops it)")
 
 
 @app.command()

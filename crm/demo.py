@@ -61,9 +61,25 @@ def stage_seed(ctx: DemoContext) -> None:
     ctx.console.print(summary)
 
 
+def stage_dagster(ctx: DemoContext) -> None:
+    """Materialize the whole graph once (recorded in .crm/dagster), then start the UI."""
+    from orchestration import local
+
+    home = get_settings().home
+    local.prepare_manifest(local.dagster_env(home, ctx.database_url))
+    observed, built = local.materialize_everything(home, ctx.database_url)
+    for result in (observed, built):
+        failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+        state = "[green]ok[/]" if result.success else f"[red]failed[/] steps: {', '.join(failed)}"
+        ctx.console.print(f"{result.job_def.name}: {state} (run {result.run_id})")
+    rec = local.start_ui(home, ctx.database_url)
+    ctx.addresses["Dagster UI"] = rec.url or ""
+
+
 STAGES: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("local stack + migrations", stage_stack),
     ("synthetic world", stage_seed),
+    ("dagster: whole graph + UI", stage_dagster),
 ]
 
 
@@ -78,5 +94,7 @@ def run_demo(scale: str, seed: int, console: Console) -> DemoContext:
     for k, v in ctx.addresses.items():
         table.add_row(k, v)
     console.print(table)
-    console.print(f"Stop everything with [bold]make down[/] (state in {get_settings().home}, code in {PROJECT_ROOT}).")
+    console.print(
+        f"Stop everything with [bold]make down[/] (state in {get_settings().home}, code in {PROJECT_ROOT})."
+    )
     return ctx

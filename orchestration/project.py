@@ -1,0 +1,29 @@
+"""The dbt project (issue 4's `dbt/`) as dagster-dbt sees it. Kept in its own module so that
+`dagster-dbt project prepare-and-package --file orchestration/project.py` (`make dbt-manifest`)
+can import it without loading the whole Definitions.
+
+profiles.yml lives in dbt/ and reads the connection from the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+from crm.settings import PROJECT_ROOT
+
+DBT_DIR: Path = PROJECT_ROOT / "dbt"
+
+
+def load_project() -> DbtProject | None:
+    if not (DBT_DIR / "dbt_project.yml").exists():
+        return None
+    project = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
+    # Under `dagster dev` the manifest is re-parsed at load time; elsewhere `make dbt-manifest`
+    # has written it.
+    project.prepare_if_dev()
+    return project
+
+
+dbt_project: DbtProject | None = load_project()
