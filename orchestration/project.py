@@ -2,7 +2,7 @@
 `dagster-dbt project prepare-and-package --file orchestration/project.py` (`make dbt-manifest`)
 can import it without loading the whole Definitions.
 
-profiles.yml lives in dbt/ and reads the connection from the environment.
+profiles.yml lives in dbt/ and reads the connection (PG*) from the environment.
 """
 
 from __future__ import annotations
@@ -13,7 +13,10 @@ from dagster_dbt import DbtProject
 
 from crm.settings import PROJECT_ROOT
 
-DBT_DIR: Path = PROJECT_ROOT / "dbt"
+import os
+
+DBT_DIR: Path = Path(os.environ.get("DBT_PROJECT_DIR") or PROJECT_ROOT / "dbt")
+"""The checkout's dbt/ (DBT_PROJECT_DIR, dbt's own variable, points elsewhere, e.g. a packaged copy)."""
 
 
 def load_project() -> DbtProject | None:

@@ -47,6 +47,7 @@ class PostgresResource(ConfigurableResource):
         """DATABASE_URL and the libpq variables dbt's profile reads, for child processes (dbt)."""
         os.environ["DATABASE_URL"] = self.database_url
         os.environ.update(db.pg_env(self.database_url))
+        os.environ["PGTZ"] = "UTC"
 
 
 def dbt_executable() -> str:
