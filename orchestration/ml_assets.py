@@ -10,11 +10,22 @@ to the rule-based scorers when there is none or scoring fails, and say so in the
 from typing import Any
 
 from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    AssetKey,
     Backoff,
     Config,
+    MaterializeResult,
     MetadataValue,
     RetryPolicy,
+    asset,
+    asset_check,
 )
+
+from . import keys, ml_calls
+from .resources import PostgresResource
 
 TRAINING_GROUP = "ml_training"
 SCORING_GROUP = "ml_scoring"
@@ -33,7 +44,7 @@ class TrainingConfig(Config):
 class QualityGateConfig(Config):
     """Thresholds a candidate must reach on the holdout to be promoted (empty: the ML defaults)."""
 
-    min_metrics: dict[str, float] = {}
+    min_metrics: dict[str, float] = {}  # noqa: RUF012 (pydantic copies defaults)
     """e.g. {"roc_auc": 0.7}: every named metric must be at least this."""
 
 
@@ -60,5 +71,161 @@ def _md(d: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-ML_ASSETS: list = []
-ML_CHECKS: list = []
+def _summary_md(summary: dict[str, Any]) -> dict[str, Any]:
+    return _md({k: v for k, v in summary.items() if not k.startswith("_")})
+
+
+def _training_assets(model: str, candidate_key: AssetKey, active_key: AssetKey, features: AssetKey):
+    """candidate (train + register) -> blocking quality gate -> promotion, for one model."""
+
+    @asset(
+        key=candidate_key,
+        deps=[features],
+        group_name=TRAINING_GROUP,
+        kinds={"python", "postgres"},
+        description=(
+            f"Trains the {model} model per tenant on {features.to_user_string()}, evaluates it on a "
+            "time-based holdout and registers it in ml.model_versions as a candidate."
+        ),
+    )
+    def candidate(
+        context: AssetExecutionContext, config: TrainingConfig, postgres: PostgresResource
+    ) -> MaterializeResult:
+        summary = ml_calls.train_candidates(
+            postgres.engine(), model, seed=config.seed, holdout_days=config.holdout_days
+        )
+        context.log.info(f"{model}: {summary}")
+        return MaterializeResult(metadata=_summary_md(summary))
+
+    @asset_check(
+        asset=candidate_key,
+        name="quality_gate",
+        blocking=True,
+        description=(
+            "Each new candidate must beat the gate on its holdout (and the active model). Failing "
+            "candidates are rejected; if none passes, promotion does not run and the active model stays."
+        ),
+    )
+    def quality_gate(
+        context: AssetCheckExecutionContext, config: QualityGateConfig, postgres: PostgresResource
+    ) -> AssetCheckResult:
+        verdicts = ml_calls.gate_candidates(postgres.engine(), model, dict(config.min_metrics) or None)
+        passed = [v for v in verdicts if v["passed"]]
+        failed = [v for v in verdicts if not v["passed"]]
+        metadata = {
+            "candidates": MetadataValue.int(len(verdicts)),
+            "passed": MetadataValue.int(len(passed)),
+            "rejected": MetadataValue.json(failed),
+        }
+        if verdicts and not passed:
+            # nothing qualifies: block the promotion step (blocking check, ERROR severity)
+            return AssetCheckResult(passed=False, severity=AssetCheckSeverity.ERROR, metadata=metadata)
+        if failed:
+            # some tenants' candidates were rejected: they keep their active model
+            return AssetCheckResult(passed=False, severity=AssetCheckSeverity.WARN, metadata=metadata)
+        return AssetCheckResult(passed=True, metadata=metadata)
+
+    @asset(
+        key=active_key,
+        deps=[candidate_key],
+        group_name=TRAINING_GROUP,
+        kinds={"python", "postgres"},
+        description=f"Promotes the {model} candidates that passed the quality gate to active (ml.model_versions).",
+    )
+    def promotion(context: AssetExecutionContext, postgres: PostgresResource) -> MaterializeResult:
+        summary = ml_calls.promote_candidates(postgres.engine(), model)
+        context.log.info(f"{model} promotion: {summary}")
+        return MaterializeResult(metadata=_summary_md(summary))
+
+    return [candidate, promotion], [quality_gate]
+
+
+_lead_assets, _lead_checks = _training_assets(
+    "lead_scoring", keys.LEAD_MODEL_CANDIDATE, keys.LEAD_MODEL, keys.LEAD_FEATURES
+)
+_churn_assets, _churn_checks = _training_assets(
+    "churn", keys.CHURN_MODEL_CANDIDATE, keys.CHURN_MODEL, keys.CUSTOMER_FEATURES
+)
+
+
+def _scored(context: AssetExecutionContext, what: str, summary: dict[str, Any]) -> MaterializeResult:
+    if summary.get("fallback_reason"):
+        context.log.warning(f"{what}: rule-based fallback ({summary['fallback_reason']})")
+    return MaterializeResult(metadata=_summary_md(summary))
+
+
+@asset(
+    key=keys.LEAD_SCORES,
+    deps=[keys.LEAD_MODEL, keys.LEAD_FEATURES],
+    group_name=SCORING_GROUP,
+    kinds={"python", "postgres"},
+    retry_policy=SCORING_RETRY,
+    description="Lead scores 0-100 with confidence, factors, recommendations and next best actions (ml.lead_scores).",
+)
+def lead_scores(
+    context: AssetExecutionContext, config: ScoringConfig, postgres: PostgresResource
+) -> MaterializeResult:
+    return _scored(
+        context, "lead scores", ml_calls.score_leads(postgres.engine(), force_rules=config.force_rules)
+    )
+
+
+@asset(
+    key=keys.DEAL_PROBABILITIES,
+    deps=[keys.FCT_DEALS],
+    group_name=SCORING_GROUP,
+    kinds={"python", "postgres"},
+    retry_policy=SCORING_RETRY,
+    description="Win probability of every open deal (ml.deal_probabilities); stage defaults when no model qualifies.",
+)
+def deal_probabilities(
+    context: AssetExecutionContext, config: ScoringConfig, postgres: PostgresResource
+) -> MaterializeResult:
+    return _scored(
+        context, "deal probabilities", ml_calls.score_deals(postgres.engine(), force_rules=config.force_rules)
+    )
+
+
+@asset(
+    key=keys.CHURN_PREDICTIONS,
+    deps=[keys.CHURN_MODEL, keys.CUSTOMER_FEATURES],
+    group_name=SCORING_GROUP,
+    kinds={"python", "postgres"},
+    retry_policy=SCORING_RETRY,
+    description="Churn probability, risk level and factors per customer (ml.churn_predictions).",
+)
+def churn_predictions(
+    context: AssetExecutionContext, config: ScoringConfig, postgres: PostgresResource
+) -> MaterializeResult:
+    return _scored(
+        context,
+        "churn predictions",
+        ml_calls.predict_churn(postgres.engine(), force_rules=config.force_rules),
+    )
+
+
+@asset(
+    key=keys.REVENUE_FORECASTS,
+    deps=[keys.REVENUE_SERIES, keys.FCT_DEALS],
+    group_name=SCORING_GROUP,
+    kinds={"python", "postgres"},
+    retry_policy=SCORING_RETRY,
+    description="Prophet forecast of daily won revenue (with backtest MAPE) and the pipeline-weighted forecast.",
+)
+def revenue_forecasts(
+    context: AssetExecutionContext, config: TrainingConfig, postgres: PostgresResource
+) -> MaterializeResult:
+    return _scored(
+        context, "revenue forecasts", ml_calls.forecast_revenue(postgres.engine(), seed=config.seed)
+    )
+
+
+ML_ASSETS = [
+    *_lead_assets,
+    *_churn_assets,
+    lead_scores,
+    deal_probabilities,
+    churn_predictions,
+    revenue_forecasts,
+]
+ML_CHECKS = [*_lead_checks, *_churn_checks]

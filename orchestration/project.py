@@ -7,13 +7,12 @@ profiles.yml lives in dbt/ and reads the connection (PG*) from the environment.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from dagster_dbt import DbtProject
 
 from crm.settings import PROJECT_ROOT
-
-import os
 
 DBT_DIR: Path = Path(os.environ.get("DBT_PROJECT_DIR") or PROJECT_ROOT / "dbt")
 """The checkout's dbt/ (DBT_PROJECT_DIR, dbt's own variable, points elsewhere, e.g. a packaged copy)."""
