@@ -60,6 +60,30 @@ fmt: install
 clean: down  ## remove local state (.crm) and the virtualenv
 	rm -rf .crm .venv
 
+# --- warehouse (issue 4): dbt project in dbt/, segments in crm/segments ----------------------
+.PHONY: dbt-build dbt-docs dbt-test dbt-docs-serve segments-recalc bench-dbt bench-segments
+
+dbt-build: install  ## dbt build (models + tests) against DATABASE_URL or the local stack
+	$(CRM) dbt build
+
+dbt-test: install  ## dbt test only (data tests and unit tests)
+	$(CRM) dbt test
+
+dbt-docs: install  ## dbt docs generate (dbt/target/index.html, catalog.json)
+	$(CRM) dbt docs generate
+
+dbt-docs-serve: dbt-docs  ## serve the dbt docs on 127.0.0.1:8081
+	$(CRM) dbt docs serve --host 127.0.0.1 --port 8081 --no-browser
+
+segments-recalc: install  ## recalculate every dynamic segment
+	$(CRM) segments recalc
+
+bench-dbt: install  ## scale M: full dbt build and an incremental one after 1% new events -> bench/results/dbt.json
+	$(PY) -m bench.dbt_bench
+
+bench-segments: install  ## 20 dynamic segments over 1M customers -> bench/results/segments.json
+	$(PY) -m bench.segments_bench
+
 # --- orchestration (issue 6) ---
 .PHONY: dagster dbt-manifest
 dbt-manifest: install  ## parse the dbt project for Dagster (dagster-dbt prepare-and-package -> dbt/target/manifest.json)

@@ -1,0 +1,89 @@
+-- Every marketing and sales touchpoint, one row each: web events (visits, page views, forms,
+-- downloads), e-mail engagement, answered calls, meetings and demos, proposals and contracts
+-- (lead and deal activities) and support tickets. Website visits, forms and documents are
+-- mirrored by web events, so they come from the web stream only.
+with web as (
+    select
+        event_id as touchpoint_id,
+        tenant_id,
+        'web_event'::text as touchpoint_source,
+        'web'::text as touchpoint_type,
+        lower(coalesce(nullif(utm_medium, 'none'), 'direct')) as channel,
+        campaign_id,
+        lead_id,
+        customer_id,
+        null::uuid as deal_id,
+        occurred_at as touched_at
+    from {{ ref('stg_raw__web_events') }}
+    where lead_id is not null or customer_id is not null
+),
+
+lead_touches as (
+    select
+        event_id as touchpoint_id,
+        tenant_id,
+        'lead_activity'::text as touchpoint_source,
+        case
+            when activity_type in ('EMAIL_OPENED', 'EMAIL_CLICKED') then 'email'
+            when activity_type = 'CALL_ANSWERED' then 'call'
+            when activity_type = 'MEETING_COMPLETED' and is_demo then 'demo'
+            when activity_type = 'MEETING_COMPLETED' then 'meeting'
+            else 'proposal'
+        end as touchpoint_type,
+        case when activity_type in ('EMAIL_OPENED', 'EMAIL_CLICKED') then 'email' else 'sales' end as channel,
+        campaign_id,
+        lead_id,
+        null::uuid as customer_id,
+        null::uuid as deal_id,
+        occurred_at as touched_at
+    from {{ ref('stg_raw__lead_activities') }}
+    where activity_type in (
+        'EMAIL_OPENED', 'EMAIL_CLICKED', 'CALL_ANSWERED', 'MEETING_COMPLETED', 'PROPOSAL_SENT', 'CONTRACT_SENT'
+    )
+),
+
+deal_touches as (
+    select
+        event_id as touchpoint_id,
+        tenant_id,
+        'deal_activity'::text as touchpoint_source,
+        case
+            when activity_type = 'EMAIL_SENT' then 'email'
+            when activity_type = 'CALL_MADE' then 'call'
+            when activity_type = 'MEETING_SCHEDULED' and is_demo then 'demo'
+            when activity_type = 'MEETING_SCHEDULED' then 'meeting'
+            else 'proposal'
+        end as touchpoint_type,
+        case when activity_type = 'EMAIL_SENT' then 'email' else 'sales' end as channel,
+        null::uuid as campaign_id,
+        null::uuid as lead_id,
+        null::uuid as customer_id,
+        deal_id,
+        occurred_at as touched_at
+    from {{ ref('stg_raw__deal_activities') }}
+    where activity_type in ('EMAIL_SENT', 'CALL_MADE', 'MEETING_SCHEDULED', 'PROPOSAL_SENT', 'CONTRACT_SENT')
+),
+
+ticket_touches as (
+    select
+        event_id as touchpoint_id,
+        tenant_id,
+        'ticket'::text as touchpoint_source,
+        'support_ticket'::text as touchpoint_type,
+        'support'::text as channel,
+        null::uuid as campaign_id,
+        lead_id,
+        customer_id,
+        null::uuid as deal_id,
+        occurred_at as touched_at
+    from {{ ref('stg_raw__tickets') }}
+    where event_type = 'ticket.created' and (lead_id is not null or customer_id is not null)
+)
+
+select * from web
+union all
+select * from lead_touches
+union all
+select * from deal_touches
+union all
+select * from ticket_touches

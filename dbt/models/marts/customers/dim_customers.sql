@@ -1,0 +1,108 @@
+-- Customer 360, one row per customer: lifecycle stage, MRR and revenue, open deals, tickets
+-- and CSAT, conversations, product usage, health and segment count. Dynamic segments
+-- (crm/segments) filter on a whitelisted set of these columns.
+with customers as (
+    select * from {{ ref('stg_crm__customers') }}
+),
+
+deals as (
+    select
+        customer_id,
+        count(*) filter (where is_won) as won_deals,
+        coalesce(sum(deal_value) filter (where is_won), 0) as total_revenue,
+        count(*) filter (where is_open) as open_deals,
+        coalesce(sum(deal_value) filter (where is_open), 0) as open_pipeline_value,
+        max(closed_at) filter (where is_won) as last_won_at
+    from {{ ref('int_deals_enriched') }}
+    where customer_id is not null
+    group by customer_id
+),
+
+tickets as (
+    select
+        customer_id,
+        count(*) as tickets_total,
+        count(*) filter (where is_open) as open_tickets,
+        avg(csat) as avg_csat,
+        max(opened_at) as last_ticket_at
+    from {{ ref('int_tickets_latest') }}
+    where customer_id is not null
+    group by customer_id
+),
+
+conversations as (
+    select
+        customer_id,
+        count(distinct conversation_id) as conversations_total,
+        max(occurred_at) as last_conversation_at
+    from {{ ref('stg_raw__conversations') }}
+    where customer_id is not null
+    group by customer_id
+),
+
+usage_now as (
+    select * from {{ ref('int_customer_features') }} where snapshot_kind = 'current'
+),
+
+health as (
+    select customer_id, health_score, trend, risk_level from {{ ref('fct_customer_health') }}
+),
+
+segments as (
+    select customer_id, count(*) as segment_count
+    from {{ ref('stg_crm__customer_segment_memberships') }}
+    group by customer_id
+),
+
+converted_leads as (
+    select customer_id, min(lead_id::text)::uuid as lead_id
+    from {{ ref('stg_crm__leads') }}
+    where customer_id is not null
+    group by customer_id
+)
+
+select
+    customers.customer_id,
+    customers.tenant_id,
+    customers.email,
+    nullif(trim(concat_ws(' ', customers.first_name, customers.last_name)), '') as full_name,
+    customers.company,
+    customers.industry,
+    customers.company_size,
+    customers.country,
+    customers.tags,
+    customers.lifecycle_stage,
+    customers.became_customer_at,
+    customers.churned_at,
+    customers.created_at,
+    converted_leads.lead_id,
+    customers.mrr,
+    (customers.mrr * 12)::numeric(18, 2) as arr,
+    coalesce(deals.total_revenue, 0)::numeric(18, 2) as total_revenue,
+    coalesce(deals.won_deals, 0)::integer as won_deals,
+    coalesce(deals.open_deals, 0)::integer as open_deals,
+    coalesce(deals.open_pipeline_value, 0)::numeric(18, 2) as open_pipeline_value,
+    deals.last_won_at,
+    coalesce(tickets.tickets_total, 0)::integer as tickets_total,
+    coalesce(tickets.open_tickets, 0)::integer as open_tickets,
+    round(tickets.avg_csat::numeric, 2)::double precision as avg_csat,
+    tickets.last_ticket_at,
+    coalesce(conversations.conversations_total, 0)::integer as conversations_total,
+    conversations.last_conversation_at,
+    coalesce(usage_now.logins_30d, 0)::integer as logins_30d,
+    coalesce(usage_now.feature_events_90d, 0)::integer as feature_events_90d,
+    coalesce(usage_now.distinct_users_90d, 0)::integer as active_users_90d,
+    usage_now.days_since_last_usage,
+    usage_now.tickets_90d,
+    health.health_score,
+    health.trend as health_trend,
+    health.risk_level,
+    coalesce(segments.segment_count, 0)::integer as segment_count
+from customers
+left join deals on customers.customer_id = deals.customer_id
+left join tickets on customers.customer_id = tickets.customer_id
+left join conversations on customers.customer_id = conversations.customer_id
+left join usage_now on customers.customer_id = usage_now.customer_id
+left join health on customers.customer_id = health.customer_id
+left join segments on customers.customer_id = segments.customer_id
+left join converted_leads on customers.customer_id = converted_leads.customer_id

@@ -1,0 +1,85 @@
+-- One row per customer: health score 0-100 (weighted factors; weights are vars, normalised by
+-- their sum), its trend against health_trend_days ago (improving / stable / declining beyond
+-- +-health_trend_threshold points), risk level (low / medium / high / critical) and the
+-- factors as a JSON array of the seed's HealthFactor {category, factor, weight, value, impact}.
+{% set w_usage = var('health_weight_usage') %}
+{% set w_support = var('health_weight_support') %}
+{% set w_engagement = var('health_weight_engagement') %}
+{% set w_financial = var('health_weight_financial') %}
+{% set w_total = w_usage + w_support + w_engagement + w_financial %}
+with factors as (
+    select * from {{ ref('int_customer_health_factors') }}
+),
+
+scored as (
+    select
+        *,
+        round((100.0 * (
+            {{ w_usage }} * usage_factor
+            + {{ w_support }} * support_factor
+            + {{ w_engagement }} * engagement_factor
+            + {{ w_financial }} * financial_factor
+        ) / {{ w_total }})::numeric, 1) as health_score
+    from factors
+),
+
+current_scores as (
+    select * from scored where snapshot_kind = 'current'
+),
+
+previous_scores as (
+    select customer_id, health_score, is_active_at_snapshot from scored where snapshot_kind = 'trend'
+),
+
+final as (
+    select
+        c.tenant_id,
+        c.customer_id,
+        c.snapshot_at as calculated_at,
+        c.is_active_at_snapshot as is_active_customer,
+        c.health_score,
+        p.health_score as health_score_previous,
+        (c.health_score - p.health_score) as health_score_change,
+        case
+            when p.health_score is null or not p.is_active_at_snapshot then 'stable'
+            when c.health_score - p.health_score > {{ var('health_trend_threshold') }} then 'improving'
+            when c.health_score - p.health_score < -{{ var('health_trend_threshold') }} then 'declining'
+            else 'stable'
+        end as trend,
+        case
+            when c.health_score >= {{ var('health_risk_low_min') }} then 'low'
+            when c.health_score >= {{ var('health_risk_medium_min') }} then 'medium'
+            when c.health_score >= {{ var('health_risk_high_min') }} then 'high'
+            else 'critical'
+        end as risk_level,
+        c.usage_factor,
+        c.support_factor,
+        c.engagement_factor,
+        c.financial_factor,
+        jsonb_build_array(
+            {% for cat, col, weight, value in [
+                ('usage', 'usage_factor', w_usage, 'logins_30d'),
+                ('support', 'support_factor', w_support, 'tickets_90d'),
+                ('engagement', 'engagement_factor', w_engagement, 'avg_conversation_sentiment_90d'),
+                ('financial', 'financial_factor', w_financial, 'won_revenue_365d')] %}
+            jsonb_build_object(
+                'category', '{{ cat }}',
+                'factor', '{{ value }}',
+                'weight', round(({{ weight }} / {{ w_total }})::numeric, 4),
+                'value', c.{{ value }},
+                'score', c.{{ col }},
+                'impact', case when c.{{ col }} >= 0.6 then 'positive' when c.{{ col }} < 0.4 then 'negative' else 'neutral' end
+            ){{ ',' if not loop.last }}
+            {% endfor %}
+        ) as factors,
+        array_remove(array[
+            case when c.usage_factor < 0.4 then 'Usage is low: schedule an adoption review' end,
+            case when c.support_factor < 0.4 then 'Support experience is poor: escalate open tickets' end,
+            case when c.engagement_factor < 0.4 then 'Engagement is fading: reach out personally' end,
+            case when c.financial_factor < 0.4 then 'Little recent revenue: look for an expansion opportunity' end
+        ], null) as recommendations
+    from current_scores as c
+    left join previous_scores as p on c.customer_id = p.customer_id
+)
+
+select * from final

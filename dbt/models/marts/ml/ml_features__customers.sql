@@ -1,0 +1,31 @@
+-- One row per customer: features as of the training snapshot (now - churn_horizon_days),
+-- and the label churned_90d = churned within churn_horizon_days after it. The label is null
+-- for customers that were not active customers at the snapshot (not yet, or already churned).
+-- Score with ml_features__customers_current (same feature columns, as of now).
+with features as (
+    select * from {{ ref('int_customer_features') }}
+    where snapshot_kind = 'train'
+),
+
+customers as (
+    select * from {{ ref('stg_crm__customers') }}
+)
+
+select
+    features.tenant_id,
+    features.customer_id,
+    features.snapshot_at,
+    case
+        when not features.is_active_at_snapshot then null
+        when customers.churned_at is not null
+            and customers.churned_at < features.snapshot_at + make_interval(days => {{ var('churn_horizon_days') }})
+            then true
+        else false
+    end as churned_90d,
+    features.is_active_at_snapshot,
+    customers.industry,
+    customers.company_size,
+    customers.country,
+    {{ customer_feature_columns('features') }}
+from features
+inner join customers on features.customer_id = customers.customer_id

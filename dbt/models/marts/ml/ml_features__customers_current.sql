@@ -1,0 +1,23 @@
+-- One row per customer: the same feature columns as ml_features__customers, as of now (for
+-- scoring). No label: the future is not known yet.
+with features as (
+    select * from {{ ref('int_customer_features') }}
+    where snapshot_kind = 'current'
+),
+
+customers as (
+    select * from {{ ref('stg_crm__customers') }}
+)
+
+select
+    features.tenant_id,
+    features.customer_id,
+    features.snapshot_at,
+    features.is_active_at_snapshot,
+    customers.lifecycle_stage,
+    customers.industry,
+    customers.company_size,
+    customers.country,
+    {{ customer_feature_columns('features') }}
+from features
+inner join customers on features.customer_id = customers.customer_id

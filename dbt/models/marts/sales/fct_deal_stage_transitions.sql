@@ -1,0 +1,81 @@
+{{ config(
+    materialized='incremental',
+    unique_key='deal_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    indexes=[{'columns': ['tenant_id', 'entered_at']}, {'columns': ['deal_id']}]
+) }}
+-- One row per stage a deal entered (deal.created enters the first stage, each
+-- deal.stage_changed the next): entered_at, exited_at (when the next stage was entered; null
+-- while the deal is in it), days in stage. Incremental by deal: a run recomputes the deals
+-- with newly landed events (delete+insert on deal_id); a full refresh gives the same rows.
+with events as (
+    select * from {{ ref('stg_raw__deal_activities') }}
+    where activity_type in ('CREATED', 'STAGE_CHANGED')
+      and to_stage is not null
+    {% if is_incremental() %}
+      and deal_id in (
+          select deal_id from {{ ref('stg_raw__deal_activities') }}
+          where received_at > (select coalesce(max(last_received_at), '-infinity'::timestamptz) from {{ this }})
+      )
+    {% endif %}
+),
+
+ordered as (
+    select
+        event_id,
+        tenant_id,
+        deal_id,
+        activity_type,
+        from_stage,
+        to_stage,
+        probability,
+        occurred_at,
+        received_at,
+        row_number() over (partition by deal_id order by occurred_at, case when activity_type = 'CREATED' then 0 else 1 end, event_id)
+            as stage_sequence
+    from events
+),
+
+with_exit as (
+    select
+        ordered.*,
+        lead(occurred_at) over (partition by deal_id order by stage_sequence) as exited_at,
+        lead(to_stage) over (partition by deal_id order by stage_sequence) as next_stage,
+        max(received_at) over (partition by deal_id) as last_received_at
+    from ordered
+),
+
+stages as (
+    select * from {{ ref('stg_crm__pipeline_stages') }}
+),
+
+deals as (
+    select deal_id, pipeline_id from {{ ref('stg_crm__deals') }}
+)
+
+select
+    with_exit.event_id as transition_id,
+    with_exit.tenant_id,
+    with_exit.deal_id,
+    deals.pipeline_id,
+    with_exit.stage_sequence::integer as stage_sequence,
+    coalesce(with_exit.from_stage, lag(with_exit.to_stage) over (
+        partition by with_exit.deal_id order by with_exit.stage_sequence
+    )) as from_stage,
+    with_exit.to_stage as stage_name,
+    stages.stage_order,
+    coalesce(with_exit.probability, stages.stage_probability) as stage_probability,
+    coalesce(stages.is_won, with_exit.to_stage = 'Closed Won') as is_won_stage,
+    coalesce(stages.is_lost, with_exit.to_stage = 'Closed Lost') as is_lost_stage,
+    with_exit.occurred_at as entered_at,
+    with_exit.exited_at,
+    with_exit.next_stage,
+    case when with_exit.exited_at is not null
+        then {{ days_between('with_exit.occurred_at', 'with_exit.exited_at') }}
+    end::double precision as days_in_stage,
+    with_exit.exited_at is null as is_current,
+    with_exit.last_received_at
+from with_exit
+left join deals on with_exit.deal_id = deals.deal_id
+left join stages on deals.pipeline_id = stages.pipeline_id and with_exit.to_stage = stages.stage_name

@@ -1,0 +1,26 @@
+with source as (
+    select * from {{ source('crm', 'customers') }}
+),
+
+renamed as (
+    select
+        id as customer_id,
+        tenant_id,
+        email,
+        first_name,
+        last_name,
+        company,
+        industry,
+        company_size,
+        country,
+        lifecycle_stage::text as lifecycle_stage,
+        became_customer_at,
+        churned_at,
+        mrr::numeric(18, 2) as mrr,
+        tags,
+        created_at,
+        updated_at
+    from source
+)
+
+select * from renamed

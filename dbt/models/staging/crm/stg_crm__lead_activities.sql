@@ -1,0 +1,18 @@
+with source as (
+    select * from {{ source('crm', 'lead_activities') }}
+),
+
+renamed as (
+    select
+        id as activity_id,
+        tenant_id,
+        lead_id,
+        user_id,
+        type::text as activity_type,
+        description,
+        metadata,
+        created_at
+    from source
+)
+
+select * from renamed

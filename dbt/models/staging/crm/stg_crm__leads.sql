@@ -1,0 +1,41 @@
+with source as (
+    select * from {{ source('crm', 'leads') }}
+),
+
+renamed as (
+    select
+        id as lead_id,
+        tenant_id,
+        customer_id,
+        email,
+        first_name,
+        last_name,
+        company,
+        source as lead_source,
+        status::text as lead_status,
+        score as lead_score,
+        assigned_user_id,
+        tags,
+        last_activity_at,
+        converted_at,
+        created_at,
+        updated_at,
+        -- the LeadScoringContext's demographic / firmographic fields live in custom_fields
+        nullif(custom_fields ->> 'job_title', '') as job_title,
+        nullif(custom_fields ->> 'industry', '') as industry,
+        nullif(custom_fields ->> 'country', '') as country,
+        {{ json_num('custom_fields', 'employee_count') }}::integer as employee_count,
+        {{ json_num('custom_fields', 'annual_revenue') }}::numeric(18, 2) as annual_revenue,
+        nullif(custom_fields ->> 'funding_stage', '') as funding_stage,
+        case
+            when jsonb_typeof(custom_fields -> 'technology_stack') = 'array'
+                then array(select jsonb_array_elements_text(custom_fields -> 'technology_stack'))
+        end as technology_stack,
+        nullif(custom_fields ->> 'utm_source', '') as utm_source,
+        nullif(custom_fields ->> 'utm_medium', '') as utm_medium,
+        nullif(custom_fields ->> 'utm_campaign', '') as utm_campaign,
+        {{ json_uuid('custom_fields', 'campaign_id') }} as campaign_id
+    from source
+)
+
+select * from renamed
