@@ -3,7 +3,8 @@
 One `metadata` holds them all; each table carries its schema (`crm`, `raw`, `sim_truth`).
 Names: crm tables keep their own names (`t.leads`); raw landing tables are prefixed
 (`t.raw_lead_activities`, since `t.lead_activities` is the crm one); `t.dead_letters` is
-`raw.dead_letters`. The schema `ml` has no tables here yet (the ML issue adds them).
+`raw.dead_letters`. ML outputs: `t.model_versions`, `t.lead_scores`, `t.deal_probabilities`,
+`t.churn_predictions`, `t.revenue_forecasts` (schema `ml`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,14 @@ from crm.schema.landing import (
     raw_tickets,
     raw_usage_events,
     raw_web_events,
+)
+from crm.schema.ml import (
+    ML_TABLES,
+    churn_predictions,
+    deal_probabilities,
+    lead_scores,
+    model_versions,
+    revenue_forecasts,
 )
 from crm.schema.operational import (
     MUTABLE_TABLES,
@@ -65,6 +74,7 @@ __all__ = [
     "ENUM_TYPES",
     "LANDING_TABLES",
     "ML",
+    "ML_TABLES",
     "MUTABLE_TABLES",
     "NAMING_CONVENTION",
     "RAW",
@@ -72,21 +82,25 @@ __all__ = [
     "SIM_TRUTH",
     "api_keys",
     "audit_log",
+    "churn_predictions",
     "customer_segment_memberships",
     "customer_segments",
     "customer_truth",
     "customers",
     "dead_letters",
     "deal_activities",
+    "deal_probabilities",
     "deal_products",
     "deals",
     "idempotency_keys",
     "landing_table",
     "lead_activities",
+    "lead_scores",
     "lead_truth",
     "leads",
     "marketing_campaigns",
     "metadata",
+    "model_versions",
     "outbox",
     "products",
     "raw_conversations",
@@ -96,6 +110,7 @@ __all__ = [
     "raw_tickets",
     "raw_usage_events",
     "raw_web_events",
+    "revenue_forecasts",
     "revenue_truth",
     "sales_pipelines",
     "tenants",

@@ -1,0 +1,281 @@
+"""Lead scoring: train (time-based split, calibrated logistic model), score, explain, with the
+rule-based fallback and the naive Bayes baseline.
+
+Input: a lead feature frame (see `ml.schemas`: tenant_id, lead_id, created_at,
+`converted_90d`, feature columns). One model per tenant: a tenant's leads never inform
+another tenant's scores.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+import polars as pl
+
+from ml import nba
+from ml.errors import CRMError, CRMErrorCode
+from ml.explain import top_factors
+from ml.linear import LinearModel, split_columns
+from ml.metrics import auc, ece
+from ml.naive_bayes import NaiveBayesBaseline
+from ml.schemas import LEAD_FEATURES, LEAD_LABEL, lead_label
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "lead_scoring"
+MIN_CONVERSIONS = 120
+"""Einstein's minimum: fewer conversions in the training window -> rule-based scoring."""
+LABEL_DAYS = 90
+HOLDOUT_SHARE = 0.2
+CALIB_SHARE = 0.2
+RULES_VERSION = "rules-v1"
+CHUNK = 250_000
+
+RULES: tuple[tuple[str, float, float], ...] = (
+    # column, points per unit, cap (documented in README "Models")
+    ("email_opens", 2.0, 16.0),
+    ("email_clicks", 4.0, 16.0),
+    ("website_visits", 1.5, 12.0),
+    ("form_submissions", 6.0, 12.0),
+    ("content_downloads", 4.0, 12.0),
+    ("calls_answered", 5.0, 15.0),
+    ("meetings_scheduled", 4.0, 8.0),
+    ("meetings_completed", 10.0, 20.0),
+)
+RULE_BASE = 5.0
+RULE_BIG_COMPANY = ("employee_count", 200, 5.0)
+
+
+class NotEnoughData(CRMError):
+    def __init__(self, message: str, context: dict | None = None) -> None:
+        super().__init__(CRMErrorCode.SCORING_SERVICE_UNAVAILABLE, message, context)
+
+
+@dataclass
+class LeadModel:
+    """What the registry stores for a lead model (pickled with joblib)."""
+
+    model: LinearModel
+    baseline: NaiveBayesBaseline
+    numeric: list[str]
+    categorical: list[str]
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def predict(self, df: pl.DataFrame) -> np.ndarray:
+        return self.model.predict(df)
+
+
+@dataclass
+class TrainResult:
+    model: LeadModel
+    metrics: dict[str, float]
+    params: dict
+    window_start: datetime
+    window_end: datetime
+    holdout: pl.DataFrame  # the holdout rows (for comparing with the active model)
+    holdout_pred: np.ndarray
+
+
+def labeled(df: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
+    """Leads old enough to have a label (created at least 90 days before `as_of`), by time."""
+    cutoff = as_of - timedelta(days=LABEL_DAYS)
+    return (
+        df.filter(pl.col(LEAD_LABEL).is_not_null() & (pl.col("created_at") <= cutoff))
+        .with_columns(pl.col(LEAD_LABEL).cast(pl.Int8))
+        .sort("created_at", "lead_id")
+    )
+
+
+def time_split(df: pl.DataFrame, holdout: float = HOLDOUT_SHARE, calib: float = CALIB_SHARE
+               ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(fit, calibration, holdout): consecutive slices in creation order (no future leaks back)."""
+    n = df.height
+    h = int(n * (1 - holdout))
+    c = int(h * (1 - calib))
+    return df.slice(0, c), df.slice(c, h - c), df.slice(h, n - h)
+
+
+def train(df: pl.DataFrame, as_of: datetime, seed: int = 0, min_conversions: int = MIN_CONVERSIONS) -> TrainResult:
+    """Fit one tenant's lead model. Raises `NotEnoughData` below `min_conversions`."""
+    data = labeled(df, as_of)
+    conversions = int(data[LEAD_LABEL].sum()) if data.height else 0
+    if conversions < min_conversions:
+        raise NotEnoughData(
+            f"{conversions} conversions in the training window, {min_conversions} needed",
+            {"conversions": conversions, "leads": data.height},
+        )
+    fit, cal, hold = time_split(data)
+    numeric, categorical = split_columns(data)
+    y_fit = fit[LEAD_LABEL].to_numpy()
+    model = LinearModel.fit(fit, y_fit, cal, cal[LEAD_LABEL].to_numpy(), numeric, categorical, seed=seed)
+    nb = NaiveBayesBaseline.fit(fit, y_fit, categorical)
+    lm = LeadModel(model, nb, numeric, categorical, {c: lead_label(c) for c in numeric + categorical})
+    y_hold = hold[LEAD_LABEL].to_numpy()
+    p_hold = lm.predict(hold)
+    metrics = {
+        "auc": auc(y_hold, p_hold),
+        "ece": ece(y_hold, p_hold),
+        "baseline_auc": auc(y_hold, nb.predict(hold)),
+        "holdout_rows": float(hold.height),
+        "holdout_conversions": float(y_hold.sum()),
+        "train_rows": float(fit.height + cal.height),
+        "train_conversions": float(conversions - y_hold.sum()),
+        "base_rate": float(y_hold.mean()) if y_hold.size else 0.0,
+    }
+    params = {"model": "logistic+platt", "C": 0.5, "seed": seed, "numeric": numeric, "categorical": categorical,
+              "holdout_share": HOLDOUT_SHARE, "calibration_share": CALIB_SHARE, "label_days": LABEL_DAYS}
+    return TrainResult(lm, metrics, params, data["created_at"].min(), data["created_at"].max(), hold, p_hold)
+
+
+def rule_scores(df: pl.DataFrame) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """The documented rule-based scorer: (score 0-100, rule inputs, points per rule)."""
+    inputs = [c for c, _, _ in RULES] + [RULE_BIG_COMPANY[0]]
+    pts = np.zeros((df.height, len(inputs)))
+    for j, (col, per, cap) in enumerate(RULES):
+        if col in df.columns:
+            x = df[col].cast(pl.Float64).fill_null(0).fill_nan(0).to_numpy()
+            pts[:, j] = np.minimum(per * np.maximum(x, 0), cap)
+    col, threshold, bonus = RULE_BIG_COMPANY
+    if col in df.columns:
+        x = df[col].cast(pl.Float64).fill_null(0).to_numpy()
+        pts[:, -1] = np.where(x >= threshold, bonus, 0.0)
+    score = np.clip(np.round(RULE_BASE + pts.sum(axis=1)), 0, 100)
+    return score, inputs, pts
+
+
+def score(df: pl.DataFrame, model: LeadModel | None, model_version: str | None, scored_at: datetime) -> pl.DataFrame:
+    """Rows for `ml.lead_scores`, one per input lead. `model=None` (no qualifying model) or a
+    model that fails to score -> the rule-based scorer answers with method 'rules'."""
+    parts = []
+    for start in range(0, max(df.height, 1), CHUNK):
+        chunk = df.slice(start, CHUNK)
+        if chunk.height:
+            parts.append(_score_chunk(chunk, model, model_version, scored_at))
+    if not parts:
+        return pl.DataFrame()
+    return pl.concat(parts)
+
+
+def _score_chunk(df: pl.DataFrame, model: LeadModel | None, model_version: str | None, scored_at: datetime
+                 ) -> pl.DataFrame:
+    method = "rules"
+    if model is not None:
+        try:
+            p, contrib = model.model.contributions(df)
+            if not np.all(np.isfinite(p)):
+                raise ValueError("non-finite probabilities")
+            method = "model"
+            scores = np.clip(np.round(100 * p), 0, 100)
+            coverage = model.model.encoder.coverage(df)
+            confidence = coverage * (0.5 + 0.5 * np.abs(2 * p - 1))
+            inputs, labels = model.model.inputs, model.labels
+        except Exception as exc:
+            log.warning("%s: lead model failed (%s); rule-based scores instead",
+                        CRMErrorCode.SCORING_SERVICE_UNAVAILABLE, exc)
+    if method == "rules":
+        scores, inputs, contrib = rule_scores(df)
+        labels = {c: lead_label(c) for c in inputs}
+        present = [c for c in inputs if c in df.columns]
+        cov = (df.select(pl.sum_horizontal([pl.col(c).is_not_null().cast(pl.Int32) for c in present])).to_series()
+               .to_numpy() / len(inputs)) if present else np.zeros(df.height)
+        confidence = 0.4 * cov
+        model_version = RULES_VERSION
+    f = top_factors(df, inputs, labels, contrib)
+    s = pl.Series("score", scores.astype(np.int32))
+    out = pl.DataFrame({
+        "tenant_id": df["tenant_id"].cast(pl.Utf8),
+        "lead_id": df["lead_id"].cast(pl.Utf8),
+        "score": s,
+        "confidence": np.round(confidence, 4),
+        "method": method,
+        "model_version": model_version or "",
+        "factors": f["factors"],
+    })
+    recs, actions = _advice(df, s, f)
+    return out.with_columns(recommendations=recs, next_best_actions=actions,
+                            scored_at=pl.lit(scored_at, dtype=pl.Datetime("us", "UTC")))
+
+
+def _num(df: pl.DataFrame, col: str) -> pl.Series:
+    if col in df.columns:
+        return df[col].cast(pl.Float64).fill_null(0).fill_nan(0)
+    return pl.Series(col, np.zeros(df.height))
+
+
+def _advice(df: pl.DataFrame, score: pl.Series, f: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+    """Vectorised `ml.nba` rules -> JSON text columns (recommendations, next_best_actions)."""
+    w = pl.DataFrame({
+        "s": score, "pos": f["pos_label"], "neg": f["neg_label"], "negf": f["neg_feature"],
+        "meet": _num(df, "meetings_completed"), "click": _num(df, "email_clicks") + _num(df, "content_downloads"),
+        "answered": _num(df, "calls_answered"),
+        "total": sum((_num(df, c) for c in ("email_opens", "email_clicks", "website_visits", "form_submissions",
+                                            "content_downloads", "calls_answered", "meetings_completed")),
+                     start=pl.Series(np.zeros(df.height))),
+    })
+    s = pl.col("s").cast(pl.Utf8)
+
+    def act(cond: pl.Expr, action: str, reason: pl.Expr, priority: str) -> pl.Expr:
+        return pl.when(cond).then(
+            pl.lit(f'{{"action":"{action}","reason":"') + reason.str.replace_all('"', "'", literal=True)
+            + pl.lit(f'","priority":"{priority}"}}'))
+
+    hot, warm, cold = pl.col("s") >= 70, (pl.col("s") >= 40) & (pl.col("s") < 70), pl.col("s") < 40
+    weak_channel = pl.col("negf").is_in(["calls_answered", "email_replies", "response_time"])
+    actions = [
+        act(hot & (pl.col("meet") == 0), "Book a meeting",
+            pl.lit("Score ") + s + pl.lit(": high likelihood to convert and no meeting held yet"), "high"),
+        act(hot & (pl.col("meet") > 0), "Send a proposal", pl.lit("Score ") + s + pl.lit(" and a meeting already held"),
+            "high"),
+        act(warm & weak_channel, "Try another channel",
+            pl.lit("Warm lead, but ") + pl.col("neg").str.to_lowercase() + pl.lit(" holds the score back"), "medium"),
+        act(warm & ~weak_channel, "Send a relevant case study",
+            pl.lit("Warm lead (score ") + s + pl.lit(") to move forward"), "medium"),
+        act((pl.col("click") > 0) & (pl.col("answered") == 0) & (pl.col("s") >= 25), "Call while interest is fresh",
+            pl.lit("Clicked or downloaded content but has not spoken to sales"), "medium"),
+        act(cold, "Move to a nurture campaign", pl.lit("Score ") + s + pl.lit(": not ready for sales time"), "low"),
+        act(pl.col("total") == 0, "Verify contact details", pl.lit("No engagement recorded"), "low"),
+    ]
+    recs = [
+        pl.when(pl.col("pos") != "").then(pl.lit('"Lean on the strongest signal: ') + pl.col("pos").str.to_lowercase()
+                                          .str.replace_all('"', "'", literal=True) + pl.lit('."')),
+        pl.when(pl.col("neg") != "").then(pl.lit('"Work on the weakest signal: ') + pl.col("neg").str.to_lowercase()
+                                          .str.replace_all('"', "'", literal=True) + pl.lit('."')),
+        pl.when(hot).then(pl.lit('"Prioritise this lead today."')),
+        pl.when(pl.col("s") < 20).then(pl.lit('"Keep in automated nurture; revisit when engagement rises."')),
+    ]
+    out = w.select(
+        recommendations=pl.lit("[") + pl.concat_str(recs, separator=",", ignore_nulls=True) + pl.lit("]"),
+        next_best_actions=pl.lit("[") + pl.concat_str(actions, separator=",", ignore_nulls=True) + pl.lit("]"),
+    )
+    return out["recommendations"], out["next_best_actions"]
+
+
+def explain(df: pl.DataFrame, lead_id: str, model: LeadModel | None, model_version: str | None,
+            scored_at: datetime) -> dict:
+    """explainLeadScore: the score row of one lead, with its factors decoded, plus the model's
+    base log-odds so `base + sum(contributions) == logit(probability)` can be checked."""
+    import orjson
+
+    row = df.filter(pl.col("lead_id").cast(pl.Utf8) == str(lead_id))
+    if row.height == 0:
+        raise CRMError(CRMErrorCode.LEAD_NOT_FOUND, f"lead {lead_id} has no features", {"lead_id": str(lead_id)})
+    out = score(row, model, model_version, scored_at).row(0, named=True)
+    for k in ("factors", "recommendations", "next_best_actions"):
+        out[k] = orjson.loads(out[k])
+    if out["method"] == "model" and model is not None:
+        p, contrib = model.model.contributions(row)
+        out["probability"] = float(p[0])
+        out["base_logit"] = model.model.base_logit
+        out["all_contributions"] = {
+            name: float(c) for name, c in zip(model.model.inputs, contrib[0], strict=True)}
+    else:
+        _, inputs, pts = rule_scores(row)
+        out["base_points"] = RULE_BASE
+        out["all_contributions"] = {name: float(c) for name, c in zip(inputs, pts[0], strict=True)}
+    return out
+
+
+_ = (LEAD_FEATURES, nba)
