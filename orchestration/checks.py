@@ -23,7 +23,7 @@ class Reconciliation:
     """Which landed events belong in the fact (by event_type)."""
 
 
-RECONCILIATIONS: tuple[Reconciliation, ...] = ()
+RECONCILIATIONS: tuple[Reconciliation, ...] = (Reconciliation("fct_lead_activities", "lead_activities"),)
 
 
 def _reconciliation_check(rec: Reconciliation) -> AssetChecksDefinition:

@@ -36,6 +36,7 @@ def mart_key(model: str) -> AssetKey:
 # ML feature marts (issue 4) the ML assets read.
 LEAD_FEATURES = mart_key("ml_features__leads")
 CUSTOMER_FEATURES = mart_key("ml_features__customers")
+CUSTOMER_FEATURES_CURRENT = mart_key("ml_features__customers_current")
 REVENUE_SERIES = mart_key("ml_series__revenue_daily")
 DIM_CUSTOMERS = mart_key("dim_customers")
 FCT_DEALS = mart_key("fct_deals")

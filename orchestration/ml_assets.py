@@ -188,7 +188,7 @@ def deal_probabilities(
 
 @asset(
     key=keys.CHURN_PREDICTIONS,
-    deps=[keys.CHURN_MODEL, keys.CUSTOMER_FEATURES],
+    deps=[keys.CHURN_MODEL, keys.CUSTOMER_FEATURES_CURRENT],
     group_name=SCORING_GROUP,
     kinds={"python", "postgres"},
     retry_policy=SCORING_RETRY,
