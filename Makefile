@@ -57,7 +57,8 @@ fmt: install
 	.venv/bin/ruff check --fix .
 	.venv/bin/ruff format .
 
-clean: down  ## remove local state (.crm) and the virtualenv
+clean:  ## stop everything, remove local state (.crm, the embedded database) and the virtualenv
+	@if [ -x $(CRM) ]; then $(CRM) purge --yes; fi
 	rm -rf .crm .venv
 
 # --- warehouse (issue 4): dbt project in dbt/, segments in crm/segments ----------------------

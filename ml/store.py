@@ -1,0 +1,93 @@
+"""Database I/O for ML: read feature marts as Polars frames, write `ml.*` in bulk.
+
+Reads cast uuid columns to text (Polars has no uuid type). Writes go through CSV COPY into a
+temporary table and one `INSERT ... ON CONFLICT DO UPDATE` (a re-score replaces the old row
+of the same entity; nothing else is touched), or a plain COPY for append-only forecasts.
+"""
+
+from __future__ import annotations
+
+import io
+
+import polars as pl
+
+from crm.db import connect
+
+COPY_BLOCK = 8 << 20
+
+
+def table_exists(url: str | None, qualified: str) -> bool:
+    with connect(url) as conn:
+        return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (qualified,)).fetchone()[0]
+
+
+def read_table(url: str | None, qualified: str, where: str = "", params: tuple = ()) -> pl.DataFrame:
+    """A whole table or view (optionally filtered) as a Polars frame; uuids become text."""
+    schema, name = qualified.split(".", 1)
+    with connect(url) as conn:
+        cols = conn.execute(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a"
+            " WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+            (qualified,),
+        ).fetchall()
+        select = ", ".join(
+            f'"{c}"::text AS "{c}"' if t in ("uuid", "jsonb", "json") or t.endswith("[]")
+            else f'"{c}"::float8 AS "{c}"' if t.startswith("numeric")
+            else f'"{c}"'
+            for c, t in cols
+        )
+        cur = conn.execute(f'SELECT {select} FROM "{schema}"."{name}" {where}', params)
+        names = [d.name for d in cur.description]
+        rows = cur.fetchall()
+    if not rows:
+        return pl.DataFrame({n: [] for n in names})
+    return pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
+
+
+def read_query(url: str | None, sql: str, params: tuple | dict = ()) -> pl.DataFrame:
+    with connect(url) as conn:
+        cur = conn.execute(sql, params)
+        names = [d.name for d in cur.description]
+        rows = cur.fetchall()
+    if not rows:
+        return pl.DataFrame({n: [] for n in names})
+    return pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
+
+
+def _csv(df: pl.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    df.write_csv(buf, include_header=False, null_value="\\N", quote_style="necessary",
+                 datetime_format="%Y-%m-%dT%H:%M:%S%.f%z")
+    return buf.getvalue()
+
+
+def upsert(url: str | None, table: str, df: pl.DataFrame, key: str) -> int:
+    """COPY `df` (columns = table columns) into a temp table, then upsert on `key`."""
+    if df.height == 0:
+        return 0
+    cols = ", ".join(df.columns)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in df.columns if c != key)
+    data = _csv(df)
+    with connect(url) as conn:
+        conn.execute(f"CREATE TEMP TABLE _load (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
+        with conn.cursor().copy(f"COPY _load ({cols}) FROM STDIN (FORMAT csv, NULL '\\N')") as cp:
+            for i in range(0, len(data), COPY_BLOCK):
+                cp.write(data[i:i + COPY_BLOCK])
+        conn.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _load ON CONFLICT ({key}) DO UPDATE SET {updates}")
+    return df.height
+
+
+def append(url: str | None, table: str, df: pl.DataFrame) -> int:
+    if df.height == 0:
+        return 0
+    cols = ", ".join(df.columns)
+    data = _csv(df)
+    with connect(url) as conn, conn.cursor().copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv, NULL '\\N')") as cp:
+        for i in range(0, len(data), COPY_BLOCK):
+            cp.write(data[i:i + COPY_BLOCK])
+    return df.height
+
+
+def tenants(url: str | None) -> list[str]:
+    with connect(url) as conn:
+        return [r[0] for r in conn.execute("SELECT id::text FROM crm.tenants ORDER BY created_at, id").fetchall()]
