@@ -43,7 +43,12 @@ lead_scoring_job = define_asset_job(
 customer_health_job = define_asset_job(
     "customer_health",
     selection=_then_marts(
-        _fresh(keys.DIM_CUSTOMERS, keys.CUSTOMER_FEATURES, keys.mart_key("fct_customer_health"))
+        _fresh(
+            keys.DIM_CUSTOMERS,
+            keys.CUSTOMER_FEATURES,
+            keys.CUSTOMER_FEATURES_CURRENT,
+            keys.mart_key("fct_customer_health"),
+        )
         | AssetSelection.assets(
             keys.CHURN_MODEL_CANDIDATE, keys.CHURN_MODEL, keys.CHURN_PREDICTIONS, keys.SEGMENTS
         )
@@ -54,12 +59,20 @@ customer_health_job = define_asset_job(
 weekly_retrain_job = define_asset_job(
     "weekly_retrain",
     selection=_then_marts(
-        _fresh(keys.REVENUE_SERIES, keys.LEAD_FEATURES)
+        _fresh(keys.REVENUE_SERIES, keys.LEAD_FEATURES, keys.FCT_DEALS)
         | AssetSelection.assets(
-            keys.REVENUE_FORECASTS, keys.LEAD_MODEL_CANDIDATE, keys.LEAD_MODEL, keys.LEAD_SCORES
+            keys.FORECAST_MODEL_CANDIDATE,
+            keys.FORECAST_MODEL,
+            keys.REVENUE_FORECASTS,
+            keys.LEAD_MODEL_CANDIDATE,
+            keys.LEAD_MODEL,
+            keys.LEAD_SCORES,
+            keys.DEAL_MODEL_CANDIDATE,
+            keys.DEAL_MODEL,
+            keys.DEAL_PROBABILITIES,
         )
     ),
-    description="Weekly: retrain the revenue forecast and the lead model (gated), rescore leads.",
+    description="Weekly: retrain the forecast, lead and deal models (gated), forecast and rescore.",
 )
 
 incremental_refresh_job = define_asset_job(

@@ -52,6 +52,10 @@ LEAD_MODEL_CANDIDATE = ml_key("lead_model_candidate")
 LEAD_MODEL = ml_key("lead_model")
 CHURN_MODEL_CANDIDATE = ml_key("churn_model_candidate")
 CHURN_MODEL = ml_key("churn_model")
+DEAL_MODEL_CANDIDATE = ml_key("deal_model_candidate")
+DEAL_MODEL = ml_key("deal_model")
+FORECAST_MODEL_CANDIDATE = ml_key("forecast_model_candidate")
+FORECAST_MODEL = ml_key("forecast_model")
 
 SEGMENTS = crm_key("segment_recalculation")
 """Segment recalculation (writes crm.customer_segment_memberships)."""

@@ -34,11 +34,9 @@ SCORING_RETRY = RetryPolicy(max_retries=2, delay=3, backoff=Backoff.EXPONENTIAL)
 
 
 class TrainingConfig(Config):
-    """Training run parameters."""
+    """Training run parameters (the time-based holdout split is the ML package's)."""
 
     seed: int = 42
-    holdout_days: int = 60
-    """The newest `holdout_days` of labelled rows are the time-based holdout."""
 
 
 class QualityGateConfig(Config):
@@ -75,16 +73,16 @@ def _summary_md(summary: dict[str, Any]) -> dict[str, Any]:
     return _md({k: v for k, v in summary.items() if not k.startswith("_")})
 
 
-def _training_assets(model: str, candidate_key: AssetKey, active_key: AssetKey, features: AssetKey):
+def _training_assets(model: str, candidate_key: AssetKey, active_key: AssetKey, inputs: list[AssetKey]):
     """candidate (train + register) -> blocking quality gate -> promotion, for one model."""
 
     @asset(
         key=candidate_key,
-        deps=[features],
+        deps=inputs,
         group_name=TRAINING_GROUP,
         kinds={"python", "postgres"},
         description=(
-            f"Trains the {model} model per tenant on {features.to_user_string()}, evaluates it on a "
+            f"Trains the {model} model per tenant on {inputs[0].to_user_string()}, evaluates it on a "
             "time-based holdout and registers it in ml.model_versions as a candidate."
         ),
     )
@@ -109,20 +107,22 @@ def _training_assets(model: str, candidate_key: AssetKey, active_key: AssetKey, 
     def quality_gate(
         context: AssetCheckExecutionContext, config: QualityGateConfig, postgres: PostgresResource
     ) -> AssetCheckResult:
-        verdicts = ml_calls.gate_candidates(postgres.engine(), model, dict(config.min_metrics) or None)
+        verdicts = ml_calls.gate_candidates(postgres.url, model, dict(config.min_metrics) or None)
         passed = [v for v in verdicts if v["passed"]]
-        failed = [v for v in verdicts if not v["passed"]]
+        quality = [v for v in verdicts if v["kind"] == "quality"]
         metadata = {
             "candidates": MetadataValue.int(len(verdicts)),
             "passed": MetadataValue.int(len(passed)),
-            "rejected": MetadataValue.json(failed),
+            "no_improvement": MetadataValue.int(sum(v["kind"] == "no_improvement" for v in verdicts)),
+            "failed_quality": MetadataValue.json(quality),
         }
-        if verdicts and not passed:
+        if quality and not passed:
             # nothing qualifies: block the promotion step (blocking check, ERROR severity)
             return AssetCheckResult(passed=False, severity=AssetCheckSeverity.ERROR, metadata=metadata)
-        if failed:
+        if quality:
             # some tenants' candidates were rejected: they keep their active model
             return AssetCheckResult(passed=False, severity=AssetCheckSeverity.WARN, metadata=metadata)
+        # no candidate, or candidates that pass or merely do not beat the active model (kept)
         return AssetCheckResult(passed=True, metadata=metadata)
 
     @asset(
@@ -133,24 +133,26 @@ def _training_assets(model: str, candidate_key: AssetKey, active_key: AssetKey, 
         description=f"Promotes the {model} candidates that passed the quality gate to active (ml.model_versions).",
     )
     def promotion(context: AssetExecutionContext, postgres: PostgresResource) -> MaterializeResult:
-        summary = ml_calls.promote_candidates(postgres.engine(), model)
+        summary = ml_calls.promote_candidates(postgres.url, model)
         context.log.info(f"{model} promotion: {summary}")
         return MaterializeResult(metadata=_summary_md(summary))
 
     return [candidate, promotion], [quality_gate]
 
 
-_lead_assets, _lead_checks = _training_assets(
-    "lead_scoring", keys.LEAD_MODEL_CANDIDATE, keys.LEAD_MODEL, keys.LEAD_FEATURES
+_MODELS = (
+    # registry name, candidate key, promotion key, training input
+    ("lead_scoring", keys.LEAD_MODEL_CANDIDATE, keys.LEAD_MODEL, [keys.LEAD_FEATURES]),
+    ("churn", keys.CHURN_MODEL_CANDIDATE, keys.CHURN_MODEL, [keys.CUSTOMER_FEATURES]),
+    ("deal_win", keys.DEAL_MODEL_CANDIDATE, keys.DEAL_MODEL, [keys.FCT_DEALS]),
+    ("revenue_prophet", keys.FORECAST_MODEL_CANDIDATE, keys.FORECAST_MODEL, [keys.REVENUE_SERIES]),
 )
-_churn_assets, _churn_checks = _training_assets(
-    "churn", keys.CHURN_MODEL_CANDIDATE, keys.CHURN_MODEL, keys.CUSTOMER_FEATURES
-)
+_training = [_training_assets(name, cand, active, deps) for name, cand, active, deps in _MODELS]
 
 
 def _scored(context: AssetExecutionContext, what: str, summary: dict[str, Any]) -> MaterializeResult:
     if summary.get("fallback_reason"):
-        context.log.warning(f"{what}: rule-based fallback ({summary['fallback_reason']})")
+        context.log.warning(f"{what}: fallback ({summary['fallback_reason']})")
     return MaterializeResult(metadata=_summary_md(summary))
 
 
@@ -160,19 +162,20 @@ def _scored(context: AssetExecutionContext, what: str, summary: dict[str, Any]) 
     group_name=SCORING_GROUP,
     kinds={"python", "postgres"},
     retry_policy=SCORING_RETRY,
-    description="Lead scores 0-100 with confidence, factors, recommendations and next best actions (ml.lead_scores).",
+    description=(
+        "Lead scores 0-100 with confidence, factors, recommendations and next best actions "
+        "(ml.lead_scores). Rule-based per tenant when there is no active model or it fails."
+    ),
 )
 def lead_scores(
     context: AssetExecutionContext, config: ScoringConfig, postgres: PostgresResource
 ) -> MaterializeResult:
-    return _scored(
-        context, "lead scores", ml_calls.score_leads(postgres.engine(), force_rules=config.force_rules)
-    )
+    return _scored(context, "lead scores", ml_calls.score_leads(postgres.url, force_rules=config.force_rules))
 
 
 @asset(
     key=keys.DEAL_PROBABILITIES,
-    deps=[keys.FCT_DEALS],
+    deps=[keys.DEAL_MODEL, keys.FCT_DEALS],
     group_name=SCORING_GROUP,
     kinds={"python", "postgres"},
     retry_policy=SCORING_RETRY,
@@ -182,7 +185,7 @@ def deal_probabilities(
     context: AssetExecutionContext, config: ScoringConfig, postgres: PostgresResource
 ) -> MaterializeResult:
     return _scored(
-        context, "deal probabilities", ml_calls.score_deals(postgres.engine(), force_rules=config.force_rules)
+        context, "deal probabilities", ml_calls.score_deals(postgres.url, force_rules=config.force_rules)
     )
 
 
@@ -192,21 +195,19 @@ def deal_probabilities(
     group_name=SCORING_GROUP,
     kinds={"python", "postgres"},
     retry_policy=SCORING_RETRY,
-    description="Churn probability, risk level and factors per customer (ml.churn_predictions).",
+    description="Churn probability, risk level and factors per active customer (ml.churn_predictions).",
 )
 def churn_predictions(
     context: AssetExecutionContext, config: ScoringConfig, postgres: PostgresResource
 ) -> MaterializeResult:
     return _scored(
-        context,
-        "churn predictions",
-        ml_calls.predict_churn(postgres.engine(), force_rules=config.force_rules),
+        context, "churn predictions", ml_calls.predict_churn(postgres.url, force_rules=config.force_rules)
     )
 
 
 @asset(
     key=keys.REVENUE_FORECASTS,
-    deps=[keys.REVENUE_SERIES, keys.FCT_DEALS],
+    deps=[keys.FORECAST_MODEL, keys.REVENUE_SERIES, keys.DEAL_PROBABILITIES],
     group_name=SCORING_GROUP,
     kinds={"python", "postgres"},
     retry_policy=SCORING_RETRY,
@@ -215,17 +216,14 @@ def churn_predictions(
 def revenue_forecasts(
     context: AssetExecutionContext, config: TrainingConfig, postgres: PostgresResource
 ) -> MaterializeResult:
-    return _scored(
-        context, "revenue forecasts", ml_calls.forecast_revenue(postgres.engine(), seed=config.seed)
-    )
+    return _scored(context, "revenue forecasts", ml_calls.forecast_revenue(postgres.url, seed=config.seed))
 
 
 ML_ASSETS = [
-    *_lead_assets,
-    *_churn_assets,
+    *(a for assets, _ in _training for a in assets),
     lead_scores,
     deal_probabilities,
     churn_predictions,
     revenue_forecasts,
 ]
-ML_CHECKS = [*_lead_checks, *_churn_checks]
+ML_CHECKS = [c for _, checks in _training for c in checks]

@@ -23,6 +23,11 @@ class PostgresResource(ConfigurableResource):
 
     database_url: str
 
+    @property
+    def url(self) -> str:
+        """libpq form (what `ml` and psycopg take)."""
+        return db.libpq_url(self.database_url)
+
     def engine(self) -> Engine:
         return db.get_engine(db.sqlalchemy_url(self.database_url))
 

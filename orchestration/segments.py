@@ -9,7 +9,7 @@ from .resources import PostgresResource
 
 @asset(
     key=keys.SEGMENTS,
-    deps=[keys.DIM_CUSTOMERS, keys.CHURN_PREDICTIONS],
+    deps=[keys.DIM_CUSTOMERS],
     group_name="segments",
     kinds={"postgres", "python"},
     retry_policy=SCORING_RETRY,
