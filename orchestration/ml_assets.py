@@ -89,9 +89,7 @@ def _training_assets(model: str, candidate_key: AssetKey, active_key: AssetKey, 
     def candidate(
         context: AssetExecutionContext, config: TrainingConfig, postgres: PostgresResource
     ) -> MaterializeResult:
-        summary = ml_calls.train_candidates(
-            postgres.engine(), model, seed=config.seed, holdout_days=config.holdout_days
-        )
+        summary = ml_calls.train_candidates(postgres.url, model, seed=config.seed)
         context.log.info(f"{model}: {summary}")
         return MaterializeResult(metadata=_summary_md(summary))
 
