@@ -21,16 +21,16 @@ from .resources import PostgresResource
 def segment_recalculation(context: AssetExecutionContext, postgres: PostgresResource) -> MaterializeResult:
     from crm.segments import recalculate_all
 
-    results = list(recalculate_all(postgres.engine()) or [])
-    failed = [r for r in results if getattr(r, "error", None) or getattr(r, "last_error", None)]
+    results = recalculate_all(postgres.engine())
+    failed = [r for r in results if not r.ok]
     for r in failed:
-        context.log.warning(f"segment {getattr(r, 'segment_id', r)} kept its old memberships: {r}")
+        context.log.warning(f"segment {r.name} ({r.segment_id}) kept its old memberships: {r.code} {r.error}")
     return MaterializeResult(
         metadata={
             "segments": MetadataValue.int(len(results)),
-            "failed_segments": MetadataValue.int(len(failed)),
-            "memberships": MetadataValue.int(
-                int(postgres.scalar("select count(*) from crm.customer_segment_memberships") or 0)
-            ),
+            "failed_segments": MetadataValue.json([{"segment": r.name, "error": r.error} for r in failed]),
+            "members": MetadataValue.int(sum(r.customer_count for r in results if r.ok)),
+            "added": MetadataValue.int(sum(r.added for r in results)),
+            "removed": MetadataValue.int(sum(r.removed for r in results)),
         }
     )
