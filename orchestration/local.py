@@ -55,6 +55,10 @@ def dagster_env(home: Path, database_url: str | None = None) -> dict[str, str]:
 
 def prepare_manifest(env: dict[str, str] | None = None) -> Path:
     """`dagster-dbt project prepare-and-package`: dbt parse -> dbt/target/manifest.json."""
+    env = dict(env or os.environ)
+    # its preparer runs `dbt` by name: the one next to this interpreter
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     subprocess.run(
         [
             _bin("dagster-dbt"),

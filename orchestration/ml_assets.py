@@ -43,7 +43,9 @@ class QualityGateConfig(Config):
     """Thresholds a candidate must reach on the holdout to be promoted (empty: the ML defaults)."""
 
     min_metrics: dict[str, float] = {}  # noqa: RUF012 (pydantic copies defaults)
-    """e.g. {"roc_auc": 0.7}: every named metric must be at least this."""
+    """e.g. {"auc": 0.7}: each named holdout metric must be at least this."""
+    max_metrics: dict[str, float] = {}  # noqa: RUF012
+    """e.g. {"backtest_mape": 0.3}: each named metric must be at most this."""
 
 
 class ScoringConfig(Config):
@@ -105,7 +107,9 @@ def _training_assets(model: str, candidate_key: AssetKey, active_key: AssetKey, 
     def quality_gate(
         context: AssetCheckExecutionContext, config: QualityGateConfig, postgres: PostgresResource
     ) -> AssetCheckResult:
-        verdicts = ml_calls.gate_candidates(postgres.url, model, dict(config.min_metrics) or None)
+        verdicts = ml_calls.gate_candidates(
+            postgres.url, model, dict(config.min_metrics), dict(config.max_metrics)
+        )
         passed = [v for v in verdicts if v["passed"]]
         quality = [v for v in verdicts if v["kind"] == "quality"]
         metadata = {

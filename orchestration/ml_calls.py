@@ -149,9 +149,14 @@ def train_candidates(url: str, model: str, *, seed: int, as_of: datetime | None 
     }
 
 
-def gate_candidates(url: str, model: str, min_metrics: dict[str, float] | None) -> list[dict[str, Any]]:
+def gate_candidates(
+    url: str,
+    model: str,
+    min_metrics: dict[str, float] | None = None,
+    max_metrics: dict[str, float] | None = None,
+) -> list[dict[str, Any]]:
     """Apply the gate to every open candidate: `ml.registry.gate` (beat the baseline and the
-    active model on the holdout) plus optional minimum metrics. Failing candidates are rejected.
+    active model on the holdout) plus optional metric floors and ceilings. Failing candidates are rejected.
     Verdict `kind`: 'pass', 'no_improvement' (fine, the active model stays) or 'quality'."""
     from ml import registry
 
@@ -170,6 +175,10 @@ def gate_candidates(url: str, model: str, min_metrics: dict[str, float] | None) 
             value = m.get(name)
             if value is None or float(value) < floor:
                 ok, kind, why = False, "quality", f"{name}={value} is below the gate's minimum {floor}"
+        for name, ceiling in (max_metrics or {}).items():
+            value = m.get(name)
+            if value is None or float(value) > ceiling:
+                ok, kind, why = False, "quality", f"{name}={value} is above the gate's maximum {ceiling}"
         if ok and active is not None:
             ok, why = registry.gate(score, active, None, higher)
             kind = "pass" if ok else "no_improvement"
