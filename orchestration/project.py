@@ -21,11 +21,10 @@ DBT_DIR: Path = Path(os.environ.get("DBT_PROJECT_DIR") or PROJECT_ROOT / "dbt")
 def load_project() -> DbtProject | None:
     if not (DBT_DIR / "dbt_project.yml").exists():
         return None
-    project = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
-    # Under `dagster dev` the manifest is re-parsed at load time; elsewhere `make dbt-manifest`
-    # has written it.
-    project.prepare_if_dev()
-    return project
+    # No prepare_if_dev(): `make dagster` / `crm dagster` / `make demo` run `make dbt-manifest`
+    # first, and a parse per code-server load would slow every start. After editing models:
+    # `make dbt-manifest`, then "Reload definitions" in the UI.
+    return DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
 
 
 dbt_project: DbtProject | None = load_project()

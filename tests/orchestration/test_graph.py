@@ -45,7 +45,9 @@ def test_whole_graph_materializes(defs, full_run, seeded_db: str) -> None:
     materialized = {e.asset_key for e in built.get_asset_materialization_events()}
     missing = set(g.materializable_asset_keys) - materialized
     assert not missing, sorted(k.to_user_string() for k in missing)
-    observed_keys = {e.asset_key for e in observed.get_asset_observation_events()}
+    observed_keys = {
+        e.asset_key for e in observed.all_events if e.event_type == DagsterEventType.ASSET_OBSERVATION
+    }
     assert {keys.raw_key(t) for t in keys.RAW_TABLES} <= observed_keys
 
     checks = built.get_asset_check_evaluations()
@@ -100,7 +102,6 @@ def test_failing_quality_gate_blocks_promotion(defs, full_run, seeded_db: str, d
             defs.resolve_assets_def(keys.FORECAST_MODEL),
             gate,
         ],
-        resources=defs.resources,
         instance=dagster_instance,
         raise_on_error=False,
         run_config={"ops": {gate.node_def.name: {"config": {"max_metrics": {"backtest_mape": 0.0}}}}},
@@ -133,7 +134,6 @@ def test_scoring_falls_back_to_rules_when_the_model_fails(
     try:
         result = materialize(
             [defs.resolve_assets_def(keys.LEAD_SCORES)],
-            resources=defs.resources,
             instance=dagster_instance,
             raise_on_error=False,
         )
