@@ -83,7 +83,7 @@ def _answers(url: str) -> bool:
         return False
 
 
-def start_ui(home: Path, database_url: str | None = None, timeout: float = 180.0) -> procs.PidRecord:
+def start_ui(home: Path, database_url: str | None = None, timeout: float = 300.0) -> procs.PidRecord:
     """Start `dagster dev` on 127.0.0.1 and a free port (or reuse the running one)."""
     rec = procs.read_record(home, NAME)
     if rec and procs.record_alive(rec) and rec.url and _answers(rec.url):
