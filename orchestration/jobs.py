@@ -27,7 +27,7 @@ everything_job = define_asset_job(
 
 observe_landing_job = define_asset_job(
     "observe_landing",
-    selection=AssetSelection.groups("landing", "operational"),
+    selection=AssetSelection.groups("landing", "operational", include_sources=True),
     description="Observe the raw.* landing and crm.* operational tables (freshness, data versions).",
 )
 

@@ -9,7 +9,6 @@ import pytest
 from dagster import AssetCheckSeverity, DagsterEventType, materialize
 
 from orchestration import keys
-from orchestration.ml_assets import ML_CHECKS
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +48,8 @@ def test_whole_graph_materializes(defs, full_run, seeded_db: str) -> None:
         e.asset_key for e in observed.all_events if e.event_type == DagsterEventType.ASSET_OBSERVATION
     }
     assert {keys.raw_key(t) for t in keys.RAW_TABLES} <= observed_keys
+    freshness = [c for c in observed.get_asset_check_evaluations() if c.check_name == "freshness"]
+    assert freshness and all(c.passed for c in freshness)
 
     checks = built.get_asset_check_evaluations()
     errors = [
@@ -78,8 +79,13 @@ def test_whole_graph_materializes(defs, full_run, seeded_db: str) -> None:
     assert _one(seeded_db, "select count(*) from ml.revenue_forecasts")[0] > 0
 
 
-def _gate(model_key):
-    return next(c for c in ML_CHECKS if model_key in {k.asset_key for k in c.check_keys})
+def _gate(defs, model_key):
+    """The quality gate as the Definitions bound it (with its resources)."""
+    return next(
+        a
+        for a in defs.resolve_asset_graph().assets_defs
+        if not a.keys and any(c.asset_key == model_key and c.name == "quality_gate" for c in a.check_keys)
+    )
 
 
 def _active(url: str) -> set[tuple]:
@@ -95,7 +101,7 @@ def test_failing_quality_gate_blocks_promotion(defs, full_run, seeded_db: str, d
     """Forecast models train at scale S: make the gate impossible to pass and retrain."""
     before = _active(seeded_db)
     assert any(name == "revenue_prophet" for _, name, _ in before), "the full run promoted no forecast model"
-    gate = _gate(keys.FORECAST_MODEL_CANDIDATE)
+    gate = _gate(defs, keys.FORECAST_MODEL_CANDIDATE)
     result = materialize(
         [
             defs.resolve_assets_def(keys.FORECAST_MODEL_CANDIDATE),
