@@ -16,8 +16,8 @@ EVENTS_PER_TICKET = 2.9
 """created + ~0.55 updated + ~0.95 resolved + ~0.4 csat (measured on generated worlds)."""
 EVENTS_PER_CONVERSATION = 4.6
 """started + ~2.6 messages + closed."""
-EVENTS_PER_DEAL = 8.0
-"""created, assigned, stage changes, probability changes, touches, won/lost."""
+EVENTS_PER_DEAL = 12.3
+"""created, assigned, stage changes, probability changes, touches, won/lost (measured)."""
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,9 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    "S": Preset("S", 3, 2_000, 20_000, 400, 1_000, 3_500, 1_200, 7_000, 5_000),
-    "M": Preset("M", 5, 100_000, 1_000_000, 20_000, 50_000, 200_000, 60_000, 1_200_000, 300_000),
-    "L": Preset("L", 5, 1_000_000, 4_000_000, 150_000, 300_000, 800_000, 250_000, 1_800_000, 800_000),
+    "S": Preset("S", 3, 2_000, 20_000, 400, 1_000, 3_500, 1_200, 7_000, 6_500),
+    "M": Preset("M", 5, 100_000, 1_000_000, 20_000, 50_000, 200_000, 60_000, 1_200_000, 330_000),
+    "L": Preset("L", 5, 1_000_000, 4_000_000, 150_000, 300_000, 700_000, 250_000, 1_200_000, 1_300_000),
 }
 """S: demos and tests (~50k events). M: benchmarks and ML quality (~3.6M events, <= 3 min).
 L: volume tests (~10M events)."""
@@ -117,8 +117,16 @@ class WorldPlan:
         return self.now - timedelta(days=self.preset.history_days)
 
     def totals(self) -> dict[str, int]:
-        keys = ("leads", "lead_activities", "deals", "customers", "tickets", "conversations",
-                "usage_events", "web_events")
+        keys = (
+            "leads",
+            "lead_activities",
+            "deals",
+            "customers",
+            "tickets",
+            "conversations",
+            "usage_events",
+            "web_events",
+        )
         return {k: sum(getattr(t, k) for t in self.tenants) for k in keys}
 
     def params(self) -> dict:
@@ -139,8 +147,16 @@ def make_plan(scale: str = "S", seed: int = 42, as_of: date | None = None) -> Wo
     weights = TENANT_WEIGHTS[preset.tenants]
     split = {
         k: apportion(getattr(preset, k), weights)
-        for k in ("leads", "lead_activities", "deals", "customers", "tickets", "conversations",
-                  "usage_events", "web_events")
+        for k in (
+            "leads",
+            "lead_activities",
+            "deals",
+            "customers",
+            "tickets",
+            "conversations",
+            "usage_events",
+            "web_events",
+        )
     }
     tenants = [
         TenantPlan(

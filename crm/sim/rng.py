@@ -114,7 +114,12 @@ def murmur2(keys: list[bytes] | np.ndarray) -> np.ndarray:
     nwords = length // 4
     with np.errstate(over="ignore"):
         for i in range(nwords):
-            k = data[:, 4 * i] | (data[:, 4 * i + 1] << 8) | (data[:, 4 * i + 2] << 16) | (data[:, 4 * i + 3] << 24)
+            k = (
+                data[:, 4 * i]
+                | (data[:, 4 * i + 1] << 8)
+                | (data[:, 4 * i + 2] << 16)
+                | (data[:, 4 * i + 3] << 24)
+            )
             k = k * m
             k ^= k >> 24
             k = k * m
