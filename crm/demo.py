@@ -63,15 +63,27 @@ def stage_seed(ctx: DemoContext) -> None:
 
 def stage_dagster(ctx: DemoContext) -> None:
     """Materialize the whole graph once (recorded in .crm/dagster), then start the UI."""
+    from dagster import DagsterEventType
+
     from orchestration import local
 
     home = get_settings().home
     local.prepare_manifest(local.dagster_env(home, ctx.database_url))
     observed, built = local.materialize_everything(home, ctx.database_url)
     for result in (observed, built):
-        failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+        failed = [e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
+        events = [
+            e
+            for e in result.all_events
+            if e.event_type in (DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_OBSERVATION)
+        ]
+        checks = result.get_asset_check_evaluations()
+        warned = [f"{c.asset_key.to_user_string()}:{c.check_name}" for c in checks if not c.passed]
         state = "[green]ok[/]" if result.success else f"[red]failed[/] steps: {', '.join(failed)}"
-        ctx.console.print(f"{result.job_def.name}: {state} (run {result.run_id})")
+        ctx.console.print(
+            f"{result.job_def.name}: {state}; {len(events)} assets, {len(checks)} checks"
+            + (f", not passing: {', '.join(warned)}" if warned else "")
+        )
     rec = local.start_ui(home, ctx.database_url)
     ctx.addresses["Dagster UI"] = rec.url or ""
 
