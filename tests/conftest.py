@@ -28,8 +28,12 @@ from crm.settings import get_settings  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def crm_home() -> Path:
-    return _TEST_HOME
+def crm_home() -> Iterator[Path]:
+    import shutil
+
+    _TEST_HOME.chmod(0o755)  # as root the embedded server runs as `postgres` and must reach it
+    yield _TEST_HOME
+    shutil.rmtree(_TEST_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +49,7 @@ def pg_server_url(crm_home: Path) -> Iterator[str]:
     try:
         yield pg.url(rec.port, "postgres")
     finally:
-        pg.stop()
+        pg.destroy()
 
 
 @pytest.fixture(scope="session")

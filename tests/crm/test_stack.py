@@ -56,7 +56,7 @@ async def _round_trip(bootstrap: str) -> list[tuple[bytes, bytes]]:
 def home(tmp_path: Path):
     h = tmp_path / "crm-home"
     yield h
-    run_crm(h, "down")
+    run_crm(h, "purge", "--yes")
 
 
 def test_up_from_nothing_round_trip_and_down_leaves_no_process(home: Path) -> None:
