@@ -80,10 +80,10 @@ segments-recalc: install  ## recalculate every dynamic segment
 	$(CRM) segments recalc
 
 bench-dbt: install  ## scale M: full dbt build and an incremental one after 1% new events -> bench/results/dbt.json
-	$(PY) -m bench.dbt_bench
+	$(PY) bench/dbt_bench.py
 
 bench-segments: install  ## 20 dynamic segments over 1M customers -> bench/results/segments.json
-	$(PY) -m bench.segments_bench
+	$(PY) bench/segments_bench.py
 
 # --- orchestration (issue 6) ---
 .PHONY: dagster dbt-manifest

@@ -61,6 +61,27 @@ def stage_seed(ctx: DemoContext) -> None:
     ctx.console.print(summary)
 
 
+def stage_dbt(ctx: DemoContext) -> None:
+    """The warehouse: `dbt build` (models, unit and data tests), the docs, then the dynamic
+    segments recalculated over the fresh customer 360."""
+    from crm.db import make_engine
+    from crm.segments import recalculate_all
+    from crm.warehouse import DBT_DIR, run_dbt
+
+    run_dbt(["build"], ctx.database_url)
+    run_dbt(["docs", "generate"], ctx.database_url)
+    engine = make_engine(ctx.database_url)
+    try:
+        results = recalculate_all(engine)
+    finally:
+        engine.dispose()
+    stale = [r.name for r in results if not r.ok]
+    ctx.console.print(
+        f"segments recalculated: {len(results) - len(stale)} ok, {len(stale)} stale {stale or ''}"
+    )
+    ctx.addresses["dbt docs"] = f"{DBT_DIR / 'target' / 'index.html'} (or: make dbt-docs-serve)"
+
+
 def stage_dagster(ctx: DemoContext) -> None:
     """Materialize the whole graph once (recorded in .crm/dagster), then start the UI."""
     from dagster import DagsterEventType
@@ -91,6 +112,7 @@ def stage_dagster(ctx: DemoContext) -> None:
 STAGES: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("local stack + migrations", stage_stack),
     ("synthetic world", stage_seed),
+    ("warehouse (dbt build)", stage_dbt),
     ("dagster: whole graph + UI", stage_dagster),
 ]
 

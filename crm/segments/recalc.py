@@ -39,15 +39,13 @@ class RecalcResult:
 
 
 def _members_sql(where: str) -> str:
+    """One statement: the members now, the memberships that end (deleted) and the ones that
+    start (inserted; continuing members keep their row and added_at). A customer deleted since
+    the mart was built makes the insert fail its foreign key: the recovery path then keeps the
+    last members until the next build."""
     return f"""
-        with members as (
-            select customer_id
-            from {SOURCE_TABLE}
-            where {where}
-              and exists (
-                  select 1 from crm.customers c
-                  where c.id = dim_customers.customer_id and c.tenant_id = dim_customers.tenant_id
-              )
+        with members as materialized (
+            select customer_id from {SOURCE_TABLE} where {where}
         ),
         removed as (
             delete from crm.customer_segment_memberships m
@@ -57,7 +55,12 @@ def _members_sql(where: str) -> str:
         ),
         added as (
             insert into crm.customer_segment_memberships (tenant_id, segment_id, customer_id)
-            select CAST(:tenant_id AS uuid), :segment_id, customer_id from members
+            select CAST(:tenant_id AS uuid), :segment_id, members.customer_id
+            from members
+            where not exists (
+                select 1 from crm.customer_segment_memberships m
+                where m.segment_id = :segment_id and m.customer_id = members.customer_id
+            )
             on conflict (segment_id, customer_id) do nothing
             returning 1
         )

@@ -188,3 +188,17 @@ def test_recalculate_all_only_active_dynamic(world) -> None:
         conn.execute("update crm.customer_segments set is_dynamic = false where id = %s", (b,))
     results = recalculate_all(engine, tenant_id=tenants[0])
     assert [r.segment_id for r in results] == [a]
+
+
+def test_customer_deleted_since_the_mart_was_built_keeps_last_members(world) -> None:
+    url, engine, tenants, customers = world
+    t = tenants[0]
+    sid = add_segment(url, t, "onboarding", {"field": "lifecycle_stage", "op": "eq", "value": "ONBOARDING"})
+    assert recalculate_segment(engine, sid).ok
+    with psycopg.connect(url, autocommit=True) as conn:  # a new ONBOARDING row in the mart, gone from crm
+        gone = customers[t][0]
+        conn.execute("update analytics.dim_customers set lifecycle_stage = 'ONBOARDING' where customer_id = %s", (gone,))
+        conn.execute("delete from crm.customers where id = %s", (gone,))
+    result = recalculate_segment(engine, sid)
+    assert not result.ok and segment_row(url, sid)["is_stale"]
+    assert members(url, sid) == {customers[t][4]}

@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(materialized='table', post_hook='analyze {{ this }}') }}
 -- Daily counts behind metrics_crm_daily, per tenant, owner and day, dense (every day from the
 -- tenant's first lead to the last complete day, for every sales rep and for the whole tenant,
 -- owner_id = the nil uuid).
