@@ -85,6 +85,21 @@ bench-dbt: install  ## scale M: full dbt build and an incremental one after 1% n
 bench-segments: install  ## 20 dynamic segments over 1M customers -> bench/results/segments.json
 	$(PY) bench/segments_bench.py
 
+# --- ML (issue 5): ml/ models, registry, scoring; outputs in ml.* -----------------------------
+.PHONY: ml-train ml-score bench-ml bench-scoring
+
+ml-train: install  ## train every model per tenant on the marts; register, gate, promote
+	$(CRM) ml train --seed $(SEED)
+
+ml-score: install  ## score leads, open deals, customers; forecast revenue (writes ml.*)
+	$(CRM) ml score --seed $(SEED)
+
+bench-ml: install  ## ML quality vs the world's hidden truth (SEED=n, SCALE=M default) -> bench/results/ml.json
+	$(PY) -m bench.ml_quality --scale $(if $(filter command line,$(origin SCALE)),$(SCALE),M) --seed $(SEED)
+
+bench-scoring: install  ## 1M leads featurized, scored, explained, written -> bench/results/scoring.json
+	$(PY) -m bench.scoring_throughput --leads 1000000
+
 # --- orchestration (issue 6) ---
 .PHONY: dagster dbt-manifest
 dbt-manifest: install  ## parse the dbt project for Dagster (dagster-dbt prepare-and-package -> dbt/target/manifest.json)

@@ -109,10 +109,29 @@ def stage_dagster(ctx: DemoContext) -> None:
     ctx.addresses["Dagster UI"] = rec.url or ""
 
 
+def stage_ml(ctx: DemoContext) -> None:
+    """Train every model per tenant (registered, gated, promoted), then score every lead,
+    open deal and active customer and forecast revenue into ml.*. Needs the dbt marts."""
+    from ml import jobs, store
+    from ml.marts import LEADS
+
+    if not store.table_exists(ctx.database_url, LEADS):
+        ctx.console.print("[yellow]skipped[/]: the warehouse marts are not built (run the dbt stage first)")
+        return
+    report = jobs.train_all(ctx.database_url, seed=ctx.seed)
+    table = Table("tenant", "model", "outcome", "detail", title="ML training")
+    for r in report.rows:
+        table.add_row(r["tenant_id"][:8], r["model"], r["outcome"], r["detail"][:80])
+    ctx.console.print(table)
+    counts = jobs.score_all(ctx.database_url, seed=ctx.seed)
+    ctx.console.print(f"scored: {counts}")
+
+
 STAGES: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("local stack + migrations", stage_stack),
     ("synthetic world", stage_seed),
     ("warehouse (dbt build)", stage_dbt),
+    ("ML: train, promote, score", stage_ml),
     ("dagster: whole graph + UI", stage_dagster),
 ]
 

@@ -28,7 +28,16 @@ MODEL_NAME = "deal_win"
 MIN_WON = 200
 MIN_LOST = 200
 STAGE_VERSION = "stage-defaults"
-EXCLUDE = {"stage_probability", "status", "stage", "closed_at", "pipeline_id", "expected_close_date", "actual_close_date", "won"}
+EXCLUDE = {
+    "stage_probability",
+    "status",
+    "stage",
+    "closed_at",
+    "pipeline_id",
+    "expected_close_date",
+    "actual_close_date",
+    "won",
+}
 
 
 @dataclass
@@ -56,8 +65,11 @@ def train(df: pl.DataFrame, seed: int = 0) -> DealTrain:
     won = int((closed["status"] == "won").sum())
     lost = closed.height - won
     if won < MIN_WON or lost < MIN_LOST:
-        raise CRMError(CRMErrorCode.SCORING_SERVICE_UNAVAILABLE,
-                       f"{won} won and {lost} lost deals; {MIN_WON} of each needed", {"won": won, "lost": lost})
+        raise CRMError(
+            CRMErrorCode.SCORING_SERVICE_UNAVAILABLE,
+            f"{won} won and {lost} lost deals; {MIN_WON} of each needed",
+            {"won": won, "lost": lost},
+        )
     closed = closed.with_columns(won=(pl.col("status") == "won").cast(pl.Int8))
     n = closed.height
     h, c = int(n * 0.8), int(n * 0.64)
@@ -69,12 +81,22 @@ def train(df: pl.DataFrame, seed: int = 0) -> DealTrain:
     # closed deals sit in a Closed stage (default 0 or 100): the stage baseline ranks them by
     # how far through the pipeline they got, which is what stage defaults encode
     base = hold["stages_reached"].cast(pl.Float64).to_numpy()
-    metrics = {"auc": auc(y, p), "ece": ece(y, p), "baseline_auc": auc(y, base), "holdout_rows": float(hold.height),
-               "won": float(won), "lost": float(lost)}
-    return DealTrain(DealModel(lm, num, cat), metrics, {"model": "logistic+platt", "numeric": num, "categorical": cat})
+    metrics = {
+        "auc": auc(y, p),
+        "ece": ece(y, p),
+        "baseline_auc": auc(y, base),
+        "holdout_rows": float(hold.height),
+        "won": float(won),
+        "lost": float(lost),
+    }
+    return DealTrain(
+        DealModel(lm, num, cat), metrics, {"model": "logistic+platt", "numeric": num, "categorical": cat}
+    )
 
 
-def predict(df: pl.DataFrame, model: DealModel | None, version: str | None, scored_at: datetime) -> pl.DataFrame:
+def predict(
+    df: pl.DataFrame, model: DealModel | None, version: str | None, scored_at: datetime
+) -> pl.DataFrame:
     """Rows for `ml.deal_probabilities` (open deals; closed ones are 0 or 1 by definition)."""
     method = "stage_default"
     if model is not None:
@@ -83,22 +105,30 @@ def predict(df: pl.DataFrame, model: DealModel | None, version: str | None, scor
             inputs = model.model.inputs
             method = "model"
         except Exception as exc:
-            log.warning("%s: deal model failed (%s); stage defaults", CRMErrorCode.SCORING_SERVICE_UNAVAILABLE, exc)
+            log.warning(
+                "%s: deal model failed (%s); stage defaults", CRMErrorCode.SCORING_SERVICE_UNAVAILABLE, exc
+            )
     if method == "stage_default":
         p = df["stage_probability"].cast(pl.Float64).fill_null(0).to_numpy() / 100
         inputs = ["stage_probability"]
         contrib = np.zeros((df.height, 1))
         version = STAGE_VERSION
     f = top_factors(df, inputs, {c: humanize(c) for c in inputs}, contrib, k_pos=3, k_neg=2)
-    return pl.DataFrame({
-        "tenant_id": df["tenant_id"].cast(pl.Utf8), "deal_id": df["deal_id"].cast(pl.Utf8),
-        "probability": np.round(np.clip(p, 0, 1), 6), "method": method, "model_version": version or "",
-        "factors": f["factors"],
-    }).with_columns(scored_at=pl.lit(scored_at, dtype=pl.Datetime("us", "UTC")))
+    return pl.DataFrame(
+        {
+            "tenant_id": df["tenant_id"].cast(pl.Utf8),
+            "deal_id": df["deal_id"].cast(pl.Utf8),
+            "probability": np.round(np.clip(p, 0, 1), 6),
+            "method": method,
+            "model_version": version or "",
+            "factors": f["factors"],
+        }
+    ).with_columns(scored_at=pl.lit(scored_at, dtype=pl.Datetime("us", "UTC")))
 
 
-def calculate_deal_probability(df: pl.DataFrame, deal_id: str, model: DealModel | None, version: str | None,
-                               scored_at: datetime) -> float:
+def calculate_deal_probability(
+    df: pl.DataFrame, deal_id: str, model: DealModel | None, version: str | None, scored_at: datetime
+) -> float:
     row = df.filter(pl.col("deal_id").cast(pl.Utf8) == str(deal_id))
     if row.height == 0:
         raise CRMError(CRMErrorCode.MODEL_NOT_FOUND, f"deal {deal_id} not found")

@@ -14,8 +14,11 @@ import polars as pl
 
 def json_str(expr: pl.Expr) -> pl.Expr:
     """A text expression as a JSON string literal."""
-    return (pl.lit('"') + expr.str.replace_all("\\", "\\\\", literal=True).str.replace_all('"', '\\"', literal=True)
-            + pl.lit('"'))
+    return (
+        pl.lit('"')
+        + expr.str.replace_all("\\", "\\\\", literal=True).str.replace_all('"', '\\"', literal=True)
+        + pl.lit('"')
+    )
 
 
 def top_factors(
@@ -51,8 +54,11 @@ def top_factors(
         for k, c in enumerate(nums):
             V[:, inputs.index(c)] = block[:, k]
     extra_vals = {key: np.asarray(vals) for key, vals in (extra or {}).items()}
-    base = df.select(pl.concat_list([pl.col(c).cast(pl.Utf8) for c in cats]).alias("_cats")) if cats else \
-        pl.DataFrame({"_cats": pl.Series([None] * n, dtype=pl.List(pl.Utf8))})
+    base = (
+        df.select(pl.concat_list([pl.col(c).cast(pl.Utf8) for c in cats]).alias("_cats"))
+        if cats
+        else pl.DataFrame({"_cats": pl.Series([None] * n, dtype=pl.List(pl.Utf8))})
+    )
     cols: dict[str, pl.Series] = {}
     exprs: list[pl.Expr] = []
     for s, (idx, sign) in enumerate(zip(slots, signs, strict=True)):
@@ -67,13 +73,27 @@ def top_factors(
         cols[f"_v{s}"] = pl.Series(np.round(v, 3)).cast(pl.Utf8).fill_null("null").replace("NaN", "null")
         catv = pl.col("_cats").list.get(pl.col(f"_k{s}"), null_on_oob=True)
         is_cat = pl.col(f"_k{s}") >= 0
-        value = pl.when(is_cat).then(pl.when(catv.is_null()).then(pl.lit("null")).otherwise(json_str(catv))) \
+        value = (
+            pl.when(is_cat)
+            .then(pl.when(catv.is_null()).then(pl.lit("null")).otherwise(json_str(catv)))
             .otherwise(pl.col(f"_v{s}"))
-        label = pl.when(is_cat).then(pl.col(f"_l{s}") + pl.lit(": ") + catv.fill_null("unknown")) \
+        )
+        label = (
+            pl.when(is_cat)
+            .then(pl.col(f"_l{s}") + pl.lit(": ") + catv.fill_null("unknown"))
             .otherwise(pl.col(f"_l{s}"))
+        )
         cols[f"_lab{s}"] = None  # placeholder (computed below)
-        piece = (pl.lit('{"feature":"') + pl.col(f"_n{s}") + pl.lit('","label":') + json_str(label)
-                 + pl.lit(',"contribution":') + pl.col(f"_c{s}") + pl.lit(',"value":') + value)
+        piece = (
+            pl.lit('{"feature":"')
+            + pl.col(f"_n{s}")
+            + pl.lit('","label":')
+            + json_str(label)
+            + pl.lit(',"contribution":')
+            + pl.col(f"_c{s}")
+            + pl.lit(',"value":')
+            + value
+        )
         for key, vals in extra_vals.items():
             cols[f"_x{key}{s}"] = pl.Series(vals[idx])
             piece = piece + pl.lit(f',"{key}":"') + pl.col(f"_x{key}{s}") + pl.lit('"')
@@ -82,14 +102,19 @@ def top_factors(
         cols[f"_lab{s}"] = exprs_label  # type: ignore[assignment]
     series = {k: v for k, v in cols.items() if isinstance(v, pl.Series)}
     frame = base.with_columns(**series).with_columns(
-        **{k: v for k, v in cols.items() if isinstance(v, pl.Expr)})
+        **{k: v for k, v in cols.items() if isinstance(v, pl.Expr)}
+    )
     pos_i, neg_i = 0, k_pos
     empty = pl.lit("")
     out = frame.select(
         factors=pl.lit("[") + pl.concat_str(exprs, separator=",", ignore_nulls=True) + pl.lit("]"),
         pos_feature=pl.when(pl.col(f"_ok{pos_i}")).then(pl.col(f"_n{pos_i}")).otherwise(empty),
         pos_label=pl.when(pl.col(f"_ok{pos_i}")).then(pl.col(f"_lab{pos_i}")).otherwise(empty),
-        neg_feature=pl.when(pl.col(f"_ok{neg_i}")).then(pl.col(f"_n{neg_i}")).otherwise(empty) if k_neg else empty,
-        neg_label=pl.when(pl.col(f"_ok{neg_i}")).then(pl.col(f"_lab{neg_i}")).otherwise(empty) if k_neg else empty,
+        neg_feature=pl.when(pl.col(f"_ok{neg_i}")).then(pl.col(f"_n{neg_i}")).otherwise(empty)
+        if k_neg
+        else empty,
+        neg_label=pl.when(pl.col(f"_ok{neg_i}")).then(pl.col(f"_lab{neg_i}")).otherwise(empty)
+        if k_neg
+        else empty,
     )
     return out

@@ -41,8 +41,16 @@ def fit_prophet(history: pd.DataFrame, horizon: int = HORIZON, seed: int = 0) ->
     """Daily forecast (ds, yhat, yhat_lower, yhat_upper) for `horizon` days after `history`."""
     from prophet import Prophet
 
-    m = Prophet(yearly_seasonality=True, weekly_seasonality=True, daily_seasonality=False,
-                seasonality_mode="multiplicative", interval_width=0.8, uncertainty_samples=300)
+    for name in ("prophet", "cmdstanpy"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    m = Prophet(
+        yearly_seasonality=True,
+        weekly_seasonality=True,
+        daily_seasonality=False,
+        seasonality_mode="multiplicative",
+        interval_width=0.8,
+        uncertainty_samples=300,
+    )
     m.fit(history)
     future = m.make_future_dataframe(periods=horizon, include_history=False)
     np.random.seed(seed)
@@ -73,7 +81,9 @@ class Backtest:
     origins: list[str]
 
 
-def backtest(df: pd.DataFrame, horizon: int = HORIZON, origins: int = BACKTEST_ORIGINS, seed: int = 0) -> Backtest:
+def backtest(
+    df: pd.DataFrame, horizon: int = HORIZON, origins: int = BACKTEST_ORIGINS, seed: int = 0
+) -> Backtest:
     """Rolling origin: cut at end - k*horizon/ ... for k = origins..1, forecast `horizon` days,
     score weekly MAPE against what happened; averages over origins."""
     pm, nm, cuts = [], [], []
@@ -82,57 +92,97 @@ def backtest(df: pd.DataFrame, horizon: int = HORIZON, origins: int = BACKTEST_O
         cut = len(df) - horizon - (k - 1) * step
         if cut < 365:
             continue
-        hist, fut = df.iloc[:cut], df.iloc[cut:cut + horizon]
+        hist, fut = df.iloc[:cut], df.iloc[cut : cut + horizon]
         fc = fit_prophet(hist, len(fut), seed)
         pm.append(weekly_mape(fut["y"].to_numpy(), fc["yhat"].to_numpy()))
         nm.append(weekly_mape(fut["y"].to_numpy(), seasonal_naive(hist, len(fut))))
         cuts.append(str(hist["ds"].iloc[-1].date()))
-    return Backtest(float(np.mean(pm)) if pm else float("nan"), float(np.mean(nm)) if nm else float("nan"), cuts)
+    return Backtest(
+        float(np.mean(pm)) if pm else float("nan"), float(np.mean(nm)) if nm else float("nan"), cuts
+    )
 
 
-def forecast_tenant(series: pl.DataFrame, tenant_id: str, run_id: str, version: str, seed: int = 0,
-                    horizon: int = HORIZON) -> tuple[pl.DataFrame, Backtest]:
+def forecast_tenant(
+    series: pl.DataFrame, tenant_id: str, run_id: str, version: str, seed: int = 0, horizon: int = HORIZON
+) -> tuple[pl.DataFrame, Backtest]:
     """Rows for `ml.revenue_forecasts` (kind 'prophet', period 'day') and the backtest."""
     df = _daily(series)
     bt = backtest(df, horizon, seed=seed)
     fc = fit_prophet(df, horizon, seed)
-    rows = pl.DataFrame({
-        "tenant_id": tenant_id, "run_id": run_id, "kind": "prophet",
-        "period_start": [d.date() for d in fc["ds"]], "period": "day",
-        "yhat": fc["yhat"].to_numpy(), "yhat_lower": fc["yhat_lower"].to_numpy(),
-        "yhat_upper": fc["yhat_upper"].to_numpy(),
-        "category": pl.Series([None] * len(fc), dtype=pl.Utf8),
-        "backtest_mape": bt.prophet_mape, "model_version": version,
-    })
+    rows = pl.DataFrame(
+        {
+            "tenant_id": tenant_id,
+            "run_id": run_id,
+            "kind": "prophet",
+            "period_start": [d.date() for d in fc["ds"]],
+            "period": "day",
+            "yhat": fc["yhat"].to_numpy(),
+            "yhat_lower": fc["yhat_lower"].to_numpy(),
+            "yhat_upper": fc["yhat_upper"].to_numpy(),
+            "category": pl.Series([None] * len(fc), dtype=pl.Utf8),
+            "backtest_mape": bt.prophet_mape,
+            "model_version": version,
+        }
+    )
     return rows, bt
 
 
 def category(p: pl.Expr) -> pl.Expr:
-    return pl.when(p >= COMMIT_AT).then(pl.lit("commit")).when(p >= BEST_CASE_AT).then(pl.lit("best_case")) \
+    return (
+        pl.when(p >= COMMIT_AT)
+        .then(pl.lit("commit"))
+        .when(p >= BEST_CASE_AT)
+        .then(pl.lit("best_case"))
         .otherwise(pl.lit("pipeline"))
+    )
 
 
-def pipeline_forecast(deals: pl.DataFrame, tenant_id: str, run_id: str, version: str, as_of: date,
-                      backtest_mape: float | None = None, months: int = 6) -> pl.DataFrame:
+def pipeline_forecast(
+    deals: pl.DataFrame,
+    tenant_id: str,
+    run_id: str,
+    version: str,
+    as_of: date,
+    backtest_mape: float | None = None,
+    months: int = 6,
+) -> pl.DataFrame:
     """Open deals' value x win probability, by expected close month and category; the interval
     is +-1.28 sd of the sum of independent Bernoulli outcomes (80%)."""
     if deals.height == 0:
         return pl.DataFrame()
     first = date(as_of.year, as_of.month, 1)
     last = (pd.Timestamp(first) + pd.DateOffset(months=months)).date()
-    d = deals.with_columns(
-        month=pl.max_horizontal(pl.col("expected_close_date").cast(pl.Date), pl.lit(first)).dt.truncate("1mo"),
-        v=pl.col("value").cast(pl.Float64), p=pl.col("probability").cast(pl.Float64),
-    ).filter(pl.col("month") < last).with_columns(category=category(pl.col("p")))
-    g = d.group_by("month", "category").agg(
-        yhat=(pl.col("v") * pl.col("p")).sum(), var=(pl.col("v") ** 2 * pl.col("p") * (1 - pl.col("p"))).sum()
-    ).sort("month", "category")
+    d = (
+        deals.with_columns(
+            month=pl.max_horizontal(pl.col("expected_close_date").cast(pl.Date), pl.lit(first)).dt.truncate(
+                "1mo"
+            ),
+            v=pl.col("value").cast(pl.Float64),
+            p=pl.col("probability").cast(pl.Float64),
+        )
+        .filter(pl.col("month") < last)
+        .with_columns(category=category(pl.col("p")))
+    )
+    g = (
+        d.group_by("month", "category")
+        .agg(
+            yhat=(pl.col("v") * pl.col("p")).sum(),
+            var=(pl.col("v") ** 2 * pl.col("p") * (1 - pl.col("p"))).sum(),
+        )
+        .sort("month", "category")
+    )
     return g.select(
-        pl.lit(tenant_id).alias("tenant_id"), pl.lit(run_id).alias("run_id"), pl.lit("pipeline").alias("kind"),
-        pl.col("month").alias("period_start"), pl.lit("month").alias("period"), "yhat",
+        pl.lit(tenant_id).alias("tenant_id"),
+        pl.lit(run_id).alias("run_id"),
+        pl.lit("pipeline").alias("kind"),
+        pl.col("month").alias("period_start"),
+        pl.lit("month").alias("period"),
+        "yhat",
         (pl.col("yhat") - 1.28 * pl.col("var").sqrt()).clip(lower_bound=0).alias("yhat_lower"),
-        (pl.col("yhat") + 1.28 * pl.col("var").sqrt()).alias("yhat_upper"), "category",
-        pl.lit(backtest_mape, dtype=pl.Float64).alias("backtest_mape"), pl.lit(version).alias("model_version"),
+        (pl.col("yhat") + 1.28 * pl.col("var").sqrt()).alias("yhat_upper"),
+        "category",
+        pl.lit(backtest_mape, dtype=pl.Float64).alias("backtest_mape"),
+        pl.lit(version).alias("model_version"),
     )
 
 

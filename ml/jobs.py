@@ -27,12 +27,20 @@ class TrainReport:
     rows: list[dict] = field(default_factory=list)
 
     def add(self, tenant: str, name: str, outcome: str, detail: str, metrics: dict | None = None) -> None:
-        self.rows.append({"tenant_id": tenant, "model": name, "outcome": outcome, "detail": detail,
-                          "metrics": metrics or {}})
+        self.rows.append(
+            {
+                "tenant_id": tenant,
+                "model": name,
+                "outcome": outcome,
+                "detail": detail,
+                "metrics": metrics or {},
+            }
+        )
 
 
-def _active_score(url: str | None, tenant: str, name: str, holdout: pl.DataFrame, label: str,
-                  predict) -> float | None:
+def _active_score(
+    url: str | None, tenant: str, name: str, holdout: pl.DataFrame, label: str, predict
+) -> float | None:
     """The active model's AUC on the candidate's holdout (None when there is none or it
     cannot load: a broken active model must not block a good candidate)."""
     v = registry.active(url, tenant, name)
@@ -46,15 +54,20 @@ def _active_score(url: str | None, tenant: str, name: str, holdout: pl.DataFrame
         return None
 
 
-def train_lead(url: str | None, tenant: str, frame: pl.DataFrame, as_of: datetime, seed: int, report: TrainReport
-               ) -> None:
+def train_lead(
+    url: str | None, tenant: str, frame: pl.DataFrame, as_of: datetime, seed: int, report: TrainReport
+) -> None:
     try:
         r = lead.train(frame, as_of, seed)
     except CRMError as exc:
         report.add(tenant, lead.MODEL_NAME, "skipped", exc.message)
         return
-    v = registry.register(url, tenant, lead.MODEL_NAME, r.model, r.metrics, r.params, (r.window_start, r.window_end))
-    active = _active_score(url, tenant, lead.MODEL_NAME, r.holdout, "converted_90d", lambda m, d: m.predict(d))
+    v = registry.register(
+        url, tenant, lead.MODEL_NAME, r.model, r.metrics, r.params, (r.window_start, r.window_end)
+    )
+    active = _active_score(
+        url, tenant, lead.MODEL_NAME, r.holdout, "converted_90d", lambda m, d: m.predict(d)
+    )
     ok, why = registry.promote_if_better(url, v, r.metrics["auc"], active, r.metrics["baseline_auc"])
     report.add(tenant, v.label, "promoted" if ok else "rejected", why, r.metrics)
 
@@ -66,7 +79,9 @@ def train_churn(url: str | None, tenant: str, frame: pl.DataFrame, seed: int, re
         report.add(tenant, churn.MODEL_NAME, "skipped", exc.message)
         return
     v = registry.register(url, tenant, churn.MODEL_NAME, r.model, r.metrics, r.params, (None, None))
-    active = _active_score(url, tenant, churn.MODEL_NAME, r.holdout, "churned_90d", lambda m, d: m.model.predict(d))
+    active = _active_score(
+        url, tenant, churn.MODEL_NAME, r.holdout, "churned_90d", lambda m, d: m.model.predict(d)
+    )
     ok, why = registry.promote_if_better(url, v, r.metrics["auc"], active, r.metrics["baseline_auc"])
     report.add(tenant, v.label, "promoted" if ok else "rejected", why, r.metrics)
 
@@ -82,24 +97,36 @@ def train_deals(url: str | None, tenant: str, frame: pl.DataFrame, seed: int, re
     report.add(tenant, v.label, "promoted" if ok else "rejected", why, r.metrics)
 
 
-def train_forecast(url: str | None, tenant: str, series: pl.DataFrame, seed: int, report: TrainReport) -> None:
+def train_forecast(
+    url: str | None, tenant: str, series: pl.DataFrame, seed: int, report: TrainReport
+) -> None:
     if series.height < 400:
         report.add(tenant, forecast.MODEL_NAME, "skipped", f"{series.height} days of history, 400 needed")
         return
     bt = forecast.backtest(forecast._daily(series), seed=seed)
     metrics = {"backtest_mape": bt.prophet_mape, "seasonal_naive_mape": bt.naive_mape, "origins": bt.origins}
-    v = registry.register(url, tenant, forecast.MODEL_NAME, {"kind": "prophet", "seed": seed}, metrics,
-                          {"horizon": forecast.HORIZON, "seasonality_mode": "multiplicative"}, (None, None))
+    v = registry.register(
+        url,
+        tenant,
+        forecast.MODEL_NAME,
+        {"kind": "prophet", "seed": seed},
+        metrics,
+        {"horizon": forecast.HORIZON, "seasonality_mode": "multiplicative"},
+        (None, None),
+    )
     prev = registry.active(url, tenant, forecast.MODEL_NAME)
     prev_score = prev.metrics.get("backtest_mape") if prev else None
     if prev_score is not None:
         prev_score = prev_score + 1e-9  # the same data and seed give the same error: keep the newer one
-    ok, why = registry.promote_if_better(url, v, bt.prophet_mape, prev_score, bt.naive_mape, higher_is_better=False)
+    ok, why = registry.promote_if_better(
+        url, v, bt.prophet_mape, prev_score, bt.naive_mape, higher_is_better=False
+    )
     report.add(tenant, v.label, "promoted" if ok else "rejected", why, metrics)
 
 
-def train_all(url: str | None = None, as_of: datetime | None = None, seed: int = 42,
-              tenants: list[str] | None = None) -> TrainReport:
+def train_all(
+    url: str | None = None, as_of: datetime | None = None, seed: int = 42, tenants: list[str] | None = None
+) -> TrainReport:
     as_of = as_of or datetime.now(UTC)
     report = TrainReport()
     leads_all = marts.lead_frame(url)
@@ -123,8 +150,9 @@ def _active_or_none(url: str | None, tenant: str, name: str):
         return None, None
 
 
-def score_all(url: str | None = None, as_of: datetime | None = None, seed: int = 42,
-              tenants: list[str] | None = None) -> dict[str, int]:
+def score_all(
+    url: str | None = None, as_of: datetime | None = None, seed: int = 42, tenants: list[str] | None = None
+) -> dict[str, int]:
     """Score every lead, open deal and active customer, and forecast revenue, per tenant."""
     as_of = as_of or datetime.now(UTC)
     counts = {"lead_scores": 0, "deal_probabilities": 0, "churn_predictions": 0, "revenue_forecasts": 0}
@@ -133,14 +161,17 @@ def score_all(url: str | None = None, as_of: datetime | None = None, seed: int =
     deals_all = marts.deal_frame(url)
     for tenant in tenants or store.tenants(url):
         m, ver = _active_or_none(url, tenant, lead.MODEL_NAME)
-        rows = lead.score(leads_all.filter(pl.col("tenant_id") == tenant), m, ver, as_of)
-        counts["lead_scores"] += store.upsert(url, "ml.lead_scores", rows, "lead_id")
+        frame = leads_all.filter(pl.col("tenant_id") == tenant)
+        counts["lead_scores"] += store.replace_tenants_stream(
+            url, "ml.lead_scores", [tenant], lead.COLUMNS, lead.score_chunks(frame, m, ver, as_of)
+        )
 
         m, ver = _active_or_none(url, tenant, churn.MODEL_NAME)
         cf = cust_all.filter(pl.col("tenant_id") == tenant)
         if cf.height:
-            counts["churn_predictions"] += store.upsert(url, "ml.churn_predictions",
-                                                        churn.predict(cf, m, ver, as_of), "customer_id")
+            counts["churn_predictions"] += store.upsert(
+                url, "ml.churn_predictions", churn.predict(cf, m, ver, as_of), "customer_id"
+            )
 
         m, ver = _active_or_none(url, tenant, deals.MODEL_NAME)
         open_deals = deals_all.filter((pl.col("tenant_id") == tenant) & (pl.col("status") == "open"))
@@ -151,14 +182,15 @@ def score_all(url: str | None = None, as_of: datetime | None = None, seed: int =
     return counts
 
 
-def forecast_tenant(url: str | None, tenant: str, open_deals: pl.DataFrame, probs: pl.DataFrame,
-                    as_of: datetime, seed: int) -> int:
+def forecast_tenant(
+    url: str | None, tenant: str, open_deals: pl.DataFrame, probs: pl.DataFrame, as_of: datetime, seed: int
+) -> int:
     run_id = str(uuid.uuid4())
     series = marts.revenue_series(url, tenant)
     v = registry.active(url, tenant, forecast.MODEL_NAME)
     written = 0
     mape = None
-    if v is not None and series.height >= 400:
+    if v is not None and series.height >= 400 and series["won_revenue"].sum() > 0:
         rows, bt = forecast.forecast_tenant(series, tenant, run_id, v.label, seed)
         mape = bt.prophet_mape
         written += store.append(url, "ml.revenue_forecasts", rows)

@@ -33,6 +33,19 @@ HOLDOUT_SHARE = 0.2
 CALIB_SHARE = 0.2
 RULES_VERSION = "rules-v1"
 CHUNK = 250_000
+COLUMNS = [
+    "tenant_id",
+    "lead_id",
+    "score",
+    "confidence",
+    "method",
+    "model_version",
+    "factors",
+    "recommendations",
+    "next_best_actions",
+    "scored_at",
+]
+"""Columns of `ml.lead_scores` that scoring writes, in order."""
 
 RULES: tuple[tuple[str, float, float], ...] = (
     # column, points per unit, cap (documented in README "Models")
@@ -89,8 +102,9 @@ def labeled(df: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
     )
 
 
-def time_split(df: pl.DataFrame, holdout: float = HOLDOUT_SHARE, calib: float = CALIB_SHARE
-               ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+def time_split(
+    df: pl.DataFrame, holdout: float = HOLDOUT_SHARE, calib: float = CALIB_SHARE
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(fit, calibration, holdout): consecutive slices in creation order (no future leaks back)."""
     n = df.height
     h = int(n * (1 - holdout))
@@ -98,7 +112,9 @@ def time_split(df: pl.DataFrame, holdout: float = HOLDOUT_SHARE, calib: float = 
     return df.slice(0, c), df.slice(c, h - c), df.slice(h, n - h)
 
 
-def train(df: pl.DataFrame, as_of: datetime, seed: int = 0, min_conversions: int = MIN_CONVERSIONS) -> TrainResult:
+def train(
+    df: pl.DataFrame, as_of: datetime, seed: int = 0, min_conversions: int = MIN_CONVERSIONS
+) -> TrainResult:
     """Fit one tenant's lead model. Raises `NotEnoughData` below `min_conversions`."""
     data = labeled(df, as_of)
     conversions = int(data[LEAD_LABEL].sum()) if data.height else 0
@@ -125,8 +141,16 @@ def train(df: pl.DataFrame, as_of: datetime, seed: int = 0, min_conversions: int
         "train_conversions": float(conversions - y_hold.sum()),
         "base_rate": float(y_hold.mean()) if y_hold.size else 0.0,
     }
-    params = {"model": "logistic+platt", "C": 0.5, "seed": seed, "numeric": numeric, "categorical": categorical,
-              "holdout_share": HOLDOUT_SHARE, "calibration_share": CALIB_SHARE, "label_days": LABEL_DAYS}
+    params = {
+        "model": "logistic+platt",
+        "C": 0.5,
+        "seed": seed,
+        "numeric": numeric,
+        "categorical": categorical,
+        "holdout_share": HOLDOUT_SHARE,
+        "calibration_share": CALIB_SHARE,
+        "label_days": LABEL_DAYS,
+    }
     return TrainResult(lm, metrics, params, data["created_at"].min(), data["created_at"].max(), hold, p_hold)
 
 
@@ -146,7 +170,9 @@ def rule_scores(df: pl.DataFrame) -> tuple[np.ndarray, list[str], np.ndarray]:
     return score, inputs, pts
 
 
-def score(df: pl.DataFrame, model: LeadModel | None, model_version: str | None, scored_at: datetime) -> pl.DataFrame:
+def score(
+    df: pl.DataFrame, model: LeadModel | None, model_version: str | None, scored_at: datetime
+) -> pl.DataFrame:
     """Rows for `ml.lead_scores`, one per input lead. `model=None` (no qualifying model) or a
     model that fails to score -> the rule-based scorer answers with method 'rules'."""
     parts = []
@@ -159,8 +185,21 @@ def score(df: pl.DataFrame, model: LeadModel | None, model_version: str | None, 
     return pl.concat(parts)
 
 
-def _score_chunk(df: pl.DataFrame, model: LeadModel | None, model_version: str | None, scored_at: datetime
-                 ) -> pl.DataFrame:
+def score_chunks(
+    df: pl.DataFrame,
+    model: LeadModel | None,
+    model_version: str | None,
+    scored_at: datetime,
+    chunk: int = CHUNK // 2,
+):
+    """`score` chunk by chunk (a generator), for streaming writes of large tenants."""
+    for start in range(0, df.height, chunk):
+        yield _score_chunk(df.slice(start, chunk), model, model_version, scored_at)
+
+
+def _score_chunk(
+    df: pl.DataFrame, model: LeadModel | None, model_version: str | None, scored_at: datetime
+) -> pl.DataFrame:
     method = "rules"
     if model is not None:
         try:
@@ -173,30 +212,46 @@ def _score_chunk(df: pl.DataFrame, model: LeadModel | None, model_version: str |
             confidence = coverage * (0.5 + 0.5 * np.abs(2 * p - 1))
             inputs, labels = model.model.inputs, model.labels
         except Exception as exc:
-            log.warning("%s: lead model failed (%s); rule-based scores instead",
-                        CRMErrorCode.SCORING_SERVICE_UNAVAILABLE, exc)
+            log.warning(
+                "%s: lead model failed (%s); rule-based scores instead",
+                CRMErrorCode.SCORING_SERVICE_UNAVAILABLE,
+                exc,
+            )
     if method == "rules":
         scores, inputs, contrib = rule_scores(df)
         labels = {c: lead_label(c) for c in inputs}
         present = [c for c in inputs if c in df.columns]
-        cov = (df.select(pl.sum_horizontal([pl.col(c).is_not_null().cast(pl.Int32) for c in present])).to_series()
-               .to_numpy() / len(inputs)) if present else np.zeros(df.height)
+        cov = (
+            (
+                df.select(pl.sum_horizontal([pl.col(c).is_not_null().cast(pl.Int32) for c in present]))
+                .to_series()
+                .to_numpy()
+                / len(inputs)
+            )
+            if present
+            else np.zeros(df.height)
+        )
         confidence = 0.4 * cov
         model_version = RULES_VERSION
     f = top_factors(df, inputs, labels, contrib)
     s = pl.Series("score", scores.astype(np.int32))
-    out = pl.DataFrame({
-        "tenant_id": df["tenant_id"].cast(pl.Utf8),
-        "lead_id": df["lead_id"].cast(pl.Utf8),
-        "score": s,
-        "confidence": np.round(confidence, 4),
-        "method": method,
-        "model_version": model_version or "",
-        "factors": f["factors"],
-    })
+    out = pl.DataFrame(
+        {
+            "tenant_id": df["tenant_id"].cast(pl.Utf8),
+            "lead_id": df["lead_id"].cast(pl.Utf8),
+            "score": s,
+            "confidence": np.round(confidence, 4),
+            "method": method,
+            "model_version": model_version or "",
+            "factors": f["factors"],
+        }
+    )
     recs, actions = _advice(df, s, f)
-    return out.with_columns(recommendations=recs, next_best_actions=actions,
-                            scored_at=pl.lit(scored_at, dtype=pl.Datetime("us", "UTC")))
+    return out.with_columns(
+        recommendations=recs,
+        next_best_actions=actions,
+        scored_at=pl.lit(scored_at, dtype=pl.Datetime("us", "UTC")),
+    )
 
 
 def _num(df: pl.DataFrame, col: str) -> pl.Series:
@@ -207,61 +262,117 @@ def _num(df: pl.DataFrame, col: str) -> pl.Series:
 
 def _advice(df: pl.DataFrame, score: pl.Series, f: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
     """Vectorised `ml.nba` rules -> JSON text columns (recommendations, next_best_actions)."""
-    w = pl.DataFrame({
-        "s": score, "pos": f["pos_label"], "neg": f["neg_label"], "negf": f["neg_feature"],
-        "meet": _num(df, "meetings_completed"), "click": _num(df, "email_clicks") + _num(df, "content_downloads"),
-        "answered": _num(df, "calls_answered"),
-        "total": sum((_num(df, c) for c in ("email_opens", "email_clicks", "website_visits", "form_submissions",
-                                            "content_downloads", "calls_answered", "meetings_completed")),
-                     start=pl.Series(np.zeros(df.height))),
-    })
+    w = pl.DataFrame(
+        {
+            "s": score,
+            "pos": f["pos_label"],
+            "neg": f["neg_label"],
+            "negf": f["neg_feature"],
+            "meet": _num(df, "meetings_completed"),
+            "click": _num(df, "email_clicks") + _num(df, "content_downloads"),
+            "answered": _num(df, "calls_answered"),
+            "total": sum(
+                (
+                    _num(df, c)
+                    for c in (
+                        "email_opens",
+                        "email_clicks",
+                        "website_visits",
+                        "form_submissions",
+                        "content_downloads",
+                        "calls_answered",
+                        "meetings_completed",
+                    )
+                ),
+                start=pl.Series(np.zeros(df.height)),
+            ),
+        }
+    )
     s = pl.col("s").cast(pl.Utf8)
 
     def act(cond: pl.Expr, action: str, reason: pl.Expr, priority: str) -> pl.Expr:
         return pl.when(cond).then(
-            pl.lit(f'{{"action":"{action}","reason":"') + reason.str.replace_all('"', "'", literal=True)
-            + pl.lit(f'","priority":"{priority}"}}'))
+            pl.lit(f'{{"action":"{action}","reason":"')
+            + reason.str.replace_all('"', "'", literal=True)
+            + pl.lit(f'","priority":"{priority}"}}')
+        )
 
     hot, warm, cold = pl.col("s") >= 70, (pl.col("s") >= 40) & (pl.col("s") < 70), pl.col("s") < 40
     weak_channel = pl.col("negf").is_in(["calls_answered", "email_replies", "response_time"])
     actions = [
-        act(hot & (pl.col("meet") == 0), "Book a meeting",
-            pl.lit("Score ") + s + pl.lit(": high likelihood to convert and no meeting held yet"), "high"),
-        act(hot & (pl.col("meet") > 0), "Send a proposal", pl.lit("Score ") + s + pl.lit(" and a meeting already held"),
-            "high"),
-        act(warm & weak_channel, "Try another channel",
-            pl.lit("Warm lead, but ") + pl.col("neg").str.to_lowercase() + pl.lit(" holds the score back"), "medium"),
-        act(warm & ~weak_channel, "Send a relevant case study",
-            pl.lit("Warm lead (score ") + s + pl.lit(") to move forward"), "medium"),
-        act((pl.col("click") > 0) & (pl.col("answered") == 0) & (pl.col("s") >= 25), "Call while interest is fresh",
-            pl.lit("Clicked or downloaded content but has not spoken to sales"), "medium"),
-        act(cold, "Move to a nurture campaign", pl.lit("Score ") + s + pl.lit(": not ready for sales time"), "low"),
+        act(
+            hot & (pl.col("meet") == 0),
+            "Book a meeting",
+            pl.lit("Score ") + s + pl.lit(": high likelihood to convert and no meeting held yet"),
+            "high",
+        ),
+        act(
+            hot & (pl.col("meet") > 0),
+            "Send a proposal",
+            pl.lit("Score ") + s + pl.lit(" and a meeting already held"),
+            "high",
+        ),
+        act(
+            warm & weak_channel,
+            "Try another channel",
+            pl.lit("Warm lead, but ") + pl.col("neg").str.to_lowercase() + pl.lit(" holds the score back"),
+            "medium",
+        ),
+        act(
+            warm & ~weak_channel,
+            "Send a relevant case study",
+            pl.lit("Warm lead (score ") + s + pl.lit(") to move forward"),
+            "medium",
+        ),
+        act(
+            (pl.col("click") > 0) & (pl.col("answered") == 0) & (pl.col("s") >= 25),
+            "Call while interest is fresh",
+            pl.lit("Clicked or downloaded content but has not spoken to sales"),
+            "medium",
+        ),
+        act(
+            cold,
+            "Move to a nurture campaign",
+            pl.lit("Score ") + s + pl.lit(": not ready for sales time"),
+            "low",
+        ),
         act(pl.col("total") == 0, "Verify contact details", pl.lit("No engagement recorded"), "low"),
     ]
     recs = [
-        pl.when(pl.col("pos") != "").then(pl.lit('"Lean on the strongest signal: ') + pl.col("pos").str.to_lowercase()
-                                          .str.replace_all('"', "'", literal=True) + pl.lit('."')),
-        pl.when(pl.col("neg") != "").then(pl.lit('"Work on the weakest signal: ') + pl.col("neg").str.to_lowercase()
-                                          .str.replace_all('"', "'", literal=True) + pl.lit('."')),
+        pl.when(pl.col("pos") != "").then(
+            pl.lit('"Lean on the strongest signal: ')
+            + pl.col("pos").str.to_lowercase().str.replace_all('"', "'", literal=True)
+            + pl.lit('."')
+        ),
+        pl.when(pl.col("neg") != "").then(
+            pl.lit('"Work on the weakest signal: ')
+            + pl.col("neg").str.to_lowercase().str.replace_all('"', "'", literal=True)
+            + pl.lit('."')
+        ),
         pl.when(hot).then(pl.lit('"Prioritise this lead today."')),
         pl.when(pl.col("s") < 20).then(pl.lit('"Keep in automated nurture; revisit when engagement rises."')),
     ]
     out = w.select(
         recommendations=pl.lit("[") + pl.concat_str(recs, separator=",", ignore_nulls=True) + pl.lit("]"),
-        next_best_actions=pl.lit("[") + pl.concat_str(actions, separator=",", ignore_nulls=True) + pl.lit("]"),
+        next_best_actions=pl.lit("[")
+        + pl.concat_str(actions, separator=",", ignore_nulls=True)
+        + pl.lit("]"),
     )
     return out["recommendations"], out["next_best_actions"]
 
 
-def explain(df: pl.DataFrame, lead_id: str, model: LeadModel | None, model_version: str | None,
-            scored_at: datetime) -> dict:
+def explain(
+    df: pl.DataFrame, lead_id: str, model: LeadModel | None, model_version: str | None, scored_at: datetime
+) -> dict:
     """explainLeadScore: the score row of one lead, with its factors decoded, plus the model's
     base log-odds so `base + sum(contributions) == logit(probability)` can be checked."""
     import orjson
 
     row = df.filter(pl.col("lead_id").cast(pl.Utf8) == str(lead_id))
     if row.height == 0:
-        raise CRMError(CRMErrorCode.LEAD_NOT_FOUND, f"lead {lead_id} has no features", {"lead_id": str(lead_id)})
+        raise CRMError(
+            CRMErrorCode.LEAD_NOT_FOUND, f"lead {lead_id} has no features", {"lead_id": str(lead_id)}
+        )
     out = score(row, model, model_version, scored_at).row(0, named=True)
     for k in ("factors", "recommendations", "next_best_actions"):
         out[k] = orjson.loads(out[k])
@@ -270,7 +381,8 @@ def explain(df: pl.DataFrame, lead_id: str, model: LeadModel | None, model_versi
         out["probability"] = float(p[0])
         out["base_logit"] = model.model.base_logit
         out["all_contributions"] = {
-            name: float(c) for name, c in zip(model.model.inputs, contrib[0], strict=True)}
+            name: float(c) for name, c in zip(model.model.inputs, contrib[0], strict=True)
+        }
     else:
         _, inputs, pts = rule_scores(row)
         out["base_points"] = RULE_BASE

@@ -23,11 +23,25 @@ from ml.schemas import NEVER_FEATURES
 
 MIN_LEVEL_COUNT = 20
 MAX_LEVELS = 25
-NUMERIC = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64, pl.Float32,
-           pl.Float64, pl.Boolean, pl.Decimal)
+NUMERIC = (
+    pl.Int8,
+    pl.Int16,
+    pl.Int32,
+    pl.Int64,
+    pl.UInt8,
+    pl.UInt16,
+    pl.UInt32,
+    pl.UInt64,
+    pl.Float32,
+    pl.Float64,
+    pl.Boolean,
+    pl.Decimal,
+)
 
 
-def split_columns(df: pl.DataFrame, exclude: set[str] | frozenset[str] = frozenset()) -> tuple[list[str], list[str]]:
+def split_columns(
+    df: pl.DataFrame, exclude: set[str] | frozenset[str] = frozenset()
+) -> tuple[list[str], list[str]]:
     """(numeric, categorical) feature columns of a frame: everything but ids, labels and leaks."""
     num, cat = [], []
     for name, dtype in df.schema.items():
@@ -122,14 +136,27 @@ class LinearModel:
     inputs: list[str] = field(default_factory=list)  # input columns, in contribution order
 
     @classmethod
-    def fit(cls, train: pl.DataFrame, y: np.ndarray, calib: pl.DataFrame | None, y_calib: np.ndarray | None,
-            numeric: list[str], categorical: list[str], C: float = 0.5, seed: int = 0) -> LinearModel:
+    def fit(
+        cls,
+        train: pl.DataFrame,
+        y: np.ndarray,
+        calib: pl.DataFrame | None,
+        y_calib: np.ndarray | None,
+        numeric: list[str],
+        categorical: list[str],
+        C: float = 0.5,
+        seed: int = 0,
+    ) -> LinearModel:
         enc = Encoder(numeric, categorical).fit(train)
         X = enc.transform(train)
         lr = LogisticRegression(C=C, max_iter=2000, random_state=seed)
         lr.fit(X, y)
-        model = cls(enc, lr.coef_[0].astype(np.float64), float(lr.intercept_[0]),
-                    inputs=list(dict.fromkeys(enc.source)))
+        model = cls(
+            enc,
+            lr.coef_[0].astype(np.float64),
+            float(lr.intercept_[0]),
+            inputs=list(dict.fromkeys(enc.source)),
+        )
         if calib is not None and y_calib is not None and calib.height and 0 < y_calib.sum() < y_calib.size:
             z = model.raw_logit(calib)
             platt = LogisticRegression(C=1e6, max_iter=1000).fit(z[:, None], y_calib)

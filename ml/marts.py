@@ -26,8 +26,18 @@ LEAD_RENAME = {
     "revenue": "annual_revenue",
 }
 LEAD_DROP = (
-    "lead_status", "feature_cutoff_at", "feature_window_days", "lead_age_days", "converted_at", "campaign_id",
-    "days_since_last_activity", "company_size", "is_assigned", "technology_stack", "utm_source", "utm_medium",
+    "lead_status",
+    "feature_cutoff_at",
+    "feature_window_days",
+    "lead_age_days",
+    "converted_at",
+    "campaign_id",
+    "days_since_last_activity",
+    "company_size",
+    "is_assigned",
+    "technology_stack",
+    "utm_source",
+    "utm_medium",
 )
 """feature_window_days is short exactly when a lead converted early: a leak. company_size
 duplicates employee_count; utm_* duplicate the source."""

@@ -22,7 +22,9 @@ class NaiveBayesBaseline:
     default: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def fit(cls, df: pl.DataFrame, y: np.ndarray, fields: list[str], alpha: float = 1.0) -> NaiveBayesBaseline:
+    def fit(
+        cls, df: pl.DataFrame, y: np.ndarray, fields: list[str], alpha: float = 1.0
+    ) -> NaiveBayesBaseline:
         nb = cls(fields=list(fields))
         pos = float(y.sum())
         neg = float(y.size - y.sum())
@@ -52,7 +54,8 @@ class NaiveBayesBaseline:
                 continue
             vals = df[f].cast(pl.Utf8).fill_null("(empty)")
             table = self.tables[f]
-            mapped = vals.replace_strict(list(table), list(table.values()), default=self.default[f],
-                                         return_dtype=pl.Float64)
+            mapped = vals.replace_strict(
+                list(table), list(table.values()), default=self.default[f], return_dtype=pl.Float64
+            )
             z += mapped.to_numpy()
         return 1.0 / (1.0 + np.exp(-z))

@@ -28,31 +28,80 @@ CAUSE_PLAYS = {
 
 def lead_actions(score: int, values: dict[str, Any], factors: list[dict]) -> list[dict]:
     """Next best actions for one lead (the seed's NextBestAction: action, reason, priority)."""
+
     def v(name: str) -> float:
         x = values.get(name)
         return float(x) if isinstance(x, int | float) else 0.0
 
     out: list[dict] = []
     meetings = v("meetings_completed")
-    total = sum(v(k) for k in ("email_opens", "email_clicks", "website_visits", "form_submissions",
-                               "content_downloads", "calls_answered", "meetings_completed"))
+    total = sum(
+        v(k)
+        for k in (
+            "email_opens",
+            "email_clicks",
+            "website_visits",
+            "form_submissions",
+            "content_downloads",
+            "calls_answered",
+            "meetings_completed",
+        )
+    )
     negatives = [f for f in factors if f["contribution"] < 0]
     if score >= 70 and meetings == 0:
-        out.append({"action": "Book a meeting", "reason": f"Score {score}: high likelihood to convert and no meeting held yet", "priority": "high"})
+        out.append(
+            {
+                "action": "Book a meeting",
+                "reason": f"Score {score}: high likelihood to convert and no meeting held yet",
+                "priority": "high",
+            }
+        )
     elif score >= 70:
-        out.append({"action": "Send a proposal", "reason": f"Score {score} and a meeting already held", "priority": "high"})
+        out.append(
+            {
+                "action": "Send a proposal",
+                "reason": f"Score {score} and a meeting already held",
+                "priority": "high",
+            }
+        )
     elif score >= 40:
         weak = negatives[0]["feature"] if negatives else ""
         if weak in ("calls_answered", "email_replies", "response_time"):
-            out.append({"action": "Try another channel", "reason": f"Warm lead, but {negatives[0]['label'].lower()} holds the score back", "priority": "medium"})
+            out.append(
+                {
+                    "action": "Try another channel",
+                    "reason": f"Warm lead, but {negatives[0]['label'].lower()} holds the score back",
+                    "priority": "medium",
+                }
+            )
         else:
-            out.append({"action": "Send a relevant case study", "reason": f"Warm lead (score {score}) to move forward", "priority": "medium"})
+            out.append(
+                {
+                    "action": "Send a relevant case study",
+                    "reason": f"Warm lead (score {score}) to move forward",
+                    "priority": "medium",
+                }
+            )
     if (v("email_clicks") > 0 or v("content_downloads") > 0) and v("calls_answered") == 0 and score >= 25:
-        out.append({"action": "Call while interest is fresh", "reason": "Clicked or downloaded content but has not spoken to sales", "priority": "medium"})
+        out.append(
+            {
+                "action": "Call while interest is fresh",
+                "reason": "Clicked or downloaded content but has not spoken to sales",
+                "priority": "medium",
+            }
+        )
     if score < 40:
-        out.append({"action": "Move to a nurture campaign", "reason": f"Score {score}: not ready for sales time", "priority": "low"})
+        out.append(
+            {
+                "action": "Move to a nurture campaign",
+                "reason": f"Score {score}: not ready for sales time",
+                "priority": "low",
+            }
+        )
     if total == 0:
-        out.append({"action": "Verify contact details", "reason": "No engagement recorded", "priority": "low"})
+        out.append(
+            {"action": "Verify contact details", "reason": "No engagement recorded", "priority": "low"}
+        )
     return sorted(out, key=lambda a: ACTION_PRIORITY[a["priority"]])
 
 
@@ -78,7 +127,9 @@ def churn_actions(risk_level: str, top_category: str | None) -> list[dict]:
         action, why = CAUSE_PLAYS[top_category]
         out.append({"action": action, "reason": f"Churn risk {risk_level}: {why}", "priority": "high"})
     if risk_level == "critical":
-        out.append({"action": "Schedule an executive check-in", "reason": "Critical churn risk", "priority": "high"})
+        out.append(
+            {"action": "Schedule an executive check-in", "reason": "Critical churn risk", "priority": "high"}
+        )
     elif risk_level == "medium" and top_category in CAUSE_PLAYS:
         action, why = CAUSE_PLAYS[top_category]
         out.append({"action": action, "reason": f"Early warning: {why}", "priority": "medium"})

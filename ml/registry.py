@@ -58,8 +58,16 @@ def _row(r: tuple) -> Version:
     return Version(*r)
 
 
-def register(url: str | None, tenant_id: str, name: str, artifact: Any, metrics: dict, params: dict,
-             window: tuple[datetime | None, datetime | None], trained_at: datetime | None = None) -> Version:
+def register(
+    url: str | None,
+    tenant_id: str,
+    name: str,
+    artifact: Any,
+    metrics: dict,
+    params: dict,
+    window: tuple[datetime | None, datetime | None],
+    trained_at: datetime | None = None,
+) -> Version:
     """Save the artifact and insert a candidate version (next version number for the tenant)."""
     trained_at = trained_at or datetime.now(UTC)
     with connect(url) as conn:
@@ -79,14 +87,24 @@ def register(url: str | None, tenant_id: str, name: str, artifact: Any, metrics:
             "INSERT INTO ml.model_versions (tenant_id, name, version, trained_at, data_window_start, data_window_end,"
             " params, metrics, status, artifact_path) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,'candidate',%s)"
             f" RETURNING {COLUMNS}",
-            (tenant_id, name, nxt, trained_at, window[0], window[1], orjson.dumps(params, option=orjson.OPT_SERIALIZE_NUMPY).decode(),
-             orjson.dumps(metrics, option=orjson.OPT_SERIALIZE_NUMPY).decode(), str(path)),
+            (
+                tenant_id,
+                name,
+                nxt,
+                trained_at,
+                window[0],
+                window[1],
+                orjson.dumps(params, option=orjson.OPT_SERIALIZE_NUMPY).decode(),
+                orjson.dumps(metrics, option=orjson.OPT_SERIALIZE_NUMPY).decode(),
+                str(path),
+            ),
         ).fetchone()
     return _row(row)
 
 
-def get(url: str | None, tenant_id: str, name: str, version: int | None = None, status: str | None = None
-        ) -> Version | None:
+def get(
+    url: str | None, tenant_id: str, name: str, version: int | None = None, status: str | None = None
+) -> Version | None:
     q = f"SELECT {COLUMNS} FROM ml.model_versions WHERE tenant_id = %s AND name = %s"
     args: list = [tenant_id, name]
     if version is not None:
@@ -129,20 +147,27 @@ def load(v: Version) -> Any:
             raise ValueError("artifact checksum does not match the registry")
         return joblib.load(v.artifact_path)
     except Exception as exc:
-        raise CRMError(CRMErrorCode.SCORING_SERVICE_UNAVAILABLE, f"cannot load {v.label}: {exc}", ctx) from exc
+        raise CRMError(
+            CRMErrorCode.SCORING_SERVICE_UNAVAILABLE, f"cannot load {v.label}: {exc}", ctx
+        ) from exc
 
 
 def load_active(url: str | None, tenant_id: str, name: str) -> tuple[Any, Version]:
     v = active(url, tenant_id, name)
     if v is None:
-        raise CRMError(CRMErrorCode.SCORING_SERVICE_UNAVAILABLE, f"no active {name} model for tenant {tenant_id}",
-                       {"tenant_id": tenant_id, "model": name})
+        raise CRMError(
+            CRMErrorCode.SCORING_SERVICE_UNAVAILABLE,
+            f"no active {name} model for tenant {tenant_id}",
+            {"tenant_id": tenant_id, "model": name},
+        )
     return load(v), v
 
 
-def gate(candidate: float, active_score: float | None, baseline: float | None, higher_is_better: bool = True
-         ) -> tuple[bool, str]:
+def gate(
+    candidate: float, active_score: float | None, baseline: float | None, higher_is_better: bool = True
+) -> tuple[bool, str]:
     """The promotion rule: strictly better than the active model and the baseline on the holdout."""
+
     def better(a: float, b: float) -> bool:
         return a > b if higher_is_better else a < b
 
@@ -187,8 +212,14 @@ def reject(url: str | None, v: Version, reason: str) -> None:
         _set_status(conn, v.id, "rejected", reason)
 
 
-def promote_if_better(url: str | None, candidate: Version, score: float, active_score: float | None,
-                      baseline: float | None, higher_is_better: bool = True) -> tuple[bool, str]:
+def promote_if_better(
+    url: str | None,
+    candidate: Version,
+    score: float,
+    active_score: float | None,
+    baseline: float | None,
+    higher_is_better: bool = True,
+) -> tuple[bool, str]:
     ok, why = gate(score, active_score, baseline, higher_is_better)
     if ok:
         promote(url, candidate.tenant_id, candidate.name, candidate.version, why)
@@ -223,5 +254,12 @@ def rollback(url: str | None, tenant_id: str, name: str) -> Version | None:
 
 
 def to_dict(v: Version) -> dict:
-    return {"tenant_id": v.tenant_id, "name": v.name, "version": v.version, "status": v.status,
-            "trained_at": v.trained_at.isoformat(), "metrics": v.metrics, "reason": v.reason}
+    return {
+        "tenant_id": v.tenant_id,
+        "name": v.name,
+        "version": v.version,
+        "status": v.status,
+        "trained_at": v.trained_at.isoformat(),
+        "metrics": v.metrics,
+        "reason": v.reason,
+    }

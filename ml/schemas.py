@@ -52,25 +52,33 @@ CUSTOMER_CATEGORIES = ("usage", "support", "engagement", "financial")
 with (`usage_sessions_30d` -> usage) or, failing that, the one `CUSTOMER_CATEGORY_HINTS` names."""
 
 CUSTOMER_CATEGORY_HINTS: dict[str, str] = {
+    # first match wins: billing tickets are a financial signal, not a support one
+    "billing": "financial",
+    "payment": "financial",
+    "downgrade": "financial",
+    "invoice": "financial",
+    "mrr": "financial",
+    "revenue": "financial",
+    "won_": "financial",
+    "deal": "financial",
+    "pipeline": "financial",
+    "usage": "usage",
     "session": "usage",
     "feature": "usage",
     "login": "usage",
+    "distinct_users": "usage",
     "active_days": "usage",
     "ticket": "support",
     "csat": "support",
     "resolution": "support",
+    "first_response": "support",
     "priority": "support",
     "conversation": "engagement",
     "message": "engagement",
     "reply": "engagement",
     "outreach": "engagement",
     "sentiment": "engagement",
-    "mrr": "financial",
-    "billing": "financial",
-    "payment": "financial",
-    "revenue": "financial",
-    "downgrade": "financial",
-    "invoice": "financial",
+    "web_": "engagement",
 }
 
 NEVER_FEATURES = frozenset(

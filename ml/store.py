@@ -8,6 +8,9 @@ of the same entity; nothing else is touched), or a plain COPY for append-only fo
 from __future__ import annotations
 
 import io
+import queue
+import threading
+from collections.abc import Iterator
 
 import polars as pl
 
@@ -31,8 +34,10 @@ def read_table(url: str | None, qualified: str, where: str = "", params: tuple =
             (qualified,),
         ).fetchall()
         select = ", ".join(
-            f'"{c}"::text AS "{c}"' if t in ("uuid", "jsonb", "json") or t.endswith("[]")
-            else f'"{c}"::float8 AS "{c}"' if t.startswith("numeric")
+            f'"{c}"::text AS "{c}"'
+            if t in ("uuid", "jsonb", "json") or t.endswith("[]")
+            else f'"{c}"::float8 AS "{c}"'
+            if t.startswith("numeric")
             else f'"{c}"'
             for c, t in cols
         )
@@ -41,7 +46,17 @@ def read_table(url: str | None, qualified: str, where: str = "", params: tuple =
         rows = cur.fetchall()
     if not rows:
         return pl.DataFrame({n: [] for n in names})
-    return pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
+    return _utc(pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None))
+
+
+def _utc(df: pl.DataFrame) -> pl.DataFrame:
+    """Timestamps with a zone -> UTC (psycopg hands back the session's zone name)."""
+    fix = [
+        pl.col(c).dt.convert_time_zone("UTC")
+        for c, t in df.schema.items()
+        if isinstance(t, pl.Datetime) and t.time_zone
+    ]
+    return df.with_columns(fix) if fix else df
 
 
 def read_query(url: str | None, sql: str, params: tuple | dict = ()) -> pl.DataFrame:
@@ -51,13 +66,18 @@ def read_query(url: str | None, sql: str, params: tuple | dict = ()) -> pl.DataF
         rows = cur.fetchall()
     if not rows:
         return pl.DataFrame({n: [] for n in names})
-    return pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
+    return _utc(pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None))
 
 
 def _csv(df: pl.DataFrame) -> bytes:
     buf = io.BytesIO()
-    df.write_csv(buf, include_header=False, null_value="\\N", quote_style="necessary",
-                 datetime_format="%Y-%m-%dT%H:%M:%S%.f%z")
+    df.write_csv(
+        buf,
+        include_header=False,
+        null_value="\\N",
+        quote_style="necessary",
+        datetime_format="%Y-%m-%dT%H:%M:%S%.f%z",
+    )
     return buf.getvalue()
 
 
@@ -72,9 +92,65 @@ def upsert(url: str | None, table: str, df: pl.DataFrame, key: str) -> int:
         conn.execute(f"CREATE TEMP TABLE _load (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
         with conn.cursor().copy(f"COPY _load ({cols}) FROM STDIN (FORMAT csv, NULL '\\N')") as cp:
             for i in range(0, len(data), COPY_BLOCK):
-                cp.write(data[i:i + COPY_BLOCK])
-        conn.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _load ON CONFLICT ({key}) DO UPDATE SET {updates}")
+                cp.write(data[i : i + COPY_BLOCK])
+        conn.execute(
+            f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _load ON CONFLICT ({key}) DO UPDATE SET {updates}"
+        )
     return df.height
+
+
+def replace_tenants(url: str | None, table: str, df: pl.DataFrame) -> int:
+    """Full refresh of the tenants in `df`: delete their rows and COPY the new ones, in one
+    transaction (readers see the old scores or the new, never none). The fast path for
+    scoring every entity of a tenant."""
+    if df.height == 0:
+        return 0
+    cols = ", ".join(df.columns)
+    tenants = df["tenant_id"].unique().to_list()
+    data = _csv(df)
+    with connect(url) as conn:
+        conn.execute(f"DELETE FROM {table} WHERE tenant_id = ANY(%s::uuid[])", (tenants,))
+        with conn.cursor().copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv, NULL '\\N')") as cp:
+            for i in range(0, len(data), COPY_BLOCK):
+                cp.write(data[i : i + COPY_BLOCK])
+    return df.height
+
+
+def replace_tenants_stream(
+    url: str | None, table: str, tenants: list[str], columns: list[str], chunks: Iterator[pl.DataFrame]
+) -> int:
+    """`replace_tenants` for frames produced chunk by chunk: a producer thread computes the
+    next chunk (and its CSV) while Postgres parses the previous one, all in one transaction."""
+    q: queue.Queue = queue.Queue(maxsize=2)
+    done = object()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                q.put((chunk.height, _csv(chunk.select(columns))))
+            q.put(done)
+        except BaseException as exc:
+            q.put(exc)
+
+    worker = threading.Thread(target=produce, name="ml-score-producer", daemon=True)
+    rows = 0
+    cols = ", ".join(columns)
+    with connect(url) as conn:
+        conn.execute(f"DELETE FROM {table} WHERE tenant_id = ANY(%s::uuid[])", (tenants,))
+        worker.start()
+        with conn.cursor().copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv, NULL '\\N')") as cp:
+            while True:
+                item = q.get()
+                if item is done:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                n, data = item
+                rows += n
+                for i in range(0, len(data), COPY_BLOCK):
+                    cp.write(data[i : i + COPY_BLOCK])
+    worker.join()
+    return rows
 
 
 def append(url: str | None, table: str, df: pl.DataFrame) -> int:
@@ -82,12 +158,17 @@ def append(url: str | None, table: str, df: pl.DataFrame) -> int:
         return 0
     cols = ", ".join(df.columns)
     data = _csv(df)
-    with connect(url) as conn, conn.cursor().copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv, NULL '\\N')") as cp:
+    with (
+        connect(url) as conn,
+        conn.cursor().copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv, NULL '\\N')") as cp,
+    ):
         for i in range(0, len(data), COPY_BLOCK):
-            cp.write(data[i:i + COPY_BLOCK])
+            cp.write(data[i : i + COPY_BLOCK])
     return df.height
 
 
 def tenants(url: str | None) -> list[str]:
     with connect(url) as conn:
-        return [r[0] for r in conn.execute("SELECT id::text FROM crm.tenants ORDER BY created_at, id").fetchall()]
+        return [
+            r[0] for r in conn.execute("SELECT id::text FROM crm.tenants ORDER BY created_at, id").fetchall()
+        ]

@@ -1,0 +1,269 @@
+"""`make bench-ml`: train and evaluate every model on a seeded world and measure it against
+the world's hidden truth (sim_truth), which no model ever sees.
+
+    python -m bench.ml_quality --scale M --seed 42 [--database-url URL] [--keep]
+
+Seeds the world (sink raw) into a scratch database, builds the dbt marts, trains per tenant
+with the same code as production (`ml.lead`, `ml.churn`, `ml.forecast`) and writes
+bench/results/ml.json. Pooled over tenants: each tenant's model scores its own holdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+CAUSE_CATEGORY = {
+    "low_usage": "usage",
+    "poor_support": "support",
+    "disengagement": "engagement",
+    "financial": "financial",
+}
+"""The simulator's churn causes -> the HealthFactor category their traces show up in
+(crm/sim/customers.py CAUSE_CATEGORY)."""
+RESULTS = Path(__file__).resolve().parent / "results"
+TARGETS = {
+    "lead_auc_vs_oracle": 0.95,
+    "lead_auc_over_nb": 0.05,
+    "lead_ece_max": 0.03,
+    "churn_auc_vs_oracle": 0.95,
+    "churn_cause_top3_min": 0.70,
+    "forecast_gain_over_naive": 0.30,
+}
+
+
+def _truth(url: str, table: str, cols: str) -> pl.DataFrame:
+    from ml import store
+
+    return store.read_query(url, f"SELECT {cols} FROM sim_truth.{table}")
+
+
+def _ceiling(enc, train: pl.DataFrame, target: np.ndarray, hold: pl.DataFrame, seed: int) -> np.ndarray:
+    """Diagnostic only: the best ranking the *features* allow, estimated by regressing the
+    hidden truth on them (boosted trees on the model's encoded inputs). Never used by a model;
+    it shows how much of the oracle's AUC is observable at all."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    reg = HistGradientBoostingRegressor(max_iter=300, learning_rate=0.05, random_state=seed)
+    reg.fit(enc.transform(train), target)
+    return reg.predict(enc.transform(hold))
+
+
+def evaluate(
+    url: str, as_of: datetime, seed: int, min_conversions: int = 120, min_churners: int = 50
+) -> dict:
+    from ml import churn, forecast, lead, marts, store
+    from ml.errors import CRMError
+    from ml.metrics import auc, ece
+    from ml.schemas import customer_category
+
+    out: dict = {"per_tenant": {}}
+    tenants = store.tenants(url)
+    leads = marts.lead_frame(url)
+    lt = _truth(url, "lead_truth", "lead_id::text, propensity")
+    ys, ps, nbs, zs, cs = [], [], [], [], []
+    t0 = time.perf_counter()
+    for t in tenants:
+        frame = leads.filter(pl.col("tenant_id") == t)
+        try:
+            r = lead.train(frame, as_of, seed, min_conversions=min_conversions)
+        except CRMError as exc:
+            out["per_tenant"].setdefault(t, {})["lead"] = exc.message
+            continue
+        h = r.holdout.join(lt, on="lead_id", how="left")
+        train_rows = lead.labeled(frame, as_of).head(lead.labeled(frame, as_of).height - r.holdout.height)
+        train_rows = train_rows.join(lt, on="lead_id", how="left")
+        cs.append(
+            _ceiling(r.model.model.encoder, train_rows, train_rows["propensity"].to_numpy(), r.holdout, seed)
+        )
+        ys.append(h["converted_90d"].to_numpy())
+        ps.append(r.holdout_pred)
+        nbs.append(r.model.baseline.predict(r.holdout))
+        zs.append(h["propensity"].to_numpy())
+        out["per_tenant"].setdefault(t, {})["lead"] = {**r.metrics, "oracle_auc": auc(ys[-1], zs[-1])}
+    y, p, nb, z, cz = (np.concatenate(a) for a in (ys, ps, nbs, zs, cs))
+    out.update(
+        lead_auc=auc(y, p),
+        lead_oracle_auc=auc(y, z),
+        nb_baseline_auc=auc(y, nb),
+        lead_ece=ece(y, p),
+        lead_feature_ceiling_auc=auc(y, cz),
+        lead_holdout_rows=int(y.size),
+        lead_seconds=time.perf_counter() - t0,
+    )
+
+    t0 = time.perf_counter()
+    cust = marts.customer_frame(url, current=False)
+    ct = _truth(url, "customer_truth", "customer_id::text, latent_health, churn_cause")
+    ys, ps, hs, chs, hits, hits1, n_churners = [], [], [], [], 0, 0, 0
+    for t in tenants:
+        cf = cust.filter(pl.col("tenant_id") == t)
+        try:
+            r = churn.train(cf, seed, min_churners=min_churners)
+        except CRMError as exc:
+            out["per_tenant"].setdefault(t, {})["churn"] = exc.message
+            continue
+        h = r.holdout.join(ct, on="customer_id", how="left")
+        rest = cf.filter(
+            pl.col("churned_90d").is_not_null()
+            & ~pl.col("customer_id").is_in(r.holdout["customer_id"].implode())
+        )
+        rest = rest.join(ct, on="customer_id", how="left")
+        chs.append(-_ceiling(r.model.model.encoder, rest, rest["latent_health"].to_numpy(), r.holdout, seed))
+        yy = h["churned_90d"].to_numpy()
+        ys.append(yy)
+        ps.append(r.holdout_pred)
+        hs.append(-h["latent_health"].to_numpy())
+        _, contrib = r.model.model.contributions(r.holdout)
+        ranking = churn.category_ranking(contrib, r.model.model.inputs)
+        causes = h["churn_cause"].to_list()
+        for i in np.flatnonzero(yy == 1):
+            cause = causes[i]
+            if cause is None:
+                continue
+            cat = CAUSE_CATEGORY.get(cause, cause)
+            n_churners += 1
+            # top-3 factors: the three strongest churn-raising inputs, by category
+            order = np.argsort(-contrib[i])[:3]
+            cats3 = {customer_category(r.model.model.inputs[j]) for j in order if contrib[i, j] > 0}
+            hits += cat in cats3
+            hits1 += ranking[i][0] == cat
+        out["per_tenant"].setdefault(t, {})["churn"] = {**r.metrics, "oracle_auc": auc(yy, hs[-1])}
+    y, p, hh, ch = (np.concatenate(a) for a in (ys, ps, hs, chs))
+    out.update(
+        churn_auc=auc(y, p),
+        churn_oracle_auc=auc(y, hh),
+        churn_ece=ece(y, p),
+        churn_feature_ceiling_auc=auc(y, ch),
+        churn_cause_top3=hits / max(n_churners, 1),
+        churn_cause_top1_category=hits1 / max(n_churners, 1),
+        churn_holdout_churners=n_churners,
+        churn_seconds=time.perf_counter() - t0,
+    )
+
+    t0 = time.perf_counter()
+    fm, nm = [], []
+    for t in tenants:
+        series = marts.revenue_series(url, t)
+        if series.height < 400:
+            continue
+        s = forecast._daily(series)
+        hist, fut = s.iloc[: -forecast.HORIZON], s.iloc[-forecast.HORIZON :]
+        fc = forecast.fit_prophet(hist, forecast.HORIZON, seed)
+        a = fut["y"].to_numpy()
+        fm.append(forecast.weekly_mape(a, fc["yhat"].to_numpy()))
+        nm.append(forecast.weekly_mape(a, forecast.seasonal_naive(hist, forecast.HORIZON)))
+        out["per_tenant"].setdefault(t, {})["forecast"] = {"mape": fm[-1], "seasonal_naive_mape": nm[-1]}
+    out.update(
+        forecast_mape=float(np.mean(fm)),
+        seasonal_naive_mape=float(np.mean(nm)),
+        forecast_seconds=time.perf_counter() - t0,
+    )
+    return out
+
+
+def verdict(r: dict) -> dict:
+    return {
+        "lead_auc >= 0.95 x oracle": r["lead_auc"] >= TARGETS["lead_auc_vs_oracle"] * r["lead_oracle_auc"],
+        "lead_auc >= nb + 0.05": r["lead_auc"] >= r["nb_baseline_auc"] + TARGETS["lead_auc_over_nb"],
+        "lead_ece <= 0.03": r["lead_ece"] <= TARGETS["lead_ece_max"],
+        "churn_auc >= 0.95 x oracle": r["churn_auc"]
+        >= TARGETS["churn_auc_vs_oracle"] * r["churn_oracle_auc"],
+        "churn_cause_top3 >= 0.70": r["churn_cause_top3"] >= TARGETS["churn_cause_top3_min"],
+        "forecast_mape <= 0.7 x seasonal_naive": r["forecast_mape"]
+        <= (1 - TARGETS["forecast_gain_over_naive"]) * r["seasonal_naive_mape"],
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scale", default="M")
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--as-of", default="2026-11-23")
+    ap.add_argument("--database-url", help="use this (already seeded + dbt-built) database")
+    ap.add_argument("--keep", action="store_true", help="keep the scratch database")
+    ap.add_argument("--out", default=str(RESULTS / "ml.json"))
+    ap.add_argument("--min-conversions", type=int, default=120, help="lower only for smoke runs at scale S")
+    ap.add_argument("--min-churners", type=int, default=50, help="lower only for smoke runs at scale S")
+    args = ap.parse_args()
+    logging.getLogger("cmdstanpy").setLevel(logging.ERROR)
+    as_of_d = date.fromisoformat(args.as_of)
+    as_of = datetime(as_of_d.year, as_of_d.month, as_of_d.day, tzinfo=UTC)
+    timings: dict[str, float] = {}
+    if args.database_url:
+        url = args.database_url
+        r = evaluate(url, as_of, args.seed, args.min_conversions, args.min_churners)
+    else:
+        from contextlib import ExitStack
+
+        from crm.schema.testing import scratch_database
+        from crm.sim import seed_world
+        from crm.warehouse import run_dbt
+
+        with ExitStack() as stack:
+            if args.keep:
+                import uuid
+
+                import psycopg
+
+                from crm.schema.testing import server_url, with_database
+
+                name = f"bench_ml_{args.seed}_{uuid.uuid4().hex[:6]}"
+                with psycopg.connect(server_url(), autocommit=True) as c:
+                    c.execute(f'CREATE DATABASE "{name}"')
+                url = with_database(server_url(), name)
+                from crm.migrate import upgrade
+
+                upgrade(url)
+                print("database kept:", url)
+            else:
+                url = stack.enter_context(scratch_database("bench_ml"))
+            t = time.perf_counter()
+            seed_world(args.scale, args.seed, as_of_d, database_url=url, sink="raw", progress=True)
+            timings["seed_s"] = time.perf_counter() - t
+            t = time.perf_counter()
+            run_dbt(
+                ["build", "--vars", f"{{as_of: '{args.as_of}'}}", "--exclude", "resource_type:test"],
+                url,
+                capture=True,
+            )
+            timings["dbt_s"] = time.perf_counter() - t
+            r = evaluate(url, as_of, args.seed, args.min_conversions, args.min_churners)
+    r.update(
+        seed=args.seed,
+        scale=args.scale,
+        as_of=args.as_of,
+        timings=timings,
+        targets=verdict(r),
+        note="2 shared cores; timings are noisy, quality figures are deterministic for a seed",
+    )
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(r, indent=2, default=float))
+    keys = (
+        "lead_auc",
+        "lead_oracle_auc",
+        "nb_baseline_auc",
+        "lead_ece",
+        "churn_auc",
+        "churn_oracle_auc",
+        "churn_cause_top3",
+        "forecast_mape",
+        "seasonal_naive_mape",
+        "lead_feature_ceiling_auc",
+        "churn_feature_ceiling_auc",
+    )
+    for k in keys:
+        print(f"{k:22s} {r[k]:.4f}")
+    for k, ok in r["targets"].items():
+        print(f"{'PASS' if ok else 'MISS'}  {k}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""Fixtures for the ML tests: a migrated database holding mart-shaped tables built from
+small synthetic frames (two tenants: one big enough for models, one that is not)."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+
+import numpy as np
+import polars as pl
+import psycopg
+import pytest
+from ml_synthetic import AS_OF, customer_frame, lead_frame, revenue_series
+
+BIG = "00000000-0000-4000-8000-0000000000a1"
+SMALL = "00000000-0000-4000-8000-0000000000b2"
+
+PG_TYPES = {
+    pl.Utf8: "text",
+    pl.Int8: "boolean",
+    pl.Int32: "integer",
+    pl.Int64: "bigint",
+    pl.Float64: "float8",
+    pl.Boolean: "boolean",
+    pl.Date: "date",
+}
+
+
+def write_table(
+    conn: psycopg.Connection, name: str, df: pl.DataFrame, uuid_cols: tuple[str, ...] = ()
+) -> None:
+    cols = []
+    for c, t in df.schema.items():
+        if c in uuid_cols:
+            typ = "uuid"
+        elif isinstance(t, pl.Datetime):
+            typ = "timestamptz"
+        else:
+            typ = PG_TYPES.get(t, "text")
+        cols.append(f'"{c}" {typ}')
+    conn.execute(f"DROP TABLE IF EXISTS {name}")
+    conn.execute(f"CREATE TABLE {name} ({', '.join(cols)})")
+    out = df.with_columns([pl.col(c).cast(pl.Boolean) for c, t in df.schema.items() if t == pl.Int8])
+    buf = io.BytesIO()
+    out.write_csv(buf, include_header=False, null_value="\\N", datetime_format="%Y-%m-%dT%H:%M:%S%.f%z")
+    with conn.cursor().copy(f"COPY {name} FROM STDIN (FORMAT csv, NULL '\\N')") as cp:
+        cp.write(buf.getvalue())
+
+
+def deal_table(tenant: str, n: int, seed: int) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    q = rng.standard_normal(n)
+    stages = np.clip(np.round(2 + q + rng.normal(0, 1, n)), 0, 6)
+    status = np.where(
+        rng.random(n) < 0.15, "open", np.where(rng.random(n) < 1 / (1 + np.exp(-(q * 1.5))), "won", "lost")
+    )
+    created = [AS_OF - timedelta(days=float(d)) for d in rng.uniform(5, 600, n)]
+    import uuid as _uuid
+
+    return pl.DataFrame(
+        {
+            "tenant_id": tenant,
+            "deal_id": [str(_uuid.UUID(bytes=rng.bytes(16), version=4)) for _ in range(n)],
+            "is_won": status == "won",
+            "is_lost": status == "lost",
+            "is_open": status == "open",
+            "stage_name": np.where(
+                status == "open", "Proposal", np.where(status == "won", "Closed Won", "Closed Lost")
+            ),
+            "probability": np.where(status == "open", 40, np.where(status == "won", 100, 0)).astype(np.int64),
+            "deal_value": np.round(rng.lognormal(9, 1, n), 2),
+            "stages_entered": (stages + (status != "open")).astype(np.int64),
+            "age_days": rng.uniform(1, 200, n),
+            "pipeline_name": "Default",
+            "lead_source": np.array(["website", "referral"])[rng.integers(0, 2, n)],
+            "created_at": pl.Series(created, dtype=pl.Datetime("us", "UTC")),
+            "closed_at": pl.Series(
+                [
+                    None if s == "open" else c + timedelta(days=30)
+                    for s, c in zip(status, created, strict=True)
+                ],
+                dtype=pl.Datetime("us", "UTC"),
+            ),
+            "expected_close_date": pl.Series(
+                [(AS_OF + timedelta(days=int(d))).date() for d in rng.integers(1, 150, n)]
+            ),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def ml_db(create_database: Callable[[str], str], crm_home) -> Iterator[str]:
+    """A migrated database with two tenants and synthetic ML marts; DATABASE_URL points at it."""
+    from crm import migrate
+    from crm.settings import get_settings
+
+    url = create_database("crm_ml")
+    migrate.upgrade(url)
+    leads = pl.concat([lead_frame(BIG, 3000, seed=11), lead_frame(SMALL, 400, seed=12)])
+    cust = pl.concat([customer_frame(BIG, 2500, seed=13), customer_frame(SMALL, 200, seed=14)])
+    with psycopg.connect(url) as conn:
+        for t, slug in ((BIG, "big"), (SMALL, "small")):
+            conn.execute(
+                "INSERT INTO crm.tenants (id, slug, name) VALUES (%s, %s, %s)", (t, slug, slug.title())
+            )
+        write_table(conn, "analytics.ml_features__leads", leads, ("tenant_id", "lead_id"))
+        c = cust.with_columns(is_active_at_snapshot=pl.lit(True))
+        write_table(conn, "analytics.ml_features__customers", c, ("tenant_id", "customer_id"))
+        write_table(
+            conn,
+            "analytics.ml_features__customers_current",
+            c.drop("churned_90d"),
+            ("tenant_id", "customer_id"),
+        )
+        write_table(
+            conn,
+            "analytics.ml_series__revenue_daily",
+            pl.concat([revenue_series(BIG, 730, 1), revenue_series(SMALL, 200, 2)]),
+            ("tenant_id",),
+        )
+        write_table(
+            conn,
+            "analytics.fct_deals",
+            pl.concat([deal_table(BIG, 1200, 3), deal_table(SMALL, 80, 4)]),
+            ("tenant_id", "deal_id"),
+        )
+    old = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
+    yield url
+    if old is None:
+        os.environ.pop("DATABASE_URL", None)
+    else:
+        os.environ["DATABASE_URL"] = old
+    get_settings.cache_clear()

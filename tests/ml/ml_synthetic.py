@@ -1,0 +1,88 @@
+"""Small synthetic feature frames shaped like the ML marts, with a known signal, for tests
+that must not depend on the simulator or dbt (the scale-S end-to-end test uses those)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import polars as pl
+
+AS_OF = datetime(2026, 11, 23, tzinfo=UTC)
+
+
+def _ids(rng: np.random.Generator, n: int) -> list[str]:
+    return [str(uuid.UUID(bytes=rng.bytes(16), version=4)) for _ in range(n)]
+
+
+def lead_frame(tenant_id: str, n: int = 3000, seed: int = 0, base: float = -1.6) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    z = base + 1.3 * rng.standard_normal(n)
+    p = 1 / (1 + np.exp(-z))
+    y = (rng.random(n) < p).astype(np.int8)
+    age = rng.uniform(0, 700, n)
+    created = [AS_OF - timedelta(days=float(a)) for a in age]
+    lam = np.exp(0.6 * (z - base))
+    label = np.where(age >= 90, y, np.where(y == 1, 1, -1)).astype(np.int8)
+    industries = np.array(["Software", "Retail", "Healthcare", "Finance"])
+    return pl.DataFrame(
+        {
+            "tenant_id": tenant_id,
+            "lead_id": _ids(rng, n),
+            "created_at": pl.Series(created, dtype=pl.Datetime("us", "UTC")),
+            "converted_90d": pl.Series(label).replace(-1, None),
+            "industry": industries[rng.integers(0, 4, n)],
+            "source": np.where(rng.random(n) < 0.5 + 0.1 * np.tanh(z - base), "website", "referral"),
+            "email_opens": rng.poisson(2 * lam),
+            "email_clicks": rng.poisson(0.8 * lam),
+            "website_visits": rng.poisson(1.5 * lam),
+            "meetings_completed": rng.poisson(0.2 * lam),
+            "calls_answered": rng.poisson(0.3 * lam),
+            "response_time": np.where(
+                rng.random(n) < 0.2, np.nan, rng.exponential(200 * np.exp(-0.4 * (z - base)))
+            ),
+            "employee_count": np.round(np.exp(3.5 + rng.standard_normal(n))).astype(np.int64),
+        }
+    ).with_columns(pl.col("response_time").fill_nan(None))
+
+
+def customer_frame(tenant_id: str, n: int = 2000, seed: int = 0) -> pl.DataFrame:
+    rng = np.random.default_rng(seed + 7)
+    h = rng.standard_normal(n)
+    p = 1 / (1 + np.exp(-(-3.0 - 1.5 * h)))
+    y = (rng.random(n) < p).astype(np.int8)
+    return pl.DataFrame(
+        {
+            "tenant_id": tenant_id,
+            "customer_id": _ids(rng, n),
+            "churned_90d": y,
+            "sessions_90d": rng.poisson(np.exp(2 + 0.5 * h)),
+            "tickets_90d": rng.poisson(np.exp(0.5 - 0.4 * h)),
+            "avg_csat_90d": np.clip(3.5 + 0.5 * h + rng.normal(0, 0.5, n), 1, 5),
+            "conversations_90d": rng.poisson(np.exp(1 + 0.3 * h)),
+            "billing_tickets_90d": rng.poisson(0.3, n),
+            "industry": np.array(["Software", "Retail"])[rng.integers(0, 2, n)],
+        }
+    )
+
+
+def revenue_series(tenant_id: str, days: int = 730, seed: int = 0) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    t = np.arange(days)
+    mean = (
+        2000
+        * (1 + 0.4 * t / 365)
+        * (1 + 0.25 * np.cos(2 * np.pi * t / 365.25))
+        * np.where(t % 7 >= 5, 0.3, 1.0)
+    )
+    y = rng.gamma(4.0, mean / 4.0)
+    start = AS_OF.date() - timedelta(days=days)
+    return pl.DataFrame(
+        {
+            "tenant_id": tenant_id,
+            "day": [start + timedelta(days=int(i)) for i in t],
+            "won_revenue": y,
+            "won_deals": rng.poisson(3, days),
+        }
+    )
