@@ -258,7 +258,8 @@ def score_leads(url: str, *, force_rules: bool = False, as_of: datetime | None =
             rows = lead.score(frame, None, None, as_of)
         if m is not None and rows.height and (rows["method"] == "rules").all():
             fallback[tenant] = f"model {ver} could not score"
-        written += store.upsert(url, "ml.lead_scores", rows, "lead_id")
+        # a full refresh per tenant, as ml.jobs.score_all does (deleted leads lose their score)
+        written += store.replace_tenants(url, "ml.lead_scores", rows)
         frames.append(rows)
     return _summary(written, frames, fallback, "rules")
 
