@@ -152,3 +152,10 @@ screenshots: install chromium  ## README screenshots of every page, desktop + ph
 
 bench-dashboard: install  ## dashboard benchmark at scale L (SCALE=L by default): every page's queries cold and warm -> bench/results/dashboard.json
 	$(PY) -m bench.dashboard --scale $(or $(BENCH_SCALE),L)
+# --- orchestration (issue 6) ---
+.PHONY: dagster dbt-manifest
+dbt-manifest: install  ## parse the dbt project for Dagster (dagster-dbt prepare-and-package -> dbt/target/manifest.json)
+	PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/dagster-dbt project prepare-and-package --file orchestration/project.py
+
+dagster: up  ## start the stack if needed, then the Dagster UI (DAGSTER_HOME=.crm/dagster, telemetry off); `make down` stops it
+	$(CRM) dagster

@@ -128,6 +128,24 @@ def seed(
 
 
 @app.command()
+def dagster(
+    materialize: Annotated[
+        bool, typer.Option(help="materialize the whole graph once before starting the UI")
+    ] = False,
+) -> None:
+    """Start the Dagster UI (`dagster dev`, DAGSTER_HOME=.crm/dagster) on the running stack."""
+    from orchestration import local
+
+    home = get_settings().home
+    local.prepare_manifest(local.dagster_env(home))
+    if materialize:
+        observed, built = local.materialize_everything(home)
+        console.print(f"observe_landing: {observed.success}  materialize_everything: {built.success}")
+    rec = local.start_ui(home)
+    console.print(f"Dagster UI  {rec.url}  (pid {rec.pid}; `make down` stops it)")
+
+
+@app.command()
 def demo(
     scale: Annotated[str, typer.Option()] = "S",
     seed: Annotated[int, typer.Option()] = 42,

@@ -77,22 +77,11 @@ def stage_seed(ctx: DemoContext) -> None:
     ctx.console.print(summary)
 
 
-def stage_dbt(ctx: DemoContext) -> None:
-    """The warehouse: `dbt build` (models, unit and data tests), the docs, then the dynamic
-    segments recalculated over the fresh customer 360."""
-    from crm.db import make_engine
-    from crm.segments import recalculate_all
+def stage_dbt_docs(ctx: DemoContext) -> None:
+    """dbt docs for analysts (the models themselves were built by the Dagster run)."""
     from crm.warehouse import DBT_DIR, run_dbt
 
-    run_dbt(["build"], ctx.database_url)
     run_dbt(["docs", "generate"], ctx.database_url)
-    engine = make_engine(ctx.database_url)
-    try:
-        results = recalculate_all(engine)
-    finally:
-        engine.dispose()
-    stale = [r.name for r in results if not r.ok]
-    ctx.console.print(f"segments recalculated: {len(results) - len(stale)} ok, {len(stale)} stale {stale or ''}")
     ctx.addresses["dbt docs"] = f"{DBT_DIR / 'target' / 'index.html'} (or: make dbt-docs-serve)"
 
 
@@ -139,22 +128,31 @@ def stage_api(ctx: DemoContext) -> None:
         ctx.console.print(f"[yellow]no admin user to mint a demo token for ({exc})[/]")
 
 
-def stage_ml(ctx: DemoContext) -> None:
-    """Train every model per tenant (registered, gated, promoted), then score every lead,
-    open deal and active customer and forecast revenue into ml.*. Needs the dbt marts."""
-    from ml import jobs, store
-    from ml.marts import LEADS
+def stage_dagster(ctx: DemoContext) -> None:
+    """Materialize the whole graph once (recorded in .crm/dagster), then start the UI."""
+    from dagster import DagsterEventType
 
-    if not store.table_exists(ctx.database_url, LEADS):
-        ctx.console.print("[yellow]skipped[/]: the warehouse marts are not built (run the dbt stage first)")
-        return
-    report = jobs.train_all(ctx.database_url, seed=ctx.seed)
-    table = Table("tenant", "model", "outcome", "detail", title="ML training")
-    for r in report.rows:
-        table.add_row(r["tenant_id"][:8], r["model"], r["outcome"], r["detail"][:80])
-    ctx.console.print(table)
-    counts = jobs.score_all(ctx.database_url, seed=ctx.seed)
-    ctx.console.print(f"scored: {counts}")
+    from orchestration import local
+
+    home = get_settings().home
+    local.prepare_manifest(local.dagster_env(home, ctx.database_url))
+    observed, built = local.materialize_everything(home, ctx.database_url)
+    for result in (observed, built):
+        failed = [e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
+        events = [
+            e
+            for e in result.all_events
+            if e.event_type in (DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_OBSERVATION)
+        ]
+        checks = result.get_asset_check_evaluations()
+        warned = [f"{c.asset_key.to_user_string()}:{c.check_name}" for c in checks if not c.passed]
+        state = "[green]ok[/]" if result.success else f"[red]failed[/] steps: {', '.join(failed)}"
+        ctx.console.print(
+            f"{result.job_def.name}: {state}; {len(events)} assets, {len(checks)} checks"
+            + (f", not passing: {', '.join(warned)}" if warned else "")
+        )
+    rec = local.start_ui(home, ctx.database_url)
+    ctx.addresses["Dagster UI"] = rec.url or ""
 
 
 def stage_app(ctx: DemoContext) -> None:
@@ -180,8 +178,8 @@ STAGES: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("landing worker", stage_lander),
     ("synthetic world", stage_seed),
     ("seeded events landed in raw.*", stage_landed),
-    ("warehouse (dbt build)", stage_dbt),
-    ("ML: train, promote, score", stage_ml),
+    ("dagster: the whole graph (dbt, ML, segments) + UI", stage_dagster),
+    ("dbt docs", stage_dbt_docs),
     ("write API + outbox relay", stage_api),
     ("dashboards", stage_app),
 ]

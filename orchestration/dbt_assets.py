@@ -1,0 +1,104 @@
+"""Every dbt model as a Dagster asset (dagster-dbt), dbt tests as asset checks.
+
+The translator keys each dbt node by the relation it is: sources on `raw.*`, `crm.*` and `ml.*`
+get the keys of the observable landing/operational assets and of the ML assets that write them,
+so the graph runs landed events -> staging -> marts -> ML -> marts that join scores in one piece.
+"""
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetKey, Backoff, Config, RetryPolicy
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from .project import dbt_project
+from .resources import PostgresResource
+
+# Schemas written outside dbt, whose tables dbt declares as sources.
+EXTERNAL_SCHEMAS = ("raw", "crm", "ml")
+
+DBT_RETRY = RetryPolicy(max_retries=2, delay=5, backoff=Backoff.EXPONENTIAL)
+"""dbt steps fail on a dropped connection or a lock timeout now and then: retry them."""
+
+
+def _layer(props: Mapping[str, Any]) -> str:
+    """staging / intermediate / analytics (the schema a model builds into, without target prefix)."""
+    schema = (props.get("config") or {}).get("schema") or props.get("schema") or "dbt"
+    for known in ("staging", "intermediate", "analytics"):
+        if schema == known or schema.endswith(f"_{known}"):
+            return known
+    return schema
+
+
+class CrmDbtTranslator(DagsterDbtTranslator):
+    """dbt node -> `[schema, name]` keys; groups by layer."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        props = dbt_resource_props
+        if props["resource_type"] == "source":
+            schema = props.get("schema")
+            table = props.get("identifier") or props["name"]
+            if schema in EXTERNAL_SCHEMAS:
+                return AssetKey([schema, table])
+            return AssetKey([props["source_name"], table])
+        return AssetKey([_layer(props), props.get("alias") or props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "source":
+            return None
+        layer = _layer(dbt_resource_props)
+        return {"analytics": "marts"}.get(layer, layer)
+
+
+TRANSLATOR = CrmDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+class DbtBuildConfig(Config):
+    """`dbt build` options for a run."""
+
+    full_refresh: bool = False
+    """Rebuild incremental models from scratch (backfills after a logic change)."""
+
+
+def dbt_source_keys(manifest: Mapping[str, Any], schema: str) -> list[AssetKey]:
+    return sorted(
+        {
+            TRANSLATOR.get_asset_key(s)
+            for s in manifest.get("sources", {}).values()
+            if s.get("schema") == schema
+        },
+        key=lambda k: k.to_user_string(),
+    )
+
+
+def load_manifest() -> Mapping[str, Any] | None:
+    import json
+
+    if dbt_project is None or not dbt_project.manifest_path.exists():
+        return None
+    return json.loads(dbt_project.manifest_path.read_text())
+
+
+def build_dbt_assets():
+    """The @dbt_assets definition, or None before the dbt project (and its manifest) exists."""
+    if dbt_project is None or not dbt_project.manifest_path.exists():
+        return None
+
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        project=dbt_project,
+        dagster_dbt_translator=TRANSLATOR,
+        retry_policy=DBT_RETRY,
+        name="crm_dbt",
+    )
+    def crm_dbt_models(
+        context: AssetExecutionContext,
+        config: DbtBuildConfig,
+        dbt: DbtCliResource,
+        postgres: PostgresResource,
+    ) -> Iterator:
+        postgres.export_env()
+        args = ["build", *(["--full-refresh"] if config.full_refresh else [])]
+        yield from dbt.cli(args, context=context).stream()
+
+    return crm_dbt_models

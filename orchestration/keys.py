@@ -1,0 +1,61 @@
+"""Asset keys shared by the dbt translator, the ML assets, the checks and the tests.
+
+Keys are `[schema, table]` so a key names the Postgres relation it stands for: the landing
+tables `raw/<table>`, the operational store `crm/<table>`, dbt models `<layer>/<model>` and the
+ML outputs `ml/<table>`. A dbt source on `raw.*`, `crm.*` or `ml.*` therefore gets the same key as
+the asset that writes it, and lineage connects without a lookup table.
+"""
+
+from __future__ import annotations
+
+from dagster import AssetKey
+
+from crm.schema.landing import DEAD_LETTERS_TABLE, LANDING_TABLES
+
+RAW_TABLES: tuple[str, ...] = (*LANDING_TABLES.values(), DEAD_LETTERS_TABLE)
+"""Every table in schema `raw` (the landers' and the dead letters')."""
+
+
+def raw_key(table: str) -> AssetKey:
+    return AssetKey(["raw", table])
+
+
+def crm_key(table: str) -> AssetKey:
+    return AssetKey(["crm", table])
+
+
+def ml_key(name: str) -> AssetKey:
+    return AssetKey(["ml", name])
+
+
+def mart_key(model: str) -> AssetKey:
+    """A dbt mart in schema `analytics`."""
+    return AssetKey(["analytics", model])
+
+
+# ML feature marts (issue 4) the ML assets read.
+LEAD_FEATURES = mart_key("ml_features__leads")
+CUSTOMER_FEATURES = mart_key("ml_features__customers")
+CUSTOMER_FEATURES_CURRENT = mart_key("ml_features__customers_current")
+REVENUE_SERIES = mart_key("ml_series__revenue_daily")
+DIM_CUSTOMERS = mart_key("dim_customers")
+FCT_DEALS = mart_key("fct_deals")
+
+# ML outputs (issue 5): keyed by their table in schema `ml`.
+LEAD_SCORES = ml_key("lead_scores")
+DEAL_PROBABILITIES = ml_key("deal_probabilities")
+CHURN_PREDICTIONS = ml_key("churn_predictions")
+REVENUE_FORECASTS = ml_key("revenue_forecasts")
+
+# ML registry assets: a candidate per model (trained, gated) and the promotion to active.
+LEAD_MODEL_CANDIDATE = ml_key("lead_model_candidate")
+LEAD_MODEL = ml_key("lead_model")
+CHURN_MODEL_CANDIDATE = ml_key("churn_model_candidate")
+CHURN_MODEL = ml_key("churn_model")
+DEAL_MODEL_CANDIDATE = ml_key("deal_model_candidate")
+DEAL_MODEL = ml_key("deal_model")
+FORECAST_MODEL_CANDIDATE = ml_key("forecast_model_candidate")
+FORECAST_MODEL = ml_key("forecast_model")
+
+SEGMENTS = crm_key("segment_recalculation")
+"""Segment recalculation (writes crm.customer_segment_memberships)."""
