@@ -14,9 +14,11 @@ with won as (
 bounds as (
     select
         tenant_id,
-        min({{ utc_day('created_at') }}) as first_day,
+        -- a deal can be recorded as won with a close date before any deal was created
+        -- (back-dated through the API): the series starts at whichever comes first
+        least(min({{ utc_day('created_at') }}), min({{ utc_day('closed_at') }})) as first_day,
         {{ utc_day(crm_now()) }} - 1 as last_day
-    from {{ ref('stg_crm__deals') }}
+    from {{ ref('int_deals_enriched') }}
     group by tenant_id
 ),
 

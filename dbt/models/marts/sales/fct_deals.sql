@@ -54,8 +54,12 @@ select
         then {{ days_between('deals.created_at', 'deals.closed_at') }}
     end::double precision as sales_cycle_days,
     coalesce(transitions.current_stage_entered_at, deals.created_at) as stage_entered_at,
-    {{ days_between('coalesce(transitions.current_stage_entered_at, deals.created_at)', 'coalesce(deals.closed_at, params.now_at)') }}::double precision
-        as days_in_stage,
+    -- a close date recorded earlier than the last stage change (back-dated through the API)
+    -- counts as zero days in that stage, never negative
+    greatest(
+        {{ days_between('coalesce(transitions.current_stage_entered_at, deals.created_at)', 'coalesce(deals.closed_at, params.now_at)') }},
+        0
+    )::double precision as days_in_stage,
     coalesce(transitions.stages_entered, 0)::integer as stages_entered,
     leads.lead_source,
     leads.campaign_id as lead_campaign_id
