@@ -61,6 +61,17 @@ clean:  ## stop everything, remove local state (.crm, the embedded database) and
 	@if [ -x $(CRM) ]; then $(CRM) purge --yes; fi
 	rm -rf .crm .venv
 
+# --- streaming (issue 3) ---
+LANDER_WEB_PORT ?= 6066
+.PHONY: stream bench-ingest
+
+stream: install  ## run a landing worker in the foreground (Kafka -> raw.*; metrics on :$(LANDER_WEB_PORT)/metrics)
+	.venv/bin/faust -A streaming.app worker -l info --web-port $(LANDER_WEB_PORT)
+
+bench-ingest: install  ## benchmark one landing worker vs COPY and row inserts (EVENTS=500000) -> bench/results/ingest.json
+	$(PY) bench/ingest.py --events $(or $(EVENTS),500000)
+	$(PY) bench/ingest_handoff.py --events 200000
+
 # --- warehouse (issue 4): dbt project in dbt/, segments in crm/segments ----------------------
 .PHONY: dbt-build dbt-docs dbt-test dbt-docs-serve segments-recalc bench-dbt bench-segments
 
@@ -80,10 +91,33 @@ segments-recalc: install  ## recalculate every dynamic segment
 	$(CRM) segments recalc
 
 bench-dbt: install  ## scale M: full dbt build and an incremental one after 1% new events -> bench/results/dbt.json
-	$(PY) -m bench.dbt_bench
+	$(PY) bench/dbt_bench.py
 
 bench-segments: install  ## 20 dynamic segments over 1M customers -> bench/results/segments.json
-	$(PY) -m bench.segments_bench
+	$(PY) bench/segments_bench.py
+
+# --- write API (issue 7) ---------------------------------------------------------------------
+API_HOST    ?= 127.0.0.1
+API_PORT    ?= 8000
+API_WORKERS ?= 2
+.PHONY: api outbox-relay test-api fuzz-api bench-api
+
+api: install  ## run the write API in the foreground (uvicorn, uvloop, httptools; /docs)
+	$(CRM) up
+	$(CRM) api --host $(API_HOST) --port $(API_PORT) --workers $(API_WORKERS)
+
+outbox-relay: install  ## publish crm.outbox rows to crm-changes (foreground)
+	$(CRM) outbox-relay
+
+test-api: install  ## the API tests only
+	$(PY) -m pytest -q tests/api
+
+fuzz-api: install  ## schemathesis against the live OpenAPI schema, >= 1,000 calls, 0 server errors
+	CRM_FUZZ_EXAMPLES=40 CRM_FUZZ_MIN_CALLS=1000 $(PY) -m pytest -q -s tests/api/test_api_fuzz.py
+
+bench-api: install  ## create-lead at concurrency 32 for 30 s -> bench/results/api.json
+	$(CRM) up
+	$(PY) -m bench.api_bench --concurrency 32 --seconds 30 --workers $(API_WORKERS)
 
 # --- ML (issue 5): ml/ models, registry, scoring; outputs in ml.* -----------------------------
 .PHONY: ml-train ml-score bench-ml bench-scoring

@@ -18,7 +18,9 @@ console = Console()
 
 
 @app.command()
-def up() -> None:
+def up(
+    lander: Annotated[bool, typer.Option(help="run a landing worker on the local broker")] = True,
+) -> None:
     """Start the local stack (what DATABASE_URL / KAFKA_BOOTSTRAP don't provide) and migrate."""
     from crm import migrate, stack
 
@@ -27,9 +29,18 @@ def up() -> None:
     migrate.upgrade(state.database_url)
     for name in state.started:
         console.print(f"[green]running[/] {name} (local)")
+    if lander and "kafka" not in state.external:
+        # A production broker gets its own, deployed workers (README "Streaming"); the local
+        # one gets one here, started in the background (it joins its group in a few seconds).
+        from streaming import service
+
+        rec = service.start(home, state.database_url, state.kafka_bootstrap, wait=False)
+        console.print(f"[green]running[/] lander (Kafka -> raw.*), metrics at {rec.url}")
     for name in state.external:
         console.print(f"[cyan]using[/] {name} from the environment")
-    console.print(f"Postgres  {state.database_url}\nKafka     {state.kafka_bootstrap}\nenv file  {home / 'env'}")
+    console.print(
+        f"Postgres  {state.database_url}\nKafka     {state.kafka_bootstrap}\nenv file  {home / 'env'}"
+    )
 
 
 @app.command()
@@ -159,6 +170,111 @@ def segments_recalc(
     console.print(table)
     if any(not r.ok for r in results):
         raise typer.Exit(1)
+
+
+# --- the write API (issue 7) ---------------------------------------------------------------
+
+keys_app = typer.Typer(help="API keys for integrations (stored hashed; shown once)", no_args_is_help=True)
+app.add_typer(keys_app, name="api-keys")
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[red]{exc}[/]")
+    raise typer.Exit(1)
+
+
+@app.command("api")
+def api_serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes (one per core)")] = 2,
+) -> None:
+    """Run the write API (uvicorn, uvloop, httptools); OpenAPI page at /docs."""
+    from api.admin import serve
+
+    serve(host, port, workers)
+
+
+@app.command("api-token")
+def api_token(
+    email: Annotated[str | None, typer.Option(help="the user's e-mail")] = None,
+    tenant: Annotated[str | None, typer.Option(help="tenant slug")] = None,
+    role: Annotated[str | None, typer.Option(help="pick the first user with this role")] = None,
+    ttl: Annotated[int, typer.Option(help="lifetime in seconds")] = 3600,
+) -> None:
+    """Mint a JWT for a user (dev and scripts): prints the token alone on stdout."""
+    from api.admin import token_for
+    from crm.errors import CRMError
+
+    try:
+        tok, user = token_for(email, tenant, role, ttl)
+    except (CRMError, RuntimeError) as exc:
+        _fail(exc)
+    Console(stderr=True).print(f"token for {user['email']} ({user['role']}) of tenant {user['slug']}, {ttl}s")
+    print(tok)
+
+
+@keys_app.command("create")
+def api_keys_create(
+    tenant: Annotated[str, typer.Option(help="tenant slug")],
+    name: Annotated[str, typer.Option()],
+    scope: Annotated[list[str], typer.Option(help="permission, repeatable (e.g. leads:write)")],
+) -> None:
+    """Create a key; the key itself is printed once and stored only as a hash."""
+    from api.admin import create_api_key
+    from crm.errors import CRMError
+
+    try:
+        row = create_api_key(tenant, name, scope)
+    except CRMError as exc:
+        _fail(exc)
+    Console(stderr=True).print(
+        f"key {row['id']} ({row['name']}, scopes {', '.join(row['scopes'])}): store it now"
+    )
+    print(row["key"])
+
+
+@keys_app.command("revoke")
+def api_keys_revoke(key_id: Annotated[str, typer.Argument()]) -> None:
+    from uuid import UUID
+
+    from api.admin import revoke_api_key
+    from crm.errors import CRMError
+
+    try:
+        row = revoke_api_key(UUID(key_id))
+    except (CRMError, ValueError) as exc:
+        _fail(exc)
+    console.print(f"revoked {row['id']} ({row['name']}) at {row['revoked_at']}")
+
+
+@keys_app.command("list")
+def api_keys_list(tenant: Annotated[str | None, typer.Option()] = None) -> None:
+    from api.admin import list_api_keys
+
+    table = Table("id", "tenant", "name", "prefix", "scopes", "revoked")
+    for k in list_api_keys(tenant):
+        table.add_row(
+            str(k["id"]),
+            k["tenant"],
+            k["name"],
+            k["key_prefix"],
+            ",".join(k["scopes"]),
+            str(k["revoked_at"] or ""),
+        )
+    console.print(table)
+
+
+@app.command("outbox-relay")
+def outbox_relay() -> None:
+    """Publish crm.outbox rows to `crm-changes` until stopped (SIGTERM/Ctrl-C)."""
+    import asyncio
+    import logging
+
+    from api.outbox import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(serve())
 
 
 models_app = typer.Typer(help="ML model registry (ml.model_versions)", no_args_is_help=True)

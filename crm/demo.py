@@ -44,6 +44,22 @@ def stage_stack(ctx: DemoContext) -> None:
     ctx.addresses["Kafka broker"] = state.kafka_bootstrap
 
 
+def stage_lander(ctx: DemoContext) -> None:
+    """Issue 3: one Faust landing worker (Kafka -> raw.*), started before anything is produced."""
+    from streaming import service
+
+    rec = service.start(get_settings().home, ctx.database_url, ctx.kafka_bootstrap)
+    ctx.addresses["Lander metrics"] = rec.url or ""
+
+
+def stage_landed(ctx: DemoContext) -> None:
+    """Wait until the lander has committed every seeded event (its group is at the topics' end)."""
+    from streaming import service
+
+    lag = service.wait_landed(ctx.kafka_bootstrap)
+    ctx.console.print(f"lander caught up on {len(lag)} partitions")
+
+
 def stage_seed(ctx: DemoContext) -> None:
     from crm.sim import seed_world
 
@@ -59,6 +75,68 @@ def stage_seed(ctx: DemoContext) -> None:
         progress=True,
     )
     ctx.console.print(summary)
+
+
+def stage_dbt(ctx: DemoContext) -> None:
+    """The warehouse: `dbt build` (models, unit and data tests), the docs, then the dynamic
+    segments recalculated over the fresh customer 360."""
+    from crm.db import make_engine
+    from crm.segments import recalculate_all
+    from crm.warehouse import DBT_DIR, run_dbt
+
+    run_dbt(["build"], ctx.database_url)
+    run_dbt(["docs", "generate"], ctx.database_url)
+    engine = make_engine(ctx.database_url)
+    try:
+        results = recalculate_all(engine)
+    finally:
+        engine.dispose()
+    stale = [r.name for r in results if not r.ok]
+    ctx.console.print(f"segments recalculated: {len(results) - len(stale)} ok, {len(stale)} stale {stale or ''}")
+    ctx.addresses["dbt docs"] = f"{DBT_DIR / 'target' / 'index.html'} (or: make dbt-docs-serve)"
+
+
+def stage_api(ctx: DemoContext) -> None:
+    """The write API (uvicorn, 2 workers) and the outbox relay, as background services."""
+    import os
+
+    import httpx
+
+    from api.admin import token_for, uvicorn_argv
+    from crm.stack import procs
+
+    home = get_settings().home
+    env = dict(os.environ)
+    rec = procs.read_record(home, "api")
+    if rec is None or not procs.record_alive(rec):
+        port = 8000 if not procs.port_open(8000) else procs.free_port()
+        url = f"http://127.0.0.1:{port}"
+        rec = procs.spawn(
+            home, "api", uvicorn_argv("127.0.0.1", port, 2), env=env, cwd=PROJECT_ROOT, port=port, url=url
+        )
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"{url}/health", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        procs.wait_until(healthy, 60, "the API")
+    relay = procs.read_record(home, "outbox-relay")
+    if relay is None or not procs.record_alive(relay):
+        import sys
+
+        procs.spawn(home, "outbox-relay", [sys.executable, "-m", "api.outbox"], env=env, cwd=PROJECT_ROOT)
+    ctx.addresses["API (OpenAPI docs)"] = f"{rec.url}/docs"
+    try:
+        _, user = token_for(None, None, "admin", 3600)
+        ctx.console.print(
+            f"API token for {user['email']} (tenant {user['slug']}): "
+            f"TOKEN=$(.venv/bin/crm api-token --tenant {user['slug']} --role admin); "
+            f'curl -H "Authorization: Bearer $TOKEN" {rec.url}/leads?limit=3'
+        )
+    except Exception as exc:  # no admin user seeded: the API still runs
+        ctx.console.print(f"[yellow]no admin user to mint a demo token for ({exc})[/]")
 
 
 def stage_ml(ctx: DemoContext) -> None:
@@ -81,8 +159,12 @@ def stage_ml(ctx: DemoContext) -> None:
 
 STAGES: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("local stack + migrations", stage_stack),
+    ("landing worker", stage_lander),
     ("synthetic world", stage_seed),
+    ("seeded events landed in raw.*", stage_landed),
+    ("warehouse (dbt build)", stage_dbt),
     ("ML: train, promote, score", stage_ml),
+    ("write API + outbox relay", stage_api),
 ]
 
 

@@ -9,7 +9,8 @@
         using (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
     drop policy if exists ml_batch_read on {{ relation }};
     create policy ml_batch_read on {{ relation }} for select to crm_ml using (true);
-    grant select on {{ relation }} to crm_reader, crm_api, crm_ml
+    grant select on {{ relation }} to crm_reader, crm_api, crm_ml;
+    analyze {{ relation }}
 {%- endmacro %}
 
 {#- on-run-start: the readers need USAGE on analytics (the migrations grant it to crm_reader and

@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(materialized='table', post_hook='analyze {{ this }}') }}
 -- The touchpoints of each won deal inside the attribution lookback before it was won (by the
 -- deal's lead, the deal itself, or its customer), ordered; a won deal without any gets one
 -- 'unattributed' row so every won deal's value is credited in full.

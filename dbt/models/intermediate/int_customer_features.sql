@@ -1,7 +1,10 @@
-{{ config(materialized='table') }}
+{{ config(materialized='table', post_hook='analyze {{ this }}') }}
 -- Usage, support, engagement and financial features of each customer at each snapshot
 -- (int_customer_snapshots), from events strictly before the snapshot and inside the
 -- feature_lookback_days window before it: computed as of a point in time, never after it.
+{%- set earliest -%}
+    ({{ crm_now() }} - make_interval(days => {{ [var('churn_horizon_days'), var('health_trend_days')] | max + var('feature_lookback_days') }}))
+{%- endset %}
 with snapshots as (
     select * from {{ ref('int_customer_snapshots') }}
 ),
@@ -26,6 +29,7 @@ usage as (
         on u.customer_id = s.customer_id
         and u.occurred_at >= s.window_start_at
         and u.occurred_at < s.snapshot_at
+        and u.occurred_at >= {{ earliest }}
     group by s.customer_id, s.snapshot_kind
 ),
 
@@ -47,6 +51,7 @@ support as (
         on t.customer_id = s.customer_id
         and t.occurred_at >= s.window_start_at
         and t.occurred_at < s.snapshot_at
+        and t.occurred_at >= {{ earliest }}
     group by s.customer_id, s.snapshot_kind
 ),
 
@@ -67,6 +72,7 @@ engagement as (
         on c.customer_id = s.customer_id
         and c.occurred_at >= s.window_start_at
         and c.occurred_at < s.snapshot_at
+        and c.occurred_at >= {{ earliest }}
     group by s.customer_id, s.snapshot_kind
 ),
 
@@ -80,6 +86,7 @@ web as (
         on w.customer_id = s.customer_id
         and w.occurred_at >= s.window_start_at
         and w.occurred_at < s.snapshot_at
+        and w.occurred_at >= {{ earliest }}
     group by s.customer_id, s.snapshot_kind
 ),
 

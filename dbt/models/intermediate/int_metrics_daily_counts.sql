@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(materialized='table', post_hook='analyze {{ this }}') }}
 -- Daily counts behind metrics_crm_daily, per tenant, owner and day, dense (every day from the
 -- tenant's first lead to the last complete day, for every sales rep and for the whole tenant,
 -- owner_id = the nil uuid).
@@ -43,7 +43,7 @@ lead_events as (
 lead_counts as (
     select
         tenant_id,
-        coalesce(owner_id, {{ all_owners }}) as owner_id,
+        case when grouping(owner_id) = 1 then {{ all_owners }} else owner_id end as owner_id,
         day,
         sum(leads_created) as leads_created,
         sum(leads_converted) as leads_converted,
@@ -68,7 +68,7 @@ deal_events as (
 deal_counts as (
     select
         tenant_id,
-        coalesce(owner_id, {{ all_owners }}) as owner_id,
+        case when grouping(owner_id) = 1 then {{ all_owners }} else owner_id end as owner_id,
         day,
         sum(deals_created) as deals_created,
         sum(deals_won) as deals_won,
@@ -83,7 +83,7 @@ open_pipeline as (
     -- open at the end of day d: created before d + 1 and not closed before d + 1
     select
         deals.tenant_id,
-        coalesce(deals.assigned_user_id, {{ all_owners }}) as owner_id,
+        case when grouping(deals.assigned_user_id) = 1 then {{ all_owners }} else deals.assigned_user_id end as owner_id,
         day::date as day,
         count(*) as open_deals,
         sum(deals.deal_value) as open_pipeline_value

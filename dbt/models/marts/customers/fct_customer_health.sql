@@ -23,12 +23,22 @@ scored as (
     from factors
 ),
 
-current_scores as (
-    select * from scored where snapshot_kind = 'current'
+-- one row per customer: the current snapshot's columns and the trend snapshot's score (a
+-- pivot, not a self-join: no join order for the planner to get wrong on fresh tables)
+paired as (
+    select
+        customer_id,
+        max(health_score) filter (where snapshot_kind = 'trend') as previous_score,
+        bool_or(is_active_at_snapshot) filter (where snapshot_kind = 'trend') as previous_active
+    from scored
+    group by customer_id
 ),
 
-previous_scores as (
-    select customer_id, health_score, is_active_at_snapshot from scored where snapshot_kind = 'trend'
+current_scores as (
+    select scored.*, paired.previous_score, paired.previous_active
+    from scored
+    inner join paired on scored.customer_id = paired.customer_id
+    where scored.snapshot_kind = 'current'
 ),
 
 final as (
@@ -38,12 +48,12 @@ final as (
         c.snapshot_at as calculated_at,
         c.is_active_at_snapshot as is_active_customer,
         c.health_score,
-        p.health_score as health_score_previous,
-        (c.health_score - p.health_score) as health_score_change,
+        c.previous_score as health_score_previous,
+        (c.health_score - c.previous_score) as health_score_change,
         case
-            when p.health_score is null or not p.is_active_at_snapshot then 'stable'
-            when c.health_score - p.health_score > {{ var('health_trend_threshold') }} then 'improving'
-            when c.health_score - p.health_score < -{{ var('health_trend_threshold') }} then 'declining'
+            when c.previous_score is null or not c.previous_active then 'stable'
+            when c.health_score - c.previous_score > {{ var('health_trend_threshold') }} then 'improving'
+            when c.health_score - c.previous_score < -{{ var('health_trend_threshold') }} then 'declining'
             else 'stable'
         end as trend,
         case
@@ -79,7 +89,6 @@ final as (
             case when c.financial_factor < 0.4 then 'Little recent revenue: look for an expansion opportunity' end
         ], null) as recommendations
     from current_scores as c
-    left join previous_scores as p on c.customer_id = p.customer_id
 )
 
 select * from final

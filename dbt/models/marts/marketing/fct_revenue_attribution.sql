@@ -34,7 +34,8 @@ flags as (
         touch_position in (1, touch_count) as is_u_key,
         touch_position in (1, opportunity_position, touch_count) as is_w_key,
         case when touch_count = 1 then 1 else 2 end as u_keys,
-        (select count(distinct k) from unnest(array[1, opportunity_position, touch_count]) as k) as w_keys,
+        1 + case when opportunity_position <> 1 then 1 else 0 end
+          + case when touch_count not in (1, opportunity_position) then 1 else 0 end as w_keys,
         sum(decay) over (partition by deal_id) as decay_total
     from keyed
 ),

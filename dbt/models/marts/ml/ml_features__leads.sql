@@ -31,7 +31,7 @@ windows as (
 
 activities as (
     select responses.*
-    from {{ ref('int_lead_activity_responses') }} as responses
+    from {{ ref('fct_lead_activities') }} as responses
     inner join windows
         on responses.lead_id = windows.lead_id
         and responses.occurred_at >= windows.created_at

@@ -1,3 +1,5 @@
+-- depends_on: {{ ref('stg_raw__lead_activities') }}
+-- depends_on: {{ ref('int_lead_activity_responses') }}
 {{ config(
     materialized='incremental',
     unique_key='event_id',
@@ -7,12 +9,34 @@
 ) }}
 -- One row per landed lead-activity event (raw.lead_activities). Incremental on received_at:
 -- a run adds the events landed since the last one; a full refresh gives the same rows.
+{% if is_incremental() %}
+-- only the leads with newly landed events are re-windowed (their full history, so response
+-- times match a full refresh), and of those only the new events are inserted
+with watermark as (
+    select coalesce(max(received_at), '-infinity'::timestamptz) as loaded_until from {{ this }}
+),
+
+affected as (
+    select distinct lead_id
+    from {{ ref('stg_raw__lead_activities') }}
+    where received_at > (select loaded_until from watermark)
+),
+
+affected_events as (
+    select s.*
+    from {{ ref('stg_raw__lead_activities') }} as s
+    inner join affected on s.lead_id = affected.lead_id
+),
+
+events as (
+    select * from ({{ lead_activity_responses('affected_events') }}) as responses
+    where received_at > (select loaded_until from watermark)
+)
+{% else %}
 with events as (
     select * from {{ ref('int_lead_activity_responses') }}
-    {% if is_incremental() %}
-    where received_at > (select coalesce(max(received_at), '-infinity'::timestamptz) from {{ this }})
-    {% endif %}
 )
+{% endif %}
 
 select
     event_id,

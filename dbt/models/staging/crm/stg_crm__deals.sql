@@ -18,7 +18,6 @@ renamed as (
         expected_close_date,
         actual_close_date,
         lost_reason,
-        tags,
         created_at,
         updated_at
     from source

@@ -1,0 +1,134 @@
+"""Operator tasks behind the `crm` CLI: dev tokens, API keys, serving the API.
+
+These run with DATABASE_URL (the owner), since they pick a user or a tenant before any
+tenant context exists; they never bypass the API for CRM data writes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg.rows import dict_row
+
+from api.core.auth import check_scopes, mint_token, new_api_key
+from api.core.config import get_api_settings
+from crm.db import libpq_url
+from crm.errors import CRMError, CRMErrorCode
+
+
+def _conn() -> psycopg.Connection:
+    return psycopg.connect(libpq_url(), autocommit=True, row_factory=dict_row)
+
+
+def find_user(email: str | None = None, tenant: str | None = None, role: str | None = None) -> dict[str, Any]:
+    """A user by e-mail (and tenant slug when the e-mail is not unique), or the first active
+    user with `role` (of the tenant, or of the first tenant)."""
+    where, params = ["u.is_active"], []
+    if email:
+        where.append("lower(u.email) = lower(%s)")
+        params.append(email)
+    if tenant:
+        where.append("t.slug = %s")
+        params.append(tenant)
+    if role:
+        where.append("u.role = %s")
+        params.append(role)
+    with _conn() as conn:
+        rows = conn.execute(
+            "SELECT u.id, u.email, u.role::text AS role, u.tenant_id, t.slug FROM crm.users u"
+            f" JOIN crm.tenants t ON t.id = u.tenant_id WHERE {' AND '.join(where)} ORDER BY t.created_at, t.slug,"
+            " u.created_at, u.email LIMIT 2",
+            params,
+        ).fetchall()
+    if not rows:
+        raise CRMError(CRMErrorCode.USER_NOT_FOUND, "no such active user", {"email": email, "tenant": tenant})
+    if email and len(rows) > 1:
+        raise CRMError(
+            CRMErrorCode.VALIDATION_ERROR, "e-mail exists in several tenants: add --tenant", {"email": email}
+        )
+    return rows[0]
+
+
+def token_for(email: str | None, tenant: str | None, role: str | None, ttl_s: int | None) -> tuple[str, dict]:
+    user = find_user(email, tenant, role)
+    tok = mint_token(get_api_settings(), user["id"], user["tenant_id"], [user["role"]], ttl_s)
+    return tok, user
+
+
+def create_api_key(tenant: str, name: str, scopes: list[str]) -> dict[str, Any]:
+    scopes = check_scopes(scopes)
+    key, prefix, digest = new_api_key()
+    with _conn() as conn:
+        t = conn.execute("SELECT id FROM crm.tenants WHERE slug = %s", (tenant,)).fetchone()
+        if t is None:
+            raise CRMError(CRMErrorCode.NOT_FOUND, f"tenant {tenant!r} not found", {"tenant": tenant})
+        row = conn.execute(
+            "INSERT INTO crm.api_keys (tenant_id, name, key_prefix, key_hash, scopes) VALUES (%s, %s, %s, %s, %s)"
+            " RETURNING id, tenant_id, name, key_prefix, scopes, created_at",
+            (t["id"], name, prefix, digest, scopes),
+        ).fetchone()
+        conn.execute(
+            "INSERT INTO crm.audit_log (tenant_id, actor_type, action, entity, entity_id, after)"
+            " VALUES (%s, 'system', 'created', 'api_keys', %s, jsonb_build_object('name', %s::text, 'scopes', %s::text[]))",
+            (t["id"], row["id"], name, scopes),
+        )
+    return dict(row) | {"key": key}
+
+
+def revoke_api_key(key_id: UUID) -> dict[str, Any]:
+    with _conn() as conn:
+        row = conn.execute(
+            "UPDATE crm.api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = %s"
+            " RETURNING id, tenant_id, name, revoked_at",
+            (key_id,),
+        ).fetchone()
+        if row is None:
+            raise CRMError(CRMErrorCode.API_KEY_NOT_FOUND, f"API key {key_id} not found", {"id": str(key_id)})
+        conn.execute(
+            "INSERT INTO crm.audit_log (tenant_id, actor_type, action, entity, entity_id)"
+            " VALUES (%s, 'system', 'revoked', 'api_keys', %s)",
+            (row["tenant_id"], key_id),
+        )
+    return dict(row)
+
+
+def list_api_keys(tenant: str | None) -> list[dict[str, Any]]:
+    with _conn() as conn:
+        return conn.execute(
+            "SELECT k.id, t.slug AS tenant, k.name, k.key_prefix, k.scopes, k.created_at, k.revoked_at"
+            " FROM crm.api_keys k JOIN crm.tenants t ON t.id = k.tenant_id WHERE %s::text IS NULL OR t.slug = %s"
+            " ORDER BY k.created_at",
+            (tenant, tenant),
+        ).fetchall()
+
+
+def uvicorn_argv(host: str, port: int, workers: int) -> list[str]:
+    """The documented way to run the API: uvloop + httptools, no access log, N workers."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "api.main:app",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--timeout-graceful-shutdown",
+        "5",
+    ]
+
+
+def serve(host: str, port: int, workers: int) -> None:
+    os.execv(sys.executable, uvicorn_argv(host, port, workers))

@@ -1,0 +1,1 @@
+"""Configuration, database access, auth, rate limits and the write path of the API."""

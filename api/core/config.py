@@ -1,0 +1,56 @@
+"""API settings: the shared `crm.settings` plus the API's own knobs (all from the environment).
+
+The API connects to Postgres as `crm_api`, a role that owns no table, so row-level security
+applies to every query it makes. `API_DATABASE_URL` names that connection explicitly;
+otherwise it is DATABASE_URL with the user replaced by `crm_api` (password
+`CRM_API_DB_PASSWORD`, or none on the trust-auth local stack).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+from crm.db import database_url
+from crm.settings import Settings, get_settings
+
+
+class ApiSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+    api_database_url: str | None = None
+    crm_api_db_password: SecretStr | None = None
+    api_db_role: str = "crm_api"
+    api_pool_size: int = 20
+    """Connections per worker process."""
+    api_rate_limit: int = 1200
+    """Requests per principal (user or API key) per window."""
+    api_rate_window_s: int = 60
+    api_redis_prefix: str = "crm:api:rl:"
+    api_key_cache_s: float = 5.0
+    """How long a verified API key is trusted without a database look-up (revocation delay
+    in *other* worker processes; the process that revokes forgets it at once)."""
+    jwt_issuer: str = "crm"
+    jwt_audience: str = "crm-api"
+    jwt_ttl_s: int = 3600
+    api_statement_timeout_ms: int = 10_000
+
+    @property
+    def core(self) -> Settings:
+        return get_settings()
+
+    def db_url(self) -> str:
+        """libpq URL of the API's (non-owner) database role."""
+        if self.api_database_url:
+            return make_url(self.api_database_url).set(drivername="postgresql").render_as_string(False)
+        u = make_url(database_url()).set(drivername="postgresql", username=self.api_db_role)
+        u = u.set(password=self.crm_api_db_password.get_secret_value() if self.crm_api_db_password else None)
+        return u.render_as_string(hide_password=False)
+
+
+@lru_cache(maxsize=1)
+def get_api_settings() -> ApiSettings:
+    return ApiSettings()

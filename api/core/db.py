@@ -1,0 +1,118 @@
+"""Async Postgres access as the API's role: a small connection pool and tenant transactions.
+
+Every transaction runs in psycopg pipeline mode and starts with
+`set_config('app.tenant_id', <tenant>, true)` (RLS keys on it), so BEGIN, the setting and the
+first statements travel in one network round trip; a create is one round trip in all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import orjson
+import psycopg
+from psycopg import AsyncConnection
+from psycopg.pq import TransactionStatus
+from psycopg.rows import dict_row
+from psycopg.types.json import set_json_dumps, set_json_loads
+
+from crm.security import TENANT_SETTING
+
+log = logging.getLogger(__name__)
+
+SET_TENANT = f"SELECT set_config('{TENANT_SETTING}', %s, true)"
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, Decimal):
+        return format(obj, "f")
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def json_dumps(obj: Any) -> str:
+    return orjson.dumps(obj, default=_default, option=orjson.OPT_UTC_Z).decode()
+
+
+set_json_dumps(json_dumps)
+set_json_loads(orjson.loads)
+
+
+class Pool:
+    """A LIFO pool of autocommit async connections (at most `size`); broken ones are dropped."""
+
+    def __init__(self, conninfo: str, size: int, statement_timeout_ms: int = 10_000) -> None:
+        self.conninfo = conninfo
+        self.size = size
+        self.statement_timeout_ms = statement_timeout_ms
+        self._idle: list[AsyncConnection] = []
+        self._slots = asyncio.Semaphore(size)
+        self._closed = False
+
+    async def _connect(self) -> AsyncConnection:
+        return await AsyncConnection.connect(
+            self.conninfo,
+            autocommit=True,
+            row_factory=dict_row,
+            options=f"-c statement_timeout={self.statement_timeout_ms}",
+            application_name="crm-api",
+            connect_timeout=10,
+        )
+
+    async def open(self, warm: int = 2) -> None:
+        for _ in range(min(warm, self.size)):
+            self._idle.append(await self._connect())
+
+    async def close(self) -> None:
+        self._closed = True
+        while self._idle:
+            await self._idle.pop().close()
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        async with self._slots:
+            conn = self._idle.pop() if self._idle else await self._connect()
+            try:
+                yield conn
+            finally:
+                healthy = not conn.closed and conn.info.transaction_status == TransactionStatus.IDLE
+                if healthy and not self._closed:
+                    self._idle.append(conn)
+                else:
+                    await conn.close()
+
+
+class Database:
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+
+    @asynccontextmanager
+    async def tx(self, tenant_id: UUID) -> AsyncIterator[AsyncConnection]:
+        """One transaction of one tenant, in pipeline mode (commit on success)."""
+        async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
+            await conn.execute(SET_TENANT, (str(tenant_id),))
+            yield conn
+
+    @asynccontextmanager
+    async def raw(self) -> AsyncIterator[AsyncConnection]:
+        """An autocommit connection without a tenant (only the SECURITY DEFINER look-ups)."""
+        async with self.pool.connection() as conn:
+            yield conn
+
+
+async def fetchone(conn: AsyncConnection, query: str, params: Any = None) -> dict[str, Any] | None:
+    cur = await conn.execute(query, params)
+    return await cur.fetchone()  # type: ignore[return-value]
+
+
+async def fetchall(conn: AsyncConnection, query: str, params: Any = None) -> list[dict[str, Any]]:
+    cur = await conn.execute(query, params)
+    return await cur.fetchall()  # type: ignore[return-value]
+
+
+__all__ = ["Database", "Pool", "fetchall", "fetchone", "json_dumps", "psycopg"]

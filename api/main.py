@@ -1,0 +1,117 @@
+"""The FastAPI application: `uvicorn api.main:app` (or `make api`); OpenAPI page at /docs.
+
+Run it with uvloop and httptools (uvicorn's defaults when installed) and one worker per core:
+`uvicorn api.main:app --workers 2 --loop uvloop --http httptools --no-access-log`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.core import errors
+from api.core.auth import KeyCache, TokenCache
+from api.core.config import ApiSettings, get_api_settings
+from api.core.db import Database, Pool
+from api.core.ratelimit import RateLimiter
+from api.core.responses import JSONResponse
+from api.routes import (
+    analytics,
+    api_keys,
+    auth,
+    campaigns,
+    customers,
+    deals,
+    health,
+    leads,
+    pipelines,
+    products,
+    segments,
+)
+
+log = logging.getLogger("api")
+
+DESCRIPTION = """
+Every CRM write over HTTP. Authenticate with `Authorization: Bearer <JWT>` (`crm api-token`)
+or `X-API-Key: crm_...` (`crm api-keys create`). Errors are `{code, message, context}`.
+Creates accept `Idempotency-Key`; updates accept `If-Match: "<version>"` (or `version` in the
+body) and answer 409 `VERSION_CONFLICT` when the record changed meanwhile.
+"""
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    settings = settings or get_api_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = Pool(settings.db_url(), settings.api_pool_size, settings.api_statement_timeout_ms)
+        await pool.open()
+        app.state.db = Database(pool)
+        app.state.limiter = RateLimiter(
+            settings.api_rate_limit,
+            settings.api_rate_window_s,
+            settings.core.redis_url,
+            settings.api_redis_prefix,
+        )
+        try:
+            yield
+        finally:
+            await app.state.limiter.close()
+            await pool.close()
+
+    app = FastAPI(
+        title="CRM write API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        default_response_class=JSONResponse,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.key_cache = KeyCache(settings.api_key_cache_s)
+    app.state.token_cache = TokenCache()
+    errors.install(app)
+    _declare_security(app)
+    for module in (
+        health,
+        auth,
+        leads,
+        deals,
+        pipelines,
+        products,
+        customers,
+        segments,
+        campaigns,
+        analytics,
+        api_keys,
+    ):
+        app.include_router(module.router)
+    return app
+
+
+def _declare_security(app: FastAPI) -> None:
+    """Bearer JWT or X-API-Key on every operation (the /docs Authorize button)."""
+    from api.deps import SECURITY_SCHEMES
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+            for path, ops in schema["paths"].items():
+                if path in ("/health", "/auth/token"):
+                    continue
+                for op in ops.values():
+                    op["security"] = [{"bearer": []}, {"apiKey": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+app = create_app()

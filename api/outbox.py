@@ -1,0 +1,135 @@
+"""The outbox relay: publishes `crm.outbox` rows to `crm-changes` and marks them sent.
+
+`python -m api.outbox` (or `crm outbox-relay`). Each round locks a batch of unsent rows
+(`FOR UPDATE SKIP LOCKED`, so several relays never send the same row), sends them in id
+order keyed by entity id (one entity's changes stay in order), waits for the broker's
+acknowledgements and marks them sent in the same transaction. A crash between the
+acknowledgement and the commit re-sends that batch with the same `event_id`s: the landing's
+`ON CONFLICT (event_id) DO NOTHING` keeps one row each. The relay reads every tenant's rows,
+so it connects with DATABASE_URL (the owner), not as `crm_api`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+
+import orjson
+import psycopg
+from aiokafka import AIOKafkaProducer
+from psycopg.rows import dict_row
+
+from crm.db import libpq_url
+from crm.events.producer import ensure_topics, resolve_bootstrap
+from crm.events.topics import Topic
+
+log = logging.getLogger("api.outbox")
+
+CLAIM = "SELECT id, topic, key, payload FROM crm.outbox WHERE sent_at IS NULL ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED"
+
+
+class OutboxRelay:
+    def __init__(
+        self, database_url: str | None = None, bootstrap: str | None = None, batch: int = 1000
+    ) -> None:
+        self.conninfo = libpq_url(database_url)
+        self.bootstrap = resolve_bootstrap(bootstrap)
+        self.batch = batch
+        self.sent = 0
+        self._conn: psycopg.AsyncConnection | None = None
+        self._producer: AIOKafkaProducer | None = None
+
+    async def __aenter__(self) -> OutboxRelay:
+        await ensure_topics(self.bootstrap, topics=[Topic.CRM_CHANGES])
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap, acks="all", linger_ms=5, client_id="crm-outbox-relay"
+        )
+        await self._producer.start()
+        self._conn = await psycopg.AsyncConnection.connect(
+            self.conninfo, autocommit=True, row_factory=dict_row
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+        if self._conn is not None:
+            await self._conn.close()
+
+    async def relay_once(self) -> int:
+        """Send one batch; the number of rows sent (0: nothing was waiting)."""
+        assert self._conn is not None and self._producer is not None
+        try:
+            async with self._conn.transaction():
+                rows = await (await self._conn.execute(CLAIM, (self.batch,))).fetchall()
+                if not rows:
+                    return 0
+                futures = [
+                    await self._producer.send(r["topic"], orjson.dumps(r["payload"]), key=r["key"].encode())
+                    for r in rows
+                ]
+                await asyncio.gather(*futures)
+                await self._conn.execute(
+                    "UPDATE crm.outbox SET sent_at = now(), attempts = attempts + 1, last_error = NULL"
+                    " WHERE id = ANY(%s)",
+                    ([r["id"] for r in rows],),
+                )
+        except Exception as exc:
+            log.warning("outbox batch failed, will retry: %s", exc)
+            if not self._conn.closed:
+                await self._conn.execute(
+                    "UPDATE crm.outbox SET attempts = attempts + 1, last_error = %s WHERE id IN"
+                    " (SELECT id FROM crm.outbox WHERE sent_at IS NULL ORDER BY id LIMIT %s)",
+                    (str(exc)[:500], self.batch),
+                )
+            raise
+        self.sent += len(rows)
+        return len(rows)
+
+    async def drain(self) -> int:
+        """Send until nothing is waiting; total sent."""
+        total = 0
+        while n := await self.relay_once():
+            total += n
+        return total
+
+    async def run(self, stop: asyncio.Event, idle_s: float = 0.2) -> None:
+        """Relay until `stop` is set; errors back off exponentially (at most 10 s)."""
+        backoff = idle_s
+        while not stop.is_set():
+            try:
+                n = await self.relay_once()
+                backoff = idle_s
+            except Exception:
+                n = 0
+                backoff = min(backoff * 2, 10.0)
+            if n == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), backoff)
+
+
+async def serve(database_url: str | None = None, bootstrap: str | None = None) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with OutboxRelay(database_url, bootstrap) as relay:
+        log.info("outbox relay: %s -> %s", relay.conninfo.rsplit("@", 1)[-1], relay.bootstrap)
+        await relay.run(stop)
+        log.info("outbox relay stopped after %d events", relay.sent)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--bootstrap", default=None)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(serve(args.database_url, args.bootstrap))
+
+
+if __name__ == "__main__":
+    main()

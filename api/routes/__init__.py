@@ -1,0 +1,1 @@
+"""One router per subject; `api.main` mounts them all."""

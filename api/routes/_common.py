@@ -1,0 +1,124 @@
+"""Helpers the routers share: responses, paging, look-ups, idempotent creates."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from uuid import UUID
+
+from fastapi import Request, Response
+from psycopg import AsyncConnection
+
+from api.core import idempotency
+from api.core.auth import Principal
+from api.core.db import Database, fetchall, fetchone
+from api.core.responses import JSONResponse
+from api.core.writes import jsonable
+from api.deps import Page, etag
+from crm.errors import CRMError, CRMErrorCode
+
+
+def respond(body: Any, status: int = 200, *, version: int | None = None) -> Response:
+    if status == 204:
+        return Response(status_code=204)
+    headers = {"ETag": etag(version)} if version is not None else None
+    return JSONResponse(jsonable(body), status_code=status, headers=headers)
+
+
+def row_response(row: dict[str, Any], status: int = 200) -> JSONResponse:
+    return respond(row, status, version=row.get("version"))
+
+
+async def page_of(
+    conn: AsyncConnection,
+    table: str,
+    where: list[tuple[str, Any]],
+    page: Page,
+    order: str = "created_at DESC, id",
+) -> dict[str, Any]:
+    """`where`: (sql fragment with one %s or none, param) pairs, ANDed; params are bound."""
+    clauses = [w for w, _ in where] or ["true"]
+    params = [v for w, v in where if "%s" in w]
+    rows = await fetchall(
+        conn,
+        f"SELECT * FROM crm.{table} WHERE {' AND '.join(clauses)} ORDER BY {order} LIMIT %s OFFSET %s",
+        [*params, page.limit, page.offset],
+    )
+    return {
+        "items": rows,
+        "limit": page.limit,
+        "offset": page.offset,
+        "next_offset": page.offset + page.limit if len(rows) == page.limit else None,
+    }
+
+
+async def get_row(
+    conn: AsyncConnection, table: str, row_id: UUID, code: CRMErrorCode, label: str
+) -> dict[str, Any]:
+    row = await fetchone(conn, f"SELECT * FROM crm.{table} WHERE id = %s", (row_id,))
+    if row is None:
+        raise CRMError(code, f"{label} {row_id} not found", {"id": str(row_id)})
+    return row
+
+
+def check_owner(p: Principal, row: dict[str, Any], label: str) -> None:
+    """sales_rep: only the records assigned to it."""
+    if p.own_only and row.get("assigned_user_id") != p.user_id:
+        raise CRMError(
+            CRMErrorCode.FORBIDDEN,
+            f"{label} {row['id']} is not assigned to you",
+            {"id": str(row["id"]), "permission": "own records only"},
+        )
+
+
+def owner_for_create(p: Principal, requested: UUID | None) -> UUID | None:
+    if not p.own_only:
+        return requested
+    if requested is not None and requested != p.user_id:
+        raise CRMError(
+            CRMErrorCode.FORBIDDEN,
+            "a sales_rep can only assign records to itself",
+            {"field": "assigned_user_id"},
+        )
+    return p.user_id
+
+
+def own_filter(p: Principal, where: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    if p.own_only:
+        where.append(("assigned_user_id = %s", p.user_id))
+    return where
+
+
+async def create(
+    db: Database,
+    p: Principal,
+    request: Request,
+    body: Any,
+    idem_key: str | None,
+    write: Callable[[AsyncConnection], Awaitable[Any]],
+) -> JSONResponse:
+    """Run `write(conn)` in one tenant transaction, idempotently when a key is given; 201."""
+    async with db.tx(p.tenant_id) as conn:
+        if idem_key is not None:
+            req_hash = idempotency.request_hash(request.method, request.url.path, jsonable(body))
+            replay = await idempotency.claim(conn, p, idem_key, req_hash)
+            if replay is not None:
+                resp = JSONResponse(replay["body"], status_code=replay["status"])
+                resp.headers["Idempotent-Replayed"] = "true"
+                return resp
+        out = jsonable(await write(conn))
+        if idem_key is not None:
+            await idempotency.store(conn, idem_key, 201, out)
+    version = out.get("version") if isinstance(out, dict) else None
+    return respond(out, 201, version=version if isinstance(version, int) else None)
+
+
+async def table_exists(conn: AsyncConnection, name: str) -> bool:
+    row = await fetchone(conn, "SELECT to_regclass(%s) IS NOT NULL AS ok", (name,))
+    return bool(row and row["ok"])
+
+
+def unchanged_or(changes: dict[str, Any]) -> dict[str, Any]:
+    if not changes:
+        raise CRMError(CRMErrorCode.VALIDATION_ERROR, "nothing to update", {"field": "body"})
+    return changes

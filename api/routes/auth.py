@@ -1,0 +1,42 @@
+"""Sign-in: tenant slug, e-mail and password for a JWT (argon2id hashes, crm.security)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from pydantic import Field
+from starlette.concurrency import run_in_threadpool
+
+from api.core.auth import mint_token
+from api.core.db import fetchone
+from api.deps import Db
+from api.schemas.common import Body, Email, ErrorOut, Name
+from crm.errors import CRMError, CRMErrorCode
+from crm.security import verify_password
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+class TokenRequest(Body):
+    tenant: Name = Field(description="tenant slug")
+    email: Email
+    password: str = Field(min_length=1, max_length=500)
+
+
+class TokenOut(Body):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+@router.post("/token", response_model=TokenOut, responses={401: {"model": ErrorOut}})
+async def token(body: TokenRequest, db: Db, request: Request):
+    async with db.raw() as conn:
+        row = await fetchone(conn, "SELECT * FROM crm.user_for_login(%s, %s)", (body.tenant, body.email))
+    if row is None or not await run_in_threadpool(verify_password, row["password_hash"], body.password):
+        raise CRMError(CRMErrorCode.UNAUTHENTICATED, "wrong tenant, e-mail or password")
+    settings = request.app.state.settings
+    try:
+        tok = mint_token(settings, row["id"], row["tenant_id"], [row["role"]])
+    except RuntimeError as exc:
+        raise CRMError(CRMErrorCode.UNAUTHENTICATED, str(exc)) from None
+    return {"access_token": tok, "token_type": "bearer", "expires_in": settings.jwt_ttl_s}

@@ -1,0 +1,131 @@
+"""Customers: list, read, lifecycle stage changes, health and churn prediction reads."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+
+from api.core.db import fetchone
+from api.core.writes import now
+from api.deps import Db, IfMatch, Paging, Requires
+from api.routes._common import get_row, page_of, respond, row_response, table_exists
+from api.routes._crud import update_entity
+from api.schemas.common import CONFLICT, ERRORS, NOT_FOUND, PageOut
+from api.schemas.marketing import CustomerOut, CustomerStageChange
+from crm.enums import CustomerStage
+from crm.errors import CRMError, CRMErrorCode
+
+router = APIRouter(prefix="/customers", tags=["customers"], responses=ERRORS)
+Reader = Requires("customers:read")
+Writer = Requires("customers:write")
+NF = CRMErrorCode.CUSTOMER_NOT_FOUND
+UNAVAILABLE = {503: {"description": "the warehouse or ML output is not there yet"}}
+
+
+@router.get("", response_model=PageOut[CustomerOut])
+async def list_customers(
+    p: Reader,
+    db: Db,
+    page: Paging,
+    lifecycle_stage: CustomerStage | None = None,
+    email: Annotated[str | None, Query(max_length=320)] = None,
+    company: Annotated[str | None, Query(max_length=200)] = None,
+):
+    where = [
+        (sql, v)
+        for sql, v in (
+            ("lifecycle_stage = %s", lifecycle_stage.value if lifecycle_stage else None),
+            ("lower(email) = lower(%s)", email),
+            ("company = %s", company),
+        )
+        if v is not None
+    ]
+    async with db.tx(p.tenant_id) as conn:
+        return respond(await page_of(conn, "customers", where, page))
+
+
+@router.get("/{customer_id}", response_model=CustomerOut, responses=NOT_FOUND)
+async def get_customer(customer_id: UUID, p: Reader, db: Db):
+    async with db.tx(p.tenant_id) as conn:
+        return row_response(await get_row(conn, "customers", customer_id, NF, "customer"))
+
+
+@router.post("/{customer_id}/stage", response_model=CustomerOut, responses={**NOT_FOUND, **CONFLICT})
+async def update_customer_stage(
+    customer_id: UUID, body: CustomerStageChange, p: Writer, db: Db, request: Request, if_match: IfMatch
+):
+    """Lifecycle stage (the seed's updateCustomerStage); ACTIVE stamps became_customer_at the
+    first time, CHURNED stamps churned_at."""
+    changes: dict[str, Any] = {"lifecycle_stage": body.stage.value}
+
+    async def check(conn: Any, ch: dict[str, Any], before: dict[str, Any] | None) -> None:
+        assert before is not None
+        if before["lifecycle_stage"] == body.stage.value:
+            raise CRMError(
+                CRMErrorCode.INVALID_STATUS_TRANSITION,
+                f"customer is already {body.stage.value}",
+                {"field": "stage"},
+            )
+        if (
+            body.stage in (CustomerStage.ACTIVE, CustomerStage.ONBOARDING)
+            and before["became_customer_at"] is None
+        ):
+            ch["became_customer_at"] = now()
+        ch["churned_at"] = now() if body.stage is CustomerStage.CHURNED else None
+
+    return await update_entity(
+        db,
+        p,
+        request,
+        customer_id,
+        changes,
+        table="customers",
+        entity="customer",
+        code=NF,
+        label="customer",
+        if_match=if_match,
+        body_version=body.version,
+        check=check,
+    )
+
+
+async def _mart_row(conn: Any, table: str, customer_id: UUID, what: str, order: str) -> dict[str, Any]:
+    if not await table_exists(conn, table):
+        code = (
+            CRMErrorCode.SCORING_SERVICE_UNAVAILABLE
+            if table.startswith("ml.")
+            else CRMErrorCode.ANALYTICS_UNAVAILABLE
+        )
+        raise CRMError(code, f"{what} is not available yet ({table} does not exist)", {"table": table})
+    row = await fetchone(
+        conn, f"SELECT * FROM {table} WHERE customer_id = %s ORDER BY {order} LIMIT 1", (customer_id,)
+    )
+    if row is None:
+        raise CRMError(
+            CRMErrorCode.NOT_FOUND,
+            f"no {what} for customer {customer_id} yet",
+            {"id": str(customer_id), "table": table},
+        )
+    return row
+
+
+@router.get("/{customer_id}/health", responses={**NOT_FOUND, **UNAVAILABLE})
+async def customer_health(customer_id: UUID, p: Reader, db: Db):
+    """Health score 0-100, trend, factors and risk level (analytics.fct_customer_health)."""
+    async with db.tx(p.tenant_id) as conn:
+        await get_row(conn, "customers", customer_id, NF, "customer")
+        return respond(
+            await _mart_row(conn, "analytics.fct_customer_health", customer_id, "health score", "1")
+        )
+
+
+@router.get("/{customer_id}/churn", responses={**NOT_FOUND, **UNAVAILABLE})
+async def customer_churn(customer_id: UUID, p: Reader, db: Db):
+    """Churn probability, risk level and factors (ml.churn_predictions)."""
+    async with db.tx(p.tenant_id) as conn:
+        await get_row(conn, "customers", customer_id, NF, "customer")
+        return respond(
+            await _mart_row(conn, "ml.churn_predictions", customer_id, "churn prediction", "scored_at DESC")
+        )

@@ -1,0 +1,447 @@
+"""Leads: create, list, read (with the ML score explanation), update, assign, activities,
+convert to customer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+
+from api.core.db import fetchall, fetchone
+from api.core.responses import JSONResponse
+from api.core.writes import (
+    change_rows,
+    check_version,
+    insert_all,
+    insert_row,
+    lock_row,
+    new_id,
+    now,
+    record_change,
+    require_refs,
+    update_row,
+)
+from api.deps import Db, IdempotencyKey, IfMatch, Paging, Requires, expected_version, request_id
+from api.routes._common import (
+    check_owner,
+    create,
+    get_row,
+    own_filter,
+    owner_for_create,
+    page_of,
+    respond,
+    row_response,
+    table_exists,
+    unchanged_or,
+)
+from api.schemas.common import CONFLICT, ERRORS, NOT_FOUND, PageOut
+from api.schemas.leads import (
+    ConvertOut,
+    LeadActivityCreate,
+    LeadActivityOut,
+    LeadAssign,
+    LeadConvert,
+    LeadCreate,
+    LeadOut,
+    LeadUpdate,
+)
+from crm.enums import CustomerStage, LeadActivityType, LeadStatus
+from crm.errors import CRMError, CRMErrorCode
+
+router = APIRouter(prefix="/leads", tags=["leads"], responses=ERRORS)
+Reader = Requires("leads:read")
+Writer = Requires("leads:write")
+NF = CRMErrorCode.LEAD_NOT_FOUND
+
+
+async def _lead_for_write(conn: Any, p: Any, lead_id: UUID, expected: int | None) -> dict[str, Any]:
+    row = await lock_row(conn, "leads", lead_id, NF, "lead")
+    check_owner(p, row, "lead")
+    check_version(row, expected, "lead")
+    return row
+
+
+def _activity(
+    p: Any, lead_id: UUID, type_: LeadActivityType, description: str, metadata: dict, at: datetime
+) -> dict:
+    return {
+        "id": new_id(),
+        "tenant_id": p.tenant_id,
+        "lead_id": lead_id,
+        "user_id": p.user_id if p.actor_type == "user" else None,
+        "type": type_,
+        "description": description,
+        "metadata": metadata,
+        "created_at": at,
+    }
+
+
+@router.post("", status_code=201, response_model=LeadOut, responses=CONFLICT)
+async def create_lead(body: LeadCreate, p: Writer, db: Db, request: Request, idem: IdempotencyKey = None):
+    """Create a lead (one round trip: lead, audit_log and outbox rows in one transaction)."""
+    if body.status is LeadStatus.CONVERTED:
+        raise CRMError(
+            CRMErrorCode.VALIDATION_ERROR,
+            "a lead is converted through /leads/{id}/convert",
+            {"field": "status"},
+        )
+    owner = owner_for_create(p, body.assigned_user_id)
+    at = now()
+    row = {
+        "id": new_id(),
+        "tenant_id": p.tenant_id,
+        "customer_id": None,
+        "email": body.email,
+        "first_name": body.first_name,
+        "last_name": body.last_name,
+        "company": body.company,
+        "phone": body.phone,
+        "source": body.source,
+        "status": body.status.value,
+        "score": 0,
+        "score_reason": None,
+        "assigned_user_id": owner,
+        "tags": body.tags,
+        "custom_fields": body.custom_fields,
+        "last_activity_at": None,
+        "converted_at": None,
+        "created_at": at,
+        "updated_at": at,
+        "version": 1,
+    }
+
+    change = {
+        "table": "leads",
+        "entity": "lead",
+        "action": "created",
+        "entity_id": row["id"],
+        "before": None,
+        "after": row,
+        "request_id": request_id(request),
+        "at": at,
+    }
+    if idem is None and (owner is None or owner == p.user_id):
+        # the hot path: lead + audit_log + outbox in one statement, one round trip
+        async with db.pool.connection() as conn:
+            await insert_all(conn, p.tenant_id, [("leads", row), *change_rows(p, **change)])
+        return respond(row, 201, version=1)
+
+    async def write(conn):
+        if owner is not None and owner != p.user_id:
+            await require_refs(conn, [("users", owner, "assigned_user_id")])
+        await insert_row(conn, "leads", row)
+        await record_change(conn, p, **change)
+        return row
+
+    return await create(db, p, request, body.model_dump(mode="json"), idem, write)
+
+
+@router.get("", response_model=PageOut[LeadOut])
+async def list_leads(
+    p: Reader,
+    db: Db,
+    page: Paging,
+    status: LeadStatus | None = None,
+    assigned_user_id: UUID | None = None,
+    source: Annotated[str | None, Query(max_length=200)] = None,
+    email: Annotated[str | None, Query(max_length=320)] = None,
+    min_score: Annotated[int | None, Query(ge=0, le=100)] = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+):
+    where: list[tuple[str, Any]] = []
+    for sql, val in (
+        ("status = %s", status.value if status else None),
+        ("assigned_user_id = %s", assigned_user_id),
+        ("source = %s", source),
+        ("lower(email) = lower(%s)", email),
+        ("score >= %s", min_score),
+        ("created_at >= %s", created_from),
+        ("created_at < %s", created_to),
+    ):
+        if val is not None:
+            where.append((sql, val))
+    async with db.tx(p.tenant_id) as conn:
+        return respond(await page_of(conn, "leads", own_filter(p, where), page))
+
+
+async def _score(conn: Any, lead_id: UUID) -> dict[str, Any] | None:
+    if not await table_exists(conn, "ml.lead_scores"):
+        return None
+    return await fetchone(
+        conn,
+        "SELECT score, confidence, method, model_version, factors, recommendations, next_best_actions, scored_at"
+        " FROM ml.lead_scores WHERE lead_id = %s",
+        (lead_id,),
+    )
+
+
+@router.get("/{lead_id}", response_model=LeadOut, responses=NOT_FOUND)
+async def get_lead(lead_id: UUID, p: Reader, db: Db):
+    """The lead with its score explanation (ml.lead_scores; null until the lead is scored)."""
+    async with db.tx(p.tenant_id) as conn:
+        row = await get_row(conn, "leads", lead_id, NF, "lead")
+        check_owner(p, row, "lead")
+        row["score_explanation"] = await _score(conn, lead_id)
+    return row_response(row)
+
+
+@router.get("/{lead_id}/score", responses={**NOT_FOUND, 503: {"description": "scores not available"}})
+async def get_lead_score(lead_id: UUID, p: Reader, db: Db):
+    """Score 0-100, confidence, factors with signed contributions, recommendations, next best actions."""
+    async with db.tx(p.tenant_id) as conn:
+        row = await get_row(conn, "leads", lead_id, NF, "lead")
+        check_owner(p, row, "lead")
+        if not await table_exists(conn, "ml.lead_scores"):
+            raise CRMError(
+                CRMErrorCode.SCORING_SERVICE_UNAVAILABLE,
+                "lead scores are not available yet",
+                {"table": "ml.lead_scores"},
+            )
+        score = await _score(conn, lead_id)
+    if score is None:
+        raise CRMError(
+            CRMErrorCode.SCORING_SERVICE_UNAVAILABLE,
+            f"lead {lead_id} has not been scored yet",
+            {"id": str(lead_id)},
+        )
+    return respond({"lead_id": lead_id, **score})
+
+
+@router.patch("/{lead_id}", response_model=LeadOut, responses={**NOT_FOUND, **CONFLICT})
+async def update_lead(
+    lead_id: UUID, body: LeadUpdate, p: Writer, db: Db, request: Request, if_match: IfMatch
+):
+    """Update fields; send the version (body or If-Match) to get 409 on a concurrent change."""
+    changes = unchanged_or(body.model_dump(exclude_unset=True, exclude={"version"}))
+    if changes.get("status") in (LeadStatus.CONVERTED, None) and "status" in changes:
+        raise CRMError(
+            CRMErrorCode.VALIDATION_ERROR,
+            "status: use /convert to convert (and it cannot be null)",
+            {"field": "status"},
+        )
+    for k in ("email", "source", "tags", "custom_fields", "score"):
+        if k in changes and changes[k] is None:
+            raise CRMError(CRMErrorCode.VALIDATION_ERROR, f"{k}: may not be null", {"field": k})
+    at = now()
+    async with db.tx(p.tenant_id) as conn:
+        before = await _lead_for_write(conn, p, lead_id, expected_version(if_match, body.version))
+        if before["status"] == LeadStatus.CONVERTED and "status" in changes:
+            raise CRMError(
+                CRMErrorCode.LEAD_ALREADY_CONVERTED, "a converted lead keeps its status", {"field": "status"}
+            )
+        after = await update_row(conn, "leads", lead_id, changes)
+        if "status" in changes and changes["status"] != before["status"]:
+            act = _activity(
+                p,
+                lead_id,
+                LeadActivityType.NOTE_ADDED,
+                f"status {before['status']} -> {changes['status']}",
+                {"kind": "status_changed", "from": before["status"], "to": changes["status"]},
+                at,
+            )
+            await insert_row(conn, "lead_activities", act)
+        await record_change(
+            conn,
+            p,
+            table="leads",
+            entity="lead",
+            action="updated",
+            entity_id=lead_id,
+            before=before,
+            after=after,
+            request_id=request_id(request),
+            at=at,
+        )
+    return row_response(after)
+
+
+@router.post("/{lead_id}/assign", response_model=LeadOut, responses={**NOT_FOUND, **CONFLICT})
+async def assign_lead(
+    lead_id: UUID, body: LeadAssign, p: Writer, db: Db, request: Request, if_match: IfMatch
+):
+    if p.own_only and body.user_id != p.user_id:
+        raise CRMError(CRMErrorCode.FORBIDDEN, "a sales_rep can only assign to itself", {"field": "user_id"})
+    at = now()
+    async with db.tx(p.tenant_id) as conn:
+        before = await lock_row(conn, "leads", lead_id, NF, "lead")
+        if p.own_only and before["assigned_user_id"] not in (None, p.user_id):
+            check_owner(p, before, "lead")
+        check_version(before, expected_version(if_match, body.version), "lead")
+        await require_refs(conn, [("users", body.user_id, "user_id")])
+        after = await update_row(conn, "leads", lead_id, {"assigned_user_id": body.user_id})
+        act = _activity(
+            p,
+            lead_id,
+            LeadActivityType.NOTE_ADDED,
+            f"assigned to {body.user_id}",
+            {"kind": "assigned", "from": before["assigned_user_id"], "to": body.user_id},
+            at,
+        )
+        await insert_row(conn, "lead_activities", act)
+        await record_change(
+            conn,
+            p,
+            table="leads",
+            entity="lead",
+            action="updated",
+            entity_id=lead_id,
+            before=before,
+            after=after,
+            request_id=request_id(request),
+            at=at,
+        )
+    return row_response(after)
+
+
+@router.post("/{lead_id}/activities", status_code=201, response_model=LeadActivityOut, responses=NOT_FOUND)
+async def add_lead_activity(
+    lead_id: UUID, body: LeadActivityCreate, p: Writer, db: Db, request: Request, idem: IdempotencyKey = None
+):
+    at = now()
+
+    async def write(conn):
+        before = await lock_row(conn, "leads", lead_id, NF, "lead")
+        check_owner(p, before, "lead")
+        act = _activity(p, lead_id, body.type, body.description, body.metadata, at)
+        await insert_row(conn, "lead_activities", act)
+        await update_row(conn, "leads", lead_id, {"last_activity_at": at}, bump_version=False)
+        await record_change(
+            conn,
+            p,
+            table="lead_activities",
+            entity="lead_activity",
+            action="created",
+            entity_id=act["id"],
+            before=None,
+            after=act,
+            request_id=request_id(request),
+            at=at,
+        )
+        return act
+
+    return await create(db, p, request, body.model_dump(mode="json") | {"lead_id": str(lead_id)}, idem, write)
+
+
+@router.get("/{lead_id}/activities", response_model=PageOut[LeadActivityOut], responses=NOT_FOUND)
+async def list_lead_activities(lead_id: UUID, p: Reader, db: Db, page: Paging):
+    async with db.tx(p.tenant_id) as conn:
+        lead = await get_row(conn, "leads", lead_id, NF, "lead")
+        check_owner(p, lead, "lead")
+        return respond(await page_of(conn, "lead_activities", [("lead_id = %s", lead_id)], page))
+
+
+@router.post("/{lead_id}/convert", response_model=ConvertOut, responses={**NOT_FOUND, **CONFLICT})
+async def convert_lead(
+    lead_id: UUID, body: LeadConvert, p: Writer, db: Db, request: Request, if_match: IfMatch
+) -> JSONResponse:
+    """Convert to a customer: link `customer_id`, else the customer with the lead's e-mail,
+    else a new one; status CONVERTED and converted_at set; the lead and its activities stay."""
+    at = now()
+    rid = request_id(request)
+    async with db.tx(p.tenant_id) as conn:
+        before = await _lead_for_write(conn, p, lead_id, expected_version(if_match, body.version))
+        if before["status"] == LeadStatus.CONVERTED:
+            raise CRMError(
+                CRMErrorCode.LEAD_ALREADY_CONVERTED,
+                f"lead {lead_id} was converted at {before['converted_at']}",
+                {"id": str(lead_id), "customer_id": str(before["customer_id"])},
+            )
+        created = False
+        if body.customer_id is not None:
+            customer = await fetchone(conn, "SELECT * FROM crm.customers WHERE id = %s", (body.customer_id,))
+            if customer is None:
+                raise CRMError(
+                    CRMErrorCode.CUSTOMER_NOT_FOUND,
+                    f"customer {body.customer_id} not found",
+                    {"field": "customer_id"},
+                )
+        else:
+            customer = await fetchone(
+                conn,
+                "SELECT * FROM crm.customers WHERE lower(email) = lower(%s) ORDER BY created_at LIMIT 1",
+                (before["email"],),
+            )
+        if customer is None:
+            created = True
+            customer = {
+                "id": new_id(),
+                "tenant_id": p.tenant_id,
+                "email": before["email"],
+                "first_name": before["first_name"],
+                "last_name": before["last_name"],
+                "company": before["company"],
+                "phone": before["phone"],
+                "lifecycle_stage": CustomerStage.ONBOARDING.value,
+                "became_customer_at": at,
+                "custom_fields": {"converted_from_lead": str(lead_id)},
+                "tags": list(before["tags"] or []),
+                "created_at": at,
+                "updated_at": at,
+                "version": 1,
+            }
+            await insert_row(conn, "customers", customer)
+            await record_change(
+                conn,
+                p,
+                table="customers",
+                entity="customer",
+                action="created",
+                entity_id=customer["id"],
+                before=None,
+                after=customer,
+                request_id=rid,
+                at=at,
+            )
+        after = await update_row(
+            conn,
+            "leads",
+            lead_id,
+            {
+                "status": LeadStatus.CONVERTED.value,
+                "converted_at": at,
+                "customer_id": customer["id"],
+                "last_activity_at": at,
+            },
+        )
+        act = _activity(
+            p,
+            lead_id,
+            LeadActivityType.NOTE_ADDED,
+            f"converted to customer {customer['id']}",
+            {"kind": "converted", "customer_id": customer["id"], "customer_created": created},
+            at,
+        )
+        await insert_row(conn, "lead_activities", act)
+        await record_change(
+            conn,
+            p,
+            table="leads",
+            entity="lead",
+            action="converted",
+            entity_id=lead_id,
+            before=before,
+            after=after,
+            request_id=rid,
+            at=at,
+        )
+    return respond(
+        {"lead": after, "customer": customer, "customer_created": created}, version=after["version"]
+    )
+
+
+@router.get("/{lead_id}/history", responses=NOT_FOUND)
+async def lead_history(lead_id: UUID, p: Reader, db: Db):
+    """The audit trail of the lead (who changed what, before and after)."""
+    async with db.tx(p.tenant_id) as conn:
+        lead = await get_row(conn, "leads", lead_id, NF, "lead")
+        check_owner(p, lead, "lead")
+        rows = await fetchall(
+            conn,
+            "SELECT id, actor_id, actor_type, action, before, after, occurred_at"
+            " FROM crm.audit_log WHERE entity = 'leads' AND entity_id = %s ORDER BY id",
+            (lead_id,),
+        )
+    return respond({"items": rows})

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from uuid import UUID
+
+from pydantic import Field
+
+from api.schemas.common import Body, JsonObject, Money, Name, Text, Timestamp, Version, VersionedRow
+from crm.enums import CampaignStatus, CampaignType, CustomerStage
+
+
+class CustomerStageChange(Body):
+    stage: CustomerStage
+    version: Version | None = None
+
+
+class SegmentCreate(Body):
+    name: Name
+    description: Text | None = None
+    criteria: JsonObject
+    is_active: bool = True
+    is_dynamic: bool = True
+
+
+class SegmentUpdate(Body):
+    name: Name | None = None
+    description: Text | None = None
+    criteria: JsonObject | None = None
+    is_active: bool | None = None
+    is_dynamic: bool | None = None
+    version: Version | None = None
+
+
+class CampaignCreate(Body):
+    name: Name
+    description: Text | None = None
+    type: CampaignType
+    segment_id: UUID | None = None
+    start_date: Timestamp | None = None
+    end_date: Timestamp | None = None
+    budget: Money | None = None
+
+
+class CampaignUpdate(Body):
+    name: Name | None = None
+    description: Text | None = None
+    segment_id: UUID | None = None
+    start_date: Timestamp | None = None
+    end_date: Timestamp | None = None
+    budget: Money | None = None
+    spent: Money | None = None
+    version: Version | None = None
+
+
+class CampaignStatusChange(Body):
+    status: CampaignStatus
+    version: Version | None = None
+
+
+class CampaignTrigger(Body):
+    customer_id: UUID
+    metadata: JsonObject = Field(default_factory=dict)
+
+
+class SegmentOut(VersionedRow):
+    name: str
+
+
+class CampaignOut(VersionedRow):
+    name: str
+    status: CampaignStatus
+
+
+class CustomerOut(VersionedRow):
+    lifecycle_stage: CustomerStage

@@ -1,0 +1,133 @@
+"""Warehouse benchmark: a full dbt build at scale M, then an incremental one after 1% new events.
+
+Seeds scale M (sink='raw') into a fresh database on the configured server (DATABASE_URL or the
+local stack), or uses BENCH_DATABASE_URL as it is (already seeded). Times `dbt run` (models
+only; tests are timed separately as `tests_s`), lands 1% more events in every raw table, times
+the incremental models alone (`incremental_facts_only_s`), lands 1% more and times the whole
+incremental `dbt run` (`incremental_s`: incremental facts merge, table marts rebuild), and writes bench/results/dbt.json. Prints figures; never fails on
+timing. Targets: full <= 60 s, incremental <= 10 s.
+
+    make bench-dbt                      # or: .venv/bin/python bench/dbt_bench.py [--scale M] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from crm.db import libpq_url
+from crm.schema.testing import with_database
+from crm.warehouse import run_dbt
+
+RESULTS = Path(__file__).resolve().parent / "results" / "dbt.json"
+RAW_TABLES = ("lead_activities", "deal_activities", "tickets", "conversations", "web_events", "usage_events")
+MARTS = ("dim_leads", "fct_lead_activities", "dim_customers", "fct_deals", "fct_deal_stage_transitions",
+         "fct_pipeline_daily", "fct_customer_health", "fct_segment_memberships", "fct_revenue_attribution",
+         "fct_campaign_performance", "metrics_crm_daily", "ml_features__leads", "ml_features__customers",
+         "ml_features__customers_current", "ml_series__revenue_daily")
+
+
+def fresh_database(scale: str, seed: int) -> tuple[str, str, str]:
+    from crm import migrate
+    from crm.sim import seed_world
+
+    admin = libpq_url()
+    name = f"crm_bench_dbt_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    url = with_database(admin, name)
+    migrate.upgrade(url)
+    t0 = time.perf_counter()
+    seed_world(scale=scale, seed=seed, database_url=url, sink="raw", progress=True)
+    print(f"seeded scale {scale} in {time.perf_counter() - t0:.1f}s into {name}")
+    return admin, name, url
+
+
+def land_one_percent(url: str) -> int:
+    """1% more events per raw table: copies of recent events with new ids, landed now."""
+    added = 0
+    with psycopg.connect(url, autocommit=True) as conn:
+        for table in RAW_TABLES:
+            cur = conn.execute(sql.SQL("""
+                insert into raw.{t} (event_id, tenant_id, event_type, schema_version, occurred_at, source, payload)
+                select gen_random_uuid(), tenant_id, event_type, schema_version, occurred_at + interval '1 second',
+                       source, case when payload ? 'activity_id'
+                                    then payload || jsonb_build_object('activity_id', gen_random_uuid()) else payload end
+                from raw.{t}
+                where event_type not in ('deal.created', 'deal.stage_changed', 'deal.won', 'deal.lost')
+                order by occurred_at desc
+                limit (select count(*) / 100 from raw.{t})""").format(t=sql.Identifier(table)))
+            added += cur.rowcount
+    return added
+
+
+def timed_dbt(args: list[str], url: str, target: Path) -> float:
+    t0 = time.perf_counter()
+    run_dbt([*args, "--quiet"], url, target_path=target, log_path=target / "logs", timeout=3600)
+    return round(time.perf_counter() - t0, 2)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scale", default="M")
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    a = ap.parse_args()
+    given = os.environ.get("BENCH_DATABASE_URL")
+    admin = name = None
+    if given:
+        url = libpq_url(given)
+    else:
+        admin, name, url = fresh_database(a.scale, a.seed)
+    target = Path(tempfile.mkdtemp(prefix="bench-dbt-"))
+    try:
+        timed_dbt(["parse"], url, target)  # warm the manifest (partial parsing), as a developer's run would be
+        full = timed_dbt(["run", "--full-refresh"], url, target)
+        print(f"full build (dbt run --full-refresh): {full:.1f}s")
+        tests = timed_dbt(["test"], url, target)
+        print(f"dbt test: {tests:.1f}s")
+        added = land_one_percent(url)
+        facts = timed_dbt(["run", "-s", "config.materialized:incremental"], url, target)
+        print(f"incremental facts alone after {added} new events: {facts:.1f}s")
+        added += land_one_percent(url)
+        inc = timed_dbt(["run"], url, target)
+        print(f"incremental build (every model; incremental facts merge, tables rebuild): {inc:.1f}s")
+        with psycopg.connect(url) as conn:
+            rows = {m: conn.execute(sql.SQL("select count(*) from analytics.{}").format(sql.Identifier(m))).fetchone()[0]
+                    for m in MARTS}
+            raw = {t: conn.execute(sql.SQL("select count(*) from raw.{}").format(sql.Identifier(t))).fetchone()[0]
+                   for t in RAW_TABLES}
+        result = {
+            "scale": a.scale,
+            "full_build_s": full,
+            "incremental_s": inc,
+            "incremental_facts_only_s": facts,
+            "tests_s": tests,
+            "new_events": added,
+            "raw_events": sum(raw.values()),
+            "rows": rows,
+            "targets": {"full_build_s": 60, "incremental_s": 10},
+            "machine": f"{platform.node()} ({os.cpu_count()} cpus, Postgres shared with other work)",
+            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result, indent=2))
+    finally:
+        if name and not a.keep:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,414 @@
+"""`make bench-ingest`: how fast one lander worker lands events, against COPY and row inserts.
+
+1. produce N events (default 500,000, spread over the seven data topics) to fresh topics;
+2. start one `faust -A streaming.app worker` and time it landing the whole backlog
+   (from the worker's "Ready" to the last row committed; progress read from its /metrics);
+3. produce at half that rate for a while, each event stamped with its send time as
+   `occurred_at`, and take the p99 of `received_at - occurred_at` (received_at is the
+   landing INSERT's statement time, just before its commit);
+4. COPY the same rows straight into a table, and INSERT a sample of them one per row
+   (autocommit), on the same server.
+Prints the figures and writes bench/results/ingest.json. Runs on the configured Postgres and
+Kafka (DATABASE_URL / KAFKA_BOOTSTRAP, else the local stack, started if needed), in a scratch
+database and topics of its own. Timing is wall-clock on a shared machine: expect noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import psycopg
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from crm.events import DATA_TOPICS, TOPICS  # noqa: E402
+from crm.settings import get_settings  # noqa: E402
+from crm.stack.procs import free_port  # noqa: E402
+from streaming.sample_events import sample_payload  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "ingest.json"
+TYPE_TOPIC = {
+    "ticket.created": "tickets",
+    "conversation.message": "conversations",
+    "lead.website_visit": "lead-activities",
+    "deal.stage_changed": "deal-activities",
+    "web.page_view": "web-events",
+    "usage.feature_used": "usage-events",
+    "crm.customer.updated": "crm-changes",
+}
+KEY_FIELD = {
+    "tickets": "ticket_id",
+    "conversations": "conversation_id",
+    "lead-activities": "lead_id",
+    "deal-activities": "deal_id",
+    "web-events": "visitor_id",
+    "usage-events": "customer_id",
+    "crm-changes": "entity_id",
+}
+
+
+def log(msg: str) -> None:
+    print(f"[bench-ingest {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def make_event(
+    i: int, rng: random.Random, tenants: list[uuid.UUID], occurred_at: datetime
+) -> tuple[str, bytes, bytes, dict]:
+    """(topic, key, value, envelope dict): the wire form of a valid event, built without pydantic
+    (the lander validates every one; the run fails if any is dead-lettered)."""
+    event_type, payload = sample_payload(i % 7, rng)
+    topic = TYPE_TOPIC[event_type]
+    doc = {
+        "event_id": uuid.UUID(int=rng.getrandbits(128), version=4),
+        "event_type": event_type,
+        "schema_version": 1,
+        "tenant_id": tenants[i % len(tenants)],
+        "occurred_at": occurred_at,
+        "source": "bench",
+        "payload": payload,
+    }
+    return topic, str(payload[KEY_FIELD[topic]]).encode(), orjson.dumps(doc, option=orjson.OPT_UTC_Z), doc
+
+
+async def produce(bootstrap: str, prefix: str, messages, rate: float | None = None) -> int:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=512 * 1024, acks=1, client_id="bench-ingest"
+    )
+    await producer.start()
+    n = 0
+    try:
+        pending = []
+        t0 = time.monotonic()
+        for topic, key, value in messages:
+            pending.append(await producer.send(prefix + topic, value, key=key))
+            n += 1
+            if len(pending) >= 20_000:
+                await asyncio.gather(*pending)
+                pending.clear()
+            if rate and n % 100 == 0:
+                ahead = n / rate - (time.monotonic() - t0)
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return n
+
+
+def scratch_database(server_url: str) -> str:
+    from crm import migrate
+
+    name = f"bench_ingest_{uuid.uuid4().hex[:8]}"
+    admin = make_url(server_url).set(drivername="postgresql")
+    with psycopg.connect(admin.render_as_string(False), autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    url = admin.set(database=name).render_as_string(False)
+    migrate.upgrade(url)
+    return url
+
+
+def drop_database(url: str) -> None:
+    u = make_url(url)
+    with psycopg.connect(u.set(database="postgres").render_as_string(False), autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{u.database}" with (force)')
+
+
+class Worker:
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.port = free_port()
+        self.log_path = log_path
+        self.proc = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("faust")),
+                "-A",
+                "streaming.app",
+                "worker",
+                "-l",
+                "info",
+                "--web-port",
+                str(self.port),
+            ],
+            env=env,
+            stdout=log_path.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=ROOT,
+        )
+
+    def wait_ready(self, timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if b"Worker]: Ready" in self.log_path.read_bytes():
+                return
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited: {self.log_path.read_text(errors='replace')[-2000:]}")
+            time.sleep(0.1)
+        raise TimeoutError("worker not ready")
+
+    def landed(self) -> tuple[float, float]:
+        body = urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5).read().decode()
+        landed = dead = 0.0
+        for line in body.splitlines():
+            if line.startswith("crm_lander_events_landed_total") or line.startswith(
+                "crm_lander_events_duplicate_total"
+            ):
+                landed += float(line.rsplit(" ", 1)[1])
+            elif line.startswith("crm_lander_dead_letters_total"):
+                dead += float(line.rsplit(" ", 1)[1])
+        return landed, dead
+
+    def wait_landed(self, n: int, timeout: float) -> float:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            landed, dead = self.landed()
+            if dead:
+                raise RuntimeError(f"{dead:.0f} events were dead-lettered: see {self.log_path}")
+            if landed >= n:
+                return time.monotonic()
+            time.sleep(0.05)
+        raise TimeoutError(f"only {self.landed()[0]:.0f} of {n} landed")
+
+    def rss_mb(self) -> tuple[float, float]:
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+    def cpu_s(self) -> float:
+        stat = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+
+
+COPY_COLUMNS = "event_id, tenant_id, event_type, schema_version, occurred_at, source, kafka_partition, kafka_offset, payload"
+
+
+def copy_line(i: int, d: dict) -> str:
+    payload = orjson.dumps(d["payload"]).decode().replace("\\", "\\\\")
+    return (
+        f"{d['event_id']}\t{d['tenant_id']}\t{d['event_type']}\t1\t{d['occurred_at'].isoformat()}\t"
+        f"{d['source']}\t0\t{i}\t{payload}\n"
+    )
+
+
+def bench_copy(url: str, docs, n: int) -> float:
+    """COPY of n rows, prepared as text beforehand (only the COPY and its commit are timed)."""
+    chunks, buf = [], []
+    for i, d in enumerate(docs):
+        buf.append(copy_line(i, d))
+        if len(buf) == 10_000:
+            chunks.append("".join(buf).encode())
+            buf.clear()
+    if buf:
+        chunks.append("".join(buf).encode())
+    with psycopg.connect(url) as conn:
+        conn.execute("create table bench_copy (like raw.web_events including all)")
+        conn.commit()
+        t0 = time.perf_counter()
+        with conn.cursor() as cur, cur.copy(f"copy bench_copy ({COPY_COLUMNS}) from stdin") as copy:
+            for chunk in chunks:
+                copy.write(chunk)
+        conn.commit()
+        return n / (time.perf_counter() - t0)
+
+
+def bench_per_row(url: str, docs) -> float:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("create table bench_rows (like raw.web_events including all)")
+        rows = [
+            (
+                d["event_id"],
+                d["tenant_id"],
+                d["event_type"],
+                1,
+                d["occurred_at"],
+                d["source"],
+                0,
+                i,
+                orjson.dumps(d["payload"]).decode(),
+            )
+            for i, d in enumerate(docs)
+        ]
+        sql = (
+            f"insert into bench_rows ({COPY_COLUMNS}) values (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb)"
+            " on conflict (event_id) do nothing"
+        )
+        t0 = time.perf_counter()
+        with conn.cursor() as cur:
+            for row in rows:
+                cur.execute(sql, row)
+        return len(rows) / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=500_000)
+    ap.add_argument("--latency-seconds", type=float, default=20.0)
+    ap.add_argument("--per-row-sample", type=int, default=5_000, help="rows inserted one by one (0: all)")
+    ap.add_argument("--keep", action="store_true", help="keep the scratch database")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args()
+
+    from crm import stack
+
+    settings = get_settings()
+    state = stack.up(settings.home)
+    db_url = scratch_database(state.database_url)
+    bootstrap = state.kafka_bootstrap
+    tag = uuid.uuid4().hex[:8]
+    prefix = f"bench{tag}."
+    tenants = [uuid.uuid4() for _ in range(20)]
+    with psycopg.connect(db_url, autocommit=True) as conn, conn.cursor() as cur:
+        cur.executemany(
+            "insert into crm.tenants (id, slug, name) values (%s, %s, %s)",
+            [(t, f"bench-{i}", f"Bench {i}") for i, t in enumerate(tenants)],
+        )
+    from crm.events import ensure_topics
+
+    asyncio.run(ensure_topics(bootstrap, topics=[prefix + t for t in TOPICS]))
+    load_before = os.getloadavg()
+
+    n = args.events
+    start = datetime.now(UTC) - timedelta(days=60)
+
+    def backlog():
+        """The same n events every time it is called (seeded): produced now, COPYed later."""
+        rng = random.Random(42)
+        for i in range(n):
+            yield make_event(i, rng, tenants, start + timedelta(milliseconds=i))
+
+    log(f"producing {n:,} events over {len(DATA_TOPICS)} topics")
+    t0 = time.perf_counter()
+    asyncio.run(produce(bootstrap, prefix, ((t, k, v) for t, k, v, _ in backlog())))
+    produce_rate = n / (time.perf_counter() - t0)
+    log(f"produced {n:,} events at {produce_rate:,.0f}/s")
+
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=db_url,
+        KAFKA_BOOTSTRAP=bootstrap,
+        LANDER_TOPIC_PREFIX=prefix,
+        LANDER_APP_ID=f"bench-{tag}",
+        PYTHONUNBUFFERED="1",
+        LANDER_LOG_LEVEL="WARNING",
+    )
+    log_path = Path(settings.home) / "logs" / f"bench-ingest-worker-{tag}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    worker = Worker(env, log_path)
+    try:
+        worker.wait_ready()
+        t_ready, cpu0 = time.monotonic(), worker.cpu_s()
+        log("worker ready; landing the backlog")
+        t_done = worker.wait_landed(n, timeout=max(600, n / 500))
+        elapsed = t_done - t_ready
+        events_per_s = n / elapsed
+        cpu_per_event_us = (worker.cpu_s() - cpu0) / n * 1e6
+        log(
+            f"landed {n:,} in {elapsed:.1f}s: {events_per_s:,.0f} events/s ({cpu_per_event_us:.1f} us CPU/event)"
+        )
+
+        rate = events_per_s / 2
+        m = int(rate * args.latency_seconds)
+        log(f"latency phase: {m:,} events at {rate:,.0f}/s (half the measured maximum)")
+        lat_rng = random.Random(7)
+
+        def live():
+            for i in range(m):
+                t, k, v, _ = make_event(i, lat_rng, tenants, datetime.now(UTC))
+                yield t, k, v
+
+        asyncio.run(produce(bootstrap, prefix, live(), rate=rate))
+        worker.wait_landed(n + m, timeout=300)
+        with psycopg.connect(db_url) as conn:
+            union = " union all ".join(
+                f"select received_at - occurred_at as lat from raw.{t} where source = 'bench' and occurred_at > %s"
+                for t in (
+                    "tickets",
+                    "conversations",
+                    "lead_activities",
+                    "deal_activities",
+                    "web_events",
+                    "usage_events",
+                    "crm_changes",
+                )
+            )
+            p50, p99, mx = conn.execute(
+                "select percentile_cont(0.5) within group (order by extract(epoch from lat)),"
+                " percentile_cont(0.99) within group (order by extract(epoch from lat)), max(extract(epoch from lat))"
+                f" from ({union}) x",
+                [start + timedelta(days=30)] * 7,
+            ).fetchone()
+        _, peak_rss = worker.rss_mb()
+        log(
+            f"latency p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {mx * 1000:.0f} ms; peak RSS {peak_rss:.0f} MB"
+        )
+    finally:
+        worker.stop()
+
+    log("COPY of the same rows")
+    copy_rate = bench_copy(db_url, (d for *_, d in backlog()), n)
+    k = n if args.per_row_sample <= 0 else min(n, args.per_row_sample)
+    log(f"one INSERT per row, autocommit ({k:,} rows)")
+    per_row = bench_per_row(db_url, (d for _, (*_, d) in zip(range(k), backlog(), strict=False)))
+    if not args.keep:
+        drop_database(db_url)
+
+    result = {
+        "events": n,
+        "workers": 1,
+        "events_per_s": round(events_per_s),
+        "copy_rows_per_s": round(copy_rate),
+        "per_row_insert_per_s": round(per_row),
+        "ratio_to_copy": round(events_per_s / copy_rate, 3),
+        "p99_latency_ms": round(p99 * 1000, 1),
+        "peak_rss_mb": round(peak_rss, 1),
+        "p50_latency_ms": round(p50 * 1000, 1),
+        "latency_events": m,
+        "latency_rate_per_s": round(rate),
+        "worker_cpu_us_per_event": round(cpu_per_event_us, 1),
+        "per_row_insert_rows": k,
+        "produce_per_s": round(produce_rate),
+        "cpus": os.cpu_count(),
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "note": "wall-clock on a shared 2-core machine with other work running: figures are noisy",
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    targets = [
+        ("events_per_s >= 30,000", result["events_per_s"] >= 30_000),
+        ("p99_latency_ms <= 1,000", result["p99_latency_ms"] <= 1_000),
+        ("peak_rss_mb <= 500", result["peak_rss_mb"] <= 500),
+    ]
+    for name, ok in targets:
+        log(f"{'met    ' if ok else 'MISSED '} {name}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,18 @@
+-- Reconciliation: the daily revenue series holds every won deal's value once (per tenant,
+-- for deals won up to the last complete day).
+with series as (
+    select tenant_id, sum(won_revenue) as revenue, sum(won_deals) as deals
+    from {{ ref('ml_series__revenue_daily') }}
+    group by tenant_id
+),
+deals as (
+    select tenant_id, sum(deal_value) as revenue, count(*) as deals
+    from {{ ref('fct_deals') }}
+    where is_won and closed_day <= {{ utc_day(crm_now()) }} - 1
+    group by tenant_id
+)
+select coalesce(deals.tenant_id, series.tenant_id) as tenant_id, deals.revenue, series.revenue as series_revenue
+from deals
+full join series on deals.tenant_id = series.tenant_id
+where coalesce(deals.revenue, 0) <> coalesce(series.revenue, 0)
+   or coalesce(deals.deals, 0) <> coalesce(series.deals, 0)

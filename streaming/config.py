@@ -1,0 +1,65 @@
+"""Lander settings: the shared `crm.settings` (DATABASE_URL, KAFKA_BOOTSTRAP) plus `LANDER_*`
+knobs, so tests and benchmarks can run isolated workers (own group, topic prefix, web port)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from crm.events import DATA_TOPICS
+from crm.events.topics import Topic
+
+
+class LanderConfig(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LANDER_", extra="ignore")
+
+    app_id: str = "crm-lander"
+    """Faust app id = Kafka consumer group: workers with the same id share the partitions."""
+    topic_prefix: str = ""
+    """Prepended to every topic name (isolated test runs on a shared broker)."""
+    web_port: int = 6066
+    """HTTP port of /metrics (`--web-port` overrides it); one per worker on a machine."""
+    web_host: str = "127.0.0.1"
+    take_batches: int = Field(32, ge=1)
+    """`stream.take(n, ...)`: fetched batches (one per partition and fetch) per transaction."""
+    take_within: float = Field(0.2, gt=0)
+    """`stream.take(..., within=t)`: the longest a partial batch waits, seconds."""
+    max_poll_records: int = Field(2000, ge=1)
+    """Records per fetch (all partitions together): bounds a transaction to take_batches x this."""
+    max_fetch_bytes: int = Field(1024 * 1024, ge=1024)
+    """Per-partition fetch size (aiokafka max_partition_fetch_bytes)."""
+    buffer_batches: int = Field(4, ge=1)
+    """Fetched batches a topic's channel may hold before the consumer pauses that partition."""
+    commit_interval: float = Field(1.0, gt=0)
+    """Seconds between offset commits of landed batches."""
+    max_event_bytes: int = Field(1_000_000, ge=1)
+    """Larger messages are dead-lettered as OVERSIZED."""
+    tenant_grace: float = Field(2.0, ge=0)
+    """How long an event of a never-seen tenant waits for that tenant to appear in crm.tenants
+    (its creator's transaction may not have committed yet) before it is dead-lettered."""
+    retry_base: float = Field(0.2, gt=0)
+    retry_max: float = Field(10.0, gt=0)
+    shutdown_grace: float = Field(30.0, gt=0)
+    """SIGTERM: how long the batch in flight may take to finish."""
+    rebalance_timeout: float = 5.0
+    session_timeout: float = 10.0
+    heartbeat_interval: float = 1.0
+
+    def topic(self, logical: str) -> str:
+        return f"{self.topic_prefix}{logical}"
+
+    @property
+    def data_topics(self) -> dict[str, str]:
+        """Kafka topic name -> logical topic (the contract's name)."""
+        return {self.topic(t): t for t in DATA_TOPICS}
+
+    @property
+    def dead_letter_topic(self) -> str:
+        return self.topic(Topic.DEAD_LETTERS)
+
+
+@lru_cache(maxsize=1)
+def get_config() -> LanderConfig:
+    return LanderConfig()

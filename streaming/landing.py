@@ -1,0 +1,360 @@
+"""Writing one topic's batches to Postgres: validate, COPY, merge, dead-letter, retry.
+
+One `TopicLander` per topic (each with its own connection, so the seven agents write in
+parallel). A batch is one transaction: the valid events are COPYed into a temporary table and
+merged with `INSERT ... ON CONFLICT (event_id) DO NOTHING`, the refused ones go to
+`raw.dead_letters` (unique on topic/partition/offset) in the same transaction, after they were
+delivered to the `dead-letters` topic. Connection losses and Postgres restarts are retried with
+exponential backoff and jitter, forever: nothing is skipped, and the caller acks the batch's
+offsets only once this returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg import sql
+
+from crm.db import libpq_url
+from crm.events import DeadLetter, FieldError, InvalidEvent, ReasonCode, parse_event
+from crm.schema.landing import LANDING_TABLES
+from streaming import metrics
+from streaming.logs import log_event
+from streaming.models import BatchMessage
+
+log = logging.getLogger("streaming.landing")
+
+RETRYABLE = (psycopg.OperationalError, psycopg.InterfaceError)
+"""Lost connection, admin shutdown (pg_terminate_backend), server restart, deadlock,
+serialization failure: the batch is retried as a whole."""
+
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+LAND_COLUMNS = "event_id, tenant_id, event_type, schema_version, occurred_at, source, kafka_partition, kafka_offset, payload"
+
+
+@dataclass
+class BatchResult:
+    messages: int = 0
+    landed: int = 0
+    duplicates: int = 0
+    dead: list[DeadLetter] = field(default_factory=list)
+    retries: int = 0
+    seconds: float = 0.0
+
+
+class TenantCache:
+    """Known tenant ids (crm.tenants), loaded once and refreshed when an event names one we
+    have not seen, so a tenant created after the worker started is accepted at once."""
+
+    def __init__(self) -> None:
+        self.ids: set[UUID] = set()
+        self.loaded_at = 0.0
+        self.unknown: dict[UUID, float] = {}
+
+    def worth_waiting(self, tenant_id: UUID | None) -> bool:
+        """A tenant not refused in the last minute might still be in someone's transaction."""
+        seen = self.unknown.get(tenant_id) if tenant_id is not None else 0.0
+        return seen is None or time.monotonic() - seen > 60.0
+
+    def remember_unknown(self, tenant_ids: Iterable[UUID]) -> None:
+        now = time.monotonic()
+        for t in tenant_ids:
+            self.unknown[t] = now
+        if len(self.unknown) > 100_000:
+            self.unknown.clear()
+
+    async def refresh(self, conn: psycopg.AsyncConnection) -> None:
+        async with conn.cursor() as cur:
+            await cur.execute("select id from crm.tenants")
+            self.ids = {row[0] for row in await cur.fetchall()}
+        self.loaded_at = time.monotonic()
+
+
+TENANTS = TenantCache()
+
+
+def _copy_text(value: str) -> str:
+    return (
+        value.translate(_COPY_ESCAPES)
+        if ("\\" in value or "\t" in value or "\n" in value or "\r" in value)
+        else value
+    )
+
+
+class TopicLander:
+    def __init__(
+        self,
+        kafka_topic: str,
+        logical_topic: str,
+        *,
+        database_url: str | None,
+        send_dead_letters: Callable[[Sequence[DeadLetter]], Awaitable[None]],
+        max_event_bytes: int = 1_000_000,
+        retry_base: float = 0.2,
+        retry_max: float = 10.0,
+        tenants: TenantCache = TENANTS,
+        tenant_grace: float = 2.0,
+    ) -> None:
+        self.kafka_topic = kafka_topic
+        self.topic = logical_topic
+        self.table = LANDING_TABLES[logical_topic]
+        self.database_url = database_url
+        self.send_dead_letters = send_dead_letters
+        self.max_event_bytes = max_event_bytes
+        self.retry_base, self.retry_max = retry_base, retry_max
+        self.tenants = tenants
+        self.tenant_grace = tenant_grace
+        self._conn: psycopg.AsyncConnection | None = None
+        self._insert = sql.SQL(
+            "insert into raw.{} (" + LAND_COLUMNS + ", received_at) "
+            "select " + LAND_COLUMNS + ", statement_timestamp() from pg_temp.landing "
+            "on conflict (event_id) do nothing"
+        ).format(sql.Identifier(self.table))
+
+    # -- connection -------------------------------------------------------------------------
+    async def connection(self) -> psycopg.AsyncConnection:
+        if self._conn is None or self._conn.closed:
+            conn = await psycopg.AsyncConnection.connect(
+                libpq_url(self.database_url), application_name=f"crm-lander:{self.topic}", connect_timeout=10
+            )
+            await conn.execute(
+                "create temp table if not exists landing (event_id uuid, tenant_id uuid, event_type text,"
+                " schema_version int, occurred_at timestamptz, source text, kafka_partition int,"
+                " kafka_offset bigint, payload jsonb) on commit delete rows"
+            )
+            await conn.commit()
+            if not self.tenants.loaded_at:
+                await self.tenants.refresh(conn)
+                await conn.commit()
+            self._conn = conn
+        return self._conn
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def backend_pid(self) -> int | None:
+        return self._conn.info.backend_pid if self._conn is not None and not self._conn.closed else None
+
+    # -- validation -------------------------------------------------------------------------
+    def _parse(self, record: Any, known: set[UUID]) -> tuple[str | None, InvalidEvent | None]:
+        """One COPY line, or why the record is refused."""
+        try:
+            event = parse_event(
+                record.value or b"",
+                topic=self.topic,
+                max_bytes=self.max_event_bytes,
+                known_tenant=known.__contains__,
+            )
+        except InvalidEvent as exc:
+            return None, exc
+        payload = event.payload
+        body = payload.__pydantic_serializer__.to_json(payload).decode()
+        if "u0000" in body and _NUL_ESCAPE.search(body):
+            return None, InvalidEvent(
+                ReasonCode.PAYLOAD_INVALID,
+                "payload: contains \\u0000, which Postgres jsonb cannot store",
+                (FieldError("payload", "contains \\u0000, which Postgres jsonb cannot store"),),
+                event_id=event.event_id,
+                tenant_id=event.tenant_id,
+                event_type=event.event_type,
+            )
+        source = event.source
+        if "\x00" in source:
+            return None, InvalidEvent(
+                ReasonCode.ENVELOPE_INVALID,
+                "source: contains a NUL character",
+                (FieldError("source", "contains a NUL character"),),
+                event_id=event.event_id,
+                tenant_id=event.tenant_id,
+                event_type=event.event_type,
+            )
+        line = (
+            f"{event.event_id}\t{event.tenant_id}\t{event.event_type}\t{event.schema_version}\t"
+            f"{event.occurred_at.isoformat()}\t{_copy_text(source)}\t{record.partition}\t{record.offset}\t"
+            f"{_copy_text(body)}\n"
+        )
+        return line, None
+
+    async def validate(
+        self, batches: Sequence[BatchMessage]
+    ) -> tuple[list[str], list[tuple[Any, InvalidEvent]]]:
+        lines: list[str] = []
+        refused: list[tuple[Any, InvalidEvent]] = []
+        misses: list[Any] = []
+        known = self.tenants.ids
+        parse = self._parse
+        for batch in batches:
+            for record in batch.records:
+                line, exc = parse(record, known)
+                if line is not None:
+                    lines.append(line)
+                elif exc is not None and exc.reason_code is ReasonCode.UNKNOWN_TENANT:
+                    misses.append(record)
+                else:
+                    refused.append((record, exc))
+        if misses:
+            # Maybe tenants created since the last refresh, or still being committed by the
+            # writer that created them (a seed, the API): look again, and for a tenant never
+            # seen before keep looking for up to `tenant_grace` seconds (once per batch; a
+            # tenant still unknown then is remembered as unknown for a minute).
+            deadline = time.monotonic() + self.tenant_grace
+            while True:
+                await self._with_retries(self._refresh_tenants)
+                known = self.tenants.ids
+                retry: list[Any] = []
+                for record in misses:
+                    line, exc = parse(record, known)
+                    if line is not None:
+                        lines.append(line)
+                    elif self.tenants.worth_waiting(exc.tenant_id) and time.monotonic() < deadline:  # type: ignore[union-attr]
+                        retry.append(record)
+                    else:
+                        refused.append((record, exc))
+                if not retry:
+                    break
+                misses = retry
+                await asyncio.sleep(0.5)
+            self.tenants.remember_unknown(
+                exc.tenant_id
+                for _, exc in refused
+                if exc.reason_code is ReasonCode.UNKNOWN_TENANT and exc.tenant_id is not None
+            )
+        return lines, refused
+
+    async def _refresh_tenants(self) -> None:
+        conn = await self.connection()
+        await self.tenants.refresh(conn)
+        await conn.commit()
+
+    # -- writing ----------------------------------------------------------------------------
+    async def _with_retries(self, op: Callable[[], Awaitable[Any]], result: BatchResult | None = None) -> Any:
+        attempt = 0
+        while True:
+            try:
+                return await op()
+            except RETRYABLE as exc:
+                err = type(exc).__name__
+            except Exception as exc:  # e.g. raw.* missing, broker down: keep the offsets, keep trying
+                err = type(exc).__name__
+                log.error("landing error on %s: %r", self.topic, exc)
+            await self._drop_connection()
+            attempt += 1
+            if result is not None:
+                result.retries += 1
+            metrics.RETRIES.labels(self.topic, err).inc()
+            delay = min(self.retry_max, self.retry_base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+            log_event("retry", topic=self.topic, attempt=attempt, error=err, delay_s=round(delay, 3))
+            await asyncio.sleep(delay)
+
+    async def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    async def _write(self, data: bytes, dead: Sequence[DeadLetter]) -> int:
+        conn = await self.connection()
+        inserted = 0
+        async with conn.transaction(), conn.cursor() as cur:
+            if data:
+                async with cur.copy("copy pg_temp.landing (" + LAND_COLUMNS + ") from stdin") as copy:
+                    await copy.write(data)
+                await cur.execute(self._insert)
+                inserted = cur.rowcount
+            if dead:
+                await cur.executemany(
+                    "insert into raw.dead_letters (received_at, topic, kafka_partition, kafka_offset,"
+                    " reason_code, reason, event_id, tenant_id, raw_bytes, headers)"
+                    " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                    " on conflict (topic, kafka_partition, kafka_offset) do nothing",
+                    [
+                        (
+                            d.received_at,
+                            d.topic,
+                            d.partition,
+                            d.offset,
+                            d.reason_code.value,
+                            d.reason if not d.field_errors else "; ".join(d.field_errors),
+                            d.event_id,
+                            d.tenant_id,
+                            d.raw_bytes,
+                            None,
+                        )
+                        for d in dead
+                    ],
+                )
+        return inserted
+
+    async def land(self, batches: Sequence[BatchMessage]) -> BatchResult:
+        """Validate and write `batches` (one transaction), retrying until it is committed."""
+        t0 = time.perf_counter()
+        started_at = time.time()
+        result = BatchResult(messages=sum(len(b) for b in batches))
+        lines, refused = await self.validate(batches)
+        now = datetime.now(UTC)
+        result.dead = [
+            DeadLetter.from_invalid(
+                exc,
+                record.value or b"",
+                topic=self.kafka_topic,
+                partition=record.partition,
+                offset=record.offset,
+                received_at=now,
+            )
+            for record, exc in refused
+        ]
+        if result.dead:
+            await self._with_retries(lambda: self.send_dead_letters(result.dead), result)
+        data = "".join(lines).encode()
+        inserted = await self._with_retries(lambda: self._write(data, result.dead), result)
+        committed_at = time.time()
+        result.landed = inserted
+        result.duplicates = len(lines) - inserted
+        result.seconds = time.perf_counter() - t0
+        self._observe(batches, result, started_at, committed_at)
+        return result
+
+    def _observe(
+        self, batches: Sequence[BatchMessage], result: BatchResult, started_at: float, committed_at: float
+    ) -> None:
+        topic = self.topic
+        metrics.BATCHES.labels(topic).inc()
+        metrics.LANDED.labels(topic).inc(result.landed)
+        if result.duplicates:
+            metrics.DUPLICATES.labels(topic).inc(result.duplicates)
+        for d in result.dead:
+            metrics.DEAD_LETTERED.labels(topic, d.reason_code.value).inc()
+        metrics.BATCH_EVENTS.labels(topic).observe(result.messages)
+        metrics.BATCH_SECONDS.labels(topic).observe(result.seconds)
+        ms = committed_at * 1000.0
+        metrics.LATENCY.observe_many(
+            topic,
+            ((ms - r.timestamp) / 1000.0 for b in batches for r in b.records if r.timestamp is not None),
+        )
+        log_event(
+            "batch_landed",
+            topic=topic,
+            offsets=[f"{tp.partition}:{a}-{b}" for m in batches for tp, (a, b) in m.ranges.items()],
+            messages=result.messages,
+            landed=result.landed,
+            duplicates=result.duplicates,
+            dead_letters=len(result.dead),
+            retries=result.retries,
+            ms=round(result.seconds * 1000, 1),
+            oldest_age_ms=round(started_at * 1000 - min(b.records[0].timestamp or 0 for b in batches)),
+        )

@@ -1,0 +1,154 @@
+"""Faust's aiokafka transport with one hand-off per fetched partition run instead of per record.
+
+`BatchConsumer._drain_messages` replaces Faust's per-record loop (`Consumer._drain_messages`
+-> `getmany()` -> `ConsumerMessage` per record -> `wait_first(callback(message), ...)`): it takes
+the same fetch (`_wait_next_records`), keeps the same rules (flow control, generation check,
+read-offset de-duplication, gap tracking, seeking back to the committed offsets when the flow
+stopped mid-fetch) and hands the conductor one `BatchMessage` per topic and fetch. Everything above it
+is stock Faust: conductor, topic channels, agents, `stream.take()`, consumer group membership,
+rebalancing, and the offset commit machinery (`_acked` -> `_new_offset` -> `commit`).
+
+`BatchConsumer.ack` marks a landed batch's whole offset ranges as acknowledged, and refuses
+batches the lander has not committed to Postgres (`BatchMessage.landed`), so no path through
+Faust (a cancelled agent, a stream closing its take() buffer, a skipped stale event) can commit
+an offset whose events are not in the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+import faust
+from faust.transport.consumer import CONSUMER_FETCHING
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP, Message
+from faust.types.tuples import ack_lock
+from mode import Service
+from mode.utils.futures import notify
+
+from streaming.models import BatchMessage
+
+FETCH_MAX_WAIT_MS = 100
+"""Faust hard-codes aiokafka's fetch_max_wait_ms=1500; a broker that holds an empty fetch that
+long (Tansu holds it for about half of it) adds up to that much latency to a quiet stream."""
+
+
+class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the fetcher starts
+        return consumer
+
+
+class BatchConsumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> BatchConsumerThread:
+        return BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - runs in the worker
+        callback = self.callback
+        consumer_should_stop = cast(Service, self)._stopped.is_set
+        fetcher_should_stop = cast(Service, fetcher)._stopped.is_set
+        read_offset = self._read_offset
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        set_flag, unset_flag = self.diag.set_flag, self.diag.unset_flag
+        try:
+            while not (consumer_should_stop() or fetcher_should_stop()):
+                set_flag(CONSUMER_FETCHING)
+                records, active = await self._wait_next_records(1.0)
+                await self.sleep(0)
+                if not records or self.should_stop:
+                    continue
+                generation_id = self.app.consumer_generation_id
+                if not self.flow_active:
+                    # fetched while a rebalance stopped the flow: drop, seek back to committed
+                    try:
+                        await self.perform_seek()
+                    except Exception as exc:
+                        self.log.warning("exception performing seek when flow not active %r", exc)
+                    continue
+                by_topic: dict[str, list[tuple[TP, Any]]] = {}
+                for tp, recs in records.items():
+                    if not self.flow_active or self.app.consumer_generation_id != generation_id:
+                        break
+                    if active is not None and tp not in active and tp not in self._buffered_partitions:
+                        continue
+                    r_offset = read_offset[tp]
+                    if r_offset is not None:
+                        if recs[0].offset < r_offset:
+                            recs = [r for r in recs if r.offset >= r_offset]
+                            if not recs:
+                                continue
+                        first = recs[0].offset
+                        if first - r_offset > 1 and acks_enabled_for(tp.topic):
+                            await self._add_gap(tp, r_offset + 1, first - 1)
+                    self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+                    by_topic.setdefault(tp.topic, []).append((tp, recs))
+                for parts in by_topic.values():
+                    if not self.flow_active or self.app.consumer_generation_id != generation_id:
+                        break
+                    message = BatchMessage(parts, generation_id)
+                    await self.wait_first(callback(message), self.suspend_flow.wait())
+                    for tp, recs in parts:
+                        read_offset[tp] = recs[-1].offset
+                unset_flag(CONSUMER_FETCHING)
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                self.log.info("Broker stopped consumer, shutting down...")
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                self.log.info("Consumer shutting down for user cancel.")
+                return
+            raise
+        except Exception as exc:
+            self.log.exception("Drain messages raised: %r", exc)
+            raise
+        finally:
+            unset_flag(CONSUMER_FETCHING)
+
+    def ack(self, message: Message) -> bool:
+        if not isinstance(message, BatchMessage):
+            return super().ack(message)
+        if not message.landed:
+            return False  # never commit what is not in the database
+        with ack_lock:
+            if message.acked:
+                return False
+            message.acked = True
+            try:
+                if not self.app.topics.acks_enabled_for(message.topic):
+                    return False
+                n = 0
+                for tp, (first, last) in message.ranges.items():
+                    committed = self._committed_offset[tp]
+                    lo = first if committed is None else max(first, committed)
+                    if lo > last:
+                        continue
+                    offsets: Any = range(lo, last + 1)
+                    acked_index = self._acked_index[tp]
+                    if offsets[0] in acked_index or offsets[-1] in acked_index:
+                        offsets = [o for o in offsets if o not in acked_index]  # overlap: rare
+                    acked_index.update(offsets)
+                    self._acked[tp].extend(offsets)
+                    n += len(offsets)
+                self._unacked_messages.discard(message)
+                self._n_acked += n
+                return n > 0
+            finally:
+                notify(self._waiting_for_ack)
+
+
+class BatchTransport(faust_aiokafka.Transport):
+    Consumer = BatchConsumer
+
+
+class LanderApp(faust.App):
+    """A Faust app whose consumer delivers fetched batches (see the module docstring)."""
+
+    def _new_transport(self) -> Any:
+        return BatchTransport(self.conf.broker_consumer, self)
+
+    def committed_tp(self, tp: TP) -> int | None:
+        return self.consumer._committed_offset.get(tp)  # type: ignore[attr-defined]

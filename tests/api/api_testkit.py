@@ -1,0 +1,115 @@
+"""Helpers shared by the API tests: starting the API as a real uvicorn process, row counts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from crm.stack.procs import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+JWT_SECRET = "test-secret-" + uuid.uuid4().hex
+PASSWORD = "correct horse battery staple"
+ROLES = ("admin", "manager", "sales_rep", "analyst")
+
+
+def _redis_url() -> str | None:
+    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/13")
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+        return url
+    except Exception:
+        return None
+
+
+def start_api(
+    pg_url: str, crm_home: Path, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("API_DATABASE_URL",)}
+    env |= {
+        "DATABASE_URL": pg_url,
+        "JWT_SECRET": JWT_SECRET,
+        "CRM_HOME": str(crm_home),
+        "API_RATE_LIMIT": "1000000",
+        "API_REDIS_PREFIX": f"crm:test:{uuid.uuid4().hex[:8]}:",
+        "API_KEY_CACHE_S": "0",
+    }
+    redis_url = _redis_url()
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    else:
+        env.pop("REDIS_URL", None)
+    env |= extra_env or {}
+    log = open(crm_home / f"api-test-{port}.log", "ab")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"API exited: see {log.name}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise TimeoutError("API did not start")
+
+
+def stop_api(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+WRITE_TABLES = (
+    "leads",
+    "deals",
+    "lead_activities",
+    "deal_activities",
+    "products",
+    "sales_pipelines",
+    "customer_segments",
+    "marketing_campaigns",
+    "customers",
+    "deal_products",
+    "audit_log",
+    "outbox",
+    "api_keys",
+)
+
+
+def count_rows(owner_sql) -> dict[str, int]:
+    q = " UNION ALL ".join(f"SELECT '{t}' AS t, count(*) AS n FROM crm.{t}" for t in WRITE_TABLES)
+    return {r["t"]: r["n"] for r in owner_sql(q)}

@@ -1,0 +1,134 @@
+"""API fixtures: a seeded two-tenant world in the session database, the API started as a real
+uvicorn process (connecting as `crm_api`), token minting, and owner-side SQL for assertions."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from api_testkit import JWT_SECRET, PASSWORD, ROLES, start_api, stop_api
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from crm.schema.pipelines import DEFAULT_PIPELINE_NAME, DEFAULT_PIPELINE_STAGES
+from crm.security import hash_password
+
+
+@dataclass
+class Tenant:
+    id: uuid.UUID
+    slug: str
+    users: dict[str, uuid.UUID] = field(default_factory=dict)  # role -> user id (+ "sales_rep2")
+    pipeline_id: uuid.UUID | None = None
+    product_id: uuid.UUID | None = None
+    customer_id: uuid.UUID | None = None
+
+
+def seed_tenant(conn: psycopg.Connection, slug: str) -> Tenant:
+    t = Tenant(id=uuid.uuid4(), slug=slug)
+    conn.execute("INSERT INTO crm.tenants (id, slug, name) VALUES (%s, %s, %s)", (t.id, slug, slug.title()))
+    for role in (*ROLES, "sales_rep2"):
+        uid = uuid.uuid4()
+        conn.execute(
+            "INSERT INTO crm.users (id, tenant_id, email, full_name, role, password_hash) VALUES (%s,%s,%s,%s,%s,%s)",
+            (uid, t.id, f"{role}@{slug}.test", role, role.rstrip("2"), hash_password(PASSWORD)),
+        )
+        t.users[role] = uid
+    t.pipeline_id = uuid.uuid4()
+    conn.execute(
+        "INSERT INTO crm.sales_pipelines (id, tenant_id, name, stages, is_default) VALUES (%s,%s,%s,%s,true)",
+        (t.pipeline_id, t.id, DEFAULT_PIPELINE_NAME, Jsonb(DEFAULT_PIPELINE_STAGES)),
+    )
+    t.product_id = uuid.uuid4()
+    conn.execute(
+        "INSERT INTO crm.products (id, tenant_id, name, sku, price) VALUES (%s,%s,'Seat','SEAT-1',100.00)",
+        (t.product_id, t.id),
+    )
+    t.customer_id = uuid.uuid4()
+    conn.execute(
+        "INSERT INTO crm.customers (id, tenant_id, email, company) VALUES (%s,%s,%s,'Acme')",
+        (t.customer_id, t.id, f"buyer@{slug}.test"),
+    )
+    return t
+
+
+@pytest.fixture(scope="session")
+def tenants(pg_url: str) -> dict[str, Tenant]:
+    suffix = uuid.uuid4().hex[:6]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        return {"a": seed_tenant(conn, f"alpha-{suffix}"), "b": seed_tenant(conn, f"beta-{suffix}")}
+
+
+@pytest.fixture(scope="session")
+def api_url(pg_url: str, crm_home: Path, tenants: dict[str, Tenant]) -> Iterator[str]:
+    proc, url = start_api(pg_url, crm_home)
+    try:
+        yield url
+    finally:
+        stop_api(proc)
+
+
+@pytest.fixture(scope="session")
+def jwt_settings():
+    """API settings signing with the test secret (the process environment stays untouched)."""
+    from api.core.config import ApiSettings
+    from crm.settings import Settings
+
+    class TestApiSettings(ApiSettings):
+        @property
+        def core(self) -> Settings:
+            return Settings(jwt_secret=JWT_SECRET)
+
+    return TestApiSettings()
+
+
+@pytest.fixture(scope="session")
+def token(jwt_settings) -> Callable[..., str]:
+    from api.core.auth import mint_token
+
+    def make(
+        tenant: Tenant,
+        role: str = "admin",
+        ttl_s: int | None = None,
+        roles: list[str] | None = None,
+        tenant_id: uuid.UUID | None = None,
+    ) -> str:
+        return mint_token(
+            jwt_settings, tenant.users[role], tenant_id or tenant.id, roles or [role.rstrip("2")], ttl_s
+        )
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def client(api_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=api_url, timeout=30) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def as_(client: httpx.Client, token, tenants) -> Callable[..., dict[str, str]]:
+    """Headers for tenant key ('a'/'b') and role."""
+
+    def headers(tenant: str = "a", role: str = "admin") -> dict[str, str]:
+        return {"Authorization": f"Bearer {token(tenants[tenant], role)}"}
+
+    return headers
+
+
+@pytest.fixture(scope="session")
+def owner_sql(pg_url: str) -> Callable[..., list[dict[str, Any]]]:
+    """Run SQL as the owner (sees every tenant): for assertions only."""
+
+    def run(query: str, *params: Any) -> list[dict[str, Any]]:
+        with psycopg.connect(pg_url, autocommit=True, row_factory=dict_row) as conn:
+            cur = conn.execute(query, params)
+            return cur.fetchall() if cur.description else []
+
+    return run

@@ -1,0 +1,221 @@
+"""The auth matrix: no token, forged, expired, wrong tenant, wrong role -> 401/403/404 and
+nothing written; sales_rep own records; API keys (hashed, scoped, revocable); sign-in;
+rate limits."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import jwt
+import pytest
+from api_testkit import count_rows
+
+
+def _count(owner_sql):
+    return count_rows(owner_sql)
+
+
+@pytest.mark.parametrize("case", ["none", "forged", "expired", "garbage", "bad_role", "wrong_aud"])
+def test_bad_credentials_are_401_and_write_nothing(client, owner_sql, token, tenants, jwt_settings, case):
+    t = tenants["a"]
+    claims = {
+        "sub": str(t.users["admin"]),
+        "tenant": str(t.id),
+        "roles": ["admin"],
+        "exp": 2_000_000_000,
+        "iss": "crm",
+        "aud": "crm-api",
+    }
+    headers = {
+        "none": {},
+        "forged": {
+            "Authorization": "Bearer "
+            + jwt.encode(claims, "not-the-secret-but-long-enough-for-hs256-ok", algorithm="HS256")
+        },
+        "expired": {"Authorization": "Bearer " + token(t, "admin", ttl_s=-60)},
+        "garbage": {"Authorization": "Bearer abc.def.ghi"},
+        "bad_role": {
+            "Authorization": "Bearer "
+            + jwt.encode(claims | {"roles": ["god"]}, jwt_settings.core.jwt_secret.get_secret_value())
+        },
+        "wrong_aud": {
+            "Authorization": "Bearer "
+            + jwt.encode(claims | {"aud": "other"}, jwt_settings.core.jwt_secret.get_secret_value())
+        },
+    }[case]
+    before = _count(owner_sql)
+    r = client.post("/leads", json={"email": "x@y.z", "source": "web"}, headers=headers)
+    assert r.status_code == 401, r.text
+    assert r.json()["code"] == "UNAUTHENTICATED" and r.headers["www-authenticate"] == "Bearer"
+    if case == "expired":
+        assert r.json()["message"] == "token expired"
+    assert client.get("/leads", headers=headers).status_code == 401
+    assert _count(owner_sql) == before
+
+
+@pytest.mark.parametrize(
+    "role, method, path, body, expected",
+    [
+        ("analyst", "post", "/leads", {"email": "a@b.c", "source": "web"}, 403),
+        ("analyst", "get", "/leads", None, 200),
+        ("analyst", "get", "/analytics/dashboard", None, (200, 503)),
+        ("analyst", "post", "/products", {"name": "p", "price": "1"}, 403),
+        (
+            "sales_rep",
+            "post",
+            "/pipelines",
+            {"name": "p", "stages": [{"name": "a", "order": 1, "probability": 1}]},
+            403,
+        ),
+        ("sales_rep", "post", "/campaigns", {"name": "c", "type": "EMAIL"}, 403),
+        ("sales_rep", "post", "/segments", {"name": "s", "criteria": {"all": []}}, 403),
+        ("sales_rep", "get", "/products", None, 200),
+        ("manager", "post", "/api-keys", {"name": "k", "scopes": ["leads:read"]}, 403),
+        ("manager", "post", "/products", {"name": "p", "price": "1"}, 201),
+    ],
+)
+def test_role_matrix(client, as_, owner_sql, role, method, path, body, expected):
+    before = _count(owner_sql)
+    r = getattr(client, method)(path, headers=as_("a", role), **({"json": body} if body is not None else {}))
+    assert r.status_code in (expected if isinstance(expected, tuple) else (expected,)), r.text
+    if r.status_code == 403:
+        assert r.json()["code"] == "FORBIDDEN" and r.json()["context"]["permission"]
+        assert _count(owner_sql) == before
+
+
+def test_sales_rep_sees_and_changes_only_its_own(client, as_, tenants, owner_sql):
+    rep, rep2 = as_("a", "sales_rep"), as_("a", "sales_rep2")
+    lead = client.post("/leads", json={"email": "mine@rep.test", "source": "web"}, headers=rep).json()
+    assert lead["assigned_user_id"] == str(tenants["a"].users["sales_rep"])
+    other = client.post(
+        "/leads",
+        json={
+            "email": "x@rep.test",
+            "source": "web",
+            "assigned_user_id": str(tenants["a"].users["sales_rep2"]),
+        },
+        headers=rep,
+    )
+    assert other.status_code == 403
+    assert client.get(f"/leads/{lead['id']}", headers=rep).status_code == 200
+    assert client.get(f"/leads/{lead['id']}", headers=rep2).status_code == 403
+    r = client.patch(f"/leads/{lead['id']}", json={"company": "stolen"}, headers=rep2)
+    assert r.status_code == 403
+    assert owner_sql("SELECT company FROM crm.leads WHERE id = %s", lead["id"])[0]["company"] is None
+    ids2 = {x["id"] for x in client.get("/leads", params={"limit": 500}, headers=rep2).json()["items"]}
+    assert lead["id"] not in ids2
+    ids1 = client.get("/leads", params={"limit": 500}, headers=rep).json()["items"]
+    assert ids1 and all(x["assigned_user_id"] == str(tenants["a"].users["sales_rep"]) for x in ids1)
+    deal = client.post("/deals", json={"name": "rep deal", "value": "5"}, headers=rep).json()
+    assert (
+        client.post(f"/deals/{deal['id']}/stage", json={"stage": "Proposal"}, headers=rep2).status_code == 403
+    )
+    assert (
+        client.post(f"/deals/{deal['id']}/stage", json={"stage": "Proposal"}, headers=rep).status_code == 200
+    )
+    # managers see everything
+    assert client.get(f"/leads/{lead['id']}", headers=as_("a", "manager")).status_code == 200
+
+
+def test_api_keys_scoped_and_revocable(client, as_, owner_sql, tenants):
+    r = client.post(
+        "/api-keys", json={"name": "forms", "scopes": ["leads:write", "leads:read"]}, headers=as_()
+    )
+    assert r.status_code == 201, r.text
+    key = r.json()["key"]
+    stored = owner_sql("SELECT key_hash, key_prefix FROM crm.api_keys WHERE id = %s", r.json()["id"])[0]
+    assert (
+        key not in stored["key_hash"]
+        and stored["key_hash"].startswith("sha256$")
+        and stored["key_prefix"] in key
+    )
+    assert "key_hash" not in r.json()
+    kh = {"X-API-Key": key}
+    lead = client.post("/leads", json={"email": "form@key.test", "source": "form"}, headers=kh)
+    assert lead.status_code == 201
+    audit = owner_sql(
+        "SELECT actor_type, actor_id FROM crm.audit_log WHERE entity_id = %s", lead.json()["id"]
+    )[0]
+    assert audit["actor_type"] == "api_key" and str(audit["actor_id"]) == r.json()["id"]
+    assert client.get("/deals", headers=kh).status_code == 403
+    assert client.get(f"/leads/{lead.json()['id']}", headers=kh).status_code == 200
+    # another tenant's key cannot see it
+    rb = client.post("/api-keys", json={"name": "b", "scopes": ["leads:read"]}, headers=as_("b")).json()
+    assert client.get(f"/leads/{lead.json()['id']}", headers={"X-API-Key": rb["key"]}).status_code == 404
+    listed = client.get("/api-keys", headers=as_()).json()["items"]
+    assert all("key_hash" not in k for k in listed) and r.json()["id"] in {k["id"] for k in listed}
+    assert client.delete(f"/api-keys/{r.json()['id']}", headers=as_()).status_code == 200
+    r2 = client.post("/leads", json={"email": "late@key.test", "source": "form"}, headers=kh)
+    assert r2.status_code == 401 and "revoked" in r2.json()["message"]
+    assert client.get("/leads", headers={"X-API-Key": key[:-3] + "abc"}).status_code == 401
+    assert client.get("/leads", headers={"X-API-Key": "nonsense"}).status_code == 401
+    r = client.post("/api-keys", json={"name": "x", "scopes": ["everything"]}, headers=as_())
+    assert r.status_code == 422 and r.json()["context"]["field"] == "scopes"
+    assert client.delete(f"/api-keys/{uuid.uuid4()}", headers=as_()).status_code == 404
+
+
+def test_sign_in(client, tenants):
+    from api_testkit import PASSWORD
+
+    t = tenants["a"]
+    r = client.post(
+        "/auth/token", json={"tenant": t.slug, "email": "manager@" + t.slug + ".test", "password": PASSWORD}
+    )
+    assert r.status_code == 200, r.text
+    tok = r.json()["access_token"]
+    assert client.get("/leads", headers={"Authorization": f"Bearer {tok}"}).status_code == 200
+    r = client.post(
+        "/auth/token", json={"tenant": t.slug, "email": "manager@" + t.slug + ".test", "password": "nope"}
+    )
+    assert r.status_code == 401
+    r = client.post(
+        "/auth/token",
+        json={"tenant": tenants["b"].slug, "email": "manager@" + t.slug + ".test", "password": PASSWORD},
+    )
+    assert r.status_code == 401
+
+
+def test_rate_limit_429_with_retry_after(pg_url, crm_home, token, tenants):
+    import httpx
+    from api_testkit import start_api, stop_api
+
+    proc, url = start_api(pg_url, crm_home, {"API_RATE_LIMIT": "3", "API_RATE_WINDOW_S": "60"})
+    try:
+        h = {"Authorization": f"Bearer {token(tenants['a'], 'analyst')}"}
+        codes = [httpx.get(f"{url}/leads", headers=h, params={"limit": 1}).status_code for _ in range(3)]
+        assert codes == [200, 200, 200]
+        r = httpx.get(f"{url}/leads", headers=h)
+        assert r.status_code == 429 and r.json()["code"] == "RATE_LIMITED"
+        assert 1 <= int(r.headers["retry-after"]) <= 61
+        # limits are per principal: another user is not affected
+        h2 = {"Authorization": f"Bearer {token(tenants['a'], 'manager')}"}
+        assert httpx.get(f"{url}/leads", headers=h2, params={"limit": 1}).status_code == 200
+    finally:
+        stop_api(proc)
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_rate_limiter_backends(backend):
+    from api_testkit import _redis_url
+
+    from api.core.ratelimit import RateLimited, RateLimiter
+
+    url = _redis_url() if backend == "redis" else None
+    if backend == "redis" and url is None:
+        pytest.skip("no Redis reachable")
+
+    async def run():
+        lim = RateLimiter(2, 60, url, f"crm:test:{uuid.uuid4().hex}:")
+        try:
+            await lim.hit("k")
+            await lim.hit("k")
+            with pytest.raises(RateLimited) as exc:
+                await lim.hit("k")
+            await lim.hit("other")
+            return exc.value
+        finally:
+            await lim.close()
+
+    err = asyncio.run(run())
+    assert err.status == 429 and err.retry_after >= 1

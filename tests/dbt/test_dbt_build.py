@@ -1,0 +1,260 @@
+"""`dbt build` on the seeded scale-S world: every model and test passes, and the marts agree
+with the world's own truth (crm.deals, sim_truth.*)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import psycopg
+import pytest
+
+from crm.sim.plan import PRESETS
+
+pytestmark = pytest.mark.slow
+
+
+def q(url: str, sql: str, params: tuple = ()) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def test_build_runs_every_model_unit_and_data_test(warehouse) -> None:
+    results = warehouse.build_results["results"]
+    statuses = defaultdict(int)
+    for r in results:
+        statuses[r["status"]] += 1
+    assert set(statuses) <= {"success", "pass"}, statuses
+    ids = {r["unique_id"] for r in results}
+    for mart in ("dim_leads", "fct_lead_activities", "dim_customers", "fct_deals", "fct_deal_stage_transitions",
+                 "fct_pipeline_daily", "fct_customer_health", "fct_segment_memberships", "fct_revenue_attribution",
+                 "fct_campaign_performance", "metrics_crm_daily", "ml_features__leads", "ml_features__customers",
+                 "ml_series__revenue_daily"):
+        assert f"model.crm_warehouse.{mart}" in ids
+    kinds = {u.split(".")[0] for u in ids}
+    assert {"model", "test", "unit_test"} <= kinds
+    assert sum(u.startswith("unit_test.") for u in ids) >= 4
+    assert sum(".assert_" in u for u in ids) >= 5  # the singular reconciliation tests
+
+
+def test_won_deals_and_monthly_revenue_match_the_operational_store(warehouse) -> None:
+    url = warehouse.url
+    (won,) = q(url, "select count(*) from crm.deals where stage = 'Closed Won'")[0]
+    (fct_won,) = q(url, "select count(*) from analytics.fct_deals where is_won")[0]
+    assert fct_won == won > 0
+    truth = dict(q(url, """select date_trunc('month', actual_close_date at time zone 'UTC')::date, sum(value)
+                          from crm.deals where stage = 'Closed Won' and actual_close_date < %s group by 1""",
+                   (warehouse.as_of,)))
+    series = dict(q(url, """select date_trunc('month', day)::date, sum(won_revenue) from analytics.ml_series__revenue_daily
+                           group by 1 having sum(won_revenue) > 0"""))
+    assert series == truth
+    # the series is dense: every day of every tenant up to the last complete day
+    rows = q(url, "select tenant_id, count(*), max(day), min(day) from analytics.ml_series__revenue_daily group by 1")
+    assert len(rows) == len(warehouse.tenant_ids)
+    for _t, n, last, first in rows:
+        assert last == warehouse.as_of - timedelta(days=1)
+        assert n == (last - first).days + 1
+
+
+def test_every_lead_and_event_is_in_its_mart(warehouse) -> None:
+    url = warehouse.url
+    preset = PRESETS["S"]
+    assert q(url, "select count(*) from analytics.dim_leads")[0][0] == preset.leads
+    assert q(url, "select count(*) from analytics.ml_features__leads")[0][0] == preset.leads
+    (raw_n,) = q(url, "select count(*) from raw.lead_activities")[0]
+    assert q(url, "select count(*), count(distinct event_id) from analytics.fct_lead_activities")[0] == (raw_n, raw_n)
+    assert q(url, "select count(*) from analytics.dim_customers")[0][0] == preset.customers
+
+
+def test_lead_label_matches_the_hidden_truth(warehouse) -> None:
+    rows = q(warehouse.url, """
+        select f.converted_90d, t.converted, t.converted_at, f.created_at
+        from analytics.ml_features__leads f join sim_truth.lead_truth t on t.lead_id = f.lead_id""")
+    now = datetime(warehouse.as_of.year, warehouse.as_of.month, warehouse.as_of.day, tzinfo=UTC)
+    labelled = [r for r in rows if r[0] is not None]
+    assert len(labelled) > 0.8 * len(rows)
+    for label, converted, converted_at, created in labelled:
+        truth = bool(converted and converted_at < now and converted_at <= created + timedelta(days=90))
+        assert label == truth
+    # a young open lead has no label
+    young_open = [r for r in rows if (now - r[3]).days < 89 and not (r[1] and r[2] < now)]
+    assert young_open and all(r[0] is None for r in young_open)
+
+
+def test_lead_features_carry_signal(warehouse) -> None:
+    """Converted leads engage more than the others in their feature window (the simulator
+    drives engagement by the same latent propensity as conversion)."""
+    (conv, other) = q(warehouse.url, """
+        select avg(email_opens + email_clicks + website_visits + form_submissions) filter (where converted_90d)::float,
+               avg(email_opens + email_clicks + website_visits + form_submissions) filter (where not converted_90d)::float
+        from analytics.ml_features__leads""")[0]
+    assert conv > 1.5 * other
+
+
+def test_churn_label_and_features_do_not_leak(warehouse) -> None:
+    url = warehouse.url
+    rows = q(url, """
+        select f.churned_90d, f.is_active_at_snapshot, f.snapshot_at, t.churned, t.churned_at
+        from analytics.ml_features__customers f join sim_truth.customer_truth t on t.customer_id = f.customer_id""")
+    snapshot = rows[0][2]
+    assert snapshot.date() == warehouse.as_of - timedelta(days=90)
+    positives = 0
+    for label, active, snap, churned, churned_at in rows:
+        if not active:
+            assert label is None
+            continue
+        truth = bool(churned and churned_at is not None and snap <= churned_at < snap + timedelta(days=90))
+        assert label == truth
+        positives += truth
+    assert positives > 0
+    # no feature looks past the snapshot: the features ignore every event after it
+    (late,) = q(url, """
+        select count(*) from analytics.ml_features__customers f
+        where f.days_since_last_usage < 0 or f.days_since_last_conversation < 0""")[0]
+    assert late == 0
+
+
+def test_attribution_credits_sum_to_each_won_deal_for_every_model(warehouse) -> None:
+    rows = q(warehouse.url, """
+        select d.deal_id, d.deal_value, a.attribution_model, sum(a.credit)
+        from analytics.fct_deals d join analytics.fct_revenue_attribution a using (deal_id)
+        where d.is_won group by 1, 2, 3""")
+    per_deal = defaultdict(set)
+    for deal, value, model, credited in rows:
+        assert credited == value, (deal, model)
+        per_deal[deal].add(model)
+    assert len(per_deal) == q(warehouse.url, "select count(*) from analytics.fct_deals where is_won")[0][0]
+    assert all(len(m) == 6 for m in per_deal.values())
+
+
+def test_stage_transitions_enter_and_exit(warehouse) -> None:
+    url = warehouse.url
+    (bad,) = q(url, """
+        select count(*) from analytics.fct_deal_stage_transitions t
+        join analytics.fct_deal_stage_transitions n on n.deal_id = t.deal_id and n.stage_sequence = t.stage_sequence + 1
+        where t.exited_at <> n.entered_at or t.next_stage <> n.stage_name""")[0]
+    assert bad == 0
+    # each deal's current stage is its crm stage
+    (mismatch,) = q(url, """
+        select count(*) from analytics.fct_deal_stage_transitions t join crm.deals d on d.id = t.deal_id
+        where t.is_current and t.stage_name <> d.stage""")[0]
+    assert mismatch == 0
+
+
+def test_health_scores_rank_latent_health(warehouse) -> None:
+    """Active customers with the best hidden health score higher than those with the worst."""
+    rows = q(warehouse.url, """
+        select h.health_score, t.latent_health from analytics.fct_customer_health h
+        join sim_truth.customer_truth t using (customer_id) where h.is_active_customer order by t.latent_health""")
+    assert len(rows) > 50
+    k = len(rows) // 4
+    worst = sum(r[0] for r in rows[:k]) / k
+    best = sum(r[0] for r in rows[-k:]) / k
+    assert best > worst
+
+
+def test_metrics_tenant_totals(warehouse) -> None:
+    url = warehouse.url
+    rows = q(url, """select tenant_id, sum(deals_won), sum(won_revenue) from analytics.metrics_crm_daily
+                    where is_tenant_total group by 1""")
+    for tenant, won, revenue in rows:
+        (dw, dr) = q(url, """select count(*), coalesce(sum(value), 0) from crm.deals where tenant_id = %s
+                            and stage = 'Closed Won' and actual_close_date < %s
+                            and actual_close_date >= (select min(created_at) from crm.leads where tenant_id = %s)""",
+                     (tenant, warehouse.as_of, tenant))[0]
+        assert (won, revenue) == (dw, dr)
+    (rates,) = q(url, "select count(*) from analytics.metrics_crm_daily where win_rate is not null and is_tenant_total")[0]
+    assert rates > 0
+
+
+def test_marts_are_tenant_isolated_for_reader_roles(warehouse) -> None:
+    url = warehouse.url
+    t0, t1 = warehouse.tenant_ids[:2]
+    marts = [r[0] for r in q(url, "select tablename from pg_tables where schemaname = 'analytics'")]
+    assert len(marts) >= 15
+    with psycopg.connect(url, autocommit=True) as conn:
+        for role in ("crm_reader", "crm_api"):
+            for mart in marts:
+                conn.execute(f"set role {role}")
+                try:
+                    with conn.transaction():
+                        conn.execute("select set_config('app.tenant_id', %s, true)", (t0,))
+                        seen = {r[0] for r in conn.execute(f"select distinct tenant_id::text from analytics.{mart}")}
+                    assert seen <= {t0}, (role, mart, seen)
+                    with conn.transaction():
+                        (n,) = conn.execute(f"select count(*) from analytics.{mart}").fetchone()
+                    assert n == 0, (role, mart)  # no tenant set: nothing
+                finally:
+                    conn.execute("reset role")
+    # the owner (dbt) sees every tenant
+    assert {r[0] for r in q(url, "select distinct tenant_id::text from analytics.dim_customers")} >= {t0, t1}
+
+
+def test_segments_recalculated_on_the_mart_match_the_simulator(warehouse) -> None:
+    """The simulator stored each segment's members by its own reference evaluator; recalculating
+    over analytics.dim_customers gives the same sets."""
+    from crm.db import make_engine
+    from crm.segments import recalculate_all
+
+    url = warehouse.url
+    before = defaultdict(set)
+    for sid, cid in q(url, "select segment_id, customer_id from crm.customer_segment_memberships"):
+        before[sid].add(cid)
+    engine = make_engine(url)
+    try:
+        results = recalculate_all(engine, now=warehouse.as_of)
+    finally:
+        engine.dispose()
+    assert results and all(r.ok for r in results)
+    after = defaultdict(set)
+    for sid, cid in q(url, "select segment_id, customer_id from crm.customer_segment_memberships"):
+        after[sid].add(cid)
+    assert after == before
+    assert sum(len(v) for v in after.values()) > 0
+
+
+def test_campaign_performance_reconciles_with_attribution(warehouse) -> None:
+    url = warehouse.url
+    (fact,) = q(url, "select sum(credit) from analytics.fct_revenue_attribution where attribution_model = 'linear' "
+                     "and campaign_id is not null")[0]
+    (camp,) = q(url, "select sum(attributed_revenue_linear) from analytics.fct_campaign_performance")[0]
+    assert camp == fact and camp > Decimal(0)
+    (spent, budget) = q(url, "select sum(spent), sum(budget) from analytics.fct_campaign_performance")[0]
+    assert spent == q(url, "select sum(spent) from crm.marketing_campaigns")[0][0] and budget > 0
+
+
+def test_incremental_run_equals_full_refresh(warehouse) -> None:
+    """Land 1% more events, run incrementally, then full-refresh: the large facts hold the same rows."""
+    url = warehouse.url
+    with psycopg.connect(url, autocommit=True) as conn:
+        for table in ("lead_activities", "deal_activities"):
+            conn.execute(f"""
+                insert into raw.{table} (event_id, tenant_id, event_type, schema_version, occurred_at, source, payload)
+                select gen_random_uuid(), tenant_id, event_type, schema_version, occurred_at + interval '1 minute',
+                       source, payload || jsonb_build_object('activity_id', gen_random_uuid())
+                from raw.{table} where event_type in ('lead.email_opened', 'deal.note_added')
+                order by event_id limit (select count(*) / 100 from raw.{table})""")
+    facts = ("fct_lead_activities", "fct_deal_stage_transitions")
+    warehouse.dbt("run", "-s", *facts)
+    incremental = {f: q(url, f"select md5(string_agg(t::text, '|' order by t::text)) from analytics.{f} t")[0][0]
+                   for f in facts}
+    (n_inc,) = q(url, "select count(*) from analytics.fct_lead_activities")[0]
+    assert n_inc == q(url, "select count(*) from raw.lead_activities")[0][0]
+    warehouse.dbt("run", "-s", *facts, "--full-refresh")
+    full = {f: q(url, f"select md5(string_agg(t::text, '|' order by t::text)) from analytics.{f} t")[0][0] for f in facts}
+    assert incremental == full
+
+
+def test_docs_generate(warehouse) -> None:
+    warehouse.dbt("docs", "generate")
+    catalog = json.loads((warehouse.target / "catalog.json").read_text())
+    assert "model.crm_warehouse.dim_customers" in catalog["nodes"]
+    manifest = json.loads((warehouse.target / "manifest.json").read_text())
+    undocumented = [
+        f"{n['name']}.{c}" for n in manifest["nodes"].values() if n["resource_type"] == "model"
+        for c, col in n["columns"].items() if not col.get("description")
+    ]
+    assert not undocumented
+    assert all(n["description"] for n in manifest["nodes"].values() if n["resource_type"] == "model")
