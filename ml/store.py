@@ -168,7 +168,16 @@ def append(url: str | None, table: str, df: pl.DataFrame) -> int:
 
 
 def tenants(url: str | None) -> list[str]:
+    """Tenants that have ML inputs: read from the marts (ML reads schema analytics only)."""
+    marts = (
+        "analytics.ml_features__leads",
+        "analytics.ml_features__customers",
+        "analytics.ml_series__revenue_daily",
+        "analytics.fct_deals",
+    )
     with connect(url) as conn:
-        return [
-            r[0] for r in conn.execute("SELECT id::text FROM crm.tenants ORDER BY created_at, id").fetchall()
-        ]
+        have = [m for m in marts if conn.execute("SELECT to_regclass(%s) IS NOT NULL", (m,)).fetchone()[0]]
+        if not have:
+            return []
+        union = " UNION ".join(f"SELECT DISTINCT tenant_id FROM {m}" for m in have)
+        return [r[0] for r in conn.execute(f"SELECT tenant_id::text FROM ({union}) t ORDER BY 1").fetchall()]
