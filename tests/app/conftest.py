@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.util
 import secrets
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,11 +96,31 @@ def _ensure_tenants(url: str, password: str) -> list[SignedIn]:
     return out
 
 
-@pytest.fixture(scope="session")
-def world(pg_url: str) -> World:
-    built = _seed(pg_url)
+@pytest.fixture(scope="package")
+def world(create_database: Callable[[str], str]) -> Iterator[World]:
+    """A database of the dashboards' own: the seeded world alone, so figures compare exactly
+    and other areas' test rows (API writes) cannot change them. DATABASE_URL points at it
+    while tests/app runs, because the app reads its settings."""
+    import os
+
+    from crm import migrate
+    from crm.settings import get_settings
+
+    url = create_database("crm_app")
+    migrate.upgrade(url)
+    built = _seed(url)
     password = secrets.token_urlsafe(12)
-    return World(url=pg_url, built=built, managers=_ensure_tenants(pg_url, password), password=password)
+    old = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
+    try:
+        yield World(url=url, built=built, managers=_ensure_tenants(url, password), password=password)
+    finally:
+        if old is None:
+            os.environ.pop("DATABASE_URL", None)
+        else:
+            os.environ["DATABASE_URL"] = old
+        get_settings.cache_clear()
 
 
 @pytest.fixture
