@@ -54,21 +54,28 @@ async def _consume(bootstrap: str, want: set[str], timeout_s: float = 60) -> lis
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
-        parts = [
-            TopicPartition("crm-changes", p) for p in (consumer.partitions_for_topic("crm-changes") or [])
-        ]
-        if not parts:
-            await consumer._client.force_metadata_update()
-            parts = [
-                TopicPartition("crm-changes", p) for p in (consumer.partitions_for_topic("crm-changes") or [])
-            ]
-        consumer.assign(parts)
-        await consumer.seek_to_beginning(*parts)
-        seen: list[str] = []
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
+        parts: list[TopicPartition] = []
+        seen: list[str] = []
         quiet_until = None
+        next_refresh = loop.time()
         while loop.time() < deadline:
+            if loop.time() >= next_refresh and not want <= set(seen):
+                # The broker may report the topic's partitions late: re-read the metadata and,
+                # when the set grew, read every partition again from the start.
+                await consumer._client.force_metadata_update()
+                found = sorted(
+                    TopicPartition("crm-changes", p) for p in (consumer.partitions_for_topic("crm-changes") or [])
+                )
+                if found != parts:
+                    parts, seen = found, []
+                    consumer.assign(parts)
+                    await consumer.seek_to_beginning(*parts)
+                next_refresh = loop.time() + 2
+            if not parts:
+                await asyncio.sleep(0.2)
+                continue
             batch = await consumer.getmany(timeout_ms=500, max_records=5000)
             msgs = [m for ms in batch.values() for m in ms]
             for m in msgs:
