@@ -38,7 +38,7 @@ class TrainReport:
         )
 
 
-def _active_score(
+def active_score(
     url: str | None, tenant: str, name: str, holdout: pl.DataFrame, label: str, predict
 ) -> float | None:
     """The active model's AUC on the candidate's holdout (None when there is none or it
@@ -65,7 +65,7 @@ def train_lead(
     v = registry.register(
         url, tenant, lead.MODEL_NAME, r.model, r.metrics, r.params, (r.window_start, r.window_end)
     )
-    active = _active_score(
+    active = active_score(
         url, tenant, lead.MODEL_NAME, r.holdout, "converted_90d", lambda m, d: m.predict(d)
     )
     ok, why = registry.promote_if_better(url, v, r.metrics["auc"], active, r.metrics["baseline_auc"])
@@ -79,7 +79,7 @@ def train_churn(url: str | None, tenant: str, frame: pl.DataFrame, seed: int, re
         report.add(tenant, churn.MODEL_NAME, "skipped", exc.message)
         return
     v = registry.register(url, tenant, churn.MODEL_NAME, r.model, r.metrics, r.params, (None, None))
-    active = _active_score(
+    active = active_score(
         url, tenant, churn.MODEL_NAME, r.holdout, "churned_90d", lambda m, d: m.model.predict(d)
     )
     ok, why = registry.promote_if_better(url, v, r.metrics["auc"], active, r.metrics["baseline_auc"])
@@ -141,7 +141,7 @@ def train_all(
     return report
 
 
-def _active_or_none(url: str | None, tenant: str, name: str):
+def active_or_none(url: str | None, tenant: str, name: str):
     try:
         obj, v = registry.load_active(url, tenant, name)
         return obj, v.label
@@ -160,20 +160,20 @@ def score_all(
     cust_all = marts.customer_frame(url, current=True)
     deals_all = marts.deal_frame(url)
     for tenant in tenants or store.tenants(url):
-        m, ver = _active_or_none(url, tenant, lead.MODEL_NAME)
+        m, ver = active_or_none(url, tenant, lead.MODEL_NAME)
         frame = leads_all.filter(pl.col("tenant_id") == tenant)
         counts["lead_scores"] += store.replace_tenants_stream(
             url, "ml.lead_scores", [tenant], lead.COLUMNS, lead.score_chunks(frame, m, ver, as_of)
         )
 
-        m, ver = _active_or_none(url, tenant, churn.MODEL_NAME)
+        m, ver = active_or_none(url, tenant, churn.MODEL_NAME)
         cf = cust_all.filter(pl.col("tenant_id") == tenant)
         if cf.height:
             counts["churn_predictions"] += store.upsert(
                 url, "ml.churn_predictions", churn.predict(cf, m, ver, as_of), "customer_id"
             )
 
-        m, ver = _active_or_none(url, tenant, deals.MODEL_NAME)
+        m, ver = active_or_none(url, tenant, deals.MODEL_NAME)
         open_deals = deals_all.filter((pl.col("tenant_id") == tenant) & (pl.col("status") == "open"))
         probs = deals.predict(open_deals, m, ver, as_of) if open_deals.height else pl.DataFrame()
         counts["deal_probabilities"] += store.upsert(url, "ml.deal_probabilities", probs, "deal_id")

@@ -42,7 +42,7 @@ def _train_lead(url: str | None, tenant: str, seed: int, as_of: datetime) -> Tra
         r = lead.train(marts.lead_frame(url, tenant), as_of, seed)
     except CRMError as exc:
         return exc.message
-    active = jobs._active_score(
+    active = jobs.active_score(
         url, tenant, lead.MODEL_NAME, r.holdout, "converted_90d", lambda m, d: m.predict(d)
     )
     return Trained(
@@ -64,7 +64,7 @@ def _train_churn(url: str | None, tenant: str, seed: int, as_of: datetime) -> Tr
         r = churn.train(marts.customer_frame(url, current=False, tenant_id=tenant), seed)
     except CRMError as exc:
         return exc.message
-    active = jobs._active_score(
+    active = jobs.active_score(
         url, tenant, churn.MODEL_NAME, r.holdout, "churned_90d", lambda m, d: m.model.predict(d)
     )
     return Trained(
@@ -211,7 +211,7 @@ def _active_or_none(url: str, tenant: str, name: str, force_rules: bool):
         return None, None
     from ml import jobs
 
-    return jobs._active_or_none(url, tenant, name)
+    return jobs.active_or_none(url, tenant, name)
 
 
 def _methods(frames: list[pl.DataFrame]) -> dict[str, int]:
