@@ -100,7 +100,7 @@ bench-segments: install  ## 20 dynamic segments over 1M customers -> bench/resul
 API_HOST    ?= 127.0.0.1
 API_PORT    ?= 8000
 API_WORKERS ?= 2
-.PHONY: api outbox-relay test-api fuzz-api bench-api
+.PHONY: api outbox-relay test-api fuzz-api bench-api wrk
 
 api: install  ## run the write API in the foreground (uvicorn, uvloop, httptools; /docs)
 	$(CRM) up
@@ -115,9 +115,14 @@ test-api: install  ## the API tests only
 fuzz-api: install  ## schemathesis against the live OpenAPI schema, >= 1,000 calls, 0 server errors
 	CRM_FUZZ_EXAMPLES=40 CRM_FUZZ_MIN_CALLS=1000 $(PY) -m pytest -q -s tests/api/test_api_fuzz.py
 
-bench-api: install  ## create-lead at concurrency 32 for 30 s -> bench/results/api.json
+bench-api: install wrk  ## create-lead at concurrency 32 for 30 s -> bench/results/api.json
 	$(CRM) up
 	$(PY) -m bench.api_bench --concurrency 32 --seconds 30 --workers $(API_WORKERS)
+
+wrk:  ## install Debian's wrk once (C load generator for bench-api); without it bench-api uses its Python client
+	@if command -v wrk >/dev/null; then echo "wrk present: $$(command -v wrk)"; else \
+	  ( $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y wrk ) \
+	  || echo "warning: could not install wrk (needs root or sudo): bench-api falls back to its Python load generator"; fi
 
 # --- ML (issue 5): ml/ models, registry, scoring; outputs in ml.* -----------------------------
 .PHONY: ml-train ml-score bench-ml bench-scoring
@@ -150,7 +155,7 @@ chromium:  ## install Debian's chromium + chromium-driver once (screenshot tests
 screenshots: install chromium  ## README screenshots of every page, desktop + phone (needs `make demo`: the seeded world)
 	$(PY) -m app.screenshots --out docs/screenshots
 
-bench-dashboard: install  ## dashboard benchmark at scale L (SCALE=L by default): every page's queries cold and warm -> bench/results/dashboard.json
+bench-dashboard: install  ## dashboard benchmark at scale L (BENCH_SCALE=M for less; CRM_BENCH_DASHBOARD_URL=<url>: a kept world): queries cold and warm -> bench/results/dashboard.json
 	$(PY) -m bench.dashboard --scale $(or $(BENCH_SCALE),L)
 # --- orchestration (issue 6) ---
 .PHONY: dagster dbt-manifest

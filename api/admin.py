@@ -98,7 +98,8 @@ def revoke_api_key(key_id: UUID) -> dict[str, Any]:
 def list_api_keys(tenant: str | None) -> list[dict[str, Any]]:
     with _conn() as conn:
         return conn.execute(
-            "SELECT k.id, t.slug AS tenant, k.name, k.key_prefix, k.scopes, k.created_at, k.revoked_at"
+            "SELECT k.id, t.slug AS tenant, k.name, k.key_prefix, k.scopes, k.created_at, k.last_used_at,"
+            " k.revoked_at"
             " FROM crm.api_keys k JOIN crm.tenants t ON t.id = k.tenant_id WHERE %s::text IS NULL OR t.slug = %s"
             " ORDER BY k.created_at",
             (tenant, tenant),

@@ -4,7 +4,7 @@ checks (`Requires("leads:write")`), the database (`Db`), paging and concurrency 
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, Header, Query, Request
@@ -44,30 +44,53 @@ SECURITY_SCHEMES = {
 directly: one dependency per request instead of four keeps the hot path lean)."""
 
 
-async def _authenticate(request: Request) -> Principal:
-    state = request.app.state
-    headers = request.headers
-    auth = headers.get("authorization")
-    if auth:
-        scheme, _, token = auth.partition(" ")
+def cached_principal(state: Any, authorization: str | None, api_key: str | None) -> Principal | None:
+    """The caller if its credentials were verified before (token or key cache), else None.
+    Pure: no I/O, no error; `_authenticate` (and the fast lane, api.fastlane) start here."""
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        return state.token_cache.get(token.strip())
+    if api_key:
+        return state.key_cache.get(api_key)
+    return None
+
+
+async def _verify(state: Any, authorization: str | None, api_key: str | None) -> Principal:
+    """Check credentials that are not in the caches (401 when they do not hold)."""
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise unauthenticated("Authorization must be `Bearer <jwt>`")
-        p = state.token_cache.get(token)
-        if p is None:
-            p = principal_from_token(state.settings, token)
-            state.token_cache.put(token, p)
-    elif api_key := headers.get("x-api-key"):
-        p = state.key_cache.get(api_key)
-        if p is None:
-            prefix = split_api_key(api_key)
-            async with state.db.raw() as conn:
-                row = await fetchone(conn, "SELECT * FROM crm.api_key_by_prefix(%s)", (prefix,))
-            p = principal_from_key_row(api_key, row)
-            state.key_cache.put(api_key, p)
-    else:
-        raise unauthenticated("missing credentials: send `Authorization: Bearer <jwt>` or `X-API-Key`")
+        p = principal_from_token(state.settings, token)
+        state.token_cache.put(token, p)
+        return p
+    if api_key:
+        prefix = split_api_key(api_key)
+        async with state.db.raw() as conn:
+            row = await fetchone(conn, "SELECT * FROM crm.api_key_by_prefix(%s)", (prefix,))
+        p = principal_from_key_row(api_key, row)
+        state.key_cache.put(api_key, p)
+        return p
+    raise unauthenticated("missing credentials: send `Authorization: Bearer <jwt>` or `X-API-Key`")
+
+
+async def admit(state: Any, p: Principal) -> None:
+    """Count the request against the caller's rate limit (429 past it); note an API key's use
+    (api_keys.last_used_at, written off the request path at most once a minute)."""
     await state.limiter.hit(p.rate_key)
+    if p.actor_type == "api_key":
+        state.key_usage.note(p.actor_id, p.tenant_id)
+
+
+async def _authenticate(request: Request) -> Principal:
+    state = request.app.state
+    headers = request.headers
+    auth, api_key = headers.get("authorization"), headers.get("x-api-key")
+    p = cached_principal(state, auth, api_key) or await _verify(state, auth, api_key)
+    await admit(state, p)
     request.state.principal = p
     return p
 

@@ -64,7 +64,7 @@ def start_app(port: int, env: dict[str, str] | None = None, log: Path | None = N
     return proc
 
 
-def _settle(page, title: str, timeout_ms: int = 45_000) -> None:
+def _settle(page, title: str, timeout_ms: int = 120_000) -> None:
     """Wait until the page's title shows, the script stopped running and charts drew."""
     page.wait_for_function(
         """(title) => {
@@ -136,9 +136,12 @@ def capture(
             viewport=DESKTOP,
             device_scale_factor=1,
         )
+        # generous waits: on a loaded machine (2 cores, several builds) the first script run
+        # alone can take longer than Playwright's default 30 s
+        ctx.set_default_timeout(120_000)
         try:
             page = ctx.new_page()
-            page.goto(base, wait_until="domcontentloaded", timeout=60_000)
+            page.goto(base, wait_until="domcontentloaded", timeout=120_000)
             page.get_by_role("textbox", name="E-mail").fill(email)
             page.get_by_role("textbox", name="Password").fill(password)
             page.get_by_role("button", name="Sign in").click()

@@ -1,11 +1,13 @@
 """`make bench-ingest`: how fast one lander worker lands events, against COPY and row inserts.
 
 1. produce N events (default 500,000, spread over the seven data topics) to fresh topics;
-2. start one `faust -A streaming.app worker` and time it landing the whole backlog
-   (from the worker's "Ready" to the last row committed; progress read from its /metrics);
+2. start one `faust -A streaming.app worker` and time it landing the whole backlog:
+   `events_per_s` from its first committed batch to the last (progress read from its
+   /metrics), so the consumer group's join is not counted as landing time; `startup_s` is
+   "Ready" to the first batch, `events_per_s_from_ready` the rate including it;
 3. produce at half that rate for a while, each event stamped with its send time as
-   `occurred_at`, and take the p99 of `received_at - occurred_at` (received_at is the
-   landing INSERT's statement time, just before its commit);
+   `occurred_at`, and take the p99 of `received_at - occurred_at` (received_at is the start of
+   the landing transaction, milliseconds before its commit);
 4. COPY the same rows straight into a table, and INSERT a sample of them one per row
    (autocommit), on the same server.
 Prints the figures and writes bench/results/ingest.json. Runs on the configured Postgres and
@@ -182,8 +184,18 @@ class Worker:
                 raise RuntimeError(f"{dead:.0f} events were dead-lettered: see {self.log_path}")
             if landed >= n:
                 return time.monotonic()
-            time.sleep(0.05)
+            time.sleep(0.2)  # each scrape costs the worker CPU: do not poll it hard
         raise TimeoutError(f"only {self.landed()[0]:.0f} of {n} landed")
+
+    def wait_first_landed(self, timeout: float) -> tuple[float, float]:
+        """(when, how many) as soon as the first batch is committed (the group is joined)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            landed, _ = self.landed()
+            if landed:
+                return time.monotonic(), landed
+            time.sleep(0.02)
+        raise TimeoutError("nothing landed")
 
     def rss_mb(self) -> tuple[float, float]:
         status = Path(f"/proc/{self.proc.pid}/status").read_text()
@@ -202,6 +214,31 @@ class Worker:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
+
+
+def postgres_cpu_s(postmaster: int | None) -> float | None:
+    """CPU seconds used so far by a local Postgres (the postmaster and all its children:
+    backends, WAL writer, checkpointer...); None when the server is not on this machine."""
+    if postmaster is None:
+        return None
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid = int(stat.parent.name)
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, ValueError):
+            continue
+        if pid == postmaster or int(fields[1]) == postmaster:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def local_postmaster(home: Path) -> int | None:
+    if os.environ.get("DATABASE_URL"):
+        return None
+    from crm.stack.postgres import EmbeddedPostgres
+
+    return EmbeddedPostgres(home).postmaster_pid()
 
 
 COPY_COLUMNS = "event_id, tenant_id, event_type, schema_version, occurred_at, source, kafka_partition, kafka_offset, payload"
@@ -321,14 +358,21 @@ def main() -> None:
     worker = Worker(env, log_path)
     try:
         worker.wait_ready()
-        t_ready, cpu0 = time.monotonic(), worker.cpu_s()
+        postmaster = local_postmaster(Path(settings.home))
+        t_ready, cpu0, pg0 = time.monotonic(), worker.cpu_s(), postgres_cpu_s(postmaster)
         log("worker ready; landing the backlog")
+        t_first, first_landed = worker.wait_first_landed(timeout=300)
         t_done = worker.wait_landed(n, timeout=max(600, n / 500))
-        elapsed = t_done - t_ready
-        events_per_s = n / elapsed
+        startup_s = t_first - t_ready
+        events_per_s = (n - first_landed) / (t_done - t_first)
+        events_per_s_from_ready = n / (t_done - t_ready)
         cpu_per_event_us = (worker.cpu_s() - cpu0) / n * 1e6
+        pg1 = postgres_cpu_s(postmaster)
+        pg_per_event_us = None if pg0 is None or pg1 is None else (pg1 - pg0) / n * 1e6
         log(
-            f"landed {n:,} in {elapsed:.1f}s: {events_per_s:,.0f} events/s ({cpu_per_event_us:.1f} us CPU/event)"
+            f"landed {n:,} in {t_done - t_first:.1f}s after the first batch ({startup_s:.1f}s from Ready to"
+            f" the first batch): {events_per_s:,.0f} events/s ({cpu_per_event_us:.1f} us worker CPU/event"
+            + (f", {pg_per_event_us:.1f} us Postgres CPU/event)" if pg_per_event_us is not None else ")")
         )
 
         rate = events_per_s / 2
@@ -341,8 +385,10 @@ def main() -> None:
                 t, k, v, _ = make_event(i, lat_rng, tenants, datetime.now(UTC))
                 yield t, k, v
 
+        lat_cpu0 = worker.cpu_s()
         asyncio.run(produce(bootstrap, prefix, live(), rate=rate))
         worker.wait_landed(n + m, timeout=300)
+        lat_cpu_us = (worker.cpu_s() - lat_cpu0) / m * 1e6
         with psycopg.connect(db_url) as conn:
             union = " union all ".join(
                 f"select received_at - occurred_at as lat from raw.{t} where source = 'bench' and occurred_at > %s"
@@ -389,7 +435,11 @@ def main() -> None:
         "p50_latency_ms": round(p50 * 1000, 1),
         "latency_events": m,
         "latency_rate_per_s": round(rate),
+        "events_per_s_from_ready": round(events_per_s_from_ready),
+        "startup_s": round(startup_s, 2),
         "worker_cpu_us_per_event": round(cpu_per_event_us, 1),
+        "latency_phase_worker_cpu_us_per_event": round(lat_cpu_us, 1),
+        "postgres_cpu_us_per_event": None if pg_per_event_us is None else round(pg_per_event_us, 1),
         "per_row_insert_rows": k,
         "produce_per_s": round(produce_rate),
         "cpus": os.cpu_count(),

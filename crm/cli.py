@@ -145,6 +145,24 @@ def dagster(
     console.print(f"Dagster UI  {rec.url}  (pid {rec.pid}; `make down` stops it)")
 
 
+@app.command("dagster-status")
+def dagster_status() -> None:
+    """Is the graph green? Every asset materialized (source assets observed) and every asset
+    check's latest evaluation passed, in the local Dagster instance (what the UI shows)."""
+    from orchestration.status import local_status
+
+    status = local_status()
+    for title, names in (
+        ("not materialized", status.missing),
+        ("failing", status.failed),
+        ("never evaluated", status.unevaluated),
+    ):
+        for name in names:
+            console.print(f"[red]{title}[/] {name}")
+    console.print(("[green]green[/] " if status.green else "[red]not green[/] ") + status.summary())
+    raise typer.Exit(0 if status.green else 1)
+
+
 @app.command()
 def demo(
     scale: Annotated[str, typer.Option()] = "S",
@@ -270,7 +288,7 @@ def api_keys_revoke(key_id: Annotated[str, typer.Argument()]) -> None:
 def api_keys_list(tenant: Annotated[str | None, typer.Option()] = None) -> None:
     from api.admin import list_api_keys
 
-    table = Table("id", "tenant", "name", "prefix", "scopes", "revoked")
+    table = Table("id", "tenant", "name", "prefix", "scopes", "last used", "revoked")
     for k in list_api_keys(tenant):
         table.add_row(
             str(k["id"]),
@@ -278,6 +296,7 @@ def api_keys_list(tenant: Annotated[str | None, typer.Option()] = None) -> None:
             k["name"],
             k["key_prefix"],
             ",".join(k["scopes"]),
+            str(k["last_used_at"] or ""),
             str(k["revoked_at"] or ""),
         )
     console.print(table)
@@ -318,9 +337,16 @@ def models_list(
         m = v.metrics
         score = m.get("auc", m.get("backtest_mape"))
         base = m.get("baseline_auc", m.get("seasonal_naive_mape"))
-        table.add_row(v.tenant_id[:8], v.name, str(v.version), v.status, f"{v.trained_at:%Y-%m-%d %H:%M}",
-                      f"{score:.3f}" if isinstance(score, float) else "-",
-                      f"{base:.3f}" if isinstance(base, float) else "-", (v.reason or "")[:60])
+        table.add_row(
+            v.tenant_id[:8],
+            v.name,
+            str(v.version),
+            v.status,
+            f"{v.trained_at:%Y-%m-%d %H:%M}",
+            f"{score:.3f}" if isinstance(score, float) else "-",
+            f"{base:.3f}" if isinstance(base, float) else "-",
+            (v.reason or "")[:60],
+        )
     console.print(table)
 
 
@@ -356,7 +382,9 @@ def models_rollback(
     except CRMError as exc:
         console.print(f"[red]{exc.code}[/] {exc.message}")
         raise typer.Exit(1) from exc
-    console.print(f"[green]active[/] {v.label}" if v else "no earlier version: the rule-based fallback answers now")
+    console.print(
+        f"[green]active[/] {v.label}" if v else "no earlier version: the rule-based fallback answers now"
+    )
 
 
 @ml_app.command("train")

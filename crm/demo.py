@@ -151,6 +151,10 @@ def stage_dagster(ctx: DemoContext) -> None:
             f"{result.job_def.name}: {state}; {len(events)} assets, {len(checks)} checks"
             + (f", not passing: {', '.join(warned)}" if warned else "")
         )
+    from orchestration.status import local_status
+
+    status = local_status()
+    ctx.console.print(("[green]green:[/] " if status.green else "[red]not green:[/] ") + status.summary())
     rec = local.start_ui(home, ctx.database_url)
     ctx.addresses["Dagster UI"] = rec.url or ""
 

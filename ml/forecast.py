@@ -1,115 +1,240 @@
-"""Revenue forecasting: Prophet on daily won revenue per tenant (90 days, with intervals),
-a seasonal-naive baseline, a rolling-origin backtest whose weekly MAPE is stored with every
-forecast row, and a pipeline-weighted forecast by expected close month with categories.
+"""Revenue forecasting per tenant: daily won revenue for the next 90 days, with intervals.
 
-Series input: tenant_id, day (date), won_revenue (float) - `analytics.ml_series__revenue_daily`.
-Pipeline input: open deals with value, probability (0-1) and expected_close_date.
+Two methods, chosen per tenant by a rolling-origin backtest (MAPE over weeks, or over longer
+periods for tenants that win few deals: `timeseries.scoring_days`; the lower wins; the error
+is stored with the model version and with every forecast row):
+
+- `prophet`: Prophet on the tenant's daily won revenue (trend, yearly and weekly seasonality).
+- `pipeline_funnel`: what the CRM knows on top of the series. The deals open at the origin
+  (value, pipeline, stage, expected close) bring the revenue `ml.pipeline` expects of them in
+  each coming week, learnt from the tenant's own past pipeline snapshots. New business not in
+  the pipeline yet comes from the level of the lead funnel (`ml.funnel`: leads already
+  created and Prophet's forecast of lead volume, through the lead-to-close delay and the
+  revenue per lead), of which only the share that comes from deals not created yet is added
+  (Prophet on new-business revenue stands in when deals are not linked to leads). Pipelines
+  driven by their open deals (renewals) add the share of their trailing level not open yet.
+
+The baseline is the seasonal naive forecast (repeat the last week). Every method is scored
+on the same held-out weeks as the baseline, and at a past origin it sees only what the CRM
+showed then (`TenantHistory.at`). A pipeline-weighted forecast by expected close month with
+categories (commit / best case / pipeline) is written next to it.
+
+Inputs: the daily series `analytics.ml_series__revenue_daily` (tenant_id, day, won_revenue) and
+the pipeline frames of `ml.marts.pipeline_frames`.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, field
+from datetime import date
 
 import numpy as np
 import pandas as pd
 import polars as pl
 
-from ml.metrics import mape
+from ml import hybrid, pipeline, timeseries
+from ml.timeseries import (  # noqa: F401 (the forecast's public names, used by jobs and the bench)
+    PROPHET_PARAMS,
+    daily_frame,
+    fit_prophet,
+    period_mape,
+    scoring_days,
+    seasonal_naive,
+    weekly_mape,
+)
 
 log = logging.getLogger(__name__)
-for _name in ("prophet", "cmdstanpy"):
-    logging.getLogger(_name).setLevel(logging.ERROR)
 
-HORIZON = 90
-BACKTEST_ORIGINS = 3
+HORIZON = timeseries.HORIZON
+BACKTEST_ORIGINS = 6
+BACKTEST_STEP = 21
+MIN_BACKTEST_HISTORY = 365
+"""A backtest origin needs a year of history before it (yearly seasonality)."""
+MIN_HISTORY_DAYS = 400
 MODEL_NAME = "revenue_prophet"
+METHODS = ("prophet", "pipeline_funnel")
 COMMIT_AT = 0.7
 BEST_CASE_AT = 0.4
 """Pipeline categories: probability >= 0.7 commit, >= 0.4 best case, else pipeline."""
 
 
-def _daily(series: pl.DataFrame) -> pd.DataFrame:
-    s = series.select(pl.col("day").cast(pl.Date), pl.col("won_revenue").cast(pl.Float64)).sort("day")
-    full = pl.DataFrame({"day": pl.date_range(s["day"].min(), s["day"].max(), "1d", eager=True)})
-    s = full.join(s, on="day", how="left").with_columns(pl.col("won_revenue").fill_null(0.0))
-    return pd.DataFrame({"ds": pd.to_datetime(s["day"].to_list()), "y": s["won_revenue"].to_numpy()})
+@dataclass
+class TenantHistory:
+    """What a forecast may use: the daily series and, when the marts have them, the deals,
+    their stage transitions (prepared by `ml.pipeline.prepare`) and the leads' creation times."""
+
+    series: pd.DataFrame
+    deals: pl.DataFrame | None = None
+    transitions: pl.DataFrame | None = None
+    leads: pl.DataFrame | None = None  # lead_id, created_at (naive UTC)
+
+    @classmethod
+    def build(
+        cls,
+        series: pl.DataFrame,
+        deals: pl.DataFrame | None = None,
+        transitions: pl.DataFrame | None = None,
+        leads: pl.DataFrame | None = None,
+    ) -> TenantHistory:
+        if deals is None or transitions is None or deals.height == 0:
+            return cls(daily_frame(series))
+        d, t = pipeline.prepare(deals, transitions)
+        if leads is not None:
+            leads = leads.select(
+                pl.col("lead_id").cast(pl.Utf8), pl.col("created_at").cast(pipeline.NAIVE_TS)
+            ).sort("created_at")
+        return cls(daily_frame(series), d, t, leads)
+
+    @property
+    def origin(self) -> pd.Timestamp:
+        """The first day to forecast: the day after the last one of the series."""
+        return self.series["ds"].iloc[-1] + pd.Timedelta(days=1)
+
+    def at(self, origin: pd.Timestamp) -> TenantHistory:
+        """The history as it was known at `origin` (nothing at or after it)."""
+        series = self.series[self.series["ds"] < origin].reset_index(drop=True)
+        if self.deals is None or self.transitions is None:
+            return TenantHistory(series)
+        d, t = pipeline.as_of(self.deals, self.transitions, origin.to_pydatetime())
+        leads = (
+            None if self.leads is None else self.leads.filter(pl.col("created_at") < origin.to_pydatetime())
+        )
+        return TenantHistory(series, d, t, leads)
 
 
-def fit_prophet(history: pd.DataFrame, horizon: int = HORIZON, seed: int = 0) -> pd.DataFrame:
-    """Daily forecast (ds, yhat, yhat_lower, yhat_upper) for `horizon` days after `history`."""
-    from prophet import Prophet
+def load_history(url: str | None, tenant_id: str) -> TenantHistory:
+    """The tenant's forecast inputs from the marts (`ml.marts`)."""
+    from ml import marts
 
-    for name in ("prophet", "cmdstanpy"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    m = Prophet(
-        yearly_seasonality=True,
-        weekly_seasonality=True,
-        daily_seasonality=False,
-        seasonality_mode="multiplicative",
-        interval_width=0.8,
-        uncertainty_samples=300,
-    )
-    m.fit(history)
-    future = m.make_future_dataframe(periods=horizon, include_history=False)
-    np.random.seed(seed)
-    fc = m.predict(future)[["ds", "yhat", "yhat_lower", "yhat_upper"]]
-    for c in ("yhat", "yhat_lower", "yhat_upper"):
-        fc[c] = fc[c].clip(lower=0.0)
-    return fc
+    deals, transitions, leads = marts.pipeline_frames(url, tenant_id)
+    return TenantHistory.build(marts.revenue_series(url, tenant_id), deals, transitions, leads)
 
 
-def seasonal_naive(history: pd.DataFrame, horizon: int = HORIZON) -> np.ndarray:
-    """Repeat the last observed week (season = 7 days)."""
-    last = history["y"].to_numpy()[-7:]
-    return np.resize(last, horizon)
+@dataclass
+class Trained:
+    """A forecast model version: the method the backtest chose, what the registry stores, and
+    the gate's inputs (the chosen method's backtest error vs the naive baseline's, same periods)."""
+
+    artifact: dict
+    metrics: dict
+    params: dict
+    gate_score: float
+    baseline: float
 
 
-def weekly_mape(actual: np.ndarray, forecast: np.ndarray) -> float:
-    """MAPE over whole weeks of the horizon (daily won revenue is too spiky to judge per day)."""
-    k = (len(actual) // 7) * 7
-    a = actual[:k].reshape(-1, 7).sum(axis=1)
-    f = forecast[:k].reshape(-1, 7).sum(axis=1)
-    return mape(a, f)
+def train(h: TenantHistory, seed: int = 0) -> Trained | str:
+    """Backtest every method on the tenant's history and keep the best (a reason string when
+    there is too little history)."""
+    if len(h.series) < MIN_HISTORY_DAYS or h.series["y"].sum() <= 0:
+        return f"{len(h.series)} days of history, {MIN_HISTORY_DAYS} needed"
+    bt = backtest(h, seed=seed)
+    if not bt.origins:
+        return "no backtest origin with a year of history before it"
+    params = {
+        "method": bt.best,
+        "horizon": HORIZON,
+        "prophet": PROPHET_PARAMS,
+        "backtest": {"origins": BACKTEST_ORIGINS, "step_days": BACKTEST_STEP, "period_days": bt.period_days},
+    }
+    return Trained({"method": bt.best, "seed": seed}, bt.metrics(), params, bt.best_mape, bt.naive_mape)
+
+
+def predict(h: TenantHistory, method: str, horizon: int = HORIZON, seed: int = 0) -> pd.DataFrame:
+    """Daily forecast after `h` by `method` (the pipeline method falls back to Prophet when
+    there is no pipeline model)."""
+    if method == "pipeline_funnel":
+        fc = hybrid.forecast(h, horizon, seed)
+        if fc is not None:
+            return fc
+    return fit_prophet(h.series, horizon, seed)
 
 
 @dataclass
 class Backtest:
-    prophet_mape: float
-    naive_mape: float
-    origins: list[str]
+    """Mean MAPE per method and of the seasonal naive baseline over the same origins and
+    periods (`period_days` long: see `scoring_days`)."""
+
+    mape: dict[str, float] = field(default_factory=dict)
+    naive_mape: float = float("nan")
+    origins: list[str] = field(default_factory=list)
+    period_days: int = 7
+
+    @property
+    def best(self) -> str:
+        scored = {m: v for m, v in self.mape.items() if np.isfinite(v)}
+        return min(scored, key=lambda m: (scored[m], METHODS.index(m))) if scored else "prophet"
+
+    @property
+    def best_mape(self) -> float:
+        return self.mape.get(self.best, float("nan"))
+
+    def metrics(self) -> dict:
+        """What the registry stores with the version (`backtest_mape` is the chosen method's)."""
+        return {
+            "backtest_mape": self.best_mape,
+            "seasonal_naive_mape": self.naive_mape,
+            **{f"backtest_mape_{m}": v for m, v in self.mape.items()},
+            "method": self.best,
+            "period_days": self.period_days,
+            "origins": self.origins,
+        }
+
+
+def methods(h: TenantHistory) -> list[str]:
+    """The methods this history supports (the pipeline one needs the deal marts)."""
+    return list(METHODS) if h.deals is not None and h.deals.height else ["prophet"]
 
 
 def backtest(
-    df: pd.DataFrame, horizon: int = HORIZON, origins: int = BACKTEST_ORIGINS, seed: int = 0
+    h: TenantHistory,
+    horizon: int = HORIZON,
+    origins: int = BACKTEST_ORIGINS,
+    seed: int = 0,
+    step: int = BACKTEST_STEP,
+    period_days: int | None = None,
 ) -> Backtest:
-    """Rolling origin: cut at end - k*horizon/ ... for k = origins..1, forecast `horizon` days,
-    score weekly MAPE against what happened; averages over origins."""
-    pm, nm, cuts = [], [], []
-    step = horizon // 2
+    """Rolling origin: `origins` origins `step` days apart, the newest `horizon` days before
+    the end, each with a year of history before it. At each, every method and the naive
+    baseline forecast the next `horizon` days from what was known then, scored by MAPE over
+    the same periods; averaged over origins."""
+    days = period_days or scoring_days(h.series)
+    scores: dict[str, list[float]] = {m: [] for m in methods(h)}
+    naive, cuts = [], []
+    n = len(h.series)
     for k in range(origins, 0, -1):
-        cut = len(df) - horizon - (k - 1) * step
-        if cut < 365:
+        cut = n - horizon - (k - 1) * step
+        if cut < MIN_BACKTEST_HISTORY:
             continue
-        hist, fut = df.iloc[:cut], df.iloc[cut : cut + horizon]
-        fc = fit_prophet(hist, len(fut), seed)
-        pm.append(weekly_mape(fut["y"].to_numpy(), fc["yhat"].to_numpy()))
-        nm.append(weekly_mape(fut["y"].to_numpy(), seasonal_naive(hist, len(fut))))
-        cuts.append(str(hist["ds"].iloc[-1].date()))
+        origin = h.series["ds"].iloc[cut]
+        past = h.at(origin)
+        actual = h.series["y"].to_numpy()[cut : cut + horizon]
+        for m in scores:
+            fc = predict(past, m, len(actual), seed)["yhat"].to_numpy()
+            scores[m].append(period_mape(actual, fc, days))
+        naive.append(period_mape(actual, seasonal_naive(past.series, len(actual)), days))
+        cuts.append(str(origin.date()))
     return Backtest(
-        float(np.mean(pm)) if pm else float("nan"), float(np.mean(nm)) if nm else float("nan"), cuts
+        {m: float(np.nanmean(v)) if v else float("nan") for m, v in scores.items()},
+        float(np.nanmean(naive)) if naive else float("nan"),
+        cuts,
+        days,
     )
 
 
 def forecast_tenant(
-    series: pl.DataFrame, tenant_id: str, run_id: str, version: str, seed: int = 0, horizon: int = HORIZON
-) -> tuple[pl.DataFrame, Backtest]:
-    """Rows for `ml.revenue_forecasts` (kind 'prophet', period 'day') and the backtest."""
-    df = _daily(series)
-    bt = backtest(df, horizon, seed=seed)
-    fc = fit_prophet(df, horizon, seed)
-    rows = pl.DataFrame(
+    h: TenantHistory,
+    tenant_id: str,
+    run_id: str,
+    version: str,
+    method: str,
+    backtest_mape: float | None,
+    seed: int = 0,
+    horizon: int = HORIZON,
+) -> pl.DataFrame:
+    """Rows for `ml.revenue_forecasts` (kind 'prophet': the daily forecast, whichever method)."""
+    fc = predict(h, method, horizon, seed)
+    return pl.DataFrame(
         {
             "tenant_id": tenant_id,
             "run_id": run_id,
@@ -120,11 +245,10 @@ def forecast_tenant(
             "yhat_lower": fc["yhat_lower"].to_numpy(),
             "yhat_upper": fc["yhat_upper"].to_numpy(),
             "category": pl.Series([None] * len(fc), dtype=pl.Utf8),
-            "backtest_mape": bt.prophet_mape,
+            "backtest_mape": pl.Series([backtest_mape] * len(fc), dtype=pl.Float64),
             "model_version": version,
         }
     )
-    return rows, bt
 
 
 def category(p: pl.Expr) -> pl.Expr:
@@ -184,6 +308,3 @@ def pipeline_forecast(
         pl.lit(backtest_mape, dtype=pl.Float64).alias("backtest_mape"),
         pl.lit(version).alias("model_version"),
     )
-
-
-_ = timedelta

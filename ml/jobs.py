@@ -65,9 +65,7 @@ def train_lead(
     v = registry.register(
         url, tenant, lead.MODEL_NAME, r.model, r.metrics, r.params, (r.window_start, r.window_end)
     )
-    active = active_score(
-        url, tenant, lead.MODEL_NAME, r.holdout, "converted_90d", lambda m, d: m.predict(d)
-    )
+    active = active_score(url, tenant, lead.MODEL_NAME, r.holdout, "converted_90d", lambda m, d: m.predict(d))
     ok, why = registry.promote_if_better(url, v, r.metrics["auc"], active, r.metrics["baseline_auc"])
     report.add(tenant, v.label, "promoted" if ok else "rejected", why, r.metrics)
 
@@ -97,31 +95,30 @@ def train_deals(url: str | None, tenant: str, frame: pl.DataFrame, seed: int, re
     report.add(tenant, v.label, "promoted" if ok else "rejected", why, r.metrics)
 
 
-def train_forecast(
-    url: str | None, tenant: str, series: pl.DataFrame, seed: int, report: TrainReport
-) -> None:
-    if series.height < 400:
-        report.add(tenant, forecast.MODEL_NAME, "skipped", f"{series.height} days of history, 400 needed")
-        return
-    bt = forecast.backtest(forecast._daily(series), seed=seed)
-    metrics = {"backtest_mape": bt.prophet_mape, "seasonal_naive_mape": bt.naive_mape, "origins": bt.origins}
-    v = registry.register(
-        url,
-        tenant,
-        forecast.MODEL_NAME,
-        {"kind": "prophet", "seed": seed},
-        metrics,
-        {"horizon": forecast.HORIZON, "seasonality_mode": "multiplicative"},
-        (None, None),
-    )
+def forecast_gate_active(url: str | None, tenant: str, trained: forecast.Trained) -> float | None:
+    """The active forecast model's error on the candidate's backtest: its method was scored on
+    the same origins and periods. The same method scores the same: the newer fit (more data)
+    wins the tie."""
     prev = registry.active(url, tenant, forecast.MODEL_NAME)
-    prev_score = prev.metrics.get("backtest_mape") if prev else None
-    if prev_score is not None:
-        prev_score = prev_score + 1e-9  # the same data and seed give the same error: keep the newer one
-    ok, why = registry.promote_if_better(
-        url, v, bt.prophet_mape, prev_score, bt.naive_mape, higher_is_better=False
-    )
-    report.add(tenant, v.label, "promoted" if ok else "rejected", why, metrics)
+    if prev is None:
+        return None
+    score = trained.metrics.get(f"backtest_mape_{prev.params.get('method', 'prophet')}")
+    if score is None:
+        return None
+    return float(score) + (1e-9 if prev.params.get("method", "prophet") == trained.params["method"] else 0.0)
+
+
+def train_forecast(
+    url: str | None, tenant: str, h: forecast.TenantHistory, seed: int, report: TrainReport
+) -> None:
+    t = forecast.train(h, seed)
+    if isinstance(t, str):
+        report.add(tenant, forecast.MODEL_NAME, "skipped", t)
+        return
+    active = forecast_gate_active(url, tenant, t)
+    v = registry.register(url, tenant, forecast.MODEL_NAME, t.artifact, t.metrics, t.params, (None, None))
+    ok, why = registry.promote_if_better(url, v, t.gate_score, active, t.baseline, higher_is_better=False)
+    report.add(tenant, v.label, "promoted" if ok else "rejected", why, t.metrics)
 
 
 def train_all(
@@ -137,7 +134,7 @@ def train_all(
         train_lead(url, tenant, leads_all.filter(pl.col("tenant_id") == tenant), as_of, seed, report)
         train_churn(url, tenant, cust_all.filter(pl.col("tenant_id") == tenant), seed, report)
         train_deals(url, tenant, deals_all.filter(pl.col("tenant_id") == tenant), seed, report)
-        train_forecast(url, tenant, marts.revenue_series(url, tenant), seed, report)
+        train_forecast(url, tenant, forecast.load_history(url, tenant), seed, report)
     return report
 
 
@@ -185,15 +182,19 @@ def score_all(
 def forecast_tenant(
     url: str | None, tenant: str, open_deals: pl.DataFrame, probs: pl.DataFrame, as_of: datetime, seed: int
 ) -> int:
+    """The active forecast model's daily forecast (its method, its backtest error) and the
+    pipeline-weighted forecast by month, under one run id."""
     run_id = str(uuid.uuid4())
-    series = marts.revenue_series(url, tenant)
     v = registry.active(url, tenant, forecast.MODEL_NAME)
     written = 0
     mape = None
-    if v is not None and series.height >= 400 and series["won_revenue"].sum() > 0:
-        rows, bt = forecast.forecast_tenant(series, tenant, run_id, v.label, seed)
-        mape = bt.prophet_mape
-        written += store.append(url, "ml.revenue_forecasts", rows)
+    if v is not None:
+        h = forecast.load_history(url, tenant)
+        if len(h.series) >= forecast.MIN_HISTORY_DAYS and h.series["y"].sum() > 0:
+            mape = v.metrics.get("backtest_mape")
+            method = v.params.get("method", "prophet")
+            rows = forecast.forecast_tenant(h, tenant, run_id, v.label, method, mape, seed)
+            written += store.append(url, "ml.revenue_forecasts", rows)
     if open_deals.height and probs.height:
         d = open_deals.join(probs.select("deal_id", "probability"), on="deal_id")
         pipe = forecast.pipeline_forecast(d, tenant, run_id, probs["model_version"][0], as_of.date(), mape)

@@ -17,6 +17,8 @@ CUSTOMERS_CURRENT = "analytics.ml_features__customers_current"
 CUSTOMER_BILLING = "analytics.ml_features__customer_billing"
 REVENUE = "analytics.ml_series__revenue_daily"
 DEALS = "analytics.fct_deals"
+TRANSITIONS = "analytics.fct_deal_stage_transitions"
+LEADS_DIM = "analytics.dim_leads"
 
 LEAD_RENAME = {
     "lead_source": "source",
@@ -96,3 +98,29 @@ def deal_frame(url: str | None, tenant_id: str | None = None) -> pl.DataFrame:
 
 def revenue_series(url: str | None, tenant_id: str) -> pl.DataFrame:
     return store.read_table(url, REVENUE, "WHERE tenant_id = %s", (tenant_id,))
+
+
+def pipeline_frames(
+    url: str | None, tenant_id: str
+) -> tuple[pl.DataFrame | None, pl.DataFrame | None, pl.DataFrame | None]:
+    """What the pipeline-aware forecast reads (`ml.pipeline`, `ml.funnel`): deals, their stage
+    transitions and the leads' creation times; None for what the warehouse does not have."""
+    if not (store.table_exists(url, DEALS) and store.table_exists(url, TRANSITIONS)):
+        return None, None, None
+    deals = store.read_query(
+        url,
+        f"SELECT deal_id::text, pipeline_id::text, lead_id::text, created_at, closed_at, is_won,"
+        f" deal_value::float8 AS value, expected_close_date FROM {DEALS} WHERE tenant_id = %s",
+        (tenant_id,),
+    )
+    transitions = store.read_query(
+        url,
+        f"SELECT deal_id::text, entered_at, stage_probability::float8 FROM {TRANSITIONS} WHERE tenant_id = %s",
+        (tenant_id,),
+    )
+    leads = None
+    if store.table_exists(url, LEADS_DIM):
+        leads = store.read_query(
+            url, f"SELECT lead_id::text, created_at FROM {LEADS_DIM} WHERE tenant_id = %s", (tenant_id,)
+        )
+    return deals, transitions, leads

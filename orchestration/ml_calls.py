@@ -86,25 +86,19 @@ def _train_deals(url: str | None, tenant: str, seed: int, as_of: datetime) -> Tr
 
 
 def _train_forecast(url: str | None, tenant: str, seed: int, as_of: datetime) -> Trained | str:
-    from ml import forecast, marts, registry
+    from ml import forecast, jobs
 
-    series = marts.revenue_series(url, tenant)
-    if series.height < 400:
-        return f"{series.height} days of history, 400 needed"
-    bt = forecast.backtest(forecast._daily(series), seed=seed)
-    metrics = {"backtest_mape": bt.prophet_mape, "seasonal_naive_mape": bt.naive_mape, "origins": bt.origins}
-    prev = registry.active(url, tenant, forecast.MODEL_NAME)
-    prev_score = prev.metrics.get("backtest_mape") if prev else None
-    if prev_score is not None:
-        prev_score += 1e-9  # same data and seed give the same error: keep the newer fit
+    t = forecast.train(forecast.load_history(url, tenant), seed)
+    if isinstance(t, str):
+        return t
     return Trained(
-        {"kind": "prophet", "seed": seed},
-        metrics,
-        {"horizon": forecast.HORIZON, "seasonality_mode": "multiplicative"},
+        t.artifact,
+        t.metrics,
+        t.params,
         (None, None),
-        bt.prophet_mape,
-        prev_score,
-        bt.naive_mape,
+        t.gate_score,
+        jobs.forecast_gate_active(url, tenant, t),
+        t.baseline,
         higher_is_better=False,
     )
 

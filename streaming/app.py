@@ -12,6 +12,7 @@ are redelivered and merge as no-ops. `GET /metrics` serves Prometheus text.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,6 +47,20 @@ class CrmLanderApp(LanderApp):
         log_event(
             "worker_starting", app_id=cfg.app_id, topics=sorted(cfg.data_topics), created_topics=created
         )
+
+    async def on_started_init_extra_services(self) -> None:
+        """Just before "Ready": take the start-up heap out of the garbage collector's sight.
+
+        After start-up the worker holds ~130k long-lived tracked objects (modules, Faust's and
+        pydantic's structures) that never become garbage, and every full collection walked all
+        of them (tens to hundreds of milliseconds, a pause in the middle of landing). Frozen,
+        they are skipped; collections only see what landing allocates. The young generation's
+        threshold is raised from 700 so that a fetch's worth of records does not trigger
+        collections while it is being landed (fewer, slightly longer gen-0 passes)."""
+        await super().on_started_init_extra_services()
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(cfg.gc_threshold, 10, 10)
 
 
 app = CrmLanderApp(

@@ -33,6 +33,12 @@ class ApiSettings(BaseSettings):
     api_key_cache_s: float = 5.0
     """How long a verified API key is trusted without a database look-up (revocation delay
     in *other* worker processes; the process that revokes forgets it at once)."""
+    api_key_touch_s: float = 60.0
+    """api_keys.last_used_at is written at most this often per key and process."""
+    api_batch_max: int = 64
+    """Most plain creates committed in one statement (api.core.batcher)."""
+    api_batch_inflight: int = 2
+    """Batched statements of one tenant running at once per process (1 = strictly serial)."""
     jwt_issuer: str = "crm"
     jwt_audience: str = "crm-api"
     jwt_ttl_s: int = 3600

@@ -88,8 +88,16 @@ class Pool:
 
 
 class Database:
-    def __init__(self, pool: Pool) -> None:
+    def __init__(self, pool: Pool, max_batch: int = 64, max_inflight: int = 2) -> None:
+        from api.core.batcher import InsertBatcher
+
         self.pool = pool
+        self.batcher = InsertBatcher(pool, max_batch, max_inflight)
+
+    async def insert(self, tenant_id: UUID, rows: list[tuple[str, dict[str, Any]]]) -> None:
+        """An insert-only write ((table, row) pairs), committed on return; concurrent ones
+        share a statement (api.core.batcher)."""
+        await self.batcher.insert(tenant_id, rows)
 
     @asynccontextmanager
     async def tx(self, tenant_id: UUID) -> AsyncIterator[AsyncConnection]:

@@ -71,13 +71,25 @@ def db_error(exc: psycopg.Error) -> CRMError | None:
     return None
 
 
+def crm_error_response(exc: CRMError) -> JSONResponse:
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    if exc.code is CRMErrorCode.UNAUTHENTICATED:
+        headers = {"WWW-Authenticate": "Bearer"}
+    return error_response(exc, headers)
+
+
+def db_error_response(exc: psycopg.Error, method: str, path: str) -> JSONResponse:
+    err = db_error(exc)
+    if err is None:
+        log.exception("database error on %s %s", method, path, exc_info=exc)
+        err = CRMError(CRMErrorCode.INTERNAL_ERROR, "internal error", {})
+    return error_response(err)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(CRMError)
     async def _crm(_: Request, exc: CRMError) -> JSONResponse:
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
-        if exc.code is CRMErrorCode.UNAUTHENTICATED:
-            headers = {"WWW-Authenticate": "Bearer"}
-        return error_response(exc, headers)
+        return crm_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -95,11 +107,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(psycopg.Error)
     async def _db(request: Request, exc: psycopg.Error) -> JSONResponse:
-        err = db_error(exc)
-        if err is None:
-            log.exception("database error on %s %s", request.method, request.url.path, exc_info=exc)
-            err = CRMError(CRMErrorCode.INTERNAL_ERROR, "internal error", {})
-        return error_response(err)
+        return db_error_response(exc, request.method, request.url.path)
 
     @app.exception_handler(Exception)
     async def _any(request: Request, exc: Exception) -> JSONResponse:

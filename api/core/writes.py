@@ -3,7 +3,8 @@
 `record_change` appends the audit row (actor, action, before, after) and the outbox row (a
 full `crm-changes` envelope built with `crm.events.build_event`) to the transaction; the
 outbox relay publishes it after commit. Statements are only queued (pipeline mode), so an
-audited write costs no extra round trip.
+audited write costs no extra round trip. Writes that are nothing but inserts (a plain create)
+go through `api.core.batcher` instead, which commits concurrent ones together.
 """
 
 from __future__ import annotations
@@ -40,14 +41,39 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def _utc_text(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+_AS_IS = frozenset({str, int, float, bool, type(None)})
+_CONVERT = {UUID: str, datetime: _utc_text, Decimal: lambda v: format(v, "f")}
+
+
 def jsonable(value: Any) -> Any:
-    """A row value as JSON (uuid/datetime as text, money as a decimal string, enums by value)."""
+    """A row value as JSON (uuid/datetime as text, money as a decimal string, enums by value).
+
+    Dispatches on the exact type first (rows are plain dicts of a handful of types, and this
+    runs on every value of every write); anything else takes `_jsonable_any`."""
+    t = type(value)
+    if t in _AS_IS:
+        return value
+    if t is dict:
+        return {k: v if type(v) in _AS_IS else jsonable(v) for k, v in value.items()}
+    conv = _CONVERT.get(t)
+    if conv is not None:
+        return conv(value)
+    if t is list:
+        return [v if type(v) in _AS_IS else jsonable(v) for v in value]
+    return _jsonable_any(value)
+
+
+def _jsonable_any(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     if isinstance(value, (UUID,)):
         return str(value)
     if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return _utc_text(value)
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, Enum):
@@ -80,7 +106,8 @@ def change_rows(
     request_id: str | None = None,
     at: datetime | None = None,
 ) -> list[tuple[str, dict[str, Any]]]:
-    """The audit_log and outbox rows of one change, as (table, row) pairs."""
+    """The audit_log and outbox rows of one change, as (table, row) pairs of plain values
+    (JSON columns hold dicts; `insert_row` and the batcher encode them)."""
     at = at or now()
     b, a = jsonable(before), jsonable(after)
     event = build_event(
@@ -106,8 +133,8 @@ def change_rows(
         "action": action,
         "entity": table,
         "entity_id": entity_id,
-        "before": Jsonb(b),
-        "after": Jsonb(a),
+        "before": b,
+        "after": a,
         "request_id": request_id,
         "occurred_at": at,
     }
@@ -117,10 +144,16 @@ def change_rows(
         "topic": str(Topic.CRM_CHANGES),
         "key": str(entity_id),
         "event_type": event.event_type,
-        "payload": Jsonb(event.model_dump(mode="json")),
+        "payload": event.model_dump(mode="json"),
         "created_at": at,
     }
     return [("audit_log", audit), ("outbox", outbox)]
+
+
+def after_image(rows: list[tuple[str, dict[str, Any]]]) -> Any:
+    """The changed row as `change_rows` audited (and published) it, already JSON: a create
+    answers with it instead of converting the row a second time."""
+    return next(row["after"] for table, row in rows if table == "audit_log")
 
 
 async def record_change(conn: AsyncConnection, p: Principal, **kw: Any) -> None:
@@ -142,8 +175,8 @@ async def record_audit_only(
             action,
             table,
             entity_id,
-            Jsonb(jsonable(before)),
-            Jsonb(jsonable(after)),
+            None if before is None else Jsonb(jsonable(before)),
+            None if after is None else Jsonb(jsonable(after)),
             None,
             now(),
         ),
@@ -152,15 +185,21 @@ async def record_audit_only(
 
 # --- SQL helpers ----------------------------------------------------------------------------
 
-JSON_COLUMNS = frozenset(
-    {"custom_fields", "metadata", "criteria", "stages", "metrics", "score_reason", "settings"}
-)
+
+@lru_cache(maxsize=64)
+def json_columns(table: str) -> frozenset[str]:
+    """The jsonb columns of crm.<table> (from the schema: one place says which they are)."""
+    from sqlalchemy.dialects.postgresql import JSONB
+
+    from crm.schema import tables as t
+
+    return frozenset(c.name for c in t.metadata.tables[f"crm.{table}"].columns if isinstance(c.type, JSONB))
 
 
-def _param(col: str, value: Any) -> Any:
+def _param(json_cols: frozenset[str], col: str, value: Any) -> Any:
     if isinstance(value, Jsonb):
         return value
-    if col in JSON_COLUMNS and value is not None:
+    if col in json_cols and value is not None:
         return Jsonb(jsonable(value))
     if isinstance(value, Enum):
         return value.value
@@ -175,37 +214,8 @@ def _insert_sql(table: str, cols: tuple[str, ...]) -> str:
 async def insert_row(conn: AsyncConnection, table: str, row: dict[str, Any]) -> None:
     """Queue an INSERT of a row whose every value is known client-side (no RETURNING)."""
     cols = tuple(row)
-    await conn.execute(_insert_sql(table, cols), [_param(c, row[c]) for c in cols])
-
-
-@lru_cache(maxsize=64)
-def _one_statement_sql(tenant_setting: str, shape: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
-    """WITH t AS (set the tenant), i0 AS (INSERT ... SELECT <typed params> FROM t), ...
-
-    Every insert reads from `t`, so the tenant setting is in place before any row meets the
-    RLS check; one autocommit statement is one transaction and one round trip."""
-    from sqlalchemy.dialects import postgresql
-
-    from crm.schema import tables as t
-
-    dialect = postgresql.dialect()
-    parts = [f"t AS MATERIALIZED (SELECT set_config('{tenant_setting}', %s, true) AS tenant)"]
-    for i, (table, cols) in enumerate(shape):
-        types = {c.name: c.type.compile(dialect=dialect) for c in t.metadata.tables[f"crm.{table}"].columns}
-        values = ", ".join(f"%s::{types[c]}" for c in cols)
-        parts.append(f"i{i} AS (INSERT INTO crm.{table} ({', '.join(cols)}) SELECT {values} FROM t)")
-    return "WITH " + ", ".join(parts) + " SELECT tenant FROM t"
-
-
-async def insert_all(conn: AsyncConnection, tenant_id: UUID, rows: list[tuple[str, dict[str, Any]]]) -> None:
-    """Insert rows of several tables in one statement (its own transaction: autocommit)."""
-    from crm.security import TENANT_SETTING
-
-    shape = tuple((table, tuple(row)) for table, row in rows)
-    params: list[Any] = [str(tenant_id)]
-    for _table, row in rows:
-        params.extend(_param(c, v) for c, v in row.items())
-    await conn.execute(_one_statement_sql(TENANT_SETTING, shape), params)
+    jc = json_columns(table)
+    await conn.execute(_insert_sql(table, cols), [_param(jc, c, row[c]) for c in cols])
 
 
 async def require_refs(conn: AsyncConnection, refs: list[tuple[str, UUID | None, str]]) -> None:
@@ -240,7 +250,8 @@ async def update_row(
     if bump_version:
         sets.append("version = version + 1")
     sql = f"UPDATE crm.{table} SET {', '.join(sets)} WHERE id = %s RETURNING *"
-    row = await fetchone(conn, sql, [*(_param(c, v) for c, v in changes.items()), row_id])
+    jc = json_columns(table)
+    row = await fetchone(conn, sql, [*(_param(jc, c, v) for c, v in changes.items()), row_id])
     assert row is not None
     return row
 

@@ -10,9 +10,9 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request
 
+from api.core.auth import Principal
 from api.core.db import fetchall, fetchone
 from api.core.writes import (
-    check_version,
     insert_row,
     lock_row,
     new_id,
@@ -34,6 +34,7 @@ from api.routes._common import (
     table_exists,
     unchanged_or,
 )
+from api.routes._owned import activity_row, add_activity, locked_for_write, record_update
 from api.schemas.common import CONFLICT, ERRORS, NOT_FOUND, PageOut
 from api.schemas.deals import (
     DealActivityCreate,
@@ -57,18 +58,9 @@ NF = CRMErrorCode.DEAL_NOT_FOUND
 
 
 def _activity(
-    p: Any, deal_id: UUID, type_: DealActivityType, description: str, metadata: dict, at: datetime
+    p: Principal, deal_id: UUID, type_: DealActivityType, description: str, metadata: dict, at: datetime
 ) -> dict:
-    return {
-        "id": new_id(),
-        "tenant_id": p.tenant_id,
-        "deal_id": deal_id,
-        "user_id": p.user_id if p.actor_type == "user" else None,
-        "type": type_,
-        "description": description,
-        "metadata": metadata,
-        "created_at": at,
-    }
+    return activity_row(p, "deal", deal_id, type_, description, metadata, at)
 
 
 async def _pipeline(conn: Any, pipeline_id: UUID | None) -> dict[str, Any]:
@@ -248,11 +240,8 @@ async def get_deal(deal_id: UUID, p: Reader, db: Db):
     return row_response(row)
 
 
-async def _deal_for_write(conn: Any, p: Any, deal_id: UUID, expected: int | None) -> dict[str, Any]:
-    row = await lock_row(conn, "deals", deal_id, NF, "deal")
-    check_owner(p, row, "deal")
-    check_version(row, expected, "deal")
-    return row
+async def _deal_for_write(conn: Any, p: Principal, deal_id: UUID, expected: int | None) -> dict[str, Any]:
+    return await locked_for_write(conn, p, "deals", deal_id, NF, "deal", expected)
 
 
 @router.patch("/{deal_id}", response_model=DealOut, responses={**NOT_FOUND, **CONFLICT})
@@ -298,17 +287,8 @@ async def update_deal(
                         at,
                     ),
                 )
-        await record_change(
-            conn,
-            p,
-            table="deals",
-            entity="deal",
-            action="updated",
-            entity_id=deal_id,
-            before=before,
-            after=after,
-            request_id=request_id(request),
-            at=at,
+        await record_update(
+            conn, p, request, table="deals", entity="deal", row_id=deal_id, before=before, after=after, at=at
         )
     return row_response(after)
 
@@ -385,17 +365,17 @@ async def _move(
                 at,
             ),
         )
-        await record_change(
+        await record_update(
             conn,
             p,
+            request,
             table="deals",
             entity="deal",
-            action=action,
-            entity_id=deal_id,
+            row_id=deal_id,
             before=before,
             after=after,
-            request_id=request_id(request),
             at=at,
+            action=action,
         )
     return row_response(after)
 
@@ -435,28 +415,7 @@ async def mark_lost(deal_id: UUID, body: DealLost, p: Writer, db: Db, request: R
 async def add_deal_activity(
     deal_id: UUID, body: DealActivityCreate, p: Writer, db: Db, request: Request, idem: IdempotencyKey = None
 ):
-    at = now()
-
-    async def write(conn):
-        deal = await get_row(conn, "deals", deal_id, NF, "deal")
-        check_owner(p, deal, "deal")
-        act = _activity(p, deal_id, body.type, body.description, body.metadata, at)
-        await insert_row(conn, "deal_activities", act)
-        await record_change(
-            conn,
-            p,
-            table="deal_activities",
-            entity="deal_activity",
-            action="created",
-            entity_id=act["id"],
-            before=None,
-            after=act,
-            request_id=request_id(request),
-            at=at,
-        )
-        return act
-
-    return await create(db, p, request, body.model_dump(mode="json") | {"deal_id": str(deal_id)}, idem, write)
+    return await add_activity(db, p, request, idem, parent="deal", parent_id=deal_id, code=NF, body=body)
 
 
 @router.get("/{deal_id}/activities", response_model=PageOut[DealActivityOut], responses=NOT_FOUND)

@@ -9,12 +9,14 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 
+from api.core.auth import Principal
+from api.core.batcher import Rows
 from api.core.db import fetchall, fetchone
 from api.core.responses import JSONResponse
 from api.core.writes import (
+    after_image,
     change_rows,
     check_version,
-    insert_all,
     insert_row,
     lock_row,
     new_id,
@@ -36,6 +38,7 @@ from api.routes._common import (
     table_exists,
     unchanged_or,
 )
+from api.routes._owned import activity_row, add_activity, locked_for_write, record_update
 from api.schemas.common import CONFLICT, ERRORS, NOT_FOUND, PageOut
 from api.schemas.leads import (
     ConvertOut,
@@ -56,40 +59,26 @@ Writer = Requires("leads:write")
 NF = CRMErrorCode.LEAD_NOT_FOUND
 
 
-async def _lead_for_write(conn: Any, p: Any, lead_id: UUID, expected: int | None) -> dict[str, Any]:
-    row = await lock_row(conn, "leads", lead_id, NF, "lead")
-    check_owner(p, row, "lead")
-    check_version(row, expected, "lead")
-    return row
+async def _lead_for_write(conn: Any, p: Principal, lead_id: UUID, expected: int | None) -> dict[str, Any]:
+    return await locked_for_write(conn, p, "leads", lead_id, NF, "lead", expected)
 
 
-def _activity(
-    p: Any, lead_id: UUID, type_: LeadActivityType, description: str, metadata: dict, at: datetime
-) -> dict:
-    return {
-        "id": new_id(),
-        "tenant_id": p.tenant_id,
-        "lead_id": lead_id,
-        "user_id": p.user_id if p.actor_type == "user" else None,
-        "type": type_,
-        "description": description,
-        "metadata": metadata,
-        "created_at": at,
-    }
+def _activity(p: Principal, lead_id: UUID, description: str, metadata: dict, at: datetime) -> dict:
+    """The NOTE_ADDED activity the API writes for status changes, assignments, conversion."""
+    return activity_row(p, "lead", lead_id, LeadActivityType.NOTE_ADDED, description, metadata, at)
 
 
-@router.post("", status_code=201, response_model=LeadOut, responses=CONFLICT)
-async def create_lead(body: LeadCreate, p: Writer, db: Db, request: Request, idem: IdempotencyKey = None):
-    """Create a lead (one round trip: lead, audit_log and outbox rows in one transaction)."""
+def new_lead(p: Principal, body: LeadCreate) -> dict[str, Any]:
+    """The row of a lead to create (422 for a CONVERTED status, 403 for a sales_rep assigning
+    someone else). Shared by the route below and the fast lane (api.fastlane)."""
     if body.status is LeadStatus.CONVERTED:
         raise CRMError(
             CRMErrorCode.VALIDATION_ERROR,
             "a lead is converted through /leads/{id}/convert",
             {"field": "status"},
         )
-    owner = owner_for_create(p, body.assigned_user_id)
     at = now()
-    row = {
+    return {
         "id": new_id(),
         "tenant_id": p.tenant_id,
         "customer_id": None,
@@ -102,7 +91,7 @@ async def create_lead(body: LeadCreate, p: Writer, db: Db, request: Request, ide
         "status": body.status.value,
         "score": 0,
         "score_reason": None,
-        "assigned_user_id": owner,
+        "assigned_user_id": owner_for_create(p, body.assigned_user_id),
         "tags": body.tags,
         "custom_fields": body.custom_fields,
         "last_activity_at": None,
@@ -112,27 +101,43 @@ async def create_lead(body: LeadCreate, p: Writer, db: Db, request: Request, ide
         "version": 1,
     }
 
-    change = {
-        "table": "leads",
-        "entity": "lead",
-        "action": "created",
-        "entity_id": row["id"],
-        "before": None,
-        "after": row,
-        "request_id": request_id(request),
-        "at": at,
-    }
-    if idem is None and (owner is None or owner == p.user_id):
-        # the hot path: lead + audit_log + outbox in one statement, one round trip
-        async with db.pool.connection() as conn:
-            await insert_all(conn, p.tenant_id, [("leads", row), *change_rows(p, **change)])
-        return respond(row, 201, version=1)
+
+def is_plain(p: Principal, row: dict[str, Any]) -> bool:
+    """Nothing to check in the database first (no other user to look up): insert-only."""
+    return row["assigned_user_id"] in (None, p.user_id)
+
+
+def created_rows(p: Principal, row: dict[str, Any], rid: str | None) -> Rows:
+    """The lead, its audit_log and its outbox rows."""
+    change = change_rows(
+        p,
+        table="leads",
+        entity="lead",
+        action="created",
+        entity_id=row["id"],
+        before=None,
+        after=row,
+        request_id=rid,
+        at=row["created_at"],
+    )
+    return [("leads", row), *change]
+
+
+@router.post("", status_code=201, response_model=LeadOut, responses=CONFLICT)
+async def create_lead(body: LeadCreate, p: Writer, db: Db, request: Request, idem: IdempotencyKey = None):
+    """Create a lead: the lead, audit_log and outbox rows in one transaction, one round trip
+    (concurrent plain creates share it: api.core.batcher)."""
+    row = new_lead(p, body)
+    rows = created_rows(p, row, request_id(request))
+    if idem is None and is_plain(p, row):
+        await db.insert(p.tenant_id, rows)
+        return respond(after_image(rows), 201, version=1)
 
     async def write(conn):
-        if owner is not None and owner != p.user_id:
-            await require_refs(conn, [("users", owner, "assigned_user_id")])
-        await insert_row(conn, "leads", row)
-        await record_change(conn, p, **change)
+        if not is_plain(p, row):
+            await require_refs(conn, [("users", row["assigned_user_id"], "assigned_user_id")])
+        for table, r in rows:
+            await insert_row(conn, table, r)
         return row
 
     return await create(db, p, request, body.model_dump(mode="json"), idem, write)
@@ -237,23 +242,13 @@ async def update_lead(
             act = _activity(
                 p,
                 lead_id,
-                LeadActivityType.NOTE_ADDED,
                 f"status {before['status']} -> {changes['status']}",
                 {"kind": "status_changed", "from": before["status"], "to": changes["status"]},
                 at,
             )
             await insert_row(conn, "lead_activities", act)
-        await record_change(
-            conn,
-            p,
-            table="leads",
-            entity="lead",
-            action="updated",
-            entity_id=lead_id,
-            before=before,
-            after=after,
-            request_id=request_id(request),
-            at=at,
+        await record_update(
+            conn, p, request, table="leads", entity="lead", row_id=lead_id, before=before, after=after, at=at
         )
     return row_response(after)
 
@@ -275,23 +270,13 @@ async def assign_lead(
         act = _activity(
             p,
             lead_id,
-            LeadActivityType.NOTE_ADDED,
             f"assigned to {body.user_id}",
             {"kind": "assigned", "from": before["assigned_user_id"], "to": body.user_id},
             at,
         )
         await insert_row(conn, "lead_activities", act)
-        await record_change(
-            conn,
-            p,
-            table="leads",
-            entity="lead",
-            action="updated",
-            entity_id=lead_id,
-            before=before,
-            after=after,
-            request_id=request_id(request),
-            at=at,
+        await record_update(
+            conn, p, request, table="leads", entity="lead", row_id=lead_id, before=before, after=after, at=at
         )
     return row_response(after)
 
@@ -300,29 +285,10 @@ async def assign_lead(
 async def add_lead_activity(
     lead_id: UUID, body: LeadActivityCreate, p: Writer, db: Db, request: Request, idem: IdempotencyKey = None
 ):
-    at = now()
-
-    async def write(conn):
-        before = await lock_row(conn, "leads", lead_id, NF, "lead")
-        check_owner(p, before, "lead")
-        act = _activity(p, lead_id, body.type, body.description, body.metadata, at)
-        await insert_row(conn, "lead_activities", act)
-        await update_row(conn, "leads", lead_id, {"last_activity_at": at}, bump_version=False)
-        await record_change(
-            conn,
-            p,
-            table="lead_activities",
-            entity="lead_activity",
-            action="created",
-            entity_id=act["id"],
-            before=None,
-            after=act,
-            request_id=request_id(request),
-            at=at,
-        )
-        return act
-
-    return await create(db, p, request, body.model_dump(mode="json") | {"lead_id": str(lead_id)}, idem, write)
+    """Log an activity; the lead's last_activity_at follows."""
+    return await add_activity(
+        db, p, request, idem, parent="lead", parent_id=lead_id, code=NF, body=body, touch="last_activity_at"
+    )
 
 
 @router.get("/{lead_id}/activities", response_model=PageOut[LeadActivityOut], responses=NOT_FOUND)
@@ -409,23 +375,22 @@ async def convert_lead(
         act = _activity(
             p,
             lead_id,
-            LeadActivityType.NOTE_ADDED,
             f"converted to customer {customer['id']}",
             {"kind": "converted", "customer_id": customer["id"], "customer_created": created},
             at,
         )
         await insert_row(conn, "lead_activities", act)
-        await record_change(
+        await record_update(
             conn,
             p,
+            request,
             table="leads",
             entity="lead",
-            action="converted",
-            entity_id=lead_id,
+            row_id=lead_id,
             before=before,
             after=after,
-            request_id=rid,
             at=at,
+            action="converted",
         )
     return respond(
         {"lead": after, "customer": customer, "customer_created": created}, version=after["version"]

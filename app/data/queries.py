@@ -42,25 +42,24 @@ def q(
 
 
 # --- Overview ---------------------------------------------------------------------------------
-# metrics_crm_daily holds trailing-30-day KPIs per tenant and day (is_tenant_total rows): the
-# current period is the last day's row, the previous period the row 30 days earlier.
+# dash_kpis_daily holds the tenant-total trailing-30-day KPIs per tenant and day with the day's
+# weighted pipeline: the current period is the last day's row, the previous the row 30 days
+# earlier.
 
 q(
     "overview_kpis",
     "Overview",
-    ("analytics.metrics_crm_daily", "analytics.fct_pipeline_daily"),
+    ("analytics.dash_kpis_daily",),
     f"""
 with last as (
-    select max(day) as d from analytics.metrics_crm_daily where tenant_id = {TENANT} and is_tenant_total
+    select max(day) as d from analytics.dash_kpis_daily where tenant_id = {TENANT}
 )
-select case when m.day = last.d then 'current' else 'previous' end as period, m.day,
-       m.open_pipeline_value, m.open_deals, m.win_rate, m.lead_conversion_rate, m.deal_velocity,
-       m.avg_deal_size, m.sales_cycle_days,
-       (select coalesce(sum(p.weighted_value_in_stage), 0) from analytics.fct_pipeline_daily p
-         where p.tenant_id = {TENANT} and p.day = m.day) as weighted_pipeline_value
-from analytics.metrics_crm_daily m, last
-where m.tenant_id = {TENANT} and m.is_tenant_total and m.day in (last.d, last.d - :days)
-order by m.day desc
+select case when k.day = last.d then 'current' else 'previous' end as period, k.day,
+       k.open_pipeline_value, k.open_deals, k.win_rate, k.lead_conversion_rate, k.deal_velocity,
+       k.avg_deal_size, k.sales_cycle_days, k.weighted_pipeline_value
+from analytics.dash_kpis_daily k, last
+where k.tenant_id = {TENANT} and k.day in (last.d, last.d - :days)
+order by k.day desc
 """,
     {"days": 30},
 )
@@ -68,21 +67,13 @@ order by m.day desc
 q(
     "overview_trend",
     "Overview",
-    ("analytics.metrics_crm_daily", "analytics.fct_pipeline_daily"),
+    ("analytics.dash_kpis_daily",),
     f"""
-with m as (
-    select day, open_pipeline_value, won_revenue, leads_created, leads_converted
-    from analytics.metrics_crm_daily
-    where tenant_id = {TENANT} and is_tenant_total
-      and day > (select max(day) from analytics.metrics_crm_daily where tenant_id = {TENANT}) - :days
-), w as (
-    select day, sum(weighted_value_in_stage) as weighted_pipeline_value
-    from analytics.fct_pipeline_daily
-    where tenant_id = {TENANT} and day >= (select min(day) from m)
-    group by day
-)
-select m.*, coalesce(w.weighted_pipeline_value, 0) as weighted_pipeline_value
-from m left join w using (day) order by m.day
+select day, open_pipeline_value, won_revenue, leads_created, leads_converted, weighted_pipeline_value
+from analytics.dash_kpis_daily
+where tenant_id = {TENANT}
+  and day > (select max(day) from analytics.dash_kpis_daily where tenant_id = {TENANT}) - :days
+order by day
 """,
     {"days": 180},
 )
@@ -91,19 +82,23 @@ q(
     "overview_churn_risk",
     "Overview",
     ("ml.churn_predictions",),
+    # two index ranges: the at-risk levels, and whether the tenant has any prediction at all
+    # (counting every prediction only to test for none read the whole tenant's index)
     f"""
-select count(*) filter (where risk_level in ('high', 'critical')) as at_risk, count(*) as scored
-from ml.churn_predictions where tenant_id = {TENANT}
+select (select count(*) from ml.churn_predictions
+        where tenant_id = {TENANT} and risk_level in ('high', 'critical')) as at_risk,
+       exists (select 1 from ml.churn_predictions where tenant_id = {TENANT}) as scored
 """,
 )
 
 q(
     "overview_health_risk",
     "Overview",
-    ("analytics.fct_customer_health",),
+    ("analytics.dash_customer_health_summary",),
     f"""
-select count(*) filter (where risk_level in ('high', 'critical')) as at_risk, count(*) as scored
-from analytics.fct_customer_health where tenant_id = {TENANT} and is_active_customer
+select coalesce(sum(customers) filter (where risk_level in ('high', 'critical')), 0) as at_risk,
+       coalesce(sum(customers), 0) as scored
+from analytics.dash_customer_health_summary where tenant_id = {TENANT}
 """,
 )
 
@@ -112,12 +107,12 @@ from analytics.fct_customer_health where tenant_id = {TENANT} and is_active_cust
 q(
     "pipeline_funnel",
     "Pipeline & forecast",
-    ("analytics.fct_deals",),
+    ("analytics.dash_open_pipeline",),
     f"""
-select pipeline_id, pipeline_name, stage_name, stage_order, count(*) as deals,
-       coalesce(sum(deal_value), 0) as amount, coalesce(sum(weighted_value), 0) as weighted_amount
-from analytics.fct_deals
-where tenant_id = {TENANT} and is_open
+select pipeline_id, pipeline_name, stage_name, stage_order, sum(deals) as deals,
+       sum(amount) as amount, sum(weighted_amount) as weighted_amount
+from analytics.dash_open_pipeline
+where tenant_id = {TENANT}
 group by pipeline_id, pipeline_name, stage_name, stage_order
 order by pipeline_name, stage_order
 """,
@@ -126,18 +121,11 @@ order by pipeline_name, stage_order
 q(
     "pipeline_stage_conversion",
     "Pipeline & forecast",
-    ("analytics.fct_deal_stage_transitions",),
+    ("analytics.dash_stage_conversion",),
     f"""
-with lost as (
-    select stage_name from analytics.fct_deal_stage_transitions
-    where tenant_id = {TENANT} and is_lost_stage group by stage_name
-)
-select pipeline_id, stage_name, stage_order, count(*) as entered,
-       count(*) filter (where next_stage is not null and next_stage not in (select stage_name from lost))
-           as advanced
-from analytics.fct_deal_stage_transitions
-where tenant_id = {TENANT} and not is_won_stage and not is_lost_stage
-group by pipeline_id, stage_name, stage_order
+select pipeline_id, stage_name, stage_order, entered, advanced
+from analytics.dash_stage_conversion
+where tenant_id = {TENANT}
 order by pipeline_id, stage_order
 """,
 )
@@ -145,13 +133,12 @@ order by pipeline_id, stage_order
 q(
     "pipeline_weighted_by_month",
     "Pipeline & forecast",
-    ("analytics.fct_deals",),
+    ("analytics.dash_open_pipeline",),
     f"""
-select date_trunc('month', expected_close_date)::date as close_month, count(*) as deals,
-       coalesce(sum(deal_value), 0) as amount, coalesce(sum(weighted_value), 0) as weighted_amount
-from analytics.fct_deals
-where tenant_id = {TENANT} and is_open and expected_close_date is not null
-group by 1 order by 1
+select close_month, sum(deals) as deals, sum(amount) as amount, sum(weighted_amount) as weighted_amount
+from analytics.dash_open_pipeline
+where tenant_id = {TENANT} and close_month is not null
+group by close_month order by close_month
 """,
 )
 
@@ -250,16 +237,26 @@ order by top.score desc, top.lead_id
     {**LEAD_DEFAULTS, "limit": 200},
 )
 
+# The tiles, the score histogram and the filter options come from dash_lead_score_summary
+# (leads per owner, source, status, method and score decade): score bounds must be decades
+# (0, 40, 70 ... 39, 69, 100), as the page's bands are.
+SUMMARY_FILTER = """
+  and score_band between :score_min and :score_max
+  and (cast(:owner as text) is null or owner_name = :owner)
+  and (cast(:source as text) is null or lead_source = :source)
+  and (cast(:status as text) is null or lead_status = :status)
+"""
+
 q(
     "leads_summary",
     "Leads",
-    ("ml.lead_scores", "analytics.dim_leads"),
+    ("analytics.dash_lead_score_summary",),
     f"""
-select count(*) as leads, round(avg(s.score)::numeric, 1) as avg_score,
-       count(*) filter (where s.score >= 70) as hot,
-       count(*) filter (where s.method = 'model') as by_model
-from ml.lead_scores s
-where s.tenant_id = {TENANT} and s.score between :score_min and :score_max {LEAD_FILTER}
+select coalesce(sum(leads), 0) as leads, round(sum(score_sum)::numeric / nullif(sum(leads), 0), 1) as avg_score,
+       coalesce(sum(leads) filter (where score_band >= 70), 0) as hot,
+       coalesce(sum(leads) filter (where method = 'model'), 0) as by_model
+from analytics.dash_lead_score_summary
+where tenant_id = {TENANT} {SUMMARY_FILTER}
 """,
     LEAD_DEFAULTS,
 )
@@ -267,11 +264,11 @@ where s.tenant_id = {TENANT} and s.score between :score_min and :score_max {LEAD
 q(
     "leads_score_bands",
     "Leads",
-    ("ml.lead_scores", "analytics.dim_leads"),
+    ("analytics.dash_lead_score_summary",),
     f"""
-select least(s.score / 10, 9) * 10 as band, count(*) as leads
-from ml.lead_scores s
-where s.tenant_id = {TENANT} and s.score between :score_min and :score_max {LEAD_FILTER}
+select score_band as band, sum(leads) as leads
+from analytics.dash_lead_score_summary
+where tenant_id = {TENANT} {SUMMARY_FILTER}
 group by 1 order by 1
 """,
     LEAD_DEFAULTS,
@@ -280,12 +277,12 @@ group by 1 order by 1
 q(
     "leads_filter_options",
     "Leads",
-    ("analytics.dim_leads",),
+    ("analytics.dash_lead_score_summary",),
     f"""
 select case when grouping(owner_name) = 0 then 'owner' when grouping(lead_source) = 0 then 'source'
             else 'status' end as kind,
-       coalesce(owner_name, lead_source, lead_status) as value, count(*) as leads
-from analytics.dim_leads
+       coalesce(owner_name, lead_source, lead_status) as value, sum(leads) as leads
+from analytics.dash_lead_score_summary
 where tenant_id = {TENANT}
 group by grouping sets ((owner_name), (lead_source), (lead_status))
 """,
@@ -327,11 +324,11 @@ order by occurred_at desc limit 200
 q(
     "health_distribution",
     "Customers",
-    ("analytics.fct_customer_health",),
+    ("analytics.dash_customer_health_summary",),
     f"""
-select risk_level, least(floor(health_score / 10), 9)::int as bucket, count(*) as customers
-from analytics.fct_customer_health
-where tenant_id = {TENANT} and is_active_customer
+select risk_level, health_bucket as bucket, sum(customers) as customers
+from analytics.dash_customer_health_summary
+where tenant_id = {TENANT}
 group by 1, 2 order by 2
 """,
 )
@@ -339,12 +336,13 @@ group by 1, 2 order by 2
 q(
     "health_trend",
     "Customers",
-    ("analytics.fct_customer_health",),
+    ("analytics.dash_customer_health_summary",),
     f"""
-select trend, count(*) as customers, round(avg(health_score)::numeric, 1) as avg_health,
-       round(avg(health_score_previous)::numeric, 1) as avg_health_previous
-from analytics.fct_customer_health
-where tenant_id = {TENANT} and is_active_customer
+select trend, sum(customers) as customers,
+       round(sum(health_score_sum) / nullif(sum(customers), 0), 1) as avg_health,
+       round(sum(health_score_previous_sum) / nullif(sum(previous_scored), 0), 1) as avg_health_previous
+from analytics.dash_customer_health_summary
+where tenant_id = {TENANT}
 group by trend
 """,
 )
@@ -411,6 +409,19 @@ where tenant_id = {TENANT} and customer_id = cast(:customer_id as uuid)
 )
 
 q(
+    "customer_health_history",
+    "Customer",
+    ("analytics.dash_customer_health_history",),
+    f"""
+select day, health_score, risk_level, recorded_as
+from analytics.dash_customer_health_history
+where tenant_id = {TENANT} and customer_id = cast(:customer_id as uuid)
+order by day
+""",
+    {"customer_id": None},
+)
+
+q(
     "customer_activity",
     "Customer",
     ("analytics.ml_features__customers_current",),
@@ -444,12 +455,12 @@ order by created_at desc limit 100
 q(
     "segments",
     "Segments",
-    ("analytics.fct_segment_memberships",),
+    ("analytics.dash_segment_summary",),
     f"""
-select segment_id, segment_name, count(customer_id) as members, coalesce(sum(mrr), 0) as mrr,
+select segment_id, segment_name, sum(members) as members, coalesce(sum(mrr), 0) as mrr,
        max(segment_last_calculated) as last_calculated, bool_or(segment_is_stale) as is_stale,
        bool_or(is_dynamic) as is_dynamic
-from analytics.fct_segment_memberships
+from analytics.dash_segment_summary
 where tenant_id = {TENANT}
 group by segment_id, segment_name
 order by members desc, segment_name
@@ -459,11 +470,11 @@ order by members desc, segment_name
 q(
     "segment_growth",
     "Segments",
-    ("analytics.fct_segment_memberships",),
+    ("analytics.dash_segment_summary",),
     f"""
-select segment_name, date_trunc('month', added_day)::date as month, count(*) as added
-from analytics.fct_segment_memberships
-where tenant_id = {TENANT} and added_day is not null
+select segment_name, added_month as month, sum(members) as added
+from analytics.dash_segment_summary
+where tenant_id = {TENANT} and added_month is not null
 group by 1, 2 order by 1, 2
 """,
 )
@@ -484,53 +495,54 @@ order by m.mrr desc nulls last, m.customer_id limit 200
 )
 
 # --- Attribution ------------------------------------------------------------------------------
+# dash_attribution_monthly: revenue per month won, model, channel, touchpoint type and campaign.
+# `since` (a month, or null for all time) narrows the period on the summary's index.
+
+SINCE = "(cast(:since as date) is null or a.won_month >= cast(:since as date))"
 
 q(
     "attribution_by_channel",
     "Attribution",
-    ("analytics.fct_revenue_attribution",),
+    ("analytics.dash_attribution_monthly",),
     f"""
-select attribution_model as model, coalesce(channel, 'unknown') as channel, sum(credit) as revenue
-from analytics.fct_revenue_attribution
-where tenant_id = {TENANT}
+select a.attribution_model as model, a.channel, sum(a.revenue) as revenue
+from analytics.dash_attribution_monthly a
+where a.tenant_id = {TENANT} and {SINCE}
 group by 1, 2 order by 1, 3 desc
 """,
+    {"since": None},
 )
 
 q(
     "attribution_by_campaign",
     "Attribution",
-    ("analytics.fct_campaign_performance",),
-    # the campaign mart carries each model's attributed revenue: no scan of the touchpoint rows
+    ("analytics.dash_attribution_monthly", "analytics.fct_campaign_performance"),
     f"""
-select campaign_name, revenue from (
-    select campaign_name,
-           case :model when 'first_touch' then attributed_revenue_first_touch
-                       when 'last_touch' then attributed_revenue_last_touch
-                       when 'linear' then attributed_revenue_linear
-                       when 'time_decay' then attributed_revenue_time_decay
-                       when 'u_shaped' then attributed_revenue_u_shaped
-                       when 'w_shaped' then attributed_revenue_w_shaped end as revenue
-    from analytics.fct_campaign_performance
-    where tenant_id = {TENANT}
-) c
-where revenue > 0
-order by revenue desc, campaign_name limit 25
+with top as (
+    select a.campaign_id, sum(a.revenue) as revenue
+    from analytics.dash_attribution_monthly a
+    where a.tenant_id = {TENANT} and a.attribution_model = :model and a.campaign_id is not null and {SINCE}
+    group by a.campaign_id
+    having sum(a.revenue) > 0
+)
+select c.campaign_name, top.revenue
+from top join analytics.fct_campaign_performance c on c.campaign_id = top.campaign_id and c.tenant_id = {TENANT}
+order by top.revenue desc, c.campaign_name limit 25
 """,
-    {"model": "linear"},
+    {"model": "linear", "since": None},
 )
 
 q(
     "attribution_by_touchpoint",
     "Attribution",
-    ("analytics.fct_revenue_attribution",),
+    ("analytics.dash_attribution_monthly",),
     f"""
-select coalesce(touchpoint_type, 'unknown') as touchpoint_type, sum(credit) as revenue, count(*) as touchpoints
-from analytics.fct_revenue_attribution
-where tenant_id = {TENANT} and attribution_model = :model
+select a.touchpoint_type, sum(a.revenue) as revenue, sum(a.touchpoints) as touchpoints
+from analytics.dash_attribution_monthly a
+where a.tenant_id = {TENANT} and a.attribution_model = :model and {SINCE}
 group by 1 order by 2 desc
 """,
-    {"model": "linear"},
+    {"model": "linear", "since": None},
 )
 
 # --- Campaigns --------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
-"""Attribution: revenue by channel, campaign and touchpoint type under the chosen model, and
-all models side by side."""
+"""Attribution: revenue by channel, campaign and touchpoint type under the chosen model and
+period (month won), and all models side by side."""
 
 from __future__ import annotations
+
+from datetime import UTC, date, datetime
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -17,10 +19,27 @@ MODELS = {
     "w_shaped": "W-shaped",
 }
 
-st.title("Attribution")
-st.caption(f"{user().tenant_name} · from analytics.fct_revenue_attribution")
+PERIODS = {"All time": None, "Last 12 months": 12, "Last 3 months": 3}
 
-by_channel = load("attribution_by_channel", empty="No attributed revenue yet.")
+
+def since(months: int | None) -> str | None:
+    """First day of the month `months - 1` months before this one (None: all time)."""
+    if months is None:
+        return None
+    today = datetime.now(UTC).date()
+    index = today.year * 12 + today.month - 1 - (months - 1)
+    return date(index // 12, index % 12 + 1, 1).isoformat()
+
+
+st.title("Attribution")
+st.caption(
+    f"{user().tenant_name} · revenue of won deals by month won · from analytics.dash_attribution_monthly "
+    "(fct_revenue_attribution summed) and analytics.fct_campaign_performance"
+)
+
+period = st.segmented_control("Won", list(PERIODS), default="All time", key="attr_period") or "All time"
+start = since(PERIODS[period])
+by_channel = load("attribution_by_channel", since=start, empty="No attributed revenue in this period.")
 if by_channel is not None:
     present = [m for m in MODELS if m in set(by_channel["model"])] or sorted(by_channel["model"].unique())
     model = st.segmented_control(
@@ -41,14 +60,14 @@ if by_channel is not None:
             title=f"Revenue by channel · {MODELS.get(model, model)}",
         )
     with right:
-        touch = load("attribution_by_touchpoint", model=model, empty="No touchpoints.")
+        touch = load("attribution_by_touchpoint", model=model, since=start, empty="No touchpoints.")
         if touch is not None:
             chart(
                 go.Figure(go.Bar(x=touch["touchpoint_type"], y=touch["revenue"])),
                 "attr_touch",
                 title="Revenue by touchpoint type",
             )
-    camp = load("attribution_by_campaign", model=model, empty="No campaign touchpoints.")
+    camp = load("attribution_by_campaign", model=model, since=start, empty="No campaign touchpoints.")
     if camp is not None:
         fig = go.Figure(go.Bar(x=camp["revenue"], y=camp["campaign_name"], orientation="h"))
         fig.update_yaxes(autorange="reversed")

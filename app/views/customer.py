@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.ui import chart, load, money, num, tiles, user
+from app.ui import chart, fetch_or_none, load, money, num, tiles, user
 
 
 def count(v: object) -> str:
@@ -80,7 +80,7 @@ if customer_id:
         c = detail.iloc[0]
         st.caption(
             f"{user().tenant_name} · from analytics.dim_customers, analytics.ml_features__customers_current, "
-            "analytics.fct_deals, analytics.fct_customer_health"
+            "analytics.fct_deals, analytics.fct_customer_health, analytics.dash_customer_health_history"
         )
         st.subheader(f"{c.get('company') or c.get('email') or customer_id}")
         st.markdown(" · ".join(str(c[k]) for k in ("lifecycle_stage", "industry", "country") if c.get(k)))
@@ -112,6 +112,19 @@ if customer_id:
                 fig = go.Figure(go.Bar(x=vals, y=[c.title() for c in cats], orientation="h"))
                 fig.update_xaxes(range=[0, 1])
                 chart(fig, "customer_factors", height=260, title="Health factors (0-1)")
+            history = fetch_or_none("customer_health_history", customer_id=customer_id)
+            if history is not None:
+                fig = go.Figure(
+                    go.Scatter(
+                        x=history["day"],
+                        y=history["health_score"].map(num),
+                        mode="lines+markers",
+                        text=history["risk_level"],
+                        hovertemplate="%{x|%d %b %Y}: %{y:.1f} (%{text} risk)<extra></extra>",
+                    )
+                )
+                fig.update_yaxes(range=[0, 100])
+                chart(fig, "customer_health_history", height=240, title="Health history")
             recs = list(h["recommendations"] or [])
             if recs:
                 st.markdown("**Recommendations**\n" + "\n".join(f"- {r}" for r in recs))

@@ -14,8 +14,8 @@ TREND_COLORS = {"improving": "#2ca02c", "stable": "#7f7f7f", "declining": "#d627
 
 st.title("Customers")
 st.caption(
-    f"{user().tenant_name} · active customers · from analytics.fct_customer_health, ml.churn_predictions, "
-    "analytics.dim_customers"
+    f"{user().tenant_name} · active customers · from analytics.dash_customer_health_summary "
+    "(fct_customer_health), ml.churn_predictions, analytics.dim_customers"
 )
 
 

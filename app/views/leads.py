@@ -11,7 +11,10 @@ from app.ui import chart, empty_state, fetch_or_none, load, num, tiles, user
 BANDS = {"All": (0, 100), "Hot (70-100)": (70, 100), "Warm (40-69)": (40, 69), "Cold (0-39)": (0, 39)}
 
 st.title("Leads")
-st.caption(f"{user().tenant_name} · ranked by score · from ml.lead_scores and analytics.dim_leads")
+st.caption(
+    f"{user().tenant_name} · ranked by score · from ml.lead_scores, analytics.dim_leads and "
+    "analytics.dash_lead_score_summary (fct_lead_scores)"
+)
 
 options = load("leads_filter_options", empty="No leads yet.")
 if options is not None:

@@ -13,7 +13,7 @@ PERIOD_DAYS = 30
 st.title("Overview")
 st.caption(
     f"{user().tenant_name} · trailing {PERIOD_DAYS} days against the {PERIOD_DAYS} before · "
-    "from analytics.metrics_crm_daily, analytics.fct_pipeline_daily, ml.churn_predictions"
+    "from analytics.dash_kpis_daily (metrics_crm_daily with fct_pipeline_daily), ml.churn_predictions"
 )
 
 
@@ -32,7 +32,7 @@ if frame is not None:
     churn = fetch_or_none("overview_churn_risk")
     source = "ml.churn_predictions"
     if churn is None or num(churn.iloc[0]["scored"]) == 0:
-        churn, source = fetch_or_none("overview_health_risk"), "analytics.fct_customer_health"
+        churn, source = fetch_or_none("overview_health_risk"), "analytics.dash_customer_health_summary"
     at_risk = f"{num(churn.iloc[0]['at_risk']):,.0f}" if churn is not None else "n/a"
 
     tiles(

@@ -10,8 +10,8 @@ from app.ui import chart, fetch_or_none, load, money, num, tiles, user
 
 st.title("Pipeline & forecast")
 st.caption(
-    f"{user().tenant_name} · from analytics.fct_deals, analytics.fct_deal_stage_transitions, "
-    "ml.revenue_forecasts"
+    f"{user().tenant_name} · from analytics.dash_open_pipeline (open fct_deals), "
+    "analytics.dash_stage_conversion (fct_deal_stage_transitions), ml.revenue_forecasts"
 )
 
 funnel = load("pipeline_funnel", empty="No open deals.")

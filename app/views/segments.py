@@ -8,7 +8,10 @@ import streamlit as st
 from app.ui import chart, fetch_or_none, load, money, num, tiles, user
 
 st.title("Segments")
-st.caption(f"{user().tenant_name} · from analytics.fct_segment_memberships, analytics.dim_customers")
+st.caption(
+    f"{user().tenant_name} · from analytics.dash_segment_summary (fct_segment_memberships), "
+    "analytics.fct_segment_memberships, analytics.dim_customers"
+)
 
 segs = load("segments", empty="No segments defined yet.")
 if segs is not None:

@@ -7,8 +7,9 @@ wire until producers have moved), never by changing the old model.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, create_model
 
@@ -24,6 +25,8 @@ class EventSpec:
     payload_model: type[BaseModel]
     event_model: type[Event]
     """The envelope subclass with `payload: payload_model`; validates a whole message at once."""
+    validate: Callable[[Any], Event]
+    """`event_model.model_validate` without its Python wrapper (the validator's own method)."""
 
     @property
     def key_field(self) -> str:
@@ -43,6 +46,7 @@ def register(topic: Topic, event_type: str, payload_model: type[BaseModel], vers
         raise ValueError(f"{event_type} cannot move from {EVENT_TOPICS[event_type]} to {topic}")
     if topic not in KEY_FIELDS or KEY_FIELDS[topic] not in payload_model.model_fields:
         raise ValueError(f"{payload_model.__name__} lacks the key field of topic {topic}")
+    _check_plain(payload_model)
     suffix = "" if version == 1 else f"V{version}"
     event_model: type[Event] = create_model(  # type: ignore[call-overload]
         f"{payload_model.__name__}Event{suffix}",
@@ -52,12 +56,32 @@ def register(topic: Topic, event_type: str, payload_model: type[BaseModel], vers
         schema_version=(Literal[version], ...),
         payload=(payload_model, ...),
     )
-    spec = EventSpec(event_type, version, str(topic), payload_model, event_model)
+    spec = EventSpec(
+        event_type,
+        version,
+        str(topic),
+        payload_model,
+        event_model,
+        event_model.__pydantic_validator__.validate_python,
+    )
     event_model.spec = spec
     REGISTRY[(event_type, version)] = spec
     EVENT_TOPICS[event_type] = str(topic)
     LATEST_VERSION[event_type] = max(version, LATEST_VERSION.get(event_type, 0))
     return spec
+
+
+def _check_plain(model: type[BaseModel]) -> None:
+    """Payloads are plain data: their JSON is their field values (`Event.payload_json` relies on
+    it, and so does every consumer reading `raw.*.payload` by field name)."""
+    decorators = model.__pydantic_decorators__
+    if decorators.field_serializers or decorators.model_serializers or decorators.computed_fields:
+        raise ValueError(
+            f"{model.__name__}: payload models may not have custom serialisers or computed fields"
+        )
+    for name, info in model.model_fields.items():
+        if info.exclude or info.alias not in (None, name) or info.serialization_alias not in (None, name):
+            raise ValueError(f"{model.__name__}.{name}: payload fields may not be excluded or aliased")
 
 
 def get_spec(event_type: str, schema_version: int | None = None) -> EventSpec:

@@ -1,8 +1,10 @@
 """Schema `raw`: one append-only landing table per Kafka topic, plus `raw.dead_letters`.
 
-`event_id` is the primary key, so the lander's `INSERT ... ON CONFLICT (event_id) DO NOTHING`
-makes at-least-once delivery land each event exactly once. No foreign key to `crm.tenants`:
-raw is a landing zone written by another role, and validation happens in the lander.
+`event_id` is the primary key, so at-least-once delivery lands each event exactly once (the
+lander COPYs a batch and merges it with `ON CONFLICT (event_id) DO NOTHING` when one of its events
+is already there). No foreign key to `crm.tenants`: raw is a landing zone written by another
+role, and validation happens in the lander. No other index: every index is paid on each landed
+row, and raw is read in full (dbt staging, Dagster checks) or by `received_at` (migration 0401).
 """
 
 from __future__ import annotations
@@ -52,8 +54,6 @@ def _landing_table(name: str) -> Table:
         Column("kafka_partition", Integer),
         Column("kafka_offset", BigInteger),
         Column("payload", JSONB, nullable=False),
-        Index(None, "tenant_id", "occurred_at"),
-        Index(None, "event_type"),
         schema=RAW,
     )
 

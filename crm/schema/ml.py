@@ -108,6 +108,13 @@ churn_predictions = Table(
     Index(None, "tenant_id", "risk_level"),
     schema=ML,
 )
+# The churn-risk list's order (migration 0801): the first 100 entries, no sort of the tenant's rows.
+Index(
+    "ix_churn_predictions_tenant_id_probability",
+    churn_predictions.c.tenant_id,
+    churn_predictions.c.churn_probability.desc(),
+    churn_predictions.c.customer_id,
+)
 
 revenue_forecasts = Table(
     "revenue_forecasts",

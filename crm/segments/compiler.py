@@ -14,6 +14,7 @@ parameter (`:p0`, `:p1`, ... for SQLAlchemy `text()`; casts use CAST(), never `:
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -25,6 +26,7 @@ MAX_NODES = 300
 MAX_IN_VALUES = 1000
 MAX_TEXT = 500
 MAX_DAYS = 36_500
+_PREFIX = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 OP_ALIASES = {"neq": "ne", "within_days": "within_last_days"}
 COMPARISONS = {"eq": "=", "ne": "IS DISTINCT FROM", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
@@ -51,12 +53,13 @@ def _fail(path: str, message: str) -> SegmentCriteriaError:
 
 
 class _Compiler:
-    def __init__(self) -> None:
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix
         self.params: dict[str, Any] = {}
         self.nodes = 0
 
     def bind(self, value: Any) -> str:
-        name = f"p{len(self.params)}"
+        name = f"{self.prefix}p{len(self.params)}"
         self.params[name] = value
         return f":{name}"
 
@@ -95,7 +98,9 @@ class _Compiler:
         op = node.get("op")
         op = OP_ALIASES.get(op, op) if isinstance(op, str) else op
         if op not in OPERATORS:
-            raise _fail(_sub(path, "op"), f"unknown operator {node.get('op')!r}; allowed: {', '.join(OPERATORS)}")
+            raise _fail(
+                _sub(path, "op"), f"unknown operator {node.get('op')!r}; allowed: {', '.join(OPERATORS)}"
+            )
         vpath = _sub(path, "value")
         col = f'"{field.name}"'  # from the whitelist, never from the input
         value = node.get("value")
@@ -110,7 +115,9 @@ class _Compiler:
             raise _fail(vpath, f"operator {op} needs a value")
         if op in COMPARISONS:
             if op not in ("eq", "ne") and field.kind not in ORDERED:
-                raise _fail(_sub(path, "op"), f"{op} needs a number or date field, {field.name} is {field.kind}")
+                raise _fail(
+                    _sub(path, "op"), f"{op} needs a number or date field, {field.name} is {field.kind}"
+                )
             if field.kind == Kind.TEXT_ARRAY:
                 raise _fail(_sub(path, "op"), f"{field.name} is a list: use contains")
             return f"{col} {COMPARISONS[op]} {self.typed(field, value, vpath)}"
@@ -125,7 +132,9 @@ class _Compiler:
             return f"{col} = ANY(CAST({self.bind(items)} AS {SQL_TYPE[field.kind]}[]))"
         if op == "between":
             if field.kind not in ORDERED:
-                raise _fail(_sub(path, "op"), f"between needs a number or date field, {field.name} is {field.kind}")
+                raise _fail(
+                    _sub(path, "op"), f"between needs a number or date field, {field.name} is {field.kind}"
+                )
             if not isinstance(value, list) or len(value) != 2:
                 raise _fail(vpath, "between needs [low, high]")
             low = self.typed(field, value[0], f"{vpath}[0]")
@@ -142,11 +151,14 @@ class _Compiler:
             return f"{col} ILIKE {self.bind('%' + escaped + '%')} ESCAPE '\\'"
         # within_last_days
         if field.kind != Kind.TIMESTAMP:
-            raise _fail(_sub(path, "op"), f"within_last_days needs a date field, {field.name} is {field.kind}")
+            raise _fail(
+                _sub(path, "op"), f"within_last_days needs a date field, {field.name} is {field.kind}"
+            )
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= MAX_DAYS:
             raise _fail(vpath, f"within_last_days takes a number of days, 0 < days <= {MAX_DAYS}")
         days = self.bind(float(value))
-        return f"({col} >= :now - CAST({days} AS double precision) * INTERVAL '1 day' AND {col} <= :now)"
+        now = f":{self.prefix}now"
+        return f"({col} >= {now} - CAST({days} AS double precision) * INTERVAL '1 day' AND {col} <= {now})"
 
     def typed(self, field: Field, value: Any, path: str) -> str:
         return f"CAST({self.bind(self.check(field, value, path))} AS {SQL_TYPE[field.kind]})"
@@ -185,21 +197,28 @@ def validate_criteria(criteria: dict) -> None:
 
 
 def compile_criteria(
-    criteria: dict, tenant_id: str, *, now: datetime | date | None = None
+    criteria: dict, tenant_id: str, *, now: datetime | date | None = None, prefix: str = ""
 ) -> tuple[str, dict[str, Any]]:
     """`(sql_where, params)` for `SELECT ... FROM analytics.dim_customers WHERE <sql_where>`,
     with SQLAlchemy `text()` named parameters. The clause is always scoped to `tenant_id`.
-    `now` (default: the database's now()) anchors within_last_days."""
-    compiler = _Compiler()
+    `now` (default: the database's now()) anchors within_last_days. `prefix` starts every
+    parameter name (`:<prefix>p0`, `:<prefix>tenant_id`), so that several segments' clauses can
+    share one statement (the recalculation evaluates all of a tenant's segments in one scan);
+    it must be a plain identifier chosen by the caller, never user input."""
+    if prefix and not _PREFIX.fullmatch(prefix):
+        raise ValueError(f"parameter prefix must be letters, digits and underscores: {prefix!r}")
+    compiler = _Compiler(prefix)
     body = compiler.node(criteria, "", 0)
     params = compiler.params
-    params["tenant_id"] = str(tenant_id)
-    if ":now" in body:
+    tenant = f"{prefix}tenant_id"
+    params[tenant] = str(tenant_id)
+    now_name = f"{prefix}now"
+    if f":{now_name}" in body:
         if now is None:
-            body = body.replace(":now", "now()")
+            body = body.replace(f":{now_name}", "now()")
         else:
             if isinstance(now, date) and not isinstance(now, datetime):
                 now = datetime(now.year, now.month, now.day, tzinfo=UTC)
-            params["now"] = now
-            body = body.replace(":now", "CAST(:now AS timestamptz)")
-    return f'"tenant_id" = CAST(:tenant_id AS uuid) AND ({body})', params
+            params[now_name] = now
+            body = body.replace(f":{now_name}", f"CAST(:{now_name} AS timestamptz)")
+    return f'"tenant_id" = CAST(:{tenant} AS uuid) AND ({body})', params

@@ -1,10 +1,19 @@
-"""Segment recalculation: evaluate a segment's criteria over `analytics.dim_customers` and
-replace its memberships, count and last_calculated in one transaction.
+"""Segment recalculation: evaluate segments' criteria over `analytics.dim_customers` and bring
+their memberships, count and last_calculated up to date.
+
+Set-based, one tenant at a time: a single scan of the tenant's customers evaluates every
+segment's compiled predicate (each customer yields the ids of the segments it matches), and
+one statement applies the difference to `crm.customer_segment_memberships` (ending the
+memberships no longer matched, starting the new ones; continuing members keep their row and
+added_at). Nothing is rewritten that did not change, so a recalculation with nothing changed
+writes almost nothing.
 
 Recovery (the seed's "use cached segment memberships and schedule recalculation"): when
 anything fails (bad criteria, the mart missing, a database error) the transaction rolls back,
 the last memberships stay as they were, and the segment is marked `is_stale` with `last_error`;
-the next recalculation retries it and clears the flag on success.
+the next recalculation retries it and clears the flag on success. Criteria that do not compile
+fail alone; when a tenant's combined statement fails, its segments are retried one by one so
+that only the failing ones are marked stale.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Engine, text
@@ -38,84 +48,198 @@ class RecalcResult:
     code: str | None = None
 
 
-def _members_sql(where: str) -> str:
-    """One statement: the members now, the memberships that end (deleted) and the ones that
-    start (inserted; continuing members keep their row and added_at). A customer deleted since
-    the mart was built makes the insert fail its foreign key: the recovery path then keeps the
+@dataclass(frozen=True)
+class _Segment:
+    id: str
+    tenant_id: str
+    name: str
+    criteria: Any
+
+
+def _members_sql(wheres: list[str]) -> str:
+    """One statement for a tenant's segments (parameters :tenant_id, :segment_ids, :sid<i> and
+    each clause's own): `members` is one pass over the tenant's customers (a customer becomes
+    one row per segment it matches), then the memberships that end are deleted and the ones
+    that start inserted, and the per-segment counts come back. A customer deleted since the
+    mart was built makes the insert fail its foreign key: the recovery path then keeps the
     last members until the next build."""
+    matches = ",\n                    ".join(
+        f"CASE WHEN ({where}) THEN CAST(:sid{i} AS uuid) END" for i, where in enumerate(wheres)
+    )
     return f"""
         with members as materialized (
-            select customer_id from {SOURCE_TABLE} where {where}
+            select matched.segment_id, matched.customer_id
+            from (
+                select customer_id, unnest(array_remove(ARRAY[
+                    {matches}
+                ], NULL)) as segment_id
+                from {SOURCE_TABLE}
+                where tenant_id = CAST(:tenant_id AS uuid)
+            ) as matched
         ),
         removed as (
             delete from crm.customer_segment_memberships m
-            where m.segment_id = :segment_id
-              and not exists (select 1 from members where members.customer_id = m.customer_id)
-            returning 1
+            where m.segment_id = ANY(CAST(:segment_ids AS uuid[]))
+              and not exists (
+                  select 1 from members where members.segment_id = m.segment_id
+                                          and members.customer_id = m.customer_id
+              )
+            returning m.segment_id
         ),
         added as (
             insert into crm.customer_segment_memberships (tenant_id, segment_id, customer_id)
-            select CAST(:tenant_id AS uuid), :segment_id, members.customer_id
+            select CAST(:tenant_id AS uuid), members.segment_id, members.customer_id
             from members
             where not exists (
                 select 1 from crm.customer_segment_memberships m
-                where m.segment_id = :segment_id and m.customer_id = members.customer_id
+                where m.segment_id = members.segment_id and m.customer_id = members.customer_id
             )
+            order by members.segment_id, members.customer_id  -- in (segment_id, customer_id) index order
             on conflict (segment_id, customer_id) do nothing
-            returning 1
-        )
-        select (select count(*) from members), (select count(*) from added), (select count(*) from removed)
+            returning segment_id
+        ),
+        counted as (select segment_id, count(*) as n from members group by segment_id),
+        added_n as (select segment_id, count(*) as n from added group by segment_id),
+        removed_n as (select segment_id, count(*) as n from removed group by segment_id)
+        select ids.segment_id::text as segment_id,
+               coalesce(counted.n, 0) as members, coalesce(added_n.n, 0) as added,
+               coalesce(removed_n.n, 0) as removed
+        from unnest(CAST(:segment_ids AS uuid[])) as ids (segment_id)
+        left join counted on counted.segment_id = ids.segment_id
+        left join added_n on added_n.segment_id = ids.segment_id
+        left join removed_n on removed_n.segment_id = ids.segment_id
     """
 
 
-def recalculate_segment(engine: Engine, segment_id: str | UUID, *, now: datetime | date | None = None) -> RecalcResult:
+_MARK_DONE = """
+    update crm.customer_segments s
+    set customer_count = done.n, last_calculated = now(), is_stale = false, last_error = null
+    from unnest(CAST(:ids AS uuid[]), CAST(:counts AS integer[])) as done (id, n)
+    where s.id = done.id
+"""
+
+
+def _apply(engine: Engine, tenant_id: str, compiled: list[tuple[_Segment, str, dict]]) -> list[RecalcResult]:
+    """Evaluate and write `compiled` (one tenant's segments) in one transaction; raises on failure."""
+    params: dict[str, Any] = {"tenant_id": tenant_id, "segment_ids": [s.id for s, _, _ in compiled]}
+    for i, (segment, _, clause_params) in enumerate(compiled):
+        params.update(clause_params)
+        params[f"sid{i}"] = segment.id
+    with engine.begin() as conn:
+        conn.execute(text("select set_config(:k, :v, true)"), {"k": TENANT_SETTING, "v": tenant_id})
+        rows = {
+            r.segment_id: r for r in conn.execute(text(_members_sql([w for _, w, _ in compiled])), params)
+        }
+        conn.execute(
+            text(_MARK_DONE),
+            {
+                "ids": [s.id for s, _, _ in compiled],
+                "counts": [int(rows[s.id].members) for s, _, _ in compiled],
+            },
+        )
+    return [
+        RecalcResult(
+            s.id,
+            tenant_id,
+            s.name,
+            True,
+            int(rows[s.id].members),
+            int(rows[s.id].added),
+            int(rows[s.id].removed),
+        )
+        for s, _, _ in compiled
+    ]
+
+
+def _failed(engine: Engine, segment: _Segment, exc: Exception) -> RecalcResult:
+    """The recovery path: keep the last members, mark the segment stale with the error."""
+    message = f"{type(exc).__name__}: {exc}".splitlines()[0][:1000]
+    log.warning(
+        "segment %s (%s) recalculation failed, keeping last members: %s", segment.id, segment.name, message
+    )
+    with engine.begin() as conn:
+        conn.execute(
+            text("update crm.customer_segments set is_stale = true, last_error = :e where id = :id"),
+            {"e": message, "id": segment.id},
+        )
+        kept = conn.execute(
+            text("select count(*) from crm.customer_segment_memberships where segment_id = :id"),
+            {"id": segment.id},
+        ).scalar_one()
+    return RecalcResult(
+        segment.id, segment.tenant_id, segment.name, False, int(kept), error=message, code=ERROR_CODE
+    )
+
+
+def _recalculate_tenant(
+    engine: Engine, tenant_id: str, segments: list[_Segment], now: datetime | date | None
+) -> list[RecalcResult]:
+    results: dict[str, RecalcResult] = {}
+    compiled: list[tuple[_Segment, str, dict]] = []
+    for i, segment in enumerate(segments):
+        try:
+            where, params = compile_criteria(segment.criteria, tenant_id, now=now, prefix=f"s{i}_")
+        except Exception as exc:  # invalid stored criteria fail alone, without any SQL
+            results[segment.id] = _failed(engine, segment, exc)
+            continue
+        compiled.append((segment, where, params))
+    if compiled:
+        try:
+            results.update((r.segment_id, r) for r in _apply(engine, tenant_id, compiled))
+        except Exception as exc:
+            if len(compiled) == 1:
+                results[compiled[0][0].id] = _failed(engine, compiled[0][0], exc)
+            else:  # find the failing ones: each segment alone
+                log.info(
+                    "tenant %s: combined recalculation failed (%s), retrying segment by segment",
+                    tenant_id,
+                    exc,
+                )
+                for segment, where, params in compiled:
+                    try:
+                        (result,) = _apply(engine, tenant_id, [(segment, where, params)])
+                    except Exception as one_exc:
+                        result = _failed(engine, segment, one_exc)
+                    results[segment.id] = result
+    return [results[s.id] for s in segments]
+
+
+def _load(engine: Engine, where: str, params: dict) -> list[_Segment]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                f"select id, tenant_id, name, criteria from crm.customer_segments where {where} order by tenant_id, name"
+            ),
+            params,
+        )
+        return [_Segment(str(r.id), str(r.tenant_id), r.name, r.criteria) for r in rows]
+
+
+def recalculate_segment(
+    engine: Engine, segment_id: str | UUID, *, now: datetime | date | None = None
+) -> RecalcResult:
     """Recalculate one segment; never raises for a failed calculation (see the module doc)."""
     sid = str(segment_id)
-    with engine.connect() as conn:
-        row = conn.execute(
-            text("select tenant_id, name, criteria from crm.customer_segments where id = :id"), {"id": sid}
-        ).one_or_none()
-    if row is None:
+    segments = _load(engine, "id = :id", {"id": sid})
+    if not segments:
         raise LookupError(f"segment {sid} not found")
-    tenant_id, name, criteria = str(row.tenant_id), row.name, row.criteria
-    try:
-        where, params = compile_criteria(criteria, tenant_id, now=now)
-        with engine.begin() as conn:
-            conn.execute(text("select set_config(:k, :v, true)"), {"k": TENANT_SETTING, "v": tenant_id})
-            count, added, removed = conn.execute(
-                text(_members_sql(where)), {**params, "segment_id": sid}
-            ).one()
-            conn.execute(
-                text(
-                    "update crm.customer_segments set customer_count = :n, last_calculated = now(), "
-                    "is_stale = false, last_error = null where id = :id"
-                ),
-                {"n": count, "id": sid},
-            )
-        return RecalcResult(sid, tenant_id, name, True, int(count), int(added), int(removed))
-    except Exception as exc:  # every failure takes the recovery path
-        message = f"{type(exc).__name__}: {exc}".splitlines()[0][:1000]
-        log.warning("segment %s (%s) recalculation failed, keeping last members: %s", sid, name, message)
-        with engine.begin() as conn:
-            conn.execute(
-                text("update crm.customer_segments set is_stale = true, last_error = :e where id = :id"),
-                {"e": message, "id": sid},
-            )
-            kept = conn.execute(
-                text("select count(*) from crm.customer_segment_memberships where segment_id = :id"), {"id": sid}
-            ).scalar_one()
-        return RecalcResult(sid, tenant_id, name, False, int(kept), error=message, code=ERROR_CODE)
+    (result,) = _recalculate_tenant(engine, segments[0].tenant_id, segments, now)
+    return result
 
 
 def recalculate_all(
     engine: Engine, *, tenant_id: str | UUID | None = None, now: datetime | date | None = None
 ) -> list[RecalcResult]:
-    """Recalculate every active dynamic segment (of one tenant, or all)."""
-    sql = "select id from crm.customer_segments where is_active and is_dynamic"
-    params: dict = {}
+    """Recalculate every active dynamic segment (of one tenant, or all): one scan of the
+    customers and one membership diff per tenant."""
+    where, params = "is_active and is_dynamic", {}
     if tenant_id is not None:
-        sql += " and tenant_id = :t"
+        where += " and tenant_id = :t"
         params["t"] = str(tenant_id)
-    with engine.connect() as conn:
-        ids = [r.id for r in conn.execute(text(sql + " order by tenant_id, name"), params)]
-    return [recalculate_segment(engine, i, now=now) for i in ids]
+    by_tenant: dict[str, list[_Segment]] = {}
+    for segment in _load(engine, where, params):
+        by_tenant.setdefault(segment.tenant_id, []).append(segment)
+    results: list[RecalcResult] = []
+    for tenant, segments in by_tenant.items():
+        results.extend(_recalculate_tenant(engine, tenant, segments, now))
+    return results

@@ -37,6 +37,21 @@ ENTERPRISE_STAGES = [
 ]
 """Large deals (1000+ employees) go through a longer pipeline."""
 
+RENEWAL_PIPELINE_NAME = "Renewals"
+RENEWAL_STAGES = [
+    {"name": n, "order": i + 1, "probability": p, "is_won": w, "is_lost": lo}
+    for i, (n, p, w, lo) in enumerate(
+        [
+            ("Renewal Due", 70, False, False),
+            ("Quote Sent", 80, False, False),
+            ("Verbal Commit", 90, False, False),
+            ("Closed Won", 100, True, False),
+            ("Closed Lost", 0, False, True),
+        ]
+    )
+]
+"""Annual contracts come up for renewal in their own pipeline (crm.sim.renewals)."""
+
 SEGMENTS = [
     (
         "Active high-value",
@@ -155,18 +170,25 @@ def build_org(plan: WorldPlan, tp: TenantPlan, tenant_id: str, start: int, now: 
     rep_weight = rng.gamma(4.0, 0.25, reps.size)
 
     # pipelines
-    stages = [list(DEFAULT_PIPELINE_STAGES), ENTERPRISE_STAGES]
+    # the renewal pipeline's id comes from its own stream: the org's other draws stay as they were
+    stages = [list(DEFAULT_PIPELINE_STAGES), ENTERPRISE_STAGES, RENEWAL_STAGES]
+    pipe_ids = np.concatenate([uuids(rng, 2), uuids(stream(plan.seed, "renewal-pipeline", tp.index), 1)])
+    pipe_created = np.array([created, created + 30 * DAY, created + 60 * DAY])
     pipelines = pl.DataFrame(
         {
-            "id": uuids(rng, 2),
+            "id": pipe_ids,
             "tenant_id": tenant_id,
-            "name": [DEFAULT_PIPELINE_NAME, "Enterprise"],
-            "description": ["Default sales pipeline", "Deals with companies of 1000+ employees"],
+            "name": [DEFAULT_PIPELINE_NAME, "Enterprise", RENEWAL_PIPELINE_NAME],
+            "description": [
+                "Default sales pipeline",
+                "Deals with companies of 1000+ employees",
+                "Annual contract renewals of existing customers",
+            ],
             "stages": [orjson.dumps(s).decode() for s in stages],
-            "is_default": [True, False],
+            "is_default": [True, False, False],
             "is_active": True,
-            "created_at": ts(np.array([created, created + 30 * DAY])),
-            "updated_at": ts(np.array([created, created + 30 * DAY])),
+            "created_at": ts(pipe_created),
+            "updated_at": ts(pipe_created),
         }
     )
 

@@ -23,7 +23,8 @@ EVENTS_PER_DEAL = 12.3
 @dataclass(frozen=True)
 class Preset:
     """Volumes of one scale. `lead_activities`, `tickets`, `customers`, `leads`,
-    `usage_events` and `web_events` are exact; `deals` is exact unless conversions exceed it."""
+    `usage_events` and `web_events` are exact; `deals` (new business) is exact unless
+    conversions exceed it. Renewal deals (crm.sim.renewals) come on top: about a quarter more."""
 
     name: str
     tenants: int

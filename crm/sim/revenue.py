@@ -6,6 +6,11 @@ conversion comes after a gamma delay, and weekend closes mostly move to Friday/M
 expectation is that chain computed exactly: expected creations per day, times the mean of
 p x P(deal) x E[value], convolved with the delay kernel, then the weekend shift. It is
 extended 90 days past `as_of` (the forecast horizon) from the same intensity.
+
+Renewals (crm.sim.renewals) add, for every contract up for renewal, its value x the expected
+uplift x the tenant's renewal rate, spread around the contract's end date by the close-date
+noise. The rate is the tenant's realised share of renewed contracts (customers' churn hazard
+depends on their hidden health; its average over the tenant is what a contract can expect).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from crm.sim import renewals as rn
 from crm.sim.leads import CONV_DELAY, LEAD_LEAD_IN_DAYS, NO_DEAL_SHARE, LeadWorld, TenantShape, intensity
 from crm.sim.rng import DAY, HOUR, sigmoid, stream
 
@@ -29,8 +35,46 @@ def delay_kernel(seed: int, n: int = 400_000) -> np.ndarray:
     return np.bincount(k, minlength=92) / n
 
 
+def renewal_expectation(rw: rn.RenewalWorld, days: np.ndarray) -> np.ndarray:
+    """Expected renewal revenue on each of `days` (epoch days, consecutive)."""
+    out = np.zeros(days.size)
+    if rw.due_day.size == 0:
+        return out
+    decided = rw.renewed[~np.isnan(rw.renewed)]
+    rate = float(decided.mean()) if decided.size else 0.0
+    uplift = float(np.exp(rn.UPLIFT[0] + rn.UPLIFT[1] ** 2 / 2))
+    offs = np.arange(-20, 15)
+    kern = np.exp(-0.5 * ((offs - rn.CLOSE_OFFSET_DAYS[0]) / rn.CLOSE_OFFSET_DAYS[1]) ** 2)
+    kern /= kern.sum()
+    pad = 40
+    idx = rw.due_day - days[0] + pad
+    ok = (idx >= 0) & (idx < days.size + 2 * pad)
+    per_day = np.bincount(idx[ok], weights=(rw.due_value * uplift * rate)[ok], minlength=days.size + 2 * pad)
+    raw = np.zeros(days.size)
+    for o, w in zip(offs, kern, strict=True):
+        raw += w * per_day[pad - o : pad - o + days.size]
+    return _weekend_moved(raw, days)
+
+
+def _weekend_moved(raw: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """Saturday's moved share lands on Friday, Sunday's on Monday."""
+    dow = (days + 3) % 7
+    out = raw * np.where(dow >= 5, 1 - WEEKEND_Q, 1.0)
+    out += np.where(dow == 4, WEEKEND_Q * np.roll(raw, -1), 0.0) + np.where(
+        dow == 0, WEEKEND_Q * np.roll(raw, 1), 0.0
+    )
+    return out
+
+
 def expected_revenue(
-    seed: int, tenant_id: str, n_leads: int, shape: TenantShape, lw: LeadWorld, start: int, now: int
+    seed: int,
+    tenant_id: str,
+    n_leads: int,
+    shape: TenantShape,
+    lw: LeadWorld,
+    start: int,
+    now: int,
+    renewals: rn.RenewalWorld | None = None,
 ) -> pl.DataFrame:
     d_first = (start - LEAD_LEAD_IN_DAYS * DAY) // DAY
     d_now = now // DAY
@@ -41,12 +85,9 @@ def expected_revenue(
     m = float(np.mean(sigmoid(lw.z) * lw.expected_value)) * (1 - NO_DEAL_SHARE)
     kern = delay_kernel(seed)
     raw = np.convolve(lam_created * m, kern)[: days.size]
-    dow = (days + 3) % 7
-    out = raw * np.where(dow >= 5, 1 - WEEKEND_Q, 1.0)
-    # Saturday's moved share lands on Friday, Sunday's on Monday
-    sat_next = np.roll(raw, -1)
-    sun_prev = np.roll(raw, 1)
-    out += np.where(dow == 4, WEEKEND_Q * sat_next, 0.0) + np.where(dow == 0, WEEKEND_Q * sun_prev, 0.0)
+    out = _weekend_moved(raw, days)
+    if renewals is not None:
+        out = out + renewal_expectation(renewals, days)
     keep = (days * DAY >= start) & (days < d_now + HORIZON_DAYS)
     return pl.DataFrame(
         {

@@ -6,6 +6,14 @@ writing, every row of those tenants is deleted (children first), together with t
 rows, their raw events and the seed's `world_runs` rows. Re-seeding the same seed therefore
 cleanly replaces it, at any scale or as_of; other seeds' tenants are untouched. Kafka topics
 are append-only: re-sending produces the same event ids again, which the landing dedupes.
+
+When the events go through Kafka, a lander writes `raw.*` while the seed runs, so the seed's
+raw rows are deleted in a transaction of their own that commits before the first event is sent
+(`delete_raw_events`), never inside the long database transaction: deleted there, a re-sent event
+the lander had just merged as "already landed" would disappear with the old row when that
+transaction commits (and a lander inserting one of them would wait for the whole seed). Events
+of an earlier seed still waiting in Kafka land afterwards; with the same seed, scale and as_of
+they are the same events.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from crm.events.producer import ensure_topics, resolve_bootstrap
 from crm.schema.landing import LANDING_TABLES
 from crm.sim.events import envelope
 from crm.sim.rng import partitions_for
-from crm.sim.world import TABLE_ORDER, World
+from crm.sim.world import TABLE_ORDER, World, tenant_ids
 
 CHUNK_ROWS = 200_000
 Progress = Callable[[int], None]
@@ -62,33 +70,84 @@ def copy_frame(
                 progress(min(CHUNK_ROWS, df.height - off))
 
 
-def delete_tenants(conn: psycopg.Connection, tenant_ids: list[str], seed: int) -> None:
-    """Remove everything of these tenants (children first), their truth and raw events."""
+def delete_tenants(
+    conn: psycopg.Connection, tenant_ids: list[str], seed: int | None, *, raw_events: bool = True
+) -> None:
+    """Remove everything of these tenants (children first), their truth, (unless `raw_events`
+    is False) their raw events, and the seed's `world_runs` rows (unless `seed` is None)."""
     for table in reversed(TABLE_ORDER):
         key = "id" if table == "crm.tenants" else "tenant_id"
         conn.execute(f"DELETE FROM {table} WHERE {key} = ANY(%s::uuid[])", (tenant_ids,))
+    if raw_events:
+        delete_raw_events(conn, tenant_ids)
+    if seed is not None:
+        conn.execute("DELETE FROM sim_truth.world_runs WHERE seed = %s", (seed,))
+
+
+def delete_raw_events(conn: psycopg.Connection, tenant_ids: list[str]) -> None:
+    """The tenants' landed events (raw.* has no tenant index: each table is scanned once)."""
     for name in LANDING_TABLES.values():
         conn.execute(f"DELETE FROM raw.{name} WHERE tenant_id = ANY(%s::uuid[])", (tenant_ids,))
-    conn.execute("DELETE FROM sim_truth.world_runs WHERE seed = %s", (seed,))
 
 
-def write_database(url: str, world: World, progress: Progress | None = None, *, raw: bool = False) -> None:
-    """Replace this seed's tenants with the world, in one transaction; optionally also COPY the
-    events into `raw.*` (kafka_partition/offset NULL, received_at = now())."""
+def clear_raw_events(url: str, tenant_ids: list[str]) -> None:
+    """Delete the tenants' landed events and commit: call before sending a world's events."""
+    with psycopg.connect(url) as conn:
+        delete_raw_events(conn, tenant_ids)
+        conn.commit()
+
+
+def write_database(
+    url: str,
+    world: World,
+    progress: Progress | None = None,
+    *,
+    raw: bool = False,
+    landing: bool = False,
+    replace_seed: bool = True,
+) -> None:
+    """Write the world in one transaction; optionally (`raw`) also write the events into `raw.*`
+    (kafka_partition/offset NULL, received_at = now()). `replace_seed` (the default, and the
+    first part of a world written tenant by tenant) first removes every tenant of the seed and
+    records the run; later parts of the same world only replace their own tenants.
+
+    `landing`: the events are also being sent to Kafka, where a lander writes them to `raw.*`
+    meanwhile. The tenants' raw rows must then have been deleted beforehand (`clear_raw_events`)
+    and are left alone here, and `raw` rows are merged (ON CONFLICT DO NOTHING) instead of
+    COPYed, since the lander may have landed some of them already."""
+    plan = world.plan
     with psycopg.connect(url) as conn:
         conn.execute("SET LOCAL synchronous_commit = off")
-        delete_tenants(conn, world.tenant_ids, world.plan.seed)
+        if replace_seed:
+            delete_tenants(conn, tenant_ids(plan.seed, len(plan.tenants)), plan.seed, raw_events=not landing)
+        else:
+            delete_tenants(conn, world.tenant_ids, None, raw_events=not landing)
         for table in TABLE_ORDER:
             copy_frame(conn, table, world.tables[table], progress)
-        plan = world.plan
-        conn.execute(
-            "INSERT INTO sim_truth.world_runs (seed, scale, as_of, params) VALUES (%s, %s, %s, %s)",
-            (plan.seed, plan.scale, plan.now, orjson.dumps(plan.params()).decode()),
-        )
+        if replace_seed:
+            conn.execute(
+                "INSERT INTO sim_truth.world_runs (seed, scale, as_of, params) VALUES (%s, %s, %s, %s)",
+                (plan.seed, plan.scale, plan.now, orjson.dumps(plan.params()).decode()),
+            )
         if raw:
+            write = merge_frame if landing else copy_frame
             for topic, events in world.events.items():
-                copy_frame(conn, f"raw.{LANDING_TABLES[topic]}", raw_rows(events), progress)
+                write(conn, f"raw.{LANDING_TABLES[topic]}", raw_rows(events), progress)
         conn.commit()
+
+
+def merge_frame(
+    conn: psycopg.Connection, table: str, df: pl.DataFrame, progress: Progress | None = None
+) -> None:
+    """`copy_frame` for rows someone else may be inserting too: COPY into a temporary table,
+    then INSERT ... ON CONFLICT DO NOTHING (the table's primary key decides)."""
+    if df.height == 0:
+        return
+    conn.execute(f"CREATE TEMP TABLE seed_merge (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
+    copy_frame(conn, "pg_temp.seed_merge", df, progress)
+    cols = ", ".join(f'"{c}"' for c in df.columns)
+    conn.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM pg_temp.seed_merge ON CONFLICT DO NOTHING")
+    conn.execute("DROP TABLE pg_temp.seed_merge")
 
 
 def raw_rows(events: pl.DataFrame) -> pl.DataFrame:

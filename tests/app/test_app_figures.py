@@ -181,6 +181,38 @@ def test_attribution_figures_equal_the_marts(run_page, world, tenant) -> None:
     assert metrics(at)["Attributed revenue"] == money(linear)
 
 
+def test_attribution_period_narrows_to_the_months_won(run_page, world, tenant) -> None:
+    """The period filter reaches the database: the last 12 months' figure equals the fact's
+    credits of deals won since the first day of the month 11 months ago."""
+    at = run_page("Attribution")
+    at.segmented_control(key="attr_period").set_value("Last 12 months").run()
+    assert not at.exception
+    (linear,) = one(
+        world.url,
+        """select coalesce(sum(credit), 0) from analytics.fct_revenue_attribution
+           where tenant_id = %s and attribution_model = 'linear'
+             and won_day >= date_trunc('month', (now() at time zone 'UTC')::date - interval '11 months')""",
+        tenant,
+    )
+    shown = metrics(at)
+    if linear:
+        assert shown["Attributed revenue"] == money(linear)
+
+
+def test_customer_360_draws_the_health_history(run_page, world, tenant) -> None:
+    customer_id, points = one(
+        world.url,
+        """select customer_id::text, count(*) from analytics.dash_customer_health_history
+           where tenant_id = %s group by customer_id order by count(*) desc, customer_id limit 1""",
+        tenant,
+    )
+    at = run_page("Customer 360", query={"customer": customer_id})
+    assert not at.exception
+    charts = [c for c in at.get("plotly_chart") if "Health history" in c.proto.spec]
+    assert charts, "the health history chart is drawn"
+    assert points >= 1
+
+
 def test_campaigns_figures_equal_the_marts(run_page, world, tenant) -> None:
     at = run_page("Campaigns")
     assert not at.exception

@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import pytest
+from pydantic import Field, field_serializer
 
 from crm.enums import DealActivityType, LeadActivityType
 from crm.events import (
@@ -26,7 +28,9 @@ from crm.events import (
     parse_event,
     topic_for,
 )
-from crm.events.envelope import EVENT_TYPE_PATTERN
+from crm.events.envelope import EVENT_TYPE_PATTERN, dumps
+from crm.events.payloads.base import Payload
+from crm.events.registry import register
 from crm.events.schemas import committed, generate
 
 TENANT = uuid.UUID("00000000-0000-4000-8000-000000000001")
@@ -175,6 +179,9 @@ def test_round_trip(event_type: str, version: int) -> None:
     assert back == event
     assert type(back) is type(event)
     assert back.to_bytes() == raw
+    # the landing's payload column: the same bytes as the payload inside the wire form
+    assert back.payload_json() == dumps(back.payload.model_dump())
+    assert orjson.loads(back.payload_json()) == orjson.loads(raw)["payload"]
     assert b'"occurred_at":"2025-03-04T05:06:07.890000Z"' in raw
     row = back.to_row()
     assert row["event_id"] == event.event_id and row["occurred_at"] == WHEN
@@ -271,3 +278,29 @@ def test_json_schemas_accept_valid_and_reject_invalid() -> None:
         bad = data | {"payload": data["payload"] | {"unexpected": 1}}
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(bad, schema)
+
+
+def test_payload_models_must_be_plain_data() -> None:
+    """`Event.payload_json` serialises field values as they are: no custom serialisers or aliases."""
+
+    class Fancy(Payload):
+        ticket_id: uuid.UUID
+
+        @field_serializer("ticket_id")
+        def _hide(self, value: uuid.UUID) -> str:
+            return "hidden"
+
+    class Aliased(Payload):
+        ticket_id: uuid.UUID = Field(serialization_alias="id")
+
+    for model in (Fancy, Aliased):
+        with pytest.raises(ValueError, match="payload"):
+            register(Topic.TICKETS, "ticket.fancy", model)
+    assert ("ticket.fancy", 1) not in REGISTRY
+
+
+def test_payload_json_keeps_integers_beyond_64_bits() -> None:
+    """JSON allows them and pydantic keeps them in `dict[str, Any]`; orjson cannot write them."""
+    payload = {"activity_id": uuid.uuid4(), "deal_id": uuid.uuid4(), "note": "n", "metadata": {"n": 2**70}}
+    event = build_event("deal.note_added", TENANT, payload, occurred_at=WHEN, source="test")
+    assert b'"metadata":{"n":1180591620717411303424}' in event.payload_json()

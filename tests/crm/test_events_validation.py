@@ -224,6 +224,10 @@ def test_timestamp_bounds() -> None:
     assert ok.occurred_at == datetime(2025, 6, 1, 12, 4, tzinfo=UTC)
     wide = TimestampBounds(max_future=timedelta(hours=1), now=lambda: NOW)
     parse_event(orjson.dumps(with_(occurred_at="2025-06-01T12:30:00Z")), bounds=wide)
+    # `now` given by the caller (once per batch) replaces bounds.now()
+    later = orjson.dumps(with_(occurred_at="2025-06-01T12:06:00Z"))
+    parse_event(later, bounds=BOUNDS, now=NOW + timedelta(minutes=2))
+    rejects(later, ReasonCode.TIMESTAMP_OUT_OF_BOUNDS, "occurred_at", now=NOW)
 
 
 def test_unknown_tenant() -> None:
@@ -254,13 +258,19 @@ def test_dead_letter_from_invalid_round_trip() -> None:
     )
 
 
-def test_hot_path_is_fast() -> None:
-    """Guard against accidental slow paths (target 30k+/s per worker; typically ~100k/s)."""
-    import time
+def test_hot_path_takes_no_slow_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Guard against accidental slow paths on valid messages: none of the error-path helpers
+    (envelope-only validation, error splitting, UTF-8 decoding) runs. Speed itself is measured
+    by `make bench-ingest`, not asserted here (timings depend on the machine's load)."""
+    from crm.events import validation
 
-    raws = [orjson.dumps(good()) for _ in range(2000)]
-    start = time.perf_counter()
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("slow path taken for a valid message")
+
+    for name in ("_unregistered", "_split", "_invalid", "_not_json", "_json_type"):
+        monkeypatch.setattr(validation, name, slow)
+    raws = [orjson.dumps(good()) for _ in range(200)]
+    now = datetime.now(UTC)
     for raw in raws:
-        parse_event(raw, topic="tickets")
-    rate = len(raws) / (time.perf_counter() - start)
-    assert rate > 15_000, f"{rate:.0f} events/s"
+        assert parse_event(raw, topic="tickets", bounds=BOUNDS, now=NOW, known_tenant={TENANT}.__contains__)
+        assert parse_event(raw, topic="tickets", now=now)

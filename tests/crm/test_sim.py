@@ -57,6 +57,19 @@ def test_same_seed_same_world_other_seed_differs(world_s):
     assert world_s.tenant_ids != other.tenant_ids
 
 
+def test_tenant_by_tenant_generation_gives_the_same_world(world_s):
+    """Scale L is generated one tenant at a time: the parts must add up to the whole world."""
+    plan = make_plan("S", 42, AS_OF)
+    parts = [generate_world(plan, only=[tp.index]) for tp in plan.tenants]
+    assert [p.tenant_ids for p in parts] == [[t] for t in world_s.tenant_ids]
+    for name, df in world_s.tables.items():
+        joined = pl.concat([p.tables[name] for p in parts], how="vertical_relaxed")
+        assert joined.sort(joined.columns[0]).equals(df.sort(df.columns[0])), name
+    for topic, df in world_s.events.items():
+        joined = pl.concat([p.events[topic] for p in parts]).sort("t", "event_id")
+        assert joined.equals(df), topic
+
+
 def test_uuids_are_seeded_v4():
     import uuid
 
@@ -72,7 +85,10 @@ def test_preset_counts_s(world_s):
     assert c["crm.leads"] == p.leads
     assert c["crm.lead_activities"] == p.lead_activities == c["topic:lead-activities"]
     assert c["crm.customers"] == p.customers
-    assert c["crm.deals"] == p.deals
+    deals = world_s.tables["crm.deals"]
+    renewals = deals.filter(pl.col("tags").list.contains("renewal"))
+    assert deals.height - renewals.height == p.deals  # new business is exact; renewals come on top
+    assert renewals.height > 0 and renewals["lead_id"].null_count() == renewals.height
     assert world_s.events["tickets"].filter(pl.col("event_type") == "ticket.created").height == p.tickets
     total = sum(v.height for v in world_s.events.values())
     assert 0.85 * 50_000 <= total <= 1.15 * 50_000
@@ -267,6 +283,12 @@ def test_seed_raw_sink_and_reseed_replaces(sim_db):
     assert _count(sim_db, "select count(*) from crm.leads") == PRESETS["S"].leads
     assert _count(sim_db, "select count(*) from raw.tickets") == s.topics["tickets"]
     assert _count(sim_db, "select count(*) from sim_truth.world_runs where seed = 11") == 1
+    # tenant by tenant (how scale L is written): the same rows, one run recorded
+    t = seed_world("S", 11, AS_OF, database_url=sim_db, sink="raw", progress=False, by_tenant=True)
+    assert t.tenant_ids == s.tenant_ids and t.topics == s.topics and t.tables == s.tables
+    assert _count(sim_db, "select count(*) from crm.leads") == PRESETS["S"].leads
+    assert _count(sim_db, "select count(*) from raw.tickets") == s.topics["tickets"]
+    assert _count(sim_db, "select count(*) from sim_truth.world_runs where seed = 11") == 1
     # another seed coexists
     seed_world("S", 12, AS_OF, database_url=sim_db, sink="raw", progress=False)
     assert _count(sim_db, "select count(*) from crm.tenants") == 6
@@ -311,3 +333,72 @@ def test_kafka_round_trip(sim_db, kafka_bootstrap):
         assert want[topic] <= got
         assert all(len(p) == 1 for p in parts.values())  # one key, one partition
     assert s.topics == {t: df.height for t, df in world.events.items()}
+
+
+def test_reseed_through_kafka_clears_raw_before_sending_and_keeps_what_lands(sim_db, monkeypatch):
+    """A lander writes raw.* while the seed's events flow: the seed's raw rows are deleted (and
+    committed) before the first event is sent, and the seed's database transaction does not
+    delete what the lander landed meanwhile."""
+    from crm.sim import writers
+
+    first = seed_world("S", 31, AS_OF, database_url=sim_db, sink="raw", progress=False)
+    tenants = first.tenant_ids
+    world = generate_world(make_plan("S", 31, AS_OF))
+    event = world.events["tickets"].row(0, named=True)
+    seen: dict[str, int] = {}
+
+    async def lander_meanwhile(bootstrap, world, progress=None, partitions=None):
+        seen["raw_at_send"] = _count(
+            sim_db, "select count(*) from raw.tickets where tenant_id = any(%s::uuid[])", tenants
+        )
+        with psycopg.connect(sim_db, autocommit=True) as conn:  # one re-sent event, landed
+            conn.execute(
+                "insert into raw.tickets (event_id, tenant_id, event_type, schema_version, occurred_at,"
+                " source, payload) values (%s, %s, %s, 1, now(), %s, %s::jsonb)",
+                (
+                    event["event_id"],
+                    event["tenant_id"],
+                    event["event_type"],
+                    event["source"],
+                    event["payload"],
+                ),
+            )
+        return {t: df.height for t, df in world.events.items()}
+
+    monkeypatch.setattr(writers, "send_events", lander_meanwhile)
+    seed_world("S", 31, AS_OF, database_url=sim_db, sink="kafka", progress=False)
+    assert seen["raw_at_send"] == 0
+    assert (
+        _count(sim_db, "select count(*) from raw.tickets where event_id = %s::uuid", event["event_id"]) == 1
+    )
+    assert _count(sim_db, "select count(*) from crm.leads") == PRESETS["S"].leads
+
+
+def test_renewals_follow_contracts_and_churn(world_s):
+    deals = world_s.tables["crm.deals"]
+    renewals = deals.filter(pl.col("tags").list.contains("renewal")).with_columns(
+        orig=pl.col("custom_fields").str.json_path_match("$.renews_deal_id")
+    )
+    orig = deals.select(
+        pl.col("id").alias("orig"),
+        pl.col("actual_close_date").alias("orig_close"),
+        pl.col("customer_id").alias("orig_customer"),
+        pl.col("stage").alias("orig_stage"),
+    )
+    j = renewals.join(orig, on="orig")
+    assert j.height == renewals.height > 0
+    assert (j["orig_stage"] == "Closed Won").all() and (j["customer_id"] == j["orig_customer"]).all()
+    # due on the anniversary of the won deal, opened 75-120 days before
+    years = (j["expected_close_date"].dt.date() - j["orig_close"].dt.date()).dt.total_days()
+    assert years.is_in([365, 730]).all()
+    ahead = (j["expected_close_date"] - j["created_at"]).dt.total_days()
+    assert ahead.min() >= 74 and ahead.max() <= 120
+    # a customer who churned never renews after it; the renewals open at its churn are lost
+    churn = world_s.tables["crm.customers"].select(pl.col("id").alias("customer_id"), "churned_at")
+    j = j.join(churn, on="customer_id")
+    won = j.filter(pl.col("stage") == "Closed Won")
+    assert won.filter(pl.col("churned_at") < pl.col("actual_close_date")).height == 0
+    assert j.filter(pl.col("churned_at") <= pl.col("created_at")).height == 0
+    assert (j.filter(pl.col("stage") == "Closed Lost")["lost_reason"] == "Did not renew").all()
+    v = won["value"].to_numpy()
+    assert np.quantile(v, 0.95) > 2.5 * np.median(v)  # as heavy-tailed as the deals they renew

@@ -106,12 +106,17 @@ def test_external_servers_start_nothing(home: Path, empty_db: str, kafka_bootstr
 def _nobody_can_run_python() -> bool:
     if os.geteuid() != 0:
         return False
-    r = subprocess.run(["runuser", "-u", "nobody", "--", sys.executable, "-c", "import crm.stack"],
-                       capture_output=True, cwd="/")
+    r = subprocess.run(
+        ["runuser", "-u", "nobody", "--", sys.executable, "-c", "import crm.stack"],
+        capture_output=True,
+        cwd="/",
+    )
     return r.returncode == 0
 
 
-@pytest.mark.skipif(not _nobody_can_run_python(), reason="needs root and a checkout an unprivileged user can read")
+@pytest.mark.skipif(
+    not _nobody_can_run_python(), reason="needs root and a checkout an unprivileged user can read"
+)
 def test_up_and_down_as_a_normal_user() -> None:
     """The same commands work for an unprivileged user (HOME not writable, no root powers)."""
     import tempfile
@@ -125,8 +130,14 @@ def test_up_and_down_as_a_normal_user() -> None:
     env |= {"CRM_HOME": str(home), "HOME": "/nonexistent"}
 
     def as_nobody(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["runuser", "-u", "nobody", "--", *CRM, *args], env=env, capture_output=True,
-                              text=True, timeout=180, cwd="/")
+        return subprocess.run(
+            ["runuser", "-u", "nobody", "--", *CRM, *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            cwd="/",
+        )
 
     try:
         r = as_nobody("up")
@@ -135,7 +146,12 @@ def test_up_and_down_as_a_normal_user() -> None:
         owners = {Path(f"/proc/{p}").stat().st_uid for p in pids}
         assert owners == {65534}
         with psycopg.connect(read_env_file(home / "env")["DATABASE_URL"]) as conn:
-            assert conn.execute("select count(*) from information_schema.schemata where schema_name='crm'").fetchone()[0] == 1
+            assert (
+                conn.execute(
+                    "select count(*) from information_schema.schemata where schema_name='crm'"
+                ).fetchone()[0]
+                == 1
+            )
     finally:
         r = as_nobody("down")
         import shutil

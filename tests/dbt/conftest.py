@@ -39,7 +39,9 @@ class Warehouse:
 
 
 @pytest.fixture(scope="session")
-def warehouse(create_database: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
+def warehouse(
+    create_database: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Warehouse]:
     from crm import migrate
 
     try:

@@ -28,10 +28,22 @@ def test_build_runs_every_model_unit_and_data_test(warehouse) -> None:
         statuses[r["status"]] += 1
     assert set(statuses) <= {"success", "pass"}, statuses
     ids = {r["unique_id"] for r in results}
-    for mart in ("dim_leads", "fct_lead_activities", "dim_customers", "fct_deals", "fct_deal_stage_transitions",
-                 "fct_pipeline_daily", "fct_customer_health", "fct_segment_memberships", "fct_revenue_attribution",
-                 "fct_campaign_performance", "metrics_crm_daily", "ml_features__leads", "ml_features__customers",
-                 "ml_series__revenue_daily"):
+    for mart in (
+        "dim_leads",
+        "fct_lead_activities",
+        "dim_customers",
+        "fct_deals",
+        "fct_deal_stage_transitions",
+        "fct_pipeline_daily",
+        "fct_customer_health",
+        "fct_segment_memberships",
+        "fct_revenue_attribution",
+        "fct_campaign_performance",
+        "metrics_crm_daily",
+        "ml_features__leads",
+        "ml_features__customers",
+        "ml_series__revenue_daily",
+    ):
         assert f"model.crm_warehouse.{mart}" in ids
     kinds = {u.split(".")[0] for u in ids}
     assert {"model", "test", "unit_test"} <= kinds
@@ -44,14 +56,27 @@ def test_won_deals_and_monthly_revenue_match_the_operational_store(warehouse) ->
     (won,) = q(url, "select count(*) from crm.deals where stage = 'Closed Won'")[0]
     (fct_won,) = q(url, "select count(*) from analytics.fct_deals where is_won")[0]
     assert fct_won == won > 0
-    truth = dict(q(url, """select date_trunc('month', actual_close_date at time zone 'UTC')::date, sum(value)
+    truth = dict(
+        q(
+            url,
+            """select date_trunc('month', actual_close_date at time zone 'UTC')::date, sum(value)
                           from crm.deals where stage = 'Closed Won' and actual_close_date < %s group by 1""",
-                   (warehouse.as_of,)))
-    series = dict(q(url, """select date_trunc('month', day)::date, sum(won_revenue) from analytics.ml_series__revenue_daily
-                           group by 1 having sum(won_revenue) > 0"""))
+            (warehouse.as_of,),
+        )
+    )
+    series = dict(
+        q(
+            url,
+            """select date_trunc('month', day)::date, sum(won_revenue) from analytics.ml_series__revenue_daily
+                           group by 1 having sum(won_revenue) > 0""",
+        )
+    )
     assert series == truth
     # the series is dense: every day of every tenant up to the last complete day
-    rows = q(url, "select tenant_id, count(*), max(day), min(day) from analytics.ml_series__revenue_daily group by 1")
+    rows = q(
+        url,
+        "select tenant_id, count(*), max(day), min(day) from analytics.ml_series__revenue_daily group by 1",
+    )
     assert len(rows) == len(warehouse.tenant_ids)
     for _t, n, last, first in rows:
         assert last == warehouse.as_of - timedelta(days=1)
@@ -64,14 +89,20 @@ def test_every_lead_and_event_is_in_its_mart(warehouse) -> None:
     assert q(url, "select count(*) from analytics.dim_leads")[0][0] == preset.leads
     assert q(url, "select count(*) from analytics.ml_features__leads")[0][0] == preset.leads
     (raw_n,) = q(url, "select count(*) from raw.lead_activities")[0]
-    assert q(url, "select count(*), count(distinct event_id) from analytics.fct_lead_activities")[0] == (raw_n, raw_n)
+    assert q(url, "select count(*), count(distinct event_id) from analytics.fct_lead_activities")[0] == (
+        raw_n,
+        raw_n,
+    )
     assert q(url, "select count(*) from analytics.dim_customers")[0][0] == preset.customers
 
 
 def test_lead_label_matches_the_hidden_truth(warehouse) -> None:
-    rows = q(warehouse.url, """
+    rows = q(
+        warehouse.url,
+        """
         select f.converted_90d, t.converted, t.converted_at, f.created_at
-        from analytics.ml_features__leads f join sim_truth.lead_truth t on t.lead_id = f.lead_id""")
+        from analytics.ml_features__leads f join sim_truth.lead_truth t on t.lead_id = f.lead_id""",
+    )
     now = datetime(warehouse.as_of.year, warehouse.as_of.month, warehouse.as_of.day, tzinfo=UTC)
     labelled = [r for r in rows if r[0] is not None]
     assert len(labelled) > 0.8 * len(rows)
@@ -86,18 +117,24 @@ def test_lead_label_matches_the_hidden_truth(warehouse) -> None:
 def test_lead_features_carry_signal(warehouse) -> None:
     """Converted leads engage more than the others in their feature window (the simulator
     drives engagement by the same latent propensity as conversion)."""
-    (conv, other) = q(warehouse.url, """
+    (conv, other) = q(
+        warehouse.url,
+        """
         select avg(email_opens + email_clicks + website_visits + form_submissions) filter (where converted_90d)::float,
                avg(email_opens + email_clicks + website_visits + form_submissions) filter (where not converted_90d)::float
-        from analytics.ml_features__leads""")[0]
+        from analytics.ml_features__leads""",
+    )[0]
     assert conv > 1.5 * other
 
 
 def test_churn_label_and_features_do_not_leak(warehouse) -> None:
     url = warehouse.url
-    rows = q(url, """
+    rows = q(
+        url,
+        """
         select f.churned_90d, f.is_active_at_snapshot, f.snapshot_at, t.churned, t.churned_at
-        from analytics.ml_features__customers f join sim_truth.customer_truth t on t.customer_id = f.customer_id""")
+        from analytics.ml_features__customers f join sim_truth.customer_truth t on t.customer_id = f.customer_id""",
+    )
     snapshot = rows[0][2]
     assert snapshot.date() == warehouse.as_of - timedelta(days=90)
     positives = 0
@@ -110,17 +147,23 @@ def test_churn_label_and_features_do_not_leak(warehouse) -> None:
         positives += truth
     assert positives > 0
     # no feature looks past the snapshot: the features ignore every event after it
-    (late,) = q(url, """
+    (late,) = q(
+        url,
+        """
         select count(*) from analytics.ml_features__customers f
-        where f.days_since_last_usage < 0 or f.days_since_last_conversation < 0""")[0]
+        where f.days_since_last_usage < 0 or f.days_since_last_conversation < 0""",
+    )[0]
     assert late == 0
 
 
 def test_attribution_credits_sum_to_each_won_deal_for_every_model(warehouse) -> None:
-    rows = q(warehouse.url, """
+    rows = q(
+        warehouse.url,
+        """
         select d.deal_id, d.deal_value, a.attribution_model, sum(a.credit)
         from analytics.fct_deals d join analytics.fct_revenue_attribution a using (deal_id)
-        where d.is_won group by 1, 2, 3""")
+        where d.is_won group by 1, 2, 3""",
+    )
     per_deal = defaultdict(set)
     for deal, value, model, credited in rows:
         assert credited == value, (deal, model)
@@ -131,23 +174,32 @@ def test_attribution_credits_sum_to_each_won_deal_for_every_model(warehouse) -> 
 
 def test_stage_transitions_enter_and_exit(warehouse) -> None:
     url = warehouse.url
-    (bad,) = q(url, """
+    (bad,) = q(
+        url,
+        """
         select count(*) from analytics.fct_deal_stage_transitions t
         join analytics.fct_deal_stage_transitions n on n.deal_id = t.deal_id and n.stage_sequence = t.stage_sequence + 1
-        where t.exited_at <> n.entered_at or t.next_stage <> n.stage_name""")[0]
+        where t.exited_at <> n.entered_at or t.next_stage <> n.stage_name""",
+    )[0]
     assert bad == 0
     # each deal's current stage is its crm stage
-    (mismatch,) = q(url, """
+    (mismatch,) = q(
+        url,
+        """
         select count(*) from analytics.fct_deal_stage_transitions t join crm.deals d on d.id = t.deal_id
-        where t.is_current and t.stage_name <> d.stage""")[0]
+        where t.is_current and t.stage_name <> d.stage""",
+    )[0]
     assert mismatch == 0
 
 
 def test_health_scores_rank_latent_health(warehouse) -> None:
     """Active customers with the best hidden health score higher than those with the worst."""
-    rows = q(warehouse.url, """
+    rows = q(
+        warehouse.url,
+        """
         select h.health_score, t.latent_health from analytics.fct_customer_health h
-        join sim_truth.customer_truth t using (customer_id) where h.is_active_customer order by t.latent_health""")
+        join sim_truth.customer_truth t using (customer_id) where h.is_active_customer order by t.latent_health""",
+    )
     assert len(rows) > 50
     k = len(rows) // 4
     worst = sum(r[0] for r in rows[:k]) / k
@@ -157,15 +209,23 @@ def test_health_scores_rank_latent_health(warehouse) -> None:
 
 def test_metrics_tenant_totals(warehouse) -> None:
     url = warehouse.url
-    rows = q(url, """select tenant_id, sum(deals_won), sum(won_revenue) from analytics.metrics_crm_daily
-                    where is_tenant_total group by 1""")
+    rows = q(
+        url,
+        """select tenant_id, sum(deals_won), sum(won_revenue) from analytics.metrics_crm_daily
+                    where is_tenant_total group by 1""",
+    )
     for tenant, won, revenue in rows:
-        (dw, dr) = q(url, """select count(*), coalesce(sum(value), 0) from crm.deals where tenant_id = %s
+        (dw, dr) = q(
+            url,
+            """select count(*), coalesce(sum(value), 0) from crm.deals where tenant_id = %s
                             and stage = 'Closed Won' and actual_close_date < %s
                             and actual_close_date >= (select min(created_at) from crm.leads where tenant_id = %s)""",
-                     (tenant, warehouse.as_of, tenant))[0]
+            (tenant, warehouse.as_of, tenant),
+        )[0]
         assert (won, revenue) == (dw, dr)
-    (rates,) = q(url, "select count(*) from analytics.metrics_crm_daily where win_rate is not null and is_tenant_total")[0]
+    (rates,) = q(
+        url, "select count(*) from analytics.metrics_crm_daily where win_rate is not null and is_tenant_total"
+    )[0]
     assert rates > 0
 
 
@@ -181,7 +241,10 @@ def test_marts_are_tenant_isolated_for_reader_roles(warehouse) -> None:
                 try:
                     with conn.transaction():
                         conn.execute("select set_config('app.tenant_id', %s, true)", (t0,))
-                        seen = {r[0] for r in conn.execute(f"select distinct tenant_id::text from analytics.{mart}")}
+                        seen = {
+                            r[0]
+                            for r in conn.execute(f"select distinct tenant_id::text from analytics.{mart}")
+                        }
                     assert seen <= {t0}, (role, mart, seen)
                     with conn.transaction():
                         (n,) = conn.execute(f"select count(*) from analytics.{mart}").fetchone()
@@ -217,8 +280,11 @@ def test_segments_recalculated_on_the_mart_match_the_simulator(warehouse) -> Non
 
 def test_campaign_performance_reconciles_with_attribution(warehouse) -> None:
     url = warehouse.url
-    (fact,) = q(url, "select sum(credit) from analytics.fct_revenue_attribution where attribution_model = 'linear' "
-                     "and campaign_id is not null")[0]
+    (fact,) = q(
+        url,
+        "select sum(credit) from analytics.fct_revenue_attribution where attribution_model = 'linear' "
+        "and campaign_id is not null",
+    )[0]
     (camp,) = q(url, "select sum(attributed_revenue_linear) from analytics.fct_campaign_performance")[0]
     assert camp == fact and camp > Decimal(0)
     (spent, budget) = q(url, "select sum(spent), sum(budget) from analytics.fct_campaign_performance")[0]
@@ -238,12 +304,17 @@ def test_incremental_run_equals_full_refresh(warehouse) -> None:
                 order by event_id limit (select count(*) / 100 from raw.{table})""")
     facts = ("fct_lead_activities", "fct_deal_stage_transitions")
     warehouse.dbt("run", "-s", *facts)
-    incremental = {f: q(url, f"select md5(string_agg(t::text, '|' order by t::text)) from analytics.{f} t")[0][0]
-                   for f in facts}
+    incremental = {
+        f: q(url, f"select md5(string_agg(t::text, '|' order by t::text)) from analytics.{f} t")[0][0]
+        for f in facts
+    }
     (n_inc,) = q(url, "select count(*) from analytics.fct_lead_activities")[0]
     assert n_inc == q(url, "select count(*) from raw.lead_activities")[0][0]
     warehouse.dbt("run", "-s", *facts, "--full-refresh")
-    full = {f: q(url, f"select md5(string_agg(t::text, '|' order by t::text)) from analytics.{f} t")[0][0] for f in facts}
+    full = {
+        f: q(url, f"select md5(string_agg(t::text, '|' order by t::text)) from analytics.{f} t")[0][0]
+        for f in facts
+    }
     assert incremental == full
 
 
@@ -253,8 +324,11 @@ def test_docs_generate(warehouse) -> None:
     assert "model.crm_warehouse.dim_customers" in catalog["nodes"]
     manifest = json.loads((warehouse.target / "manifest.json").read_text())
     undocumented = [
-        f"{n['name']}.{c}" for n in manifest["nodes"].values() if n["resource_type"] == "model"
-        for c, col in n["columns"].items() if not col.get("description")
+        f"{n['name']}.{c}"
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "model"
+        for c, col in n["columns"].items()
+        if not col.get("description")
     ]
     assert not undocumented
     assert all(n["description"] for n in manifest["nodes"].values() if n["resource_type"] == "model")

@@ -79,6 +79,15 @@ def test_whole_graph_materializes(defs, full_run, seeded_db: str) -> None:
     assert _one(seeded_db, "select count(*) from ml.revenue_forecasts")[0] > 0
 
 
+def test_the_instance_shows_the_graph_green(defs, full_run, dagster_instance) -> None:
+    """What the UI shows after the run: every asset materialized (sources observed), every
+    check's latest evaluation passed, the forecast quality gates included."""
+    from orchestration.status import graph_status
+
+    status = graph_status(defs, dagster_instance)
+    assert status.green, status.summary()
+
+
 def _gate(defs, model_key):
     """The quality gate as the Definitions bound it (with its resources)."""
     return next(

@@ -36,7 +36,12 @@ def leaf(field: str, op: str, value=None, **kw) -> dict:
         leaf("churned_at", "is_null", False),
         leaf("became_customer_at", "within_last_days", 90),
         leaf("became_customer_at", "within_days", 30),
-        {"all": [leaf("mrr", "gte", 500), {"any": [leaf("risk_level", "eq", "high"), leaf("risk_level", "eq", "critical")]}]},
+        {
+            "all": [
+                leaf("mrr", "gte", 500),
+                {"any": [leaf("risk_level", "eq", "high"), leaf("risk_level", "eq", "critical")]},
+            ]
+        },
         {"not": leaf("lifecycle_stage", "eq", "CHURNED")},
     ],
 )
@@ -105,8 +110,14 @@ def test_injection_in_field_or_operator_is_rejected(payload: str) -> None:
 
 @pytest.mark.parametrize("payload", INJECTIONS)
 def test_injection_in_values_stays_a_parameter(payload: str) -> None:
-    criteria = {"any": [leaf("company", "eq", payload), leaf("company", "contains", payload),
-                        leaf("industry", "in", [payload, "Software"]), leaf("tags", "contains", payload)]}
+    criteria = {
+        "any": [
+            leaf("company", "eq", payload),
+            leaf("company", "contains", payload),
+            leaf("industry", "in", [payload, "Software"]),
+            leaf("tags", "contains", payload),
+        ]
+    }
     where, params = compile_criteria(criteria, TENANT)
     assert payload not in where
     assert "drop" not in where.lower() and "delete" not in where.lower()
@@ -140,8 +151,19 @@ def test_depth_and_size_limits() -> None:
 def test_within_last_days_uses_the_given_now() -> None:
     from datetime import date
 
-    where, params = compile_criteria(leaf("became_customer_at", "within_last_days", 90), TENANT, now=date(2026, 1, 31))
+    where, params = compile_criteria(
+        leaf("became_customer_at", "within_last_days", 90), TENANT, now=date(2026, 1, 31)
+    )
     assert "CAST(:now AS timestamptz)" in where
     assert params["now"].isoformat() == "2026-01-31T00:00:00+00:00"
     where, params = compile_criteria(leaf("became_customer_at", "within_last_days", 90), TENANT)
     assert "now()" in where and "now" not in params
+
+
+def test_prefixed_parameters_let_clauses_share_a_statement() -> None:
+    criteria = {"all": [leaf("mrr", "gte", 5), leaf("became_customer_at", "within_last_days", 9)]}
+    where, params = compile_criteria(criteria, TENANT, prefix="s3_")
+    assert set(params) == {"s3_p0", "s3_p1", "s3_tenant_id"}
+    assert ":p0" not in where and ":s3_p0" in where and ":s3_tenant_id" in where
+    with pytest.raises(ValueError):
+        compile_criteria(criteria, TENANT, prefix="x; drop")

@@ -17,8 +17,13 @@ from crm.db import make_engine
 from crm.segments import FIELDS, recalculate_all, recalculate_segment
 from crm.segments.fields import Kind
 
-PG_TYPES = {Kind.TEXT: "text", Kind.ENUM: "text", Kind.NUMBER: "numeric", Kind.TIMESTAMP: "timestamptz",
-            Kind.TEXT_ARRAY: "text[]"}
+PG_TYPES = {
+    Kind.TEXT: "text",
+    Kind.ENUM: "text",
+    Kind.NUMBER: "numeric",
+    Kind.TIMESTAMP: "timestamptz",
+    Kind.TEXT_ARRAY: "text[]",
+}
 
 
 @pytest.fixture
@@ -28,9 +33,13 @@ def world(migrated_db: str):
     tenants = [str(uuid.uuid4()), str(uuid.uuid4())]
     customers: dict[str, list[str]] = {}
     with psycopg.connect(migrated_db, autocommit=True) as conn:
-        conn.execute(f"create table analytics.dim_customers (customer_id uuid primary key, tenant_id uuid not null, {cols})")
+        conn.execute(
+            f"create table analytics.dim_customers (customer_id uuid primary key, tenant_id uuid not null, {cols})"
+        )
         for i, t in enumerate(tenants):
-            conn.execute("insert into crm.tenants (id, slug, name) values (%s, %s, %s)", (t, f"t{i}", f"Tenant {i}"))
+            conn.execute(
+                "insert into crm.tenants (id, slug, name) values (%s, %s, %s)", (t, f"t{i}", f"Tenant {i}")
+            )
             customers[t] = []
             for k in range(6):
                 cid = str(uuid.uuid4())
@@ -44,8 +53,16 @@ def world(migrated_db: str):
                 conn.execute(
                     "insert into analytics.dim_customers (customer_id, tenant_id, email, company, lifecycle_stage, mrr,"
                     " tags, became_customer_at) values (%s, %s, %s, %s, %s, %s, %s, %s)",
-                    (cid, t, f"c{k}@t{i}.example", f"Company {k}", stage, 100 * k,
-                     ["vip"] if k == 5 else [], f"2026-0{k + 1}-15T00:00:00Z"),
+                    (
+                        cid,
+                        t,
+                        f"c{k}@t{i}.example",
+                        f"Company {k}",
+                        stage,
+                        100 * k,
+                        ["vip"] if k == 5 else [],
+                        f"2026-0{k + 1}-15T00:00:00Z",
+                    ),
                 )
     engine = make_engine(migrated_db)
     yield migrated_db, engine, tenants, customers
@@ -64,14 +81,17 @@ def add_segment(url: str, tenant: str, name: str, criteria) -> str:
 
 def members(url: str, sid: str) -> set[str]:
     with psycopg.connect(url) as conn:
-        rows = conn.execute("select customer_id from crm.customer_segment_memberships where segment_id = %s", (sid,))
+        rows = conn.execute(
+            "select customer_id from crm.customer_segment_memberships where segment_id = %s", (sid,)
+        )
         return {str(r[0]) for r in rows}
 
 
 def segment_row(url: str, sid: str) -> dict:
     with psycopg.connect(url) as conn:
         cur = conn.execute(
-            "select customer_count, last_calculated, is_stale, last_error from crm.customer_segments where id = %s", (sid,)
+            "select customer_count, last_calculated, is_stale, last_error from crm.customer_segments where id = %s",
+            (sid,),
         )
         names = [d.name for d in cur.description]
         return dict(zip(names, cur.fetchone(), strict=True))
@@ -80,8 +100,17 @@ def segment_row(url: str, sid: str) -> dict:
 def test_recalculation_writes_members_count_and_time(world) -> None:
     url, engine, tenants, customers = world
     t = tenants[0]
-    sid = add_segment(url, t, "active paying", {"all": [{"field": "lifecycle_stage", "op": "eq", "value": "ACTIVE"},
-                                                        {"field": "mrr", "op": "gte", "value": 100}]})
+    sid = add_segment(
+        url,
+        t,
+        "active paying",
+        {
+            "all": [
+                {"field": "lifecycle_stage", "op": "eq", "value": "ACTIVE"},
+                {"field": "mrr", "op": "gte", "value": 100},
+            ]
+        },
+    )
     result = recalculate_segment(engine, sid)
     assert result.ok and result.customer_count == 2 and result.added == 2
     assert members(url, sid) == {customers[t][1], customers[t][5]}
@@ -91,8 +120,10 @@ def test_recalculation_writes_members_count_and_time(world) -> None:
     # customers change: one leaves, one joins; continuing members keep their row
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("update analytics.dim_customers set mrr = 0 where customer_id = %s", (customers[t][1],))
-        conn.execute("update analytics.dim_customers set lifecycle_stage = 'ACTIVE' where customer_id = %s",
-                     (customers[t][4],))
+        conn.execute(
+            "update analytics.dim_customers set lifecycle_stage = 'ACTIVE' where customer_id = %s",
+            (customers[t][4],),
+        )
     result = recalculate_segment(engine, sid)
     assert (result.customer_count, result.added, result.removed) == (2, 1, 1)
     assert members(url, sid) == {customers[t][4], customers[t][5]}
@@ -116,7 +147,10 @@ def test_operators_against_postgres(world) -> None:
         ({"field": "lifecycle_stage", "op": "in", "value": ["AT_RISK", "ONBOARDING"]}, {c[2], c[4]}),
         ({"not": {"field": "mrr", "op": "lt", "value": 400}}, {c[4], c[5]}),
         ({"field": "churned_at", "op": "is_null", "value": True}, set(c)),
-        ({"field": "became_customer_at", "op": "within_last_days", "value": 45}, {c[4]}),  # 2026-05-15, now 2026-06-01
+        (
+            {"field": "became_customer_at", "op": "within_last_days", "value": 45},
+            {c[4]},
+        ),  # 2026-05-15, now 2026-06-01
     ]
     for i, (criteria, expected) in enumerate(cases):
         sid = add_segment(url, t, f"case {i}", criteria)
@@ -169,11 +203,18 @@ def test_invalid_stored_criteria_marks_stale_without_sql(world) -> None:
 
 def test_injection_values_match_nothing_and_harm_nothing(world) -> None:
     url, engine, tenants, _ = world
-    sid = add_segment(url, tenants[0], "evil", {"any": [
-        {"field": "company", "op": "eq", "value": "x' or '1'='1"},
-        {"field": "company", "op": "contains", "value": "'; drop table crm.customers; --"},
-        {"field": "industry", "op": "in", "value": ["a') or true --"]},
-    ]})
+    sid = add_segment(
+        url,
+        tenants[0],
+        "evil",
+        {
+            "any": [
+                {"field": "company", "op": "eq", "value": "x' or '1'='1"},
+                {"field": "company", "op": "contains", "value": "'; drop table crm.customers; --"},
+                {"field": "industry", "op": "in", "value": ["a') or true --"]},
+            ]
+        },
+    )
     result = recalculate_segment(engine, sid)
     assert result.ok and result.customer_count == 0
     with engine.connect() as conn:
@@ -197,8 +238,41 @@ def test_customer_deleted_since_the_mart_was_built_keeps_last_members(world) -> 
     assert recalculate_segment(engine, sid).ok
     with psycopg.connect(url, autocommit=True) as conn:  # a new ONBOARDING row in the mart, gone from crm
         gone = customers[t][0]
-        conn.execute("update analytics.dim_customers set lifecycle_stage = 'ONBOARDING' where customer_id = %s", (gone,))
+        conn.execute(
+            "update analytics.dim_customers set lifecycle_stage = 'ONBOARDING' where customer_id = %s",
+            (gone,),
+        )
         conn.execute("delete from crm.customers where id = %s", (gone,))
     result = recalculate_segment(engine, sid)
     assert not result.ok and segment_row(url, sid)["is_stale"]
     assert members(url, sid) == {customers[t][4]}
+
+
+def test_recalculate_all_isolates_the_failing_segment(world) -> None:
+    """All of a tenant's segments are evaluated in one statement; when it fails, they are retried
+    one by one, so only the failing segment keeps its old members and turns stale."""
+    url, engine, tenants, customers = world
+    t, c = tenants[0], customers[tenants[0]]
+    onboarding = add_segment(
+        url, t, "onboarding", {"field": "lifecycle_stage", "op": "eq", "value": "ONBOARDING"}
+    )
+    active = add_segment(url, t, "active", {"field": "lifecycle_stage", "op": "eq", "value": "ACTIVE"})
+    broken = add_segment(url, t, "broken", {"field": "no_such_column", "op": "eq", "value": 1})
+    first = {r.segment_id: r for r in recalculate_all(engine, tenant_id=t)}
+    assert first[onboarding].ok and first[active].ok and not first[broken].ok
+    assert members(url, active) == {c[0], c[1], c[5]}
+    with psycopg.connect(url, autocommit=True) as conn:  # an ONBOARDING row in the mart that is gone from crm
+        conn.execute(
+            "update analytics.dim_customers set lifecycle_stage = 'ONBOARDING' where customer_id = %s",
+            (c[0],),
+        )
+        conn.execute("delete from crm.customers where id = %s", (c[0],))
+        conn.execute(
+            "update analytics.dim_customers set lifecycle_stage = 'ACTIVE' where customer_id = %s", (c[2],)
+        )
+    second = {r.segment_id: r for r in recalculate_all(engine, tenant_id=t)}
+    assert not second[onboarding].ok and segment_row(url, onboarding)["is_stale"]
+    assert members(url, onboarding) == {c[4]}
+    assert second[active].ok and (second[active].added, second[active].removed) == (1, 0)
+    assert members(url, active) == {c[1], c[2], c[5]}  # c[0]'s membership went with the customer (cascade)
+    assert not segment_row(url, active)["is_stale"] and segment_row(url, active)["customer_count"] == 3

@@ -46,7 +46,7 @@ def test_validation_splits_rows_and_refusals() -> None:
     lander = TopicLander("t.tickets", "tickets", database_url=None, send_dead_letters=None, tenants=tenants)  # type: ignore[arg-type]
     msg = BatchMessage([(TP("t.tickets", 1), _records(1, 0, len(values), values))], None)
     lines, refused = asyncio.run(lander.validate([msg]))
-    assert len(lines) == 3 and all(line.count("\t") == 8 and line.endswith("\n") for line in lines)
+    assert len(lines) == 3 and all(line.count(b"\t") == 8 and line.endswith(b"\n") for line in lines)
     assert [exc.reason_code for _, exc in refused] == [
         ReasonCode.EMPTY,
         ReasonCode.NOT_JSON,

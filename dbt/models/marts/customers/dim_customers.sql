@@ -1,3 +1,4 @@
+{{ config(indexes=[{'columns': ['tenant_id', 'customer_id'], 'unique': True}]) }}
 -- Customer 360, one row per customer: lifecycle stage, MRR and revenue, open deals, tickets
 -- and CSAT, conversations, product usage, health and segment count. Dynamic segments
 -- (crm/segments) filter on a whitelisted set of these columns.

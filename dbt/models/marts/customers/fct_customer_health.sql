@@ -1,3 +1,4 @@
+{{ config(indexes=[{'columns': ['tenant_id', 'customer_id'], 'unique': True}, {'columns': ['tenant_id', 'health_score']}]) }}
 -- One row per customer: health score 0-100 (weighted factors; weights are vars, normalised by
 -- their sum), its trend against health_trend_days ago (improving / stable / declining beyond
 -- +-health_trend_threshold points), risk level (low / medium / high / critical) and the

@@ -1,3 +1,4 @@
+{{ config(indexes=[{'columns': ['tenant_id', 'segment_id', 'mrr desc nulls last', 'customer_id']}]) }}
 -- One row per segment and member customer (written by the segment recalculation in
 -- crm/segments), with the segment's state and the member's lifecycle stage and MRR.
 with memberships as (

@@ -1,3 +1,4 @@
+{{ config(indexes=[{'columns': ['tenant_id', 'customer_id'], 'unique': True}]) }}
 -- One row per customer: the same feature columns as ml_features__customers, as of now (for
 -- scoring). No label: the future is not known yet.
 with features as (

@@ -1,3 +1,4 @@
+{{ config(indexes=[{'columns': ['tenant_id', 'lead_id'], 'unique': True}]) }}
 -- One row per lead: who, where from (source, UTM, campaign), owner, status and conversion,
 -- activity totals, the rep's first response time, and the deals it produced.
 with leads as (

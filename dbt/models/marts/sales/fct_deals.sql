@@ -1,3 +1,4 @@
+{{ config(indexes=[{'columns': ['tenant_id', 'customer_id']}]) }}
 -- One row per deal: current stage, value and weighted value, age, days in the current stage,
 -- close outcome and sales cycle, owner and pipeline.
 with deals as (

@@ -1,0 +1,100 @@
+"""The daily revenue series and what every forecast method shares: Prophet with the settings
+two years of heavy-tailed CRM revenue call for, the seasonal naive baseline, and MAPE over
+periods long enough to judge.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+from ml.metrics import mape
+
+for _name in ("prophet", "cmdstanpy"):
+    logging.getLogger(_name).setLevel(logging.ERROR)
+
+PROPHET_PARAMS: dict = {
+    "yearly_seasonality": 3,
+    "weekly_seasonality": True,
+    "daily_seasonality": False,
+    "seasonality_mode": "multiplicative",
+    "changepoint_prior_scale": 0.01,
+}
+"""Two years of history hold two yearly cycles: three Fourier pairs and a stiff trend fit the
+season and the growth without chasing the heavy-tailed noise (Prophet's defaults, ten pairs and
+a loose trend, extrapolated single months of large deals: weekly MAPE 0.29 vs 0.19 at M)."""
+HORIZON = 90
+PERIODS = (7, 14, 28, 42)
+MIN_DEALS_PER_PERIOD = 8
+
+
+def daily_frame(series: pl.DataFrame) -> pd.DataFrame:
+    """The mart's rows as a gap-free daily (ds, y, deals) frame (missing days: nothing won)."""
+    deals = (
+        pl.col("won_deals").cast(pl.Float64) if "won_deals" in series.columns else pl.lit(None, pl.Float64)
+    )
+    s = series.select(
+        pl.col("day").cast(pl.Date), pl.col("won_revenue").cast(pl.Float64), deals.alias("won_deals")
+    ).sort("day")
+    full = pl.DataFrame({"day": pl.date_range(s["day"].min(), s["day"].max(), "1d", eager=True)})
+    s = full.join(s, on="day", how="left").with_columns(pl.col("won_revenue").fill_null(0.0))
+    return pd.DataFrame(
+        {
+            "ds": pd.to_datetime(s["day"].to_list()),
+            "y": s["won_revenue"].to_numpy(),
+            # without counts, a day with revenue counts as one deal
+            "deals": s.select(pl.coalesce("won_deals", (pl.col("won_revenue") > 0).cast(pl.Float64)))
+            .to_series()
+            .to_numpy(),
+        }
+    )
+
+
+def fit_prophet(history: pd.DataFrame, horizon: int = HORIZON, seed: int = 0, **params) -> pd.DataFrame:
+    """Daily forecast (ds, yhat, yhat_lower, yhat_upper) for `horizon` days after `history`."""
+    from prophet import Prophet
+
+    for name in ("prophet", "cmdstanpy"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    m = Prophet(**{**PROPHET_PARAMS, **params}, interval_width=0.8, uncertainty_samples=300)
+    m.fit(history)
+    future = m.make_future_dataframe(periods=horizon, include_history=False)
+    np.random.seed(seed)
+    fc = m.predict(future)[["ds", "yhat", "yhat_lower", "yhat_upper"]]
+    for c in ("yhat", "yhat_lower", "yhat_upper"):
+        fc[c] = fc[c].clip(lower=0.0)
+    return fc.reset_index(drop=True)
+
+
+def seasonal_naive(history: pd.DataFrame, horizon: int = HORIZON) -> np.ndarray:
+    """Repeat the last observed week (season = 7 days)."""
+    last = history["y"].to_numpy()[-7:]
+    return np.resize(last, horizon)
+
+
+def weekly_mape(actual: np.ndarray, forecast: np.ndarray) -> float:
+    """MAPE over whole weeks of the horizon (daily won revenue is too spiky to judge per day)."""
+    return period_mape(actual, forecast, 7)
+
+
+def period_mape(actual: np.ndarray, forecast: np.ndarray, days: int) -> float:
+    """MAPE over whole periods of `days` days of the horizon."""
+    k = (len(actual) // days) * days
+    a = np.asarray(actual)[:k].reshape(-1, days).sum(axis=1)
+    f = np.asarray(forecast)[:k].reshape(-1, days).sum(axis=1)
+    return mape(a, f)
+
+
+def scoring_days(series: pd.DataFrame) -> int:
+    """The shortest scoring period (a week at scale M) in which the last year won at least
+    MIN_DEALS_PER_PERIOD deals on average: a period's revenue must be more than one or two
+    heavy-tailed deals (or none) for a percentage error to mean anything."""
+    year = series["deals"].to_numpy()[-364:]
+    per_day = float(year.mean()) if year.size else 0.0
+    for days in PERIODS:
+        if per_day * days >= MIN_DEALS_PER_PERIOD:
+            return days
+    return PERIODS[-1]
