@@ -148,8 +148,8 @@ def stage_dagster(ctx: DemoContext) -> None:
         warned = [f"{c.asset_key.to_user_string()}:{c.check_name}" for c in checks if not c.passed]
         state = "[green]ok[/]" if result.success else f"[red]failed[/] steps: {', '.join(failed)}"
         ctx.console.print(
-            f"{result.job_def.name}: {state}; {len(events)} assets, {len(checks)} checks"
-            + (f", not passing: {', '.join(warned)}" if warned else "")
+            f"{result.job_def.name}: {state}; {len(events)} materialization/observation events,"
+            f" {len(checks)} check evaluations" + (f", not passing: {', '.join(warned)}" if warned else "")
         )
     from orchestration.status import local_status
 
