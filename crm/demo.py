@@ -10,6 +10,7 @@ import importlib.util
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from rich.console import Console
 from rich.table import Table
@@ -25,6 +26,10 @@ class DemoContext:
     database_url: str = ""
     kafka_bootstrap: str = ""
     addresses: dict[str, str] = field(default_factory=dict)
+    seeded: dict[str, int] = field(default_factory=dict)
+    """Events the seed sent, per topic; the tenants they belong to in `seeded_tenants`."""
+    seeded_tenants: list[str] = field(default_factory=list)
+    seeded_at: datetime | None = None
 
 
 def _exists(module: str) -> bool:
@@ -57,7 +62,40 @@ def stage_landed(ctx: DemoContext) -> None:
     from streaming import service
 
     lag = service.wait_landed(ctx.kafka_bootstrap)
-    ctx.console.print(f"lander caught up on {len(lag)} partitions")
+    rows = _wait_rows_landed(ctx)
+    ctx.console.print(f"lander caught up on {len(lag)} partitions: {rows:,} seeded events in raw.*")
+
+
+def _wait_rows_landed(ctx: DemoContext, timeout: float = 600.0) -> int:
+    """Count the seeded tenants' rows (landed or dead-lettered) until every event the seed sent
+    is there. The group's lag alone is not enough: Tansu reports a partition's end offset as
+    its last batch's base offset + 1, so a lag of 0 can come before the last records landed."""
+    import psycopg
+
+    from crm.db import libpq_url
+
+    want = {topic.replace("-", "_"): n for topic, n in ctx.seeded.items()}
+    if not want:
+        return 0
+    counts = " union all ".join(
+        f"select '{t}', count(*) from raw.{t} where tenant_id = any(%(t)s::uuid[])" for t in want
+    )
+    dead = "select topic, count(*) from raw.dead_letters where received_at >= %(since)s group by topic"
+    deadline = time.monotonic() + timeout
+    since = ctx.seeded_at
+    while True:
+        with psycopg.connect(libpq_url(ctx.database_url), autocommit=True) as conn:
+            have = dict(conn.execute(counts, {"t": ctx.seeded_tenants}).fetchall())
+            for topic, n in conn.execute(dead, {"since": since}).fetchall():
+                key = topic.split(".")[-1].replace("-", "_")
+                if key in have:
+                    have[key] += n
+        missing = {t: n - have.get(t, 0) for t, n in want.items() if have.get(t, 0) < n}
+        if not missing:
+            return sum(have.values())
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"seeded events not all landed after {timeout:.0f}s: {missing}")
+        time.sleep(0.5)
 
 
 def stage_seed(ctx: DemoContext) -> None:
@@ -66,6 +104,7 @@ def stage_seed(ctx: DemoContext) -> None:
     # Until a landing worker exists the events are also copied straight into raw.* so the
     # later stages have data; with the lander running they go through Kafka only.
     sink = "kafka" if _exists("streaming.app") else "both"
+    ctx.seeded_at = datetime.now(UTC)
     summary = seed_world(
         scale=ctx.scale,
         seed=ctx.seed,
@@ -74,6 +113,7 @@ def stage_seed(ctx: DemoContext) -> None:
         sink=sink,
         progress=True,
     )
+    ctx.seeded, ctx.seeded_tenants = dict(summary.topics), list(summary.tenant_ids)
     ctx.console.print(summary)
 
 
