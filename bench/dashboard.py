@@ -57,19 +57,33 @@ def bench_database(server_url: str, scale: str, seed: int) -> str:
     url = make_url(libpq_url(server_url)).set(database=name).render_as_string(False)
     with psycopg.connect(admin, autocommit=True) as conn:
         exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
+        if exists and not _seeded(url):  # a seed that was interrupted: its world is partial
+            print(f"{name} holds a partial world (its seed did not finish): dropping it", flush=True)
+            conn.execute(f'drop database "{name}" with (force)')
+            exists = None
         if not exists:
             conn.execute(f'create database "{name}"')
     migrate.upgrade(url)
-    with psycopg.connect(url) as conn:
-        leads = conn.execute("select count(*) from crm.leads").fetchone()[0]
-    if leads == 0:
+    if not _seeded(url):
         from crm.sim import seed_world
 
         t0 = time.monotonic()
         print(f"seeding scale {scale} into {name} (sink=raw) ...", flush=True)
         seed_world(scale=scale, seed=seed, database_url=url, bootstrap=None, sink="raw", progress=True)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("create table public.bench_world_seeded (at timestamptz not null default now())")
+            conn.execute("insert into public.bench_world_seeded default values")
         print(f"  seeded in {time.monotonic() - t0:.0f}s", flush=True)
     return url
+
+
+def _seeded(url: str) -> bool:
+    """Whether the database's world was seeded to the end (the marker is written last)."""
+    try:
+        with psycopg.connect(url) as conn:
+            return conn.execute("select to_regclass('public.bench_world_seeded') is not null").fetchone()[0]
+    except psycopg.OperationalError:  # the database does not exist yet
+        return False
 
 
 def _missing_marts(url: str) -> list[str]:
