@@ -61,7 +61,9 @@ def _features(df: pl.DataFrame) -> tuple[list[str], list[str]]:
 
 
 def train(df: pl.DataFrame, seed: int = 0) -> DealTrain:
-    closed = df.filter(pl.col("status").is_in(["won", "lost"])).sort("closed_at", "deal_id")
+    # A tenant without deals reads as an empty frame whose columns have no type: cast first.
+    closed = df.with_columns(pl.col("status").cast(pl.Utf8)).filter(pl.col("status").is_in(["won", "lost"]))
+    closed = closed.sort("closed_at", "deal_id")
     won = int((closed["status"] == "won").sum())
     lost = closed.height - won
     if won < MIN_WON or lost < MIN_LOST:

@@ -39,6 +39,8 @@ def daily_frame(series: pl.DataFrame) -> pd.DataFrame:
     s = series.select(
         pl.col("day").cast(pl.Date), pl.col("won_revenue").cast(pl.Float64), deals.alias("won_deals")
     ).sort("day")
+    if s.is_empty():  # a tenant with nothing won yet: an empty history, not an error
+        return pd.DataFrame({"ds": pd.to_datetime([]), "y": [], "deals": []})
     full = pl.DataFrame({"day": pl.date_range(s["day"].min(), s["day"].max(), "1d", eager=True)})
     s = full.join(s, on="day", how="left").with_columns(pl.col("won_revenue").fill_null(0.0))
     return pd.DataFrame(

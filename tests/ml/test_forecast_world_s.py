@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
+import psycopg
 import pytest
 
 sim = pytest.importorskip("crm.sim")
@@ -103,3 +104,22 @@ def test_each_tenant_trains_and_beats_the_naive_baseline_at_s(histories) -> None
         assert len(fc) == forecast.HORIZON and (fc["yhat"] >= 0).all()
         assert (fc["yhat_lower"] <= fc["yhat"]).all() and (fc["yhat"] <= fc["yhat_upper"]).all()
         assert forecast.train(h, seed=42).metrics == m  # deterministic for a seed
+
+
+def test_a_tenant_without_deals_is_skipped_not_fatal(world: str) -> None:
+    """A new tenant (no deals, nothing won yet) reads as empty marts: the deal and forecast
+    trainers give a reason to skip it instead of failing the job for every tenant (a second
+    `make demo` on a database where the API benchmark had created such a tenant failed)."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from orchestration.ml_calls import TRAINERS
+
+    with psycopg.connect(world, autocommit=True) as conn:
+        tenant = conn.execute(
+            "INSERT INTO crm.tenants (id, slug, name) VALUES (%s, %s, 'New') RETURNING id::text",
+            (uuid.uuid4(), f"new-{uuid.uuid4().hex[:6]}"),
+        ).fetchone()[0]
+    for model in ("deal_win", "revenue_prophet"):
+        reason = TRAINERS[model](world, tenant, 0, datetime.now(UTC))
+        assert isinstance(reason, str) and reason, model
