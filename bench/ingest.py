@@ -144,13 +144,14 @@ async def produce_paced(bootstrap: str, prefix: str, events: list[tuple[str, byt
                 stamp = orjson.dumps(datetime.now(UTC), option=orjson.OPT_UTC_Z)
                 batches: dict[str, object] = {}
                 for topic, value in events[sent:due]:
+                    v = value.replace(STAMP_BYTES, stamp)
                     b = batches.get(topic)
                     if b is None:
                         b = batches[topic] = producer.create_batch()
-                    if b.append(key=None, value=value.replace(STAMP_BYTES, stamp), timestamp=None) is None:
+                    if b.append(key=None, value=v, timestamp=None) is None:  # full: send, start another
                         pending.append(await _send_batch(producer, prefix, topic, b, parts, turn))
                         b = batches[topic] = producer.create_batch()
-                        b.append(key=None, value=value.replace(STAMP_BYTES, stamp), timestamp=None)
+                        b.append(key=None, value=v, timestamp=None)
                 for topic, b in batches.items():
                     pending.append(await _send_batch(producer, prefix, topic, b, parts, turn))
                 sent = due

@@ -73,29 +73,31 @@ def _wait_rows_landed(ctx: DemoContext, timeout: float = 600.0) -> int:
     import psycopg
 
     from crm.db import libpq_url
+    from crm.schema.landing import LANDING_TABLES
 
-    want = {topic.replace("-", "_"): n for topic, n in ctx.seeded.items()}
+    want = dict(ctx.seeded)
     if not want:
         return 0
-    counts = " union all ".join(
-        f"select '{t}', count(*) from raw.{t} where tenant_id = any(%(t)s::uuid[])" for t in want
+    landed = " union all ".join(
+        f"select '{topic}', count(*) from raw.{LANDING_TABLES[topic]} where tenant_id = any(%(t)s::uuid[])"
+        for topic in want
     )
+    # dead-lettered since the seed began (their topic may carry a prefix: LANDER_TOPIC_PREFIX)
     dead = "select topic, count(*) from raw.dead_letters where received_at >= %(since)s group by topic"
     deadline = time.monotonic() + timeout
-    since = ctx.seeded_at
-    while True:
-        with psycopg.connect(libpq_url(ctx.database_url), autocommit=True) as conn:
-            have = dict(conn.execute(counts, {"t": ctx.seeded_tenants}).fetchall())
-            for topic, n in conn.execute(dead, {"since": since}).fetchall():
-                key = topic.split(".")[-1].replace("-", "_")
-                if key in have:
-                    have[key] += n
-        missing = {t: n - have.get(t, 0) for t, n in want.items() if have.get(t, 0) < n}
-        if not missing:
-            return sum(have.values())
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"seeded events not all landed after {timeout:.0f}s: {missing}")
-        time.sleep(0.5)
+    with psycopg.connect(libpq_url(ctx.database_url), autocommit=True) as conn:
+        while True:
+            have = dict(conn.execute(landed, {"t": ctx.seeded_tenants}).fetchall())
+            for topic, n in conn.execute(dead, {"since": ctx.seeded_at}).fetchall():
+                logical = topic.rsplit(".", 1)[-1]
+                if logical in have:
+                    have[logical] += n
+            missing = {t: n - have[t] for t, n in want.items() if have[t] < n}
+            if not missing:
+                return sum(have.values())
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"seeded events not all landed after {timeout:.0f}s: {missing}")
+            time.sleep(0.5)
 
 
 def stage_seed(ctx: DemoContext) -> None:

@@ -12,9 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dagster import AssetCheckEvaluation, AssetCheckSeverity, DagsterInstance, Definitions
-from dagster._core.storage.asset_check_execution_record import (
-    COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES,
-)
 
 
 @dataclass
@@ -60,10 +57,9 @@ def graph_status(defs: Definitions, instance: DagsterInstance) -> GraphStatus:
     for ck in sorted(g.asset_check_keys, key=lambda k: (k.asset_key.to_user_string(), k.name)):
         name = f"{ck.asset_key.to_user_string()}:{ck.name}"
         record = instance.get_latest_asset_check_evaluation_record(ck)
-        # A record stays PLANNED (its event an AssetCheckEvaluationPlanned) when the run stopped
-        # before the check ran: that is "never evaluated", not a pass or a failure.
-        done = record is not None and record.status in COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES
-        evaluation = record.evaluation if done else None
+        # A record stays PLANNED (its event an AssetCheckEvaluationPlanned, not an evaluation)
+        # when the run stopped before the check ran: that is "never evaluated", not a failure.
+        evaluation = record.evaluation if record else None
         if not isinstance(evaluation, AssetCheckEvaluation):
             out.unevaluated.append(name)
         elif not evaluation.passed:
