@@ -296,12 +296,14 @@ customer_segments = Table(
 customer_segment_memberships = Table(
     "customer_segment_memberships",
     metadata,
-    uuid_pk(),
-    tenant_fk(),
-    fk("segment_id", "customer_segments.id", nullable=False, ondelete="CASCADE"),
-    fk("customer_id", "customers.id", nullable=False, ondelete="CASCADE"),
+    # Derived data, written only by the segment recalculation (crm/segments/recalc.py): keyed by
+    # the pair, with no per-row foreign keys (they tripled the cost of a first calculation;
+    # migration 0901). Deleting a customer or a segment (or their tenant) deletes its
+    # memberships through statement-level triggers (crm.drop_segment_memberships()).
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("segment_id", UUID(as_uuid=True), primary_key=True),
+    Column("customer_id", UUID(as_uuid=True), primary_key=True),
     created_at("added_at"),
-    UniqueConstraint("segment_id", "customer_id"),
     Index(None, "customer_id"),
     schema=CRM,
 )

@@ -60,9 +60,12 @@ def _members_sql(wheres: list[str]) -> str:
     """One statement for a tenant's segments (parameters :tenant_id, :segment_ids, :sid<i> and
     each clause's own): `members` is one pass over the tenant's customers (a customer becomes
     one row per segment it matches), then the memberships that end are deleted and the ones
-    that start inserted, and the per-segment counts come back. A customer deleted since the
-    mart was built makes the insert fail its foreign key: the recovery path then keeps the
-    last members until the next build."""
+    that start inserted, and the per-segment counts come back. The table has no foreign keys
+    (migration 0901: per-row checks tripled a first calculation's cost), so the statement
+    checks what they did, set-based: only customers still in crm.customers are members (the
+    mart can be older than a deletion), and `_apply` has locked the segments beforehand (a
+    concurrent delete of one waits; a concurrent recalculation of one waits, then sees this
+    one's rows)."""
     matches = ",\n                    ".join(
         f"CASE WHEN ({where}) THEN CAST(:sid{i} AS uuid) END" for i, where in enumerate(wheres)
     )
@@ -73,8 +76,12 @@ def _members_sql(wheres: list[str]) -> str:
                 select customer_id, unnest(array_remove(ARRAY[
                     {matches}
                 ], NULL)) as segment_id
-                from {SOURCE_TABLE}
-                where tenant_id = CAST(:tenant_id AS uuid)
+                from {SOURCE_TABLE} as source
+                where source.tenant_id = CAST(:tenant_id AS uuid)
+                  and exists (  -- the mart can be older than a deletion
+                      select 1 from crm.customers c
+                      where c.id = source.customer_id and c.tenant_id = CAST(:tenant_id AS uuid)
+                  )
             ) as matched
         ),
         removed as (
@@ -94,8 +101,7 @@ def _members_sql(wheres: list[str]) -> str:
                 select 1 from crm.customer_segment_memberships m
                 where m.segment_id = members.segment_id and m.customer_id = members.customer_id
             )
-            order by members.segment_id, members.customer_id  -- in (segment_id, customer_id) index order
-            on conflict (segment_id, customer_id) do nothing
+            order by members.segment_id, members.customer_id  -- in primary key order
             returning segment_id
         ),
         counted as (select segment_id, count(*) as n from members group by segment_id),
@@ -110,6 +116,13 @@ def _members_sql(wheres: list[str]) -> str:
         left join removed_n on removed_n.segment_id = ids.segment_id
     """
 
+
+_LOCK = """
+    select id::text from crm.customer_segments where id = ANY(CAST(:ids AS uuid[]))
+    order by id for no key update
+"""
+"""The segments' rows, locked for the transaction: they are updated at its end anyway, and
+holding them from the start serializes recalculations and deletes of the same segment."""
 
 _MARK_DONE = """
     update crm.customer_segments s
@@ -127,6 +140,9 @@ def _apply(engine: Engine, tenant_id: str, compiled: list[tuple[_Segment, str, d
         params[f"sid{i}"] = segment.id
     with engine.begin() as conn:
         conn.execute(text("select set_config(:k, :v, true)"), {"k": TENANT_SETTING, "v": tenant_id})
+        locked = set(conn.execute(text(_LOCK), {"ids": params["segment_ids"]}).scalars())
+        if missing := [s.name for s, _, _ in compiled if s.id not in locked]:
+            raise LookupError(f"segment deleted during recalculation: {', '.join(missing)}")
         rows = {
             r.segment_id: r for r in conn.execute(text(_members_sql([w for _, w, _ in compiled])), params)
         }

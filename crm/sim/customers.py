@@ -267,7 +267,6 @@ def generate_customers(
     mc = np.concatenate(mem_c)
     memberships = pl.DataFrame(
         {
-            "id": uuids(rng, mc.size),
             "tenant_id": org.tenant_id,
             "segment_id": np.concatenate(mem_s),
             "customer_id": mc,

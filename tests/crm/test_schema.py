@@ -228,19 +228,35 @@ def test_every_crm_table_has_a_not_null_tenant_fk(engine: Engine) -> None:
     expected = tables - {"tenants"}
     assert set(nullable) == expected
     assert set(nullable.values()) == {"NO"}
-    assert cascades == {f"crm.{name}" for name in expected}
+    # memberships carry tenant_id without a foreign key (migration 0901): deleting the tenant
+    # removes them through its customers' and segments' delete triggers (test below)
+    assert cascades == {f"crm.{name}" for name in expected - {"customer_segment_memberships"}}
 
 
 def test_deleting_a_tenant_deletes_its_rows(engine: Engine) -> None:
-    tenant = _tenant(engine)
+    tenant, other = _tenant(engine), _tenant(engine)
     lead = _row(engine, t.leads, tenant_id=tenant, email="d@example.com", source="web")
     _row(engine, t.lead_activities, tenant_id=tenant, lead_id=lead, type="EMAIL_SENT", description="hi")
+    for tid in (tenant, other):
+        customer = _row(engine, t.customers, tenant_id=tid, email="m@example.com")
+        segment = _row(engine, t.customer_segments, tenant_id=tid, name="seg", criteria={})
+        with engine.begin() as conn:
+            conn.execute(
+                insert(t.customer_segment_memberships).values(
+                    tenant_id=tid, segment_id=segment, customer_id=customer
+                )
+            )
     with engine.begin() as conn:
         conn.execute(t.tenants.delete().where(t.tenants.c.id == tenant))
-        left = conn.execute(
-            select(func.count()).select_from(t.lead_activities).where(t.lead_activities.c.tenant_id == tenant)
+        for table in (t.lead_activities, t.customer_segment_memberships):
+            left = conn.execute(select(func.count()).select_from(table).where(table.c.tenant_id == tenant))
+            assert left.scalar_one() == 0
+        kept = conn.execute(
+            select(func.count())
+            .select_from(t.customer_segment_memberships)
+            .where(t.customer_segment_memberships.c.tenant_id == other)
         )
-        assert left.scalar_one() == 0
+        assert kept.scalar_one() == 1
 
 
 def test_landing_is_idempotent_per_event_id(engine: Engine) -> None:

@@ -14,7 +14,6 @@ customers as (
 )
 
 select
-    memberships.membership_id,
     memberships.tenant_id,
     memberships.segment_id,
     segments.segment_name,

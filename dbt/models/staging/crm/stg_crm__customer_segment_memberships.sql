@@ -4,7 +4,6 @@ with source as (
 
 renamed as (
     select
-        id as membership_id,
         tenant_id,
         segment_id,
         customer_id,
