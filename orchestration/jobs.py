@@ -77,9 +77,11 @@ weekly_retrain_job = define_asset_job(
 
 incremental_refresh_job = define_asset_job(
     "incremental_refresh",
-    selection=_dbt
-    | AssetSelection.assets(keys.LEAD_SCORES, keys.DEAL_PROBABILITIES, keys.CHURN_PREDICTIONS, keys.SEGMENTS),
-    description="On new landed events: dbt build (incremental models incrementally) and rescoring.",
+    selection=AssetSelection.assets(*keys.EVENT_DRIVEN_MODELS),
+    description=(
+        "On new landed events: the incremental dbt models take them in (event facts, touchpoints, "
+        "attribution; seconds at scale M). The as-of-now marts and the scores follow their schedules."
+    ),
 )
 
 JOBS = [

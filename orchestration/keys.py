@@ -59,3 +59,12 @@ FORECAST_MODEL = ml_key("forecast_model")
 
 SEGMENTS = crm_key("segment_recalculation")
 """Segment recalculation (writes crm.customer_segment_memberships)."""
+
+EVENT_DRIVEN_MODELS = (
+    AssetKey(["intermediate", "int_touchpoints"]),
+    mart_key("fct_lead_activities"),
+    mart_key("fct_deal_stage_transitions"),
+    mart_key("fct_revenue_attribution"),
+)
+"""The incremental dbt models new landed events change (dbt/macros/incremental.sql): what the
+new-events sensor refreshes. The other marts describe "now" and follow their schedules."""

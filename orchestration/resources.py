@@ -13,7 +13,7 @@ from dagster import ConfigurableResource, EnvVar
 from dagster_dbt import DbtCliResource
 from sqlalchemy import Engine
 
-from crm import db
+from crm import db, warehouse
 
 from .project import dbt_project
 
@@ -52,7 +52,7 @@ class PostgresResource(ConfigurableResource):
         """DATABASE_URL and the libpq variables dbt's profile reads, for child processes (dbt)."""
         os.environ["DATABASE_URL"] = self.database_url
         os.environ.update(db.pg_env(self.database_url))
-        os.environ["PGTZ"] = "UTC"
+        os.environ.update(warehouse.DBT_SESSION_ENV)
 
 
 def dbt_executable() -> str:

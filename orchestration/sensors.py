@@ -1,5 +1,5 @@
-"""The new-events sensor: when any `raw.*` lane has rows newer than the cursor, run incremental
-dbt + rescoring once for the batch. The cursor is `{table: newest received_at}`; the first
+"""The new-events sensor: when any `raw.*` lane has rows newer than the cursor, run the incremental
+dbt models once for the batch. The cursor is `{table: newest received_at}`; the first
 tick only records it."""
 
 import hashlib
@@ -21,7 +21,7 @@ def newer_lanes(newest: dict[str, str], cursor: dict[str, str]) -> list[str]:
     job=incremental_refresh_job,
     minimum_interval_seconds=300,
     default_status=DefaultSensorStatus.RUNNING,
-    description="New events landed in raw.* since the last run: incremental dbt build and rescoring.",
+    description="New events landed in raw.* since the last run: the incremental dbt models take them in.",
 )
 def new_events_sensor(context: SensorEvaluationContext, postgres: PostgresResource):
     newest = newest_landing_times(postgres)

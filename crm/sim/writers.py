@@ -129,10 +129,16 @@ def write_database(
                 "INSERT INTO sim_truth.world_runs (seed, scale, as_of, params) VALUES (%s, %s, %s, %s)",
                 (plan.seed, plan.scale, plan.now, orjson.dumps(plan.params()).decode()),
             )
+        written = list(TABLE_ORDER)
         if raw:
             write = merge_frame if landing else copy_frame
             for topic, events in world.events.items():
                 write(conn, f"raw.{LANDING_TABLES[topic]}", raw_rows(events), progress)
+                written.append(f"raw.{LANDING_TABLES[topic]}")
+        conn.commit()
+        # statistics for what a bulk load just wrote: the planner's estimates (dbt's incremental
+        # runs in particular) must not wait for autovacuum, which may be off or behind
+        conn.execute("ANALYZE " + ", ".join(written))
         conn.commit()
 
 

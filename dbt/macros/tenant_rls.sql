@@ -10,7 +10,14 @@
     drop policy if exists ml_batch_read on {{ relation }};
     create policy ml_batch_read on {{ relation }} for select to crm_ml using (true);
     grant select on {{ relation }} to crm_reader, crm_api, crm_ml;
-    analyze {{ relation }}
+    {{ analyze_when_rebuilt(relation) }}
+{%- endmacro %}
+
+{#- Statistics after a model is built whole; an incremental run's few new rows leave them about
+    right (and autovacuum, where it runs, refreshes them), while sampling a large fact costs a
+    good part of a second. -#}
+{% macro analyze_when_rebuilt(relation) -%}
+    {%- if not is_incremental() %}analyze {{ relation }}{% else %}select 1{% endif -%}
 {%- endmacro %}
 
 {#- on-run-start: the readers need USAGE on analytics (the migrations grant it to crm_reader and

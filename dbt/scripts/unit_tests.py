@@ -89,8 +89,13 @@ def attribution_test() -> dict:
         "description": "Six models on three deals (4 touches with the deal created after the 2nd, 3 touches all before "
         "creation, 1 touch); credits rounded to the cent with the remainder on the largest credit.",
         "model": "fct_revenue_attribution",
-        "overrides": {"vars": {"attribution_half_life_days": HALF_LIFE}},
-        "given": [{"input": "ref('int_attributable_touches')", "rows": rows}],
+        "overrides": {"vars": {"attribution_half_life_days": HALF_LIFE}, "macros": {"is_incremental": False}},
+        "given": [
+            {"input": "ref('int_attributable_touches')", "rows": rows},
+            # read only by the incremental path (overridden off here): empty
+            {"input": "ref('int_deals_enriched')", "rows": []},
+            {"input": "ref('int_touchpoints')", "rows": []},
+        ],
         "expect": {"rows": expect},
     }
 

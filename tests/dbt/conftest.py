@@ -27,15 +27,18 @@ class Warehouse:
     def dbt(self, *args: str, check: bool = True):
         from crm.warehouse import run_dbt
 
-        return run_dbt(
+        done = run_dbt(
             [*args, "--vars", json.dumps({"as_of": self.as_of.isoformat()})],
             self.url,
             target_path=self.target,
             log_path=self.target / "logs",
-            check=check,
+            check=False,
             capture=True,
             timeout=900,
         )
+        if check and done.returncode:
+            raise AssertionError(f"dbt {' '.join(args)} failed:\n{done.stdout[-4000:]}")
+        return done
 
 
 @pytest.fixture(scope="session")

@@ -291,31 +291,67 @@ def test_campaign_performance_reconciles_with_attribution(warehouse) -> None:
     assert spent == q(url, "select sum(spent) from crm.marketing_campaigns")[0][0] and budget > 0
 
 
+INCREMENTAL_FACTS = (
+    "int_touchpoints",
+    "fct_lead_activities",
+    "fct_deal_stage_transitions",
+    "fct_revenue_attribution",
+)
+"""The incremental models new events change (orchestration.keys.EVENT_DRIVEN_MODELS)."""
+
+
+def _fingerprints(url: str) -> dict[str, str]:
+    out = {}
+    for model in INCREMENTAL_FACTS:
+        schema = "intermediate" if model.startswith("int_") else "analytics"
+        out[model] = q(url, f"select md5(string_agg(t::text, '|' order by t::text)) from {schema}.{model} t")[
+            0
+        ][0]
+    return out
+
+
 def test_incremental_run_equals_full_refresh(warehouse) -> None:
-    """Land 1% more events, run incrementally, then full-refresh: the large facts hold the same rows."""
+    """Land 1% more events of every kind the incremental models read (e-mail opens, deal notes
+    and stage changes, web visits, tickets: copies of existing ones a minute later, so many fall
+    inside won deals' attribution windows) and turn one won deal lost; run incrementally, then
+    full-refresh: the incremental models hold the same rows."""
     url = warehouse.url
+    copies = {
+        "lead_activities": "'lead.email_opened', 'lead.call_answered'",
+        "deal_activities": "'deal.note_added', 'deal.stage_changed', 'deal.email_sent'",
+        "web_events": "'web.visit', 'web.page_view'",
+        "tickets": "'ticket.created'",
+    }
+    before = _fingerprints(url)
+    (won_attributed,) = q(url, "select count(distinct deal_id) from analytics.fct_revenue_attribution")[0]
     with psycopg.connect(url, autocommit=True) as conn:
-        for table in ("lead_activities", "deal_activities"):
+        for table, types in copies.items():
             conn.execute(f"""
                 insert into raw.{table} (event_id, tenant_id, event_type, schema_version, occurred_at, source, payload)
-                select gen_random_uuid(), tenant_id, event_type, schema_version, occurred_at + interval '1 minute',
-                       source, payload || jsonb_build_object('activity_id', gen_random_uuid())
-                from raw.{table} where event_type in ('lead.email_opened', 'deal.note_added')
+                select gen_random_uuid(), tenant_id, event_type, schema_version, occurred_at - interval '1 minute',
+                       source, case when payload ? 'activity_id'
+                                    then payload || jsonb_build_object('activity_id', gen_random_uuid())
+                                    else payload end
+                from raw.{table} where event_type in ({types})
                 order by event_id limit (select count(*) / 100 from raw.{table})""")
-    facts = ("fct_lead_activities", "fct_deal_stage_transitions")
-    warehouse.dbt("run", "-s", *facts)
-    incremental = {
-        f: q(url, f"select md5(string_agg(t::text, '|' order by t::text)) from analytics.{f} t")[0][0]
-        for f in facts
-    }
+        lost = conn.execute(
+            "update crm.deals set stage = 'Closed Lost' where id = ("
+            "  select deal_id from analytics.fct_revenue_attribution order by deal_id limit 1) returning id"
+        ).fetchone()[0]
+    warehouse.dbt("run", "-s", *INCREMENTAL_FACTS)
+    incremental = _fingerprints(url)
+    assert all(incremental[m] != before[m] for m in INCREMENTAL_FACTS), "every model took in new events"
     (n_inc,) = q(url, "select count(*) from analytics.fct_lead_activities")[0]
     assert n_inc == q(url, "select count(*) from raw.lead_activities")[0][0]
-    warehouse.dbt("run", "-s", *facts, "--full-refresh")
-    full = {
-        f: q(url, f"select md5(string_agg(t::text, '|' order by t::text)) from analytics.{f} t")[0][0]
-        for f in facts
-    }
-    assert incremental == full
+    attributed = q(url, "select count(distinct deal_id) from analytics.fct_revenue_attribution")[0][0]
+    assert attributed == won_attributed - 1
+    assert not q(url, "select 1 from analytics.fct_revenue_attribution where deal_id = %s", (lost,))
+    # (replacing int_touchpoints drops the view over it: rebuilt in the same run)
+    warehouse.dbt("run", "-s", *INCREMENTAL_FACTS, "int_attributable_touches", "--full-refresh")
+    assert _fingerprints(url) == incremental
+    # a run with nothing new landed changes nothing
+    warehouse.dbt("run", "-s", *INCREMENTAL_FACTS)
+    assert _fingerprints(url) == incremental
 
 
 def test_docs_generate(warehouse) -> None:

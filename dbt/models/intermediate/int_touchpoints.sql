@@ -1,7 +1,20 @@
+{{ config(
+    materialized='incremental',
+    unique_key='touchpoint_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    post_hook='{{ analyze_when_rebuilt(this) }}',
+    indexes=[
+        {'columns': ['touchpoint_id'], 'unique': True}, {'columns': ['lead_id']}, {'columns': ['deal_id']},
+        {'columns': ['customer_id']}, {'columns': ['received_at']}
+    ]
+) }}
 -- Every marketing and sales touchpoint, one row each: web events (visits, page views, forms,
 -- downloads), e-mail engagement, answered calls, meetings and demos, proposals and contracts
 -- (lead and deal activities) and support tickets. Website visits, forms and documents are
--- mirrored by web events, so they come from the web stream only.
+-- mirrored by web events, so they come from the web stream only. Incremental: a run appends
+-- the events landed since the last one (each touchpoint depends on its own event alone), and the
+-- attribution fact looks up a deal's touchpoints by lead, deal or customer through the indexes.
 with web as (
     select
         event_id as touchpoint_id,
@@ -13,9 +26,13 @@ with web as (
         lead_id,
         customer_id,
         null::uuid as deal_id,
-        occurred_at as touched_at
-    from {{ ref('stg_raw__web_events') }}
-    where lead_id is not null or customer_id is not null
+        occurred_at as touched_at,
+        received_at
+    from
+    {% if is_incremental() %} ({{ unseen_staged('stg_raw__web_events', 'web_events', 'touchpoint_id') }}) as landed
+    {% else %} {{ ref('stg_raw__web_events') }}
+    {% endif %}
+    where (lead_id is not null or customer_id is not null)
 ),
 
 lead_touches as (
@@ -35,8 +52,12 @@ lead_touches as (
         lead_id,
         null::uuid as customer_id,
         null::uuid as deal_id,
-        occurred_at as touched_at
-    from {{ ref('stg_raw__lead_activities') }}
+        occurred_at as touched_at,
+        received_at
+    from
+    {% if is_incremental() %} ({{ unseen_staged('stg_raw__lead_activities', 'lead_activities', 'touchpoint_id') }}) as landed
+    {% else %} {{ ref('stg_raw__lead_activities') }}
+    {% endif %}
     where activity_type in (
         'EMAIL_OPENED', 'EMAIL_CLICKED', 'CALL_ANSWERED', 'MEETING_COMPLETED', 'PROPOSAL_SENT', 'CONTRACT_SENT'
     )
@@ -59,8 +80,12 @@ deal_touches as (
         null::uuid as lead_id,
         null::uuid as customer_id,
         deal_id,
-        occurred_at as touched_at
-    from {{ ref('stg_raw__deal_activities') }}
+        occurred_at as touched_at,
+        received_at
+    from
+    {% if is_incremental() %} ({{ unseen_staged('stg_raw__deal_activities', 'deal_activities', 'touchpoint_id') }}) as landed
+    {% else %} {{ ref('stg_raw__deal_activities') }}
+    {% endif %}
     where activity_type in ('EMAIL_SENT', 'CALL_MADE', 'MEETING_SCHEDULED', 'PROPOSAL_SENT', 'CONTRACT_SENT')
 ),
 
@@ -75,8 +100,12 @@ ticket_touches as (
         lead_id,
         customer_id,
         null::uuid as deal_id,
-        occurred_at as touched_at
-    from {{ ref('stg_raw__tickets') }}
+        occurred_at as touched_at,
+        received_at
+    from
+    {% if is_incremental() %} ({{ unseen_staged('stg_raw__tickets', 'tickets', 'touchpoint_id') }}) as landed
+    {% else %} {{ ref('stg_raw__tickets') }}
+    {% endif %}
     where event_type = 'ticket.created' and (lead_id is not null or customer_id is not null)
 )
 

@@ -6,9 +6,68 @@
 -- touches exist, what is left is shared so weights always sum to 1. Credits are rounded to the
 -- cent and the rounding remainder goes to the deal's largest credit, so per deal and model they
 -- sum to the deal value exactly.
+-- Incremental by deal (delete+insert on deal_id): a run recomputes the deals whose attribution
+-- can have changed (won since the last run or with a changed value or close time, or with a
+-- touchpoint landed since inside their window), drops the deals no longer won (pre-hook) and
+-- leaves the rest; a full refresh gives the same rows (a deal deleted from crm.deals outright
+-- needs one).
+{{ config(
+    materialized='incremental',
+    unique_key='deal_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    indexes=[{'columns': ['deal_id']}, {'columns': ['touch_received_at']}],
+    pre_hook="""{% if is_incremental() %}
+        -- deals no longer won (delete+insert only replaces the deals it inserts rows for)
+        delete from {{ this }} where deal_id in (
+            select deal_id from {{ ref('int_deals_enriched') }} where not (is_won and closed_at is not null)
+        )
+    {% else %} select 1 {% endif %}"""
+) }}
+-- depends_on: {{ ref('int_attributable_touches') }}
+-- depends_on: {{ ref('int_deals_enriched') }}
+-- depends_on: {{ ref('int_touchpoints') }}
+{% if is_incremental() %}
+{% set affected_deals %}
+    with won as (
+        select deal_id, lead_id, customer_id, closed_at, deal_value
+        from {{ ref('int_deals_enriched') }}
+        where is_won and closed_at is not null
+    ),
+
+    landed as (  -- touchpoints landed since the newest this fact holds (indexed on received_at)
+        select lead_id, deal_id, customer_id, touched_at
+        from {{ ref('int_touchpoints') }}
+        where received_at > {{ landed_since('touch_received_at') }}
+    ),
+
+    touched as (
+        select won.deal_id, won.closed_at, landed.touched_at from landed inner join won on landed.lead_id = won.lead_id
+        union all
+        select won.deal_id, won.closed_at, landed.touched_at from landed inner join won on landed.deal_id = won.deal_id
+        union all
+        select won.deal_id, won.closed_at, landed.touched_at from landed inner join won on landed.customer_id = won.customer_id
+    )
+
+    select won.deal_id from won  -- won since the last run, or its value or close time changed
+    left join lateral (  -- one index probe per won deal (a lateral LIMIT, not an anti-join's scan)
+        select f.won_at, f.deal_value from {{ this }} as f where f.deal_id = won.deal_id limit 1
+    ) as held on true
+    where held.won_at is distinct from won.closed_at or held.deal_value is distinct from won.deal_value
+    union
+    select deal_id from touched  -- a new touchpoint inside the deal's window
+    where touched_at <= closed_at
+      and touched_at >= closed_at - make_interval(days => {{ var('attribution_lookback_days') }})
+{% endset %}
+with touches as (
+    {{ attributable_touches(deal_ids=inline_ids(affected_deals)) }}
+),
+{% else %}
 with touches as (
     select * from {{ ref('int_attributable_touches') }}
 ),
+{% endif %}
+
 
 ranked as (
     select
@@ -101,6 +160,7 @@ select
     channel,
     campaign_id,
     touched_at,
+    touch_received_at,
     touch_position::integer as touch_position,
     touch_count::integer as touch_count,
     weight::double precision as weight,

@@ -3,7 +3,10 @@
     unique_key='deal_id',
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
-    indexes=[{'columns': ['tenant_id', 'entered_at']}, {'columns': ['deal_id']}]
+    indexes=[
+        {'columns': ['transition_id'], 'unique': True}, {'columns': ['tenant_id', 'entered_at']},
+        {'columns': ['deal_id']}, {'columns': ['last_received_at']}
+    ]
 ) }}
 -- One row per stage a deal entered (deal.created enters the first stage, each
 -- deal.stage_changed the next): entered_at, exited_at (when the next stage was entered; null
@@ -14,10 +17,15 @@ with events as (
     where activity_type in ('CREATED', 'STAGE_CHANGED')
       and to_stage is not null
     {% if is_incremental() %}
-      and deal_id in (
-          select deal_id from {{ ref('stg_raw__deal_activities') }}
-          where received_at > (select coalesce(max(last_received_at), '-infinity'::timestamptz) from {{ this }})
-      )
+    {% set affected_deals %}
+        select distinct staged.deal_id
+        from ({{ unseen_staged(
+            'stg_raw__deal_activities', 'deal_activities', 'transition_id', 'last_received_at',
+            ['deal.created', 'deal.stage_changed']
+        ) }}) as staged
+        where staged.activity_type in ('CREATED', 'STAGE_CHANGED') and staged.to_stage is not null
+    {% endset %}
+      and deal_id in ({{ inline_ids(affected_deals) }})
     {% endif %}
 ),
 

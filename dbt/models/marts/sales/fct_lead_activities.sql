@@ -5,32 +5,43 @@
     unique_key='event_id',
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
-    indexes=[{'columns': ['tenant_id', 'occurred_at']}, {'columns': ['lead_id']}, {'columns': ['received_at']}]
+    indexes=[
+        {'columns': ['event_id'], 'unique': True}, {'columns': ['tenant_id', 'occurred_at']},
+        {'columns': ['lead_id']}, {'columns': ['received_at']}
+    ]
 ) }}
 -- One row per landed lead-activity event (raw.lead_activities). Incremental on received_at:
--- a run adds the events landed since the last one; a full refresh gives the same rows.
+-- a run adds the events landed since the last one (macros/incremental.sql); a full refresh
+-- gives the same rows.
 {% if is_incremental() %}
--- only the leads with newly landed events are re-windowed (their full history, so response
--- times match a full refresh), and of those only the new events are inserted
-with watermark as (
-    select coalesce(max(received_at), '-infinity'::timestamptz) as loaded_until from {{ this }}
+-- only the events landed since the last run are inserted; each one's response time needs the
+-- lead's earlier events, which this fact already holds (indexed on lead_id): no re-read of raw
+with landed as (
+    select
+        event_id, tenant_id, occurred_at, received_at, activity_id, lead_id, user_id, activity_type,
+        campaign_id, utm_source, utm_medium, utm_campaign, duration_seconds::double precision as duration_seconds,
+        page_views, is_demo, amount, response_minutes, is_rep_activity
+    from ({{ unseen_staged('stg_raw__lead_activities', 'lead_activities') }}) as unseen
 ),
 
-affected as (
-    select distinct lead_id
-    from {{ ref('stg_raw__lead_activities') }}
-    where received_at > (select loaded_until from watermark)
+history as (
+    select
+        event_id, tenant_id, occurred_at, received_at, activity_id, lead_id, user_id, activity_type,
+        campaign_id, utm_source, utm_medium, utm_campaign, duration_seconds,
+        page_views, is_demo, amount, null::numeric as response_minutes, is_rep_activity
+    from {{ this }} as held
+    where held.lead_id in (select lead_id from landed)
 ),
 
 affected_events as (
-    select s.*
-    from {{ ref('stg_raw__lead_activities') }} as s
-    inner join affected on s.lead_id = affected.lead_id
+    select * from landed
+    union all
+    select * from history
 ),
 
 events as (
     select * from ({{ lead_activity_responses('affected_events') }}) as responses
-    where received_at > (select loaded_until from watermark)
+    where exists (select 1 from landed where landed.event_id = responses.event_id)
 )
 {% else %}
 with events as (
