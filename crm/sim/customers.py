@@ -4,7 +4,10 @@ Health h follows a mean-reverting random walk per week. Weekly churn hazard rise
 falls; the oracle AUC of h (at the start of a 90-day window) for churn within it is ~0.85.
 Each customer has a weak point (the churn cause if it churns): low_usage, poor_support,
 disengagement or financial. Signals of the cause's category follow h closely; the other
-categories only weakly (35%). In the 60 days before a churn the cause's signals degrade
+categories half as closely (OTHER_WEIGHT). Activity is spread over customers by size only
+mildly (seats^0.25), so most customers leave a few traces in any 90 days, and each trace
+carries its category's health with moderate noise (session length and depth, ticket
+sentiment, CSAT, reply rate and tone). In the 60 days before a churn the cause's signals degrade
 further, so its category dominates a churner's recent factors:
   low_usage     -> fewer sessions, fewer feature uses, shorter sessions (usage-events)
   poor_support  -> more, higher-priority, slower-resolved tickets, low CSAT (tickets)
@@ -38,11 +41,12 @@ CAUSE_CATEGORY = {
     "financial": "financial",
 }
 """Churn cause -> the HealthFactor category (seed design) its traces show up in."""
-RHO, STEP = 0.975, 0.10
-"""Weekly AR(1) of health around the customer's own mean (stationary sd ~0.45)."""
+RHO, STEP = 0.99, 0.06
+"""Weekly AR(1) of health around the customer's own mean (stationary sd ~0.43): health drifts
+over months, so the 90 days before a snapshot say something about the health at it."""
 HAZARD_A, HAZARD_B = -5.5, 2.2
 """Weekly churn hazard = sigmoid(A - B*h)."""
-OTHER_WEIGHT = 0.35
+OTHER_WEIGHT = 0.5
 PRE_CHURN_WEEKS = 9
 SESSION_EVENTS = 3.7
 
@@ -154,7 +158,7 @@ def generate_customers(
         return e - np.where(mine, 1.6 * ramp, 0.0)
 
     e_use, e_sup, e_eng, e_fin = (eff(i) for i in range(4))
-    size_w = (seats / seats.mean())[:, None] ** 0.5
+    size_w = (seats / seats.mean())[:, None] ** 0.25
 
     cust_info = {"ids": ids, "seats": seats, "first": first, "company": company}
     tickets = _tickets(
@@ -304,19 +308,19 @@ def _in_week(rng, week_start: np.ndarray, wk: np.ndarray, start: int, now: int) 
 
 
 def _tickets(rng, total, org: Org, ci, active, e_sup, e_fin, size_w, week_start, start, now) -> pl.DataFrame:
-    weight = size_w * (np.exp(-1.0 * e_sup) + 0.35 * np.exp(-1.4 * e_fin))
+    weight = size_w * (np.exp(-1.5 * e_sup) + 0.35 * np.exp(-2.0 * e_fin))
     c, wk = _cells(rng, total, weight, active)
     m = c.size
     es, ef = e_sup[c, wk], e_fin[c, wk]
     t0 = _in_week(rng, week_start, wk, start, now)
-    billing = rng.random(m) < 0.35 * np.exp(-1.4 * ef) / (np.exp(-1.0 * es) + 0.35 * np.exp(-1.4 * ef))
+    billing = rng.random(m) < 0.35 * np.exp(-2.0 * ef) / (np.exp(-1.5 * es) + 0.35 * np.exp(-2.0 * ef))
     cat_other = np.asarray([x for x in text.TICKET_CATEGORIES if x != "billing"])[rng.integers(0, 6, m)]
     category = np.where(billing, "billing", cat_other)
     pri = categorical(
         rng, np.stack([np.full(m, 0.3), np.full(m, 1.4), -0.2 - 0.8 * es, -1.6 - 1.0 * es], axis=1)
     )
     priority = np.array(["LOW", "NORMAL", "HIGH", "URGENT"])[pri]
-    sentiment = np.round(np.tanh(0.55 * es - 0.15 * pri + rng.normal(0, 0.35, m)), 3)
+    sentiment = np.round(np.tanh(1.0 * es - 0.15 * pri + rng.normal(0, 0.25, m)), 3)
     tone = np.where(sentiment > 0.25, "pos", np.where(sentiment < -0.25, "neg", "neu"))
     feat = np.asarray(text.FEATURES)[rng.integers(0, len(text.FEATURES), m)]
     prod = org.products["name"].to_numpy()[rng.integers(0, org.products.height, m)]
@@ -338,7 +342,7 @@ def _tickets(rng, total, org: Org, ci, active, e_sup, e_fin, size_w, week_start,
     first_resp = np.round(rng.lognormal(np.log(45) - 0.5 * es + 0.2 * (pri < 2), 0.7), 1)
     resolution = np.round(first_resp + rng.lognormal(np.log(500) - 0.75 * es - 0.3 * (pri >= 2), 0.8), 1)
     csat = np.clip(
-        np.round(3.7 + 1.0 * es - 0.0005 * np.minimum(resolution, 5000) + rng.normal(0, 0.8, m)), 1, 5
+        np.round(3.7 + 1.5 * es - 0.0005 * np.minimum(resolution, 5000) + rng.normal(0, 0.5, m)), 1, 5
     ).astype(int)
     ids = uuids(rng, m)
     agent = org.agents[rng.integers(0, org.agents.size, m)]
@@ -408,8 +412,8 @@ def _conversations(rng, total, org: Org, ci, active, e_eng, size_w, week_start, 
     n_msg = 1 + rng.poisson(1.6, m)
     mc = np.repeat(np.arange(m), n_msg)
     pos = np.concatenate([np.arange(k) for k in n_msg]) if m else np.zeros(0, int)
-    inbound = (pos % 2 == 1) & (rng.random(mc.size) < sigmoid(0.4 + 1.3 * ee[mc]))
-    sent = np.where(inbound, np.round(np.tanh(0.8 * ee[mc] + rng.normal(0, 0.3, mc.size)), 3), np.nan)
+    inbound = (pos % 2 == 1) & (rng.random(mc.size) < sigmoid(0.4 + 2.5 * ee[mc]))
+    sent = np.where(inbound, np.round(np.tanh(1.5 * ee[mc] + rng.normal(0, 0.25, mc.size)), 3), np.nan)
     tone = np.where(sent > 0.25, "pos", np.where(sent < -0.25, "neg", "neu"))
     feat = np.asarray(text.FEATURES)[rng.integers(0, len(text.FEATURES), mc.size)]
     prod = org.products["name"].to_numpy()[rng.integers(0, org.products.height, mc.size)]
@@ -505,8 +509,8 @@ def _usage(rng, total, ci, active, e_use, size_w, week_start, start, now) -> pl.
     n_feat = 1 + (rng.random(m) < 0.6).astype(int) + (rng.random(m) < 0.3 * sigmoid(eu)).astype(int)
     fi = np.repeat(np.arange(m), n_feat)
     feature = np.asarray(text.FEATURES[:-1])[rng.integers(0, len(text.FEATURES) - 1, fi.size)]
-    qty = 1 + rng.poisson(3.0 * np.exp(0.6 * eu[fi]))
-    dur = np.round(rng.lognormal(np.log(900) + 0.4 * eu, 0.6), 1)
+    qty = 1 + rng.poisson(3.0 * np.exp(1.0 * eu[fi]))
+    dur = np.round(rng.lognormal(np.log(900) + 1.0 * eu, 0.35), 1)
     has_end = rng.random(m) < 0.9
     base = {"customer_id": ci["ids"][c], "user_ref": user, "session_id": sess}
     login = pl.DataFrame({**base, "t": t0, "event_type": "usage.login"})

@@ -4,9 +4,11 @@ Model (per tenant): z ~ N(mu_t, SIGMA_Z); p = sigmoid(z); converted ~ Bernoulli(
 90 days of creation. z alone ranks conversions with AUC ~0.85 (the oracle). What can be
 observed is driven by z through noisy channels: counts of engagement activities (opens,
 clicks, visits, forms, meetings, answered calls, documents) with log-rates rising with z and
-gamma over-dispersion; response time falling with z; call length rising with z; firmographics
-(size, industry, seniority, funding, source) only weakly tied to z. So the signal is
-mostly behavioural: a naive Bayes over categorical fields stays well below a model of counts.
+mild gamma over-dispersion (the noise between propensity and activity is mostly Poisson:
+~10 activities a lead); response time falling with z; call length rising with z; company
+size moderately tied to z, the other firmographics (industry, seniority, funding, source)
+weakly. So the signal is mostly behavioural: a naive Bayes over categorical fields stays well
+below a model of counts.
 Activity comes in bursts (sessions around a few random centres, decaying after creation),
 with quiet periods between them. Proposal/contract activities follow the lead's progress
 (and so leak its outcome, as in real CRMs): features must be cut at a scoring time.
@@ -42,7 +44,14 @@ LEAD_LEAD_IN_DAYS = 90
 """Leads start 90 days before the history window so revenue is in steady state from its start."""
 CONV_DELAY = (2.5, 13.0)  # gamma(shape, scale days), clipped to [2, 89]
 LOST_DELAY = (2.2, 18.0)
-ACTIVITY_TAU_DAYS = 20.0
+ACTIVITY_TAU_DAYS = 5.0
+"""Engagement decays after creation: most of a lead's activity falls in its first two weeks."""
+SHARED_DISPERSION = 40.0
+"""Gamma shape of the per-lead activity multiplier shared by all types (CV ~0.16)."""
+TYPE_DISPERSION = 10.0
+"""Gamma shape of the per-lead, per-type multiplier (CV ~0.32)."""
+RESPONSE_SHAPE = 4.0
+"""Gamma shape of response delays around the lead's typical response time (CV 0.5)."""
 NO_DEAL_SHARE = 0.12
 """Converted leads that become customers without a won deal (self-serve sign-up)."""
 STAGES = (
@@ -55,17 +64,17 @@ STAGES = (
 
 # type: (share of the z-driven budget, log-rate slope per unit z, done by a rep?, response-like?)
 ACTIVITY_MODEL: dict[LAT, tuple[float, float, bool, bool]] = {
-    LAT.EMAIL_SENT: (0.21, 0.12, True, False),
-    LAT.EMAIL_OPENED: (0.17, 0.55, False, True),
-    LAT.EMAIL_CLICKED: (0.07, 0.75, False, True),
-    LAT.CALL_MADE: (0.10, 0.12, True, False),
-    LAT.CALL_ANSWERED: (0.05, 0.60, True, True),
-    LAT.MEETING_SCHEDULED: (0.03, 0.80, True, True),
-    LAT.MEETING_COMPLETED: (0.02, 0.90, True, True),
-    LAT.FORM_SUBMITTED: (0.04, 0.60, False, True),
-    LAT.WEBSITE_VISIT: (0.18, 0.50, False, True),
-    LAT.DOCUMENT_VIEWED: (0.05, 0.70, False, True),
-    LAT.NOTE_ADDED: (0.04, 0.20, True, False),
+    LAT.EMAIL_SENT: (0.21, 0.33, True, False),
+    LAT.EMAIL_OPENED: (0.17, 0.72, False, True),
+    LAT.EMAIL_CLICKED: (0.07, 0.98, False, True),
+    LAT.CALL_MADE: (0.10, 0.33, True, False),
+    LAT.CALL_ANSWERED: (0.05, 0.78, True, True),
+    LAT.MEETING_SCHEDULED: (0.03, 1.04, True, True),
+    LAT.MEETING_COMPLETED: (0.02, 1.17, True, True),
+    LAT.FORM_SUBMITTED: (0.04, 0.78, False, True),
+    LAT.WEBSITE_VISIT: (0.18, 0.65, False, True),
+    LAT.DOCUMENT_VIEWED: (0.05, 0.91, False, True),
+    LAT.NOTE_ADDED: (0.04, 0.26, True, False),
 }
 
 
@@ -152,7 +161,7 @@ def generate_leads(
     converted = rng.random(n) < p
 
     # firmographics: weakly tied to z
-    log_emp = 3.6 + 0.35 * zs + 1.5 * rng.standard_normal(n)
+    log_emp = 3.6 + 0.8 * zs + 1.5 * rng.standard_normal(n)
     employees = np.clip(np.round(np.exp(log_emp)), 1, 100_000).astype(np.int64)
     ind_coef = stream(seed, "industry-coef", tp.index).normal(0, 0.22, len(text.INDUSTRIES))
     ind_base = stream(seed, "industry-base", tp.index).normal(0, 0.5, len(text.INDUSTRIES))
@@ -323,7 +332,7 @@ def _activities(
     budget = max(0, tp.lead_activities - int(has_prop.sum()) - int(has_cont.sum()))
 
     exposure = 1.0 - np.exp(-span / tau)
-    shared = rng.gamma(5.0, 1 / 5.0, n)
+    shared = rng.gamma(SHARED_DISPERSION, 1 / SHARED_DISPERSION, n)
     types = list(ACTIVITY_MODEL)
     shares = np.array([ACTIVITY_MODEL[t][0] for t in types])
     totals = np.floor(budget * shares / shares.sum()).astype(int)
@@ -331,7 +340,7 @@ def _activities(
     counts = np.zeros((n, len(types)), dtype=np.int64)
     for k, t in enumerate(types):
         b = ACTIVITY_MODEL[t][1] * SIGMA_Z
-        wk = np.exp(b * zs) * shared * rng.gamma(2.0, 0.5, n) * exposure
+        wk = np.exp(b * zs) * shared * rng.gamma(TYPE_DISPERSION, 1 / TYPE_DISPERSION, n) * exposure
         counts[:, k] = rng.multinomial(totals[k], wk / wk.sum())
 
     per_lead = counts.sum(axis=1)
@@ -347,7 +356,8 @@ def _activities(
     burst = first_burst[lead_idx] + (rng.random(m) * n_bursts[lead_idx]).astype(np.int64)
     resp_mean = 240.0 * np.exp(-0.35 * SIGMA_Z * zs)  # minutes; engaged leads answer faster
     is_resp = np.array([ACTIVITY_MODEL[t][3] for t in types])[type_idx]
-    jitter = np.where(is_resp, rng.exponential(resp_mean[lead_idx] * 60.0), -rng.random(m) * HOUR)
+    resp_delay = rng.gamma(RESPONSE_SHAPE, resp_mean[lead_idx] * 60.0 / RESPONSE_SHAPE)
+    jitter = np.where(is_resp, resp_delay, -rng.random(m) * HOUR)
     t = created[lead_idx] + centres[burst].astype(np.int64) + jitter.astype(np.int64)
     t = np.clip(t, created[lead_idx] + 60, np.maximum(window_end[lead_idx] - 60, created[lead_idx] + 60))
     t = np.minimum(t, now - 1)
@@ -371,8 +381,8 @@ def _activities(
 
     ids = uuids(rng, m)
     burst_key = np.char.add("b", burst.astype(str))
-    minutes = np.round(rng.exponential(resp_mean[lead_idx]), 1)
-    duration = np.round(rng.lognormal(np.log(240) + 0.3 * SIGMA_Z * zs[lead_idx] * 0.5, 0.6)).astype(np.int64)
+    minutes = np.round(rng.gamma(RESPONSE_SHAPE, resp_mean[lead_idx] / RESPONSE_SHAPE), 1)
+    duration = np.round(rng.lognormal(np.log(240) + 0.4 * SIGMA_Z * zs[lead_idx], 0.6)).astype(np.int64)
     page_views = 1 + rng.geometric(0.55, m) - 1 + (rng.random(m) < sigmoid(zs[lead_idx])).astype(int)
     visit_campaign = rng.random(m) < 0.5
     retarget_type = np.array(["PAID_ADS", "SOCIAL", "EMAIL", "CONTENT"])[rng.integers(0, 4, m)]
