@@ -55,7 +55,9 @@ lead_touches as (
         occurred_at as touched_at,
         received_at
     from
-    {% if is_incremental() %} ({{ unseen_staged('stg_raw__lead_activities', 'lead_activities', 'touchpoint_id') }}) as landed
+    {% if is_incremental() %} ({{ unseen_staged('stg_raw__lead_activities', 'lead_activities', 'touchpoint_id', event_types=[
+        'lead.email_opened', 'lead.email_clicked', 'lead.call_answered', 'lead.meeting_completed',
+        'lead.proposal_sent', 'lead.contract_sent']) }}) as landed
     {% else %} {{ ref('stg_raw__lead_activities') }}
     {% endif %}
     where activity_type in (
@@ -83,7 +85,9 @@ deal_touches as (
         occurred_at as touched_at,
         received_at
     from
-    {% if is_incremental() %} ({{ unseen_staged('stg_raw__deal_activities', 'deal_activities', 'touchpoint_id') }}) as landed
+    {% if is_incremental() %} ({{ unseen_staged('stg_raw__deal_activities', 'deal_activities', 'touchpoint_id', event_types=[
+        'deal.email_sent', 'deal.call_made', 'deal.meeting_scheduled', 'deal.proposal_sent',
+        'deal.contract_sent']) }}) as landed
     {% else %} {{ ref('stg_raw__deal_activities') }}
     {% endif %}
     where activity_type in ('EMAIL_SENT', 'CALL_MADE', 'MEETING_SCHEDULED', 'PROPOSAL_SENT', 'CONTRACT_SENT')
@@ -103,7 +107,7 @@ ticket_touches as (
         occurred_at as touched_at,
         received_at
     from
-    {% if is_incremental() %} ({{ unseen_staged('stg_raw__tickets', 'tickets', 'touchpoint_id') }}) as landed
+    {% if is_incremental() %} ({{ unseen_staged('stg_raw__tickets', 'tickets', 'touchpoint_id', event_types=['ticket.created']) }}) as landed
     {% else %} {{ ref('stg_raw__tickets') }}
     {% endif %}
     where event_type = 'ticket.created' and (lead_id is not null or customer_id is not null)

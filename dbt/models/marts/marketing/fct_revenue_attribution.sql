@@ -16,7 +16,7 @@
     unique_key='deal_id',
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
-    indexes=[{'columns': ['deal_id']}, {'columns': ['touch_received_at']}],
+    indexes=[{'columns': ['deal_id']}, {'columns': ['touchpoint_id']}, {'columns': ['touch_received_at']}],
     pre_hook="""{% if is_incremental() %}
         -- deals no longer won (delete+insert only replaces the deals it inserts rows for)
         delete from {{ this }} where deal_id in (
@@ -35,10 +35,11 @@
         where is_won and closed_at is not null
     ),
 
-    landed as (  -- touchpoints landed since the newest this fact holds (indexed on received_at)
-        select lead_id, deal_id, customer_id, touched_at
-        from {{ ref('int_touchpoints') }}
-        where received_at > {{ landed_since('touch_received_at') }}
+    landed as (  -- touchpoints landed since the newest this fact holds and not attributed yet
+        select t.lead_id, t.deal_id, t.customer_id, t.touched_at
+        from {{ ref('int_touchpoints') }} as t
+        where t.received_at > {{ landed_since('touch_received_at') }}
+          and not exists (select 1 from {{ this }} as f where f.touchpoint_id = t.touchpoint_id)
     ),
 
     touched as (
