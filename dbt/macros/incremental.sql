@@ -2,14 +2,13 @@
     the newest one they already hold, less `incremental_overlap_minutes`: a landing transaction
     that began before a later-committed one carries the earlier time, and re-reading the
     overlap keeps such events from being skipped. `column` is the relation's landed-at column. -#}
-{% macro landed_since(column='received_at', relation=none) -%}
+{% macro landed_since(column='received_at') -%}
     {#- read when the model runs and inlined as a literal: with a subquery the planner cannot
         estimate how few rows pass, and picks full scans and hash joins over the whole history -#}
-    {%- set rel = relation if relation is not none else this -%}
     {%- if execute -%}
         {%- set since = run_query(
             "select (coalesce(max(" ~ column ~ "), '-infinity'::timestamptz) - make_interval(mins => "
-            ~ var('incremental_overlap_minutes') ~ "))::text from " ~ rel
+            ~ var('incremental_overlap_minutes') ~ "))::text from " ~ this
         ).columns[0].values()[0] -%}
         '{{ since }}'::timestamptz
     {%- else -%}
@@ -28,7 +27,7 @@
     from {{ source('raw', table) }} as r
     where r.received_at > {{ landed_since(received_column) }}
       {% if event_types %}
-      and r.event_type in ({% for t in event_types %}'{{ t }}'{{ ", " if not loop.last }}{% endfor %})
+      and r.event_type in ({{ sql_strings(event_types) }})
       {% endif %}
       and not exists (select 1 from {{ this }} as held where held.{{ held_key }} = r.event_id)
 {%- endmacro %}
@@ -56,4 +55,18 @@
     {%- else -%}
         values {% for id in ids %}('{{ id }}'::uuid){{ ", " if not loop.last }}{% endfor %}
     {%- endif -%}
+{%- endmacro %}
+
+{#- The raw event types of staged activity types: `lead.email_opened` for EMAIL_OPENED (staging
+    derives activity_type from the event type so), for `unseen_staged(event_types=...)` in models
+    that keep some activity types only and name them once. -#}
+{% macro raw_event_types(prefix, activity_types) -%}
+    {%- set out = [] -%}
+    {%- for t in activity_types -%}{%- do out.append(prefix ~ '.' ~ (t | lower)) -%}{%- endfor -%}
+    {{ return(out) }}
+{%- endmacro %}
+
+{#- `'A', 'B'`: a list of names as SQL string literals, for `x in (...)`. -#}
+{% macro sql_strings(values) -%}
+    {%- for v in values %}'{{ v }}'{{ ", " if not loop.last }}{% endfor -%}
 {%- endmacro %}

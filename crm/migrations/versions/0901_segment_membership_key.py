@@ -50,16 +50,25 @@ $$
 """
 
 
+FOREIGN_KEYS = (
+    ("customer_id", "customers"),
+    ("segment_id", "customer_segments"),
+    ("tenant_id", "tenants"),
+)
+"""(column, referenced crm table) of the foreign keys 0001 created (ON DELETE CASCADE)."""
+TRIGGER_TABLES = ("customers", "customer_segments")
+"""Tables whose deletes now remove memberships by trigger."""
+
+
 def upgrade() -> None:
-    op.drop_constraint(f"fk_{T}_customer_id_customers", T, schema="crm", type_="foreignkey")
-    op.drop_constraint(f"fk_{T}_segment_id_customer_segments", T, schema="crm", type_="foreignkey")
-    op.drop_constraint(f"fk_{T}_tenant_id_tenants", T, schema="crm", type_="foreignkey")
+    for column, target in FOREIGN_KEYS:
+        op.drop_constraint(f"fk_{T}_{column}_{target}", T, schema="crm", type_="foreignkey")
     op.drop_constraint(f"uq_{T}_segment_id_customer_id", T, schema="crm", type_="unique")
     op.drop_constraint(f"pk_{T}", T, schema="crm", type_="primary")
     op.drop_column(T, "id", schema="crm")
     op.create_primary_key(f"pk_{T}", T, ["segment_id", "customer_id"], schema="crm")
     op.execute(FUNCTION)
-    for table in ("customers", "customer_segments"):
+    for table in TRIGGER_TABLES:
         op.execute(
             f"CREATE TRIGGER {table}_drop_segment_memberships AFTER DELETE ON crm.{table} "
             "REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT "
@@ -68,7 +77,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("customers", "customer_segments"):
+    for table in TRIGGER_TABLES:
         op.execute(f"DROP TRIGGER {table}_drop_segment_memberships ON crm.{table}")
     op.execute("DROP FUNCTION crm.drop_segment_memberships()")
     op.drop_constraint(f"pk_{T}", T, schema="crm", type_="primary")
@@ -77,33 +86,14 @@ def downgrade() -> None:
     op.create_unique_constraint(
         f"uq_{T}_segment_id_customer_id", T, ["segment_id", "customer_id"], schema="crm"
     )
-    op.create_foreign_key(
-        f"fk_{T}_tenant_id_tenants",
-        T,
-        "tenants",
-        ["tenant_id"],
-        ["id"],
-        source_schema="crm",
-        referent_schema="crm",
-        ondelete="CASCADE",
-    )
-    op.create_foreign_key(
-        f"fk_{T}_segment_id_customer_segments",
-        T,
-        "customer_segments",
-        ["segment_id"],
-        ["id"],
-        source_schema="crm",
-        referent_schema="crm",
-        ondelete="CASCADE",
-    )
-    op.create_foreign_key(
-        f"fk_{T}_customer_id_customers",
-        T,
-        "customers",
-        ["customer_id"],
-        ["id"],
-        source_schema="crm",
-        referent_schema="crm",
-        ondelete="CASCADE",
-    )
+    for column, target in FOREIGN_KEYS:
+        op.create_foreign_key(
+            f"fk_{T}_{column}_{target}",
+            T,
+            target,
+            [column],
+            ["id"],
+            source_schema="crm",
+            referent_schema="crm",
+            ondelete="CASCADE",
+        )

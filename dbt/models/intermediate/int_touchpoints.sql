@@ -15,6 +15,10 @@
 -- mirrored by web events, so they come from the web stream only. Incremental: a run appends
 -- the events landed since the last one (each touchpoint depends on its own event alone), and the
 -- attribution fact looks up a deal's touchpoints by lead, deal or customer through the indexes.
+{% set lead_touch_types = [
+    'EMAIL_OPENED', 'EMAIL_CLICKED', 'CALL_ANSWERED', 'MEETING_COMPLETED', 'PROPOSAL_SENT', 'CONTRACT_SENT'
+] %}
+{% set deal_touch_types = ['EMAIL_SENT', 'CALL_MADE', 'MEETING_SCHEDULED', 'PROPOSAL_SENT', 'CONTRACT_SENT'] %}
 with web as (
     select
         event_id as touchpoint_id,
@@ -55,14 +59,11 @@ lead_touches as (
         occurred_at as touched_at,
         received_at
     from
-    {% if is_incremental() %} ({{ unseen_staged('stg_raw__lead_activities', 'lead_activities', 'touchpoint_id', event_types=[
-        'lead.email_opened', 'lead.email_clicked', 'lead.call_answered', 'lead.meeting_completed',
-        'lead.proposal_sent', 'lead.contract_sent']) }}) as landed
+    {% if is_incremental() %} ({{ unseen_staged('stg_raw__lead_activities', 'lead_activities', 'touchpoint_id',
+        event_types=raw_event_types('lead', lead_touch_types)) }}) as landed
     {% else %} {{ ref('stg_raw__lead_activities') }}
     {% endif %}
-    where activity_type in (
-        'EMAIL_OPENED', 'EMAIL_CLICKED', 'CALL_ANSWERED', 'MEETING_COMPLETED', 'PROPOSAL_SENT', 'CONTRACT_SENT'
-    )
+    where activity_type in ({{ sql_strings(lead_touch_types) }})
 ),
 
 deal_touches as (
@@ -85,12 +86,11 @@ deal_touches as (
         occurred_at as touched_at,
         received_at
     from
-    {% if is_incremental() %} ({{ unseen_staged('stg_raw__deal_activities', 'deal_activities', 'touchpoint_id', event_types=[
-        'deal.email_sent', 'deal.call_made', 'deal.meeting_scheduled', 'deal.proposal_sent',
-        'deal.contract_sent']) }}) as landed
+    {% if is_incremental() %} ({{ unseen_staged('stg_raw__deal_activities', 'deal_activities', 'touchpoint_id',
+        event_types=raw_event_types('deal', deal_touch_types)) }}) as landed
     {% else %} {{ ref('stg_raw__deal_activities') }}
     {% endif %}
-    where activity_type in ('EMAIL_SENT', 'CALL_MADE', 'MEETING_SCHEDULED', 'PROPOSAL_SENT', 'CONTRACT_SENT')
+    where activity_type in ({{ sql_strings(deal_touch_types) }})
 ),
 
 ticket_touches as (

@@ -12,18 +12,19 @@
 -- deal.stage_changed the next): entered_at, exited_at (when the next stage was entered; null
 -- while the deal is in it), days in stage. Incremental by deal: a run recomputes the deals
 -- with newly landed events (delete+insert on deal_id); a full refresh gives the same rows.
+{% set stage_types = ['CREATED', 'STAGE_CHANGED'] %}
 with events as (
     select * from {{ ref('stg_raw__deal_activities') }}
-    where activity_type in ('CREATED', 'STAGE_CHANGED')
+    where activity_type in ({{ sql_strings(stage_types) }})
       and to_stage is not null
     {% if is_incremental() %}
     {% set affected_deals %}
         select distinct staged.deal_id
         from ({{ unseen_staged(
             'stg_raw__deal_activities', 'deal_activities', 'transition_id', 'last_received_at',
-            ['deal.created', 'deal.stage_changed']
+            raw_event_types('deal', stage_types)
         ) }}) as staged
-        where staged.activity_type in ('CREATED', 'STAGE_CHANGED') and staged.to_stage is not null
+        where staged.activity_type in ({{ sql_strings(stage_types) }}) and staged.to_stage is not null
     {% endset %}
       and deal_id in ({{ inline_ids(affected_deals) }})
     {% endif %}
