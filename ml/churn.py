@@ -2,9 +2,11 @@
 
 Input: a customer feature frame (`ml.schemas`: tenant_id, customer_id, `churned_90d`, feature
 columns named by HealthFactor category: usage_*, support_*, engagement_*, financial_*).
-Model: the same calibrated, exactly-explainable logistic model as leads; each factor carries
-its category, weight (the model's coefficient), value, impact and contribution. Fallback
-(too few churners, or no loadable model): documented rules over tenant-relative ranks.
+Model: the same exactly-explainable logistic model as leads; each factor carries its category,
+weight (the model's coefficient), value, impact and contribution. Trained on every labelled
+snapshot of the frame (`feature_cut_at`: the warehouse gives four, a churn horizon apart), held
+out by customer, calibrated on out-of-fold logits. Fallback (too few churners, or no loadable
+model): documented rules over tenant-relative ranks.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ from ml.errors import CRMError, CRMErrorCode
 from ml.explain import top_factors
 from ml.linear import LinearModel, split_columns
 from ml.metrics import auc, ece
-from ml.schemas import CUSTOMER_LABEL, customer_category, humanize
+from ml.schemas import CHURN_DUPLICATES, CUSTOMER_LABEL, customer_category, humanize
 
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "churn"
 MIN_CHURNERS = 50
 RULES_VERSION = "churn-rules-v1"
+NOT_INPUTS = frozenset({"feature_cut_at", "became_customer_at", "customer_since"})
 RISK_LEVELS = ((0.5, "critical"), (0.25, "high"), (0.10, "medium"), (0.0, "low"))
 """churn_probability >= threshold -> level (first match)."""
 RISING_IS_BAD = (
@@ -65,11 +68,41 @@ def _order_key(df: pl.DataFrame) -> pl.DataFrame:
     for c in ("feature_cut_at", "as_of", "became_customer_at", "customer_since", "created_at"):
         if c in df.columns:
             return df.sort(c, "customer_id")
-    h = [zlib.crc32(x.encode()) for x in df["customer_id"].cast(pl.Utf8).to_list()]
-    return df.with_columns(_h=pl.Series(h)).sort("_h").drop("_h")
+    return df.with_columns(_h=pl.Series(_id_hash(df))).sort("_h").drop("_h")
 
 
-def train(df: pl.DataFrame, seed: int = 0, min_churners: int = MIN_CHURNERS) -> ChurnTrain:
+def _id_hash(df: pl.DataFrame) -> np.ndarray:
+    """A stable hash of each customer id (holdout and fold membership follow it)."""
+    return np.array(
+        [zlib.crc32(x.encode()) for x in df["customer_id"].cast(pl.Utf8).to_list()], dtype=np.int64
+    )
+
+
+HOLDOUT_FOLDS = 5
+
+
+def _split(data: pl.DataFrame, fold: int = HOLDOUT_FOLDS - 1) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(fit, holdout): the holdout is fold `fold` of `HOLDOUT_FOLDS` (the last fifth by
+    default). With several training snapshots (`feature_cut_at`), it is that fifth of the
+    customers at the latest snapshot, by a stable hash of their ids, and none of their rows,
+    earlier ones included, is fitted on; with one, that fifth in `_order_key` order."""
+    if "feature_cut_at" in data.columns and data["feature_cut_at"].n_unique() > 1:
+        latest = data.filter(pl.col("feature_cut_at") == pl.col("feature_cut_at").max())
+        latest = latest.with_columns(_h=pl.Series(_id_hash(latest))).sort("_h", "customer_id").drop("_h")
+        lo, hi = (int(latest.height * f / HOLDOUT_FOLDS) for f in (fold, fold + 1))
+        hold = latest.slice(lo, hi - lo)
+        fit = data.filter(~pl.col("customer_id").is_in(hold["customer_id"].implode()))
+        return fit, hold
+    lo, hi = (int(data.height * f / HOLDOUT_FOLDS) for f in (fold, fold + 1))
+    return pl.concat([data.slice(0, lo), data.slice(hi)]), data.slice(lo, hi - lo)
+
+
+def train(
+    df: pl.DataFrame, seed: int = 0, min_churners: int = MIN_CHURNERS, fold: int = HOLDOUT_FOLDS - 1
+) -> ChurnTrain:
+    """Fit, calibrate and measure on the holdout `fold` (the last fifth unless asked: the other
+    folds are for cross-validated measurements, each customer scored by a model that never saw
+    it)."""
     data = _order_key(
         df.filter(pl.col(CUSTOMER_LABEL).is_not_null()).with_columns(pl.col(CUSTOMER_LABEL).cast(pl.Int8))
     )
@@ -80,20 +113,10 @@ def train(df: pl.DataFrame, seed: int = 0, min_churners: int = MIN_CHURNERS) -> 
             f"{churners} churners in the training data, {min_churners} needed",
             {"churners": churners},
         )
-    n = data.height
-    h, c = int(n * 0.8), int(n * 0.8 * 0.8)
-    fit, cal, hold = data.slice(0, c), data.slice(c, h - c), data.slice(h)
-    numeric, categorical = split_columns(
-        data, exclude={"feature_cut_at", "became_customer_at", "customer_since"}
-    )
-    lm = LinearModel.fit(
-        fit,
-        fit[CUSTOMER_LABEL].to_numpy(),
-        cal,
-        cal[CUSTOMER_LABEL].to_numpy(),
-        numeric,
-        categorical,
-        seed=seed,
+    fit, hold = _split(data, fold)
+    numeric, categorical = split_columns(data, exclude=NOT_INPUTS | CHURN_DUPLICATES.keys())
+    lm = LinearModel.fit_cross_calibrated(
+        fit, fit[CUSTOMER_LABEL].to_numpy(), numeric, categorical, groups=_id_hash(fit), seed=seed
     )
     cm = ChurnModel(lm, numeric, categorical, {x: customer_category(x) for x in numeric + categorical})
     y = hold[CUSTOMER_LABEL].to_numpy()
@@ -107,7 +130,13 @@ def train(df: pl.DataFrame, seed: int = 0, min_churners: int = MIN_CHURNERS) -> 
         "holdout_churners": float(y.sum()),
         "base_rate": float(y.mean()) if y.size else 0.0,
     }
-    params = {"model": "logistic+platt", "seed": seed, "numeric": numeric, "categorical": categorical}
+    params = {
+        "model": "logistic+platt(5-fold out-of-fold)",
+        "seed": seed,
+        "numeric": numeric,
+        "categorical": categorical,
+        "snapshots": data["feature_cut_at"].n_unique() if "feature_cut_at" in data.columns else 1,
+    }
     return ChurnTrain(cm, metrics, params, hold, p)
 
 
@@ -121,7 +150,7 @@ def risk_level(p: np.ndarray) -> np.ndarray:
 def rule_scores(df: pl.DataFrame) -> tuple[np.ndarray, list[str], np.ndarray]:
     """Documented fallback: each numeric feature's rank within the frame (0..1) oriented so
     that 1 = risky, minus 0.5, is its contribution; probability = 0.05 * exp(2 * mean)."""
-    numeric, _ = split_columns(df, exclude={"feature_cut_at", "became_customer_at", "customer_since"})
+    numeric, _ = split_columns(df, exclude=NOT_INPUTS)
     if not numeric:
         return np.full(df.height, 0.05), [], np.zeros((df.height, 0))
     ranks = df.select(

@@ -164,6 +164,37 @@ class LinearModel:
             model.platt_b = float(platt.intercept_[0])
         return model
 
+    @classmethod
+    def fit_cross_calibrated(
+        cls,
+        train: pl.DataFrame,
+        y: np.ndarray,
+        numeric: list[str],
+        categorical: list[str],
+        groups: np.ndarray | None = None,
+        folds: int = 5,
+        C: float = 0.5,
+        seed: int = 0,
+    ) -> LinearModel:
+        """Fit on all of `train` and calibrate on out-of-fold logits (fold k scored by a model
+        fitted without it): for samples without a time order, where holding a slice back for
+        calibration would cost the model a fifth of its rare positives. Rows with the same
+        `groups` value (one entity's several snapshots) share a fold."""
+        model = cls.fit(train, y, None, None, numeric, categorical, C=C, seed=seed)
+        fold = (groups if groups is not None else np.arange(train.height)) % folds
+        z = np.empty(train.height)
+        for k in range(folds):
+            out = fold == k
+            inner = cls.fit(
+                train.filter(pl.Series(~out)), y[~out], None, None, numeric, categorical, C=C, seed=seed
+            )
+            z[out] = inner.raw_logit(train.filter(pl.Series(out)))
+        if 0 < y.sum() < y.size:
+            platt = LogisticRegression(C=1e6, max_iter=1000).fit(z[:, None], y)
+            model.platt_a = float(platt.coef_[0][0])
+            model.platt_b = float(platt.intercept_[0])
+        return model
+
     def raw_logit(self, df: pl.DataFrame) -> np.ndarray:
         return self.encoder.transform(df) @ self.coef + self.intercept
 

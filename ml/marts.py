@@ -58,22 +58,33 @@ def lead_frame(url: str | None, tenant_id: str | None = None) -> pl.DataFrame:
     return df.with_columns([pl.col(c).cast(pl.Int8) for c in bools])
 
 
-def _billing(url: str | None, kind: str) -> pl.DataFrame | None:
+def _billing(url: str | None, current: bool) -> pl.DataFrame | None:
     if not store.table_exists(url, CUSTOMER_BILLING):
         return None
-    b = store.read_table(url, CUSTOMER_BILLING, "WHERE snapshot_kind = %s", (kind,))
-    return b.select("customer_id", "billing_tickets_90d", "billing_tickets_30d")
+    where = "WHERE snapshot_kind = 'current'" if current else "WHERE snapshot_kind LIKE 'train%%'"
+    b = store.read_table(url, CUSTOMER_BILLING, where)
+    return b.select(
+        "customer_id", "snapshot_kind", "snapshot_at", "billing_tickets_90d", "billing_tickets_30d"
+    )
 
 
 def customer_frame(url: str | None, current: bool, tenant_id: str | None = None) -> pl.DataFrame:
-    """Training frame (snapshot now - 90 days, label `churned_90d`) or the current one, active
-    customers only, with billing signals when the billing mart exists."""
+    """Training frame (one row per customer and training snapshot, label `churned_90d`; the
+    snapshot time as `feature_cut_at`) or the current one, active customers only, with billing
+    signals when the billing mart exists."""
     table = CUSTOMERS_CURRENT if current else CUSTOMERS_TRAIN
     where = "WHERE is_active_at_snapshot" + (" AND tenant_id = %s" if tenant_id else "")
     df = store.read_table(url, table, where, (tenant_id,) if tenant_id else ())
-    b = _billing(url, "current" if current else "train")
+    b = _billing(url, current)
     if b is not None and df.height:
-        df = df.join(b, on="customer_id", how="left")
+        if "snapshot_at" in df.columns:
+            df = df.join(b.drop("snapshot_kind"), on=["customer_id", "snapshot_at"], how="left")
+        else:  # a feature table without snapshot times: its (latest) snapshot's billing signals
+            kind = "current" if current else "train"
+            b = b.filter(pl.col("snapshot_kind") == kind).drop("snapshot_kind", "snapshot_at")
+            df = df.join(b, on="customer_id", how="left")
+    if not current and "snapshot_at" in df.columns:
+        df = df.rename({"snapshot_at": "feature_cut_at"})
     df = df.drop([c for c in CUSTOMER_DROP if c in df.columns])
     if "churned_90d" in df.columns:
         df = df.with_columns(pl.col("churned_90d").cast(pl.Int8))

@@ -81,6 +81,14 @@ CUSTOMER_CATEGORY_HINTS: dict[str, str] = {
     "web_": "engagement",
 }
 
+CHURN_DUPLICATES: dict[str, str] = {
+    "logins_90d": "sessions_90d",
+    "feature_events_90d": "feature_quantity_90d",
+    "distinct_users_90d": "sessions_90d",
+}
+"""Customer columns the churn model leaves out: each nearly repeats another (kept) column, so
+it would add no signal, only fill a churner's top factors with the same signal twice."""
+
 NEVER_FEATURES = frozenset(
     {
         "tenant_id",

@@ -55,7 +55,9 @@ FIELDS: dict[str, Field] = {
         Field("open_pipeline_value", Kind.NUMBER, description="value of open deals"),
         Field("tickets_total", Kind.NUMBER, description="tickets, all time"),
         Field("open_tickets", Kind.NUMBER, description="open tickets"),
-        Field("tickets_90d", Kind.NUMBER, description="tickets in the last 90 days"),
+        Field(
+            "tickets_90d", Kind.NUMBER, description="support tickets in the last 90 days (billing excluded)"
+        ),
         Field("avg_csat", Kind.NUMBER, description="mean CSAT 1-5"),
         Field("conversations_total", Kind.NUMBER, description="conversations, all time"),
         Field("logins_30d", Kind.NUMBER, description="logins in the last 30 days"),

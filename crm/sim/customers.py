@@ -3,8 +3,9 @@
 Health h follows a mean-reverting random walk per week. Weekly churn hazard rises as h
 falls; the oracle AUC of h (at the start of a 90-day window) for churn within it is ~0.85.
 Each customer has a weak point (the churn cause if it churns): low_usage, poor_support,
-disengagement or financial. Signals of the cause's category follow h closely; the other
-categories half as closely (OTHER_WEIGHT). Activity is spread over customers by size only
+disengagement or financial. Signals of the cause's category follow h closely; those of the
+other categories half as closely, the rest being a typical customer's (OTHER_WEIGHT), so a
+struggling customer's weak point stands out. Activity is spread over customers by size only
 mildly (seats^0.25), so most customers leave a few traces in any 90 days, and each trace
 carries its category's health with moderate noise (session length and depth, ticket
 sentiment, CSAT, reply rate and tone). In the 60 days before a churn the cause's signals degrade
@@ -46,9 +47,16 @@ RHO, STEP = 0.99, 0.06
 over months, so the 90 days before a snapshot say something about the health at it."""
 HAZARD_A, HAZARD_B = -5.5, 2.2
 """Weekly churn hazard = sigmoid(A - B*h)."""
+MU_MEAN = 0.25
+"""Mean of the customers' own health levels (each customer's mu ~ N(MU_MEAN, 0.75))."""
 OTHER_WEIGHT = 0.5
+"""Signals outside the weak point carry this share of the customer's health, the rest being a
+typical customer's (MU_MEAN): a struggling customer's weak point stands out from its other
+signals, which look only half as bad."""
 PRE_CHURN_WEEKS = 9
-SESSION_EVENTS = 3.7
+SESSION_EVENTS = 2.65
+"""Events per session: a login, 0-2 feature uses (0.75 on average), an end (90%). Short
+sessions leave more of them in a usage budget: a customer's usage shows in more sessions."""
 
 
 @dataclass
@@ -112,7 +120,7 @@ def generate_customers(
     w0 = (start - 90 * DAY) // WEEK
     w1 = now // WEEK + 1
     nw = int(w1 - w0)
-    mu = rng.normal(0.25, 0.75, n)
+    mu = rng.normal(MU_MEAN, 0.75, n)
     h = np.empty((n, nw), dtype=np.float64)
     sd = STEP / np.sqrt(1 - RHO**2)
     h[:, 0] = mu + sd * rng.standard_normal(n)
@@ -154,7 +162,7 @@ def generate_customers(
 
     def eff(ci: int) -> np.ndarray:
         mine = cause_i[:, None] == ci
-        e = np.where(mine, h, OTHER_WEIGHT * h + (1 - OTHER_WEIGHT) * mu[:, None])
+        e = np.where(mine, h, OTHER_WEIGHT * h + (1 - OTHER_WEIGHT) * MU_MEAN)
         return e - np.where(mine, 1.6 * ramp, 0.0)
 
     e_use, e_sup, e_eng, e_fin = (eff(i) for i in range(4))
@@ -506,7 +514,7 @@ def _usage(rng, total, ci, active, e_use, size_w, week_start, start, now) -> pl.
         ),
         (rng.integers(0, 1 << 20, m) % ci["seats"][c]).astype(str),
     )
-    n_feat = 1 + (rng.random(m) < 0.6).astype(int) + (rng.random(m) < 0.3 * sigmoid(eu)).astype(int)
+    n_feat = (rng.random(m) < 0.6).astype(int) + (rng.random(m) < 0.3 * sigmoid(eu)).astype(int)
     fi = np.repeat(np.arange(m), n_feat)
     feature = np.asarray(text.FEATURES[:-1])[rng.integers(0, len(text.FEATURES) - 1, fi.size)]
     qty = 1 + rng.poisson(3.0 * np.exp(1.0 * eu[fi]))

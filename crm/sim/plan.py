@@ -53,10 +53,10 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     "S": Preset("S", 3, 2_000, 20_000, 400, 1_000, 3_500, 1_200, 7_000, 6_500),
-    "M": Preset("M", 5, 100_000, 1_000_000, 20_000, 50_000, 200_000, 60_000, 1_200_000, 330_000),
+    "M": Preset("M", 5, 100_000, 1_000_000, 20_000, 50_000, 300_000, 120_000, 1_200_000, 330_000),
     "L": Preset("L", 5, 1_000_000, 4_000_000, 150_000, 300_000, 700_000, 250_000, 1_200_000, 1_300_000),
 }
-"""S: demos and tests (~50k events). M: benchmarks and ML quality (~3.6M events, <= 3 min).
+"""S: demos and tests (~50k events). M: benchmarks and ML quality (~4.2M events, <= 3 min).
 L: volume tests (~10M events)."""
 
 TENANT_WEIGHTS: dict[int, tuple[float, ...]] = {

@@ -112,7 +112,7 @@ def test_preset_counts_m_l_from_plan(scale):
             totals["deals"],
             totals["tickets"],
             totals["customers"],
-        ) == (100_000, 1_000_000, 20_000, 200_000, 50_000)
+        ) == (100_000, 1_000_000, 20_000, 300_000, 50_000)
     else:
         assert totals["leads"] == 1_000_000
         assert 9_000_000 <= p.expected_events <= 12_000_000

@@ -135,8 +135,8 @@ def test_churn_label_and_features_do_not_leak(warehouse) -> None:
         select f.churned_90d, f.is_active_at_snapshot, f.snapshot_at, t.churned, t.churned_at
         from analytics.ml_features__customers f join sim_truth.customer_truth t on t.customer_id = f.customer_id""",
     )
-    snapshot = rows[0][2]
-    assert snapshot.date() == warehouse.as_of - timedelta(days=90)
+    # four training snapshots, one churn horizon apart, each with its own complete label
+    assert {r[2].date() for r in rows} == {warehouse.as_of - timedelta(days=90 * k) for k in (1, 2, 3, 4)}
     positives = 0
     for label, active, snap, churned, churned_at in rows:
         if not active:
@@ -154,6 +154,29 @@ def test_churn_label_and_features_do_not_leak(warehouse) -> None:
         where f.days_since_last_usage < 0 or f.days_since_last_conversation < 0""",
     )[0]
     assert late == 0
+
+
+def test_billing_tickets_count_as_financial_not_support(warehouse) -> None:
+    """Support features leave billing tickets out (ml_features__customer_billing has them): at
+    each training snapshot, support + billing tickets are every ticket opened in the window."""
+    rows = q(
+        warehouse.url,
+        """
+        with opened as (
+            select f.customer_id, f.snapshot_at, count(t.*) as n
+            from analytics.ml_features__customers f
+            left join staging.stg_raw__tickets t
+                on t.customer_id = f.customer_id and t.event_type = 'ticket.created'
+                and t.occurred_at >= f.snapshot_at - interval '90 days' and t.occurred_at < f.snapshot_at
+            group by 1, 2
+        )
+        select f.tickets_90d, b.billing_tickets_90d, o.n
+        from analytics.ml_features__customers f
+        join analytics.ml_features__customer_billing b using (customer_id, snapshot_at)
+        join opened o using (customer_id, snapshot_at)""",
+    )
+    assert rows and all(support + billing == n for support, billing, n in rows)
+    assert sum(r[1] for r in rows) > 0 and sum(r[0] for r in rows) > 0
 
 
 def test_attribution_credits_sum_to_each_won_deal_for_every_model(warehouse) -> None:

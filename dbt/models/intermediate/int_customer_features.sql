@@ -2,8 +2,10 @@
 -- Usage, support, engagement and financial features of each customer at each snapshot
 -- (int_customer_snapshots), from events strictly before the snapshot and inside the
 -- feature_lookback_days window before it: computed as of a point in time, never after it.
+-- Support features count support tickets only: billing tickets (failed payments, invoices,
+-- downgrades) are a financial signal (ml_features__customer_billing), not a support one.
 {%- set earliest -%}
-    ({{ crm_now() }} - make_interval(days => {{ [var('churn_horizon_days'), var('health_trend_days')] | max + var('feature_lookback_days') }}))
+    ({{ crm_now() }} - make_interval(days => {{ [var('churn_training_snapshots') * var('churn_horizon_days'), var('health_trend_days')] | max + var('feature_lookback_days') }}))
 {%- endset %}
 with snapshots as (
     select * from {{ ref('int_customer_snapshots') }}
@@ -49,6 +51,7 @@ support as (
     from snapshots as s
     inner join {{ ref('stg_raw__tickets') }} as t
         on t.customer_id = s.customer_id
+        and t.category is distinct from 'billing'
         and t.occurred_at >= s.window_start_at
         and t.occurred_at < s.snapshot_at
         and t.occurred_at >= {{ earliest }}

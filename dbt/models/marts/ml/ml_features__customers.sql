@@ -1,10 +1,12 @@
--- One row per customer: features as of the training snapshot (now - churn_horizon_days),
--- and the label churned_90d = churned within churn_horizon_days after it. The label is null
--- for customers that were not active customers at the snapshot (not yet, or already churned).
+-- One row per customer and training snapshot: features as of the snapshot (now - k *
+-- churn_horizon_days, k = 1..churn_training_snapshots), and the label churned_90d = churned
+-- within churn_horizon_days after it. The label is null for customers that were not active
+-- customers at the snapshot (not yet, or already churned). Every label is complete: each
+-- snapshot's horizon ends where the next one starts.
 -- Score with ml_features__customers_current (same feature columns, as of now).
 with features as (
     select * from {{ ref('int_customer_features') }}
-    where snapshot_kind = 'train'
+    where snapshot_kind like 'train%'
 ),
 
 customers as (
