@@ -106,11 +106,16 @@ def train(
     data = _order_key(
         df.filter(pl.col(CUSTOMER_LABEL).is_not_null()).with_columns(pl.col(CUSTOMER_LABEL).cast(pl.Int8))
     )
-    churners = int(data[CUSTOMER_LABEL].sum()) if data.height else 0
+    # counted at the latest snapshot, where the holdout comes from: earlier snapshots add
+    # training data, but a model is only worth training when its holdout can measure it
+    latest = data
+    if "feature_cut_at" in data.columns and data.height:
+        latest = data.filter(pl.col("feature_cut_at") == pl.col("feature_cut_at").max())
+    churners = int(latest[CUSTOMER_LABEL].sum()) if latest.height else 0
     if churners < min_churners:
         raise CRMError(
             CRMErrorCode.SCORING_SERVICE_UNAVAILABLE,
-            f"{churners} churners in the training data, {min_churners} needed",
+            f"{churners} churners at the latest training snapshot, {min_churners} needed",
             {"churners": churners},
         )
     fit, hold = _split(data, fold)
