@@ -81,20 +81,25 @@ def _id_hash(df: pl.DataFrame) -> np.ndarray:
 HOLDOUT_FOLDS = 5
 
 
+def _latest(data: pl.DataFrame) -> pl.DataFrame:
+    """The rows at the latest training snapshot (all rows when the frame has no snapshot time)."""
+    if "feature_cut_at" not in data.columns or data.height == 0:
+        return data
+    return data.filter(pl.col("feature_cut_at") == pl.col("feature_cut_at").max())
+
+
 def _split(data: pl.DataFrame, fold: int = HOLDOUT_FOLDS - 1) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(fit, holdout): the holdout is fold `fold` of `HOLDOUT_FOLDS` (the last fifth by
     default). With several training snapshots (`feature_cut_at`), it is that fifth of the
     customers at the latest snapshot, by a stable hash of their ids, and none of their rows,
     earlier ones included, is fitted on; with one, that fifth in `_order_key` order."""
+    pool = data
     if "feature_cut_at" in data.columns and data["feature_cut_at"].n_unique() > 1:
-        latest = data.filter(pl.col("feature_cut_at") == pl.col("feature_cut_at").max())
-        latest = latest.with_columns(_h=pl.Series(_id_hash(latest))).sort("_h", "customer_id").drop("_h")
-        lo, hi = (int(latest.height * f / HOLDOUT_FOLDS) for f in (fold, fold + 1))
-        hold = latest.slice(lo, hi - lo)
-        fit = data.filter(~pl.col("customer_id").is_in(hold["customer_id"].implode()))
-        return fit, hold
-    lo, hi = (int(data.height * f / HOLDOUT_FOLDS) for f in (fold, fold + 1))
-    return pl.concat([data.slice(0, lo), data.slice(hi)]), data.slice(lo, hi - lo)
+        pool = _latest(data)
+        pool = pool.with_columns(_h=pl.Series(_id_hash(pool))).sort("_h", "customer_id").drop("_h")
+    lo, hi = (int(pool.height * f / HOLDOUT_FOLDS) for f in (fold, fold + 1))
+    hold = pool.slice(lo, hi - lo)
+    return data.filter(~pl.col("customer_id").is_in(hold["customer_id"].implode())), hold
 
 
 def train(
@@ -108,9 +113,7 @@ def train(
     )
     # counted at the latest snapshot, where the holdout comes from: earlier snapshots add
     # training data, but a model is only worth training when its holdout can measure it
-    latest = data
-    if "feature_cut_at" in data.columns and data.height:
-        latest = data.filter(pl.col("feature_cut_at") == pl.col("feature_cut_at").max())
+    latest = _latest(data)
     churners = int(latest[CUSTOMER_LABEL].sum()) if latest.height else 0
     if churners < min_churners:
         raise CRMError(

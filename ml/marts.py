@@ -63,9 +63,7 @@ def _billing(url: str | None, current: bool) -> pl.DataFrame | None:
         return None
     where = "WHERE snapshot_kind = 'current'" if current else "WHERE snapshot_kind LIKE 'train%%'"
     b = store.read_table(url, CUSTOMER_BILLING, where)
-    return b.select(
-        "customer_id", "snapshot_kind", "snapshot_at", "billing_tickets_90d", "billing_tickets_30d"
-    )
+    return b.select("customer_id", "snapshot_at", "billing_tickets_90d", "billing_tickets_30d")
 
 
 def customer_frame(url: str | None, current: bool, tenant_id: str | None = None) -> pl.DataFrame:
@@ -77,12 +75,7 @@ def customer_frame(url: str | None, current: bool, tenant_id: str | None = None)
     df = store.read_table(url, table, where, (tenant_id,) if tenant_id else ())
     b = _billing(url, current)
     if b is not None and df.height:
-        if "snapshot_at" in df.columns:
-            df = df.join(b.drop("snapshot_kind"), on=["customer_id", "snapshot_at"], how="left")
-        else:  # a feature table without snapshot times: its (latest) snapshot's billing signals
-            kind = "current" if current else "train"
-            b = b.filter(pl.col("snapshot_kind") == kind).drop("snapshot_kind", "snapshot_at")
-            df = df.join(b, on="customer_id", how="left")
+        df = df.join(b, on=["customer_id", "snapshot_at"], how="left")
     if not current and "snapshot_at" in df.columns:
         df = df.rename({"snapshot_at": "feature_cut_at"})
     df = df.drop([c for c in CUSTOMER_DROP if c in df.columns])

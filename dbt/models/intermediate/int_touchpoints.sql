@@ -32,10 +32,7 @@ with web as (
         null::uuid as deal_id,
         occurred_at as touched_at,
         received_at
-    from
-    {% if is_incremental() %} ({{ unseen_staged('stg_raw__web_events', 'web_events', 'touchpoint_id') }}) as landed
-    {% else %} {{ ref('stg_raw__web_events') }}
-    {% endif %}
+    from {{ staged_since_last_run('stg_raw__web_events', 'web_events', 'touchpoint_id') }}
     where (lead_id is not null or customer_id is not null)
 ),
 
@@ -58,11 +55,8 @@ lead_touches as (
         null::uuid as deal_id,
         occurred_at as touched_at,
         received_at
-    from
-    {% if is_incremental() %} ({{ unseen_staged('stg_raw__lead_activities', 'lead_activities', 'touchpoint_id',
-        event_types=raw_event_types('lead', lead_touch_types)) }}) as landed
-    {% else %} {{ ref('stg_raw__lead_activities') }}
-    {% endif %}
+    from {{ staged_since_last_run('stg_raw__lead_activities', 'lead_activities', 'touchpoint_id',
+        event_types=raw_event_types('lead', lead_touch_types)) }}
     where activity_type in ({{ sql_strings(lead_touch_types) }})
 ),
 
@@ -85,11 +79,8 @@ deal_touches as (
         deal_id,
         occurred_at as touched_at,
         received_at
-    from
-    {% if is_incremental() %} ({{ unseen_staged('stg_raw__deal_activities', 'deal_activities', 'touchpoint_id',
-        event_types=raw_event_types('deal', deal_touch_types)) }}) as landed
-    {% else %} {{ ref('stg_raw__deal_activities') }}
-    {% endif %}
+    from {{ staged_since_last_run('stg_raw__deal_activities', 'deal_activities', 'touchpoint_id',
+        event_types=raw_event_types('deal', deal_touch_types)) }}
     where activity_type in ({{ sql_strings(deal_touch_types) }})
 ),
 
@@ -106,10 +97,7 @@ ticket_touches as (
         null::uuid as deal_id,
         occurred_at as touched_at,
         received_at
-    from
-    {% if is_incremental() %} ({{ unseen_staged('stg_raw__tickets', 'tickets', 'touchpoint_id', event_types=['ticket.created']) }}) as landed
-    {% else %} {{ ref('stg_raw__tickets') }}
-    {% endif %}
+    from {{ staged_since_last_run('stg_raw__tickets', 'tickets', 'touchpoint_id', event_types=['ticket.created']) }}
     where event_type = 'ticket.created' and (lead_id is not null or customer_id is not null)
 )
 
