@@ -61,18 +61,18 @@ clean:  ## stop everything, remove local state (.crm, the embedded database) and
 	@if [ -x $(CRM) ]; then $(CRM) purge --yes; fi
 	rm -rf .crm .venv
 
-# --- streaming (issue 3) ---
+# --- streaming: Kafka -> raw.* -----------------------------------------------------------
 LANDER_WEB_PORT ?= 6066
 .PHONY: stream bench-ingest
 
 stream: install  ## run a landing worker in the foreground (Kafka -> raw.*; metrics on :$(LANDER_WEB_PORT)/metrics)
-	.venv/bin/faust -A streaming.app worker -l info --web-port $(LANDER_WEB_PORT)
+	$(CRM) lander --web-port $(LANDER_WEB_PORT)
 
 bench-ingest: install  ## benchmark one landing worker vs COPY and row inserts (EVENTS=500000) -> bench/results/ingest.json
 	$(PY) bench/ingest.py --events $(or $(EVENTS),500000)
 	$(PY) bench/ingest_handoff.py --events 200000
 
-# --- warehouse (issue 4): dbt project in dbt/, segments in crm/segments ----------------------
+# --- warehouse: the dbt project in dbt/, segments in warehouse/segments ---------------------
 .PHONY: dbt-build dbt-docs dbt-test dbt-docs-serve segments-recalc bench-dbt bench-segments
 
 dbt-build: install  ## dbt build (models + tests) against DATABASE_URL or the local stack
@@ -96,7 +96,7 @@ bench-dbt: install  ## scale M: full dbt build and an incremental one after 1% n
 bench-segments: install  ## 20 dynamic segments over 1M customers -> bench/results/segments.json
 	$(PY) bench/segments_bench.py
 
-# --- write API (issue 7) ---------------------------------------------------------------------
+# --- write API -------------------------------------------------------------------------------
 API_HOST    ?= 127.0.0.1
 API_PORT    ?= 8000
 API_WORKERS ?= 2
@@ -124,7 +124,7 @@ wrk:  ## install Debian's wrk once (C load generator for bench-api); without it 
 	  ( $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y wrk ) \
 	  || echo "warning: could not install wrk (needs root or sudo): bench-api falls back to its Python load generator"; fi
 
-# --- ML (issue 5): ml/ models, registry, scoring; outputs in ml.* -----------------------------
+# --- ML: ml/ models, registry, scoring; outputs in ml.* ---------------------------------------
 .PHONY: ml-train ml-score bench-ml bench-scoring
 
 ml-train: install  ## train every model per tenant on the marts; register, gate, promote
@@ -139,13 +139,13 @@ bench-ml: install  ## ML quality vs the world's hidden truth (SEED=n, SCALE=M de
 bench-scoring: install  ## 1M leads featurized, scored, explained, written -> bench/results/scoring.json
 	$(PY) -m bench.scoring_throughput --leads 1000000
 
-# --- dashboards (issue 8) ---------------------------------------------------------------------
+# --- dashboards -------------------------------------------------------------------------------
 .PHONY: app chromium screenshots bench-dashboard
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 app: install  ## start the managers' dashboards (Streamlit) in the background; prints the address and a demo sign-in
-	$(CRM) app
+	$(CRM) up app
 
 chromium:  ## install Debian's chromium + chromium-driver once (screenshot tests); non-root runs it through sudo
 	@if [ -x $(CHROMIUM) ]; then echo "chromium present: $(CHROMIUM)"; else \
@@ -153,14 +153,14 @@ chromium:  ## install Debian's chromium + chromium-driver once (screenshot tests
 	  || echo "warning: could not install chromium (needs root or sudo): the screenshot tests will be skipped"; fi
 
 screenshots: install chromium  ## README screenshots of every page, desktop + phone (needs `make demo`: the seeded world)
-	$(PY) -m app.screenshots --out docs/screenshots
+	$(PY) -m stack.screenshots --out docs/screenshots
 
 bench-dashboard: install  ## dashboard benchmark at scale L (BENCH_SCALE=M for less; CRM_BENCH_DASHBOARD_URL=<url>: a kept world): queries cold and warm -> bench/results/dashboard.json
 	$(PY) -m bench.dashboard --scale $(or $(BENCH_SCALE),L)
-# --- orchestration (issue 6) ---
+# --- orchestration --------------------------------------------------------------------------
 .PHONY: dagster dbt-manifest
 dbt-manifest: install  ## parse the dbt project for Dagster (dagster-dbt prepare-and-package -> dbt/target/manifest.json)
-	PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/dagster-dbt project prepare-and-package --file orchestration/project.py
+	$(CRM) dagster manifest
 
-dagster: up  ## start the stack if needed, then the Dagster UI (DAGSTER_HOME=.crm/dagster, telemetry off); `make down` stops it
-	$(CRM) dagster
+dagster: install  ## start the stack if needed, then the Dagster UI in the background (DAGSTER_HOME=.crm/dagster); `make down` stops it
+	$(CRM) up dagster

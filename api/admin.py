@@ -1,12 +1,10 @@
-"""Operator tasks behind the `crm` CLI: dev tokens, API keys, serving the API.
+"""Operator tasks behind the `crm` CLI: dev tokens and API keys.
 
 These run with DATABASE_URL (the owner), since they pick a user or a tenant before any
 tenant context exists; they never bypass the API for CRM data writes."""
 
 from __future__ import annotations
 
-import os
-import sys
 from typing import Any
 from uuid import UUID
 
@@ -104,32 +102,3 @@ def list_api_keys(tenant: str | None) -> list[dict[str, Any]]:
             " ORDER BY k.created_at",
             (tenant, tenant),
         ).fetchall()
-
-
-def uvicorn_argv(host: str, port: int, workers: int) -> list[str]:
-    """The documented way to run the API: uvloop + httptools, no access log, N workers."""
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "api.main:app",
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--no-access-log",
-        "--log-level",
-        "warning",
-        "--timeout-graceful-shutdown",
-        "5",
-    ]
-
-
-def serve(host: str, port: int, workers: int) -> None:
-    os.execv(sys.executable, uvicorn_argv(host, port, workers))

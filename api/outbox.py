@@ -11,7 +11,6 @@ so it connects with DATABASE_URL (the owner), not as `crm_api`.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import logging
@@ -120,16 +119,3 @@ async def serve(database_url: str | None = None, bootstrap: str | None = None) -
         log.info("outbox relay: %s -> %s", relay.conninfo.rsplit("@", 1)[-1], relay.bootstrap)
         await relay.run(stop)
         log.info("outbox relay stopped after %d events", relay.sent)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", default=None)
-    parser.add_argument("--bootstrap", default=None)
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(serve(args.database_url, args.bootstrap))
-
-
-if __name__ == "__main__":
-    main()

@@ -1,7 +1,7 @@
-"""The one place the API calls the shared segment compiler (issue 4 owns crm.segments).
+"""The one place the API calls the shared segment compiler (issue 4 owns warehouse.segments).
 
-Until `crm.segments` is in the checkout, criteria get a structural check here; with it,
-`crm.segments.validate_criteria` decides (same `SegmentCriteriaError(path, message)`)."""
+Until `warehouse.segments` is in the checkout, criteria get a structural check here; with it,
+`warehouse.segments.validate_criteria` decides (same `SegmentCriteriaError(path, message)`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from crm.errors import CRMError, CRMErrorCode
 
 try:  # pragma: no cover - depends on the branches merged
-    from crm.segments import SegmentCriteriaError, validate_criteria
+    from warehouse.segments import SegmentCriteriaError, validate_criteria
 
     HAVE_COMPILER = True
 except ImportError:  # pragma: no cover

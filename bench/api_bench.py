@@ -39,7 +39,7 @@ import psycopg
 
 from crm.db import libpq_url
 from crm.security import hash_password
-from crm.stack.procs import free_port
+from stack.procs import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "api.json"
@@ -255,7 +255,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
 
-    from api.admin import uvicorn_argv
+    from api.cli import uvicorn_argv
     from api.core.auth import mint_token
     from api.core.config import get_api_settings
 

@@ -65,7 +65,7 @@ def bench_database(server_url: str, scale: str, seed: int) -> str:
             conn.execute(f'create database "{name}"')
     migrate.upgrade(url)
     if not _seeded(url):
-        from crm.sim import seed_world
+        from sim import seed_world
 
         t0 = time.monotonic()
         print(f"seeding scale {scale} into {name} (sink=raw) ...", flush=True)
@@ -97,7 +97,7 @@ def prepare(url: str) -> None:
     """Build what the pages need and the database lacks, in the order Dagster runs it: the
     marts (all of them on a fresh world, else only the missing ones), the ML outputs, then the
     marts that join them; and fresh planner statistics on what was written."""
-    from crm.warehouse import run_dbt
+    from warehouse.dbt import run_dbt
 
     missing = _missing_marts(url)
     if "analytics.dim_leads" in missing:
@@ -226,15 +226,15 @@ def time_queries(url: str, tenant: str) -> dict[str, dict]:
 
 def app_rss_mb(url: str) -> float | None:
     """RSS of a Streamlit server after a browser visited every page as a tenant manager."""
-    from app import serve
-    from app.screenshots import CHROMIUM, capture, start_app
-    from crm.stack.procs import free_port, terminate
+    from stack.demo_logins import demo_sign_in
+    from stack.procs import free_port, terminate
+    from stack.screenshots import CHROMIUM, capture, start_app
 
     if not Path(CHROMIUM).exists():
         print(f"{CHROMIUM} missing: app_rss_mb not measured (make chromium)")
         return None
     password = "bench-" + os.urandom(6).hex()
-    logins = serve.demo_sign_in(url, password)
+    logins = demo_sign_in(url, password)
     port = free_port()
     proc = start_app(port, env={"DATABASE_URL": url})
     try:
@@ -267,7 +267,7 @@ def main() -> None:
     if args.database_url:
         url = libpq_url(args.database_url)
     else:
-        from crm import stack
+        import stack
         from crm.settings import get_settings
 
         server = os.environ.get("DATABASE_URL") or stack.up(get_settings().home).database_url

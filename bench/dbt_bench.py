@@ -30,7 +30,7 @@ from psycopg import sql
 
 from crm.db import libpq_url
 from crm.schema.testing import with_database
-from crm.warehouse import run_dbt
+from warehouse.dbt import run_dbt
 
 RESULTS = Path(__file__).resolve().parent / "results" / "dbt.json"
 RAW_TABLES = ("lead_activities", "deal_activities", "tickets", "conversations", "web_events", "usage_events")
@@ -55,7 +55,7 @@ MARTS = (
 
 def fresh_database(scale: str, seed: int) -> tuple[str, str, str]:
     from crm import migrate
-    from crm.sim import seed_world
+    from sim import seed_world
 
     admin = libpq_url()
     name = f"crm_bench_dbt_{uuid.uuid4().hex[:8]}"

@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from crm.events import DATA_TOPICS, TOPICS  # noqa: E402
 from crm.settings import get_settings  # noqa: E402
-from crm.stack.procs import free_port  # noqa: E402
+from stack.procs import free_port  # noqa: E402
 from streaming.sample_events import sample_payload  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "ingest.json"
@@ -294,7 +294,7 @@ def postgres_cpu_s(postmaster: int | None) -> float | None:
 def local_postmaster(home: Path) -> int | None:
     if os.environ.get("DATABASE_URL"):
         return None
-    from crm.stack.postgres import EmbeddedPostgres
+    from stack.postgres import EmbeddedPostgres
 
     return EmbeddedPostgres(home).postmaster_pid()
 
@@ -368,7 +368,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
 
-    from crm import stack
+    import stack
 
     settings = get_settings()
     state = stack.up(settings.home)

@@ -28,7 +28,7 @@ from ingest import make_event, produce  # noqa: E402
 
 from crm.events import ensure_topics  # noqa: E402
 from crm.settings import get_settings  # noqa: E402
-from crm.stack.procs import free_port  # noqa: E402
+from stack.procs import free_port  # noqa: E402
 
 
 def run(mode: str, bootstrap: str, topic: str, n: int, log: Path) -> dict:
@@ -80,7 +80,7 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ingest_handoff.json")
     args = ap.parse_args()
-    from crm import stack
+    import stack
 
     settings = get_settings()
     bootstrap = stack.up(settings.home).kafka_bootstrap

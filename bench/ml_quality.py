@@ -33,7 +33,7 @@ CAUSE_CATEGORY = {
     "financial": "financial",
 }
 """The simulator's churn causes -> the HealthFactor category their traces show up in
-(crm/sim/customers.py CAUSE_CATEGORY)."""
+(sim/customers.py CAUSE_CATEGORY)."""
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGETS = {
     "lead_auc_vs_oracle": 0.95,
@@ -65,8 +65,8 @@ def _ceiling(enc, train: pl.DataFrame, target: np.ndarray, hold: pl.DataFrame, s
 def evaluate(
     url: str, as_of: datetime, seed: int, min_conversions: int = 120, min_churners: int = 50
 ) -> dict:
+    from crm.errors import CRMError
     from ml import churn, lead, marts, store
-    from ml.errors import CRMError
     from ml.metrics import auc, ece
     from ml.schemas import customer_category
 
@@ -262,8 +262,8 @@ def main() -> None:
         from contextlib import ExitStack
 
         from crm.schema.testing import scratch_database
-        from crm.sim import seed_world
-        from crm.warehouse import run_dbt
+        from sim import seed_world
+        from warehouse.dbt import run_dbt
 
         with ExitStack() as stack:
             if args.keep:

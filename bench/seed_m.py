@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from crm.sim import seed_world
+from sim import seed_world
 
 
 def main() -> None:

@@ -29,8 +29,8 @@ from psycopg.types.json import Jsonb
 
 from crm.db import libpq_url, make_engine
 from crm.schema.testing import with_database
-from crm.segments import FIELDS, recalculate_all, validate_criteria
-from crm.segments.fields import Kind
+from warehouse.segments import FIELDS, recalculate_all, validate_criteria
+from warehouse.segments.fields import Kind
 
 RESULTS = Path(__file__).resolve().parent / "results" / "segments.json"
 PG = {

@@ -1,7 +1,7 @@
 """The seed's `CRMErrorCode` and `CRMError`, shared by the API, the CLI and the jobs.
 
-The seed's seven codes come first; the rest are the ones an HTTP API needs on top of them
-(not found per entity, validation, conflicts, auth). Each code has one HTTP status, so a
+The seed's seven codes come first; the rest are the ones an HTTP API, the model registry and
+the jobs need on top of them (not found per entity, validation, conflicts, auth). Each code has one HTTP status, so a
 client can rely on `{code, message, context}` plus the status alone.
 """
 
@@ -43,6 +43,9 @@ class CRMErrorCode(StrEnum):
     UNAUTHENTICATED = "UNAUTHENTICATED"
     FORBIDDEN = "FORBIDDEN"
     RATE_LIMITED = "RATE_LIMITED"
+    # the model registry
+    MODEL_NOT_FOUND = "MODEL_NOT_FOUND"
+    PROMOTION_REFUSED = "PROMOTION_REFUSED"
     # data produced by other components that is not there (yet)
     ANALYTICS_UNAVAILABLE = "ANALYTICS_UNAVAILABLE"
     INTERNAL_ERROR = "INTERNAL_ERROR"
@@ -76,6 +79,8 @@ HTTP_STATUS: dict[CRMErrorCode, int] = {
     CRMErrorCode.UNAUTHENTICATED: 401,
     CRMErrorCode.FORBIDDEN: 403,
     CRMErrorCode.RATE_LIMITED: 429,
+    CRMErrorCode.MODEL_NOT_FOUND: 404,
+    CRMErrorCode.PROMOTION_REFUSED: 409,
     CRMErrorCode.ANALYTICS_UNAVAILABLE: 503,
     CRMErrorCode.INTERNAL_ERROR: 500,
 }

@@ -21,7 +21,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK_KEY = 7_311_042_001
 """pg_advisory_lock key held while migrations run (one migrator per database at a time)."""
 
-MANAGED_SCHEMAS = frozenset({"crm", "raw", "ml", "sim_truth", "staging", "intermediate", "analytics"})
+MANAGED_SCHEMAS = frozenset({"crm", "raw", "ml", "staging", "intermediate", "analytics"})
 """Schemas the migrations create (kept here, not imported from crm.schema: env.py uses it)."""
 
 TRIGGER_FUNCTIONS = ("crm.set_updated_at",)

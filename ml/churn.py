@@ -19,7 +19,7 @@ from datetime import datetime
 import numpy as np
 import polars as pl
 
-from ml.errors import CRMError, CRMErrorCode
+from crm.errors import CRMError, CRMErrorCode
 from ml.explain import top_factors
 from ml.linear import LinearModel, split_columns
 from ml.metrics import auc, ece

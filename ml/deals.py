@@ -16,7 +16,7 @@ from datetime import datetime
 import numpy as np
 import polars as pl
 
-from ml.errors import CRMError, CRMErrorCode
+from crm.errors import CRMError, CRMErrorCode
 from ml.explain import top_factors
 from ml.linear import LinearModel
 from ml.metrics import auc, ece

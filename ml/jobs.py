@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 import numpy as np
 import polars as pl
 
+from crm.errors import CRMError
 from ml import churn, deals, forecast, lead, marts, registry, store
-from ml.errors import CRMError
 from ml.metrics import auc
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 import numpy as np
 import polars as pl
 
+from crm.errors import CRMError, CRMErrorCode
 from ml import nba
-from ml.errors import CRMError, CRMErrorCode
 from ml.explain import top_factors
 from ml.linear import LinearModel, split_columns
 from ml.metrics import auc, ece

@@ -22,8 +22,8 @@ import orjson
 import psycopg
 
 from crm.db import connect
+from crm.errors import CRMError, CRMErrorCode
 from crm.settings import get_settings
-from ml.errors import CRMError, CRMErrorCode
 
 log = logging.getLogger(__name__)
 

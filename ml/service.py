@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 
 import polars as pl
 
+from crm.errors import CRMError, CRMErrorCode
 from ml import churn, deals, lead, marts, nba, registry, store
-from ml.errors import CRMError, CRMErrorCode
 
 
 def _model(url: str | None, tenant: str, name: str):

@@ -35,8 +35,8 @@ class Trained:
 
 
 def _train_lead(url: str | None, tenant: str, seed: int, as_of: datetime) -> Trained | str:
+    from crm.errors import CRMError
     from ml import jobs, lead, marts
-    from ml.errors import CRMError
 
     try:
         r = lead.train(marts.lead_frame(url, tenant), as_of, seed)
@@ -57,8 +57,8 @@ def _train_lead(url: str | None, tenant: str, seed: int, as_of: datetime) -> Tra
 
 
 def _train_churn(url: str | None, tenant: str, seed: int, as_of: datetime) -> Trained | str:
+    from crm.errors import CRMError
     from ml import churn, jobs, marts
-    from ml.errors import CRMError
 
     try:
         r = churn.train(marts.customer_frame(url, current=False, tenant_id=tenant), seed)
@@ -73,8 +73,8 @@ def _train_churn(url: str | None, tenant: str, seed: int, as_of: datetime) -> Tr
 
 
 def _train_deals(url: str | None, tenant: str, seed: int, as_of: datetime) -> Trained | str:
+    from crm.errors import CRMError
     from ml import deals, marts
-    from ml.errors import CRMError
 
     try:
         r = deals.train(marts.deal_frame(url, tenant), seed)

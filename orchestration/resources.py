@@ -13,7 +13,8 @@ from dagster import ConfigurableResource, EnvVar
 from dagster_dbt import DbtCliResource
 from sqlalchemy import Engine
 
-from crm import db, warehouse
+from crm import db
+from warehouse import dbt as warehouse
 
 from .project import dbt_project
 

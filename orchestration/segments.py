@@ -1,4 +1,4 @@
-"""Segment recalculation (issue 4's `crm.segments`) downstream of the customer 360 mart."""
+"""Segment recalculation (issue 4's `warehouse.segments`) downstream of the customer 360 mart."""
 
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
@@ -19,7 +19,7 @@ from .resources import PostgresResource
     ),
 )
 def segment_recalculation(context: AssetExecutionContext, postgres: PostgresResource) -> MaterializeResult:
-    from crm.segments import recalculate_all
+    from warehouse.segments import recalculate_all
 
     results = recalculate_all(postgres.engine())
     failed = [r for r in results if not r.ok]

@@ -74,9 +74,9 @@ def local_status() -> GraphStatus:
 
     from crm.settings import get_settings
 
-    from . import local
+    from . import instance
 
-    os.environ.setdefault("DAGSTER_HOME", str(local.dagster_home(get_settings().home)))
+    os.environ.setdefault("DAGSTER_HOME", str(instance.dagster_home(get_settings().home)))
     from .definitions import defs
 
     with DagsterInstance.get() as instance:

@@ -47,3 +47,11 @@ def wait_caught_up(bootstrap: str, group: str, topics: Iterable[str], timeout: f
     raise TimeoutError(
         f"lander group {group!r} still behind after {timeout:.0f}s: {sum(lag.values())} events"
     )
+
+
+def wait_landed(bootstrap: str, timeout: float = 900.0) -> dict:
+    """Block until the lander group has committed every data topic to its end."""
+    from streaming.config import get_config
+
+    cfg = get_config()
+    return wait_caught_up(bootstrap, cfg.app_id, list(cfg.data_topics), timeout)

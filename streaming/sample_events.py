@@ -1,5 +1,5 @@
 """Valid events of every data topic, deterministic per seed: for the lander's tests, the
-ingest benchmark and smoke checks (the synthetic world in `crm.sim` is the realistic source)."""
+ingest benchmark and smoke checks (the synthetic world in `sim` is the realistic source)."""
 
 from __future__ import annotations
 

@@ -42,7 +42,7 @@ def pg_server_url(crm_home: Path) -> Iterator[str]:
     if _EXTERNAL_DB:
         yield make_url(_EXTERNAL_DB).set(drivername="postgresql", database="postgres").render_as_string(False)
         return
-    from crm.stack.postgres import EmbeddedPostgres
+    from stack.postgres import EmbeddedPostgres
 
     pg = EmbeddedPostgres(crm_home)
     rec = pg.start()
@@ -57,7 +57,7 @@ def kafka_bootstrap(crm_home: Path) -> Iterator[str]:
     if _EXTERNAL_KAFKA:
         yield _EXTERNAL_KAFKA
         return
-    from crm.stack import kafka
+    from stack import kafka
 
     rec = kafka.start(crm_home)
     os.environ["KAFKA_BOOTSTRAP"] = rec.url

@@ -1,2 +1,2 @@
-"""Alembic migrations of the whole database (schemas crm, raw, ml, sim_truth and the dbt
+"""Alembic migrations of the whole database (schemas crm, raw, ml and the dbt
 schemas). Run them with `crm.migrate.upgrade()`; see `crm/migrate.py`."""

@@ -20,7 +20,6 @@ from crm import enums
 CRM = "crm"
 RAW = "raw"
 ML = "ml"
-SIM_TRUTH = "sim_truth"
 DBT_SCHEMAS = ("staging", "intermediate", "analytics")
 
 NAMING_CONVENTION = {

@@ -296,7 +296,7 @@ customer_segments = Table(
 customer_segment_memberships = Table(
     "customer_segment_memberships",
     metadata,
-    # Derived data, written only by the segment recalculation (crm/segments/recalc.py): keyed by
+    # Derived data, written only by the segment recalculation (warehouse/segments/recalc.py): keyed by
     # the pair, with no per-row foreign keys (they tripled the cost of a first calculation;
     # migration 0901). Deleting a customer or a segment (or their tenant) deletes its
     # memberships through statement-level triggers (crm.drop_segment_memberships()).

@@ -1,6 +1,6 @@
 """Every table of the stack, in one namespace: `from crm.schema import tables as t`.
 
-One `metadata` holds them all; each table carries its schema (`crm`, `raw`, `sim_truth`).
+One `metadata` holds them all; each table carries its schema (`crm`, `raw`, `ml`).
 Names: crm tables keep their own names (`t.leads`); raw landing tables are prefixed
 (`t.raw_lead_activities`, since `t.lead_activities` is the crm one); `t.dead_letters` is
 `raw.dead_letters`. ML outputs: `t.model_versions`, `t.lead_scores`, `t.deal_probabilities`,
@@ -16,7 +16,6 @@ from crm.schema.base import (
     ML,
     NAMING_CONVENTION,
     RAW,
-    SIM_TRUTH,
     metadata,
 )
 from crm.schema.landing import (
@@ -61,9 +60,8 @@ from crm.schema.operational import (
     tenants,
     users,
 )
-from crm.schema.truth import customer_truth, lead_truth, revenue_truth, world_runs
 
-SCHEMAS: tuple[str, ...] = (CRM, RAW, ML, SIM_TRUTH, *DBT_SCHEMAS)
+SCHEMAS: tuple[str, ...] = (CRM, RAW, ML, *DBT_SCHEMAS)
 """Every schema the migrations create."""
 
 __all__ = [
@@ -79,13 +77,11 @@ __all__ = [
     "NAMING_CONVENTION",
     "RAW",
     "SCHEMAS",
-    "SIM_TRUTH",
     "api_keys",
     "audit_log",
     "churn_predictions",
     "customer_segment_memberships",
     "customer_segments",
-    "customer_truth",
     "customers",
     "dead_letters",
     "deal_activities",
@@ -96,7 +92,6 @@ __all__ = [
     "landing_table",
     "lead_activities",
     "lead_scores",
-    "lead_truth",
     "leads",
     "marketing_campaigns",
     "metadata",
@@ -111,9 +106,7 @@ __all__ = [
     "raw_usage_events",
     "raw_web_events",
     "revenue_forecasts",
-    "revenue_truth",
     "sales_pipelines",
     "tenants",
     "users",
-    "world_runs",
 ]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from crm.stack.procs import free_port
+from stack.procs import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 JWT_SECRET = "test-secret-" + uuid.uuid4().hex

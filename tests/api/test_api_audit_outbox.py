@@ -99,7 +99,7 @@ async def _consume(bootstrap: str, timeout_s: float = 120) -> list[str]:
 @pytest.fixture
 def second_broker(tmp_path: Path) -> Iterator[str]:
     """Another Kafka-protocol broker for the second relay (see the test's docstring)."""
-    from crm.stack import kafka
+    from stack import kafka
 
     rec = kafka.start(tmp_path)
     try:

@@ -65,7 +65,7 @@ def test_rs256_tokens():
 def _crm(pg_url: str, *args: str) -> subprocess.CompletedProcess:
     env = os.environ | {"DATABASE_URL": pg_url, "JWT_SECRET": JWT_SECRET}
     return subprocess.run(
-        [sys.executable, "-m", "crm.cli", *args],
+        [sys.executable, "-m", "stack", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

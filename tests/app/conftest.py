@@ -42,14 +42,14 @@ def _has(module: str) -> bool:
 
 def _seed(url: str) -> bool:
     """Seed scale S into raw.* and build the marts; False when the checkout lacks either."""
-    if not _has("crm.sim") or not hasattr(importlib.import_module("crm.sim"), "seed_world"):
+    if not _has("sim") or not hasattr(importlib.import_module("sim"), "seed_world"):
         return False
-    from crm.sim import seed_world
+    from sim import seed_world
 
     seed_world(scale="S", seed=42, database_url=url, bootstrap=None, sink="raw", progress=False)
-    if not (ROOT / "dbt" / "dbt_project.yml").exists() or not _has("crm.warehouse"):
+    if not (ROOT / "dbt" / "dbt_project.yml").exists() or not _has("warehouse.dbt"):
         return False
-    from crm.warehouse import run_dbt
+    from warehouse.dbt import run_dbt
 
     target = Path(tempfile.mkdtemp(prefix="crm-app-dbt-"))
     # a failing data test of the warehouse must not hide the dashboards' own results

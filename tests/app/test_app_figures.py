@@ -18,7 +18,7 @@ pytestmark = pytest.mark.usefixtures("built")
 @pytest.fixture(scope="module")
 def built(world):
     if not world.built:
-        pytest.skip("no seeded, built world in this checkout (crm.sim + dbt)")
+        pytest.skip("no seeded, built world in this checkout (sim + dbt)")
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from app.nav import PAGES
-from app.screenshots import CHROMIUM, capture, start_app
-from crm.stack.procs import free_port, terminate
+from stack.procs import free_port, terminate
+from stack.screenshots import CHROMIUM, capture, start_app
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} missing: run `make chromium`"

@@ -114,9 +114,6 @@ def test_grants_follow_the_one_writer_per_schema_rule(empty_db: str) -> None:
         ("crm_lander", "crm.leads", "SELECT"): False,
         ("crm_transform", "raw.web_events", "SELECT"): True,
         ("crm_api", "raw.tickets", "INSERT"): False,
-        ("crm_sim", "sim_truth.lead_truth", "INSERT"): True,
-        ("crm_transform", "sim_truth.lead_truth", "SELECT"): False,
-        ("crm_ml", "sim_truth.lead_truth", "SELECT"): False,
         ("crm_reader", "crm.leads", "SELECT"): False,
     }
     with psycopg.connect(empty_db) as conn:
@@ -129,7 +126,6 @@ def test_grants_follow_the_one_writer_per_schema_rule(empty_db: str) -> None:
             ("crm_transform", "staging", "CREATE", True),
             ("crm_reader", "analytics", "USAGE", True),
             ("crm_api", "analytics", "CREATE", False),
-            ("crm_transform", "sim_truth", "USAGE", False),
         ]:
             got = conn.execute("SELECT has_schema_privilege(%s, %s, %s)", (role, schema, priv)).fetchone()[0]
             assert got is expected, (role, schema, priv)

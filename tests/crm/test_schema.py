@@ -302,16 +302,3 @@ def test_outbox_unsent_index_is_partial(engine: Engine) -> None:
             text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_outbox_unsent'")
         ).scalar_one()
     assert "WHERE (sent_at IS NULL)" in indexdef
-
-
-def test_sim_truth_tables(engine: Engine) -> None:
-    with engine.begin() as conn:
-        conn.execute(
-            insert(t.lead_truth).values(
-                lead_id=uuid.uuid4(), tenant_id=uuid.uuid4(), propensity=0.3, converted=False
-            )
-        )
-        run = conn.execute(
-            insert(t.world_runs).values(seed=42, scale="S", as_of=func.now()).returning(t.world_runs.c.id)
-        ).scalar_one()
-    assert isinstance(run, uuid.UUID)

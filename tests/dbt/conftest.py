@@ -25,7 +25,7 @@ class Warehouse:
     build_results: dict
 
     def dbt(self, *args: str, check: bool = True):
-        from crm.warehouse import run_dbt
+        from warehouse.dbt import run_dbt
 
         done = run_dbt(
             [*args, "--vars", json.dumps({"as_of": self.as_of.isoformat()})],
@@ -48,9 +48,9 @@ def warehouse(
     from crm import migrate
 
     try:
-        from crm.sim import seed_world
+        from sim import seed_world
     except ImportError:
-        pytest.skip("the simulator (crm.sim.seed_world) is not in this checkout yet")
+        pytest.skip("the simulator (sim.seed_world) is not in this checkout yet")
     url = create_database("crm_dbt")
     migrate.upgrade(url)
     summary = seed_world(scale="S", seed=SEED, as_of=AS_OF, database_url=url, sink="raw", progress=False)

@@ -11,7 +11,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from crm.sim.plan import PRESETS
+from sim.plan import PRESETS
 
 pytestmark = pytest.mark.slow
 
@@ -282,7 +282,7 @@ def test_segments_recalculated_on_the_mart_match_the_simulator(warehouse) -> Non
     """The simulator stored each segment's members by its own reference evaluator; recalculating
     over analytics.dim_customers gives the same sets."""
     from crm.db import make_engine
-    from crm.segments import recalculate_all
+    from warehouse.segments import recalculate_all
 
     url = warehouse.url
     before = defaultdict(set)

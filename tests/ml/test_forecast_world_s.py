@@ -12,9 +12,9 @@ import polars as pl
 import psycopg
 import pytest
 
-sim = pytest.importorskip("crm.sim")
+sim = pytest.importorskip("sim")
 if not hasattr(sim, "seed_world"):
-    pytest.skip("crm.sim.seed_world is not in this checkout yet", allow_module_level=True)
+    pytest.skip("sim.seed_world is not in this checkout yet", allow_module_level=True)
 
 from ml import forecast, store  # noqa: E402
 
@@ -24,7 +24,7 @@ AS_OF = date(2026, 11, 23)
 @pytest.fixture(scope="module")
 def world(create_database: Callable[[str], str], crm_home) -> str:
     from crm import migrate
-    from crm.warehouse import run_dbt
+    from warehouse.dbt import run_dbt
 
     url = create_database("crm_ml_forecast")
     migrate.upgrade(url)

@@ -11,8 +11,8 @@ import polars as pl
 import pytest
 from ml_synthetic import AS_OF, lead_frame
 
+from crm.errors import CRMErrorCode
 from ml import lead
-from ml.errors import CRMErrorCode
 
 TENANT = "00000000-0000-4000-8000-000000000001"
 

@@ -12,8 +12,8 @@ import pytest
 from conftest import BIG, SMALL
 from ml_synthetic import AS_OF
 
+from crm.errors import CRMError, CRMErrorCode
 from ml import jobs, lead, marts, registry
-from ml.errors import CRMError, CRMErrorCode
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +183,7 @@ def test_promote_and_rollback(ml_db: str, trained: jobs.TrainReport) -> None:
 def test_cli_lists_models(ml_db: str, trained: jobs.TrainReport) -> None:
     from typer.testing import CliRunner
 
-    from crm.cli import app
+    from stack.cli import app
 
     res = CliRunner().invoke(app, ["models", "list", "--tenant", BIG], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output

@@ -25,7 +25,7 @@ def _stale(manifest: Path, project_dir: Path) -> bool:
 
 @pytest.fixture(scope="session")
 def dbt_manifest() -> Path:
-    from orchestration import local
+    from orchestration import instance
     from orchestration.project import DBT_DIR
 
     manifest = DBT_DIR / "target" / "manifest.json"
@@ -34,7 +34,7 @@ def dbt_manifest() -> Path:
     if _stale(manifest, DBT_DIR):
         env = dict(os.environ)
         env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-        local.prepare_manifest(env)
+        instance.prepare_manifest(env)
     return manifest
 
 
@@ -52,9 +52,9 @@ def seeded_db(create_database: Callable[[str], str]) -> Iterator[str]:
     from crm import migrate
 
     try:
-        from crm.sim import seed_world
+        from sim import seed_world
     except ImportError:
-        pytest.skip("crm.sim.seed_world is not on this branch yet (it lands on main)")
+        pytest.skip("sim.seed_world is not on this branch yet (it lands on main)")
     url = create_database("crm_orch")
     migrate.upgrade(url)
     seed_world(scale="S", seed=42, database_url=url, sink="raw")

@@ -19,7 +19,7 @@ from pathlib import Path
 import psycopg
 
 from crm.schema.landing import LANDING_TABLES
-from crm.stack.procs import free_port
+from stack.procs import free_port
 
 FAUST = str(Path(sys.executable).with_name("faust"))
 

@@ -110,8 +110,8 @@ def test_two_workers_in_one_group_land_the_stream_once(lander: Lander) -> None:
 
 
 def test_postgres_restart_mid_stream_loses_nothing(lander: Lander, crm_home) -> None:
-    from crm.stack import procs
-    from crm.stack.postgres import NAME, EmbeddedPostgres
+    from stack import procs
+    from stack.postgres import NAME, EmbeddedPostgres
 
     rec = procs.read_record(crm_home, NAME)
     if rec is None or f":{rec.port}/" not in lander.db_url:

@@ -2,7 +2,7 @@
 predictions, revenue forecasts), with row-level security.
 
 Revision ID: 0201_ml_tables
-Revises: 0003_sim_truth
+Revises: 0002_raw_landing
 Create Date: 2026-11-23
 
 Readers (crm_api, crm_reader) see only the rows of the tenant named by the per-transaction
@@ -20,7 +20,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0201_ml_tables"
-down_revision: str | None = "0003_sim_truth"
+down_revision: str | None = "0002_raw_landing"
 branch_labels: str | tuple[str, ...] | None = None
 depends_on: str | tuple[str, ...] | None = None
 

@@ -57,12 +57,7 @@ final as (
             when c.health_score - c.previous_score < -{{ var('health_trend_threshold') }} then 'declining'
             else 'stable'
         end as trend,
-        case
-            when c.health_score >= {{ var('health_risk_low_min') }} then 'low'
-            when c.health_score >= {{ var('health_risk_medium_min') }} then 'medium'
-            when c.health_score >= {{ var('health_risk_high_min') }} then 'high'
-            else 'critical'
-        end as risk_level,
+        {{ health_risk_band('c.health_score') }} as risk_level,
         c.usage_factor,
         c.support_factor,
         c.engagement_factor,

@@ -35,12 +35,7 @@ today as (
         customer_id,
         {{ utc_day('calculated_at') }} - {{ var('health_trend_days') }} as day,
         health_score_previous as health_score,
-        case
-            when health_score_previous >= {{ var('health_risk_low_min') }} then 'low'
-            when health_score_previous >= {{ var('health_risk_medium_min') }} then 'medium'
-            when health_score_previous >= {{ var('health_risk_high_min') }} then 'high'
-            else 'critical'
-        end as risk_level,
+        {{ health_risk_band('health_score_previous') }} as risk_level,
         'trend_backfill'::text as recorded_as
     from health
     where is_active_customer and health_score_previous is not null

@@ -1,7 +1,7 @@
 -- Billing signals per customer and snapshot (the training ones and current), additive to the customer
--- feature marts (owned by the ML issue): billing tickets (failed payments, downgrades,
--- invoices) created in the feature_lookback_days before the snapshot. The financial churn
--- cause shows up here first. Join on (customer_id, snapshot_kind).
+-- feature marts: billing tickets (failed payments, downgrades, invoices) created in the
+-- feature_lookback_days before the snapshot. The financial churn cause shows up here first.
+-- Join on (customer_id, snapshot_kind).
 with snapshots as (
     select * from {{ ref('int_customer_snapshots') }}
     where snapshot_kind like 'train%' or snapshot_kind = 'current'

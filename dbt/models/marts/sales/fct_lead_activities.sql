@@ -11,7 +11,7 @@
     ]
 ) }}
 -- One row per landed lead-activity event (raw.lead_activities). Incremental on received_at:
--- a run adds the events landed since the last one (macros/incremental.sql); a full refresh
+-- a run adds the events landed since the last one (macros/incremental/); a full refresh
 -- gives the same rows.
 {% if is_incremental() %}
 -- only the events landed since the last run are inserted; each one's response time needs the

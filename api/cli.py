@@ -1,0 +1,146 @@
+"""`crm api`, `crm api-token`, `crm api-keys ...`, `crm outbox-relay`: the write API from the
+command line (serving it, dev tokens, integration keys, the outbox relay)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from crm.errors import CRMError
+
+console = Console()
+keys_app = typer.Typer(help="API keys for integrations (stored hashed; shown once)", no_args_is_help=True)
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[red]{exc}[/]")
+    raise typer.Exit(1)
+
+
+def uvicorn_argv(host: str, port: int, workers: int) -> list[str]:
+    """The documented way to run the API: uvloop + httptools, no access log, N workers."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "api.main:app",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--timeout-graceful-shutdown",
+        "5",
+    ]
+
+
+def api(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes (one per core)")] = 2,
+) -> None:
+    """Run the write API in the foreground (uvicorn, uvloop, httptools); OpenAPI page at /docs."""
+    os.execv(sys.executable, uvicorn_argv(host, port, workers))
+
+
+def api_token(
+    email: Annotated[str | None, typer.Option(help="the user's e-mail")] = None,
+    tenant: Annotated[str | None, typer.Option(help="tenant slug")] = None,
+    role: Annotated[str | None, typer.Option(help="pick the first user with this role")] = None,
+    ttl: Annotated[int, typer.Option(help="lifetime in seconds")] = 3600,
+) -> None:
+    """Mint a JWT for a user (dev and scripts): prints the token alone on stdout."""
+    from api.admin import token_for
+
+    try:
+        tok, user = token_for(email, tenant, role, ttl)
+    except (CRMError, RuntimeError) as exc:
+        _fail(exc)
+    Console(stderr=True).print(f"token for {user['email']} ({user['role']}) of tenant {user['slug']}, {ttl}s")
+    print(tok)
+
+
+@keys_app.command("create")
+def api_keys_create(
+    tenant: Annotated[str, typer.Option(help="tenant slug")],
+    name: Annotated[str, typer.Option()],
+    scope: Annotated[list[str], typer.Option(help="permission, repeatable (e.g. leads:write)")],
+) -> None:
+    """Create a key; the key itself is printed once and stored only as a hash."""
+    from api.admin import create_api_key
+
+    try:
+        row = create_api_key(tenant, name, scope)
+    except CRMError as exc:
+        _fail(exc)
+    Console(stderr=True).print(
+        f"key {row['id']} ({row['name']}, scopes {', '.join(row['scopes'])}): store it now"
+    )
+    print(row["key"])
+
+
+@keys_app.command("revoke")
+def api_keys_revoke(key_id: Annotated[str, typer.Argument()]) -> None:
+    """Revoke a key (it stops working at once)."""
+    from uuid import UUID
+
+    from api.admin import revoke_api_key
+
+    try:
+        row = revoke_api_key(UUID(key_id))
+    except (CRMError, ValueError) as exc:
+        _fail(exc)
+    console.print(f"revoked {row['id']} ({row['name']}) at {row['revoked_at']}")
+
+
+@keys_app.command("list")
+def api_keys_list(tenant: Annotated[str | None, typer.Option()] = None) -> None:
+    """Every key (never the key itself): prefix, scopes, last use, revocation."""
+    from api.admin import list_api_keys
+
+    table = Table("id", "tenant", "name", "prefix", "scopes", "last used", "revoked")
+    for k in list_api_keys(tenant):
+        table.add_row(
+            str(k["id"]),
+            k["tenant"],
+            k["name"],
+            k["key_prefix"],
+            ",".join(k["scopes"]),
+            str(k["last_used_at"] or ""),
+            str(k["revoked_at"] or ""),
+        )
+    console.print(table)
+
+
+def outbox_relay(
+    database_url: Annotated[str | None, typer.Option(help="default: DATABASE_URL")] = None,
+    bootstrap: Annotated[str | None, typer.Option(help="default: KAFKA_BOOTSTRAP")] = None,
+) -> None:
+    """Publish crm.outbox rows to `crm-changes` until stopped (SIGTERM/Ctrl-C)."""
+    import asyncio
+    import logging
+
+    from api.outbox import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(serve(database_url, bootstrap))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("api")(api)
+    app.command("api-token")(api_token)
+    app.add_typer(keys_app, name="api-keys")
+    app.command("outbox-relay")(outbox_relay)

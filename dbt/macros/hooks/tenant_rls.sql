@@ -1,0 +1,14 @@
+{#- Post-hook of every mart in `analytics`: row-level security keyed on the per-transaction
+    setting app.tenant_id (crm.security.TENANT_SETTING) for the restricted LOGIN roles, and
+    SELECT for them. The table owner (dbt's user) bypasses RLS; crm_ml (batch training and
+    scoring over every tenant, writing tenant-tagged rows) reads all rows. -#}
+{% macro tenant_rls(relation) -%}
+    alter table {{ relation }} enable row level security;
+    drop policy if exists tenant_isolation on {{ relation }};
+    create policy tenant_isolation on {{ relation }} for select to crm_reader, crm_api
+        using (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
+    drop policy if exists ml_batch_read on {{ relation }};
+    create policy ml_batch_read on {{ relation }} for select to crm_ml using (true);
+    grant select on {{ relation }} to crm_reader, crm_api, crm_ml;
+    {{ analyze_when_rebuilt(relation) }}
+{%- endmacro %}

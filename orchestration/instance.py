@@ -1,0 +1,100 @@
+"""The local Dagster instance: DAGSTER_HOME under `.crm/`, the environment Dagster and dbt run
+with, the dbt manifest, the `dagster dev` command line and one in-process run of the graph."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from crm import db
+from crm.settings import PROJECT_ROOT
+
+MODULE = "orchestration.definitions"
+
+DAGSTER_YAML = """\
+# written by orchestration/instance.py; production: see README "Data engineers"
+telemetry:
+  enabled: false
+"""
+
+
+def _bin(name: str) -> str:
+    exe = Path(sys.executable).with_name(name)
+    return str(exe) if exe.exists() else name
+
+
+def dagster_home(home: Path) -> Path:
+    """`.crm/dagster` with a dagster.yaml that turns telemetry off (kept if one exists)."""
+    d = home / "dagster"
+    d.mkdir(parents=True, exist_ok=True)
+    cfg = d / "dagster.yaml"
+    if not cfg.exists():
+        cfg.write_text(DAGSTER_YAML)
+    return d
+
+
+def dagster_env(home: Path, database_url: str | None = None) -> dict[str, str]:
+    """The environment Dagster (and dbt under it) runs with."""
+    url = db.database_url(database_url)
+    env = dict(os.environ)
+    env.update(db.pg_env(url))
+    env.update(
+        DATABASE_URL=url,
+        DAGSTER_HOME=str(dagster_home(home)),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+        DO_NOT_TRACK="1",
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+    )
+    return env
+
+
+def prepare_manifest(env: dict[str, str] | None = None) -> Path:
+    """`dagster-dbt project prepare-and-package`: dbt parse -> dbt/target/manifest.json."""
+    env = dict(env or os.environ)
+    # its preparer runs `dbt` by name: the one next to this interpreter
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    subprocess.run(
+        [
+            _bin("dagster-dbt"),
+            "project",
+            "prepare-and-package",
+            "--file",
+            str(PROJECT_ROOT / "orchestration" / "project.py"),
+        ],
+        check=True,
+        cwd=PROJECT_ROOT,
+        env=env,
+        timeout=600,
+    )
+    return PROJECT_ROOT / "dbt" / "target" / "manifest.json"
+
+
+SERVER_INFO_PATH = "/server_info"
+"""Answers 200 once `dagster dev` serves the UI."""
+
+
+def ui_argv(port: int) -> list[str]:
+    """`dagster dev` on 127.0.0.1:port over the project's Definitions."""
+    return [_bin("dagster"), "dev", "-m", MODULE, "-h", "127.0.0.1", "-p", str(port)]
+
+
+def materialize_everything(home: Path, database_url: str | None = None):
+    """Observe the landing tables, then materialize the whole graph once, recorded in
+    DAGSTER_HOME so the UI shows it. Returns the two in-process results."""
+    env = dagster_env(home, database_url)
+    os.environ.update({k: env[k] for k in ("DATABASE_URL", "DAGSTER_HOME", *db.pg_env(env["DATABASE_URL"]))})
+    from dagster import DagsterInstance
+
+    from orchestration.definitions import defs
+
+    instance = DagsterInstance.get()
+    observed = defs.resolve_job_def("observe_landing").execute_in_process(
+        instance=instance, raise_on_error=False
+    )
+    built = defs.resolve_job_def("materialize_everything").execute_in_process(
+        instance=instance, raise_on_error=False
+    )
+    return observed, built

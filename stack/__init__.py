@@ -1,0 +1,123 @@
+"""The local stack and the `crm` command line: `crm up | down | status`, the demo.
+
+`up` starts what the environment does not provide (embedded Postgres when DATABASE_URL is
+unset, Tansu when KAFKA_BOOTSTRAP is unset), writes the addresses to `.crm/env` and keeps a PID
+file per process. `down` stops every process that has a PID file under `.crm/run` (only ever
+things the project started) and nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stack import kafka, procs
+from stack.postgres import EmbeddedPostgres
+
+# Stopped in this order: consumers of the stores first.
+STOP_ORDER = ["app", "api", "dagster", "outbox-relay", "lander", kafka.NAME, "postgres"]
+
+
+@dataclass
+class StackState:
+    database_url: str
+    kafka_bootstrap: str
+    started: list[str] = field(default_factory=list)
+    external: list[str] = field(default_factory=list)
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    out: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            k, v = line.split("=", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
+def write_env_file(path: Path, values: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    merged = read_env_file(path) | values
+    body = "# written by `crm up`; the environment overrides these\n"
+    body += "".join(f"{k}={v}\n" for k, v in sorted(merged.items()))
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(body)
+    os.chmod(tmp, 0o600)
+    tmp.replace(path)
+
+
+def up(home: Path) -> StackState:
+    """Start what is missing; reuse what runs; write `.crm/env`."""
+    home.mkdir(parents=True, exist_ok=True)
+    env_path = home / "env"
+    values: dict[str, str] = {}
+    started: list[str] = []
+    external: list[str] = []
+
+    db_url = os.environ.get("DATABASE_URL")
+    if db_url:
+        external.append("postgres")
+    else:
+        rec = EmbeddedPostgres(home).start()
+        db_url = rec.url
+        values["DATABASE_URL"] = db_url
+        started.append("postgres")
+
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP")
+    if bootstrap:
+        external.append("kafka")
+    else:
+        rec = kafka.start(home)
+        bootstrap = rec.url
+        values["KAFKA_BOOTSTRAP"] = bootstrap
+        started.append("kafka")
+
+    existing = read_env_file(env_path)
+    if not os.environ.get("JWT_SECRET") and "JWT_SECRET" not in existing:
+        values["JWT_SECRET"] = secrets.token_urlsafe(48)
+    write_env_file(env_path, values)
+    from crm.settings import get_settings
+
+    get_settings.cache_clear()
+    return StackState(database_url=db_url, kafka_bootstrap=bootstrap, started=started, external=external)
+
+
+def down(home: Path) -> list[str]:
+    """Stop everything with a PID file under `.crm/run`; return the names stopped."""
+    stopped: list[str] = []
+    names = {p.stem for p in (home / "run").glob("*.pid")} if (home / "run").exists() else set()
+    ordered = [n for n in STOP_ORDER if n in names] + sorted(names - set(STOP_ORDER))
+    for name in ordered:
+        if name == "postgres":
+            ok = EmbeddedPostgres(home).stop()
+        else:
+            ok = procs.stop(home, name)
+        if ok:
+            stopped.append(name)
+    return stopped
+
+
+def purge(home: Path) -> None:
+    """Stop everything, then delete the local state (and the Postgres data kept outside it)."""
+    import shutil
+
+    down(home)
+    EmbeddedPostgres(home).destroy()
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def status(home: Path) -> list[procs.PidRecord | tuple[str, bool]]:
+    """Every recorded service with whether it is alive."""
+    rows = []
+    run = home / "run"
+    if run.exists():
+        for p in sorted(run.glob("*.pid")):
+            rec = procs.read_record(home, p.stem)
+            if rec:
+                rows.append((rec, procs.record_alive(rec)))
+    return rows

@@ -1,0 +1,128 @@
+"""Background services of the local stack, all started one way.
+
+Each long-running component has a foreground command registered by its own layer
+(`crm lander`, `crm api`, `crm outbox-relay`, `crm app serve`, `crm dagster ui`). Here each gets
+a name, the arguments of that command and how to tell it is ready; `start` runs it detached
+through `stack.procs` (PID file `.crm/run/<name>.pid`, log `.crm/logs/<name>.log`, stopped by
+`crm down`) and waits until it answers. A service that already runs is reused.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crm.settings import PROJECT_ROOT
+from stack import procs
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    args: Callable[[int], list[str]]
+    """`crm` arguments of its foreground command, given the port it should use."""
+    ready_path: str | None
+    """HTTP path that answers 200 once it serves; None: ready when its port is open."""
+    url: Callable[[int], str]
+    timeout: float = 120.0
+    env: dict[str, str] = field(default_factory=dict)
+    """Defaults for the local stack (the environment overrides them)."""
+    preferred_port: int | None = None
+    """Used when free (the documented address), else any free port."""
+    uses_port: bool = True
+
+
+def _http(port: int) -> str:
+    return f"http://127.0.0.1:{port}"
+
+
+SERVICES: dict[str, Service] = {
+    s.name: s
+    for s in (
+        Service(
+            "lander",
+            lambda p: ["lander", "--web-port", str(p)],
+            None,
+            lambda p: f"{_http(p)}/metrics",
+            timeout=180,
+            # `crm seed` writes a new world's tenants in one transaction while its events are
+            # already flowing: locally, events of a new tenant wait for that commit.
+            env={"LANDER_TENANT_GRACE": "180"},
+        ),
+        Service(
+            "api",
+            lambda p: ["api", "--port", str(p), "--workers", "2"],
+            "/health",
+            _http,
+            timeout=60,
+            preferred_port=8000,
+        ),
+        Service("outbox-relay", lambda p: ["outbox-relay"], None, lambda p: "", uses_port=False),
+        Service("app", lambda p: ["app", "serve", "--port", str(p)], "/_stcore/health", _http, timeout=60),
+        Service("dagster", lambda p: ["dagster", "ui", "--port", str(p)], "/server_info", _http, timeout=300),
+    )
+}
+"""Stopped by `crm down` before the stores they use (see `stack.STOP_ORDER`)."""
+
+
+def crm_argv(*args: str) -> list[str]:
+    """`crm <args>` with this interpreter (works without the console script on PATH)."""
+    return [sys.executable, "-m", "stack", *args]
+
+
+def is_ready(service: Service, rec: procs.PidRecord) -> bool:
+    if not procs.record_alive(rec):
+        return False
+    if not service.uses_port or rec.port is None:
+        return True
+    if service.ready_path is None:
+        return procs.port_open(rec.port)
+    return procs.http_ok(_http(rec.port) + service.ready_path)
+
+
+def start(
+    home: Path,
+    name: str,
+    database_url: str,
+    kafka_bootstrap: str | None = None,
+    *,
+    wait: bool = True,
+    port: int | None = None,
+    extra_args: tuple[str, ...] = (),
+) -> procs.PidRecord:
+    """Start service `name` unless ours already runs; with `wait`, until it is ready."""
+    service = SERVICES[name]
+    rec = procs.read_record(home, name)
+    if rec is not None and procs.record_alive(rec):
+        return rec
+    procs.forget(home, name)
+    if service.uses_port and port is None:
+        preferred = service.preferred_port
+        port = preferred if preferred and not procs.port_open(preferred) else procs.free_port()
+    env = {**service.env, **os.environ, "DATABASE_URL": database_url, "CRM_HOME": str(home)}
+    if kafka_bootstrap:
+        env["KAFKA_BOOTSTRAP"] = kafka_bootstrap
+    rec = procs.spawn(
+        home,
+        name,
+        crm_argv(*service.args(port or 0), *extra_args),
+        env=env,
+        cwd=PROJECT_ROOT,
+        port=port,
+        url=service.url(port) if port else None,
+    )
+    if not wait:
+        return rec
+    try:
+        procs.wait_until(
+            lambda: is_ready(service, rec) or not procs.is_alive(rec.pid), service.timeout, name, 0.25
+        )
+        if not procs.is_alive(rec.pid):
+            raise RuntimeError(f"{name} exited: see {procs.log_dir(home) / (name + '.log')}")
+    except BaseException:
+        procs.stop(home, name)
+        raise
+    return rec

@@ -1,0 +1,295 @@
+"""Recalculation against a real Postgres: memberships, count and last_calculated are written;
+a failing recalculation keeps the last memberships and marks the segment stale; injection
+attempts stored in criteria do no harm. `analytics.dim_customers` here is a small stand-in
+table with the mart's whitelisted columns (tests/dbt runs the same against the dbt-built mart)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import psycopg
+import pytest
+from psycopg.types.json import Jsonb
+from sqlalchemy import text
+
+from crm.db import make_engine
+from warehouse.segments import FIELDS, recalculate_all, recalculate_segment
+from warehouse.segments.fields import Kind
+
+PG_TYPES = {
+    Kind.TEXT: "text",
+    Kind.ENUM: "text",
+    Kind.NUMBER: "numeric",
+    Kind.TIMESTAMP: "timestamptz",
+    Kind.TEXT_ARRAY: "text[]",
+}
+
+
+@pytest.fixture
+def world(migrated_db: str):
+    """Two tenants, six customers each, a dim_customers stand-in, and an engine."""
+    cols = ", ".join(f'"{f.name}" {PG_TYPES[f.kind]}' for f in FIELDS.values())
+    tenants = [str(uuid.uuid4()), str(uuid.uuid4())]
+    customers: dict[str, list[str]] = {}
+    with psycopg.connect(migrated_db, autocommit=True) as conn:
+        conn.execute(
+            f"create table analytics.dim_customers (customer_id uuid primary key, tenant_id uuid not null, {cols})"
+        )
+        for i, t in enumerate(tenants):
+            conn.execute(
+                "insert into crm.tenants (id, slug, name) values (%s, %s, %s)", (t, f"t{i}", f"Tenant {i}")
+            )
+            customers[t] = []
+            for k in range(6):
+                cid = str(uuid.uuid4())
+                customers[t].append(cid)
+                stage = ["ACTIVE", "ACTIVE", "AT_RISK", "CHURNED", "ONBOARDING", "ACTIVE"][k]
+                conn.execute(
+                    "insert into crm.customers (id, tenant_id, email, company, lifecycle_stage, mrr) "
+                    "values (%s, %s, %s, %s, %s, %s)",
+                    (cid, t, f"c{k}@t{i}.example", f"Company {k}", stage, 100 * k),
+                )
+                conn.execute(
+                    "insert into analytics.dim_customers (customer_id, tenant_id, email, company, lifecycle_stage, mrr,"
+                    " tags, became_customer_at) values (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    (
+                        cid,
+                        t,
+                        f"c{k}@t{i}.example",
+                        f"Company {k}",
+                        stage,
+                        100 * k,
+                        ["vip"] if k == 5 else [],
+                        f"2026-0{k + 1}-15T00:00:00Z",
+                    ),
+                )
+    engine = make_engine(migrated_db)
+    yield migrated_db, engine, tenants, customers
+    engine.dispose()
+
+
+def add_segment(url: str, tenant: str, name: str, criteria) -> str:
+    sid = str(uuid.uuid4())
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "insert into crm.customer_segments (id, tenant_id, name, criteria) values (%s, %s, %s, %s)",
+            (sid, tenant, name, Jsonb(criteria)),
+        )
+    return sid
+
+
+def members(url: str, sid: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "select customer_id from crm.customer_segment_memberships where segment_id = %s", (sid,)
+        )
+        return {str(r[0]) for r in rows}
+
+
+def segment_row(url: str, sid: str) -> dict:
+    with psycopg.connect(url) as conn:
+        cur = conn.execute(
+            "select customer_count, last_calculated, is_stale, last_error from crm.customer_segments where id = %s",
+            (sid,),
+        )
+        names = [d.name for d in cur.description]
+        return dict(zip(names, cur.fetchone(), strict=True))
+
+
+def test_recalculation_writes_members_count_and_time(world) -> None:
+    url, engine, tenants, customers = world
+    t = tenants[0]
+    sid = add_segment(
+        url,
+        t,
+        "active paying",
+        {
+            "all": [
+                {"field": "lifecycle_stage", "op": "eq", "value": "ACTIVE"},
+                {"field": "mrr", "op": "gte", "value": 100},
+            ]
+        },
+    )
+    result = recalculate_segment(engine, sid)
+    assert result.ok and result.customer_count == 2 and result.added == 2
+    assert members(url, sid) == {customers[t][1], customers[t][5]}
+    row = segment_row(url, sid)
+    assert row["customer_count"] == 2 and row["last_calculated"] is not None and not row["is_stale"]
+
+    # customers change: one leaves, one joins; continuing members keep their row
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("update analytics.dim_customers set mrr = 0 where customer_id = %s", (customers[t][1],))
+        conn.execute(
+            "update analytics.dim_customers set lifecycle_stage = 'ACTIVE' where customer_id = %s",
+            (customers[t][4],),
+        )
+    result = recalculate_segment(engine, sid)
+    assert (result.customer_count, result.added, result.removed) == (2, 1, 1)
+    assert members(url, sid) == {customers[t][4], customers[t][5]}
+
+
+def test_segments_never_cross_tenants(world) -> None:
+    url, engine, tenants, customers = world
+    sid = add_segment(url, tenants[1], "everyone", {"field": "mrr", "op": "gte", "value": 0})
+    recalculate_segment(engine, sid)
+    assert members(url, sid) == set(customers[tenants[1]])
+
+
+def test_operators_against_postgres(world) -> None:
+    url, engine, tenants, customers = world
+    t, c = tenants[0], customers[tenants[0]]
+    cases = [
+        ({"field": "lifecycle_stage", "op": "neq", "value": "CHURNED"}, {c[0], c[1], c[2], c[4], c[5]}),
+        ({"field": "mrr", "op": "between", "value": [100, 300]}, {c[1], c[2], c[3]}),
+        ({"field": "company", "op": "contains", "value": "pany 4"}, {c[4]}),
+        ({"field": "tags", "op": "contains", "value": "vip"}, {c[5]}),
+        ({"field": "lifecycle_stage", "op": "in", "value": ["AT_RISK", "ONBOARDING"]}, {c[2], c[4]}),
+        ({"not": {"field": "mrr", "op": "lt", "value": 400}}, {c[4], c[5]}),
+        ({"field": "churned_at", "op": "is_null", "value": True}, set(c)),
+        (
+            {"field": "became_customer_at", "op": "within_last_days", "value": 45},
+            {c[4]},
+        ),  # 2026-05-15, now 2026-06-01
+    ]
+    for i, (criteria, expected) in enumerate(cases):
+        sid = add_segment(url, t, f"case {i}", criteria)
+        result = recalculate_segment(engine, sid, now=date(2026, 6, 1))
+        assert result.ok, result.error
+        assert members(url, sid) == expected, criteria
+
+
+def test_failure_keeps_members_and_marks_stale(world) -> None:
+    url, engine, tenants, customers = world
+    t = tenants[0]
+    sid = add_segment(url, t, "at risk", {"field": "lifecycle_stage", "op": "eq", "value": "AT_RISK"})
+    assert recalculate_segment(engine, sid).ok
+    before = members(url, sid)
+    assert before == {customers[t][2]}
+
+    # the mart is gone (a dbt run in progress, a broken deploy): recalculation fails
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("alter table analytics.dim_customers rename to dim_customers_away")
+    result = recalculate_segment(engine, sid)
+    assert not result.ok and result.code == "SEGMENT_CALCULATION_FAILED"
+    assert result.customer_count == 1
+    assert members(url, sid) == before
+    row = segment_row(url, sid)
+    assert row["is_stale"] and "dim_customers" in row["last_error"] and row["customer_count"] == 1
+
+    # back: the next recalculation clears the flag
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("alter table analytics.dim_customers_away rename to dim_customers")
+    assert recalculate_segment(engine, sid).ok
+    assert not segment_row(url, sid)["is_stale"]
+
+
+def test_invalid_stored_criteria_marks_stale_without_sql(world) -> None:
+    url, engine, tenants, _ = world
+    t = tenants[0]
+    sid = add_segment(url, t, "active", {"field": "lifecycle_stage", "op": "eq", "value": "ACTIVE"})
+    assert recalculate_segment(engine, sid).ok
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "update crm.customer_segments set criteria = %s where id = %s",
+            (Jsonb({"field": "1=1; drop table crm.customers; --", "op": "eq", "value": 1}), sid),
+        )
+    result = recalculate_segment(engine, sid)
+    assert not result.ok and "unknown field" in result.error
+    assert len(members(url, sid)) == 3
+    with engine.connect() as conn:
+        assert conn.execute(text("select count(*) from crm.customers")).scalar_one() == 12
+
+
+def test_injection_values_match_nothing_and_harm_nothing(world) -> None:
+    url, engine, tenants, _ = world
+    sid = add_segment(
+        url,
+        tenants[0],
+        "evil",
+        {
+            "any": [
+                {"field": "company", "op": "eq", "value": "x' or '1'='1"},
+                {"field": "company", "op": "contains", "value": "'; drop table crm.customers; --"},
+                {"field": "industry", "op": "in", "value": ["a') or true --"]},
+            ]
+        },
+    )
+    result = recalculate_segment(engine, sid)
+    assert result.ok and result.customer_count == 0
+    with engine.connect() as conn:
+        assert conn.execute(text("select count(*) from crm.customers")).scalar_one() == 12
+
+
+def test_recalculate_all_only_active_dynamic(world) -> None:
+    url, engine, tenants, _ = world
+    a = add_segment(url, tenants[0], "a", {"field": "mrr", "op": "gt", "value": 0})
+    b = add_segment(url, tenants[0], "b", {"field": "mrr", "op": "gt", "value": 0})
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("update crm.customer_segments set is_dynamic = false where id = %s", (b,))
+    results = recalculate_all(engine, tenant_id=tenants[0])
+    assert [r.segment_id for r in results] == [a]
+
+
+def test_customer_deleted_since_the_mart_was_built_is_not_a_member(world) -> None:
+    """The mart can be older than a deletion: a customer gone from crm.customers is neither
+    inserted nor counted, and the memberships it had went with it (the delete trigger)."""
+    url, engine, tenants, customers = world
+    t = tenants[0]
+    sid = add_segment(
+        url, t, "onboarding", {"field": "lifecycle_stage", "op": "in", "value": ["ONBOARDING", "AT_RISK"]}
+    )
+    assert recalculate_segment(engine, sid).ok
+    assert members(url, sid) == {customers[t][2], customers[t][4]}
+    with psycopg.connect(url, autocommit=True) as conn:  # a new ONBOARDING row in the mart, gone from crm
+        gone = customers[t][0]
+        conn.execute(
+            "update analytics.dim_customers set lifecycle_stage = 'ONBOARDING' where customer_id = %s",
+            (gone,),
+        )
+        conn.execute("delete from crm.customers where id = %s", (gone,))
+        conn.execute("delete from crm.customers where id = %s", (customers[t][2],))  # a member, deleted
+    assert members(url, sid) == {customers[t][4]}
+    result = recalculate_segment(engine, sid)
+    assert result.ok and (result.customer_count, result.added, result.removed) == (1, 0, 0)
+    assert members(url, sid) == {customers[t][4]}
+    assert segment_row(url, sid)["customer_count"] == 1 and not segment_row(url, sid)["is_stale"]
+
+
+def test_deleting_a_segment_deletes_its_memberships(world) -> None:
+    url, engine, tenants, _ = world
+    keep = add_segment(url, tenants[0], "keep", {"field": "mrr", "op": "gt", "value": 0})
+    drop = add_segment(url, tenants[0], "drop", {"field": "mrr", "op": "gt", "value": 0})
+    recalculate_all(engine, tenant_id=tenants[0])
+    assert len(members(url, drop)) == 5
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("delete from crm.customer_segments where id = %s", (drop,))
+    assert members(url, drop) == set() and len(members(url, keep)) == 5
+
+
+def test_recalculate_all_isolates_the_failing_segment(world) -> None:
+    """All of a tenant's segments are evaluated in one statement; when it fails, they are retried
+    one by one, so only the failing segments keep their old members and turn stale."""
+    url, engine, tenants, customers = world
+    t, c = tenants[0], customers[tenants[0]]
+    onboarding = add_segment(
+        url, t, "onboarding", {"field": "lifecycle_stage", "op": "eq", "value": "ONBOARDING"}
+    )
+    active = add_segment(url, t, "active", {"field": "lifecycle_stage", "op": "eq", "value": "ACTIVE"})
+    broken = add_segment(url, t, "broken", {"field": "no_such_column", "op": "eq", "value": 1})
+    first = {r.segment_id: r for r in recalculate_all(engine, tenant_id=t)}
+    assert first[onboarding].ok and first[active].ok and not first[broken].ok
+    assert members(url, active) == {c[0], c[1], c[5]}
+    with psycopg.connect(url, autocommit=True) as conn:
+        # the mart loses a column one segment reads: that segment fails at run time, not at compile time
+        conn.execute("alter table analytics.dim_customers drop column lifecycle_stage")
+        conn.execute("alter table analytics.dim_customers add column lifecycle_stage integer")
+        conn.execute("update analytics.dim_customers set lifecycle_stage = 1")
+    big = add_segment(url, t, "big", {"field": "mrr", "op": "gte", "value": 100})
+    second = {r.segment_id: r for r in recalculate_all(engine, tenant_id=t)}
+    assert not second[onboarding].ok and segment_row(url, onboarding)["is_stale"]
+    assert not second[active].ok and segment_row(url, active)["is_stale"]
+    assert members(url, onboarding) == {c[4]} and members(url, active) == {c[0], c[1], c[5]}
+    assert second[big].ok and (second[big].added, second[big].removed) == (5, 0)
+    assert members(url, big) == set(c[1:])
+    assert not segment_row(url, big)["is_stale"] and segment_row(url, big)["customer_count"] == 5
