@@ -40,29 +40,25 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from crm.events import DATA_TOPICS, TOPICS  # noqa: E402
+from crm.events.topics import KEY_FIELDS, topic_for  # noqa: E402
+from crm.schema.landing import LANDING_TABLES  # noqa: E402
 from crm.settings import get_settings  # noqa: E402
 from stack.procs import free_port  # noqa: E402
 from streaming.sample_events import sample_payload  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "ingest.json"
-TYPE_TOPIC = {
-    "ticket.created": "tickets",
-    "conversation.message": "conversations",
-    "lead.website_visit": "lead-activities",
-    "deal.stage_changed": "deal-activities",
-    "web.page_view": "web-events",
-    "usage.feature_used": "usage-events",
-    "crm.customer.updated": "crm-changes",
-}
-KEY_FIELD = {
-    "tickets": "ticket_id",
-    "conversations": "conversation_id",
-    "lead-activities": "lead_id",
-    "deal-activities": "deal_id",
-    "web-events": "visitor_id",
-    "usage-events": "customer_id",
-    "crm-changes": "entity_id",
-}
+SAMPLE_TYPES = (
+    "ticket.created",
+    "conversation.message",
+    "lead.website_visit",
+    "deal.stage_changed",
+    "web.page_view",
+    "usage.feature_used",
+    "crm.customer.updated",
+)
+"""One event type per data topic (each topic's own payload and key)."""
+TYPE_TOPIC = {event_type: topic_for(event_type) for event_type in SAMPLE_TYPES}
+assert sorted(TYPE_TOPIC.values()) == sorted(DATA_TOPICS)
 
 
 def log(msg: str) -> None:
@@ -85,7 +81,7 @@ def make_event(
         "source": "bench",
         "payload": payload,
     }
-    return topic, str(payload[KEY_FIELD[topic]]).encode(), orjson.dumps(doc, option=orjson.OPT_UTC_Z), doc
+    return topic, str(payload[KEY_FIELDS[topic]]).encode(), orjson.dumps(doc, option=orjson.OPT_UTC_Z), doc
 
 
 async def produce(bootstrap: str, prefix: str, messages, rate: float | None = None) -> int:
@@ -448,21 +444,13 @@ def main() -> None:
         with psycopg.connect(db_url) as conn:
             union = " union all ".join(
                 f"select received_at - occurred_at as lat from raw.{t} where source = 'bench' and occurred_at > %s"
-                for t in (
-                    "tickets",
-                    "conversations",
-                    "lead_activities",
-                    "deal_activities",
-                    "web_events",
-                    "usage_events",
-                    "crm_changes",
-                )
+                for t in LANDING_TABLES.values()
             )
             p50, p99, mx = conn.execute(
                 "select percentile_cont(0.5) within group (order by extract(epoch from lat)),"
                 " percentile_cont(0.99) within group (order by extract(epoch from lat)), max(extract(epoch from lat))"
                 f" from ({union}) x",
-                [start + timedelta(days=30)] * 7,
+                [start + timedelta(days=30)] * len(LANDING_TABLES),
             ).fetchone()
         _, peak_rss = worker.rss_mb()
         log(

@@ -10,11 +10,12 @@ from pathlib import Path
 
 from crm import db
 from crm.settings import PROJECT_ROOT
+from warehouse.dbt import DBT_DIR, dbt_env
 
 MODULE = "orchestration.definitions"
 
 DAGSTER_YAML = """\
-# written by orchestration/instance.py; production: see README "Data engineers"
+# written by orchestration/instance.py; production: see docs/data-engineers.md
 telemetry:
   enabled: false
 """
@@ -36,15 +37,13 @@ def dagster_home(home: Path) -> Path:
 
 
 def dagster_env(home: Path, database_url: str | None = None) -> dict[str, str]:
-    """The environment Dagster (and dbt under it) runs with."""
+    """The environment Dagster (and dbt under it) runs with: dbt's (`warehouse.dbt.dbt_env`),
+    DAGSTER_HOME, and this interpreter's folder first on PATH (dagster-dbt runs `dbt` by name)."""
     url = db.database_url(database_url)
-    env = dict(os.environ)
-    env.update(db.pg_env(url))
+    env = dbt_env(url)
     env.update(
         DATABASE_URL=url,
         DAGSTER_HOME=str(dagster_home(home)),
-        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
-        DO_NOT_TRACK="1",
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
     )
     return env
@@ -69,7 +68,7 @@ def prepare_manifest(env: dict[str, str] | None = None) -> Path:
         env=env,
         timeout=600,
     )
-    return PROJECT_ROOT / "dbt" / "target" / "manifest.json"
+    return DBT_DIR / "target" / "manifest.json"
 
 
 SERVER_INFO_PATH = "/server_info"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import psycopg
 from dagster import ConfigurableResource, EnvVar
@@ -56,15 +55,9 @@ class PostgresResource(ConfigurableResource):
         os.environ.update(warehouse.DBT_SESSION_ENV)
 
 
-def dbt_executable() -> str:
-    """`dbt` next to this interpreter (the project's .venv), so PATH does not matter."""
-    exe = Path(os.sys.executable).with_name("dbt")
-    return str(exe) if exe.exists() else "dbt"
-
-
 def build_resources() -> dict[str, object]:
     postgres = PostgresResource(database_url=EnvVar("DATABASE_URL"))
     resources: dict[str, object] = {"postgres": postgres}
     if dbt_project is not None:
-        resources["dbt"] = DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
+        resources["dbt"] = DbtCliResource(project_dir=dbt_project, dbt_executable=warehouse.dbt_executable())
     return resources

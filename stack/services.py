@@ -15,7 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.cli import HEALTH_PATH
 from crm.settings import PROJECT_ROOT
+from orchestration.instance import SERVER_INFO_PATH
 from stack import procs
 
 
@@ -61,8 +63,10 @@ SERVICES: dict[str, Service] = {
             preferred_port=8000,
         ),
         Service("outbox-relay", lambda p: ["outbox-relay"], None, lambda p: "", uses_port=False),
-        Service("app", lambda p: ["app", "serve", "--port", str(p)], "/_stcore/health", _http, timeout=60),
-        Service("dagster", lambda p: ["dagster", "ui", "--port", str(p)], "/server_info", _http, timeout=300),
+        Service("app", lambda p: ["app", "serve", "--port", str(p)], HEALTH_PATH, _http, timeout=60),
+        Service(
+            "dagster", lambda p: ["dagster", "ui", "--port", str(p)], SERVER_INFO_PATH, _http, timeout=300
+        ),
     )
 }
 """Stopped by `crm down` before the stores they use (see `stack.STOP_ORDER`)."""

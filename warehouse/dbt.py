@@ -15,8 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from crm.db import pg_env
+from crm.settings import PROJECT_ROOT
 
-DBT_DIR = Path(__file__).resolve().parent.parent / "dbt"
+DBT_DIR: Path = Path(os.environ.get("DBT_PROJECT_DIR") or PROJECT_ROOT / "dbt")
+"""The checkout's dbt/ (DBT_PROJECT_DIR, dbt's own variable, points elsewhere, e.g. a packaged copy)."""
 
 
 def dbt_executable() -> str:

@@ -23,20 +23,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from crm.events.topics import DATA_TOPICS, Topic
 from crm.schema.base import RAW, bigserial_pk, metadata
 
-LANDING_TABLES: dict[str, str] = {
-    "tickets": "tickets",
-    "conversations": "conversations",
-    "lead-activities": "lead_activities",
-    "deal-activities": "deal_activities",
-    "web-events": "web_events",
-    "usage-events": "usage_events",
-    "crm-changes": "crm_changes",
-}
-"""Kafka topic -> table name in schema `raw` (all topics but `dead-letters`)."""
+LANDING_TABLES: dict[str, str] = {topic: topic.replace("-", "_") for topic in DATA_TOPICS}
+"""Kafka topic -> table name in schema `raw` (every data topic: all but `dead-letters`)."""
 
-DEAD_LETTERS_TOPIC = "dead-letters"
+DEAD_LETTERS_TOPIC: str = Topic.DEAD_LETTERS.value
 DEAD_LETTERS_TABLE = "dead_letters"
 
 
