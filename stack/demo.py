@@ -119,7 +119,7 @@ def _wait_rows_landed(ctx: DemoContext, timeout: float = 600.0) -> int:
     deadline = time.monotonic() + timeout
     with psycopg.connect(libpq_url(ctx.database_url), autocommit=True) as conn:
         while True:
-            have = dict(conn.execute(landed, {"t": ctx.seeded_tenants}).fetchall())
+            have: dict[str, int] = dict(conn.execute(landed, {"t": ctx.seeded_tenants}).fetchall())
             for topic, n in conn.execute(dead, {"since": ctx.seeded_at}).fetchall():
                 logical = topic.rsplit(".", 1)[-1]
                 if logical in have:
@@ -240,7 +240,9 @@ def output_to(log: Path) -> Iterator[None]:
 def _terminal(console: Console) -> tuple[Console, TextIO]:
     """A console on a copy of the terminal's descriptor, which `output_to` leaves alone."""
     stream = os.fdopen(os.dup(console.file.fileno() if hasattr(console.file, "fileno") else 1), "w")
-    return Console(file=stream, force_terminal=console.is_terminal, width=console.width), stream
+    # a file or a pipe gets whole lines (no wrapping at 80 columns) and no live display
+    width = console.width if console.is_terminal else 200
+    return Console(file=stream, force_terminal=console.is_terminal, width=width), stream
 
 
 def run_demo(scale: str, seed: int, console: Console) -> DemoContext:
@@ -260,16 +262,16 @@ def run_demo(scale: str, seed: int, console: Console) -> DemoContext:
                     TimeElapsedColumn(),
                     console=term,
                     transient=True,
+                    disable=not term.is_terminal,
                 ) as progress,
                 output_to(log),
             ):
                 ctx.progress, ctx.task = progress, progress.add_task(name, total=None)
+                failure: BaseException | None = None
                 try:
                     result = fn(ctx)
                 except BaseException as exc:
                     failure = exc
-                else:
-                    failure = None
             ctx.progress = ctx.task = None
             took = time.monotonic() - t0
             if failure is not None:
