@@ -152,7 +152,7 @@ chromium:  ## install Debian's chromium + chromium-driver once (screenshot tests
 	  ( $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium chromium-driver ) \
 	  || echo "warning: could not install chromium (needs root or sudo): the screenshot tests will be skipped"; fi
 
-screenshots: install chromium  ## README screenshots of every page, desktop + phone (needs `make demo`: the seeded world)
+screenshots: install chromium  ## screenshots of every page for docs/managers.md, desktop + phone (needs `make demo`: the seeded world)
 	$(PY) -m stack.screenshots --out docs/screenshots
 
 bench-dashboard: install  ## dashboard benchmark at scale L (BENCH_SCALE=M for less; CRM_BENCH_DASHBOARD_URL=<url>: a kept world): queries cold and warm -> bench/results/dashboard.json
