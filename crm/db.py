@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import psycopg
 from sqlalchemy import Engine, create_engine
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from crm.settings import get_settings
 
@@ -33,6 +33,17 @@ def libpq_url(url: str | None = None) -> str:
     """The URL as libpq (psycopg, psql) takes it."""
     u = make_url(database_url(url))
     return u.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def role_url(role: str, url: str | None = None, *, password: str | None = None) -> str:
+    """libpq URL of the database (`url`, else the configured one) logged in as `role`.
+
+    The API and the dashboards connect as roles that own no table, so row-level security
+    applies to them; both derive their URL here from the one configured for the owner.
+    `password` None leaves it out (the local stack trusts loopback): never the owner's."""
+    u = make_url(database_url(url))
+    as_role = URL.create("postgresql", role, password, u.host, u.port, u.database, u.query)
+    return as_role.render_as_string(hide_password=False)
 
 
 def make_engine(url: str | None = None, **kwargs) -> Engine:

@@ -12,9 +12,8 @@ from functools import lru_cache
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
 
-from crm.db import database_url
+from crm.db import libpq_url, role_url
 from crm.settings import Settings, get_settings
 
 
@@ -51,10 +50,9 @@ class ApiSettings(BaseSettings):
     def db_url(self) -> str:
         """libpq URL of the API's (non-owner) database role."""
         if self.api_database_url:
-            return make_url(self.api_database_url).set(drivername="postgresql").render_as_string(False)
-        u = make_url(database_url()).set(drivername="postgresql", username=self.api_db_role)
-        u = u.set(password=self.crm_api_db_password.get_secret_value() if self.crm_api_db_password else None)
-        return u.render_as_string(hide_password=False)
+            return libpq_url(self.api_database_url)
+        password = self.crm_api_db_password.get_secret_value() if self.crm_api_db_password else None
+        return role_url(self.api_db_role, password=password)
 
 
 @lru_cache(maxsize=1)

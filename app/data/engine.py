@@ -11,9 +11,8 @@ from __future__ import annotations
 import os
 
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
 
-from crm.db import database_url, sqlalchemy_url
+from crm.db import role_url, sqlalchemy_url
 
 READER_ROLE = "crm_reader"
 
@@ -23,11 +22,8 @@ def reader_url(url: str | None = None) -> str:
     explicit = os.environ.get("CRM_READER_DATABASE_URL")
     if explicit:
         return sqlalchemy_url(explicit)
-    u = make_url(sqlalchemy_url(database_url(url))).set(username=READER_ROLE, password=None)
-    password = os.environ.get("CRM_READER_DB_PASSWORD")
-    if password:
-        u = u.set(password=password)
-    return u.render_as_string(hide_password=False)
+    password = os.environ.get("CRM_READER_DB_PASSWORD") or None
+    return sqlalchemy_url(role_url(READER_ROLE, url, password=password))
 
 
 def make_reader_engine(url: str | None = None) -> Engine:
