@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 
 from api.core.auth import check_scopes, mint_token, new_api_key
 from api.core.config import get_api_settings
@@ -17,8 +17,8 @@ from crm.db import libpq_url
 from crm.errors import CRMError, CRMErrorCode
 
 
-def _conn() -> psycopg.Connection:
-    return psycopg.connect(libpq_url(), autocommit=True, row_factory=dict_row)
+def _conn() -> psycopg.Connection[DictRow]:
+    return psycopg.Connection[DictRow].connect(libpq_url(), autocommit=True, row_factory=dict_row)
 
 
 def find_user(email: str | None = None, tenant: str | None = None, role: str | None = None) -> dict[str, Any]:
@@ -68,6 +68,7 @@ def create_api_key(tenant: str, name: str, scopes: list[str]) -> dict[str, Any]:
             " RETURNING id, tenant_id, name, key_prefix, scopes, created_at",
             (t["id"], name, prefix, digest, scopes),
         ).fetchone()
+        assert row is not None  # INSERT ... RETURNING yields the row it inserted
         conn.execute(
             "INSERT INTO crm.audit_log (tenant_id, actor_type, action, entity, entity_id, after)"
             " VALUES (%s, 'system', 'created', 'api_keys', %s, jsonb_build_object('name', %s::text, 'scopes', %s::text[]))",

@@ -1,5 +1,6 @@
 """FastAPI dependencies as `Annotated` types: the caller (`CurrentPrincipal`), permission
-checks (`Requires("leads:write")`), the database (`Db`), paging and concurrency headers."""
+checks (`Annotated[Principal, Requires("leads:write")]`), the database (`Db`), paging and
+concurrency headers."""
 
 from __future__ import annotations
 
@@ -98,7 +99,10 @@ async def _authenticate(request: Request) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(_authenticate)]
 
 
-def Requires(permission: str):
+def Requires(permission: str) -> Any:
+    """The dependency that authenticates the caller and checks it holds `permission` (403
+    otherwise), for `Annotated[Principal, Requires(...)]`: a type alias a type checker reads."""
+
     async def check(request: Request) -> Principal:
         p = await _authenticate(request)
         if permission not in p.permissions:
@@ -109,7 +113,7 @@ def Requires(permission: str):
             )
         return p
 
-    return Annotated[Principal, Depends(check)]
+    return Depends(check)
 
 
 class Page:

@@ -19,7 +19,7 @@ import signal
 import orjson
 import psycopg
 from aiokafka import AIOKafkaProducer
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 
 from crm.db import libpq_url
 from crm.events.producer import ensure_topics, resolve_bootstrap
@@ -38,7 +38,7 @@ class OutboxRelay:
         self.bootstrap = resolve_bootstrap(bootstrap)
         self.batch = batch
         self.sent = 0
-        self._conn: psycopg.AsyncConnection | None = None
+        self._conn: psycopg.AsyncConnection[DictRow] | None = None
         self._producer: AIOKafkaProducer | None = None
 
     async def __aenter__(self) -> OutboxRelay:
@@ -47,7 +47,7 @@ class OutboxRelay:
             bootstrap_servers=self.bootstrap, acks="all", linger_ms=5, client_id="crm-outbox-relay"
         )
         await self._producer.start()
-        self._conn = await psycopg.AsyncConnection.connect(
+        self._conn = await psycopg.AsyncConnection[DictRow].connect(
             self.conninfo, autocommit=True, row_factory=dict_row
         )
         return self

@@ -12,6 +12,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.runtime.environment import NameFilterParentNames, NameFilterType
 from alembic.script import ScriptDirectory
 
 from crm.db import make_engine, sqlalchemy_url
@@ -28,7 +29,7 @@ TRIGGER_FUNCTIONS = ("crm.set_updated_at",)
 """Objects the migrations create that SQLAlchemy metadata does not describe."""
 
 
-def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:
+def include_name(name: str | None, type_: NameFilterType, parent_names: NameFilterParentNames) -> bool:
     """Autogenerate filter: look only at our schemas (not public, where alembic_version is,
     nor anything else sharing the database)."""
     if type_ == "schema":

@@ -27,7 +27,7 @@ import polars as pl
 from crm.enums import CustomerStage
 from sim import text
 from sim.deals import DealWorld
-from sim.frames import money, opt, ts
+from sim.frames import NULL, money, opt, ts
 from sim.leads import LeadWorld
 from sim.org import Org, segment_mask
 from sim.plan import TenantPlan
@@ -231,7 +231,7 @@ def generate_customers(
             "first_name": first,
             "last_name": last,
             "company": company,
-            "phone": opt(np.where(missing_phone, None, phone)),
+            "phone": opt(np.where(missing_phone, NULL, phone)),
             "industry": industry,
             "company_size": employees,
             "country": country,
@@ -289,7 +289,7 @@ def generate_customers(
     lead_customer = np.full(lw.ids.size, None, dtype=object)
     lead_customer[conv] = ids[:n_conv]
     deal_customer = lead_customer[dw.lead_idx]
-    deal_customer = np.where(dw.won, deal_customer, None)
+    deal_customer = np.where(dw.won, deal_customer, NULL)
     return CustomerWorld(customers, truth, memberships, tickets, convs, usage, lead_customer, deal_customer)
 
 

@@ -13,7 +13,7 @@ import polars as pl
 
 from crm.enums import DealActivityType as DAT
 from sim import text
-from sim.frames import iso_date, money, money_str, opt, ts
+from sim.frames import NULL, iso_date, money, money_str, opt, ts
 from sim.leads import LeadWorld, TenantShape
 from sim.org import Org
 from sim.plan import TenantPlan
@@ -128,7 +128,7 @@ def generate_deals(
     expected_close = (expected_close // DAY) * DAY
     lost_reason = np.asarray(text.LOST_REASONS)[rng.integers(0, len(text.LOST_REASONS), n)]
     owner = lw.owner[sel]
-    owner = np.where(np.equal(owner, None), org.reps[rng.integers(0, org.reps.size, n)], owner)
+    owner = np.where(np.equal(owner, NULL), org.reps[rng.integers(0, org.reps.size, n)], owner)
     first_prod = org.products["name"].to_numpy()[order[:, 0]]
     company = lw.company[sel]
     deals = pl.DataFrame(
@@ -147,7 +147,7 @@ def generate_deals(
             "assigned_user_id": owner.astype(str),
             "expected_close_date": ts(expected_close),
             "actual_close_date": ts(np.where(closed, end, 0)),
-            "lost_reason": opt(np.where(lost, lost_reason, None)),
+            "lost_reason": opt(np.where(lost, lost_reason, NULL)),
             "tags": pl.Series([["enterprise"] if e else [] for e in enterprise], dtype=pl.List(pl.Utf8)),
             "custom_fields": [orjson.dumps({"source": "sim"}).decode()] * n,
             "created_at": ts(c_at),

@@ -1,11 +1,17 @@
-"""Small polars helpers shared by the generators (timestamps, JSON columns, money)."""
+"""Small numpy and polars helpers shared by the generators (timestamps, JSON columns, money,
+missing values)."""
 
 from __future__ import annotations
 
 import numpy as np
 import polars as pl
+from numpy.typing import ArrayLike
 
 TS = pl.Datetime("us", "UTC")
+
+NULL = np.array(None, dtype=object)
+"""A missing value where numpy takes an array (`np.where(m, NULL, x)`, `np.equal(x, NULL)`):
+numpy turns a bare None into this very array, but its type stubs take no None there."""
 
 
 def ts(seconds: np.ndarray | pl.Series) -> pl.Series:
@@ -23,7 +29,7 @@ def iso_date(seconds: np.ndarray) -> pl.Series:
     return ts(seconds).dt.strftime("%Y-%m-%d")
 
 
-def money(values: np.ndarray) -> np.ndarray:
+def money(values: ArrayLike) -> np.ndarray:
     """Round to cents (money is numeric(18,2) in the database, a string on the wire)."""
     return np.round(np.asarray(values, dtype=float), 2)
 
@@ -46,6 +52,6 @@ def const(value: str, n: int) -> pl.Series:
 def opt(values: np.ndarray) -> pl.Series:
     """A nullable text Series from a numpy array holding strings and None (object dtype)."""
     arr = np.asarray(values, dtype=object)
-    mask = np.equal(arr, None)
+    mask = np.equal(arr, NULL)
     vals = np.where(mask, "", arr).astype(str)
     return pl.select(pl.when(pl.Series(mask)).then(None).otherwise(pl.Series(vals))).to_series()

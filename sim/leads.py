@@ -24,7 +24,7 @@ import polars as pl
 from crm.enums import LeadActivityType as LAT
 from crm.enums import LeadStatus
 from sim import text
-from sim.frames import money, money_str, opt, ts
+from sim.frames import NULL, money, money_str, opt, ts
 from sim.org import Org, campaign_at
 from sim.plan import TenantPlan
 from sim.rng import (
@@ -256,8 +256,8 @@ def generate_leads(
     }
     cf = pl.DataFrame(
         {
-            "job_title": opt(np.where(missing["job"], None, job)),
-            "industry": opt(np.where(missing["industry"], None, industry)),
+            "job_title": opt(np.where(missing["job"], NULL, job)),
+            "industry": opt(np.where(missing["industry"], NULL, industry)),
             "employee_count": employees,
             "annual_revenue": revenue,
             "funding_stage": funding,
@@ -277,8 +277,8 @@ def generate_leads(
             "email": email,
             "first_name": first,
             "last_name": last,
-            "company": opt(np.where(missing["company"], None, company)),
-            "phone": opt(np.where(missing["phone"], None, phone)),
+            "company": opt(np.where(missing["company"], NULL, company)),
+            "phone": opt(np.where(missing["phone"], NULL, phone)),
             "source": source,
             "status": status,
             "score": 0,
@@ -338,8 +338,8 @@ def _activities(
     totals = np.floor(budget * shares / shares.sum()).astype(int)
     totals[0] += budget - totals.sum()
     counts = np.zeros((n, len(types)), dtype=np.int64)
-    for k, t in enumerate(types):
-        b = ACTIVITY_MODEL[t][1] * SIGMA_Z
+    for k, typ in enumerate(types):
+        b = ACTIVITY_MODEL[typ][1] * SIGMA_Z
         wk = np.exp(b * zs) * shared * rng.gamma(TYPE_DISPERSION, 1 / TYPE_DISPERSION, n) * exposure
         counts[:, k] = rng.multinomial(totals[k], wk / wk.sum())
 
@@ -377,7 +377,7 @@ def _activities(
     is_rep = np.array([ACTIVITY_MODEL[x][2] if x in ACTIVITY_MODEL else True for x in all_types])[type_idx]
     owner = lw.owner[lead_idx]
     rep_fallback = org.reps[rng.integers(0, org.reps.size, m)]
-    user = np.where(is_rep, np.where(np.equal(owner, None), rep_fallback, owner), None)
+    user = np.where(is_rep, np.where(np.equal(owner, NULL), rep_fallback, owner), NULL)
 
     ids = uuids(rng, m)
     burst_key = np.char.add("b", burst.astype(str))
@@ -399,7 +399,7 @@ def _activities(
         if sel.any():
             c_id[sel], c_slug[sel] = campaign_at(org, ctype, t[sel])
     own = camp_id[lead_idx]
-    use_own = np.not_equal(own, None) & (first_touch | (rng.random(m) < 0.3))
+    use_own = np.not_equal(own, NULL) & (first_touch | (rng.random(m) < 0.3))
     c_id = np.where(use_own, own, c_id)
     c_slug = np.where(use_own, camp_slug[lead_idx], c_slug)
     smap = {s: i for i, s in enumerate(text.LEAD_SOURCES)}
@@ -415,10 +415,10 @@ def _activities(
     rt_src = np.array([retarget_utm[x][0] for x in retarget_type])
     rt_med = np.array([retarget_utm[x][1] for x in retarget_type])
     utm_src = np.where(
-        use_own, utm_src, np.where(np.not_equal(c_id, None), rt_src, np.where(first_touch, utm_src, "direct"))
+        use_own, utm_src, np.where(np.not_equal(c_id, NULL), rt_src, np.where(first_touch, utm_src, "direct"))
     )
     utm_med = np.where(
-        use_own, utm_med, np.where(np.not_equal(c_id, None), rt_med, np.where(first_touch, utm_med, "none"))
+        use_own, utm_med, np.where(np.not_equal(c_id, NULL), rt_med, np.where(first_touch, utm_med, "none"))
     )
 
     page = np.asarray(text.PAGES)[rng.integers(0, len(text.PAGES), m)]
@@ -470,7 +470,7 @@ def activity_frame(df: pl.DataFrame) -> pl.DataFrame:
     sched = pl.from_epoch(pl.col("t"), time_unit="s").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     sched_later = pl.from_epoch(pl.col("t") + 2 * DAY, time_unit="s").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     doc_title = pl.col("doc_i").replace_strict(list(range(len(text.DOCUMENTS))), list(text.DOCUMENTS))
-    parts: list[tuple[str, pl.Expr, pl.Expr]] = [
+    parts: list[tuple[LAT, pl.Expr, pl.Expr]] = [
         (
             T.EMAIL_SENT,
             pl.struct(email_id=email_id, campaign_id="campaign_id", subject="subject"),

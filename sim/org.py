@@ -13,13 +13,13 @@ import orjson
 import polars as pl
 
 from crm.enums import CampaignStatus, CampaignType, UserRole
-from crm.schema.pipelines import DEFAULT_PIPELINE_NAME, DEFAULT_PIPELINE_STAGES
+from crm.schema.pipelines import DEFAULT_PIPELINE_NAME, DEFAULT_PIPELINE_STAGES, StageDefinition
 from sim import text
 from sim.frames import money, ts
 from sim.plan import TenantPlan, WorldPlan
 from sim.rng import DAY, stream, uuids
 
-ENTERPRISE_STAGES = [
+ENTERPRISE_STAGES: list[StageDefinition] = [
     {"name": n, "order": i + 1, "probability": p, "is_won": w, "is_lost": lo}
     for i, (n, p, w, lo) in enumerate(
         [
@@ -38,7 +38,7 @@ ENTERPRISE_STAGES = [
 """Large deals (1000+ employees) go through a longer pipeline."""
 
 RENEWAL_PIPELINE_NAME = "Renewals"
-RENEWAL_STAGES = [
+RENEWAL_STAGES: list[StageDefinition] = [
     {"name": n, "order": i + 1, "probability": p, "is_won": w, "is_lost": lo}
     for i, (n, p, w, lo) in enumerate(
         [
@@ -113,7 +113,7 @@ class Org:
     rep_weight: np.ndarray
     users: pl.DataFrame
     pipelines: pl.DataFrame
-    pipeline_stages: list[list[dict]]  # per pipeline row
+    pipeline_stages: list[list[StageDefinition]]  # per pipeline row
     products: pl.DataFrame
     product_price: np.ndarray
     segments: pl.DataFrame

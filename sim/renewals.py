@@ -24,7 +24,7 @@ import polars as pl
 from crm.enums import DealActivityType as DAT
 from sim import text
 from sim.deals import DealWorld, deal_activity_frame
-from sim.frames import money, opt, ts
+from sim.frames import NULL, money, opt, ts
 from sim.org import RENEWAL_STAGES, Org
 from sim.plan import TenantPlan
 from sim.rng import DAY, HOUR, stream, uuids, weekend_shift
@@ -67,7 +67,7 @@ def generate_renewals(
     churn_of = dict(
         zip(customer_ids.tolist(), np.where(churn_at > 0, churn_at, np.iinfo(np.int64).max), strict=True)
     )
-    orig = np.flatnonzero(dw.won & ~np.equal(deal_customer, None))
+    orig = np.flatnonzero(dw.won & ~np.equal(deal_customer, NULL))
     churn = np.array([churn_of.get(c, np.iinfo(np.int64).max) for c in deal_customer[orig]], dtype=np.int64)
     anchor = dw.close_at[orig] // DAY
     value = dw.value[orig].astype(float)
@@ -190,7 +190,7 @@ def _rows(rng, org: Org, dw: DealWorld, c: dict[str, np.ndarray], now: int, due_
             "assigned_user_id": c["owner"].astype(str),
             "expected_close_date": ts((c["due"] // DAY) * DAY),
             "actual_close_date": ts(np.where(closed, c["close"], 0)),
-            "lost_reason": opt(np.where(lost, LOST_REASON, None)),
+            "lost_reason": opt(np.where(lost, LOST_REASON, NULL)),
             "tags": pl.Series([["renewal"]] * n, dtype=pl.List(pl.Utf8)),
             "custom_fields": [
                 orjson.dumps({"source": "sim", "renews_deal_id": d}).decode()
@@ -267,7 +267,7 @@ def _rows(rng, org: Org, dw: DealWorld, c: dict[str, np.ndarray], now: int, due_
         add(idx, typ, c["close"][idx] + 60)
 
     keys = ("from_stage", "to_stage", "prob", "old_p", "amount", "old_v", "new_v", "sched", "demo")
-    merged = {k: [] for k in ("d", "type", "t", *keys)}
+    merged: dict[str, list[np.ndarray]] = {k: [] for k in ("d", "type", "t", *keys)}
     for r in acts:
         for k in merged:
             merged[k].append(r[k] if k in r else np.full(r["d"].size, None, dtype=object))

@@ -82,7 +82,7 @@ def allocate(rng: np.random.Generator, total: int, weights: np.ndarray) -> np.nd
     return rng.multinomial(total, w / s).astype(np.int64)
 
 
-def truncated_exp(rng: np.random.Generator, tau: np.ndarray, upper: np.ndarray) -> np.ndarray:
+def truncated_exp(rng: np.random.Generator, tau: np.ndarray | float, upper: np.ndarray | float) -> np.ndarray:
     """Samples of Exp(tau) conditioned on < upper (inverse CDF; tau, upper broadcast)."""
     f = 1.0 - np.exp(-upper / tau)
     u = rng.random(np.broadcast(tau, upper).shape) * f

@@ -78,7 +78,7 @@ def seed_world(
         by_tenant = plan.scale == "L"
     summary = WorldSummary(plan.scale, seed, plan.as_of, sink, [])
     t0 = time.perf_counter()
-    groups = [[tp.index] for tp in plan.tenants] if by_tenant else [None]
+    groups: list[list[int] | None] = [[tp.index] for tp in plan.tenants] if by_tenant else [None]
     with Progress(
         TextColumn("{task.description:<22}"),
         BarColumn(),

@@ -51,6 +51,13 @@ def write_env_file(path: Path, values: dict[str, str]) -> None:
     tmp.replace(path)
 
 
+def _address(rec: procs.PidRecord) -> str:
+    """The address a service we start records (its PID record without one is a bug)."""
+    if rec.url is None:
+        raise RuntimeError(f"{rec.name} (pid {rec.pid}) recorded no address")
+    return rec.url
+
+
 def up(home: Path) -> StackState:
     """Start what is missing; reuse what runs; write `.crm/env`."""
     home.mkdir(parents=True, exist_ok=True)
@@ -63,18 +70,14 @@ def up(home: Path) -> StackState:
     if db_url:
         external.append("postgres")
     else:
-        rec = EmbeddedPostgres(home).start()
-        db_url = rec.url
-        values["DATABASE_URL"] = db_url
+        db_url = values["DATABASE_URL"] = _address(EmbeddedPostgres(home).start())
         started.append("postgres")
 
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP")
     if bootstrap:
         external.append("kafka")
     else:
-        rec = kafka.start(home)
-        bootstrap = rec.url
-        values["KAFKA_BOOTSTRAP"] = bootstrap
+        bootstrap = values["KAFKA_BOOTSTRAP"] = _address(kafka.start(home))
         started.append("kafka")
 
     existing = read_env_file(env_path)
@@ -111,7 +114,7 @@ def purge(home: Path) -> None:
     shutil.rmtree(home, ignore_errors=True)
 
 
-def status(home: Path) -> list[procs.PidRecord | tuple[str, bool]]:
+def status(home: Path) -> list[tuple[procs.PidRecord, bool]]:
     """Every recorded service with whether it is alive."""
     rows = []
     run = home / "run"

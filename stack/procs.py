@@ -219,12 +219,20 @@ def http_ok(url: str) -> bool:
         return False
 
 
+def _program(proc: subprocess.Popen) -> str:
+    """The program a process runs, for messages (its argv is a list wherever we start one)."""
+    args = proc.args
+    if isinstance(args, list | tuple) and args:
+        return os.fsdecode(args[0])
+    return "process"
+
+
 def wait_http_ok(url: str, timeout: float = 60, proc: subprocess.Popen | None = None) -> None:
     """Until `url` answers 200 (or `proc` exits, or `timeout`)."""
 
     def ready() -> bool:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[0] if proc.args else 'process'} exited with {proc.returncode}")
+            raise RuntimeError(f"{_program(proc)} exited with {proc.returncode}")
         return http_ok(url)
 
     wait_until(ready, timeout, url, interval=0.3)

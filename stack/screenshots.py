@@ -17,8 +17,12 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from app.nav import PAGES
+
+if TYPE_CHECKING:
+    from playwright.sync_api import ViewportSize
 
 CHROMIUM = os.environ.get("CRM_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -31,8 +35,8 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-DESKTOP = {"width": 1366, "height": 900}
-PHONE = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1366, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 MAX_HEIGHT = 6000
 
 
@@ -105,7 +109,7 @@ def _blank(png: bytes) -> bool:
     from PIL import Image
 
     img = Image.open(io.BytesIO(png)).convert("L").resize((64, 64))
-    lo, hi = img.getextrema()
+    lo, hi = cast(tuple[int, int], img.getextrema())  # one band ("L"): (min, max)
     return hi - lo < 10
 
 
@@ -164,7 +168,7 @@ def capture(
                                      || document.querySelector('section.main') || document.body;
                                      return m.scrollHeight; }"""
                     )
-                    full = {
+                    full: ViewportSize = {
                         "width": size["width"],
                         "height": int(min(max(height + 40, size["height"]), MAX_HEIGHT)),
                     }

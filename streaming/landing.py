@@ -183,9 +183,7 @@ class TopicLander:
         return self._conn.info.backend_pid if self._conn is not None and not self._conn.closed else None
 
     # -- validation -------------------------------------------------------------------------
-    def _parse(
-        self, record: Any, known: set[UUID], now: datetime
-    ) -> tuple[bytes | None, InvalidEvent | None]:
+    def _parse(self, record: Any, known: set[UUID], now: datetime) -> bytes | InvalidEvent:
         """One COPY line, or why the record is refused."""
         try:
             event = parse_event(
@@ -196,10 +194,10 @@ class TopicLander:
                 now=now,
             )
         except InvalidEvent as exc:
-            return None, exc
+            return exc
         body = event.payload_json()
         if b"u0000" in body and _NUL_ESCAPE.search(body):
-            return None, _refused(
+            return _refused(
                 event,
                 ReasonCode.PAYLOAD_INVALID,
                 "payload",
@@ -208,9 +206,7 @@ class TopicLander:
         source = self._sources.get(event.source)
         if source is None:
             if "\x00" in event.source:
-                return None, _refused(
-                    event, ReasonCode.ENVELOPE_INVALID, "source", "contains a NUL character"
-                )
+                return _refused(event, ReasonCode.ENVELOPE_INVALID, "source", "contains a NUL character")
             source = self._remember_source(event.source)
         if b"\\" in body:  # COPY text doubles backslashes (JSON has no raw tab, CR or LF to escape)
             body = body.replace(b"\\", b"\\\\")
@@ -221,10 +217,13 @@ class TopicLander:
             )
         # b'["<event_id>","<tenant_id>","<occurred_at>"]': fixed-form ids and an ISO timestamp
         head = orjson.dumps((event.event_id, event.tenant_id, event.occurred_at), option=_HEAD_OPTIONS)
-        return (
-            b"%b\t%b\t%b\t%d\t%d\t%b\n"
-            % (head[2:-2].replace(b'","', b"\t"), kind, source, record.partition, record.offset, body),
-            None,
+        return b"%b\t%b\t%b\t%d\t%d\t%b\n" % (
+            head[2:-2].replace(b'","', b"\t"),
+            kind,
+            source,
+            record.partition,
+            record.offset,
+            body,
         )
 
     def _remember_source(self, source: str) -> bytes:
@@ -244,13 +243,13 @@ class TopicLander:
         now = datetime.now(UTC)
         for batch in batches:
             for record in batch.records:
-                line, exc = parse(record, known, now)
-                if line is not None:
-                    lines.append(line)
-                elif exc is not None and exc.reason_code is ReasonCode.UNKNOWN_TENANT:
+                out = parse(record, known, now)
+                if isinstance(out, bytes):
+                    lines.append(out)
+                elif out.reason_code is ReasonCode.UNKNOWN_TENANT:
                     misses.append(record)
                 else:
-                    refused.append((record, exc))
+                    refused.append((record, out))
         if misses:
             # Maybe tenants created since the last refresh, or still being committed by the
             # writer that created them (a seed, the API): look again, and for a tenant never
@@ -263,13 +262,13 @@ class TopicLander:
                 retry: list[Any] = []
                 now = datetime.now(UTC)
                 for record in misses:
-                    line, exc = parse(record, known, now)
-                    if line is not None:
-                        lines.append(line)
-                    elif self.tenants.worth_waiting(exc.tenant_id) and time.monotonic() < deadline:  # type: ignore[union-attr]
+                    out = parse(record, known, now)
+                    if isinstance(out, bytes):
+                        lines.append(out)
+                    elif self.tenants.worth_waiting(out.tenant_id) and time.monotonic() < deadline:
                         retry.append(record)
                     else:
-                        refused.append((record, exc))
+                        refused.append((record, out))
                 if not retry:
                     break
                 misses = retry

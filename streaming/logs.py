@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 import time
-from typing import Any
+from typing import Any, TextIO
 
 import orjson
 
@@ -36,14 +36,19 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(doc, default=str).decode()
 
 
+class JsonHandler(logging.StreamHandler[TextIO]):
+    """The handler `setup_logging` installs; `_crm_json` marks it so a second call adds none."""
+
+    _crm_json = True
+
+
 def setup_logging(level: int = logging.INFO) -> None:
     """Route `streaming.*` loggers to a JSON handler (idempotent)."""
     root = logging.getLogger("streaming")
     if any(getattr(h, "_crm_json", False) for h in root.handlers):
         return
-    handler = logging.StreamHandler(sys.__stderr__)
+    handler = JsonHandler(sys.__stderr__)
     handler.setFormatter(JsonFormatter())
-    handler._crm_json = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(os.environ.get("LANDER_LOG_LEVEL", logging.getLevelName(level)).upper())
     root.propagate = False

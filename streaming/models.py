@@ -10,9 +10,10 @@ topic's codec, turns the message into an event without touching them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from faust import Schema
+from faust.serializers.schemas import DecodeFunction
 from faust.types import TP, AppT, EventT, Message
 from faust.types.tuples import ConsumerMessage
 
@@ -29,11 +30,14 @@ class BatchMessage(ConsumerMessage):
         tp, recs = parts[0]
         last = recs[-1]
         records = recs if len(parts) == 1 else [r for _, rs in parts for r in rs]
+        # An old broker's record has no timestamp: None, passed on as Faust's own consumer
+        # does (Message annotates a float).
+        timestamp = cast(float, None) if last.timestamp is None else last.timestamp / 1000.0
         super().__init__(
             tp.topic,
             tp.partition,
             last.offset,
-            last.timestamp / 1000.0 if last.timestamp is not None else None,
+            timestamp,
             last.timestamp_type,
             None,
             None,
@@ -59,7 +63,7 @@ class BatchMessage(ConsumerMessage):
 class BatchSchema(Schema):
     """The codec of a landing topic: the event's value is the `BatchMessage` itself."""
 
-    def compile(self, app: AppT, **kwargs: Any):  # type: ignore[override]
+    def compile(self, app: AppT, **kwargs: Any) -> DecodeFunction:
         create_event = app.create_event
 
         async def decode(message: Message, *, propagate: bool = False) -> EventT:

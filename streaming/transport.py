@@ -151,4 +151,6 @@ class LanderApp(faust.App):
         return BatchTransport(self.conf.broker_consumer, self)
 
     def committed_tp(self, tp: TP) -> int | None:
-        return self.consumer._committed_offset.get(tp)  # type: ignore[attr-defined]
+        """The committed offset of `tp` (None before the first commit)."""
+        consumer = cast(BatchConsumer, self.consumer)  # the one `BatchTransport` creates
+        return consumer._committed_offset.get(tp)

@@ -131,7 +131,7 @@ class InsertBatcher:
     async def _drain(self, key: tuple[UUID, Shape], q: _Queue) -> None:
         try:
             while q.pending:
-                batch = []
+                batch: list[tuple[list[bytes], asyncio.Future[None]]] = []
                 while q.pending and len(batch) < self.max_batch:
                     item = q.pending.popleft()
                     if not item[1].done():  # a cancelled request is not written

@@ -18,8 +18,9 @@ from uuid import UUID
 import orjson
 import psycopg
 from psycopg import AsyncConnection
+from psycopg.abc import Params, QueryNoTemplate
 from psycopg.pq import TransactionStatus
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import set_json_dumps, set_json_loads
 
 from crm.security import TENANT_SETTING
@@ -27,6 +28,9 @@ from crm.security import TENANT_SETTING
 log = logging.getLogger(__name__)
 
 SET_TENANT = f"SELECT set_config('{TENANT_SETTING}', %s, true)"
+
+Conn = AsyncConnection[DictRow]
+"""A connection of the API's pool: rows come back as dicts."""
 
 
 def _default(obj: Any) -> Any:
@@ -50,12 +54,12 @@ class Pool:
         self.conninfo = conninfo
         self.size = size
         self.statement_timeout_ms = statement_timeout_ms
-        self._idle: list[AsyncConnection] = []
+        self._idle: list[Conn] = []
         self._slots = asyncio.Semaphore(size)
         self._closed = False
 
-    async def _connect(self) -> AsyncConnection:
-        return await AsyncConnection.connect(
+    async def _connect(self) -> Conn:
+        return await Conn.connect(
             self.conninfo,
             autocommit=True,
             row_factory=dict_row,
@@ -74,7 +78,7 @@ class Pool:
             await self._idle.pop().close()
 
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator[AsyncConnection]:
+    async def connection(self) -> AsyncIterator[Conn]:
         async with self._slots:
             conn = self._idle.pop() if self._idle else await self._connect()
             try:
@@ -100,27 +104,27 @@ class Database:
         await self.batcher.insert(tenant_id, rows)
 
     @asynccontextmanager
-    async def tx(self, tenant_id: UUID) -> AsyncIterator[AsyncConnection]:
+    async def tx(self, tenant_id: UUID) -> AsyncIterator[Conn]:
         """One transaction of one tenant, in pipeline mode (commit on success)."""
         async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
             await conn.execute(SET_TENANT, (str(tenant_id),))
             yield conn
 
     @asynccontextmanager
-    async def raw(self) -> AsyncIterator[AsyncConnection]:
+    async def raw(self) -> AsyncIterator[Conn]:
         """An autocommit connection without a tenant (only the SECURITY DEFINER look-ups)."""
         async with self.pool.connection() as conn:
             yield conn
 
 
-async def fetchone(conn: AsyncConnection, query: str, params: Any = None) -> dict[str, Any] | None:
+async def fetchone(conn: Conn, query: QueryNoTemplate, params: Params | None = None) -> DictRow | None:
     cur = await conn.execute(query, params)
-    return await cur.fetchone()  # type: ignore[return-value]
+    return await cur.fetchone()
 
 
-async def fetchall(conn: AsyncConnection, query: str, params: Any = None) -> list[dict[str, Any]]:
+async def fetchall(conn: Conn, query: QueryNoTemplate, params: Params | None = None) -> list[DictRow]:
     cur = await conn.execute(query, params)
-    return await cur.fetchall()  # type: ignore[return-value]
+    return await cur.fetchall()
 
 
-__all__ = ["Database", "Pool", "fetchall", "fetchone", "json_dumps", "psycopg"]
+__all__ = ["Conn", "Database", "Pool", "fetchall", "fetchone", "json_dumps", "psycopg"]

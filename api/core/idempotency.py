@@ -11,11 +11,10 @@ import hashlib
 from typing import Any
 
 import orjson
-from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 from api.core.auth import Principal
-from api.core.db import fetchone
+from api.core.db import Conn, fetchone
 from crm.errors import CRMError, CRMErrorCode
 
 
@@ -24,7 +23,7 @@ def request_hash(method: str, path: str, body: Any) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-async def claim(conn: AsyncConnection, p: Principal, key: str, req_hash: str) -> dict[str, Any] | None:
+async def claim(conn: Conn, p: Principal, key: str, req_hash: str) -> dict[str, Any] | None:
     """None: go ahead (the key is now ours). Otherwise the stored {status, body} to replay."""
     got = await fetchone(
         conn,
@@ -52,7 +51,7 @@ async def claim(conn: AsyncConnection, p: Principal, key: str, req_hash: str) ->
     return {"status": row["response_status"], "body": row["response_body"]}
 
 
-async def store(conn: AsyncConnection, key: str, status: int, body: Any) -> None:
+async def store(conn: Conn, key: str, status: int, body: Any) -> None:
     await conn.execute(
         "UPDATE crm.idempotency_keys SET response_status = %s, response_body = %s WHERE key = %s",
         (status, Jsonb(body), key),

@@ -9,6 +9,7 @@ go through `api.core.batcher` instead, which commits concurrent ones together.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
@@ -16,11 +17,10 @@ from functools import lru_cache
 from typing import Any
 from uuid import UUID, uuid4
 
-from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 from api.core.auth import Principal
-from api.core.db import fetchone
+from api.core.db import Conn, fetchone
 from crm.errors import CRMError, CRMErrorCode
 from crm.events import build_event
 from crm.events.topics import Topic
@@ -46,7 +46,11 @@ def _utc_text(value: datetime) -> str:
 
 
 _AS_IS = frozenset({str, int, float, bool, type(None)})
-_CONVERT = {UUID: str, datetime: _utc_text, Decimal: lambda v: format(v, "f")}
+_CONVERT: dict[type, Callable[[Any], str]] = {
+    UUID: str,
+    datetime: _utc_text,
+    Decimal: lambda v: format(v, "f"),
+}
 
 
 def jsonable(value: Any) -> Any:
@@ -156,14 +160,14 @@ def after_image(rows: list[tuple[str, dict[str, Any]]]) -> Any:
     return next(row["after"] for table, row in rows if table == "audit_log")
 
 
-async def record_change(conn: AsyncConnection, p: Principal, **kw: Any) -> None:
+async def record_change(conn: Conn, p: Principal, **kw: Any) -> None:
     """Queue the audit_log and outbox rows of one change (same transaction as the change)."""
     for table, row in change_rows(p, **kw):
         await insert_row(conn, table, row)
 
 
 async def record_audit_only(
-    conn: AsyncConnection, p: Principal, *, table: str, action: str, entity_id: UUID, before: Any, after: Any
+    conn: Conn, p: Principal, *, table: str, action: str, entity_id: UUID, before: Any, after: Any
 ) -> None:
     """Audit without an event (API keys: not CRM data, never published)."""
     await conn.execute(
@@ -211,23 +215,21 @@ def _insert_sql(table: str, cols: tuple[str, ...]) -> str:
     return f"INSERT INTO crm.{table} ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))})"
 
 
-async def insert_row(conn: AsyncConnection, table: str, row: dict[str, Any]) -> None:
+async def insert_row(conn: Conn, table: str, row: dict[str, Any]) -> None:
     """Queue an INSERT of a row whose every value is known client-side (no RETURNING)."""
     cols = tuple(row)
     jc = json_columns(table)
     await conn.execute(_insert_sql(table, cols), [_param(jc, c, row[c]) for c in cols])
 
 
-async def require_refs(conn: AsyncConnection, refs: list[tuple[str, UUID | None, str]]) -> None:
+async def require_refs(conn: Conn, refs: list[tuple[str, UUID | None, str]]) -> None:
     """Each (table, id, field): the id must name a row of the caller's tenant (422 otherwise)."""
     for table, rid, fieldname in refs:
         if rid is not None:
             await conn.execute("SELECT crm.require_row(%s, %s, %s)", (table, rid, fieldname))
 
 
-async def lock_row(
-    conn: AsyncConnection, table: str, row_id: UUID, code: CRMErrorCode, label: str
-) -> dict[str, Any]:
+async def lock_row(conn: Conn, table: str, row_id: UUID, code: CRMErrorCode, label: str) -> dict[str, Any]:
     row = await fetchone(conn, f"SELECT * FROM crm.{table} WHERE id = %s FOR UPDATE", (row_id,))
     if row is None:
         raise CRMError(code, f"{label} {row_id} not found", {"id": str(row_id)})
@@ -244,7 +246,7 @@ def check_version(row: dict[str, Any], expected: int | None, label: str) -> None
 
 
 async def update_row(
-    conn: AsyncConnection, table: str, row_id: UUID, changes: dict[str, Any], *, bump_version: bool = True
+    conn: Conn, table: str, row_id: UUID, changes: dict[str, Any], *, bump_version: bool = True
 ) -> dict[str, Any]:
     sets = [f"{c} = %s" for c in changes]
     if bump_version:

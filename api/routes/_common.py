@@ -7,11 +7,10 @@ from typing import Any
 from uuid import UUID
 
 from fastapi import Request, Response
-from psycopg import AsyncConnection
 
 from api.core import idempotency
 from api.core.auth import Principal
-from api.core.db import Database, fetchall, fetchone
+from api.core.db import Conn, Database, fetchall, fetchone
 from api.core.responses import JSONResponse
 from api.core.writes import jsonable
 from api.deps import Page, etag
@@ -25,12 +24,12 @@ def respond(body: Any, status: int = 200, *, version: int | None = None) -> Resp
     return JSONResponse(jsonable(body), status_code=status, headers=headers)
 
 
-def row_response(row: dict[str, Any], status: int = 200) -> JSONResponse:
+def row_response(row: dict[str, Any], status: int = 200) -> Response:
     return respond(row, status, version=row.get("version"))
 
 
 async def page_of(
-    conn: AsyncConnection,
+    conn: Conn,
     table: str,
     where: list[tuple[str, Any]],
     page: Page,
@@ -52,9 +51,7 @@ async def page_of(
     }
 
 
-async def get_row(
-    conn: AsyncConnection, table: str, row_id: UUID, code: CRMErrorCode, label: str
-) -> dict[str, Any]:
+async def get_row(conn: Conn, table: str, row_id: UUID, code: CRMErrorCode, label: str) -> dict[str, Any]:
     row = await fetchone(conn, f"SELECT * FROM crm.{table} WHERE id = %s", (row_id,))
     if row is None:
         raise CRMError(code, f"{label} {row_id} not found", {"id": str(row_id)})
@@ -95,8 +92,8 @@ async def create(
     request: Request,
     body: Any,
     idem_key: str | None,
-    write: Callable[[AsyncConnection], Awaitable[Any]],
-) -> JSONResponse:
+    write: Callable[[Conn], Awaitable[Any]],
+) -> Response:
     """Run `write(conn)` in one tenant transaction, idempotently when a key is given; 201."""
     async with db.tx(p.tenant_id) as conn:
         if idem_key is not None:
@@ -113,7 +110,7 @@ async def create(
     return respond(out, 201, version=version if isinstance(version, int) else None)
 
 
-async def table_exists(conn: AsyncConnection, name: str) -> bool:
+async def table_exists(conn: Conn, name: str) -> bool:
     row = await fetchone(conn, "SELECT to_regclass(%s) IS NOT NULL AS ok", (name,))
     return bool(row and row["ok"])
 

@@ -8,16 +8,15 @@ from typing import Any
 from uuid import UUID
 
 from fastapi import Request
-from psycopg import AsyncConnection
 
 from api.core.auth import Principal
-from api.core.db import Database
+from api.core.db import Conn, Database
 from api.core.writes import check_version, insert_row, lock_row, new_id, now, record_change, update_row
 from api.deps import expected_version, request_id
 from api.routes._common import create, row_response, unchanged_or
 from crm.errors import CRMError, CRMErrorCode
 
-Hook = Callable[[AsyncConnection, dict[str, Any], dict[str, Any] | None], Awaitable[None]]
+Hook = Callable[[Conn, dict[str, Any], dict[str, Any] | None], Awaitable[None]]
 
 
 async def create_entity(
@@ -41,7 +40,7 @@ async def create_entity(
         "version": 1,
     }
 
-    async def write(conn: AsyncConnection):
+    async def write(conn: Conn):
         if check is not None:
             await check(conn, row, None)
         await insert_row(conn, table, row)

@@ -15,10 +15,9 @@ from typing import Any
 from uuid import UUID
 
 from fastapi import Request
-from psycopg import AsyncConnection
 
 from api.core.auth import Principal
-from api.core.db import Database
+from api.core.db import Conn, Database
 from api.core.writes import check_version, insert_row, lock_row, new_id, now, record_change, update_row
 from api.deps import request_id
 from api.routes._common import check_owner, create
@@ -26,7 +25,7 @@ from crm.errors import CRMErrorCode
 
 
 async def locked_for_write(
-    conn: AsyncConnection,
+    conn: Conn,
     p: Principal,
     table: str,
     row_id: UUID,
@@ -66,7 +65,7 @@ def activity_row(
 
 
 async def record_update(
-    conn: AsyncConnection,
+    conn: Conn,
     p: Principal,
     request: Request,
     *,
@@ -110,7 +109,7 @@ async def add_activity(
     at = now()
     table, activities = f"{parent}s", f"{parent}_activities"
 
-    async def write(conn: AsyncConnection) -> dict[str, Any]:
+    async def write(conn: Conn) -> dict[str, Any]:
         parent_row = await lock_row(conn, table, parent_id, code, parent)
         check_owner(p, parent_row, parent)
         act = activity_row(p, parent, parent_id, body.type, body.description, body.metadata, at)

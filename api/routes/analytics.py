@@ -13,15 +13,16 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from psycopg import sql
 
+from api.core.auth import Principal
 from api.core.db import fetchall
 from api.deps import Db, Requires
 from api.routes._common import respond
-from api.schemas.common import ERRORS
+from api.schemas.common import ERRORS, Responses
 from crm.errors import CRMError, CRMErrorCode
 
 router = APIRouter(prefix="/analytics", tags=["analytics"], responses=ERRORS)
-Reader = Requires("analytics:read")
-UNAVAILABLE = {503: {"description": "the mart is not built yet"}}
+Reader = Annotated[Principal, Requires("analytics:read")]
+UNAVAILABLE: Responses = {503: {"description": "the mart is not built yet"}}
 DATE_TYPES = ("date", "timestamp with time zone", "timestamp without time zone")
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Request
 from pydantic import Field
 
-from api.core.auth import check_scopes, new_api_key
+from api.core.auth import Principal, check_scopes, new_api_key
 from api.core.db import fetchone
 from api.core.writes import new_id, now, record_audit_only
 from api.deps import Db, Paging, Requires
@@ -16,7 +17,7 @@ from api.schemas.common import ERRORS, NOT_FOUND, Body, Name
 from crm.errors import CRMError, CRMErrorCode
 
 router = APIRouter(prefix="/api-keys", tags=["api keys"], responses=ERRORS)
-Admin = Requires("api_keys:manage")
+Admin = Annotated[Principal, Requires("api_keys:manage")]
 PUBLIC = "id, tenant_id, name, key_prefix, scopes, created_by, created_at, last_used_at, revoked_at"
 
 
@@ -30,8 +31,9 @@ async def create_api_key(body: ApiKeyCreate, p: Admin, db: Db):
     """Returns the key once (`key`); only its prefix and hash are stored."""
     scopes = check_scopes(body.scopes)
     key, prefix, digest = new_api_key()
+    key_id = new_id()
     row = {
-        "id": new_id(),
+        "id": key_id,
         "tenant_id": p.tenant_id,
         "name": body.name,
         "key_prefix": prefix,
@@ -49,7 +51,7 @@ async def create_api_key(body: ApiKeyCreate, p: Admin, db: Db):
         )
         public = {k: v for k, v in row.items() if k != "key_hash"}
         await record_audit_only(
-            conn, p, table="api_keys", action="created", entity_id=row["id"], before=None, after=public
+            conn, p, table="api_keys", action="created", entity_id=key_id, before=None, after=public
         )
     return respond(public | {"key": key}, 201)
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request
 
+from api.core.auth import Principal
 from api.core.writes import check_version, lock_row, now, record_change, require_refs, update_row
 from api.deps import Db, IdempotencyKey, IfMatch, Paging, Requires, expected_version, request_id
 from api.routes._common import get_row, page_of, respond, row_response
@@ -24,8 +25,8 @@ from crm.enums import CampaignType
 from crm.errors import CRMError, CRMErrorCode
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns"], responses=ERRORS)
-Reader = Requires("campaigns:read")
-Writer = Requires("campaigns:write")
+Reader = Annotated[Principal, Requires("campaigns:read")]
+Writer = Annotated[Principal, Requires("campaigns:write")]
 NF = CRMErrorCode.CAMPAIGN_NOT_FOUND
 
 TRANSITIONS: dict[S, frozenset[S]] = {

@@ -7,21 +7,22 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 
+from api.core.auth import Principal
 from api.core.db import fetchone
 from api.core.writes import now
 from api.deps import Db, IfMatch, Paging, Requires
 from api.routes._common import get_row, page_of, respond, row_response, table_exists
 from api.routes._crud import update_entity
-from api.schemas.common import CONFLICT, ERRORS, NOT_FOUND, PageOut
+from api.schemas.common import CONFLICT, ERRORS, NOT_FOUND, PageOut, Responses
 from api.schemas.marketing import CustomerOut, CustomerStageChange
 from crm.enums import CustomerStage
 from crm.errors import CRMError, CRMErrorCode
 
 router = APIRouter(prefix="/customers", tags=["customers"], responses=ERRORS)
-Reader = Requires("customers:read")
-Writer = Requires("customers:write")
+Reader = Annotated[Principal, Requires("customers:read")]
+Writer = Annotated[Principal, Requires("customers:write")]
 NF = CRMErrorCode.CUSTOMER_NOT_FOUND
-UNAVAILABLE = {503: {"description": "the warehouse or ML output is not there yet"}}
+UNAVAILABLE: Responses = {503: {"description": "the warehouse or ML output is not there yet"}}
 
 
 @router.get("", response_model=PageOut[CustomerOut])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request
@@ -52,8 +52,8 @@ from crm.enums import DealActivityType
 from crm.errors import CRMError, CRMErrorCode
 
 router = APIRouter(prefix="/deals", tags=["deals"], responses=ERRORS)
-Reader = Requires("deals:read")
-Writer = Requires("deals:write")
+Reader = Annotated[Principal, Requires("deals:read")]
+Writer = Annotated[Principal, Requires("deals:write")]
 NF = CRMErrorCode.DEAL_NOT_FOUND
 
 
@@ -120,12 +120,14 @@ async def create_deal(body: DealCreate, p: Writer, db: Db, request: Request, ide
     async def write(conn):
         pipeline = await _pipeline(conn, body.pipeline_id)
         if body.stage is None:
-            stage = sorted((s for s in pipeline["stages"] if not _closed(s)), key=lambda s: s.get("order", 0))
-            if not stage:
+            open_stages = sorted(
+                (s for s in pipeline["stages"] if not _closed(s)), key=lambda s: s.get("order", 0)
+            )
+            if not open_stages:
                 raise CRMError(
                     CRMErrorCode.DEAL_STAGE_INVALID, "pipeline has no open stage", {"field": "stage"}
                 )
-            stage = stage[0]
+            stage = open_stages[0]
         else:
             stage = _stage(pipeline, body.stage)
         if stage.get("is_lost"):

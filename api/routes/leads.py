@@ -7,12 +7,11 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from api.core.auth import Principal
 from api.core.batcher import Rows
 from api.core.db import fetchall, fetchone
-from api.core.responses import JSONResponse
 from api.core.writes import (
     after_image,
     change_rows,
@@ -54,8 +53,8 @@ from crm.enums import CustomerStage, LeadActivityType, LeadStatus
 from crm.errors import CRMError, CRMErrorCode
 
 router = APIRouter(prefix="/leads", tags=["leads"], responses=ERRORS)
-Reader = Requires("leads:read")
-Writer = Requires("leads:write")
+Reader = Annotated[Principal, Requires("leads:read")]
+Writer = Annotated[Principal, Requires("leads:write")]
 NF = CRMErrorCode.LEAD_NOT_FOUND
 
 
@@ -302,7 +301,7 @@ async def list_lead_activities(lead_id: UUID, p: Reader, db: Db, page: Paging):
 @router.post("/{lead_id}/convert", response_model=ConvertOut, responses={**NOT_FOUND, **CONFLICT})
 async def convert_lead(
     lead_id: UUID, body: LeadConvert, p: Writer, db: Db, request: Request, if_match: IfMatch
-) -> JSONResponse:
+) -> Response:
     """Convert to a customer: link `customer_id`, else the customer with the lead's e-mail,
     else a new one; status CONVERTED and converted_at set; the lead and its activities stay."""
     at = now()

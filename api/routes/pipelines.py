@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request
 
+from api.core.auth import Principal
 from api.core.db import fetchone
 from api.deps import Db, IdempotencyKey, IfMatch, Paging, Requires
 from api.routes._common import get_row, page_of, respond, row_response
@@ -17,13 +18,13 @@ from crm.errors import CRMError, CRMErrorCode
 from crm.schema.pipelines import validate_stages
 
 router = APIRouter(prefix="/pipelines", tags=["pipelines"], responses=ERRORS)
-Reader = Requires("catalog:read")
-Writer = Requires("catalog:write")
+Reader = Annotated[Principal, Requires("catalog:read")]
+Writer = Annotated[Principal, Requires("catalog:write")]
 NF = CRMErrorCode.PIPELINE_NOT_FOUND
 
 
 def _check_stages(stages: list[dict[str, Any]]) -> None:
-    problems = validate_stages(stages)  # type: ignore[arg-type]
+    problems = validate_stages(stages)
     if problems:
         raise CRMError(
             CRMErrorCode.PIPELINE_STAGES_INVALID, "; ".join(problems), {"field": "stages", "errors": problems}

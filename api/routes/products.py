@@ -7,6 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 
+from api.core.auth import Principal
 from api.deps import Db, IdempotencyKey, IfMatch, Paging, Requires
 from api.routes._common import get_row, page_of, respond, row_response
 from api.routes._crud import create_entity, update_entity
@@ -15,8 +16,8 @@ from api.schemas.common import CONFLICT, ERRORS, NOT_FOUND, PageOut
 from crm.errors import CRMErrorCode
 
 router = APIRouter(prefix="/products", tags=["products"], responses=ERRORS)
-Reader = Requires("catalog:read")
-Writer = Requires("catalog:write")
+Reader = Annotated[Principal, Requires("catalog:read")]
+Writer = Annotated[Principal, Requires("catalog:write")]
 NF = CRMErrorCode.PRODUCT_NOT_FOUND
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Request
 
+from api.core.auth import Principal
 from api.deps import Db, IdempotencyKey, IfMatch, Paging, Requires
 from api.routes._common import get_row, page_of, respond, row_response
 from api.routes._crud import create_entity, update_entity
@@ -15,8 +17,8 @@ from api.segments_bridge import check_criteria
 from crm.errors import CRMErrorCode
 
 router = APIRouter(prefix="/segments", tags=["segments"], responses=ERRORS)
-Reader = Requires("segments:read")
-Writer = Requires("segments:write")
+Reader = Annotated[Principal, Requires("segments:read")]
+Writer = Annotated[Principal, Requires("segments:write")]
 NF = CRMErrorCode.SEGMENT_NOT_FOUND
 
 

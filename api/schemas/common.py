@@ -86,11 +86,14 @@ class ErrorOut(BaseModel):
     context: dict[str, Any] = Field(default_factory=dict)
 
 
-ERRORS = {
+Responses = dict[int | str, dict[str, Any]]
+"""Documented responses of a route besides its own (FastAPI's `responses=`)."""
+
+ERRORS: Responses = {
     401: {"model": ErrorOut, "description": "missing, forged or expired credentials"},
     403: {"model": ErrorOut, "description": "the role or key may not do this"},
     422: {"model": ErrorOut, "description": "invalid input (context.field names it)"},
     429: {"model": ErrorOut, "description": "rate limited (Retry-After)"},
 }
-NOT_FOUND = {404: {"model": ErrorOut, "description": "no such record in your tenant"}}
-CONFLICT = {409: {"model": ErrorOut, "description": "version conflict or invalid state change"}}
+NOT_FOUND: Responses = {404: {"model": ErrorOut, "description": "no such record in your tenant"}}
+CONFLICT: Responses = {409: {"model": ErrorOut, "description": "version conflict or invalid state change"}}

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from uuid import UUID
 
 from pydantic import Field
@@ -77,7 +78,7 @@ class DealActivityCreate(Body):
 class DealProductSet(Body):
     quantity: Count = 1
     unit_price: Money | None = Field(None, description="default: the product's price")
-    discount: Money = Field(default=0, description="an amount off the line (not a percent)")
+    discount: Money = Field(default=Decimal("0.00"), description="an amount off the line (not a percent)")
 
 
 class DealOut(VersionedRow):

@@ -39,6 +39,12 @@ EVENT_TOPICS: dict[str, str] = {}
 LATEST_VERSION: dict[str, int] = {}
 
 
+def literal(value: object) -> Any:
+    """`Literal[value]` for a value known only at run time, as a field type for `create_model`
+    (a type checker follows only literals written out)."""
+    return Literal[value]
+
+
 def register(topic: Topic, event_type: str, payload_model: type[BaseModel], version: int = 1) -> EventSpec:
     if (event_type, version) in REGISTRY:
         raise ValueError(f"{event_type} v{version} registered twice")
@@ -48,12 +54,12 @@ def register(topic: Topic, event_type: str, payload_model: type[BaseModel], vers
         raise ValueError(f"{payload_model.__name__} lacks the key field of topic {topic}")
     _check_plain(payload_model)
     suffix = "" if version == 1 else f"V{version}"
-    event_model: type[Event] = create_model(  # type: ignore[call-overload]
+    event_model = create_model(
         f"{payload_model.__name__}Event{suffix}",
         __base__=Event,
         __module__=payload_model.__module__,
-        event_type=(Literal[event_type], ...),
-        schema_version=(Literal[version], ...),
+        event_type=(literal(event_type), ...),
+        schema_version=(literal(version), ...),
         payload=(payload_model, ...),
     )
     spec = EventSpec(

@@ -6,6 +6,7 @@ stage carries the default probability a deal gets when it enters it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TypedDict
 
 
@@ -38,8 +39,9 @@ DEFAULT_PIPELINE_STAGES: list[StageDefinition] = [
 DEFAULT_PIPELINE_NAME = "Sales"
 
 
-def validate_stages(stages: list[StageDefinition]) -> list[str]:
-    """Reasons a stage list is unusable (empty list: fine). Used by the API before writing."""
+def validate_stages(stages: Sequence[Mapping[str, object]]) -> list[str]:
+    """Reasons a stage list is unusable (empty list: fine). Used by the API before writing, on
+    stages as a client sent them (any mapping), so each key is looked up, never assumed."""
     errors: list[str] = []
     if not stages:
         return ["a pipeline needs at least one stage"]

@@ -13,7 +13,7 @@ from uuid import UUID
 from pydantic import Field, create_model
 
 from crm.events.payloads.base import Payload
-from crm.events.registry import register
+from crm.events.registry import literal, register
 from crm.events.topics import Topic
 
 ENTITIES: tuple[str, ...] = (
@@ -41,14 +41,14 @@ SPECIFIC: tuple[tuple[str, str], ...] = (
 )
 ALL_ACTIONS: tuple[str, ...] = ACTIONS + tuple(dict.fromkeys(a for _, a in SPECIFIC))
 
-Entity = Literal[ENTITIES]  # type: ignore[valid-type]
-Action = Literal[ALL_ACTIONS]  # type: ignore[valid-type]
+Entity = Literal[ENTITIES]  # type: ignore[valid-type]  # pydantic expands the runtime tuple
+Action = Literal[ALL_ACTIONS]  # type: ignore[valid-type]  # pydantic expands the runtime tuple
 
 
 class CrmChange(Payload):
-    entity: Entity  # type: ignore[valid-type]
+    entity: Entity
     entity_id: UUID
-    action: Action  # type: ignore[valid-type]
+    action: Action
     actor_id: UUID | None = None
     actor_type: Literal["user", "api_key", "system"]
     before: dict[str, Any] | None = Field(None, description="Row before the change (None on create).")
@@ -70,8 +70,8 @@ for _entity, _action in [(e, a) for e in ENTITIES for a in ACTIONS] + list(SPECI
         f"Crm{_camel(_entity)}{_camel(_action)}",
         __base__=CrmChange,
         __module__=__name__,
-        entity=(Literal[_entity], _entity),
-        action=(Literal[_action], _action),
+        entity=(literal(_entity), _entity),
+        action=(literal(_action), _action),
     )
     MODELS[event_type_for(_entity, _action)] = _model
     register(Topic.CRM_CHANGES, event_type_for(_entity, _action), _model)
