@@ -49,9 +49,11 @@ down:  ## stop everything `make demo` started, and nothing else
 test: install chromium  ## install and run the whole test suite
 	$(PY) -m pytest -q
 
-lint: install  ## ruff
+lint: install  ## ruff (lint and format check), import-linter (layers point down), mypy (cached in .mypy_cache)
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/lint-imports
+	.venv/bin/mypy
 
 fmt: install
 	.venv/bin/ruff check --fix .
