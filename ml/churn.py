@@ -1,17 +1,17 @@
-"""Churn: probability of churning within 90 days, risk level, and churn factors by category.
+"""Churn: probability of churning within 90 days, its churn risk level (`crm.bands`), and churn
+factors by category.
 
 Input: a customer feature frame (`ml.schemas`: tenant_id, customer_id, `churned_90d`, feature
 columns named by HealthFactor category: usage_*, support_*, engagement_*, financial_*).
 Model: the same exactly-explainable logistic model as leads; each factor carries its category,
 weight (the model's coefficient), value, impact and contribution. Trained on every labelled
-snapshot of the frame (`feature_cut_at`: the warehouse gives four, a churn horizon apart), held
+snapshot of the frame (`snapshot_at`: the warehouse gives four, a churn horizon apart), held
 out by customer, calibrated on out-of-fold logits. Fallback (too few churners, or no loadable
 model): documented rules over tenant-relative ranks.
 """
 
 from __future__ import annotations
 
-import logging
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,20 +19,17 @@ from datetime import datetime
 import numpy as np
 import polars as pl
 
+from crm.bands import CHURN_RISK_MIN_PROBABILITY
 from crm.errors import CRMError, CRMErrorCode
 from ml.explain import top_factors
 from ml.linear import LinearModel, split_columns
 from ml.metrics import auc, ece
-from ml.schemas import CHURN_DUPLICATES, CUSTOMER_LABEL, customer_category, humanize
-
-log = logging.getLogger(__name__)
+from ml.schemas import CHURN_DUPLICATES, CUSTOMER_CATEGORIES, CUSTOMER_LABEL, customer_category, humanize
 
 MODEL_NAME = "churn"
 MIN_CHURNERS = 50
 RULES_VERSION = "churn-rules-v1"
-NOT_INPUTS = frozenset({"feature_cut_at", "became_customer_at", "customer_since"})
-RISK_LEVELS = ((0.5, "critical"), (0.25, "high"), (0.10, "medium"), (0.0, "low"))
-"""churn_probability >= threshold -> level (first match)."""
+NOT_INPUTS = frozenset({"became_customer_at", "customer_since"})
 RISING_IS_BAD = (
     "ticket",
     "priority",
@@ -65,7 +62,7 @@ class ChurnTrain:
 
 def _order_key(df: pl.DataFrame) -> pl.DataFrame:
     """Time order when the frame has one (cut or start date), else a stable hash of the id."""
-    for c in ("feature_cut_at", "as_of", "became_customer_at", "customer_since", "created_at"):
+    for c in ("snapshot_at", "as_of", "became_customer_at", "customer_since", "created_at"):
         if c in df.columns:
             return df.sort(c, "customer_id")
     return df.with_columns(_h=pl.Series(_id_hash(df))).sort("_h").drop("_h")
@@ -83,18 +80,18 @@ HOLDOUT_FOLDS = 5
 
 def _latest(data: pl.DataFrame) -> pl.DataFrame:
     """The rows at the latest training snapshot (all rows when the frame has no snapshot time)."""
-    if "feature_cut_at" not in data.columns or data.height == 0:
+    if "snapshot_at" not in data.columns or data.height == 0:
         return data
-    return data.filter(pl.col("feature_cut_at") == pl.col("feature_cut_at").max())
+    return data.filter(pl.col("snapshot_at") == pl.col("snapshot_at").max())
 
 
 def _split(data: pl.DataFrame, fold: int = HOLDOUT_FOLDS - 1) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(fit, holdout): the holdout is fold `fold` of `HOLDOUT_FOLDS` (the last fifth by
-    default). With several training snapshots (`feature_cut_at`), it is that fifth of the
+    default). With several training snapshots (`snapshot_at`), it is that fifth of the
     customers at the latest snapshot, by a stable hash of their ids, and none of their rows,
     earlier ones included, is fitted on; with one, that fifth in `_order_key` order."""
     pool = data
-    if "feature_cut_at" in data.columns and data["feature_cut_at"].n_unique() > 1:
+    if "snapshot_at" in data.columns and data["snapshot_at"].n_unique() > 1:
         pool = _latest(data)
         pool = pool.with_columns(_h=pl.Series(_id_hash(pool))).sort("_h", "customer_id").drop("_h")
     lo, hi = (int(pool.height * f / HOLDOUT_FOLDS) for f in (fold, fold + 1))
@@ -143,15 +140,16 @@ def train(
         "seed": seed,
         "numeric": numeric,
         "categorical": categorical,
-        "snapshots": data["feature_cut_at"].n_unique() if "feature_cut_at" in data.columns else 1,
+        "snapshots": data["snapshot_at"].n_unique() if "snapshot_at" in data.columns else 1,
     }
     return ChurnTrain(cm, metrics, params, hold, p)
 
 
-def risk_level(p: np.ndarray) -> np.ndarray:
+def churn_risk_levels(p: np.ndarray) -> np.ndarray:
+    """`crm.bands.churn_risk_level` of each probability (vectorised)."""
     out = np.full(p.shape, "low", dtype=object)
-    for threshold, level in reversed(RISK_LEVELS):
-        out[p >= threshold] = level
+    for level, floor in sorted(CHURN_RISK_MIN_PROBABILITY.items(), key=lambda kv: kv[1]):
+        out[p >= floor] = level
     return out
 
 
@@ -174,33 +172,25 @@ def rule_scores(df: pl.DataFrame) -> tuple[np.ndarray, list[str], np.ndarray]:
 def predict(
     df: pl.DataFrame, model: ChurnModel | None, model_version: str | None, scored_at: datetime
 ) -> pl.DataFrame:
-    """Rows for `ml.churn_predictions`; rules when `model` is None or fails."""
-    method = "rules"
+    """Rows for `ml.churn_predictions`: the model's, or with `model=None` the rules'. A model
+    that cannot score raises: the caller falls back (`ml.scoring.with_fallback`)."""
     if model is not None:
-        try:
-            p, contrib = model.model.contributions(df)
-            inputs = model.model.inputs
-            method = "model"
-            weights = {}
-            enc = model.model.encoder
-            for name in inputs:
-                sel = [k for k, s in enumerate(enc.source) if s == name]
-                weights[name] = float(np.abs(model.model.coef[sel]).sum())
-        except Exception as exc:
-            log.warning(
-                "%s: churn model failed (%s); rules instead", CRMErrorCode.SCORING_SERVICE_UNAVAILABLE, exc
-            )
-    if method == "rules":
+        p, contrib = model.model.contributions(df)
+        inputs = model.model.inputs
+        method = "model"
+        enc = model.model.encoder
+        weights = {
+            name: float(np.abs(model.model.coef[[k for k, s in enumerate(enc.source) if s == name]]).sum())
+            for name in inputs
+        }
+    else:
         p, inputs, contrib = rule_scores(df)
+        method = "rules"
         weights = {name: 1.0 / max(len(inputs), 1) for name in inputs}
         model_version = RULES_VERSION
     cats = [customer_category(c) for c in inputs]
     labels = {
-        c: humanize(
-            c.split("_", 1)[1]
-            if c.split("_", 1)[0] in ("usage", "support", "engagement", "financial") and "_" in c
-            else c
-        )
+        c: humanize(c.split("_", 1)[1] if c.split("_", 1)[0] in CUSTOMER_CATEGORIES and "_" in c else c)
         for c in inputs
     }
     f = top_factors(
@@ -227,7 +217,7 @@ def predict(
             "tenant_id": df["tenant_id"].cast(pl.Utf8),
             "customer_id": df["customer_id"].cast(pl.Utf8),
             "churn_probability": np.round(np.clip(p, 0, 1), 6),
-            "risk_level": risk_level(p).astype(str),
+            "churn_risk_level": churn_risk_levels(p).astype(str),
             "factors": factors,
             "method": method,
             "model_version": model_version or "",
@@ -243,15 +233,3 @@ def category_ranking(contrib: np.ndarray, inputs: list[str]) -> np.ndarray:
         [np.where(contrib[:, cats == c] > 0, contrib[:, cats == c], 0).sum(axis=1) for c in names], 1
     )
     return names[np.argsort(-totals, axis=1, kind="stable")]
-
-
-def identify_churn_factors(
-    df: pl.DataFrame, customer_id: str, model: ChurnModel | None, version: str | None, scored_at: datetime
-) -> list[dict]:
-    """identifyChurnFactors: the factors of one customer, strongest first."""
-    import orjson
-
-    row = df.filter(pl.col("customer_id").cast(pl.Utf8) == str(customer_id))
-    if row.height == 0:
-        raise CRMError(CRMErrorCode.MODEL_NOT_FOUND, f"customer {customer_id} has no features")
-    return orjson.loads(predict(row, model, version, scored_at)["factors"][0])

@@ -103,11 +103,25 @@ def ml_train(
 def ml_score(
     seed: Annotated[int, typer.Option(help="random seed (forecast intervals)")] = 42,
     tenant: Annotated[str | None, typer.Option(help="only this tenant id")] = None,
+    force_rules: Annotated[
+        bool, typer.Option(help="the rules answer even where an active model exists (incident switch)")
+    ] = False,
 ) -> None:
-    """Score leads, open deals and customers, forecast revenue; write ml.*."""
+    """Score leads, open deals and customers, forecast revenue; write ml.*. Per tenant the
+    active model answers, else (none, or it fails) the rules, and the output says so."""
     from ml import jobs
 
-    console.print(jobs.score_all(None, seed=seed, tenants=_tenant_ids(tenant)))
+    runs = jobs.score_all(None, seed=seed, tenants=_tenant_ids(tenant), force_rules=force_rules)
+    table = Table("output", "rows", "method", "by method", "fallback")
+    for output, run in runs.items():
+        table.add_row(
+            output,
+            str(run["rows"]),
+            run["method"],
+            ", ".join(f"{m} {n}" for m, n in run["methods"].items()),
+            run.get("fallback_reason", "")[:120],
+        )
+    console.print(table)
 
 
 @ml_app.command("explain")

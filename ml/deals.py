@@ -1,15 +1,16 @@
 """Deal win probability: a calibrated model on closed deals when at least 200 were won and 200
 lost, otherwise the pipeline's stage default probability (`calculateDealProbability`).
 
-Input frame, one row per deal: tenant_id, deal_id, status ('open'|'won'|'lost'), stage,
-stages_reached (open stages entered so far, or before the close), stage_probability (the pipeline's
-default, 0-100), value, created_at, closed_at, plus numeric activity counts. For closed deals
-the stage columns describe the last open stage before the close.
+Input frame (`analytics.ml_features__deals`), one row per deal: tenant_id, deal_id, status
+('open'|'won'|'lost'), stage_name, stage_probability (the pipeline's default, 0-100),
+deal_value, stages_reached (open stages entered so far, or before the close), age_days,
+pipeline_name, lead_source, created_at, closed_at. For closed deals the stage columns describe
+the last open stage before the close. The numeric columns but the stage default, and the
+pipeline and lead source, are the model's inputs.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,16 +23,16 @@ from ml.linear import LinearModel
 from ml.metrics import auc, ece
 from ml.schemas import humanize
 
-log = logging.getLogger(__name__)
-
 MODEL_NAME = "deal_win"
 MIN_WON = 200
 MIN_LOST = 200
 STAGE_VERSION = "stage-defaults"
+STAGE_DEFAULT = "stage_default"
+"""The method of a probability that is the stage's default (no model)."""
 EXCLUDE = {
     "stage_probability",
     "status",
-    "stage",
+    "stage_name",
     "closed_at",
     "pipeline_id",
     "expected_close_date",
@@ -99,21 +100,18 @@ def train(df: pl.DataFrame, seed: int = 0) -> DealTrain:
 def predict(
     df: pl.DataFrame, model: DealModel | None, version: str | None, scored_at: datetime
 ) -> pl.DataFrame:
-    """Rows for `ml.deal_probabilities` (open deals; closed ones are 0 or 1 by definition)."""
-    method = "stage_default"
+    """Rows for `ml.deal_probabilities` (open deals; closed ones are 0 or 1 by definition): the
+    model's, or with `model=None` the stage's default probability. A model that cannot score
+    raises: the caller falls back (`ml.scoring.with_fallback`)."""
     if model is not None:
-        try:
-            p, contrib = model.model.contributions(df)
-            inputs = model.model.inputs
-            method = "model"
-        except Exception as exc:
-            log.warning(
-                "%s: deal model failed (%s); stage defaults", CRMErrorCode.SCORING_SERVICE_UNAVAILABLE, exc
-            )
-    if method == "stage_default":
+        p, contrib = model.model.contributions(df)
+        inputs = model.model.inputs
+        method = "model"
+    else:
         p = df["stage_probability"].cast(pl.Float64).fill_null(0).to_numpy() / 100
         inputs = ["stage_probability"]
         contrib = np.zeros((df.height, 1))
+        method = STAGE_DEFAULT
         version = STAGE_VERSION
     f = top_factors(df, inputs, {c: humanize(c) for c in inputs}, contrib, k_pos=3, k_neg=2)
     return pl.DataFrame(
@@ -126,12 +124,3 @@ def predict(
             "factors": f["factors"],
         }
     ).with_columns(scored_at=pl.lit(scored_at, dtype=pl.Datetime("us", "UTC")))
-
-
-def calculate_deal_probability(
-    df: pl.DataFrame, deal_id: str, model: DealModel | None, version: str | None, scored_at: datetime
-) -> float:
-    row = df.filter(pl.col("deal_id").cast(pl.Utf8) == str(deal_id))
-    if row.height == 0:
-        raise CRMError(CRMErrorCode.MODEL_NOT_FOUND, f"deal {deal_id} not found")
-    return float(predict(row, model, version, scored_at)["probability"][0])

@@ -281,7 +281,7 @@ def pipeline_forecast(
             month=pl.max_horizontal(pl.col("expected_close_date").cast(pl.Date), pl.lit(first)).dt.truncate(
                 "1mo"
             ),
-            v=pl.col("value").cast(pl.Float64),
+            v=pl.col("deal_value").cast(pl.Float64),
             p=pl.col("probability").cast(pl.Float64),
         )
         .filter(pl.col("month") < last)

@@ -1,5 +1,5 @@
 """Lead scoring: train (time-based split, calibrated logistic model), score, explain, with the
-rule-based fallback and the naive Bayes baseline.
+rule-based scorer (what answers without a model) and the naive Bayes baseline.
 
 Input: a lead feature frame (see `ml.schemas`: tenant_id, lead_id, created_at,
 `converted_90d`, feature columns). One model per tenant: a tenant's leads never inform
@@ -8,7 +8,7 @@ another tenant's scores.
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -21,9 +21,7 @@ from ml.explain import top_factors
 from ml.linear import LinearModel, split_columns
 from ml.metrics import auc, ece
 from ml.naive_bayes import NaiveBayesBaseline
-from ml.schemas import LEAD_FEATURES, LEAD_LABEL, lead_label
-
-log = logging.getLogger(__name__)
+from ml.schemas import LEAD_LABEL, lead_label
 
 MODEL_NAME = "lead_scoring"
 MIN_CONVERSIONS = 120
@@ -173,16 +171,11 @@ def rule_scores(df: pl.DataFrame) -> tuple[np.ndarray, list[str], np.ndarray]:
 def score(
     df: pl.DataFrame, model: LeadModel | None, model_version: str | None, scored_at: datetime
 ) -> pl.DataFrame:
-    """Rows for `ml.lead_scores`, one per input lead. `model=None` (no qualifying model) or a
-    model that fails to score -> the rule-based scorer answers with method 'rules'."""
-    parts = []
-    for start in range(0, max(df.height, 1), CHUNK):
-        chunk = df.slice(start, CHUNK)
-        if chunk.height:
-            parts.append(_score_chunk(chunk, model, model_version, scored_at))
-    if not parts:
-        return pl.DataFrame()
-    return pl.concat(parts)
+    """Rows for `ml.lead_scores`, one per input lead: the model's, or with `model=None` the
+    rule-based scorer's (method 'rules'). A model that cannot score raises: the caller falls
+    back (`ml.scoring.with_fallback`)."""
+    parts = list(score_chunks(df, model, model_version, scored_at, CHUNK))
+    return pl.concat(parts) if parts else pl.DataFrame()
 
 
 def score_chunks(
@@ -191,8 +184,8 @@ def score_chunks(
     model_version: str | None,
     scored_at: datetime,
     chunk: int = CHUNK // 2,
-):
-    """`score` chunk by chunk (a generator), for streaming writes of large tenants."""
+) -> Iterator[pl.DataFrame]:
+    """`score` chunk by chunk, for streaming writes of large tenants."""
     for start in range(0, df.height, chunk):
         yield _score_chunk(df.slice(start, chunk), model, model_version, scored_at)
 
@@ -200,24 +193,17 @@ def score_chunks(
 def _score_chunk(
     df: pl.DataFrame, model: LeadModel | None, model_version: str | None, scored_at: datetime
 ) -> pl.DataFrame:
-    method = "rules"
     if model is not None:
-        try:
-            p, contrib = model.model.contributions(df)
-            if not np.all(np.isfinite(p)):
-                raise ValueError("non-finite probabilities")
-            method = "model"
-            scores = np.clip(np.round(100 * p), 0, 100)
-            coverage = model.model.encoder.coverage(df)
-            confidence = coverage * (0.5 + 0.5 * np.abs(2 * p - 1))
-            inputs, labels = model.model.inputs, model.labels
-        except Exception as exc:
-            log.warning(
-                "%s: lead model failed (%s); rule-based scores instead",
-                CRMErrorCode.SCORING_SERVICE_UNAVAILABLE,
-                exc,
-            )
-    if method == "rules":
+        p, contrib = model.model.contributions(df)
+        if not np.all(np.isfinite(p)):
+            raise ValueError(f"{model_version} gave non-finite probabilities")
+        method = "model"
+        scores = np.clip(np.round(100 * p), 0, 100)
+        coverage = model.model.encoder.coverage(df)
+        confidence = coverage * (0.5 + 0.5 * np.abs(2 * p - 1))
+        inputs, labels = model.model.inputs, model.labels
+    else:
+        method = "rules"
         scores, inputs, contrib = rule_scores(df)
         labels = {c: lead_label(c) for c in inputs}
         present = [c for c in inputs if c in df.columns]
@@ -246,119 +232,9 @@ def _score_chunk(
             "factors": f["factors"],
         }
     )
-    recs, actions = _advice(df, s, f)
-    return out.with_columns(
-        recommendations=recs,
-        next_best_actions=actions,
-        scored_at=pl.lit(scored_at, dtype=pl.Datetime("us", "UTC")),
+    return pl.concat([out, nba.lead_advice(df, s, f)], how="horizontal").with_columns(
+        scored_at=pl.lit(scored_at, dtype=pl.Datetime("us", "UTC"))
     )
-
-
-def _num(df: pl.DataFrame, col: str) -> pl.Series:
-    if col in df.columns:
-        return df[col].cast(pl.Float64).fill_null(0).fill_nan(0)
-    return pl.Series(col, np.zeros(df.height))
-
-
-def _advice(df: pl.DataFrame, score: pl.Series, f: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
-    """Vectorised `ml.nba` rules -> JSON text columns (recommendations, next_best_actions)."""
-    w = pl.DataFrame(
-        {
-            "s": score,
-            "pos": f["pos_label"],
-            "neg": f["neg_label"],
-            "negf": f["neg_feature"],
-            "meet": _num(df, "meetings_completed"),
-            "click": _num(df, "email_clicks") + _num(df, "content_downloads"),
-            "answered": _num(df, "calls_answered"),
-            "total": sum(
-                (
-                    _num(df, c)
-                    for c in (
-                        "email_opens",
-                        "email_clicks",
-                        "website_visits",
-                        "form_submissions",
-                        "content_downloads",
-                        "calls_answered",
-                        "meetings_completed",
-                    )
-                ),
-                start=pl.Series(np.zeros(df.height)),
-            ),
-        }
-    )
-    s = pl.col("s").cast(pl.Utf8)
-
-    def act(cond: pl.Expr, action: str, reason: pl.Expr, priority: str) -> pl.Expr:
-        return pl.when(cond).then(
-            pl.lit(f'{{"action":"{action}","reason":"')
-            + reason.str.replace_all('"', "'", literal=True)
-            + pl.lit(f'","priority":"{priority}"}}')
-        )
-
-    hot, warm, cold = pl.col("s") >= 70, (pl.col("s") >= 40) & (pl.col("s") < 70), pl.col("s") < 40
-    weak_channel = pl.col("negf").is_in(["calls_answered", "email_replies", "response_time"])
-    actions = [
-        act(
-            hot & (pl.col("meet") == 0),
-            "Book a meeting",
-            pl.lit("Score ") + s + pl.lit(": high likelihood to convert and no meeting held yet"),
-            "high",
-        ),
-        act(
-            hot & (pl.col("meet") > 0),
-            "Send a proposal",
-            pl.lit("Score ") + s + pl.lit(" and a meeting already held"),
-            "high",
-        ),
-        act(
-            warm & weak_channel,
-            "Try another channel",
-            pl.lit("Warm lead, but ") + pl.col("neg").str.to_lowercase() + pl.lit(" holds the score back"),
-            "medium",
-        ),
-        act(
-            warm & ~weak_channel,
-            "Send a relevant case study",
-            pl.lit("Warm lead (score ") + s + pl.lit(") to move forward"),
-            "medium",
-        ),
-        act(
-            (pl.col("click") > 0) & (pl.col("answered") == 0) & (pl.col("s") >= 25),
-            "Call while interest is fresh",
-            pl.lit("Clicked or downloaded content but has not spoken to sales"),
-            "medium",
-        ),
-        act(
-            cold,
-            "Move to a nurture campaign",
-            pl.lit("Score ") + s + pl.lit(": not ready for sales time"),
-            "low",
-        ),
-        act(pl.col("total") == 0, "Verify contact details", pl.lit("No engagement recorded"), "low"),
-    ]
-    recs = [
-        pl.when(pl.col("pos") != "").then(
-            pl.lit('"Lean on the strongest signal: ')
-            + pl.col("pos").str.to_lowercase().str.replace_all('"', "'", literal=True)
-            + pl.lit('."')
-        ),
-        pl.when(pl.col("neg") != "").then(
-            pl.lit('"Work on the weakest signal: ')
-            + pl.col("neg").str.to_lowercase().str.replace_all('"', "'", literal=True)
-            + pl.lit('."')
-        ),
-        pl.when(hot).then(pl.lit('"Prioritise this lead today."')),
-        pl.when(pl.col("s") < 20).then(pl.lit('"Keep in automated nurture; revisit when engagement rises."')),
-    ]
-    out = w.select(
-        recommendations=pl.lit("[") + pl.concat_str(recs, separator=",", ignore_nulls=True) + pl.lit("]"),
-        next_best_actions=pl.lit("[")
-        + pl.concat_str(actions, separator=",", ignore_nulls=True)
-        + pl.lit("]"),
-    )
-    return out["recommendations"], out["next_best_actions"]
 
 
 def explain(
@@ -388,6 +264,3 @@ def explain(
         out["base_points"] = RULE_BASE
         out["all_contributions"] = {name: float(c) for name, c in zip(inputs, pts[0], strict=True)}
     return out
-
-
-_ = (LEAD_FEATURES, nba)

@@ -1,22 +1,175 @@
-"""Next best actions: documented rules over a score, its factors and recent activity.
+"""Next best actions and advice: documented rules, each defined once.
 
-Rules (first match per rule, all that apply, highest priority first):
-  1. hot lead (score >= 70) without a meeting held          -> "Book a meeting"      (high)
+The lead rules are a table of Polars conditions evaluated over every scored lead at once (a
+million leads in seconds; one lead is a frame of one row). The bands come from `crm.bands`.
+
+Lead actions (all that apply, listed by priority):
+  1. hot lead without a meeting held                        -> "Book a meeting"      (high)
   2. hot lead with a meeting held                           -> "Send a proposal"     (high)
-  3. warm lead (40-69) whose strongest negative factor is
-     unanswered calls / few replies                         -> "Try another channel" (medium)
-  4. warm lead, otherwise                                   -> "Send a case study"   (medium)
-  5. e-mail clicks or downloads but no call answered        -> "Call while interest is fresh" (medium)
-  6. cold lead (< 40)                                       -> "Move to nurture campaign" (low)
-  7. no activity at all                                     -> "Verify contact details" (low)
-Churn: critical/high risk -> "Schedule an executive check-in" / cause-specific play.
+  3. warm lead whose strongest negative factor is a weak
+     channel (unanswered calls, few replies, slow responses) -> "Try another channel" (medium)
+  4. warm lead, otherwise                                   -> "Send a relevant case study" (medium)
+  5. e-mail clicks or downloads, no call answered, score
+     at least CALL_MIN_SCORE                                -> "Call while interest is fresh" (medium)
+  6. cold lead                                              -> "Move to a nurture campaign" (low)
+  7. no engagement at all                                   -> "Verify contact details" (low)
+Lead recommendations: the strongest and the weakest factor; "prioritise today" for a hot
+lead; "keep in nurture" below NURTURE_ONLY_BELOW.
+Churn: an at-risk churn level -> the play of the strongest cause; critical -> an executive
+check-in; medium -> the cause's play as an early warning.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-ACTION_PRIORITY = {"high": 0, "medium": 1, "low": 2}
+import numpy as np
+import polars as pl
+
+from crm.bands import AT_RISK_LEVELS, LEAD_SCORE_HOT_MIN, LEAD_SCORE_WARM_MIN
+
+CALL_MIN_SCORE = 25
+"""Below this score an unanswered click is not worth a call yet."""
+NURTURE_ONLY_BELOW = 20
+"""Below this score a lead is left to automated nurture."""
+WEAK_CHANNELS = ("calls_answered", "email_replies", "response_time_minutes")
+"""Lead features that, as the strongest negative factor, say the channel is not working."""
+ENGAGEMENT = (
+    "email_opens",
+    "email_clicks",
+    "website_visits",
+    "form_submissions",
+    "content_downloads",
+    "calls_answered",
+    "meetings_completed",
+)
+"""The lead's own engagement counts (none at all: check the contact details)."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One advice rule over the advice frame (`advice_frame`'s columns)."""
+
+    when: pl.Expr
+    text: pl.Expr
+    action: str = ""
+    priority: str = ""
+
+
+_score = pl.col("score")
+_said = _score.cast(pl.Utf8)
+_hot = _score >= LEAD_SCORE_HOT_MIN
+_warm = (_score >= LEAD_SCORE_WARM_MIN) & ~_hot
+_cold = _score < LEAD_SCORE_WARM_MIN
+_weak_channel = pl.col("weakest_feature").is_in(WEAK_CHANNELS)
+
+LEAD_ACTIONS: tuple[Rule, ...] = (
+    Rule(
+        _hot & (pl.col("meetings_completed") == 0),
+        pl.lit("Score ") + _said + pl.lit(": high likelihood to convert and no meeting held yet"),
+        "Book a meeting",
+        "high",
+    ),
+    Rule(
+        _hot & (pl.col("meetings_completed") > 0),
+        pl.lit("Score ") + _said + pl.lit(" and a meeting already held"),
+        "Send a proposal",
+        "high",
+    ),
+    Rule(
+        _warm & _weak_channel,
+        pl.lit("Warm lead, but ") + pl.col("weakest").str.to_lowercase() + pl.lit(" holds the score back"),
+        "Try another channel",
+        "medium",
+    ),
+    Rule(
+        _warm & ~_weak_channel,
+        pl.lit("Warm lead (score ") + _said + pl.lit(") to move forward"),
+        "Send a relevant case study",
+        "medium",
+    ),
+    Rule(
+        (pl.col("email_clicks") + pl.col("content_downloads") > 0)
+        & (pl.col("calls_answered") == 0)
+        & (_score >= CALL_MIN_SCORE),
+        pl.lit("Clicked or downloaded content but has not spoken to sales"),
+        "Call while interest is fresh",
+        "medium",
+    ),
+    Rule(
+        _cold,
+        pl.lit("Score ") + _said + pl.lit(": not ready for sales time"),
+        "Move to a nurture campaign",
+        "low",
+    ),
+    Rule(
+        pl.sum_horizontal(ENGAGEMENT) == 0,
+        pl.lit("No engagement recorded"),
+        "Verify contact details",
+        "low",
+    ),
+)
+
+LEAD_RECOMMENDATIONS: tuple[Rule, ...] = (
+    Rule(
+        pl.col("strongest") != "",
+        pl.lit("Lean on the strongest signal: ") + pl.col("strongest").str.to_lowercase() + pl.lit("."),
+    ),
+    Rule(
+        pl.col("weakest") != "",
+        pl.lit("Work on the weakest signal: ") + pl.col("weakest").str.to_lowercase() + pl.lit("."),
+    ),
+    Rule(_hot, pl.lit("Prioritise this lead today.")),
+    Rule(_score < NURTURE_ONLY_BELOW, pl.lit("Keep in automated nurture; revisit when engagement rises.")),
+)
+
+
+def advice_frame(features: pl.DataFrame, score: pl.Series, factors: pl.DataFrame) -> pl.DataFrame:
+    """What the lead rules read: the score, the strongest positive and negative factor
+    (`ml.explain.top_factors`) and the engagement counts (0 when missing)."""
+
+    def count(col: str) -> pl.Series:
+        if col in features.columns:
+            return features[col].cast(pl.Float64).fill_null(0).fill_nan(0).alias(col)
+        return pl.Series(col, np.zeros(features.height))
+
+    return pl.DataFrame(
+        [
+            score.alias("score"),
+            factors["pos_label"].alias("strongest"),
+            factors["neg_label"].alias("weakest"),
+            factors["neg_feature"].alias("weakest_feature"),
+            *(count(c) for c in ENGAGEMENT),
+        ]
+    )
+
+
+def _quoted(text: pl.Expr) -> pl.Expr:
+    """A JSON string of rule text (double quotes in labels become single ones)."""
+    return pl.lit('"') + text.str.replace_all('"', "'", literal=True) + pl.lit('"')
+
+
+def _json_list(items: Sequence[pl.Expr]) -> pl.Expr:
+    return pl.lit("[") + pl.concat_str(items, separator=",", ignore_nulls=True) + pl.lit("]")
+
+
+def lead_advice(features: pl.DataFrame, score: pl.Series, factors: pl.DataFrame) -> pl.DataFrame:
+    """Per lead, `recommendations` and `next_best_actions` as JSON text (the seed's
+    NextBestAction: action, reason, priority), by the rules above."""
+    actions = [
+        pl.when(r.when).then(
+            pl.lit(f'{{"action":"{r.action}","reason":')
+            + _quoted(r.text)
+            + pl.lit(f',"priority":"{r.priority}"}}')
+        )
+        for r in LEAD_ACTIONS
+    ]
+    recs = [pl.when(r.when).then(_quoted(r.text)) for r in LEAD_RECOMMENDATIONS]
+    return advice_frame(features, score, factors).select(
+        recommendations=_json_list(recs), next_best_actions=_json_list(actions)
+    )
+
 
 CAUSE_PLAYS = {
     "usage": ("Run an adoption session", "product usage is falling"),
@@ -24,113 +177,22 @@ CAUSE_PLAYS = {
     "engagement": ("Have the account manager reach out", "the customer has gone quiet"),
     "financial": ("Review pricing and billing with the customer", "billing signals show financial strain"),
 }
+"""Churn cause (a HealthFactor category) -> (action, why)."""
 
 
-def lead_actions(score: int, values: dict[str, Any], factors: list[dict]) -> list[dict]:
-    """Next best actions for one lead (the seed's NextBestAction: action, reason, priority)."""
-
-    def v(name: str) -> float:
-        x = values.get(name)
-        return float(x) if isinstance(x, int | float) else 0.0
-
+def churn_actions(churn_risk_level: str, top_category: str | None) -> list[dict]:
+    """Next best actions for one customer from its churn risk level (`crm.bands`) and the
+    category of its strongest churn factor."""
     out: list[dict] = []
-    meetings = v("meetings_completed")
-    total = sum(
-        v(k)
-        for k in (
-            "email_opens",
-            "email_clicks",
-            "website_visits",
-            "form_submissions",
-            "content_downloads",
-            "calls_answered",
-            "meetings_completed",
-        )
-    )
-    negatives = [f for f in factors if f["contribution"] < 0]
-    if score >= 70 and meetings == 0:
+    play = CAUSE_PLAYS.get(top_category or "")
+    if churn_risk_level in AT_RISK_LEVELS and play:
         out.append(
-            {
-                "action": "Book a meeting",
-                "reason": f"Score {score}: high likelihood to convert and no meeting held yet",
-                "priority": "high",
-            }
+            {"action": play[0], "reason": f"Churn risk {churn_risk_level}: {play[1]}", "priority": "high"}
         )
-    elif score >= 70:
-        out.append(
-            {
-                "action": "Send a proposal",
-                "reason": f"Score {score} and a meeting already held",
-                "priority": "high",
-            }
-        )
-    elif score >= 40:
-        weak = negatives[0]["feature"] if negatives else ""
-        if weak in ("calls_answered", "email_replies", "response_time"):
-            out.append(
-                {
-                    "action": "Try another channel",
-                    "reason": f"Warm lead, but {negatives[0]['label'].lower()} holds the score back",
-                    "priority": "medium",
-                }
-            )
-        else:
-            out.append(
-                {
-                    "action": "Send a relevant case study",
-                    "reason": f"Warm lead (score {score}) to move forward",
-                    "priority": "medium",
-                }
-            )
-    if (v("email_clicks") > 0 or v("content_downloads") > 0) and v("calls_answered") == 0 and score >= 25:
-        out.append(
-            {
-                "action": "Call while interest is fresh",
-                "reason": "Clicked or downloaded content but has not spoken to sales",
-                "priority": "medium",
-            }
-        )
-    if score < 40:
-        out.append(
-            {
-                "action": "Move to a nurture campaign",
-                "reason": f"Score {score}: not ready for sales time",
-                "priority": "low",
-            }
-        )
-    if total == 0:
-        out.append(
-            {"action": "Verify contact details", "reason": "No engagement recorded", "priority": "low"}
-        )
-    return sorted(out, key=lambda a: ACTION_PRIORITY[a["priority"]])
-
-
-def lead_recommendations(score: int, factors: list[dict]) -> list[str]:
-    """Short manager-facing advice from the strongest factors."""
-    recs: list[str] = []
-    pos = [f for f in factors if f["contribution"] > 0]
-    neg = [f for f in factors if f["contribution"] < 0]
-    if pos:
-        recs.append(f"Lean on the strongest signal: {pos[0]['label'].lower()}.")
-    if neg:
-        recs.append(f"Work on the weakest signal: {neg[0]['label'].lower()}.")
-    if score >= 70:
-        recs.append("Prioritise this lead today.")
-    elif score < 20:
-        recs.append("Keep in automated nurture; revisit when engagement rises.")
-    return recs
-
-
-def churn_actions(risk_level: str, top_category: str | None) -> list[dict]:
-    out: list[dict] = []
-    if risk_level in ("high", "critical") and top_category in CAUSE_PLAYS:
-        action, why = CAUSE_PLAYS[top_category]
-        out.append({"action": action, "reason": f"Churn risk {risk_level}: {why}", "priority": "high"})
-    if risk_level == "critical":
+    if churn_risk_level == "critical":
         out.append(
             {"action": "Schedule an executive check-in", "reason": "Critical churn risk", "priority": "high"}
         )
-    elif risk_level == "medium" and top_category in CAUSE_PLAYS:
-        action, why = CAUSE_PLAYS[top_category]
-        out.append({"action": action, "reason": f"Early warning: {why}", "priority": "medium"})
+    elif churn_risk_level == "medium" and play:
+        out.append({"action": play[0], "reason": f"Early warning: {play[1]}", "priority": "medium"})
     return out

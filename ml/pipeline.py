@@ -22,7 +22,7 @@ value and expected close date stand for the ones it had then (the simulator neve
 them after creation; a CRM whose reps edit them should snapshot them).
 
 Input frames (`ml.marts.pipeline_frames`):
-  deals: deal_id, pipeline_id, created_at, closed_at (null while open), is_won, value,
+  deals: deal_id, pipeline_id, created_at, closed_at (null while open), is_won, deal_value,
          expected_close_date, lead_id (optional)
   transitions: deal_id, entered_at, stage_probability (0-100)
 """
@@ -51,7 +51,7 @@ NAIVE_TS = pl.Datetime("us")
 
 
 def prepare(deals: pl.DataFrame, transitions: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Typed, naive-UTC copies of the two input frames."""
+    """Typed, naive-UTC copies of the two input frames (a deal's `deal_value` as `value`)."""
     d = deals.select(
         pl.col("deal_id").cast(pl.Utf8),
         (pl.col("pipeline_id").cast(pl.Utf8) if "pipeline_id" in deals.columns else pl.lit(None, pl.Utf8))
@@ -60,7 +60,7 @@ def prepare(deals: pl.DataFrame, transitions: pl.DataFrame) -> tuple[pl.DataFram
         pl.col("created_at").cast(NAIVE_TS),
         pl.col("closed_at").cast(NAIVE_TS),
         pl.col("is_won").cast(pl.Boolean).fill_null(False),
-        pl.col("value").cast(pl.Float64).fill_null(0.0),
+        pl.col("deal_value").cast(pl.Float64).fill_null(0.0).alias("value"),
         pl.col("expected_close_date").cast(pl.Date).cast(NAIVE_TS),
         (pl.col("lead_id").cast(pl.Utf8) if "lead_id" in deals.columns else pl.lit(None, pl.Utf8)).alias(
             "lead_id"

@@ -1,8 +1,8 @@
 """The model registry: `ml.model_versions` rows plus artifacts under CRM_HOME/models.
 
-Lifecycle: train -> `register` (status candidate) -> `promote_if_better` (active only when
-it beats both the active model and the baseline on the candidate's holdout, else rejected)
--> `rollback` (active -> retired, the previously active one back). One active version per
+Lifecycle: train -> `register` (status candidate) -> `gate` (it must beat the baseline and the
+active model on the candidate's holdout, else `reject`) -> `promote` (`ml.training` runs these
+steps) -> `rollback` (active -> retired, the previously active one back). One active version per
 (tenant, model name) is enforced by a partial unique index. Artifacts are joblib pickles
 written by this code only; a missing or unreadable artifact raises
 SCORING_SERVICE_UNAVAILABLE so callers fall back to rules.
@@ -188,7 +188,8 @@ def _set_status(conn: psycopg.Connection, vid: int, status: str, reason: str | N
 
 def promote(url: str | None, tenant_id: str, name: str, version: int, reason: str = "promoted") -> Version:
     """Make `version` active (the current active one is retired), unconditionally: the gate is
-    applied by `promote_if_better`; this is the operator's override (`crm models promote`)."""
+    applied before (`ml.training`); called alone, this is the operator's override (`crm models
+    promote`)."""
     with connect(url) as conn:
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"ml:{tenant_id}:{name}",))
         target = conn.execute(
@@ -210,23 +211,6 @@ def promote(url: str | None, tenant_id: str, name: str, version: int, reason: st
 def reject(url: str | None, v: Version, reason: str) -> None:
     with connect(url) as conn:
         _set_status(conn, v.id, "rejected", reason)
-
-
-def promote_if_better(
-    url: str | None,
-    candidate: Version,
-    score: float,
-    active_score: float | None,
-    baseline: float | None,
-    higher_is_better: bool = True,
-) -> tuple[bool, str]:
-    ok, why = gate(score, active_score, baseline, higher_is_better)
-    if ok:
-        promote(url, candidate.tenant_id, candidate.name, candidate.version, why)
-    else:
-        reject(url, candidate, why)
-    log.info("%s for %s: %s", "promoted" if ok else "rejected", candidate.label, why)
-    return ok, why
 
 
 def rollback(url: str | None, tenant_id: str, name: str) -> Version | None:

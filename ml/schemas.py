@@ -1,9 +1,11 @@
 """Input schemas of the models: which columns a feature frame carries and what they mean.
 
 Feature frames are Polars DataFrames, one row per entity, as the warehouse's ML marts
-(`analytics.ml_features__leads`, `analytics.ml_features__customers`) deliver them. Columns
-not listed here are used too when numeric (as numbers) or text (as categories), unless they
-are ids, labels or known leaks (`NEVER_FEATURES`). Labels use the names below, in
+(`analytics.ml_features__leads`, `analytics.ml_features__customers[_current]`) deliver them:
+the marts emit these names and no outcome or leak column, so a frame is its mart as it is
+(`ml.marts`). Columns not listed here are used too when numeric (as numbers) or text (as
+categories), unless they are ids, labels, snapshot bookkeeping or known leaks
+(`NEVER_FEATURES`: the one list of what is never an input). Labels use the names below, in
 manager language for the explanations.
 """
 
@@ -21,7 +23,7 @@ LEAD_FEATURES: dict[str, tuple[str, str]] = {
     "job_title": ("demographic", "Job title"),
     "industry": ("demographic", "Industry"),
     "country": ("demographic", "Country"),
-    "source": ("demographic", "Lead source"),
+    "lead_source": ("demographic", "Lead source"),
     "email_opens": ("behavioral", "E-mail opens"),
     "email_clicks": ("behavioral", "E-mail clicks"),
     "website_visits": ("behavioral", "Website visits"),
@@ -31,8 +33,8 @@ LEAD_FEATURES: dict[str, tuple[str, str]] = {
     "emails_sent": ("engagement", "E-mails sent by sales"),
     "calls_made": ("engagement", "Calls made"),
     "calls_answered": ("engagement", "Calls answered"),
-    "call_duration": ("engagement", "Typical call length"),
-    "response_time": ("engagement", "Typical response time"),
+    "call_duration_seconds": ("engagement", "Typical call length"),
+    "response_time_minutes": ("engagement", "Typical response time"),
     "meetings_scheduled": ("engagement", "Meetings scheduled"),
     "meetings_completed": ("engagement", "Meetings held"),
     "meeting_acceptance_rate": ("engagement", "Meeting show-up rate"),
@@ -98,7 +100,8 @@ NEVER_FEATURES = frozenset(
         "created_at",
         "updated_at",
         "as_of",
-        "feature_cut_at",
+        "snapshot_at",
+        "is_active_at_snapshot",
         "converted_90d",
         "churned_90d",
         "converted",
@@ -122,8 +125,9 @@ NEVER_FEATURES = frozenset(
         "last_activity_at",
     }
 )
-"""Ids, labels, outcome-driven fields (status, proposal/contract counts follow the outcome)
-and personal data: never model inputs."""
+"""Ids, labels, snapshot bookkeeping (the customer marts' `snapshot_at`, and
+`is_active_at_snapshot`: the rows the churn model trains on and scores), outcome-driven fields
+(status, proposal/contract counts follow the outcome) and personal data: never model inputs."""
 
 
 def humanize(column: str) -> str:

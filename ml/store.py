@@ -173,7 +173,7 @@ def tenants(url: str | None) -> list[str]:
         "analytics.ml_features__leads",
         "analytics.ml_features__customers",
         "analytics.ml_series__revenue_daily",
-        "analytics.fct_deals",
+        "analytics.ml_features__deals",
     )
     with connect(url) as conn:
         have = [m for m in marts if conn.execute("SELECT to_regclass(%s) IS NOT NULL", (m,)).fetchone()[0]]

@@ -34,7 +34,7 @@ observe_landing_job = define_asset_job(
 lead_scoring_job = define_asset_job(
     "lead_scoring",
     selection=_then_marts(
-        _fresh(keys.LEAD_FEATURES, keys.FCT_DEALS)
+        _fresh(keys.LEAD_FEATURES, keys.DEAL_FEATURES)
         | AssetSelection.assets(keys.LEAD_SCORES, keys.DEAL_PROBABILITIES)
     ),
     description="Hourly: refresh lead/deal features, score leads and deals with the active models.",
@@ -59,7 +59,7 @@ customer_health_job = define_asset_job(
 weekly_retrain_job = define_asset_job(
     "weekly_retrain",
     selection=_then_marts(
-        _fresh(keys.REVENUE_SERIES, keys.LEAD_FEATURES, keys.FCT_DEALS)
+        _fresh(keys.REVENUE_SERIES, keys.LEAD_FEATURES, keys.DEAL_FEATURES)
         | AssetSelection.assets(
             keys.FORECAST_MODEL_CANDIDATE,
             keys.FORECAST_MODEL,

@@ -33,15 +33,15 @@ def mart_key(model: str) -> AssetKey:
     return AssetKey(["analytics", model])
 
 
-# ML feature marts (issue 4) the ML assets read.
+# The dbt marts the ML assets read.
 LEAD_FEATURES = mart_key("ml_features__leads")
 CUSTOMER_FEATURES = mart_key("ml_features__customers")
 CUSTOMER_FEATURES_CURRENT = mart_key("ml_features__customers_current")
 REVENUE_SERIES = mart_key("ml_series__revenue_daily")
+DEAL_FEATURES = mart_key("ml_features__deals")
 DIM_CUSTOMERS = mart_key("dim_customers")
-FCT_DEALS = mart_key("fct_deals")
 
-# ML outputs (issue 5): keyed by their table in schema `ml`.
+# ML outputs: keyed by their table in schema `ml`.
 LEAD_SCORES = ml_key("lead_scores")
 DEAL_PROBABILITIES = ml_key("deal_probabilities")
 CHURN_PREDICTIONS = ml_key("churn_predictions")

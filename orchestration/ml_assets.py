@@ -1,13 +1,16 @@
-"""The ML jobs (issue 5's `ml/` functions) as assets, downstream of the dbt feature marts.
+"""The ML steps as assets, downstream of the dbt feature marts. The assets only call the steps
+`ml.training` and `ml.scoring` run for every model spec (`ml.specs`), the same ones the CLI
+(`crm ml train|score`) runs.
 
 Per model: `<model>_candidate` trains, evaluates on a time-based holdout and registers a
 candidate in `ml.model_versions`; its blocking `quality_gate` check fails (and rejects the
 candidate) when the holdout metrics miss the gate, which stops `<model>` (the promotion) from
 running, so the active model stays in place. Scoring assets use the active model and fall back
-to the rule-based scorers when there is none or scoring fails, and say so in their metadata.
+to the rules when there is none or scoring fails, and say so in their metadata.
 """
 
-from typing import Any
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -24,8 +27,11 @@ from dagster import (
     asset_check,
 )
 
-from . import keys, ml_calls
+from . import keys
 from .resources import PostgresResource
+
+if TYPE_CHECKING:
+    from ml.specs import ModelSpec
 
 TRAINING_GROUP = "ml_training"
 SCORING_GROUP = "ml_scoring"
@@ -71,8 +77,12 @@ def _md(d: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _summary_md(summary: dict[str, Any]) -> dict[str, Any]:
-    return _md({k: v for k, v in summary.items() if not k.startswith("_")})
+def _spec(model: str) -> "ModelSpec":
+    """The model's `ml.specs.ModelSpec`. ML is imported when a step runs, not when the
+    Definitions load (scikit-learn, Polars and pandas take seconds to import)."""
+    from ml.specs import BY_NAME
+
+    return BY_NAME[model]
 
 
 def _training_assets(model: str, candidate_key: AssetKey, active_key: AssetKey, inputs: list[AssetKey]):
@@ -91,9 +101,11 @@ def _training_assets(model: str, candidate_key: AssetKey, active_key: AssetKey, 
     def candidate(
         context: AssetExecutionContext, config: TrainingConfig, postgres: PostgresResource
     ) -> MaterializeResult:
-        summary = ml_calls.train_candidates(postgres.url, model, seed=config.seed)
+        from ml import training
+
+        summary = training.train_candidates(postgres.url, _spec(model), seed=config.seed).summary()
         context.log.info(f"{model}: {summary}")
-        return MaterializeResult(metadata=_summary_md(summary))
+        return MaterializeResult(metadata=_md(summary))
 
     @asset_check(
         asset=candidate_key,
@@ -107,15 +119,17 @@ def _training_assets(model: str, candidate_key: AssetKey, active_key: AssetKey, 
     def quality_gate(
         context: AssetCheckExecutionContext, config: QualityGateConfig, postgres: PostgresResource
     ) -> AssetCheckResult:
-        verdicts = ml_calls.gate_candidates(
+        from ml import training
+
+        verdicts = training.gate_candidates(
             postgres.url, model, dict(config.min_metrics), dict(config.max_metrics)
         )
-        passed = [v for v in verdicts if v["passed"]]
-        quality = [v for v in verdicts if v["kind"] == "quality"]
+        passed = [v for v in verdicts if v.passed]
+        quality = [asdict(v) for v in verdicts if v.kind == "quality"]
         metadata = {
             "candidates": MetadataValue.int(len(verdicts)),
             "passed": MetadataValue.int(len(passed)),
-            "no_improvement": MetadataValue.int(sum(v["kind"] == "no_improvement" for v in verdicts)),
+            "no_improvement": MetadataValue.int(sum(v.kind == "no_improvement" for v in verdicts)),
             "failed_quality": MetadataValue.json(quality),
         }
         if quality and not passed:
@@ -135,27 +149,36 @@ def _training_assets(model: str, candidate_key: AssetKey, active_key: AssetKey, 
         description=f"Promotes the {model} candidates that passed the quality gate to active (ml.model_versions).",
     )
     def promotion(context: AssetExecutionContext, postgres: PostgresResource) -> MaterializeResult:
-        summary = ml_calls.promote_candidates(postgres.url, model)
+        from ml import training
+
+        summary = training.promote_candidates(postgres.url, model).summary()
         context.log.info(f"{model} promotion: {summary}")
-        return MaterializeResult(metadata=_summary_md(summary))
+        return MaterializeResult(metadata=_md(summary))
 
     return [candidate, promotion], [quality_gate]
 
 
-_MODELS = (
-    # registry name, candidate key, promotion key, training input
+MODELS = (
+    # registry name (`ml.specs`), candidate key, promotion key, training input
     ("lead_scoring", keys.LEAD_MODEL_CANDIDATE, keys.LEAD_MODEL, [keys.LEAD_FEATURES]),
     ("churn", keys.CHURN_MODEL_CANDIDATE, keys.CHURN_MODEL, [keys.CUSTOMER_FEATURES]),
-    ("deal_win", keys.DEAL_MODEL_CANDIDATE, keys.DEAL_MODEL, [keys.FCT_DEALS]),
+    ("deal_win", keys.DEAL_MODEL_CANDIDATE, keys.DEAL_MODEL, [keys.DEAL_FEATURES]),
     ("revenue_prophet", keys.FORECAST_MODEL_CANDIDATE, keys.FORECAST_MODEL, [keys.REVENUE_SERIES]),
 )
-_training = [_training_assets(name, cand, active, deps) for name, cand, active, deps in _MODELS]
+"""The training assets of each model; a test holds the names equal to `ml.specs.SPECS`'."""
+_training = [_training_assets(name, cand, active, deps) for name, cand, active, deps in MODELS]
 
 
-def _scored(context: AssetExecutionContext, what: str, summary: dict[str, Any]) -> MaterializeResult:
+def _scored(
+    context: AssetExecutionContext, url: str, model: str, *, seed: int = 42, force_rules: bool = False
+) -> MaterializeResult:
+    """Score with `ml.scoring` and put its summary (rows by method, fallbacks) in the metadata."""
+    from ml import scoring
+
+    summary = scoring.score_model(url, _spec(model), seed=seed, force_rules=force_rules).summary()
     if summary.get("fallback_reason"):
-        context.log.warning(f"{what}: fallback ({summary['fallback_reason']})")
-    return MaterializeResult(metadata=_summary_md(summary))
+        context.log.warning(f"{model}: fallback ({summary['fallback_reason']})")
+    return MaterializeResult(metadata=_md(summary))
 
 
 @asset(
@@ -172,12 +195,12 @@ def _scored(context: AssetExecutionContext, what: str, summary: dict[str, Any]) 
 def lead_scores(
     context: AssetExecutionContext, config: ScoringConfig, postgres: PostgresResource
 ) -> MaterializeResult:
-    return _scored(context, "lead scores", ml_calls.score_leads(postgres.url, force_rules=config.force_rules))
+    return _scored(context, postgres.url, "lead_scoring", force_rules=config.force_rules)
 
 
 @asset(
     key=keys.DEAL_PROBABILITIES,
-    deps=[keys.DEAL_MODEL, keys.FCT_DEALS],
+    deps=[keys.DEAL_MODEL, keys.DEAL_FEATURES],
     group_name=SCORING_GROUP,
     kinds={"python", "postgres"},
     retry_policy=SCORING_RETRY,
@@ -186,9 +209,7 @@ def lead_scores(
 def deal_probabilities(
     context: AssetExecutionContext, config: ScoringConfig, postgres: PostgresResource
 ) -> MaterializeResult:
-    return _scored(
-        context, "deal probabilities", ml_calls.score_deals(postgres.url, force_rules=config.force_rules)
-    )
+    return _scored(context, postgres.url, "deal_win", force_rules=config.force_rules)
 
 
 @asset(
@@ -197,14 +218,12 @@ def deal_probabilities(
     group_name=SCORING_GROUP,
     kinds={"python", "postgres"},
     retry_policy=SCORING_RETRY,
-    description="Churn probability, risk level and factors per active customer (ml.churn_predictions).",
+    description="Churn probability, churn risk level and factors per active customer (ml.churn_predictions).",
 )
 def churn_predictions(
     context: AssetExecutionContext, config: ScoringConfig, postgres: PostgresResource
 ) -> MaterializeResult:
-    return _scored(
-        context, "churn predictions", ml_calls.predict_churn(postgres.url, force_rules=config.force_rules)
-    )
+    return _scored(context, postgres.url, "churn", force_rules=config.force_rules)
 
 
 @asset(
@@ -218,7 +237,7 @@ def churn_predictions(
 def revenue_forecasts(
     context: AssetExecutionContext, config: TrainingConfig, postgres: PostgresResource
 ) -> MaterializeResult:
-    return _scored(context, "revenue forecasts", ml_calls.forecast_revenue(postgres.url, seed=config.seed))
+    return _scored(context, postgres.url, "revenue_prophet", seed=config.seed)
 
 
 ML_ASSETS = [

@@ -1,4 +1,5 @@
-"""Schema `ml`: the ML jobs' outputs (issue 5 owns them; migration `0201_ml_tables`).
+"""Schema `ml`: the ML jobs' outputs (migrations `0201_ml_tables`, `0801_dashboard_ml_indexes`,
+`1001_churn_risk_level`).
 
 One writer (the ML jobs, role `crm_ml`); read by dbt marts, the API and dashboards through
 row-level security keyed on `app.tenant_id`. Every row carries `tenant_id` and the model
@@ -23,9 +24,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from crm.bands import RISK_LEVELS
 from crm.schema.base import ML, metadata
 
 EMPTY_ARRAY = text("'[]'::jsonb")
+LEVELS = ", ".join(f"'{level}'" for level in RISK_LEVELS)
 
 model_versions = Table(
     "model_versions",
@@ -97,15 +100,15 @@ churn_predictions = Table(
     Column("tenant_id", UUID(as_uuid=True), nullable=False),
     Column("customer_id", UUID(as_uuid=True), primary_key=True),
     Column("churn_probability", Float(precision=53), nullable=False),
-    Column("risk_level", Text, nullable=False),
+    Column("churn_risk_level", Text, nullable=False),
     Column("factors", JSONB, nullable=False, server_default=EMPTY_ARRAY),
     Column("method", Text, nullable=False),
     Column("model_version", Text, nullable=False),
     Column("scored_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
     CheckConstraint("churn_probability BETWEEN 0 AND 1", name="churn_probability"),
-    CheckConstraint("risk_level IN ('low', 'medium', 'high', 'critical')", name="risk_level"),
+    CheckConstraint(f"churn_risk_level IN ({LEVELS})", name="churn_risk_level"),
     CheckConstraint("method IN ('model', 'rules')", name="method"),
-    Index(None, "tenant_id", "risk_level"),
+    Index(None, "tenant_id", "churn_risk_level"),
     schema=ML,
 )
 # The churn-risk list's order (migration 0801): the first 100 entries, no sort of the tenant's rows.

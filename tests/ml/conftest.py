@@ -63,15 +63,13 @@ def deal_table(tenant: str, n: int, seed: int) -> pl.DataFrame:
         {
             "tenant_id": tenant,
             "deal_id": [str(_uuid.UUID(bytes=rng.bytes(16), version=4)) for _ in range(n)],
-            "is_won": status == "won",
-            "is_lost": status == "lost",
-            "is_open": status == "open",
+            "status": status,
             "stage_name": np.where(
                 status == "open", "Proposal", np.where(status == "won", "Closed Won", "Closed Lost")
             ),
-            "probability": np.where(status == "open", 40, np.where(status == "won", 100, 0)).astype(np.int64),
+            "stage_probability": np.where(status == "open", 40.0, np.where(status == "won", 100.0, 0.0)),
             "deal_value": np.round(rng.lognormal(9, 1, n), 2),
-            "stages_entered": (stages + (status != "open")).astype(np.int64),
+            "stages_reached": stages,
             "age_days": rng.uniform(1, 200, n),
             "pipeline_name": "Default",
             "lead_source": np.array(["website", "referral"])[rng.integers(0, 2, n)],
@@ -84,7 +82,8 @@ def deal_table(tenant: str, n: int, seed: int) -> pl.DataFrame:
                 dtype=pl.Datetime("us", "UTC"),
             ),
             "expected_close_date": pl.Series(
-                [(AS_OF + timedelta(days=int(d))).date() for d in rng.integers(1, 150, n)]
+                [AS_OF + timedelta(days=int(d)) for d in rng.integers(1, 150, n)],
+                dtype=pl.Datetime("us", "UTC"),
             ),
         }
     )
@@ -122,7 +121,7 @@ def ml_db(create_database: Callable[[str], str], crm_home) -> Iterator[str]:
         )
         write_table(
             conn,
-            "analytics.fct_deals",
+            "analytics.ml_features__deals",
             pl.concat([deal_table(BIG, 1200, 3), deal_table(SMALL, 80, 4)]),
             ("tenant_id", "deal_id"),
         )

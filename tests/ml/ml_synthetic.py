@@ -33,18 +33,18 @@ def lead_frame(tenant_id: str, n: int = 3000, seed: int = 0, base: float = -1.6)
             "created_at": pl.Series(created, dtype=pl.Datetime("us", "UTC")),
             "converted_90d": pl.Series(label).replace(-1, None),
             "industry": industries[rng.integers(0, 4, n)],
-            "source": np.where(rng.random(n) < 0.5 + 0.1 * np.tanh(z - base), "website", "referral"),
+            "lead_source": np.where(rng.random(n) < 0.5 + 0.1 * np.tanh(z - base), "website", "referral"),
             "email_opens": rng.poisson(2 * lam),
             "email_clicks": rng.poisson(0.8 * lam),
             "website_visits": rng.poisson(1.5 * lam),
             "meetings_completed": rng.poisson(0.2 * lam),
             "calls_answered": rng.poisson(0.3 * lam),
-            "response_time": np.where(
+            "response_time_minutes": np.where(
                 rng.random(n) < 0.2, np.nan, rng.exponential(200 * np.exp(-0.4 * (z - base)))
             ),
             "employee_count": np.round(np.exp(3.5 + rng.standard_normal(n))).astype(np.int64),
         }
-    ).with_columns(pl.col("response_time").fill_nan(None))
+    ).with_columns(pl.col("response_time_minutes").fill_nan(None))
 
 
 def customer_frame(tenant_id: str, n: int = 2000, seed: int = 0) -> pl.DataFrame:

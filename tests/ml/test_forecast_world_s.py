@@ -111,15 +111,15 @@ def test_a_tenant_without_deals_is_skipped_not_fatal(world: str) -> None:
     trainers give a reason to skip it instead of failing the job for every tenant (a second
     `make demo` on a database where the API benchmark had created such a tenant failed)."""
     import uuid
-    from datetime import UTC, datetime
 
-    from orchestration.ml_calls import TRAINERS
+    from ml import training
+    from ml.specs import DEALS, FORECAST
 
     with psycopg.connect(world, autocommit=True) as conn:
         tenant = conn.execute(
             "INSERT INTO crm.tenants (id, slug, name) VALUES (%s, %s, 'New') RETURNING id::text",
             (uuid.uuid4(), f"new-{uuid.uuid4().hex[:6]}"),
         ).fetchone()[0]
-    for model in ("deal_win", "revenue_prophet"):
-        reason = TRAINERS[model](world, tenant, 0, datetime.now(UTC))
-        assert isinstance(reason, str) and reason, model
+    for spec in (DEALS, FORECAST):
+        run = training.train_candidates(world, spec, seed=0, tenants=[tenant])
+        assert not run.registered and run.skipped[tenant], spec.name

@@ -22,22 +22,22 @@ EARLIER = datetime(2026, 5, 27, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def two_snapshots() -> pl.DataFrame:
     """The same 3,000 customers at two snapshots (features and labels drawn afresh)."""
-    late = customer_frame(TENANT, 3000, seed=21).with_columns(feature_cut_at=pl.lit(LATEST))
+    late = customer_frame(TENANT, 3000, seed=21).with_columns(snapshot_at=pl.lit(LATEST))
     early = customer_frame(TENANT, 3000, seed=22).with_columns(
-        customer_id=late["customer_id"], feature_cut_at=pl.lit(EARLIER)
+        customer_id=late["customer_id"], snapshot_at=pl.lit(EARLIER)
     )
     return pl.concat([early, late])
 
 
 def test_holdout_is_latest_snapshot_customers_never_trained_on(two_snapshots: pl.DataFrame) -> None:
     fit, hold = churn._split(two_snapshots)
-    assert hold["feature_cut_at"].unique().to_list() == [LATEST]
+    assert hold["snapshot_at"].unique().to_list() == [LATEST]
     assert hold.height == 3000 - int(3000 * 0.8)
     held = set(hold["customer_id"].to_list())
     assert not held & set(fit["customer_id"].to_list())
     # every other row, at both snapshots, is trained on
     assert fit.height == two_snapshots.height - hold.height * 2
-    assert set(fit["feature_cut_at"].unique().to_list()) == {LATEST, EARLIER}
+    assert set(fit["snapshot_at"].unique().to_list()) == {LATEST, EARLIER}
 
 
 def test_training_on_two_snapshots_learns_and_reports_it(two_snapshots: pl.DataFrame) -> None:
@@ -53,7 +53,7 @@ def test_training_on_two_snapshots_learns_and_reports_it(two_snapshots: pl.DataF
 
 def test_out_of_fold_calibration_matches_the_base_rate(two_snapshots: pl.DataFrame) -> None:
     data = two_snapshots
-    num, cat = split_columns(data, exclude={"feature_cut_at"})
+    num, cat = split_columns(data, exclude={"snapshot_at"})
     y = data["churned_90d"].to_numpy()
     m = LinearModel.fit_cross_calibrated(data, y, num, cat, groups=churn._id_hash(data), seed=1)
     # calibrated on logits the model had not seen: the mean probability is the churn rate

@@ -96,11 +96,18 @@ def test_a_model_that_fails_to_score_falls_back_to_rules(
 ) -> None:
     import copy
 
+    from ml.scoring import with_fallback
+
     broken = copy.deepcopy(trained.model)
     broken.model.coef = broken.model.coef[:2]  # shape mismatch: scoring raises
-    rows = lead.score(frame.head(30), broken, "lead_scoring@9", AS_OF)
+    with pytest.raises(IndexError):
+        lead.score(frame.head(30), broken, "lead_scoring@9", AS_OF)
+    rows, reason = with_fallback(
+        lambda m, v: lead.score(frame.head(30), m, "lead_scoring@9" if m else None, AS_OF), broken, None, None
+    )
     assert set(rows["method"]) == {"rules"}
     assert set(rows["model_version"]) == {lead.RULES_VERSION}
+    assert reason is not None and "failed" in reason
 
 
 def test_rule_scores_are_documented_points(frame: pl.DataFrame) -> None:

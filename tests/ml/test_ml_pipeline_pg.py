@@ -13,7 +13,8 @@ from conftest import BIG, SMALL
 from ml_synthetic import AS_OF
 
 from crm.errors import CRMError, CRMErrorCode
-from ml import jobs, lead, marts, registry
+from ml import churn, deals, jobs, lead, marts, registry, training
+from ml.specs import LEAD
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +41,9 @@ def test_models_are_trained_gated_and_promoted_per_tenant(ml_db: str, trained: j
 
 
 def test_everything_is_scored_with_method_and_version(ml_db: str, trained: jobs.TrainReport) -> None:
-    counts = jobs.score_all(ml_db, AS_OF, seed=42)
+    runs = jobs.score_all(ml_db, AS_OF, seed=42)
     leads = marts.lead_frame(ml_db)
-    assert counts["lead_scores"] == leads.height
+    assert runs["lead_scores"]["rows"] == leads.height
     assert _count(ml_db, "SELECT count(*) FROM ml.lead_scores") == leads.height
     by = dict.fromkeys(("model", "rules"), 0)
     with psycopg.connect(ml_db) as conn:
@@ -122,14 +123,15 @@ def test_registry_refuses_a_worse_model(ml_db: str, trained: jobs.TrainReport) -
                 "website_visits",
                 "meetings_completed",
                 "calls_answered",
-                "response_time",
+                "response_time_minutes",
             )
         ]
     )
     before = registry.active(ml_db, BIG, lead.MODEL_NAME)
-    report = jobs.TrainReport()
-    jobs.train_lead(ml_db, BIG, noisy, AS_OF, 42, report)
-    assert report.rows[0]["outcome"] == "rejected"
+    candidate = training.train_tenant(ml_db, LEAD, BIG, seed=42, as_of=AS_OF, frame=noisy)
+    [verdict] = training.gate_candidates(ml_db, lead.MODEL_NAME, tenants=[BIG])
+    assert (verdict.version, verdict.passed) == (candidate.version, False)
+    assert training.promote_candidates(ml_db, lead.MODEL_NAME, tenants=[BIG]).promoted == []
     after = registry.active(ml_db, BIG, lead.MODEL_NAME)
     assert after.version == before.version
     rejected = registry.get(ml_db, BIG, lead.MODEL_NAME, status="rejected")
@@ -146,7 +148,8 @@ def test_a_broken_model_file_falls_back_to_rules(ml_db: str, trained: jobs.Train
         with pytest.raises(CRMError) as err:
             registry.load_active(ml_db, BIG, lead.MODEL_NAME)
         assert err.value.code == CRMErrorCode.SCORING_SERVICE_UNAVAILABLE
-        jobs.score_all(ml_db, AS_OF, tenants=[BIG])
+        runs = jobs.score_all(ml_db, AS_OF, tenants=[BIG])
+        assert f"cannot load {v.label}" in runs["lead_scores"]["fallback_reason"]
         with psycopg.connect(ml_db) as conn:
             methods = {
                 r[0]
@@ -162,6 +165,43 @@ def test_a_broken_model_file_falls_back_to_rules(ml_db: str, trained: jobs.Train
         _count(ml_db, "SELECT count(*) FROM ml.lead_scores WHERE tenant_id = %s AND method = 'model'", BIG)
         > 0
     )
+
+
+def test_a_broken_active_model_falls_back_to_rules_through_the_cli(
+    ml_db: str, trained: jobs.TrainReport
+) -> None:
+    """An active model that loads but cannot score: `crm ml score` writes the rules' answer for
+    the tenant, and the rows and the command's output say so."""
+    from typer.testing import CliRunner
+
+    from stack.cli import app
+
+    answers = {
+        lead.MODEL_NAME: ("lead_scores", "rules"),
+        churn.MODEL_NAME: ("churn_predictions", "rules"),
+        deals.MODEL_NAME: ("deal_probabilities", deals.STAGE_DEFAULT),
+    }
+    broken = {
+        name: registry.register(ml_db, BIG, name, {"not": "a model"}, {}, {}, (None, None))
+        for name in answers
+    }
+    for name, v in broken.items():
+        registry.promote(ml_db, BIG, name, v.version, "test: a model that cannot score")
+    try:
+        res = CliRunner().invoke(app, ["ml", "score", "--tenant", BIG], env={"COLUMNS": "250"})
+        assert res.exit_code == 0, res.output
+        with psycopg.connect(ml_db) as conn:
+            for name, (table, method) in answers.items():
+                written = conn.execute(
+                    f"SELECT array_agg(DISTINCT method), count(*) FROM ml.{table} WHERE tenant_id = %s",
+                    (BIG,),
+                ).fetchone()
+                assert written[0] == [method] and written[1] > 0, name
+                assert f"{broken[name].label} failed" in res.output.replace("\n", ""), (name, res.output)
+    finally:
+        for name in answers:
+            registry.rollback(ml_db, BIG, name)  # the trained model is active again
+    assert registry.active(ml_db, BIG, lead.MODEL_NAME).version == 1
 
 
 def test_promote_and_rollback(ml_db: str, trained: jobs.TrainReport) -> None:

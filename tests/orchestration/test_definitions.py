@@ -102,3 +102,11 @@ def test_dbt_tests_are_asset_checks(defs) -> None:
         if c.asset_key in (keys.LEAD_MODEL_CANDIDATE, keys.CHURN_MODEL_CANDIDATE)
     }
     assert gates == {"quality_gate"}
+
+
+def test_every_model_spec_has_its_training_assets() -> None:
+    """The training assets run the specs of `ml.specs` by registry name: one per spec."""
+    from ml.specs import SPECS
+    from orchestration.ml_assets import MODELS
+
+    assert [name for name, *_ in MODELS] == [s.name for s in SPECS]

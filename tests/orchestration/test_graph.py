@@ -141,26 +141,38 @@ def test_failing_quality_gate_blocks_promotion(defs, full_run, seeded_db: str, d
 def test_scoring_falls_back_to_rules_when_the_model_fails(
     defs, full_run, seeded_db: str, dagster_instance
 ) -> None:
-    from ml import lead, registry
+    """Active lead and churn models that load but cannot score: the scoring assets write the
+    rules' answer for the tenant, and say so in their metadata (as `crm ml score` does)."""
+    from ml import churn, lead, registry
 
     tenant = _one(seeded_db, "select id::text from crm.tenants order by created_at, id limit 1")[0]
-    broken = registry.register(seeded_db, tenant, lead.MODEL_NAME, {"not": "a model"}, {}, {}, (None, None))
-    registry.promote(seeded_db, tenant, lead.MODEL_NAME, broken.version, "test: a model that cannot score")
+    outputs = {lead.MODEL_NAME: keys.LEAD_SCORES, churn.MODEL_NAME: keys.CHURN_PREDICTIONS}
+    broken = {
+        name: registry.register(seeded_db, tenant, name, {"not": "a model"}, {}, {}, (None, None))
+        for name in outputs
+    }
+    for name, v in broken.items():
+        registry.promote(seeded_db, tenant, name, v.version, "test: a model that cannot score")
     try:
         result = materialize(
-            [defs.resolve_assets_def(keys.LEAD_SCORES)],
+            [defs.resolve_assets_def(k) for k in outputs.values()],
             instance=dagster_instance,
             raise_on_error=False,
         )
         assert result.success, _failures(result)
-        [mat] = result.get_asset_materialization_events()
-        md = {k: v.value for k, v in mat.materialization.metadata.items()}
-        assert tenant in md["fallback_reason"] and broken.label in md["fallback_reason"]
-        assert set(md["methods"]) == {"rules"}
-        methods = _one(
-            seeded_db, "select array_agg(distinct method) from ml.lead_scores where tenant_id = %s", (tenant,)
-        )[0]
-        assert methods == ["rules"]
+        by_key = {m.asset_key: m.materialization.metadata for m in result.get_asset_materialization_events()}
+        for name, key in outputs.items():
+            md = {k: v.value for k, v in by_key[key].items()}
+            assert f"{tenant}: {broken[name].label} failed" in md["fallback_reason"], md
+            assert set(md["methods"]) == {"rules"} and md["method"] == "rules"
+            table = key.path[-1]
+            methods = _one(
+                seeded_db,
+                f"select array_agg(distinct method) from ml.{table} where tenant_id = %s",
+                (tenant,),
+            )[0]
+            assert methods == ["rules"], table
     finally:
         with psycopg.connect(seeded_db) as conn:
-            conn.execute("update ml.model_versions set status = 'retired' where id = %s", (broken.id,))
+            for v in broken.values():
+                conn.execute("update ml.model_versions set status = 'retired' where id = %s", (v.id,))

@@ -3,7 +3,10 @@
 -- within churn_horizon_days after it. The label is null for customers that were not active
 -- customers at the snapshot (not yet, or already churned). Every label is complete: each
 -- snapshot's horizon ends where the next one starts.
--- Score with ml_features__customers_current (same feature columns, as of now).
+-- Score with ml_features__customers_current (same feature columns, as of now). The columns
+-- are what the churn model reads (ml/schemas.py): keys, the snapshot time, the label, the
+-- row filter is_active_at_snapshot (the model trains on active customers only) and the
+-- features, billing tickets (ml_features__customer_billing) included.
 with features as (
     select * from {{ ref('int_customer_features') }}
     where snapshot_kind like 'train%'
@@ -11,6 +14,10 @@ with features as (
 
 customers as (
     select * from {{ ref('stg_crm__customers') }}
+),
+
+billing as (
+    select * from {{ ref('ml_features__customer_billing') }}
 )
 
 select
@@ -28,6 +35,10 @@ select
     customers.industry,
     customers.company_size,
     customers.country,
-    {{ customer_feature_columns('features') }}
+    {{ customer_feature_columns('features') }},
+    billing.billing_tickets_90d,
+    billing.billing_tickets_30d
 from features
 inner join customers on features.customer_id = customers.customer_id
+left join billing
+    on billing.customer_id = features.customer_id and billing.snapshot_kind = features.snapshot_kind

@@ -4,6 +4,11 @@
 -- created_at + lead_feature_window_days, the conversion time and now: nothing that happens
 -- after conversion (or after the window) reaches the features. Proposal and contract
 -- activities follow the lead's progress (they leak the outcome) and are left out.
+-- The columns are exactly what the lead model reads (ml/schemas.py): keys, label, features.
+-- Outcomes and their traces stay out: status, conversion time, the window's end and length
+-- (cut short by a conversion), recency at the window's end; so do fields that repeat others
+-- (company size = employee_count, utm_* = the source) or mean nothing to a model (campaign
+-- ids, the owner, the technology list).
 with leads as (
     select * from {{ ref('stg_crm__leads') }}
 ),
@@ -57,7 +62,6 @@ activity_features as (
         avg(duration_seconds) filter (where activity_type = 'CALL_ANSWERED') as avg_call_duration_seconds,
         avg(response_time_minutes) as avg_response_time_minutes,
         min(occurred_at) filter (where is_inbound) as first_inbound_at,
-        max(occurred_at) as last_activity_at,
         count(*) as activity_count,
         count(distinct {{ utc_day('occurred_at') }}) as active_days
     from activities
@@ -95,27 +99,17 @@ final as (
         windows.tenant_id,
         windows.lead_id,
         windows.created_at,
-        windows.feature_cutoff_at,
-        {{ days_between('windows.created_at', 'windows.feature_cutoff_at') }}::double precision as feature_window_days,
-        {{ days_between('windows.created_at', 'windows.now_at') }}::double precision as lead_age_days,
-        windows.lead_status,
-        windows.converted_at,
         case
             when windows.converted_at is not null
                 and windows.converted_at <= windows.created_at + windows.label_window then true
             when windows.created_at + windows.label_window <= windows.now_at then false
         end as converted_90d,
         -- demographic
-        windows.employee_count as company_size,
         windows.industry,
         windows.job_title,
-        windows.country as location,
+        windows.country,
         windows.lead_source,
-        windows.utm_source,
-        windows.utm_medium,
-        windows.campaign_id,
         windows.company is not null as has_company,
-        windows.assigned_user_id is not null as is_assigned,
         -- behavioral
         coalesce(af.email_opens, 0)::integer as email_opens,
         coalesce(af.email_clicks, 0)::integer as email_clicks,
@@ -141,11 +135,9 @@ final as (
         coalesce(af.notes_added, 0)::integer as notes_added,
         coalesce(af.activity_count, 0)::integer as activity_count,
         coalesce(af.active_days, 0)::integer as active_days,
-        {{ days_between('af.last_activity_at', 'windows.feature_cutoff_at') }}::double precision as days_since_last_activity,
         -- firmographic
-        windows.annual_revenue as revenue,
+        windows.annual_revenue,
         windows.employee_count,
-        windows.technology_stack,
         windows.funding_stage
     from windows
     left join activity_features as af on windows.lead_id = af.lead_id

@@ -9,7 +9,7 @@ select
     health.health_score::double precision as health_score,
     health.risk_level::text as health_risk_level,
     churn.churn_probability::double precision as churn_probability,
-    churn.risk_level::text as churn_risk_level,
+    churn.churn_risk_level::text as churn_risk_level,
     churn.method::text as churn_method,
     churn.model_version::text as churn_model_version,
     churn.scored_at::timestamptz as churn_scored_at
