@@ -106,9 +106,9 @@ def prepare(url: str) -> None:
         run_dbt(["build", "--quiet"], url, check=False, timeout=None)
         print(f"  built in {time.monotonic() - t0:.0f}s", flush=True)
     else:
-        own = [m.split(".", 1)[1] for m in missing if m.split(".", 1)[1].startswith("dash_")]
+        own = [m.split(".", 1)[1] for m in missing]
         if own:
-            print(f"dbt build of the missing dashboard marts: {', '.join(own)} ...", flush=True)
+            print(f"dbt build of the missing marts the pages read: {', '.join(own)} ...", flush=True)
             t0 = time.monotonic()
             run_dbt(["build", "--quiet", "--select", *own], url, check=False, timeout=None)
             print(f"  built in {time.monotonic() - t0:.0f}s", flush=True)
@@ -125,7 +125,7 @@ def prepare(url: str) -> None:
 
 
 def _run_ml(url: str) -> bool:
-    """Train and score with the ML jobs when the checkout has them (the pages read ml.*)."""
+    """Train and score with the ML jobs when the checkout has them (the pages read the marts over ml.*)."""
     try:
         from ml import jobs
     except ImportError:

@@ -63,7 +63,7 @@ SEGMENTS: list[tuple[str, dict]] = [
     ),
     (
         "critical and declining",
-        {"all": [L("risk_level", "eq", "critical"), L("health_trend", "eq", "declining")]},
+        {"all": [L("health_risk_level", "eq", "critical"), L("health_trend", "eq", "declining")]},
     ),
     ("declining big accounts", {"all": [L("health_trend", "eq", "declining"), L("mrr", "gt", 1800)]}),
     ("silent users", {"all": [L("days_since_last_usage", "gte", 55), L("lifecycle_stage", "eq", "ACTIVE")]}),
@@ -94,9 +94,9 @@ SEGMENTS: list[tuple[str, dict]] = [
 
 FILL = """
 insert into analytics.dim_customers (customer_id, tenant_id, email, full_name, company, industry, country, tags,
-    lifecycle_stage, health_trend, risk_level, company_size, mrr, arr, total_revenue, won_deals, open_deals,
+    lifecycle_stage, health_trend, health_risk_level, company_size, mrr, arr, total_revenue, won_deals, open_deals,
     open_pipeline_value, tickets_total, open_tickets, tickets_90d, avg_csat, conversations_total, logins_30d,
-    feature_events_90d, active_users_90d, days_since_last_usage, health_score, segment_count, became_customer_at,
+    feature_events_90d, active_users_90d, days_since_last_usage, health_score, became_customer_at,
     churned_at, created_at, last_won_at, last_ticket_at, last_conversation_at)
 select id, tenant_id, email, 'Customer ' || n, company, industry, country,
     case when n % 50 = 0 then array['vip'] else array[]::text[] end,
@@ -104,7 +104,7 @@ select id, tenant_id, email, 'Customer ' || n, company, industry, country,
     (array['improving', 'stable', 'declining'])[1 + n % 3],
     (array['low', 'medium', 'high', 'critical'])[1 + (n / 7) % 4],
     company_size, mrr, mrr * 12, mrr * (n % 30), n % 4, n % 3, (n % 3) * 1000.0, n % 20, n % 4, n % 9,
-    1 + (n % 5), n % 15, n % 40, n % 300, n % 12, n % 60, (n * 37) % 101, 0,
+    1 + (n % 5), n % 15, n % 40, n % 300, n % 12, n % 60, (n * 37) % 101,
     became_customer_at, churned_at, created_at, became_customer_at, created_at, created_at
 from (select c.*, row_number() over () as n from crm.customers c) as src
 """

@@ -1,21 +1,45 @@
 """Every dbt model as a Dagster asset (dagster-dbt), dbt tests as asset checks.
 
 The translator keys each dbt node by the relation it is: sources on `raw.*`, `crm.*` and `ml.*`
-get the keys of the observable landing/operational assets and of the ML assets that write them,
-so the graph runs landed events -> staging -> marts -> ML -> marts that join scores in one piece.
+get the keys of the observable landing/operational assets and of the assets that write them
+(the ML assets, the segment recalculation), so the graph runs landed events -> staging -> marts
+-> ML and segments -> the marts over their outputs in one piece, without a cycle.
 """
 
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, Backoff, Config, RetryPolicy
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster import AssetDep, AssetExecutionContext, AssetKey, AssetSpec, Backoff, Config, RetryPolicy
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
 
+from . import keys
 from .project import dbt_project
 from .resources import PostgresResource
 
 # Schemas written outside dbt, whose tables dbt declares as sources.
 EXTERNAL_SCHEMAS = ("raw", "crm", "ml")
+
+SHARED_TABLES: Mapping[AssetKey, tuple[AssetKey, ...]] = {
+    keys.ml_key("model_versions"): (
+        keys.LEAD_MODEL_CANDIDATE,
+        keys.LEAD_MODEL,
+        keys.CHURN_MODEL_CANDIDATE,
+        keys.CHURN_MODEL,
+        keys.DEAL_MODEL_CANDIDATE,
+        keys.DEAL_MODEL,
+        keys.FORECAST_MODEL_CANDIDATE,
+        keys.FORECAST_MODEL,
+    ),
+}
+"""Tables several assets write (the model registry: every training asset registers, gates or
+promotes there), by the key their dbt source would get: a model reading one depends on each
+writer instead, as no single asset stands for the table."""
 
 DBT_RETRY = RetryPolicy(max_retries=2, delay=5, backoff=Backoff.EXPONENTIAL)
 """dbt steps fail on a dropped connection or a lock timeout now and then: retry them."""
@@ -42,6 +66,19 @@ class CrmDbtTranslator(DagsterDbtTranslator):
                 return AssetKey([schema, table])
             return AssetKey([props["source_name"], table])
         return AssetKey([_layer(props), props.get("alias") or props["name"]])
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> AssetSpec:
+        """The default spec, with a dependency on a shared table replaced by its writers."""
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        if not any(dep.asset_key in SHARED_TABLES for dep in spec.deps):
+            return spec
+        deps: list[AssetDep] = []
+        for dep in spec.deps:
+            writers = SHARED_TABLES.get(dep.asset_key)
+            deps.extend([AssetDep(w) for w in writers] if writers else [dep])
+        return spec.replace_attributes(deps=deps)
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "source":

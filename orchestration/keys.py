@@ -57,8 +57,10 @@ DEAL_MODEL = ml_key("deal_model")
 FORECAST_MODEL_CANDIDATE = ml_key("forecast_model_candidate")
 FORECAST_MODEL = ml_key("forecast_model")
 
-SEGMENTS = crm_key("segment_recalculation")
-"""Segment recalculation (writes crm.customer_segment_memberships)."""
+SEGMENTS = crm_key("customer_segment_memberships")
+"""Segment recalculation, keyed by the table it writes: the dbt source on that table gets the
+same key, so the marts reading memberships run after it (and dim_customers, which it reads,
+does not read them back)."""
 
 EVENT_DRIVEN_MODELS = (
     AssetKey(["intermediate", "int_touchpoints"]),

@@ -1,7 +1,9 @@
 """The landing zone as observable source assets: one per `raw.*` table (written by the Faust
-landers, issue 3) and one per operational `crm.*` table that dbt reads (written by the API and
-the simulator). Dagster does not write them; it observes them, so the UI shows when data last
-landed, and the data version (row count + newest landing time) changes exactly when new rows did.
+landers) and one per operational `crm.*` table that dbt reads (written by the API and the
+simulator), except the ones a Dagster asset writes (`MATERIALIZED_CRM_TABLES`: those are that
+asset). Dagster does not write the observed ones; it observes them, so the UI shows when data
+last landed, and the data version (row count + newest landing time) changes exactly when new
+rows did.
 """
 
 import datetime as dt
@@ -22,11 +24,15 @@ from dagster import (
     observable_source_asset,
 )
 
-from .keys import RAW_TABLES, crm_key, raw_key
+from .keys import RAW_TABLES, SEGMENTS, crm_key, raw_key
 from .resources import PostgresResource
 
 LANDING_GROUP = "landing"
 OPERATIONAL_GROUP = "operational"
+
+MATERIALIZED_CRM_TABLES: frozenset[str] = frozenset({SEGMENTS.path[-1]})
+"""`crm.*` tables a Dagster asset writes (the segment recalculation's memberships): dbt's sources
+on them carry that asset's key, so they get no observable asset of their own."""
 
 
 def _landing_stats(
@@ -100,7 +106,8 @@ def landing_assets() -> list[AssetsDefinition]:
 
 
 def operational_assets(tables: Iterable[str]) -> list[AssetsDefinition]:
-    return [_observe_operational(t) for t in sorted(set(tables))]
+    """Observable assets for the `crm.*` tables dbt reads that no Dagster asset writes."""
+    return [_observe_operational(t) for t in sorted(set(tables) - MATERIALIZED_CRM_TABLES)]
 
 
 class FreshnessConfig(Config):

@@ -1,4 +1,6 @@
-"""Segment recalculation (issue 4's `warehouse.segments`) downstream of the customer 360 mart."""
+"""Segment recalculation (`warehouse.segments`): reads the customer 360 mart and the segments'
+criteria, writes crm.customer_segment_memberships, and is keyed by that table, so the dbt
+marts over the memberships (fct_segment_memberships, dash_segment_summary) run after it."""
 
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
@@ -9,13 +11,14 @@ from .resources import PostgresResource
 
 @asset(
     key=keys.SEGMENTS,
-    deps=[keys.DIM_CUSTOMERS],
+    deps=[keys.DIM_CUSTOMERS, keys.crm_key("customer_segments"), keys.crm_key("customers")],
     group_name="segments",
     kinds={"postgres", "python"},
     retry_policy=SCORING_RETRY,
     description=(
-        "Recalculates every dynamic segment's memberships in crm.customer_segment_memberships. "
-        "A segment that fails keeps its old memberships and is marked stale with its error."
+        "Recalculates every dynamic segment's memberships over analytics.dim_customers into "
+        "crm.customer_segment_memberships. A segment that fails keeps its old memberships and is "
+        "marked stale with its error."
     ),
 )
 def segment_recalculation(context: AssetExecutionContext, postgres: PostgresResource) -> MaterializeResult:

@@ -1,7 +1,8 @@
 """Reads of the warehouse marts: dashboard metrics and revenue attribution for a date range.
 
-The marts belong to dbt (issue 4); their column lists may grow, so rows are returned as they
-are and only the date column used for the range is looked up. A mart that is not built yet
+The marts belong to dbt, where each route's exposure names the mart it reads
+(dbt/models/exposures.yml); their column lists may grow, so rows are returned as they are and
+only the date column used for the range is looked up. A mart that is not built yet
 answers 503 `ANALYTICS_UNAVAILABLE`."""
 
 from __future__ import annotations
@@ -124,22 +125,20 @@ async def revenue_attribution(
     date_to: DateQ = None,
     model: Annotated[str | None, Query(max_length=50, description="e.g. first_touch, linear")] = None,
 ):
-    """Revenue attribution rows (analytics.fct_revenue_attribution) for the range, optionally
-    one attribution model; plus the total attributed per model."""
+    """Revenue attribution rows (analytics.fct_revenue_attribution) of the deals won in the range
+    (by won_day), optionally one attribution model; plus the credit attributed per model."""
     d0, d1 = _range(date_from, date_to, 90)
     async with db.tx(p.tenant_id) as conn:
         rows = await _rows(
-            conn,
-            "analytics.fct_revenue_attribution",
-            ("revenue_date", "won_at", "closed_at", "close_date", "day", "date", "occurred_at"),
-            d0,
-            d1,
-            [("attribution_model", model), ("model", model)],
+            conn, "analytics.fct_revenue_attribution", ("won_day",), d0, d1, [("attribution_model", model)]
         )
-    totals: dict[str, float] = {}
-    for r in rows:
-        m = str(r.get("attribution_model") or r.get("model") or "all")
-        amount = r.get("attributed_revenue", r.get("revenue"))
-        if amount is not None:
-            totals[m] = totals.get(m, 0.0) + float(amount)
+        # over every row of the range, not only the ones returned (those stop at the row limit)
+        sums = await fetchall(
+            conn,
+            "SELECT attribution_model, sum(credit) AS credit FROM analytics.fct_revenue_attribution"
+            " WHERE won_day >= %s AND won_day <= %s AND (%s::text IS NULL OR attribution_model = %s)"
+            " GROUP BY attribution_model",
+            (d0, d1, model, model),
+        )
+    totals = {str(r["attribution_model"]): float(r["credit"]) for r in sums}
     return respond({"date_from": d0, "date_to": d1, "totals": totals, "rows": rows})

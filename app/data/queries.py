@@ -1,7 +1,9 @@
 """Every SQL query the dashboards run, by name, with the page that runs it.
 
 One place, so the benchmark can time exactly what the pages run and a reviewer can trace
-each figure to its mart. Queries read only `analytics.*` marts and `ml.*` outputs; none
+each figure to its mart. Queries read only `analytics.*` marts (the ML outputs too, through
+the marts over them in dbt/models/marts/scores), and each page's marts are listed in its dbt
+exposure (dbt/models/exposures.yml, held equal by tests/dbt/test_exposures.py). None
 relies on its own tenant filter alone: row-level security (keyed on `app.tenant_id`, set by
 `app.data.access.run_query`) applies to every row, and each query also filters on the bound
 `:tenant_id`. Joins to unindexed marts take their limit first (materialized CTEs), so a plan
@@ -10,11 +12,23 @@ without statistics cannot turn into a nested loop over a sequential scan.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from crm import bands
 
 TENANT = "cast(:tenant_id as uuid)"
 """The signed-in tenant, bound by `run_query`. Row-level security filters on `app.tenant_id`
 anyway; the explicit filter is defence in depth and gives the planner a value to estimate with."""
+
+
+def sql_list(values: Iterable[str]) -> str:
+    """`'a', 'b'`: constants of our own (never user input) as SQL literals, for `x in (...)`."""
+    return ", ".join(f"'{v}'" for v in values)
+
+
+AT_RISK = sql_list(bands.AT_RISK_LEVELS)
+"""The risk levels the pages count as at risk (health and churn alike), as SQL literals."""
 
 
 @dataclass(frozen=True)
@@ -22,6 +36,7 @@ class Query:
     page: str
     sql: str
     relations: tuple[str, ...]
+    """The marts it reads (tests/dbt/test_exposures.py checks them against the SQL)."""
     defaults: dict = field(default_factory=dict)
     bench_params: dict = field(default_factory=dict)
     """Parameters the benchmark uses (ids are looked up by `bench_lookup`)."""
@@ -81,13 +96,14 @@ order by day
 q(
     "overview_churn_risk",
     "Overview",
-    ("ml.churn_predictions",),
-    # two index ranges: the at-risk levels, and whether the tenant has any prediction at all
-    # (counting every prediction only to test for none read the whole tenant's index)
+    ("analytics.fct_customer_risk",),
+    # two index ranges: the at-risk churn levels, and whether the tenant has any prediction at
+    # all (counting every prediction only to test for none read the whole tenant's index)
     f"""
-select (select count(*) from ml.churn_predictions
-        where tenant_id = {TENANT} and risk_level in ('high', 'critical')) as at_risk,
-       exists (select 1 from ml.churn_predictions where tenant_id = {TENANT}) as scored
+select (select count(*) from analytics.fct_customer_risk
+        where tenant_id = {TENANT} and churn_risk_level in ({AT_RISK})) as at_risk,
+       exists (select 1 from analytics.fct_customer_risk
+               where tenant_id = {TENANT} and churn_probability is not null) as scored
 """,
 )
 
@@ -96,7 +112,7 @@ q(
     "Overview",
     ("analytics.dash_customer_health_summary",),
     f"""
-select coalesce(sum(customers) filter (where risk_level in ('high', 'critical')), 0) as at_risk,
+select coalesce(sum(customers) filter (where health_risk_level in ({AT_RISK})), 0) as at_risk,
        coalesce(sum(customers), 0) as scored
 from analytics.dash_customer_health_summary where tenant_id = {TENANT}
 """,
@@ -142,16 +158,30 @@ group by close_month order by close_month
 """,
 )
 
+# fct_deal_forecast: each open deal's value times its win probability (the deal model's where
+# it scored the deal, else the stage's), beside the stage-weighted pipeline above.
+q(
+    "pipeline_expected",
+    "Pipeline & forecast",
+    ("analytics.fct_deal_forecast",),
+    f"""
+select pipeline_id, count(*) as deals, sum(deal_value) as amount, sum(expected_value) as expected_value,
+       count(*) filter (where method = 'model') as scored_by_model
+from analytics.fct_deal_forecast
+where tenant_id = {TENANT}
+group by pipeline_id
+""",
+)
+
+# fct_revenue_forecast holds each tenant's latest forecast run of each kind.
 q(
     "forecast_prophet",
     "Pipeline & forecast",
-    ("ml.revenue_forecasts",),
+    ("analytics.fct_revenue_forecast",),
     f"""
 select period_start, period, yhat, yhat_lower, yhat_upper, backtest_mape, model_version, created_at
-from ml.revenue_forecasts
+from analytics.fct_revenue_forecast
 where tenant_id = {TENANT} and kind = 'prophet'
-  and run_id = (select run_id from ml.revenue_forecasts where tenant_id = {TENANT} and kind = 'prophet'
-                order by created_at desc limit 1)
 order by period_start
 """,
 )
@@ -159,11 +189,11 @@ order by period_start
 q(
     "forecast_model_status",
     "Pipeline & forecast",
-    ("ml.model_versions",),
+    ("analytics.dim_model_versions",),
     f"""
 select version, status, reason, trained_at, metrics
-from ml.model_versions
-where tenant_id = {TENANT} and name = 'revenue_prophet'
+from analytics.dim_model_versions
+where tenant_id = {TENANT} and model_name = 'revenue_prophet'
 order by trained_at desc, version desc limit 1
 """,
 )
@@ -184,45 +214,37 @@ order by day
 q(
     "forecast_categories",
     "Pipeline & forecast",
-    ("ml.revenue_forecasts",),
+    ("analytics.fct_revenue_forecast",),
     f"""
 select category, period_start, period, yhat
-from ml.revenue_forecasts
+from analytics.fct_revenue_forecast
 where tenant_id = {TENANT} and kind = 'pipeline'
-  and run_id = (select run_id from ml.revenue_forecasts where tenant_id = {TENANT} and kind = 'pipeline'
-                order by created_at desc limit 1)
 order by period_start, category
 """,
 )
 
 # --- Leads ------------------------------------------------------------------------------------
-# Ranked by the ML score (ml.lead_scores, index tenant_id + score): the limit is taken there
-# first, then the few leads are joined to dim_leads.
+# Ranked by score in fct_lead_scores (index tenant_id, score desc, lead_id), where the filters
+# live too: the limit is taken there first, then the few leads are joined to dim_leads.
+# `band` is a lead score band (hot, warm, cold: crm.bands' thresholds, applied by dbt).
 
-LEAD_FILTER = f"""
-  and (
-    (cast(:owner as text) is null and cast(:source as text) is null and cast(:status as text) is null)
-    or s.lead_id in (
-        select l.lead_id from analytics.dim_leads l
-        where l.tenant_id = {TENANT}
-          and (cast(:owner as text) is null or l.owner_name = :owner)
-          and (cast(:source as text) is null or l.lead_source = :source)
-          and (cast(:status as text) is null or l.lead_status = :status)
-    )
-  )
+LEAD_FILTER = """
+  and (cast(:band as text) is null or s.score_band = :band)
+  and (cast(:owner as text) is null or s.owner_name = :owner)
+  and (cast(:source as text) is null or s.lead_source = :source)
+  and (cast(:status as text) is null or s.lead_status = :status)
 """
-"""Filters live in dim_leads: a semi-join on the lead ids, dropped when no filter is set."""
-LEAD_DEFAULTS = {"owner": None, "source": None, "status": None, "score_min": 0, "score_max": 100}
+LEAD_DEFAULTS = {"owner": None, "source": None, "status": None, "band": None}
 
 q(
     "leads_ranked",
     "Leads",
-    ("ml.lead_scores", "analytics.dim_leads"),
+    ("analytics.fct_lead_scores", "analytics.dim_leads"),
     f"""
 with top as materialized (
     select s.lead_id, s.score, s.method, s.factors, s.next_best_actions
-    from ml.lead_scores s
-    where s.tenant_id = {TENANT} and s.score between :score_min and :score_max {LEAD_FILTER}
+    from analytics.fct_lead_scores s
+    where s.tenant_id = {TENANT} and s.score is not null {LEAD_FILTER}
     order by s.score desc, s.lead_id
     limit :limit
 )
@@ -238,10 +260,10 @@ order by top.score desc, top.lead_id
 )
 
 # The tiles, the score histogram and the filter options come from dash_lead_score_summary
-# (leads per owner, source, status, method and score decade): score bounds must be decades
-# (0, 40, 70 ... 39, 69, 100), as the page's bands are.
+# (scored leads per owner, source, status, method and score decade, with the decade's band).
 SUMMARY_FILTER = """
-  and score_band between :score_min and :score_max
+  and score_band <> 'unscored'
+  and (cast(:band as text) is null or score_band = :band)
   and (cast(:owner as text) is null or owner_name = :owner)
   and (cast(:source as text) is null or lead_source = :source)
   and (cast(:status as text) is null or lead_status = :status)
@@ -253,7 +275,7 @@ q(
     ("analytics.dash_lead_score_summary",),
     f"""
 select coalesce(sum(leads), 0) as leads, round(sum(score_sum)::numeric / nullif(sum(leads), 0), 1) as avg_score,
-       coalesce(sum(leads) filter (where score_band >= 70), 0) as hot,
+       coalesce(sum(leads) filter (where score_band = 'hot'), 0) as hot,
        coalesce(sum(leads) filter (where method = 'model'), 0) as by_model
 from analytics.dash_lead_score_summary
 where tenant_id = {TENANT} {SUMMARY_FILTER}
@@ -262,11 +284,11 @@ where tenant_id = {TENANT} {SUMMARY_FILTER}
 )
 
 q(
-    "leads_score_bands",
+    "leads_score_decades",
     "Leads",
     ("analytics.dash_lead_score_summary",),
     f"""
-select score_band as band, sum(leads) as leads
+select score_decade, sum(leads) as leads
 from analytics.dash_lead_score_summary
 where tenant_id = {TENANT} {SUMMARY_FILTER}
 group by 1 order by 1
@@ -291,7 +313,7 @@ group by grouping sets ((owner_name), (lead_source), (lead_status))
 q(
     "lead_detail",
     "Lead",
-    ("analytics.dim_leads", "ml.lead_scores"),
+    ("analytics.dim_leads", "analytics.fct_lead_scores"),
     f"""
 with l as materialized (
     select * from analytics.dim_leads where tenant_id = {TENANT} and lead_id = cast(:lead_id as uuid)
@@ -299,9 +321,9 @@ with l as materialized (
 select l.lead_id, concat_ws(' ', l.first_name, l.last_name) as full_name, l.email, l.company, l.job_title,
        l.industry, l.country, l.lead_status as status, l.lead_source as source, l.owner_name, l.created_at,
        l.converted_at, l.activity_count, l.response_time_hours, l.deal_count, l.won_value,
-       s.score, s.confidence, s.method, s.model_version, s.factors, s.recommendations, s.next_best_actions,
-       s.scored_at
-from l left join ml.lead_scores s on s.lead_id = l.lead_id and s.tenant_id = {TENANT}
+       s.score, s.score_band, s.confidence, s.method, s.model_version, s.factors, s.recommendations,
+       s.next_best_actions, s.scored_at
+from l left join analytics.fct_lead_scores s on s.lead_id = l.lead_id and s.tenant_id = {TENANT}
 """,
     {"lead_id": None},
 )
@@ -326,7 +348,7 @@ q(
     "Customers",
     ("analytics.dash_customer_health_summary",),
     f"""
-select risk_level, health_bucket as bucket, sum(customers) as customers
+select health_risk_level, health_bucket as bucket, sum(customers) as customers
 from analytics.dash_customer_health_summary
 where tenant_id = {TENANT}
 group by 1, 2 order by 2
@@ -350,15 +372,18 @@ group by trend
 q(
     "churn_risk_list",
     "Customers",
-    ("ml.churn_predictions", "analytics.dim_customers"),
+    ("analytics.fct_customer_risk", "analytics.dim_customers"),
     f"""
 with top as materialized (
-    select customer_id, churn_probability, risk_level, factors, method
-    from ml.churn_predictions where tenant_id = {TENANT}
-    order by churn_probability desc, customer_id limit :limit
+    select customer_id, lifecycle_stage, mrr, churn_probability, churn_risk_level, churn_factors, churn_method,
+           health_score
+    from analytics.fct_customer_risk
+    where tenant_id = {TENANT} and churn_probability is not null
+    order by churn_probability desc nulls last, customer_id limit :limit
 )
-select top.customer_id, coalesce(c.company, c.full_name, c.email) as company, c.lifecycle_stage, c.mrr,
-       top.churn_probability, top.risk_level, top.factors, top.method, c.health_score
+select top.customer_id, coalesce(c.company, c.full_name, c.email) as company, top.lifecycle_stage, top.mrr,
+       top.churn_probability, top.churn_risk_level, top.churn_factors as factors, top.churn_method as method,
+       top.health_score
 from top join analytics.dim_customers c on c.customer_id = top.customer_id and c.tenant_id = {TENANT}
 order by top.churn_probability desc, top.customer_id
 """,
@@ -371,13 +396,13 @@ q(
     ("analytics.fct_customer_health", "analytics.dim_customers"),
     f"""
 with top as materialized (
-    select customer_id, health_score, risk_level, trend, factors
+    select customer_id, health_score, health_risk_level, trend, factors
     from analytics.fct_customer_health
-    where tenant_id = {TENANT} and is_active_customer and risk_level in ('high', 'critical')
+    where tenant_id = {TENANT} and is_active_customer and health_risk_level in ({AT_RISK})
     order by health_score, customer_id limit :limit
 )
 select top.customer_id, coalesce(c.company, c.full_name, c.email) as company, c.lifecycle_stage, c.mrr,
-       top.health_score, top.risk_level, top.trend, top.factors
+       top.health_score, top.health_risk_level, top.trend, top.factors
 from top join analytics.dim_customers c on c.customer_id = top.customer_id and c.tenant_id = {TENANT}
 order by top.health_score, top.customer_id
 """,
@@ -400,7 +425,7 @@ q(
     "Customer",
     ("analytics.fct_customer_health",),
     f"""
-select calculated_at, health_score, health_score_previous, health_score_change, trend, risk_level,
+select calculated_at, health_score, health_score_previous, health_score_change, trend, health_risk_level,
        usage_factor, support_factor, engagement_factor, financial_factor, factors, recommendations
 from analytics.fct_customer_health
 where tenant_id = {TENANT} and customer_id = cast(:customer_id as uuid)
@@ -413,10 +438,23 @@ q(
     "Customer",
     ("analytics.dash_customer_health_history",),
     f"""
-select day, health_score, risk_level, recorded_as
+select day, health_score, health_risk_level, recorded_as
 from analytics.dash_customer_health_history
 where tenant_id = {TENANT} and customer_id = cast(:customer_id as uuid)
 order by day
+""",
+    {"customer_id": None},
+)
+
+q(
+    "customer_segments",
+    "Customer",
+    ("analytics.fct_segment_memberships",),
+    f"""
+select segment_id, segment_name, added_at
+from analytics.fct_segment_memberships
+where tenant_id = {TENANT} and customer_id = cast(:customer_id as uuid)
+order by segment_name
 """,
     {"customer_id": None},
 )
@@ -485,7 +523,7 @@ q(
     ("analytics.fct_segment_memberships", "analytics.dim_customers"),
     f"""
 select m.customer_id, coalesce(c.company, c.full_name, c.email) as customer, m.lifecycle_stage, m.mrr,
-       c.health_score, c.risk_level, m.added_at
+       c.health_score, c.health_risk_level, m.added_at
 from analytics.fct_segment_memberships m
 left join analytics.dim_customers c on c.customer_id = m.customer_id and c.tenant_id = {TENANT}
 where m.tenant_id = {TENANT} and m.segment_id = cast(:segment_id as uuid)

@@ -1,4 +1,6 @@
-"""Customer 360: profile, deals, tickets, conversations, usage and health history."""
+"""Customer 360: profile, segments, deals, tickets, conversations, usage and health history.
+The risk shown here is the health score's (health risk); the churn model's churn risk only
+orders the customer picker."""
 
 from __future__ import annotations
 
@@ -22,11 +24,10 @@ PROFILE = (
     ("mrr", "MRR", money),
     ("total_revenue", "Total revenue", money),
     ("health_score", "Health", count),
-    ("risk_level", "Risk", str),
+    ("health_risk_level", "Health risk", str),
     ("tickets_total", "Tickets", count),
     ("open_tickets", "Open tickets", count),
     ("conversations_total", "Conversations", count),
-    ("segment_count", "Segments", count),
 )
 
 # analytics.ml_features__customers_current, by the seed's health categories
@@ -67,9 +68,11 @@ customer_id = st.query_params.get("customer")
 if not customer_id:
     top = load("churn_risk_list", empty="No customers scored yet.", limit=50)
     if top is not None:
-        labels = {f"{r.company} · {r.risk_level}": str(r.customer_id) for r in top.itertuples()}
+        labels = {
+            f"{r.company} · {r.churn_risk_level} churn risk": str(r.customer_id) for r in top.itertuples()
+        }
         customer_id = labels[
-            st.selectbox("Customer (top 50 by churn risk)", list(labels), key="customer_select")
+            st.selectbox("Customer (top 50 by churn probability)", list(labels), key="customer_select")
         ]
 
 if customer_id:
@@ -79,18 +82,23 @@ if customer_id:
     if detail is not None:
         c = detail.iloc[0]
         st.caption(
-            f"{user().tenant_name} · from analytics.dim_customers, analytics.ml_features__customers_current, "
-            "analytics.fct_deals, analytics.fct_customer_health, analytics.dash_customer_health_history"
+            f"{user().tenant_name} · from analytics.dim_customers, analytics.fct_segment_memberships, "
+            "analytics.ml_features__customers_current, analytics.fct_deals, analytics.fct_customer_health, "
+            "analytics.dash_customer_health_history · risk here is health risk (from the health score)"
         )
         st.subheader(f"{c.get('company') or c.get('email') or customer_id}")
         st.markdown(" · ".join(str(c[k]) for k in ("lifecycle_stage", "industry", "country") if c.get(k)))
+        segments = fetch_or_none("customer_segments", customer_id=customer_id)
+        names = [] if segments is None else list(segments["segment_name"])
         profile = [
             (label, shown(c[col], fmt), None, f"analytics.dim_customers.{col}")
             for col, label, fmt in PROFILE
             if col in c.index
         ]
-        if profile:
-            tiles(profile)
+        profile.append(("Segments", count(len(names)), None, "analytics.fct_segment_memberships"))
+        tiles(profile)
+        if names:
+            st.caption("Segments: " + ", ".join(names))
         health = load("customer_health", customer_id=customer_id, empty="No health score yet.")
         if health is not None:
             h = health.iloc[0]
@@ -102,7 +110,7 @@ if customer_id:
                         value=num(h["health_score"]),
                         delta={"reference": num(h["health_score_previous"])},
                         gauge={"axis": {"range": [0, 100]}, "bar": {"color": "#1f77b4"}},
-                        title={"text": f"Health · {h['trend']} · {h['risk_level']} risk"},
+                        title={"text": f"Health · {h['trend']} · {h['health_risk_level']} health risk"},
                     )
                 )
                 chart(fig, "customer_health", height=260)
@@ -119,8 +127,8 @@ if customer_id:
                         x=history["day"],
                         y=history["health_score"].map(num),
                         mode="lines+markers",
-                        text=history["risk_level"],
-                        hovertemplate="%{x|%d %b %Y}: %{y:.1f} (%{text} risk)<extra></extra>",
+                        text=history["health_risk_level"],
+                        hovertemplate="%{x|%d %b %Y}: %{y:.1f} (%{text} health risk)<extra></extra>",
                     )
                 )
                 fig.update_yaxes(range=[0, 100])

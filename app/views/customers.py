@@ -1,4 +1,5 @@
-"""Customers: health distribution and trend, and the churn-risk list with its factors."""
+"""Customers: health distribution and trend (health risk, from the health score), and the
+churn-risk list with its factors (churn risk, from the churn model)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app.ui import chart, fetch_or_none, load, num, tiles, user
+from crm.bands import AT_RISK_LEVELS, RISK_LEVELS
 
 RISK_COLORS = {"low": "#2ca02c", "medium": "#ffbf00", "high": "#ff7f0e", "critical": "#d62728"}
 TREND_COLORS = {"improving": "#2ca02c", "stable": "#7f7f7f", "declining": "#d62728"}
+AT_RISK = " or ".join(AT_RISK_LEVELS)
 
 st.title("Customers")
 st.caption(
     f"{user().tenant_name} · active customers · from analytics.dash_customer_health_summary "
-    "(fct_customer_health), ml.churn_predictions, analytics.dim_customers"
+    "(fct_customer_health), analytics.fct_customer_risk (churn predictions), analytics.dim_customers"
 )
 
 
@@ -29,26 +32,27 @@ def top_factor(v: object) -> str:
 
 dist = load("health_distribution", empty="No health scores yet.")
 if dist is not None:
-    by_risk = dist.groupby("risk_level")["customers"].sum()
+    by_risk = dist.groupby("health_risk_level")["customers"].sum()
     tiles(
         [
             (
-                f"{lvl.title()} risk",
+                f"{lvl.title()} health risk",
                 f"{num(by_risk.get(lvl, 0)):,.0f}",
                 None,
                 f"Active customers with {lvl} health risk",
             )
-            for lvl in ("low", "medium", "high", "critical")
+            for lvl in RISK_LEVELS
         ]
     )
     left, right = st.columns(2)
     with left:
         fig = go.Figure()
         for lvl, color in RISK_COLORS.items():
-            part = dist[dist["risk_level"] == lvl]
+            part = dist[dist["health_risk_level"] == lvl]
             if not part.empty:
                 fig.add_bar(x=part["bucket"] * 10 + 5, y=part["customers"], name=lvl, marker_color=color)
         fig.update_layout(barmode="stack", xaxis_title="Health score")
+        fig.update_layout(legend_title_text="Health risk")
         chart(fig, "health_distribution", title="Health distribution")
     with right:
         trend = load("health_trend", empty="No health trend yet.")
@@ -77,7 +81,7 @@ if risk is not None:
         key="churn_table",
         column_order=[
             "company",
-            "risk_level",
+            "churn_risk_level",
             "churn_probability",
             "top_factor",
             "mrr",
@@ -86,7 +90,7 @@ if risk is not None:
         ],
         column_config={
             "company": "Customer",
-            "risk_level": "Risk",
+            "churn_risk_level": "Churn risk",
             "churn_probability": st.column_config.ProgressColumn(
                 "Churn probability", min_value=0, max_value=1, format="percent"
             ),
@@ -98,9 +102,9 @@ if risk is not None:
     )
 else:
     st.caption(
-        "No churn predictions yet (ml.churn_predictions): customers at high or critical health risk instead."
+        f"No churn predictions yet (analytics.fct_customer_risk): customers at {AT_RISK} health risk instead."
     )
-    risk = load("health_risk_list", empty="No customers at high or critical risk.")
+    risk = load("health_risk_list", empty=f"No customers at {AT_RISK} health risk.")
     if risk is not None:
         risk = risk.assign(top_factor=risk["factors"].map(top_factor))
         st.dataframe(
@@ -109,16 +113,23 @@ else:
             key="health_risk_table",
             column_order=[
                 "company",
-                "risk_level",
+                "health_risk_level",
                 "health_score",
                 "trend",
                 "top_factor",
                 "mrr",
                 "lifecycle_stage",
             ],
+            column_config={
+                "company": "Customer",
+                "health_risk_level": "Health risk",
+                "health_score": "Health",
+            },
         )
 if risk is not None:
-    labels = {f"{r.company} · {r.risk_level}": str(r.customer_id) for r in risk.itertuples()}
+    kind = "churn_risk_level" if "churn_risk_level" in risk else "health_risk_level"
+    what = "churn risk" if kind == "churn_risk_level" else "health risk"
+    labels = {f"{r.company} · {getattr(r, kind)} {what}": str(r.customer_id) for r in risk.itertuples()}
     pick = st.selectbox("Open a customer", list(labels), key="customer_pick")
     st.page_link(
         "views/customer.py",

@@ -40,7 +40,7 @@ if lead_id:
     if detail is not None:
         d = detail.iloc[0]
         st.caption(
-            f"{user().tenant_name} · {d['email']} · from analytics.dim_leads, ml.lead_scores, "
+            f"{user().tenant_name} · {d['email']} · from analytics.dim_leads, analytics.fct_lead_scores, "
             "analytics.fct_lead_activities"
         )
         st.subheader(f"{d['full_name']} · {d['company'] or ''}")
@@ -54,7 +54,9 @@ if lead_id:
                     "Score",
                     f"{num(d['score']):.0f}" if present(d["score"]) else "n/a",
                     None,
-                    "0-100, ml.lead_scores",
+                    f"0-100: a {d['score_band']} lead (analytics.fct_lead_scores)"
+                    if present(d["score"])
+                    else "Not scored yet (analytics.fct_lead_scores)",
                 ),
                 (
                     "Confidence",
@@ -64,7 +66,7 @@ if lead_id:
                 ),
                 (
                     "Method",
-                    str(d["method"]) if present(d["method"]) else "not scored",
+                    str(d["method"]) if present(d["score"]) else "not scored",
                     None,
                     "model: the trained model; rules: the rule-based fallback",
                 ),

@@ -3,16 +3,25 @@ owner, source, status and score band; open one on the Lead page."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import plotly.graph_objects as go
 import streamlit as st
 
 from app.ui import chart, empty_state, fetch_or_none, load, num, tiles, user
+from crm.bands import LEAD_SCORE_HOT_MIN, LEAD_SCORE_WARM_MIN
 
-BANDS = {"All": (0, 100), "Hot (70-100)": (70, 100), "Warm (40-69)": (40, 69), "Cold (0-39)": (0, 39)}
+BANDS: dict[str, str | None] = {
+    "All": None,
+    f"Hot ({LEAD_SCORE_HOT_MIN}-100)": "hot",
+    f"Warm ({LEAD_SCORE_WARM_MIN}-{LEAD_SCORE_HOT_MIN - 1})": "warm",
+    f"Cold (0-{LEAD_SCORE_WARM_MIN - 1})": "cold",
+}
+"""Score band filter: label -> the band fct_lead_scores gives (crm.bands' thresholds)."""
 
 st.title("Leads")
 st.caption(
-    f"{user().tenant_name} · ranked by score · from ml.lead_scores, analytics.dim_leads and "
+    f"{user().tenant_name} · ranked by score · from analytics.fct_lead_scores, analytics.dim_leads and "
     "analytics.dash_lead_score_summary (fct_lead_scores)"
 )
 
@@ -28,23 +37,22 @@ if options is not None:
         source = c2.selectbox("Source", opts("source"), key="f_source")
         status = c3.selectbox("Status", opts("status"), key="f_status")
         band = c4.selectbox("Score band", list(BANDS), key="f_band")
-    params = {
+    params: dict[str, Any] = {  # query parameters, not load()'s own keywords
         "owner": None if owner == "All" else owner,
         "source": None if source == "All" else source,
         "status": None if status == "All" else status,
-        "score_min": BANDS[band][0],
-        "score_max": BANDS[band][1],
+        "band": BANDS[band],
     }
     summary = load(
         "leads_summary",
         empty="No lead scores yet.",
-        hint="The lead scoring job writes ml.lead_scores after the warehouse is built.",
+        hint="The lead scoring job scores leads after the warehouse is built (analytics.fct_lead_scores).",
         **params,
     )
     if summary is not None and num(summary.iloc[0]["leads"]) == 0:
         empty_state(
             "No scored leads match these filters.",
-            "Lead scores come from ml.lead_scores, written by the scoring job.",
+            "Lead scores come from analytics.fct_lead_scores, after the scoring job.",
         )
         summary = None
     if summary is not None:
@@ -53,15 +61,15 @@ if options is not None:
             [
                 ("Leads", f"{num(s['leads']):,.0f}", None, "Leads matching the filters"),
                 ("Average score", f"{num(s['avg_score']):.1f}", None, "0-100"),
-                ("Hot leads", f"{num(s['hot']):,.0f}", None, "Score 70 or more"),
+                ("Hot leads", f"{num(s['hot']):,.0f}", None, f"Score {LEAD_SCORE_HOT_MIN} or more"),
                 ("Scored by model", f"{num(s['by_model']):,.0f}", None, "The rest were scored by rules"),
             ]
         )
         ranked = load("leads_ranked", empty="No leads match these filters.", **params)
         if ranked is not None:
-            bands = fetch_or_none("leads_score_bands", **params)
-            if bands is not None:
-                fig = go.Figure(go.Bar(x=bands["band"] + 5, y=bands["leads"], width=9))
+            decades = fetch_or_none("leads_score_decades", **params)
+            if decades is not None:
+                fig = go.Figure(go.Bar(x=decades["score_decade"] + 5, y=decades["leads"], width=9))
                 fig.update_xaxes(range=[0, 100], title="Score")
                 chart(fig, "leads_scores", height=220, title="Leads by score")
             st.dataframe(

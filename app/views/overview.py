@@ -7,14 +7,17 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app.ui import chart, delta_pct, fetch_or_none, load, money, num, pct, tiles, user
+from crm.bands import AT_RISK_LEVELS
 
 PERIOD_DAYS = 30
 
 st.title("Overview")
 st.caption(
     f"{user().tenant_name} · trailing {PERIOD_DAYS} days against the {PERIOD_DAYS} before · "
-    "from analytics.dash_kpis_daily (metrics_crm_daily with fct_pipeline_daily), ml.churn_predictions"
+    "from analytics.dash_kpis_daily (metrics_crm_daily with fct_pipeline_daily), analytics.fct_customer_risk "
+    "(churn risk; health risk from analytics.dash_customer_health_summary until churn is scored)"
 )
+AT_RISK = " or ".join(AT_RISK_LEVELS)
 
 
 def pts(a: float, b: float) -> str | None:
@@ -29,11 +32,20 @@ if frame is not None:
     def k(row: dict, col: str) -> float:
         return num(row.get(col))
 
-    churn = fetch_or_none("overview_churn_risk")
-    source = "ml.churn_predictions"
-    if churn is None or num(churn.iloc[0]["scored"]) == 0:
-        churn, source = fetch_or_none("overview_health_risk"), "analytics.dash_customer_health_summary"
-    at_risk = f"{num(churn.iloc[0]['at_risk']):,.0f}" if churn is not None else "n/a"
+    # churn risk (the churn model's) when the tenant's customers are scored, else health risk
+    # (the health score's): two different risks, so the tile says which one it counts
+    risk = fetch_or_none("overview_churn_risk")
+    if risk is not None and num(risk.iloc[0]["scored"]) > 0:
+        risk_label = "Churn risk"
+        risk_help = f"Customers at {AT_RISK} churn risk (churn model; analytics.fct_customer_risk)"
+    else:
+        risk = fetch_or_none("overview_health_risk")
+        risk_label = "Health risk"
+        risk_help = (
+            f"Active customers at {AT_RISK} health risk (health score; no churn predictions yet; "
+            "analytics.dash_customer_health_summary)"
+        )
+    at_risk = f"{num(risk.iloc[0]['at_risk']):,.0f}" if risk is not None else "n/a"
 
     tiles(
         [
@@ -80,7 +92,7 @@ if frame is not None:
                 "Mean days from creation to win",
                 "inverse",
             ),
-            ("Churn risk", at_risk, None, f"Customers at high or critical risk ({source})"),
+            (risk_label, at_risk, None, risk_help),
         ]
     )
 

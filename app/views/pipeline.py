@@ -11,7 +11,8 @@ from app.ui import chart, fetch_or_none, load, money, num, tiles, user
 st.title("Pipeline & forecast")
 st.caption(
     f"{user().tenant_name} · from analytics.dash_open_pipeline (open fct_deals), "
-    "analytics.dash_stage_conversion (fct_deal_stage_transitions), ml.revenue_forecasts"
+    "analytics.dash_stage_conversion (fct_deal_stage_transitions), analytics.fct_deal_forecast, "
+    "analytics.fct_revenue_forecast, analytics.dim_model_versions"
 )
 
 funnel = load("pipeline_funnel", empty="No open deals.")
@@ -20,13 +21,23 @@ if funnel is not None:
     chosen = st.selectbox("Pipeline", pipelines, key="pipeline_pick") if len(pipelines) > 1 else pipelines[0]
     f = funnel[funnel["pipeline_name"] == chosen].sort_values("stage_order")
     pipeline_ids = set(f["pipeline_id"].astype(str))
+    expected = fetch_or_none("pipeline_expected")
+    if expected is not None:
+        expected = expected[expected["pipeline_id"].astype(str).isin(pipeline_ids)]
     tiles(
         [
             ("Open deals", f"{num(f['deals'].sum()):,.0f}", None, f"Open deals in {chosen}"),
             ("Open amount", money(f["amount"].sum()), None, "Sum of open deal values"),
             ("Weighted", money(f["weighted_amount"].sum()), None, "Open values times stage probability"),
-        ],
-        per_row=3,
+            (
+                "Expected",
+                money(expected["expected_value"].sum()) if expected is not None else "n/a",
+                None,
+                "Open values times each deal's win probability: the deal model's for the "
+                f"{num(expected['scored_by_model'].sum()) if expected is not None else 0:,.0f} deals it "
+                "scored, else the stage's (analytics.fct_deal_forecast)",
+            ),
+        ]
     )
     left, right = st.columns(2)
     with left:
@@ -65,7 +76,8 @@ if status is not None and status.iloc[0]["status"] != "active":
 forecast = load(
     "forecast_prophet",
     empty="No revenue forecast yet.",
-    hint=why or "The forecasting job writes ml.revenue_forecasts after the warehouse is built.",
+    hint=why
+    or "The forecasting job forecasts revenue after the warehouse is built (analytics.fct_revenue_forecast).",
 )
 if forecast is not None:
     history = load("forecast_history", days=180, empty="No won revenue yet.")
@@ -87,7 +99,7 @@ if forecast is not None:
                 None,
                 "Mean absolute percentage error on the held-out period",
             ),
-            ("Model", str(forecast["model_version"].iloc[0]), None, "ml.model_versions"),
+            ("Model", str(forecast["model_version"].iloc[0]), None, "The forecast model's version"),
         ],
         per_row=3,
     )

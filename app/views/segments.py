@@ -66,4 +66,9 @@ if segs is not None:
     members = load("segment_members", segment_id=names[pick], empty="This segment has no members.")
     if members is not None:
         st.caption(f"{len(members):,} shown (largest MRR first)")
-        st.dataframe(members.drop(columns=["customer_id"]), hide_index=True, key="segment_members_table")
+        st.dataframe(
+            members.drop(columns=["customer_id"]),
+            hide_index=True,
+            key="segment_members_table",
+            column_config={"health_risk_level": "Health risk", "health_score": "Health"},
+        )

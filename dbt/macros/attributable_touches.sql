@@ -32,8 +32,7 @@ matched as (
 in_window as (
     select *
     from matched
-    where touched_at <= won_at
-      and touched_at >= won_at - make_interval(days => {{ var('attribution_lookback_days') }})
+    where {{ in_attribution_window('touched_at', 'won_at') }}
 ),
 
 unattributed as (

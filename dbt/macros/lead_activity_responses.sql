@@ -18,8 +18,7 @@ from (
     from (
         select
             *,
-            activity_type in ('EMAIL_SENT', 'CALL_MADE', 'MEETING_SCHEDULED', 'PROPOSAL_SENT', 'CONTRACT_SENT')
-                as is_outbound,
+            activity_type in ({{ sql_strings(outbound_activity_types()) }}) as is_outbound,
             activity_type in (
                 'EMAIL_OPENED', 'EMAIL_CLICKED', 'CALL_ANSWERED', 'FORM_SUBMITTED',
                 'WEBSITE_VISIT', 'DOCUMENT_VIEWED', 'MEETING_COMPLETED'

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from app.ui import money, pct
+from crm.bands import AT_RISK_LEVELS, LEAD_SCORE_HOT_MIN, RISK_LEVELS
 
 pytestmark = pytest.mark.usefixtures("built")
 
@@ -61,14 +62,25 @@ def test_overview_tiles_equal_the_marts(run_page, world, tenant) -> None:
     assert shown["Win rate"] == pct(win_rate)
     assert shown["Lead conversion"] == pct(conversion)
     assert shown["Average deal size"] == money(avg_size)
-    (scored,) = one(world.url, "select count(*) from ml.churn_predictions where tenant_id = %s", tenant)
+    # churn risk once the churn model scored the tenant, else health risk: the tile says which
+    (scored, churn_at_risk) = one(
+        world.url,
+        """select count(churn_probability), count(*) filter (where churn_risk_level = any(%s))
+           from analytics.fct_customer_risk where tenant_id = %s""",
+        list(AT_RISK_LEVELS),
+        tenant,
+    )
     if scored:
-        (at_risk,) = one(
+        assert shown["Churn risk"] == f"{churn_at_risk:,}" and "Health risk" not in shown
+    else:
+        (health_at_risk,) = one(
             world.url,
-            "select count(*) from ml.churn_predictions where tenant_id = %s and risk_level in ('high', 'critical')",
+            """select count(*) from analytics.fct_customer_health
+               where tenant_id = %s and is_active_customer and health_risk_level = any(%s)""",
             tenant,
+            list(AT_RISK_LEVELS),
         )
-        assert shown["Churn risk"] == f"{at_risk:,}"
+        assert shown["Health risk"] == f"{health_at_risk:,}" and "Churn risk" not in shown
     assert at.get("plotly_chart"), "the trends are drawn"
 
 
@@ -87,6 +99,16 @@ def test_pipeline_figures_equal_the_marts(run_page, world, tenant) -> None:
     assert shown["Open deals"] == f"{deals:,}"
     assert shown["Open amount"] == money(amount)
     assert shown["Weighted"] == money(weighted)
+    # each open deal's value times its win probability (the deal model's, else the stage's)
+    (expected,) = one(
+        world.url,
+        """select sum(d.deal_value * coalesce(p.probability, d.probability / 100.0))
+           from analytics.fct_deals d left join ml.deal_probabilities p on p.deal_id = d.deal_id
+           where d.tenant_id = %s and d.is_open and d.pipeline_name = %s""",
+        tenant,
+        name,
+    )
+    assert shown["Expected"] == money(expected)
 
 
 def test_leads_figures_equal_the_marts(run_page, world, tenant) -> None:
@@ -94,7 +116,9 @@ def test_leads_figures_equal_the_marts(run_page, world, tenant) -> None:
     assert not at.exception
     n, hot, avg = one(
         world.url,
-        "select count(*), count(*) filter (where score >= 70), round(avg(score)::numeric, 1) from ml.lead_scores where tenant_id = %s",
+        "select count(*), count(*) filter (where score >= %s), round(avg(score)::numeric, 1) from ml.lead_scores"
+        " where tenant_id = %s",
+        LEAD_SCORE_HOT_MIN,
         tenant,
     )
     shown = metrics(at)
@@ -133,28 +157,45 @@ def test_customers_figures_equal_the_marts(run_page, world, tenant) -> None:
     counts = dict(
         rows(
             world.url,
-            """select risk_level, count(*) from analytics.fct_customer_health
-               where tenant_id = %s and is_active_customer group by risk_level""",
+            """select health_risk_level, count(*) from analytics.fct_customer_health
+               where tenant_id = %s and is_active_customer group by health_risk_level""",
             tenant,
         )
     )
     shown = metrics(at)
-    for level in ("low", "medium", "high", "critical"):
-        assert shown[f"{level.title()} risk"] == f"{counts.get(level, 0):,}"
+    for level in RISK_LEVELS:
+        assert shown[f"{level.title()} health risk"] == f"{counts.get(level, 0):,}"
+    # the list below is churn risk, and says so
+    (scored,) = one(
+        world.url,
+        "select count(churn_probability) from analytics.fct_customer_risk where tenant_id = %s",
+        tenant,
+    )
+    if scored:
+        assert "churn_risk_level" in at.dataframe[0].value.columns
+        [pick] = [s for s in at.selectbox if s.key == "customer_pick"]
+        assert pick.options and all(o.endswith(" churn risk") for o in pick.options)
 
 
 def test_customer_360_equals_the_marts(run_page, world, tenant) -> None:
-    customer_id, mrr, tickets = one(
+    customer_id, mrr, tickets, health_risk = one(
         world.url,
-        """select customer_id::text, mrr, tickets_total from analytics.dim_customers
+        """select customer_id::text, mrr, tickets_total, health_risk_level from analytics.dim_customers
            where tenant_id = %s order by tickets_total desc, customer_id limit 1""",
         tenant,
+    )
+    # segments from the operational memberships the recalculation wrote, not from the mart
+    (segments,) = one(
+        world.url, "select count(*) from crm.customer_segment_memberships where customer_id = %s", customer_id
     )
     at = run_page("Customer 360", query={"customer": customer_id})
     assert not at.exception
     shown = metrics(at)
     assert shown["MRR"] == money(mrr)
     assert shown["Tickets"] == f"{tickets:,}"
+    assert shown["Health risk"] == str(health_risk)
+    assert shown["Segments"] == f"{segments:,}"
+    assert "Risk" not in shown and "Churn risk" not in shown
 
 
 def test_segments_figures_equal_the_marts(run_page, world, tenant) -> None:

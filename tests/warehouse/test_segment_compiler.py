@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from warehouse.segments import FIELDS, SegmentCriteriaError, compile_criteria, validate_criteria
+from warehouse.segments.fields import Kind
 
 TENANT = "11111111-1111-1111-1111-111111111111"
 
@@ -39,7 +40,12 @@ def leaf(field: str, op: str, value=None, **kw) -> dict:
         {
             "all": [
                 leaf("mrr", "gte", 500),
-                {"any": [leaf("risk_level", "eq", "high"), leaf("risk_level", "eq", "critical")]},
+                {
+                    "any": [
+                        leaf("health_risk_level", "eq", "high"),
+                        leaf("health_risk_level", "eq", "critical"),
+                    ]
+                },
             ]
         },
         {"not": leaf("lifecycle_stage", "eq", "CHURNED")},
@@ -77,6 +83,10 @@ def test_valid_criteria_compile(criteria: dict) -> None:
         ({"all": [leaf("mrr", "gt", 1), leaf("nope", "eq", 1)]}, "all[1].field", "unknown field"),
         ({"any": [{"not": leaf("mrr", "gt", "x")}]}, "any[0].not.value", "takes a number"),
         ("lifecycle_stage = 'ACTIVE'", "criteria", "must be an object"),
+        # what the recalculation itself writes is no input to it (no cycle through the memberships)
+        (leaf("segment_count", "gt", 1), "field", "unknown field 'segment_count'"),
+        # health risk and churn risk are distinct: the bare name is neither
+        (leaf("risk_level", "eq", "high"), "field", "unknown field 'risk_level'"),
     ],
 )
 def test_invalid_criteria_rejected_with_path(criteria, path: str, fragment: str) -> None:
@@ -134,6 +144,28 @@ def test_only_whitelisted_identifiers_reach_sql() -> None:
     where, _ = compile_criteria(criteria, TENANT)
     quoted = {part.split('"')[1] for part in where.split(" ") if part.count('"') == 2}
     assert quoted <= set(FIELDS) | {"tenant_id"}
+
+
+def test_fields_are_columns_of_the_mart_contract() -> None:
+    """Each whitelisted field is a column dbt's enforced contract of dim_customers declares, of a
+    type its kind compiles for; so a renamed or dropped mart column cannot leave a field behind."""
+    import yaml
+
+    from crm.settings import PROJECT_ROOT
+
+    spec = yaml.safe_load((PROJECT_ROOT / "dbt/models/marts/customers/dim_customers.yml").read_text())
+    (model,) = spec["models"]
+    types = {c["name"]: c["data_type"] for c in model["columns"]}
+    expected = {
+        Kind.TEXT: {"text"},
+        Kind.ENUM: {"text"},
+        Kind.NUMBER: {"integer", "bigint", "numeric", "double precision"},
+        Kind.TIMESTAMP: {"timestamp with time zone"},
+        Kind.TEXT_ARRAY: {"text[]"},
+    }
+    for name, f in FIELDS.items():
+        assert name in types, f"{name} is not a dim_customers column"
+        assert types[name].split("(")[0] in expected[f.kind], (name, types[name], f.kind)
 
 
 def test_depth_and_size_limits() -> None:

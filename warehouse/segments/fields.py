@@ -1,7 +1,9 @@
 """The columns of `analytics.dim_customers` a segment may filter on, and their kinds.
 
 Only names listed here ever reach SQL, and only as identifiers quoted by us: a criteria tree
-naming anything else is rejected before compilation.
+naming anything else is rejected before compilation. Nothing here may come from the memberships
+the recalculation writes (dim_customers does not read them): a segment filtering on segment
+membership would feed its own output back into its input.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ FIELDS: dict[str, Field] = {
         Field("tags", Kind.TEXT_ARRAY, description="tags"),
         _enum("lifecycle_stage", CustomerStage, "lifecycle stage"),
         _enum("health_trend", HealthTrend, "health trend over 30 days"),
-        _enum("risk_level", RiskLevel, "risk level from the health score"),
+        _enum("health_risk_level", RiskLevel, "health risk level (from the health score, not churn)"),
         Field("company_size", Kind.NUMBER, description="employees"),
         Field("mrr", Kind.NUMBER, description="monthly recurring revenue"),
         Field("arr", Kind.NUMBER, description="annual recurring revenue"),
@@ -65,7 +67,6 @@ FIELDS: dict[str, Field] = {
         Field("active_users_90d", Kind.NUMBER, description="active end users in the last 90 days"),
         Field("days_since_last_usage", Kind.NUMBER, description="days since the last product usage"),
         Field("health_score", Kind.NUMBER, description="health score 0-100"),
-        Field("segment_count", Kind.NUMBER, description="segments the customer is in"),
         Field("became_customer_at", Kind.TIMESTAMP, description="became a customer"),
         Field("churned_at", Kind.TIMESTAMP, description="churned"),
         Field("created_at", Kind.TIMESTAMP, description="record created"),

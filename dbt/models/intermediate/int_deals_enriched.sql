@@ -12,8 +12,8 @@ enriched as (
         deals.*,
         stages.stage_order,
         stages.stage_probability,
-        coalesce(stages.is_won, deals.stage_name = 'Closed Won') as is_won,
-        coalesce(stages.is_lost, deals.stage_name = 'Closed Lost') as is_lost
+        {{ is_closed_as('won', 'stages', 'deals.stage_name') }} as is_won,
+        {{ is_closed_as('lost', 'stages', 'deals.stage_name') }} as is_lost
     from deals
     left join stages
         on deals.pipeline_id = stages.pipeline_id

@@ -18,7 +18,7 @@
 {% set lead_touch_types = [
     'EMAIL_OPENED', 'EMAIL_CLICKED', 'CALL_ANSWERED', 'MEETING_COMPLETED', 'PROPOSAL_SENT', 'CONTRACT_SENT'
 ] %}
-{% set deal_touch_types = ['EMAIL_SENT', 'CALL_MADE', 'MEETING_SCHEDULED', 'PROPOSAL_SENT', 'CONTRACT_SENT'] %}
+{% set deal_touch_types = outbound_activity_types() %}
 with web as (
     select
         event_id as touchpoint_id,

@@ -1,7 +1,9 @@
 -- The dashboards' summary marts (marts/dashboards) add up to the facts they summarise, per
 -- tenant: a page reading a summary shows the same figures as one reading the fact. Returns
--- one row per mismatch. The lead score summary has its own test
--- (assert_dash_lead_score_summary_matches_scores): its fact is built after the ML jobs.
+-- one row per mismatch. The lead score and segment summaries have their own tests
+-- (assert_dash_lead_score_summary_matches_scores, assert_dash_segment_summary_matches_memberships):
+-- their facts are built after the ML jobs and the segment recalculation (in Dagster, a later
+-- step than the other marts).
 with attribution as (
     select 'dash_attribution_monthly' as mart, a.tenant_id, a.attribution_model as part
     from (
@@ -50,29 +52,16 @@ stages as (
 ),
 
 health as (
-    select 'dash_customer_health_summary', f.tenant_id, f.risk_level
+    select 'dash_customer_health_summary', f.tenant_id, f.health_risk_level
     from (
-        select tenant_id, risk_level, count(*) as customers, sum(health_score) as score
+        select tenant_id, health_risk_level, count(*) as customers, sum(health_score) as score
         from {{ ref('fct_customer_health') }} where is_active_customer group by 1, 2
     ) as f
     full join (
-        select tenant_id, risk_level, sum(customers) as customers, sum(health_score_sum) as score
+        select tenant_id, health_risk_level, sum(customers) as customers, sum(health_score_sum) as score
         from {{ ref('dash_customer_health_summary') }} group by 1, 2
-    ) as d on f.tenant_id = d.tenant_id and f.risk_level = d.risk_level
+    ) as d on f.tenant_id = d.tenant_id and f.health_risk_level = d.health_risk_level
     where f.customers is distinct from d.customers or f.score is distinct from d.score
-),
-
-segments as (
-    select 'dash_segment_summary', f.tenant_id, f.segment_name
-    from (
-        select tenant_id, segment_id, segment_name, count(*) as members, sum(mrr) as mrr
-        from {{ ref('fct_segment_memberships') }} group by 1, 2, 3
-    ) as f
-    full join (
-        select tenant_id, segment_id, segment_name, sum(members) as members, sum(mrr) as mrr
-        from {{ ref('dash_segment_summary') }} group by 1, 2, 3
-    ) as d on f.tenant_id = d.tenant_id and f.segment_id = d.segment_id
-    where f.members is distinct from d.members or f.mrr is distinct from d.mrr
 )
 
 select * from attribution
@@ -80,4 +69,3 @@ union all select * from kpis
 union all select * from pipeline
 union all select * from stages
 union all select * from health
-union all select * from segments

@@ -1,7 +1,8 @@
 {{ config(indexes=[{'columns': ['tenant_id', 'customer_id'], 'unique': True}]) }}
 -- Customer 360, one row per customer: lifecycle stage, MRR and revenue, open deals, tickets
--- and CSAT, conversations, product usage, health and segment count. Dynamic segments
--- (crm/segments) filter on a whitelisted set of these columns.
+-- and CSAT, conversations, product usage and health. Dynamic segments (warehouse/segments)
+-- filter on a whitelisted set of these columns, so nothing here may come from the segment
+-- memberships they write (fct_segment_memberships has them, downstream).
 with customers as (
     select * from {{ ref('stg_crm__customers') }}
 ),
@@ -46,13 +47,7 @@ usage_now as (
 ),
 
 health as (
-    select customer_id, health_score, trend, risk_level from {{ ref('fct_customer_health') }}
-),
-
-segments as (
-    select customer_id, count(*) as segment_count
-    from {{ ref('stg_crm__customer_segment_memberships') }}
-    group by customer_id
+    select customer_id, health_score, trend, health_risk_level from {{ ref('fct_customer_health') }}
 ),
 
 converted_leads as (
@@ -97,13 +92,11 @@ select
     usage_now.tickets_90d,
     health.health_score,
     health.trend as health_trend,
-    health.risk_level,
-    coalesce(segments.segment_count, 0)::integer as segment_count
+    health.health_risk_level
 from customers
 left join deals on customers.customer_id = deals.customer_id
 left join tickets on customers.customer_id = tickets.customer_id
 left join conversations on customers.customer_id = conversations.customer_id
 left join usage_now on customers.customer_id = usage_now.customer_id
 left join health on customers.customer_id = health.customer_id
-left join segments on customers.customer_id = segments.customer_id
 left join converted_leads on customers.customer_id = converted_leads.customer_id

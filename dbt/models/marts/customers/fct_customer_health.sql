@@ -1,7 +1,7 @@
 {{ config(indexes=[{'columns': ['tenant_id', 'customer_id'], 'unique': True}, {'columns': ['tenant_id', 'health_score']}]) }}
 -- One row per customer: health score 0-100 (weighted factors; weights are vars, normalised by
 -- their sum), its trend against health_trend_days ago (improving / stable / declining beyond
--- +-health_trend_threshold points), risk level (low / medium / high / critical) and the
+-- +-health_trend_threshold points), health risk level (low / medium / high / critical) and the
 -- factors as a JSON array of the seed's HealthFactor {category, factor, weight, value, impact}.
 {% set w_usage = var('health_weight_usage') %}
 {% set w_support = var('health_weight_support') %}
@@ -57,7 +57,7 @@ final as (
             when c.health_score - c.previous_score < -{{ var('health_trend_threshold') }} then 'declining'
             else 'stable'
         end as trend,
-        {{ health_risk_band('c.health_score') }} as risk_level,
+        {{ health_risk_band('c.health_score') }} as health_risk_level,
         c.usage_factor,
         c.support_factor,
         c.engagement_factor,

@@ -1,6 +1,10 @@
-{{ config(indexes=[{'columns': ['tenant_id', 'segment_id', 'mrr desc nulls last', 'customer_id']}]) }}
+{{ config(indexes=[
+    {'columns': ['tenant_id', 'segment_id', 'mrr desc nulls last', 'customer_id']},
+    {'columns': ['tenant_id', 'customer_id']}
+]) }}
 -- One row per segment and member customer (written by the segment recalculation in
--- crm/segments), with the segment's state and the member's lifecycle stage and MRR.
+-- warehouse/segments, over dim_customers), with the segment's state and the member's lifecycle
+-- stage and MRR: the Segments page's members, and a customer's segments on Customer 360.
 with memberships as (
     select * from {{ ref('stg_crm__customer_segment_memberships') }}
 ),

@@ -4,6 +4,7 @@
     incremental_strategy='delete+insert',
     full_refresh=false,
     on_schema_change='append_new_columns',
+    pre_hook="{{ rename_column_if_exists(this, 'risk_level', 'health_risk_level') }}",
     indexes=[{'columns': ['tenant_id', 'customer_id', 'day']}, {'columns': ['day']}]
 ) }}
 -- Customer health over time: one row per active customer and day a build computed its health
@@ -22,7 +23,7 @@ today as (
         customer_id,
         {{ utc_day('calculated_at') }} as day,
         health_score,
-        risk_level,
+        health_risk_level,
         'snapshot'::text as recorded_as
     from health
     where is_active_customer
@@ -35,17 +36,17 @@ today as (
         customer_id,
         {{ utc_day('calculated_at') }} - {{ var('health_trend_days') }} as day,
         health_score_previous as health_score,
-        {{ health_risk_band('health_score_previous') }} as risk_level,
+        {{ health_risk_band('health_score_previous') }} as health_risk_level,
         'trend_backfill'::text as recorded_as
     from health
     where is_active_customer and health_score_previous is not null
 )
 {% endif %}
 
-select tenant_id, customer_id, day, health_score, risk_level::text as risk_level, recorded_as
+select tenant_id, customer_id, day, health_score, health_risk_level::text as health_risk_level, recorded_as
 from today
 {% if not is_incremental() %}
 union all
-select tenant_id, customer_id, day, health_score, risk_level::text, recorded_as
+select tenant_id, customer_id, day, health_score, health_risk_level::text, recorded_as
 from trend_point
 {% endif %}

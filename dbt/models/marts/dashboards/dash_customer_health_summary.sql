@@ -4,7 +4,7 @@
 {{ config(indexes=[{'columns': ['tenant_id']}]) }}
 select
     tenant_id,
-    risk_level,
+    health_risk_level,
     least(floor(health_score / 10), 9)::integer as health_bucket,
     trend,
     count(*)::integer as customers,

@@ -57,8 +57,7 @@
     where held.won_at is distinct from won.closed_at or held.deal_value is distinct from won.deal_value
     union
     select deal_id from touched  -- a new touchpoint inside the deal's window
-    where touched_at <= closed_at
-      and touched_at >= closed_at - make_interval(days => {{ var('attribution_lookback_days') }})
+    where {{ in_attribution_window('touched_at', 'closed_at') }}
 {% endset %}
 with touches as (
     {{ attributable_touches(deal_ids=inline_ids(affected_deals)) }}

@@ -1,5 +1,7 @@
+{{ config(indexes=[{'columns': ['tenant_id', 'pipeline_id']}]) }}
 -- Open deals with their win probability (ml.deal_probabilities, else the stage default) and the
--- expected value it implies: the pipeline-weighted forecast per deal.
+-- expected value it implies: the model-weighted forecast per deal (the Pipeline & forecast
+-- page's expected value beside the stage-weighted pipeline).
 with deals as (
     select * from {{ ref('fct_deals') }} where is_open
 )
@@ -7,6 +9,7 @@ with deals as (
 select
     deals.deal_id::uuid as deal_id,
     deals.tenant_id::uuid as tenant_id,
+    deals.pipeline_id::uuid as pipeline_id,
     deals.pipeline_name::text as pipeline_name,
     deals.stage_name::text as stage_name,
     deals.deal_value::numeric(18, 2) as deal_value,
