@@ -110,10 +110,11 @@ if customer_id:
                         value=num(h["health_score"]),
                         delta={"reference": num(h["health_score_previous"])},
                         gauge={"axis": {"range": [0, 100]}, "bar": {"color": "#1f77b4"}},
-                        title={"text": f"Health · {h['trend']} · {h['health_risk_level']} health risk"},
                     )
                 )
-                chart(fig, "customer_health", height=260)
+                # the chart's title, not the gauge's: that one sits above the plot and is cut off
+                title = f"Health · {h['trend']} · {h['health_risk_level']} health risk"
+                chart(fig, "customer_health", height=260, title=title)
             with right:
                 cats = ["usage", "support", "engagement", "financial"]
                 vals = [num(h[f"{c}_factor"]) for c in cats]
