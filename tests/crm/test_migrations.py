@@ -134,3 +134,38 @@ def test_grants_follow_the_one_writer_per_schema_rule(empty_db: str) -> None:
         assert conn.execute("SELECT has_table_privilege('crm_ml', 'ml.probe', 'INSERT')").fetchone()[0]
         assert conn.execute("SELECT has_table_privilege('crm_reader', 'ml.probe', 'SELECT')").fetchone()[0]
         conn.rollback()
+
+
+def test_stored_segment_criteria_follow_the_health_risk_level_rename(empty_db: str) -> None:
+    """Criteria saved with the field `risk_level` (the health band's old name) still compile
+    after the upgrade, nested anywhere; other fields and values are left alone; down restores."""
+    import json
+
+    from warehouse.segments import validate_criteria
+
+    migrate.upgrade(empty_db, "1001_churn_risk_level")
+    old = {
+        "all": [
+            {"field": "risk_level", "op": "in", "value": ["high", "critical"]},
+            {"not": {"field": "company", "op": "eq", "value": "risk_level"}},
+        ]
+    }
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        tenant = conn.execute(
+            "INSERT INTO crm.tenants (slug, name) VALUES ('t', 'T') RETURNING id"
+        ).fetchone()[0]
+        conn.execute(
+            "INSERT INTO crm.customer_segments (tenant_id, name, criteria) VALUES (%s, 'at risk', %s)",
+            (tenant, json.dumps(old)),
+        )
+    migrate.upgrade(empty_db)
+    new = _scalar(empty_db, "SELECT criteria FROM crm.customer_segments")
+    assert new == {
+        "all": [
+            {"field": "health_risk_level", "op": "in", "value": ["high", "critical"]},
+            {"not": {"field": "company", "op": "eq", "value": "risk_level"}},
+        ]
+    }
+    validate_criteria(new)
+    migrate.downgrade(empty_db, "1001_churn_risk_level")
+    assert _scalar(empty_db, "SELECT criteria FROM crm.customer_segments") == old

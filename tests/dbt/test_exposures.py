@@ -1,6 +1,7 @@
-"""dbt's exposures say exactly what reads the marts: each dashboard page's exposure depends on
-the marts its queries read (parsed from their SQL), each API route reading analytics.* has one
-naming the marts in its code, and nothing reads anything but a mart.
+"""dbt's exposures say exactly what reads the warehouse: each dashboard page's exposure depends
+on the marts its queries read (parsed from their SQL) and pages read nothing but marts; each API
+route reading analytics.* (or, for a score it answers as soon as it is written, ml.*) has one
+naming the relations in its code.
 
 Needs no database: `dbt parse` resolves the exposures' refs into a manifest."""
 
@@ -23,6 +24,9 @@ from app.nav import PAGES, VIEWS, url_path
 from crm.settings import PROJECT_ROOT
 
 MART_SCHEMA = "analytics"
+API_SCHEMAS = (MART_SCHEMA, "ml")
+"""What an API route may read besides the operational store: the marts, and the ML outputs
+(a score is answered as soon as the ML job writes it, before dbt's score marts take it in)."""
 LOADERS = {"load", "fetch_or_none", "fetch"}
 """app.ui / app.data functions whose first argument names the query a page runs."""
 
@@ -70,6 +74,15 @@ def _reads(exposure: dict, marts: dict[str, str]) -> set[str]:
     nodes = exposure["depends_on"]["nodes"]
     assert all(n in marts for n in nodes), f"{exposure['name']} depends on a non-mart: {nodes}"
     return {marts[n] for n in nodes}
+
+
+def _ml_sources(manifest: dict) -> dict[str, str]:
+    """unique_id -> `ml.<table>` for the dbt sources on the ML jobs' outputs."""
+    return {
+        uid: f"{API_SCHEMAS[1]}.{s['identifier'] or s['name']}"
+        for uid, s in manifest["sources"].items()
+        if s["schema"] == API_SCHEMAS[1]
+    }
 
 
 def sql_relations(sql: str) -> set[str]:
@@ -120,12 +133,13 @@ def test_every_page_has_an_exposure_of_exactly_what_it_reads(manifest: dict) -> 
 
 
 def _api_reads() -> dict[str, set[str]]:
-    """`METHOD /path` -> the analytics.* relations named in its endpoint's code, for every route
-    of api/routes that names one (and every such name in a route module is in some endpoint)."""
+    """`METHOD /path` -> the analytics.* and ml.* relations named in its endpoint's code, for
+    every route of api/routes that names one (and every such name in a route module is in some
+    endpoint)."""
     import api.routes
 
     out: dict[str, set[str]] = {}
-    pattern = re.compile(rf"\b{MART_SCHEMA}\.([a-z_][a-z0-9_]*)")
+    pattern = re.compile(rf"\b(?:{'|'.join(API_SCHEMAS)})\.[a-z_][a-z0-9_]*")
     for info in pkgutil.iter_modules(api.routes.__path__):
         module = importlib.import_module(f"api.routes.{info.name}")
         router = getattr(module, "router", None)
@@ -137,7 +151,7 @@ def _api_reads() -> dict[str, set[str]]:
             in_endpoints |= names
             if names:
                 for method in route.methods:
-                    out[f"{method} {route.path}"] = {f"{MART_SCHEMA}.{n}" for n in names}
+                    out[f"{method} {route.path}"] = names
         in_module = set(pattern.findall(Path(inspect.getfile(module)).read_text()))
         assert in_module <= in_endpoints, (
             f"api/routes/{info.name}.py reads {in_module - in_endpoints} outside a route"
@@ -146,13 +160,13 @@ def _api_reads() -> dict[str, set[str]]:
 
 
 def test_every_api_route_reading_marts_has_an_exposure_of_them(manifest: dict) -> None:
-    marts = _marts(manifest)
+    readable = _marts(manifest) | _ml_sources(manifest)
     exposures = _exposures(manifest, "application", "route")
     reads = _api_reads()
     assert reads, "no API route reads analytics.*"
     assert set(exposures) == set(reads)
     for route, relations in reads.items():
         e = exposures[route]
-        assert _reads(e, marts) == relations, route
+        assert _reads(e, readable) == relations, route
         assert e["url"].endswith(route.split(" ", 1)[1])
         assert (PROJECT_ROOT / e["config"]["meta"]["file"]).exists()
