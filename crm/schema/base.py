@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import ENUM, JSONB, UUID
 
 from crm import enums
 
-# Schema names: one writer role each (see DESIGN.md and migration 0001).
+# Schema names: one writer role each (migration 0001 grants them).
 CRM = "crm"
 RAW = "raw"
 ML = "ml"

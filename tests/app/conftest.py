@@ -7,7 +7,6 @@ checkout; without them the pages are tested for their empty states only.
 
 from __future__ import annotations
 
-import importlib.util
 import secrets
 import tempfile
 from collections.abc import Callable, Iterator
@@ -22,34 +21,21 @@ from app.auth import SESSION_KEY, SignedIn
 from app.nav import ENTRYPOINT, view_path
 from crm.security import hash_password
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @dataclass
 class World:
     url: str
-    built: bool  # marts built by dbt
     managers: list[SignedIn] = field(default_factory=list)
     password: str = ""
 
 
-def _has(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
-def _seed(url: str) -> bool:
-    """Seed scale S into raw.* and build the marts; False when the checkout lacks either."""
-    if not _has("sim") or not hasattr(importlib.import_module("sim"), "seed_world"):
-        return False
+def _seed(url: str) -> None:
+    """Seed scale S into raw.*, build the marts, train and score, then build the marts over ml.*."""
+    from ml import jobs
     from sim import seed_world
+    from warehouse.dbt import run_dbt
 
     seed_world(scale="S", seed=42, database_url=url, bootstrap=None, sink="raw", progress=False)
-    if not (ROOT / "dbt" / "dbt_project.yml").exists() or not _has("warehouse.dbt"):
-        return False
-    from warehouse.dbt import run_dbt
 
     target = Path(tempfile.mkdtemp(prefix="crm-app-dbt-"))
     # a failing data test of the warehouse must not hide the dashboards' own results
@@ -62,22 +48,19 @@ def _seed(url: str) -> bool:
         timeout=1200,
     )
     with psycopg.connect(url) as conn:
-        built = bool(conn.execute("select to_regclass('analytics.dim_leads') is not null").fetchone()[0])
-    if built and _has("ml.jobs"):
-        from ml import jobs
-
-        jobs.train_all(url, seed=42)
-        jobs.score_all(url, seed=42)
-        # the marts that join ml.* (scores, dashboards' lead summary) run after scoring, as in Dagster
-        run_dbt(
-            ["build", "--quiet", "--select", "source:ml+"],
-            url,
-            target_path=target / "target",
-            log_path=target / "logs",
-            check=False,
-            timeout=600,
-        )
-    return built
+        built = conn.execute("select to_regclass('analytics.dim_leads') is not null").fetchone()[0]
+    assert built, "dbt build did not build the marts"
+    jobs.train_all(url, seed=42)
+    jobs.score_all(url, seed=42)
+    # the marts that join ml.* (scores, dashboards' lead summary) run after scoring, as in Dagster
+    run_dbt(
+        ["build", "--quiet", "--select", "source:ml+"],
+        url,
+        target_path=target / "target",
+        log_path=target / "logs",
+        check=False,
+        timeout=600,
+    )
 
 
 def _ensure_tenants(url: str, password: str) -> list[SignedIn]:
@@ -117,13 +100,13 @@ def world(create_database: Callable[[str], str]) -> Iterator[World]:
 
     url = create_database("crm_app")
     migrate.upgrade(url)
-    built = _seed(url)
+    _seed(url)
     password = secrets.token_urlsafe(12)
     old = os.environ.get("DATABASE_URL")
     os.environ["DATABASE_URL"] = url
     get_settings.cache_clear()
     try:
-        yield World(url=url, built=built, managers=_ensure_tenants(url, password), password=password)
+        yield World(url=url, managers=_ensure_tenants(url, password), password=password)
     finally:
         if old is None:
             os.environ.pop("DATABASE_URL", None)

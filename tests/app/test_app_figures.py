@@ -13,14 +13,6 @@ import pytest
 from app.ui import money, pct
 from crm.bands import AT_RISK_LEVELS, LEAD_SCORE_HOT_MIN, RISK_LEVELS
 
-pytestmark = pytest.mark.usefixtures("built")
-
-
-@pytest.fixture(scope="module")
-def built(world):
-    if not world.built:
-        pytest.skip("no seeded, built world in this checkout (sim + dbt)")
-
 
 @pytest.fixture(scope="module")
 def tenant(world) -> str:

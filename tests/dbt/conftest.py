@@ -46,11 +46,8 @@ def warehouse(
     create_database: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Warehouse]:
     from crm import migrate
+    from sim import seed_world
 
-    try:
-        from sim import seed_world
-    except ImportError:
-        pytest.skip("the simulator (sim.seed_world) is not in this checkout yet")
     url = create_database("crm_dbt")
     migrate.upgrade(url)
     summary = seed_world(scale="S", seed=SEED, as_of=AS_OF, database_url=url, sink="raw", progress=False)

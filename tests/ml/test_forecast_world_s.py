@@ -12,11 +12,8 @@ import polars as pl
 import psycopg
 import pytest
 
-sim = pytest.importorskip("sim")
-if not hasattr(sim, "seed_world"):
-    pytest.skip("sim.seed_world is not in this checkout yet", allow_module_level=True)
-
-from ml import forecast, store  # noqa: E402
+from ml import forecast, store
+from sim import seed_world
 
 AS_OF = date(2026, 11, 23)
 
@@ -28,7 +25,7 @@ def world(create_database: Callable[[str], str], crm_home) -> str:
 
     url = create_database("crm_ml_forecast")
     migrate.upgrade(url)
-    sim.seed_world("S", 42, AS_OF, database_url=url, sink="raw", progress=False)
+    seed_world("S", 42, AS_OF, database_url=url, sink="raw", progress=False)
     run_dbt(
         ["build", "--vars", f"{{as_of: '{AS_OF}'}}", "--exclude", "resource_type:test"],
         url,

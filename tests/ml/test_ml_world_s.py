@@ -13,11 +13,8 @@ import polars as pl
 import psycopg
 import pytest
 
-sim = pytest.importorskip("sim")
-if not hasattr(sim, "seed_world"):
-    pytest.skip("sim.seed_world is not in this checkout yet", allow_module_level=True)
-
-from ml import jobs, lead, marts  # noqa: E402
+from ml import jobs, lead, marts
+from sim import seed_world
 
 AS_OF = date(2026, 11, 23)
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
@@ -30,7 +27,7 @@ def world_s(create_database: Callable[[str], str], crm_home) -> str:
 
     url = create_database("crm_ml_world")
     migrate.upgrade(url)
-    sim.seed_world("S", 42, AS_OF, database_url=url, sink="raw", progress=False)
+    seed_world("S", 42, AS_OF, database_url=url, sink="raw", progress=False)
     run_dbt(
         ["build", "--vars", f"{{as_of: '{AS_OF}'}}", "--exclude", "resource_type:test"],
         url,

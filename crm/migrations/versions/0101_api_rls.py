@@ -20,7 +20,7 @@ which API key has this prefix, and which user signs in with this tenant slug and
 Roles are cluster-wide, so the downgrade leaves `crm_api` a LOGIN role (other databases on
 the server may use it) and removes everything else this revision made in this database.
 
-Chained after 0201_ml_tables (issue 5) so the history stays linear.
+Chained after 0201_ml_tables so the history stays linear.
 
 Hand-written: no imports from crm.schema (a migration is frozen history).
 """
