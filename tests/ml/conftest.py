@@ -12,10 +12,7 @@ import numpy as np
 import polars as pl
 import psycopg
 import pytest
-from ml_synthetic import AS_OF, customer_frame, lead_frame, revenue_series
-
-BIG = "00000000-0000-4000-8000-0000000000a1"
-SMALL = "00000000-0000-4000-8000-0000000000b2"
+from ml_synthetic import AS_OF, BIG, SMALL, customer_frame, lead_frame, revenue_series
 
 PG_TYPES = {
     pl.Utf8: "text",

@@ -10,6 +10,10 @@ import numpy as np
 import polars as pl
 
 AS_OF = datetime(2026, 11, 23, tzinfo=UTC)
+BIG = "00000000-0000-4000-8000-0000000000a1"
+"""A tenant with enough data for every model."""
+SMALL = "00000000-0000-4000-8000-0000000000b2"
+"""A tenant too small for a model: the rules answer."""
 
 
 def _ids(rng: np.random.Generator, n: int) -> list[str]:

@@ -9,8 +9,7 @@ import numpy as np
 import polars as pl
 import psycopg
 import pytest
-from conftest import BIG, SMALL
-from ml_synthetic import AS_OF
+from ml_synthetic import AS_OF, BIG, SMALL
 
 from crm.errors import CRMError, CRMErrorCode
 from ml import churn, deals, jobs, lead, marts, registry, training
