@@ -77,7 +77,7 @@ def fetch_or_none(name: str, **params: object) -> pd.DataFrame | None:
 
 def num(v: object) -> float:
     try:
-        f = float(v)  # type: ignore[arg-type]
+        f = float(v)  # type: ignore[arg-type]  # any value: what float() rejects counts as 0
     except (TypeError, ValueError):
         return 0.0
     return 0.0 if math.isnan(f) else f

@@ -60,13 +60,14 @@ def top_factors(
         else pl.DataFrame({"_cats": pl.Series([None] * n, dtype=pl.List(pl.Utf8))})
     )
     cols: dict[str, pl.Series] = {}
+    slot_labels: dict[str, pl.Expr] = {}  # the label of each slot's factor (the advice rules')
     exprs: list[pl.Expr] = []
     for s, (idx, sign) in enumerate(zip(slots, signs, strict=True)):
-        c = contrib[rows, idx]
-        ok = c > 1e-9 if sign > 0 else c < -1e-9
+        slot_contrib = contrib[rows, idx]
+        ok = slot_contrib > 1e-9 if sign > 0 else slot_contrib < -1e-9
         v = V[rows, idx]
         cols[f"_ok{s}"] = pl.Series(ok)
-        cols[f"_c{s}"] = pl.Series(np.round(c, 4)).cast(pl.Utf8)
+        cols[f"_c{s}"] = pl.Series(np.round(slot_contrib, 4)).cast(pl.Utf8)
         cols[f"_n{s}"] = pl.Series(names[idx])
         cols[f"_l{s}"] = pl.Series(label_arr[idx])
         cols[f"_k{s}"] = pl.Series(cat_pos[idx])
@@ -83,7 +84,7 @@ def top_factors(
             .then(pl.col(f"_l{s}") + pl.lit(": ") + catv.fill_null("unknown"))
             .otherwise(pl.col(f"_l{s}"))
         )
-        cols[f"_lab{s}"] = None  # placeholder (computed below)
+        slot_labels[f"_lab{s}"] = label
         piece = (
             pl.lit('{"feature":"')
             + pl.col(f"_n{s}")
@@ -98,12 +99,7 @@ def top_factors(
             cols[f"_x{key}{s}"] = pl.Series(vals[idx])
             piece = piece + pl.lit(f',"{key}":"') + pl.col(f"_x{key}{s}") + pl.lit('"')
         exprs.append(pl.when(pl.col(f"_ok{s}")).then(piece + pl.lit("}")))
-        exprs_label = label
-        cols[f"_lab{s}"] = exprs_label  # type: ignore[assignment]
-    series = {k: v for k, v in cols.items() if isinstance(v, pl.Series)}
-    frame = base.with_columns(**series).with_columns(
-        **{k: v for k, v in cols.items() if isinstance(v, pl.Expr)}
-    )
+    frame = base.with_columns(**cols).with_columns(**slot_labels)
     pos_i, neg_i = 0, k_pos
     empty = pl.lit("")
     out = frame.select(

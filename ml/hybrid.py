@@ -19,6 +19,7 @@ import pandas as pd
 import polars as pl
 
 from ml import funnel, pipeline
+from ml.scalars import min_of
 from ml.timeseries import fit_prophet
 
 if TYPE_CHECKING:
@@ -110,4 +111,4 @@ def _new_business_level(h: TenantHistory, pipes: list[str], horizon: int, seed: 
 
 def _origins(h: TenantHistory, weeks: int) -> list[datetime]:
     assert h.deals is not None
-    return pipeline.learning_origins(h.deals["created_at"].min(), h.origin.to_pydatetime(), weeks)
+    return pipeline.learning_origins(min_of(h.deals["created_at"], datetime), h.origin.to_pydatetime(), weeks)

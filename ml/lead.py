@@ -21,6 +21,7 @@ from ml.explain import top_factors
 from ml.linear import LinearModel, split_columns
 from ml.metrics import auc, ece
 from ml.naive_bayes import NaiveBayesBaseline
+from ml.scalars import max_of, min_of
 from ml.schemas import LEAD_LABEL, lead_label
 
 MODEL_NAME = "lead_scoring"
@@ -149,7 +150,10 @@ def train(
         "calibration_share": CALIB_SHARE,
         "label_days": LABEL_DAYS,
     }
-    return TrainResult(lm, metrics, params, data["created_at"].min(), data["created_at"].max(), hold, p_hold)
+    created = data["created_at"]
+    return TrainResult(
+        lm, metrics, params, min_of(created, datetime), max_of(created, datetime), hold, p_hold
+    )
 
 
 def rule_scores(df: pl.DataFrame) -> tuple[np.ndarray, list[str], np.ndarray]:

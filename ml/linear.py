@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 from sklearn.linear_model import LogisticRegression
 
+from ml.scalars import float_or
 from ml.schemas import NEVER_FEATURES
 
 MIN_LEVEL_COUNT = 20
@@ -69,8 +70,7 @@ class Encoder:
 
     def fit(self, df: pl.DataFrame) -> Encoder:
         for c in self.numeric:
-            med = df[c].cast(pl.Float64).median()
-            self.medians[c] = float(med) if med is not None else 0.0
+            self.medians[c] = float_or(df[c].cast(pl.Float64).median(), 0.0)
         for c in self.categorical:
             counts = df[c].cast(pl.Utf8).drop_nulls().value_counts(sort=True)
             keep = counts.filter(pl.col("count") >= MIN_LEVEL_COUNT).head(MAX_LEVELS)

@@ -35,6 +35,8 @@ from datetime import datetime, timedelta
 import numpy as np
 import polars as pl
 
+from ml.scalars import float_or, min_of
+
 STEP_DAYS = 7
 STAGE_BANDS = (25.0, 50.0, 75.0)
 """Stage default probability bands: <25, 25-50, 50-75, >=75 (pipelines differ in stage count)."""
@@ -138,7 +140,7 @@ class PipelineModel:
         if snap.height == 0:
             return mean, var
         s = snap.join(self.win, on=["pipeline", "stage_band", "close_band"], how="left").with_columns(
-            pl.col("p_win").fill_null(float(self.win["p_win"].mean() or 0.0))
+            pl.col("p_win").fill_null(float_or(self.win["p_win"].mean(), 0.0))
         )
         w = s.join(self.timing, on=["pipeline", "close_band"], how="inner").with_columns(
             q=pl.col("p_win") * pl.col("p_week")
@@ -167,13 +169,13 @@ def fit(deals: pl.DataFrame, transitions: pl.DataFrame, origin: datetime, weeks:
     MIN_ORIGINS learning origins (not enough history for the pipeline to be trusted)."""
     if deals.height == 0:
         return None
-    origins = learning_origins(deals["created_at"].min(), origin, weeks)
+    origins = learning_origins(min_of(deals["created_at"], datetime), origin, weeks)
     if len(origins) < MIN_ORIGINS:
         return None
     snap = snapshots(deals, transitions, origins).with_columns(
         hit=pl.col("won_week").is_not_null() & (pl.col("won_week") < weeks)
     )
-    base = float(snap["hit"].mean() or 0.0)
+    base = float_or(snap["hit"].mean(), 0.0)
     by_close = snap.group_by("pipeline", "close_band").agg(h=pl.col("hit").sum(), n=pl.len())
     by_close = by_close.with_columns(p_close=(pl.col("h") + PRIOR * base) / (pl.col("n") + PRIOR))
     win = (

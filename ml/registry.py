@@ -24,6 +24,7 @@ import psycopg
 from crm.db import connect
 from crm.errors import CRMError, CRMErrorCode
 from crm.settings import get_settings
+from ml.store import fetch_one
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +73,11 @@ def register(
     trained_at = trained_at or datetime.now(UTC)
     with connect(url) as conn:
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"ml:{tenant_id}:{name}",))
-        nxt = conn.execute(
+        cur = conn.execute(
             "SELECT coalesce(max(version), 0) + 1 FROM ml.model_versions WHERE tenant_id = %s AND name = %s",
             (tenant_id, name),
-        ).fetchone()[0]
+        )
+        nxt = fetch_one(cur, f"next version of {name}")[0]
         path = models_dir() / tenant_id / name / f"v{nxt}.joblib"
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -83,7 +85,7 @@ def register(
         tmp.replace(path)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         params = {**params, "artifact_sha256": digest}
-        row = conn.execute(
+        cur = conn.execute(
             "INSERT INTO ml.model_versions (tenant_id, name, version, trained_at, data_window_start, data_window_end,"
             " params, metrics, status, artifact_path) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,'candidate',%s)"
             f" RETURNING {COLUMNS}",
@@ -98,7 +100,8 @@ def register(
                 orjson.dumps(metrics, option=orjson.OPT_SERIALIZE_NUMPY).decode(),
                 str(path),
             ),
-        ).fetchone()
+        )
+        row = fetch_one(cur, f"registering {name}@{nxt}")
     return _row(row)
 
 

@@ -11,17 +11,41 @@ import io
 import queue
 import threading
 from collections.abc import Iterator
+from typing import TypeVar
 
 import polars as pl
+import psycopg
 
 from crm.db import connect
 
 COPY_BLOCK = 8 << 20
 
+R = TypeVar("R")
+
+
+def fetch_one(cur: psycopg.Cursor[R], what: str) -> R:
+    """The row of a query that always returns one (an aggregate, `INSERT ... RETURNING`)."""
+    row = cur.fetchone()
+    if row is None:
+        raise RuntimeError(f"{what}: the query returned no row")
+    return row
+
+
+def column_names(cur: psycopg.Cursor[R], what: str) -> list[str]:
+    """The result columns of the statement `cur` ran (it must return rows)."""
+    if cur.description is None:
+        raise RuntimeError(f"{what}: the statement returns no rows")
+    return [d.name for d in cur.description]
+
+
+def _regclass_exists(conn: psycopg.Connection, qualified: str) -> bool:
+    cur = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (qualified,))
+    return bool(fetch_one(cur, f"to_regclass({qualified})")[0])
+
 
 def table_exists(url: str | None, qualified: str) -> bool:
     with connect(url) as conn:
-        return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (qualified,)).fetchone()[0]
+        return _regclass_exists(conn, qualified)
 
 
 def read_table(url: str | None, qualified: str, where: str = "", params: tuple = ()) -> pl.DataFrame:
@@ -42,7 +66,7 @@ def read_table(url: str | None, qualified: str, where: str = "", params: tuple =
             for c, t in cols
         )
         cur = conn.execute(f'SELECT {select} FROM "{schema}"."{name}" {where}', params)
-        names = [d.name for d in cur.description]
+        names = column_names(cur, qualified)
         rows = cur.fetchall()
     if not rows:
         return pl.DataFrame({n: [] for n in names})
@@ -62,7 +86,7 @@ def _utc(df: pl.DataFrame) -> pl.DataFrame:
 def read_query(url: str | None, sql: str, params: tuple | dict = ()) -> pl.DataFrame:
     with connect(url) as conn:
         cur = conn.execute(sql, params)
-        names = [d.name for d in cur.description]
+        names = column_names(cur, "read_query")
         rows = cur.fetchall()
     if not rows:
         return pl.DataFrame({n: [] for n in names})
@@ -176,7 +200,7 @@ def tenants(url: str | None) -> list[str]:
         "analytics.ml_features__deals",
     )
     with connect(url) as conn:
-        have = [m for m in marts if conn.execute("SELECT to_regclass(%s) IS NOT NULL", (m,)).fetchone()[0]]
+        have = [m for m in marts if _regclass_exists(conn, m)]
         if not have:
             return []
         union = " UNION ".join(f"SELECT DISTINCT tenant_id FROM {m}" for m in have)

@@ -6,12 +6,14 @@ periods long enough to judge.
 from __future__ import annotations
 
 import logging
+from datetime import date
 
 import numpy as np
 import pandas as pd
 import polars as pl
 
 from ml.metrics import mape
+from ml.scalars import max_of, min_of
 
 for _name in ("prophet", "cmdstanpy"):
     logging.getLogger(_name).setLevel(logging.ERROR)
@@ -41,7 +43,9 @@ def daily_frame(series: pl.DataFrame) -> pd.DataFrame:
     ).sort("day")
     if s.is_empty():  # a tenant with nothing won yet: an empty history, not an error
         return pd.DataFrame({"ds": pd.to_datetime([]), "y": [], "deals": []})
-    full = pl.DataFrame({"day": pl.date_range(s["day"].min(), s["day"].max(), "1d", eager=True)})
+    full = pl.DataFrame(
+        {"day": pl.date_range(min_of(s["day"], date), max_of(s["day"], date), "1d", eager=True)}
+    )
     s = full.join(s, on="day", how="left").with_columns(pl.col("won_revenue").fill_null(0.0))
     return pd.DataFrame(
         {

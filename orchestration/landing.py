@@ -58,11 +58,10 @@ def _observe_landing(table: str):
             if table == "dead_letters"
             else f"Events landed from Kafka into raw.{table} (one row per event_id)."
         ),
-        kinds={"postgres", "kafka"},
     )
     def landing_table(postgres: PostgresResource) -> ObserveResult:
         count, newest_received, newest_occurred = _landing_stats(postgres, table)
-        metadata: dict[str, object] = {"row_count": MetadataValue.int(count)}
+        metadata: dict[str, MetadataValue] = {"row_count": MetadataValue.int(count)}
         if newest_received is not None:
             metadata["newest_received_at"] = MetadataValue.text(newest_received.isoformat())
             # read by Dagster's own freshness evaluation of observed sources
@@ -81,7 +80,6 @@ def _observe_operational(table: str):
         key=crm_key(table),
         group_name=OPERATIONAL_GROUP,
         description=f"Operational table crm.{table} (written by the API; seeded by the simulator).",
-        kinds={"postgres"},
     )
     def operational_table(postgres: PostgresResource) -> ObserveResult:
         has_updated = postgres.scalar(
@@ -91,7 +89,7 @@ def _observe_operational(table: str):
         )
         newest_sql = "max(updated_at)" if has_updated else "null::timestamptz"
         count, newest = postgres.fetchall(f"select count(*), {newest_sql} from crm.{table}")[0]
-        metadata: dict[str, object] = {"row_count": MetadataValue.int(int(count))}
+        metadata: dict[str, MetadataValue] = {"row_count": MetadataValue.int(int(count))}
         if newest is not None:
             metadata["newest_updated_at"] = MetadataValue.text(newest.isoformat())
         return ObserveResult(

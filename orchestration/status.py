@@ -79,5 +79,5 @@ def local_status() -> GraphStatus:
     os.environ.setdefault("DAGSTER_HOME", str(instance.dagster_home(get_settings().home)))
     from .definitions import defs
 
-    with DagsterInstance.get() as instance:
-        return graph_status(defs, instance)
+    with DagsterInstance.get() as dagster_instance:
+        return graph_status(defs, dagster_instance)

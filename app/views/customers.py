@@ -23,8 +23,10 @@ st.caption(
 
 
 def top_factor(v: object) -> str:
-    items = json.loads(v) if isinstance(v, str) else (v or [])
-    if not items:
+    """The label of the factor with the largest absolute contribution ('' when none): `v` is
+    the factors JSON array, as text or decoded."""
+    items = json.loads(v) if isinstance(v, str) else v
+    if not isinstance(items, list) or not items:
         return ""
     best = max(items, key=lambda f: abs(num(f.get("contribution", f.get("weight", 0)))))
     return str(best.get("factor", best.get("label", "")))

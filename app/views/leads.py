@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -25,17 +26,19 @@ st.caption(
     "analytics.dash_lead_score_summary (fct_lead_scores)"
 )
 
+
+def choices(options: pd.DataFrame, kind: str) -> list[str]:
+    """'All' then the values of one filter (`kind`) in the leads_filter_options rows."""
+    return ["All", *sorted(options.loc[options["kind"] == kind, "value"].dropna().astype(str))]
+
+
 options = load("leads_filter_options", empty="No leads yet.")
 if options is not None:
-
-    def opts(kind: str) -> list[str]:
-        return ["All", *sorted(options.loc[options["kind"] == kind, "value"].dropna().astype(str))]
-
     with st.expander("Filters: owner, source, status, score band", expanded=False):
         c1, c2, c3, c4 = st.columns(4)
-        owner = c1.selectbox("Owner", opts("owner"), key="f_owner")
-        source = c2.selectbox("Source", opts("source"), key="f_source")
-        status = c3.selectbox("Status", opts("status"), key="f_status")
+        owner = c1.selectbox("Owner", choices(options, "owner"), key="f_owner")
+        source = c2.selectbox("Source", choices(options, "source"), key="f_source")
+        status = c3.selectbox("Status", choices(options, "status"), key="f_status")
         band = c4.selectbox("Score band", list(BANDS), key="f_band")
     params: dict[str, Any] = {  # query parameters, not load()'s own keywords
         "owner": None if owner == "All" else owner,
