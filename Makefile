@@ -93,7 +93,7 @@ segments-recalc: install  ## recalculate every dynamic segment
 	$(CRM) segments recalc
 
 bench-dbt: install  ## scale M: full dbt build and an incremental one after 1% new events -> bench/results/dbt.json
-	$(PY) bench/dbt_bench.py
+	$(PY) -m bench.dbt_bench
 
 bench-segments: install  ## 20 dynamic segments over 1M customers -> bench/results/segments.json
 	$(PY) bench/segments_bench.py

@@ -10,7 +10,7 @@ incremental models plus every as-of-now table mart rebuilt, what the schedules r
 the `dbt` process's wall clock, start-up included. Writes bench/results/dbt.json; prints
 figures, never fails on timing. Targets: full <= 60 s, incremental <= 10 s.
 
-    make bench-dbt                      # or: .venv/bin/python bench/dbt_bench.py [--scale M] [--keep]
+    make bench-dbt                      # or: .venv/bin/python -m bench.dbt_bench [--scale M] [--keep]
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from bench.server import server_info
 from crm.db import libpq_url
 from crm.schema.testing import with_database
 from warehouse.dbt import run_dbt
@@ -146,6 +147,7 @@ def main() -> None:
             "rows": rows,
             "targets": {"full_build_s": 60, "incremental_s": 10},
             "machine": f"{platform.node()} ({os.cpu_count()} cpus, Postgres shared with other work)",
+            "server": server_info(url),
             "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
