@@ -48,8 +48,44 @@ def table_exists(url: str | None, qualified: str) -> bool:
         return _regclass_exists(conn, qualified)
 
 
+CSV_TYPES: dict[str, pl.DataType] = {
+    "text": pl.Utf8(),
+    "character varying": pl.Utf8(),
+    "smallint": pl.Int64(),
+    "integer": pl.Int64(),
+    "bigint": pl.Int64(),
+    "double precision": pl.Float64(),
+    "real": pl.Float64(),
+    "boolean": pl.Boolean(),
+    "date": pl.Date(),
+    "timestamp with time zone": pl.Datetime("us", "UTC"),
+}
+"""Column types a read streams as CSV (COPY), and their Polars types; a table with any other
+type is read row by row."""
+
+
+def _read_select(t: str, c: str) -> str:
+    """How column `c` of Postgres type `t` is selected: uuid, json and arrays as text (Polars
+    has no such types), numeric as float8."""
+    if t in ("uuid", "jsonb", "json") or t.endswith("[]"):
+        return f'"{c}"::text AS "{c}"'
+    if t.startswith("numeric"):
+        return f'"{c}"::float8 AS "{c}"'
+    return f'"{c}"'
+
+
+def _read_type(t: str) -> str:
+    """The type a column arrives as after `_read_select`."""
+    if t in ("uuid", "jsonb", "json") or t.endswith("[]"):
+        return "text"
+    return "double precision" if t.startswith("numeric") else t
+
+
 def read_table(url: str | None, qualified: str, where: str = "", params: tuple = ()) -> pl.DataFrame:
-    """A whole table or view (optionally filtered) as a Polars frame; uuids become text."""
+    """A whole table or view (optionally filtered) as a Polars frame; uuids become text.
+
+    Streamed as CSV through COPY and parsed by Polars (a million feature rows in about a second,
+    against several building Python tuples), unless a column has a type outside `CSV_TYPES`."""
     schema, name = qualified.split(".", 1)
     with connect(url) as conn:
         cols = conn.execute(
@@ -57,20 +93,49 @@ def read_table(url: str | None, qualified: str, where: str = "", params: tuple =
             " WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
             (qualified,),
         ).fetchall()
-        select = ", ".join(
-            f'"{c}"::text AS "{c}"'
-            if t in ("uuid", "jsonb", "json") or t.endswith("[]")
-            else f'"{c}"::float8 AS "{c}"'
-            if t.startswith("numeric")
-            else f'"{c}"'
-            for c, t in cols
-        )
-        cur = conn.execute(f'SELECT {select} FROM "{schema}"."{name}" {where}', params)
+        select = f'SELECT {", ".join(_read_select(t, c) for c, t in cols)} FROM "{schema}"."{name}" {where}'
+        types = {c: _read_type(t) for c, t in cols}
+        if all(t in CSV_TYPES for t in types.values()):
+            return _copy_csv(conn, select, params, types)
+        cur = conn.execute(select, params)
         names = column_names(cur, qualified)
         rows = cur.fetchall()
     if not rows:
         return pl.DataFrame({n: [] for n in names})
     return _utc(pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None))
+
+
+TEXT_PARSED = {
+    "boolean": lambda c: pl.col(c).replace_strict(
+        {"t": True, "f": False}, default=None, return_dtype=pl.Boolean
+    ),
+    "date": lambda c: pl.col(c).str.to_date("%Y-%m-%d"),
+    "timestamp with time zone": lambda c: pl.col(c).str.to_datetime(
+        "%Y-%m-%d %H:%M:%S%.f%#z", time_unit="us"
+    ),
+}
+"""Types that arrive as text in Postgres' CSV (t/f, ISO dates, timestamps in the session's UTC)."""
+
+
+def _copy_csv(conn: psycopg.Connection, select: str, params: tuple, types: dict[str, str]) -> pl.DataFrame:
+    """`select` (columns of `CSV_TYPES` only) through COPY ... CSV into a frame of their types."""
+    conn.execute("SET TimeZone = 'UTC'")
+    buf = io.BytesIO()
+    with conn.cursor() as cur, cur.copy(f"COPY ({select}) TO STDOUT WITH (FORMAT csv)", params) as copy:
+        for block in copy:
+            buf.write(block)
+    raw = {c: pl.Utf8() if t in TEXT_PARSED else CSV_TYPES[t] for c, t in types.items()}
+    if not buf.tell():
+        return pl.DataFrame(schema={c: CSV_TYPES[t] for c, t in types.items()})
+    buf.seek(0)
+    df = pl.read_csv(buf, has_header=False, schema=raw)
+    return df.with_columns(
+        TEXT_PARSED[t](c).dt.convert_time_zone("UTC")
+        if t == "timestamp with time zone"
+        else TEXT_PARSED[t](c)
+        for c, t in types.items()
+        if t in TEXT_PARSED
+    )
 
 
 def _utc(df: pl.DataFrame) -> pl.DataFrame:
