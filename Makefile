@@ -138,7 +138,7 @@ ml-score: install  ## score leads, open deals, customers; forecast revenue (writ
 bench-ml: install  ## ML quality vs the world's hidden truth (SEED=n, SCALE=M default) -> bench/results/ml.json
 	$(PY) -m bench.ml_quality --scale $(if $(filter command line,$(origin SCALE)),$(SCALE),M) --seed $(SEED)
 
-bench-scoring: install  ## 1M leads featurized, scored, explained, written -> bench/results/scoring.json
+bench-scoring: install  ## 1M leads: features built by dbt, read, scored, explained, written -> bench/results/scoring.json
 	$(PY) -m bench.scoring_throughput --leads 1000000
 
 # --- dashboards -------------------------------------------------------------------------------
