@@ -1,8 +1,12 @@
-"""The outbox relay: publishes `crm.outbox` rows to `crm-changes` and marks them sent.
+"""The outbox relay: publishes `crm.outbox` rows to their topics and marks them sent.
+
+The rows are the API's `crm-changes` records and the contract events of the activities it
+stores (`lead-activities`, `deal-activities`: landed with everyone else's, so the warehouse
+sees activities made through the CRM like any other source's).
 
 `python -m api.outbox` (or `crm outbox-relay`). Each round locks a batch of unsent rows
 (`FOR UPDATE SKIP LOCKED`, so several relays never send the same row), sends them in id
-order keyed by entity id (one entity's changes stay in order), waits for the broker's
+order keyed by the topic's key rule (one entity's events stay in order), waits for the broker's
 acknowledgements and marks them sent in the same transaction. A crash between the
 acknowledgement and the commit re-sends that batch with the same `event_id`s: the landing's
 `ON CONFLICT (event_id) DO NOTHING` keeps one row each. The relay reads every tenant's rows,
@@ -27,22 +31,32 @@ from crm.events.topics import Topic
 
 log = logging.getLogger("api.outbox")
 
+OUTBOX_TOPICS: tuple[str, ...] = (Topic.CRM_CHANGES, Topic.LEAD_ACTIVITIES, Topic.DEAL_ACTIVITIES)
+"""The topics the API's outbox rows are published on."""
+
 CLAIM = "SELECT id, topic, key, payload FROM crm.outbox WHERE sent_at IS NULL ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED"
 
 
 class OutboxRelay:
     def __init__(
-        self, database_url: str | None = None, bootstrap: str | None = None, batch: int = 1000
+        self,
+        database_url: str | None = None,
+        bootstrap: str | None = None,
+        batch: int = 1000,
+        topic_prefix: str = "",
     ) -> None:
+        """`topic_prefix`: publish to `<prefix><topic>` (isolated runs, like the lander's
+        LANDER_TOPIC_PREFIX)."""
         self.conninfo = libpq_url(database_url)
         self.bootstrap = resolve_bootstrap(bootstrap)
         self.batch = batch
+        self.topic_prefix = topic_prefix
         self.sent = 0
         self._conn: psycopg.AsyncConnection[DictRow] | None = None
         self._producer: AIOKafkaProducer | None = None
 
     async def __aenter__(self) -> OutboxRelay:
-        await ensure_topics(self.bootstrap, topics=[Topic.CRM_CHANGES])
+        await ensure_topics(self.bootstrap, topics=[self.topic_prefix + t for t in OUTBOX_TOPICS])
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap, acks="all", linger_ms=5, client_id="crm-outbox-relay"
         )
@@ -67,7 +81,9 @@ class OutboxRelay:
                 if not rows:
                     return 0
                 futures = [
-                    await self._producer.send(r["topic"], orjson.dumps(r["payload"]), key=r["key"].encode())
+                    await self._producer.send(
+                        self.topic_prefix + r["topic"], orjson.dumps(r["payload"]), key=r["key"].encode()
+                    )
                     for r in rows
                 ]
                 await asyncio.gather(*futures)

@@ -2,9 +2,12 @@
 
 `record_change` appends the audit row (actor, action, before, after) and the outbox row (a
 full `crm-changes` envelope built with `crm.events.build_event`) to the transaction; the
-outbox relay publishes it after commit. Statements are only queued (pipeline mode), so an
-audited write costs no extra round trip. Writes that are nothing but inserts (a plain create)
-go through `api.core.batcher` instead, which commits concurrent ones together.
+outbox relay publishes it after commit. `record_activity` stores a lead or deal activity with
+the outbox row of its contract event (`lead-activities` / `deal-activities`, the payload other
+sources send, the row's id as event id): the warehouse takes activities made through the API
+from the same landed events as everyone else's. Statements are only queued (pipeline mode), so
+an audited write costs no extra round trip. Writes that are nothing but inserts (a plain
+create) go through `api.core.batcher` instead, which commits concurrent ones together.
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ from psycopg.types.json import Jsonb
 from api.core.auth import Principal
 from api.core.db import Conn, fetchone
 from crm.errors import CRMError, CRMErrorCode
-from crm.events import build_event
-from crm.events.topics import Topic
+from crm.events import Event, build_event, key_for
+from crm.events.activities import ActivityFieldError, Parent, activity_event
 
 SOURCE = "crm-api"
 
@@ -142,16 +145,40 @@ def change_rows(
         "request_id": request_id,
         "occurred_at": at,
     }
-    outbox = {
+    return [("audit_log", audit), ("outbox", outbox_row(event, at))]
+
+
+def outbox_row(event: Event, at: datetime) -> dict[str, Any]:
+    """The crm.outbox row publishing `event` on its topic, keyed by the topic's key rule."""
+    return {
         "event_id": event.event_id,
-        "tenant_id": p.tenant_id,
-        "topic": str(Topic.CRM_CHANGES),
-        "key": str(entity_id),
+        "tenant_id": event.tenant_id,
+        "topic": event.topic,
+        "key": key_for(event).decode(),
         "event_type": event.event_type,
         "payload": event.model_dump(mode="json"),
         "created_at": at,
     }
-    return [("audit_log", audit), ("outbox", outbox)]
+
+
+def activity_rows(
+    parent: Parent, act: dict[str, Any], typed: dict[str, Any] | None = None
+) -> list[tuple[str, dict[str, Any]]]:
+    """A lead or deal activity row and the outbox row of its contract event (422 naming the
+    field when a typed field of the activity's type is missing or invalid). `typed`: the
+    payload fields the writer knows (a stage change's from/to stages...)."""
+    try:
+        event = activity_event(parent, act | {"metadata": jsonable(act["metadata"])}, SOURCE, typed)
+    except ActivityFieldError as exc:
+        raise CRMError(CRMErrorCode.VALIDATION_ERROR, str(exc), {"field": exc.field}) from None
+    return [(f"{parent}_activities", act), ("outbox", outbox_row(event, act["created_at"]))]
+
+
+async def record_activity(
+    conn: Conn, parent: Parent, act: dict[str, Any], typed: dict[str, Any] | None = None
+) -> None:
+    """Queue an activity row and its event (same transaction as the change it records)."""
+    await insert_rows(conn, activity_rows(parent, act, typed))
 
 
 def after_image(rows: list[tuple[str, dict[str, Any]]]) -> Any:
@@ -162,8 +189,7 @@ def after_image(rows: list[tuple[str, dict[str, Any]]]) -> Any:
 
 async def record_change(conn: Conn, p: Principal, **kw: Any) -> None:
     """Queue the audit_log and outbox rows of one change (same transaction as the change)."""
-    for table, row in change_rows(p, **kw):
-        await insert_row(conn, table, row)
+    await insert_rows(conn, change_rows(p, **kw))
 
 
 async def record_audit_only(
@@ -220,6 +246,12 @@ async def insert_row(conn: Conn, table: str, row: dict[str, Any]) -> None:
     cols = tuple(row)
     jc = json_columns(table)
     await conn.execute(_insert_sql(table, cols), [_param(jc, c, row[c]) for c in cols])
+
+
+async def insert_rows(conn: Conn, rows: list[tuple[str, dict[str, Any]]]) -> None:
+    """Queue the INSERTs of (table, row) pairs, in order."""
+    for table, row in rows:
+        await insert_row(conn, table, row)
 
 
 async def require_refs(conn: Conn, refs: list[tuple[str, UUID | None, str]]) -> None:

@@ -18,10 +18,20 @@ from fastapi import Request
 
 from api.core.auth import Principal
 from api.core.db import Conn, Database
-from api.core.writes import check_version, insert_row, lock_row, new_id, now, record_change, update_row
+from api.core.writes import (
+    activity_rows,
+    check_version,
+    insert_rows,
+    lock_row,
+    new_id,
+    now,
+    record_change,
+    update_row,
+)
 from api.deps import request_id
 from api.routes._common import check_owner, create
 from crm.errors import CRMErrorCode
+from crm.events.activities import Parent
 
 
 async def locked_for_write(
@@ -98,22 +108,24 @@ async def add_activity(
     request: Request,
     idem: str | None,
     *,
-    parent: str,
+    parent: Parent,
     parent_id: UUID,
     code: CRMErrorCode,
     body: Any,
     touch: str | None = None,
 ):
-    """POST /leads/{id}/activities and /deals/{id}/activities: the activity, with the parent
-    locked (and its `touch` column, e.g. last_activity_at, set), idempotent with a key; 201."""
+    """POST /leads/{id}/activities and /deals/{id}/activities: the activity and its contract
+    event, with the parent locked (and its `touch` column, e.g. last_activity_at, set),
+    idempotent with a key; 201."""
     at = now()
     table, activities = f"{parent}s", f"{parent}_activities"
+    act = activity_row(p, parent, parent_id, body.type, body.description, body.metadata, at)
+    rows = activity_rows(parent, act)  # the contract refuses it: 422 before any statement
 
     async def write(conn: Conn) -> dict[str, Any]:
         parent_row = await lock_row(conn, table, parent_id, code, parent)
         check_owner(p, parent_row, parent)
-        act = activity_row(p, parent, parent_id, body.type, body.description, body.metadata, at)
-        await insert_row(conn, activities, act)
+        await insert_rows(conn, rows)
         if touch is not None:
             await update_row(conn, table, parent_id, {touch: at}, bump_version=False)
         await record_change(

@@ -3,7 +3,7 @@ definitions, won/lost, activities, and products (quantity, unit price, discount,
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
@@ -17,6 +17,7 @@ from api.core.writes import (
     lock_row,
     new_id,
     now,
+    record_activity,
     record_change,
     require_refs,
     update_row,
@@ -61,6 +62,26 @@ def _activity(
     p: Principal, deal_id: UUID, type_: DealActivityType, description: str, metadata: dict, at: datetime
 ) -> dict:
     return activity_row(p, "deal", deal_id, type_, description, metadata, at)
+
+
+def _utc_date(value: datetime | None) -> date | None:
+    return None if value is None else value.astimezone(UTC).date()
+
+
+CHANGE_TYPES = frozenset(
+    {
+        DealActivityType.CREATED,
+        DealActivityType.STAGE_CHANGED,
+        DealActivityType.VALUE_UPDATED,
+        DealActivityType.PROBABILITY_CHANGED,
+        DealActivityType.ASSIGNED,
+        DealActivityType.WON,
+        DealActivityType.LOST,
+    }
+)
+"""Activities that record a change of the deal itself: written by the route making the change
+(create, PATCH, /stage, /won, /lost) with the change's own fields, never logged on their own
+(a logged STAGE_CHANGED would be a stage entry the deal never made)."""
 
 
 async def _pipeline(conn: Any, pipeline_id: UUID | None) -> dict[str, Any]:
@@ -167,10 +188,21 @@ async def create_deal(body: DealCreate, p: Writer, db: Db, request: Request, ide
             "version": 1,
         }
         await insert_row(conn, "deals", row)
-        await insert_row(
+        await record_activity(
             conn,
-            "deal_activities",
+            "deal",
             _activity(p, row["id"], DealActivityType.CREATED, "deal created", {"stage": stage["name"]}, at),
+            {
+                "name": row["name"],
+                "value": row["value"],
+                "currency": row["currency"],
+                "pipeline_id": row["pipeline_id"],
+                "stage": row["stage"],
+                "probability": row["probability"],
+                "lead_id": row["lead_id"],
+                "customer_id": row["customer_id"],
+                "expected_close_date": _utc_date(row["expected_close_date"]),
+            },
         )
         await record_change(
             conn,
@@ -271,15 +303,18 @@ async def update_deal(
             ],
         )
         after = await update_row(conn, "deals", deal_id, changes)
-        for col, type_ in (
-            ("value", DealActivityType.VALUE_UPDATED),
-            ("probability", DealActivityType.PROBABILITY_CHANGED),
-            ("assigned_user_id", DealActivityType.ASSIGNED),
+        for col, type_, old_field, new_field in (
+            ("value", DealActivityType.VALUE_UPDATED, "old_value", "new_value"),
+            ("probability", DealActivityType.PROBABILITY_CHANGED, "old_probability", "new_probability"),
+            ("assigned_user_id", DealActivityType.ASSIGNED, "from_user_id", "to_user_id"),
         ):
             if col in changes and before[col] != after[col]:
-                await insert_row(
+                typed = {old_field: before[col], new_field: after[col]}
+                if type_ is DealActivityType.VALUE_UPDATED:
+                    typed["currency"] = after["currency"]
+                await record_activity(
                     conn,
-                    "deal_activities",
+                    "deal",
                     _activity(
                         p,
                         deal_id,
@@ -288,6 +323,7 @@ async def update_deal(
                         {"from": before[col], "to": after[col]},
                         at,
                     ),
+                    typed,
                 )
         await record_update(
             conn, p, request, table="deals", entity="deal", row_id=deal_id, before=before, after=after, at=at
@@ -342,10 +378,15 @@ async def _move(
             changes |= {"actual_close_date": close_date or at, "lost_reason": lost_reason}
             action, type_ = "lost", DealActivityType.LOST
         after = await update_row(conn, "deals", deal_id, changes)
+        entered = {
+            "from_stage": before["stage"],
+            "to_stage": stage["name"],
+            "probability": after["probability"],
+        }
         if type_ is not DealActivityType.STAGE_CHANGED:  # a close is also a stage change
-            await insert_row(
+            await record_activity(
                 conn,
-                "deal_activities",
+                "deal",
                 _activity(
                     p,
                     deal_id,
@@ -354,10 +395,17 @@ async def _move(
                     {"from": before["stage"], "to": stage["name"]},
                     at,
                 ),
+                entered,
             )
-        await insert_row(
+        closed = {"close_date": _utc_date(after["actual_close_date"])}
+        typed = {
+            DealActivityType.STAGE_CHANGED: entered,
+            DealActivityType.WON: closed | {"value": after["value"], "currency": after["currency"]},
+            DealActivityType.LOST: closed | {"lost_reason": lost_reason},
+        }[type_]
+        await record_activity(
             conn,
-            "deal_activities",
+            "deal",
             _activity(
                 p,
                 deal_id,
@@ -366,6 +414,7 @@ async def _move(
                 {"from": before["stage"], "to": stage["name"], "lost_reason": lost_reason},
                 at,
             ),
+            typed,
         )
         await record_update(
             conn,
@@ -417,6 +466,15 @@ async def mark_lost(deal_id: UUID, body: DealLost, p: Writer, db: Db, request: R
 async def add_deal_activity(
     deal_id: UUID, body: DealActivityCreate, p: Writer, db: Db, request: Request, idem: IdempotencyKey = None
 ):
+    """Log an activity (a call, e-mail, meeting, note...); changes of the deal itself are
+    written by the route that makes them (422 here)."""
+    if body.type in CHANGE_TYPES:
+        raise CRMError(
+            CRMErrorCode.VALIDATION_ERROR,
+            f"a {body.type.value} activity is written by the change itself (POST /deals, PATCH,"
+            " /stage, /won, /lost)",
+            {"field": "type"},
+        )
     return await add_activity(db, p, request, idem, parent="deal", parent_id=deal_id, code=NF, body=body)
 
 

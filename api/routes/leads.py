@@ -20,6 +20,7 @@ from api.core.writes import (
     lock_row,
     new_id,
     now,
+    record_activity,
     record_change,
     require_refs,
     update_row,
@@ -63,7 +64,8 @@ async def _lead_for_write(conn: Any, p: Principal, lead_id: UUID, expected: int 
 
 
 def _activity(p: Principal, lead_id: UUID, description: str, metadata: dict, at: datetime) -> dict:
-    """The NOTE_ADDED activity the API writes for status changes, assignments, conversion."""
+    """The NOTE_ADDED activity the API writes for status changes, assignments, conversion
+    (stored with its `lead.note_added` event: `record_activity`)."""
     return activity_row(p, "lead", lead_id, LeadActivityType.NOTE_ADDED, description, metadata, at)
 
 
@@ -245,7 +247,7 @@ async def update_lead(
                 {"kind": "status_changed", "from": before["status"], "to": changes["status"]},
                 at,
             )
-            await insert_row(conn, "lead_activities", act)
+            await record_activity(conn, "lead", act)
         await record_update(
             conn, p, request, table="leads", entity="lead", row_id=lead_id, before=before, after=after, at=at
         )
@@ -273,7 +275,7 @@ async def assign_lead(
             {"kind": "assigned", "from": before["assigned_user_id"], "to": body.user_id},
             at,
         )
-        await insert_row(conn, "lead_activities", act)
+        await record_activity(conn, "lead", act)
         await record_update(
             conn, p, request, table="leads", entity="lead", row_id=lead_id, before=before, after=after, at=at
         )
@@ -378,7 +380,7 @@ async def convert_lead(
             {"kind": "converted", "customer_id": customer["id"], "customer_created": created},
             at,
         )
-        await insert_row(conn, "lead_activities", act)
+        await record_activity(conn, "lead", act)
         await record_update(
             conn,
             p,

@@ -1,5 +1,6 @@
-"""One transaction per write: audit rows equal successful writes (failures leave none), and
-the outbox relay publishes every outbox row to `crm-changes` exactly once."""
+"""One transaction per write: audit rows equal successful writes (failures leave none), each
+stored activity queues its contract event, and the outbox relay publishes every outbox row to
+its topic exactly once."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from api_testkit import count_rows
 
-from crm.events import parse_event
+from api.outbox import OUTBOX_TOPICS
+from crm.events import key_for, parse_event
 
 
 def test_audit_rows_equal_writes(client, as_, owner_sql, tenants):
@@ -40,7 +42,10 @@ def test_audit_rows_equal_writes(client, as_, owner_sql, tenants):
     )
     after = count_rows(owner_sql)
     assert after["audit_log"] - before["audit_log"] == ok
-    assert after["outbox"] - before["outbox"] == ok
+    # each write's change record, and the event of each activity it stored (the deal's CREATED)
+    activities = sum(after[t] - before[t] for t in ("lead_activities", "deal_activities"))
+    assert activities == 1
+    assert after["outbox"] - before["outbox"] == ok + activities
     audit = owner_sql(
         "SELECT action, before->>'company' AS b, after->>'company' AS a FROM crm.audit_log"
         " WHERE entity_id = %s ORDER BY id",
@@ -54,7 +59,7 @@ def test_audit_rows_equal_writes(client, as_, owner_sql, tenants):
 
 
 async def _consume(bootstrap: str, timeout_s: float = 120) -> list[str]:
-    """Every event id on `crm-changes` of one broker: each partition read from its start past
+    """Every event id on the outbox topics of one broker: each partition read from its start past
     the end offset the broker reported once the relays had finished, then until nothing more
     arrives for 2 s (Tansu 0.6 reports a partition's end as its last batch's base offset + 1,
     so the end offset alone can stop short)."""
@@ -64,15 +69,16 @@ async def _consume(bootstrap: str, timeout_s: float = 120) -> list[str]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         parts: list[TopicPartition] = []
-        while not parts and loop.time() < deadline:
+        while len({tp.topic for tp in parts}) < len(OUTBOX_TOPICS) and loop.time() < deadline:
             await consumer._client.force_metadata_update()
             parts = [
-                TopicPartition("crm-changes", p)
-                for p in sorted(consumer.partitions_for_topic("crm-changes") or [])
+                TopicPartition(t, p)
+                for t in OUTBOX_TOPICS
+                for p in sorted(consumer.partitions_for_topic(t) or [])
             ]
-            if not parts:
+            if len({tp.topic for tp in parts}) < len(OUTBOX_TOPICS):
                 await asyncio.sleep(0.2)
-        assert parts, "the broker reports no partitions for crm-changes"
+        assert parts, "the broker reports no partitions for the outbox topics"
         end = await consumer.end_offsets(parts)
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
@@ -82,8 +88,8 @@ async def _consume(bootstrap: str, timeout_s: float = 120) -> list[str]:
             batch = await consumer.getmany(timeout_ms=300, max_records=5000)
             for ms in batch.values():
                 for m in ms:
-                    ev = parse_event(m.value)
-                    assert m.key == str(ev.payload.entity_id).encode()
+                    ev = parse_event(m.value, topic=m.topic)
+                    assert m.key == key_for(ev)
                     seen.append(str(ev.event_id))
             if batch:
                 quiet_since = loop.time()
@@ -91,7 +97,7 @@ async def _consume(bootstrap: str, timeout_s: float = 120) -> list[str]:
                 [await consumer.position(tp) >= end[tp] for tp in parts]
             ):
                 return seen
-        raise AssertionError(f"crm-changes not read to its end offsets {end} in {timeout_s} s")
+        raise AssertionError(f"outbox topics not read to their end offsets {end} in {timeout_s} s")
     finally:
         await consumer.stop()
 
@@ -150,3 +156,78 @@ def test_outbox_rows_reach_kafka_once(client, as_, owner_sql, pg_url, kafka_boot
     # what was published is byte-for-byte the stored envelope
     one = rows[0]["payload"]
     assert parse_event(orjson.dumps(one)).event_id == uuid.UUID(one["event_id"])
+
+
+def test_every_activity_a_write_stores_queues_its_event(client, as_, owner_sql):
+    """Activities the routes write (status notes, stage changes, a close) and activities logged
+    by a client: each one's contract event is in the outbox, in the same transaction, with the
+    activity's id as event id, on its topic and keyed by its lead or deal."""
+    h = as_()
+    lead = client.post("/leads", json={"email": "events@x.test", "source": "w"}, headers=h).json()
+    assert client.patch(f"/leads/{lead['id']}", json={"status": "CONTACTED"}, headers=h).status_code == 200
+    r = client.post(
+        f"/leads/{lead['id']}/activities",
+        json={"type": "CALL_ANSWERED", "description": "intro", "metadata": {"duration_seconds": 240}},
+        headers=h,
+    )
+    assert r.status_code == 201, r.text
+    deal = client.post("/deals", json={"name": "d", "value": "900", "lead_id": lead["id"]}, headers=h).json()
+    for stage in ("Qualification", "Proposal"):
+        assert client.post(f"/deals/{deal['id']}/stage", json={"stage": stage}, headers=h).status_code == 200
+    assert client.post(f"/deals/{deal['id']}/won", json={}, headers=h).status_code == 200
+    acts = owner_sql(
+        "SELECT id, type::text AS type, 'lead' AS parent, lead_id AS key FROM crm.lead_activities WHERE lead_id = %s"
+        " UNION ALL SELECT id, type::text, 'deal', deal_id FROM crm.deal_activities WHERE deal_id = %s",
+        lead["id"],
+        deal["id"],
+    )
+    events = {
+        r["event_id"]: r
+        for r in owner_sql(
+            "SELECT event_id, topic, key, event_type, payload FROM crm.outbox WHERE event_id = ANY(%s)",
+            [a["id"] for a in acts],
+        )
+    }
+    assert len(acts) == len(events) == 7  # status note, call; created, 2 stage changes, closing one, won
+    for a in acts:
+        ev = events[a["id"]]
+        assert ev["topic"] == f"{a['parent']}-activities" and ev["key"] == str(a["key"])
+        assert ev["event_type"] == f"{a['parent']}.{a['type'].lower()}"
+        parsed = parse_event(orjson.dumps(ev["payload"]), topic=ev["topic"])
+        assert parsed.payload.activity_id == a["id"]
+    stages = [
+        (e["payload"]["payload"]["from_stage"], e["payload"]["payload"]["to_stage"])
+        for e in sorted(events.values(), key=lambda e: e["payload"]["occurred_at"])
+        if e["event_type"] == "deal.stage_changed"
+    ]
+    assert stages == [
+        ("Prospecting", "Qualification"),
+        ("Qualification", "Proposal"),
+        ("Proposal", "Closed Won"),
+    ]
+    call = next(e for e in events.values() if e["event_type"] == "lead.call_answered")
+    assert call["payload"]["payload"]["duration_seconds"] == 240
+
+
+def test_activities_the_contract_refuses_are_422_and_store_nothing(client, as_, owner_sql):
+    h = as_()
+    lead = client.post("/leads", json={"email": "refused@x.test", "source": "w"}, headers=h).json()
+    deal = client.post("/deals", json={"name": "d", "value": "1"}, headers=h).json()
+    before = count_rows(owner_sql)
+    r = client.post(
+        f"/leads/{lead['id']}/activities", json={"type": "WEBSITE_VISIT", "description": "x"}, headers=h
+    )
+    assert r.status_code == 422 and r.json()["context"]["field"] == "metadata.url"
+    r = client.post(
+        f"/leads/{lead['id']}/activities",
+        json={"type": "CALL_MADE", "description": "x", "metadata": {"duration_seconds": "long"}},
+        headers=h,
+    )
+    assert r.status_code == 422 and r.json()["context"]["field"] == "metadata.duration_seconds"
+    r = client.post(
+        f"/deals/{deal['id']}/activities",
+        json={"type": "STAGE_CHANGED", "description": "x", "metadata": {"to_stage": "Proposal"}},
+        headers=h,
+    )
+    assert r.status_code == 422 and r.json()["context"]["field"] == "type"
+    assert count_rows(owner_sql) == before

@@ -20,10 +20,10 @@ def test_create_deal_defaults_and_activity(client, as_, owner_sql, tenants):
     assert deal["stage"] == "Prospecting" and deal["probability"] == 10 and deal["value"] == "1000.00"
     acts = owner_sql("SELECT type FROM crm.deal_activities WHERE deal_id = %s", deal["id"])
     assert [a["type"] for a in acts] == ["CREATED"]
-    assert (
-        owner_sql("SELECT event_type FROM crm.outbox WHERE key = %s", deal["id"])[0]["event_type"]
-        == "crm.deal.created"
+    changes = owner_sql(
+        "SELECT event_type FROM crm.outbox WHERE topic = 'crm-changes' AND key = %s", deal["id"]
     )
+    assert changes[0]["event_type"] == "crm.deal.created"
 
 
 def test_create_deal_failures(client, as_, tenants):
@@ -75,7 +75,10 @@ def test_stage_change_won_lost(client, as_, owner_sql):
     ]
     assert types.count("STAGE_CHANGED") == 2 and "WON" in types
     assert {
-        e["event_type"] for e in owner_sql("SELECT event_type FROM crm.outbox WHERE key = %s", deal["id"])
+        e["event_type"]
+        for e in owner_sql(
+            "SELECT event_type FROM crm.outbox WHERE topic = 'crm-changes' AND key = %s", deal["id"]
+        )
     } == {"crm.deal.created", "crm.deal.stage_changed", "crm.deal.won"}
 
     lost = _deal(client, h)

@@ -23,7 +23,7 @@ def test_create_lead_writes_row_audit_and_outbox(client, as_, owner_sql, tenants
     audit = owner_sql("SELECT * FROM crm.audit_log WHERE entity_id = %s", lead["id"])
     assert [a["action"] for a in audit] == ["created"] and audit[0]["before"] is None
     assert audit[0]["after"]["email"] == lead["email"] and audit[0]["actor_type"] == "user"
-    out = owner_sql("SELECT * FROM crm.outbox WHERE key = %s", lead["id"])
+    out = owner_sql("SELECT * FROM crm.outbox WHERE topic = 'crm-changes' AND key = %s", lead["id"])
     assert [o["event_type"] for o in out] == ["crm.lead.created"]
     env = out[0]["payload"]
     assert env["tenant_id"] == str(tenants["a"].id) and env["payload"]["after"]["id"] == lead["id"]
@@ -167,7 +167,9 @@ def test_convert_creates_then_links_customer(client, as_, owner_sql, tenants):
     assert {
         o["event_type"]
         for o in owner_sql(
-            "SELECT event_type FROM crm.outbox WHERE key IN (%s, %s)", lead["id"], str(cust["id"])
+            "SELECT event_type FROM crm.outbox WHERE topic = 'crm-changes' AND key IN (%s, %s)",
+            lead["id"],
+            str(cust["id"]),
         )
     } == {"crm.lead.created", "crm.lead.converted", "crm.customer.created"}
     r = client.post(f"/leads/{lead['id']}/convert", json={}, headers=as_())

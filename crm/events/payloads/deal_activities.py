@@ -66,6 +66,14 @@ class DealAssigned(DealActivityBase):
     to_user_id: UUID
 
 
+class DealAssignedV2(DealActivityBase):
+    """v2: a deal can also be unassigned (`to_user_id` null), which v1 cannot say."""
+
+    type: Literal[T.ASSIGNED] = T.ASSIGNED
+    from_user_id: UUID | None = None
+    to_user_id: UUID | None = Field(None, description="None when the deal was unassigned.")
+
+
 class DealNoteAdded(DealActivityBase):
     type: Literal[T.NOTE_ADDED] = T.NOTE_ADDED
     note: str
@@ -139,3 +147,4 @@ def event_type_for(activity_type: T) -> str:
 
 for _member, _model in MODELS.items():
     register(Topic.DEAL_ACTIVITIES, event_type_for(_member), _model)
+register(Topic.DEAL_ACTIVITIES, event_type_for(T.ASSIGNED), DealAssignedV2, version=2)
