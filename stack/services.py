@@ -51,8 +51,8 @@ SERVICES: dict[str, Service] = {
             lambda p: f"{_http(p)}/metrics",
             timeout=180,
             # `crm seed` writes a new world's tenants in one transaction while its events are
-            # already flowing: locally, events of a new tenant wait for that commit.
-            env={"LANDER_TENANT_GRACE": "180"},
+            # already flowing: the lander parks them until that commit (LANDER_PARK_TIMEOUT, 600 s
+            # by default, is far longer than a seed's transaction), holding nothing else up.
         ),
         Service(
             "api",

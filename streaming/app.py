@@ -6,7 +6,9 @@ transaction (`streaming.landing`), and only then acknowledges their offsets, whi
 consumer commits every `LANDER_COMMIT_INTERVAL` seconds: at-least-once delivery plus
 idempotent writes is one row per event. On SIGTERM the batch in flight is finished (shielded
 from cancellation) and committed before the worker exits; after SIGKILL the uncommitted batches
-are redelivered and merge as no-ops. `GET /metrics` serves Prometheus text.
+are redelivered and merge as no-ops. Events of a tenant not (yet) known are parked in the
+batch's transaction and landed by the `release_parked` task once it exists
+(`streaming.parking`). `GET /metrics` serves Prometheus text.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from crm.events import DeadLetter
 from crm.settings import get_settings
 from streaming import metrics
 from streaming.config import get_config
-from streaming.landing import TopicLander
+from streaming.landing import TENANTS, TopicLander
 from streaming.logs import log_event, setup_logging
 from streaming.models import BatchMessage, BatchSchema
+from streaming.parking import ParkedReleaser
 from streaming.transport import LanderApp
 
 cfg = get_config()
@@ -171,11 +174,31 @@ for _kafka_topic, _logical in cfg.data_topics.items():
         max_event_bytes=cfg.max_event_bytes,
         retry_base=cfg.retry_base,
         retry_max=cfg.retry_max,
-        tenant_grace=cfg.tenant_grace,
     )
     LANDERS[_logical] = _lander
     _topic = app.topic(_kafka_topic, schema=BatchSchema(key_serializer="raw", value_serializer="raw"))
     app.agent(_topic, name=f"streaming.app.land_{_logical.replace('-', '_')}")(_agent_for(_lander))
+
+
+PARKED = ParkedReleaser(
+    list(LANDERS.values()),
+    database_url=settings.database_url,
+    send_dead_letters=send_dead_letters,
+    tenants=TENANTS,
+    timeout=cfg.park_timeout,
+)
+
+
+@app.task
+async def release_parked() -> None:
+    """Every `LANDER_PARK_RECHECK` seconds: land parked events whose tenant now exists,
+    dead-letter those parked longer than `LANDER_PARK_TIMEOUT` (see streaming.parking)."""
+    try:
+        while True:
+            await asyncio.sleep(cfg.park_recheck)
+            await PARKED.tick()
+    finally:
+        await PARKED.close()
 
 
 def _lag() -> dict[tuple[str, int], tuple[int, int]]:

@@ -38,9 +38,14 @@ class LanderConfig(BaseSettings):
     """Seconds between offset commits of landed batches."""
     max_event_bytes: int = Field(1_000_000, ge=1)
     """Larger messages are dead-lettered as OVERSIZED."""
-    tenant_grace: float = Field(2.0, ge=0)
-    """How long an event of a never-seen tenant waits for that tenant to appear in crm.tenants
-    (its creator's transaction may not have committed yet) before it is dead-lettered."""
+    park_timeout: float = Field(600.0, gt=0)
+    """How long an event of a tenant missing from crm.tenants stays parked (raw.parked_events)
+    before it is dead-lettered as UNKNOWN_TENANT. Parked events hold nothing up, so this only
+    has to outlast the slowest writer of a new tenant (a seed commits a world's tenants in one
+    transaction while its events already flow)."""
+    park_recheck: float = Field(1.0, gt=0)
+    """Seconds between the worker's passes over raw.parked_events: how soon a parked event
+    lands after its tenant is committed."""
     retry_base: float = Field(0.2, gt=0)
     retry_max: float = Field(10.0, gt=0)
     shutdown_grace: float = Field(30.0, gt=0)

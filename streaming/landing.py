@@ -6,7 +6,9 @@ parallel). A batch is one transaction. Its valid events are COPYed straight into
 rebalance, a producer's resend), the transaction is rolled back and the batch is merged instead:
 COPY into a temporary table, then `INSERT ... ON CONFLICT (event_id) DO NOTHING`. Either way the
 refused messages go to `raw.dead_letters` (unique on topic/partition/offset) in the same
-transaction, after they were delivered to the `dead-letters` topic. Connection losses and
+transaction, after they were delivered to the `dead-letters` topic, and events of a tenant
+not (yet) in crm.tenants are parked in `raw.parked_events`, also in that transaction, so that
+they hold up nothing (`streaming.parking` lands them once the tenant exists). Connection losses and
 Postgres restarts are retried with exponential backoff and jitter, forever: nothing is skipped,
 and the caller acks the batch's offsets only once this returns.
 
@@ -24,7 +26,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -34,12 +36,13 @@ import orjson
 import psycopg
 from psycopg import sql
 
-from crm.db import libpq_url
 from crm.events import DeadLetter, FieldError, InvalidEvent, ReasonCode, parse_event
 from crm.schema.landing import LANDING_TABLES
 from streaming import metrics
+from streaming.connection import open_connection
 from streaming.logs import log_event
 from streaming.models import BatchMessage
+from streaming.parking import ParkedEvent, log_parked, park
 
 log = logging.getLogger("streaming.landing")
 
@@ -65,30 +68,27 @@ class BatchResult:
     landed: int = 0
     duplicates: int = 0
     dead: list[DeadLetter] = field(default_factory=list)
+    parked: list[ParkedEvent] = field(default_factory=list)
     retries: int = 0
     seconds: float = 0.0
 
 
+TENANT_REFRESH_MIN_S = 0.5
+"""A batch naming an unknown tenant reloads crm.tenants unless that was done this recently (a
+stream of events of an unknown tenant does not query it per batch; they are parked meanwhile)."""
+
+
 class TenantCache:
-    """Known tenant ids (crm.tenants), loaded once and refreshed when an event names one we
-    have not seen, so a tenant created after the worker started is accepted at once."""
+    """Known tenant ids (crm.tenants), loaded once and reloaded when an event names one we
+    have not seen, so a tenant created after the worker started is accepted at once. Shared by
+    the worker's landers and its parked-event releaser."""
 
     def __init__(self) -> None:
         self.ids: set[UUID] = set()
         self.loaded_at = 0.0
-        self.unknown: dict[UUID, float] = {}
 
-    def worth_waiting(self, tenant_id: UUID | None) -> bool:
-        """A tenant not refused in the last minute might still be in someone's transaction."""
-        seen = self.unknown.get(tenant_id) if tenant_id is not None else 0.0
-        return seen is None or time.monotonic() - seen > 60.0
-
-    def remember_unknown(self, tenant_ids: Iterable[UUID]) -> None:
-        now = time.monotonic()
-        for t in tenant_ids:
-            self.unknown[t] = now
-        if len(self.unknown) > 100_000:
-            self.unknown.clear()
+    def age(self) -> float:
+        return time.monotonic() - self.loaded_at
 
     async def refresh(self, conn: psycopg.AsyncConnection) -> None:
         async with conn.cursor() as cur:
@@ -131,7 +131,6 @@ class TopicLander:
         retry_base: float = 0.2,
         retry_max: float = 10.0,
         tenants: TenantCache = TENANTS,
-        tenant_grace: float = 2.0,
     ) -> None:
         self.kafka_topic = kafka_topic
         self.topic = logical_topic
@@ -141,13 +140,13 @@ class TopicLander:
         self.max_event_bytes = max_event_bytes
         self.retry_base, self.retry_max = retry_base, retry_max
         self.tenants = tenants
-        self.tenant_grace = tenant_grace
         self._conn: psycopg.AsyncConnection | None = None
         self._sources: dict[str, bytes] = {}
         self._copy = sql.SQL("copy raw.{} (" + LAND_COLUMNS + ") from stdin").format(
             sql.Identifier(self.table)
         )
-        self._insert = sql.SQL(
+        self.copy_to_temp = "copy pg_temp.landing (" + LAND_COLUMNS + ") from stdin"
+        self.insert_from_temp = sql.SQL(
             "insert into raw.{} (" + LAND_COLUMNS + ") "
             "select " + LAND_COLUMNS + " from pg_temp.landing "
             "on conflict (event_id) do nothing"
@@ -156,21 +155,10 @@ class TopicLander:
     # -- connection -------------------------------------------------------------------------
     async def connection(self) -> psycopg.AsyncConnection:
         if self._conn is None or self._conn.closed:
-            conn = await psycopg.AsyncConnection.connect(
-                libpq_url(self.database_url),
-                application_name=f"crm-lander:{self.topic}",
-                connect_timeout=10,
-                autocommit=True,  # transactions are explicit; a lone COPY is its own (see _write)
-            )
-            await conn.execute(
-                "create temp table if not exists landing (event_id uuid, tenant_id uuid, occurred_at timestamptz,"
-                " event_type text, schema_version int, source text, kafka_partition int,"
-                " kafka_offset bigint, payload jsonb) on commit delete rows"
-            )
-            await conn.commit()
+            # autocommit: a lone COPY is its own transaction (see _write)
+            conn = await open_connection(self.database_url, f"crm-lander:{self.topic}")
             if not self.tenants.loaded_at:
                 await self.tenants.refresh(conn)
-                await conn.commit()
             self._conn = conn
         return self._conn
 
@@ -234,10 +222,11 @@ class TopicLander:
 
     async def validate(
         self, batches: Sequence[BatchMessage]
-    ) -> tuple[list[bytes], list[tuple[Any, InvalidEvent]]]:
+    ) -> tuple[list[bytes], list[tuple[Any, InvalidEvent]], list[ParkedEvent]]:
+        """COPY lines, refusals, and events parked because their tenant is not known."""
         lines: list[bytes] = []
         refused: list[tuple[Any, InvalidEvent]] = []
-        misses: list[Any] = []
+        misses: list[tuple[Any, InvalidEvent]] = []
         known = self.tenants.ids
         parse = self._parse
         now = datetime.now(UTC)
@@ -247,43 +236,29 @@ class TopicLander:
                 if isinstance(out, bytes):
                     lines.append(out)
                 elif out.reason_code is ReasonCode.UNKNOWN_TENANT:
-                    misses.append(record)
+                    misses.append((record, out))
                 else:
                     refused.append((record, out))
+        parked: list[ParkedEvent] = []
         if misses:
-            # Maybe tenants created since the last refresh, or still being committed by the
-            # writer that created them (a seed, the API): look again, and for a tenant never
-            # seen before keep looking for up to `tenant_grace` seconds (once per batch; a
-            # tenant still unknown then is remembered as unknown for a minute).
-            deadline = time.monotonic() + self.tenant_grace
-            while True:
+            # A tenant created since the last load is accepted at once. One still unknown may be
+            # in a transaction not committed yet (a seed, the API): its events are parked, and
+            # nothing else in the batch waits for it.
+            if self.tenants.age() >= TENANT_REFRESH_MIN_S:
                 await self._with_retries(self._refresh_tenants)
                 known = self.tenants.ids
-                retry: list[Any] = []
-                now = datetime.now(UTC)
-                for record in misses:
-                    out = parse(record, known, now)
-                    if isinstance(out, bytes):
-                        lines.append(out)
-                    elif self.tenants.worth_waiting(out.tenant_id) and time.monotonic() < deadline:
-                        retry.append(record)
-                    else:
-                        refused.append((record, out))
-                if not retry:
-                    break
-                misses = retry
-                await asyncio.sleep(0.5)
-            self.tenants.remember_unknown(
-                exc.tenant_id
-                for _, exc in refused
-                if exc.reason_code is ReasonCode.UNKNOWN_TENANT and exc.tenant_id is not None
-            )
-        return lines, refused
+            for record, exc in misses:
+                out = parse(record, known, now) if exc.tenant_id in known else exc
+                if isinstance(out, bytes):
+                    lines.append(out)
+                elif out.reason_code is ReasonCode.UNKNOWN_TENANT:
+                    parked.append(ParkedEvent.of(record, out, self.kafka_topic))
+                else:
+                    refused.append((record, out))
+        return lines, refused, parked
 
     async def _refresh_tenants(self) -> None:
-        conn = await self.connection()
-        await self.tenants.refresh(conn)
-        await conn.commit()
+        await self.tenants.refresh(await self.connection())
 
     # -- writing ----------------------------------------------------------------------------
     async def _with_retries(self, op: Callable[[], Awaitable[Any]], result: BatchResult | None = None) -> Any:
@@ -311,37 +286,39 @@ class TopicLander:
             with contextlib.suppress(Exception):
                 await conn.close()
 
-    async def _write(self, data: bytes, rows: int, dead: Sequence[DeadLetter]) -> int:
-        """One transaction: the rows (`rows` COPY lines in `data`) and the dead letters. Returns
-        how many rows were new."""
+    async def _write(
+        self, data: bytes, rows: int, dead: Sequence[DeadLetter], parked: Sequence[ParkedEvent]
+    ) -> tuple[int, int]:
+        """One transaction: the rows (`rows` COPY lines in `data`), the dead letters and the
+        parked events. Returns how many rows and how many parked events were new."""
         conn = await self.connection()
         if data:
             try:
                 # The common case: none of these events landed before. COPY straight into the
                 # table (no temporary table, no second pass); `received_at` is its default,
-                # now(), the start of the transaction. Without dead letters the COPY is the
-                # whole transaction: one statement in autocommit, two round trips to the
+                # now(), the start of the transaction. With nothing refused or parked the COPY
+                # is the whole transaction: one statement in autocommit, two round trips to the
                 # server instead of four (BEGIN, COPY, data, COMMIT).
-                if dead:
+                if dead or parked:
                     async with conn.transaction(), conn.cursor() as cur:
                         async with cur.copy(self._copy) as copy:
                             await copy.write(data)
                         await self._dead_letters(cur, dead)
-                else:
-                    async with conn.cursor() as cur, cur.copy(self._copy) as copy:
-                        await copy.write(data)
-                return rows
+                        return rows, await park(cur, parked)
+                async with conn.cursor() as cur, cur.copy(self._copy) as copy:
+                    await copy.write(data)
+                return rows, 0
             except psycopg.errors.UniqueViolation:
                 log_event("batch_merged", topic=self.topic, reason="event_id already landed", rows=rows)
         inserted = 0
         async with conn.transaction(), conn.cursor() as cur:
             if data:
-                async with cur.copy("copy pg_temp.landing (" + LAND_COLUMNS + ") from stdin") as copy:
+                async with cur.copy(self.copy_to_temp) as copy:
                     await copy.write(data)
-                await cur.execute(self._insert)
+                await cur.execute(self.insert_from_temp)
                 inserted = cur.rowcount
             await self._dead_letters(cur, dead)
-        return inserted
+            return inserted, await park(cur, parked)
 
     @staticmethod
     async def _dead_letters(cur: psycopg.AsyncCursor, dead: Sequence[DeadLetter]) -> None:
@@ -374,7 +351,7 @@ class TopicLander:
         t0 = time.perf_counter()
         started_at = time.time()
         result = BatchResult(messages=sum(len(b) for b in batches))
-        lines, refused = await self.validate(batches)
+        lines, refused, result.parked = await self.validate(batches)
         now = datetime.now(UTC)
         result.dead = [
             DeadLetter.from_invalid(
@@ -390,8 +367,12 @@ class TopicLander:
         if result.dead:
             await self._with_retries(lambda: self.send_dead_letters(result.dead), result)
         data = b"".join(lines)
-        inserted = await self._with_retries(lambda: self._write(data, len(lines), result.dead), result)
+        inserted, parked = await self._with_retries(
+            lambda: self._write(data, len(lines), result.dead, result.parked), result
+        )
         committed_at = time.time()
+        if result.parked:
+            log_parked(self.topic, result.parked, parked)
         result.landed = inserted
         result.duplicates = len(lines) - inserted
         result.seconds = time.perf_counter() - t0
@@ -408,6 +389,8 @@ class TopicLander:
             metrics.DUPLICATES.labels(topic).inc(result.duplicates)
         for d in result.dead:
             metrics.DEAD_LETTERED.labels(topic, d.reason_code.value).inc()
+        if result.parked:
+            metrics.PARKED.labels(topic).inc(len(result.parked))
         metrics.BATCH_EVENTS.labels(topic).observe(result.messages)
         metrics.BATCH_SECONDS.labels(topic).observe(result.seconds)
         ms = committed_at * 1000.0
@@ -423,6 +406,7 @@ class TopicLander:
             landed=result.landed,
             duplicates=result.duplicates,
             dead_letters=len(result.dead),
+            parked=len(result.parked),
             retries=result.retries,
             ms=round(result.seconds * 1000, 1),
             oldest_age_ms=round(started_at * 1000 - min(b.records[0].timestamp or 0 for b in batches)),

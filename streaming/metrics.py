@@ -11,7 +11,14 @@ import bisect
 import threading
 from collections.abc import Callable, Iterable, Mapping
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 
 disable_created_metrics()
@@ -30,6 +37,24 @@ DEAD_LETTERED = Counter(
     "crm_lander_dead_letters",
     "Messages refused and dead-lettered, by reason code.",
     ["topic", "reason"],
+    registry=REGISTRY,
+)
+PARKED = Counter(
+    "crm_lander_events_parked",
+    "Valid events of a tenant not in crm.tenants, parked in raw.parked_events (redeliveries included).",
+    ["topic"],
+    registry=REGISTRY,
+)
+RELEASED = Counter(
+    "crm_lander_parked_released",
+    "Parked events landed once their tenant existed.",
+    ["topic"],
+    registry=REGISTRY,
+)
+PARKED_NOW = Gauge(
+    "crm_lander_parked_waiting",
+    "Rows in raw.parked_events (every worker's), as of this worker's last re-check.",
+    ["topic"],
     registry=REGISTRY,
 )
 BATCHES = Counter("crm_lander_batches", "Committed landing transactions.", ["topic"], registry=REGISTRY)

@@ -1,4 +1,5 @@
-"""Schema `raw`: one append-only landing table per Kafka topic, plus `raw.dead_letters`.
+"""Schema `raw`: one append-only landing table per Kafka topic, plus `raw.dead_letters` and
+`raw.parked_events`.
 
 `event_id` is the primary key, so at-least-once delivery lands each event exactly once (the
 lander COPYs a batch and merges it with `ON CONFLICT (event_id) DO NOTHING` when one of its events
@@ -31,6 +32,7 @@ LANDING_TABLES: dict[str, str] = {topic: topic.replace("-", "_") for topic in DA
 
 DEAD_LETTERS_TOPIC: str = Topic.DEAD_LETTERS.value
 DEAD_LETTERS_TABLE = "dead_letters"
+PARKED_EVENTS_TABLE = "parked_events"
 
 
 def _landing_table(name: str) -> Table:
@@ -78,6 +80,28 @@ dead_letters = Table(
     Index(None, "received_at"),
     schema=RAW,
 )
+
+
+parked_events = Table(
+    PARKED_EVENTS_TABLE,
+    metadata,
+    bigserial_pk(),
+    Column("first_seen_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Column("topic", Text, nullable=False),
+    Column("kafka_partition", Integer, nullable=False),
+    Column("kafka_offset", BigInteger, nullable=False),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("reason_code", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("raw_bytes", LargeBinary, nullable=False),
+    # a redelivered message parks once
+    UniqueConstraint("topic", "kafka_partition", "kafka_offset"),
+    schema=RAW,
+)
+"""Valid events of a tenant not (yet) in crm.tenants, kept aside by the lander so they hold up
+nothing: its timer lands them once the tenant exists (deleting the row in the same
+transaction) or dead-letters them after `LANDER_PARK_TIMEOUT`. Written only by the lander."""
 
 
 def landing_table(topic: str) -> Table:

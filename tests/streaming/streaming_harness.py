@@ -135,8 +135,11 @@ class Lander:
         return w.start()
 
     # -- Kafka ------------------------------------------------------------------------------
-    def produce(self, messages: Iterable[tuple[str, bytes | None, bytes | None]]) -> int:
-        """Send (logical topic, key, value) in order; returns how many."""
+    def produce(
+        self, messages: Iterable[tuple[str, bytes | None, bytes | None]], partition: int | None = None
+    ) -> int:
+        """Send (logical topic, key, value) in order (to `partition` if given, else by key);
+        returns how many."""
         from aiokafka import AIOKafkaProducer
 
         async def run() -> int:
@@ -148,7 +151,7 @@ class Lander:
             try:
                 futs = []
                 for topic, key, value in messages:
-                    futs.append(await producer.send(self.topic(topic), value, key=key))
+                    futs.append(await producer.send(self.topic(topic), value, key=key, partition=partition))
                     n += 1
                 await asyncio.gather(*futs)
             finally:
@@ -157,8 +160,8 @@ class Lander:
 
         return asyncio.run(run())
 
-    def produce_events(self, events: Iterable) -> int:
-        return self.produce((e.topic, str(e.event_id).encode(), e.to_bytes()) for e in events)
+    def produce_events(self, events: Iterable, partition: int | None = None) -> int:
+        return self.produce(((e.topic, str(e.event_id).encode(), e.to_bytes()) for e in events), partition)
 
     def consume_all(self, logical: str, timeout: float = 10) -> list:
         from aiokafka import AIOKafkaConsumer

@@ -1,12 +1,15 @@
 """Faults against real workers: SIGKILL and SIGTERM mid-stream, the database connection killed
 under the lander, two workers sharing one consumer group. Each ends with exactly the distinct
-valid events in raw.* (none lost, none twice)."""
+valid events in raw.* (none lost, none twice). In three of them a fifth of the events belong
+to a tenant created only partway through: they are parked, then released once, through the same
+faults."""
 
 from __future__ import annotations
 
 import signal
 import threading
 import time
+import uuid
 
 import pytest
 from streaming_harness import Lander, wait_until
@@ -20,18 +23,35 @@ def _assert_exactly(lander: Lander, events: list) -> None:
     ids = lander.landed_ids()
     assert len(ids) == len(set(ids))
     assert set(ids) == {e.event_id for e in events}
+    assert lander.query("select count(*) from raw.parked_events")[0][0] == 0
+    assert lander.query("select count(*) from raw.dead_letters")[0][0] == 0
+
+
+def _with_late_tenant(lander: Lander) -> tuple[list[uuid.UUID], uuid.UUID]:
+    """The tenants to spread events over: the known one four times, one not created yet."""
+    late = uuid.uuid4()
+    return [lander.tenant] * 4 + [late], late
+
+
+def _create(lander: Lander, tenant: uuid.UUID) -> None:
+    lander.query(
+        "insert into crm.tenants (id, slug, name) values (%s, %s, 'Late') returning id", tenant, str(tenant)
+    )
 
 
 def test_sigkill_mid_batch_then_restart_lands_each_event_once(lander: Lander) -> None:
     # small fetches so the stream is many transactions long and the kill lands mid-way
     lander.extra_env.update(LANDER_MAX_POLL_RECORDS="500", LANDER_TAKE_BATCHES="2")
-    events = list(sample_events(16_000, [lander.tenant], seed=11))
+    tenants, late = _with_late_tenant(lander)
+    events = list(sample_events(16_000, tenants, seed=11))
     lander.produce_events(events[:8_000])
     first = lander.worker().wait_ready()
     wait_until(lambda: lander.landed() >= 3_000, 120, "first landings")
     first.signal(signal.SIGKILL)
     first.wait_exit(30)
     partial = lander.landed()
+    assert lander.query("select count(*) from raw.parked_events")[0][0] > 0
+    _create(lander, late)
     lander.produce_events(events[8_000:])
     lander.produce_events(events[:1_000])  # some duplicates on the wire as well
 
@@ -65,12 +85,15 @@ def test_sigterm_finishes_the_batch_in_flight_and_commits_it(lander: Lander) -> 
 
 def test_terminated_database_connections_are_retried_and_nothing_is_lost(lander: Lander) -> None:
     lander.extra_env.update(LANDER_MAX_POLL_RECORDS="500", LANDER_TAKE_BATCHES="2", LANDER_RETRY_BASE="0.05")
-    events = list(sample_events(12_000, [lander.tenant], seed=13))
+    tenants, late = _with_late_tenant(lander)
+    events = list(sample_events(12_000, tenants, seed=13))
     worker = lander.worker().wait_ready()
 
     def produce_slowly() -> None:
         for i in range(0, len(events), 2_000):
             lander.produce_events(events[i : i + 2_000])
+            if i == 6_000:
+                _create(lander, late)
             time.sleep(0.5)
 
     producer = threading.Thread(target=produce_slowly)
@@ -95,12 +118,17 @@ def test_terminated_database_connections_are_retried_and_nothing_is_lost(lander:
 
 
 def test_two_workers_in_one_group_land_the_stream_once(lander: Lander) -> None:
-    events = list(sample_events(14_000, [lander.tenant], seed=14))
+    tenants, late = _with_late_tenant(lander)
+    events = list(sample_events(14_000, tenants, seed=14))
     a = lander.worker()
     b = lander.worker()
     a.wait_ready()
     b.wait_ready()
     lander.produce_events(events)
+    parked = len([e for e in events if e.tenant_id == late])
+    lander.wait_landed(len(events) - parked, timeout=180)
+    wait_until(lambda: lander.query("select count(*) from raw.parked_events")[0][0] == parked, 60, "parked")
+    _create(lander, late)  # both workers' re-checks now race for the parked rows
     lander.wait_landed(len(events), timeout=180)
     _assert_exactly(lander, events)
     landed_a = a.metric_sum("crm_lander_events_landed_total")

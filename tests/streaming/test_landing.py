@@ -56,7 +56,8 @@ def _envelope(tenant: uuid.UUID, **changes: object) -> dict:
 
 
 def test_every_kind_of_bad_message_is_dead_lettered(lander: Lander) -> None:
-    lander.extra_env["LANDER_MAX_EVENT_BYTES"] = "20000"
+    # an unknown tenant's event is parked, then dead-lettered after the bound
+    lander.extra_env.update(LANDER_MAX_EVENT_BYTES="20000", LANDER_PARK_TIMEOUT="2")
     t = lander.tenant
     future = (datetime.now(UTC) + timedelta(days=2)).isoformat()
     late_tenant = uuid.uuid4()  # created while the worker runs: accepted after a cache refresh

@@ -1,4 +1,4 @@
-"""The lander's pure parts: batch messages, the COPY line, the tenant cache."""
+"""The lander's pure parts: batch messages, the COPY line, what a batch parks."""
 
 from __future__ import annotations
 
@@ -36,26 +36,27 @@ def test_batch_message_spans_partitions_of_one_topic() -> None:
     assert not msg.landed
 
 
-def test_validation_splits_rows_and_refusals() -> None:
-    tenant = uuid.uuid4()
+def test_validation_splits_rows_refusals_and_parked_events() -> None:
+    tenant, stranger = uuid.uuid4(), uuid.uuid4()
     tenants = TenantCache()
     tenants.ids, tenants.loaded_at = {tenant}, time.monotonic()
     good = [e.to_bytes() for e in sample_events(3, [tenant], topics=1)]
+    unknown = [e.to_bytes() for e in sample_events(2, [stranger], seed=5, topics=1)]
     bad = [b"", b"{", b'{"event_id": 1}']
-    values = good + bad
+    values = good + unknown + bad
     lander = TopicLander("t.tickets", "tickets", database_url=None, send_dead_letters=None, tenants=tenants)  # type: ignore[arg-type]
     msg = BatchMessage([(TP("t.tickets", 1), _records(1, 0, len(values), values))], None)
-    lines, refused = asyncio.run(lander.validate([msg]))
+    # the tenants were loaded just now: the unknown one is parked without asking the database
+    lines, refused, parked = asyncio.run(lander.validate([msg]))
     assert len(lines) == 3 and all(line.count(b"\t") == 8 and line.endswith(b"\n") for line in lines)
     assert [exc.reason_code for _, exc in refused] == [
         ReasonCode.EMPTY,
         ReasonCode.NOT_JSON,
         ReasonCode.ENVELOPE_INVALID,
     ]
-
-
-def test_tenant_cache_waits_once_per_unknown_tenant() -> None:
-    cache, t = TenantCache(), uuid.uuid4()
-    assert cache.worth_waiting(t)
-    cache.remember_unknown([t])
-    assert not cache.worth_waiting(t)
+    assert [(p.topic, p.partition, p.offset, p.tenant_id) for p in parked] == [
+        ("t.tickets", 1, 3, stranger),
+        ("t.tickets", 1, 4, stranger),
+    ]
+    assert [p.raw_bytes for p in parked] == unknown
+    assert all(p.reason == "tenant_id: tenant is not known" for p in parked)
