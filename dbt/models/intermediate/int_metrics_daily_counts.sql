@@ -95,25 +95,47 @@ open_pipeline as (
         interval '1 day'
     ) as day
     group by grouping sets ((deals.tenant_id, deals.assigned_user_id, day), (deals.tenant_id, day))
+),
+
+-- One aggregate over the spine and the three sources, not three joins to the spine: a join's
+-- plan hangs on row estimates the spine's generate_series cannot give (Postgres 18 chose merge
+-- joins filtering billions of rows here), a group-by does not. Only the spine's (tenant, owner,
+-- day) rows are kept, as the left joins did.
+facts as (
+    select tenant_id, owner_id, day, true as on_spine,
+           0 as leads_created, 0 as leads_converted, 0 as leads_responded, 0::double precision as response_hours_sum,
+           0 as deals_created, 0 as deals_won, 0 as deals_lost, 0::numeric as won_revenue,
+           0::double precision as won_cycle_days_sum, 0 as open_deals, 0::numeric as open_pipeline_value
+    from spine
+    union all
+    select tenant_id, owner_id, day, false, leads_created, leads_converted, leads_responded, response_hours_sum,
+           0, 0, 0, 0, 0, 0, 0
+    from lead_counts
+    union all
+    select tenant_id, owner_id, day, false, 0, 0, 0, 0,
+           deals_created, deals_won, deals_lost, won_revenue, won_cycle_days_sum, 0, 0
+    from deal_counts
+    union all
+    select tenant_id, owner_id, day, false, 0, 0, 0, 0, 0, 0, 0, 0, 0, open_deals, open_pipeline_value
+    from open_pipeline
 )
 
 select
-    spine.tenant_id,
-    spine.owner_id,
-    spine.owner_id = {{ all_owners }} as is_tenant_total,
-    spine.day,
-    coalesce(lc.leads_created, 0)::integer as leads_created,
-    coalesce(lc.leads_converted, 0)::integer as leads_converted,
-    coalesce(lc.leads_responded, 0)::integer as leads_responded,
-    coalesce(lc.response_hours_sum, 0)::double precision as response_hours_sum,
-    coalesce(dc.deals_created, 0)::integer as deals_created,
-    coalesce(dc.deals_won, 0)::integer as deals_won,
-    coalesce(dc.deals_lost, 0)::integer as deals_lost,
-    coalesce(dc.won_revenue, 0)::numeric(18, 2) as won_revenue,
-    coalesce(dc.won_cycle_days_sum, 0)::double precision as won_cycle_days_sum,
-    coalesce(op.open_deals, 0)::integer as open_deals,
-    coalesce(op.open_pipeline_value, 0)::numeric(18, 2) as open_pipeline_value
-from spine
-left join lead_counts as lc using (tenant_id, owner_id, day)
-left join deal_counts as dc using (tenant_id, owner_id, day)
-left join open_pipeline as op using (tenant_id, owner_id, day)
+    tenant_id,
+    owner_id,
+    owner_id = {{ all_owners }} as is_tenant_total,
+    day,
+    sum(leads_created)::integer as leads_created,
+    sum(leads_converted)::integer as leads_converted,
+    sum(leads_responded)::integer as leads_responded,
+    sum(response_hours_sum)::double precision as response_hours_sum,
+    sum(deals_created)::integer as deals_created,
+    sum(deals_won)::integer as deals_won,
+    sum(deals_lost)::integer as deals_lost,
+    sum(won_revenue)::numeric(18, 2) as won_revenue,
+    sum(won_cycle_days_sum)::double precision as won_cycle_days_sum,
+    sum(open_deals)::integer as open_deals,
+    sum(open_pipeline_value)::numeric(18, 2) as open_pipeline_value
+from facts
+group by tenant_id, owner_id, day
+having bool_or(on_spine)
