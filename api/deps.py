@@ -1,10 +1,12 @@
 """FastAPI dependencies as `Annotated` types: the caller (`CurrentPrincipal`), permission
-checks (`Annotated[Principal, Requires("leads:write")]`), the database (`Db`), paging and
-concurrency headers."""
+checks (`Annotated[Principal, Requires("leads:write")]`), the database (`Db`), paging, date
+ranges and concurrency headers."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -130,6 +132,60 @@ async def paging(
 
 
 Paging = Annotated[Page, Depends(paging)]
+
+EARLIEST = date(1900, 1, 1)
+LATEST = date(2999, 12, 31)
+MAX_RANGE_DAYS = 3_660
+"""Bounds of a date range a read accepts: beyond them no mart has rows, and a day past
+`date.max` cannot even be computed (it was a 500)."""
+
+
+@dataclass(frozen=True)
+class DateRange:
+    date_from: date
+    date_to: date
+
+    @property
+    def end(self) -> date:
+        """The day after `date_to`: ranges are read as `>= date_from AND < end`."""
+        return self.date_to + timedelta(days=1)
+
+
+DateQ = Annotated[date | None, Query(description="YYYY-MM-DD, inclusive (1900-01-01 to 2999-12-31)")]
+
+
+def _bounded(name: str, value: date) -> date:
+    if not EARLIEST <= value <= LATEST:
+        raise CRMError(
+            CRMErrorCode.VALIDATION_ERROR,
+            f"{name} must be between {EARLIEST} and {LATEST}",
+            {"field": name, "min": str(EARLIEST), "max": str(LATEST)},
+        )
+    return value
+
+
+def date_range(default_days: int) -> Any:
+    """The dependency of a `date_from`/`date_to` range (default: the `default_days` up to
+    today): each bound within EARLIEST..LATEST, `date_from` not after `date_to`, at most
+    MAX_RANGE_DAYS long; 422 naming the field otherwise. One check for every ranged read."""
+
+    async def dependency(date_from: DateQ = None, date_to: DateQ = None) -> DateRange:
+        d1 = _bounded("date_to", date_to) if date_to is not None else date.today()
+        d0 = _bounded("date_from", date_from) if date_from is not None else d1 - timedelta(days=default_days)
+        if d0 > d1:
+            raise CRMError(
+                CRMErrorCode.VALIDATION_ERROR, "date_from is after date_to", {"field": "date_from"}
+            )
+        if (d1 - d0).days > MAX_RANGE_DAYS:
+            raise CRMError(
+                CRMErrorCode.VALIDATION_ERROR,
+                f"the range may span at most {MAX_RANGE_DAYS} days",
+                {"field": "date_from", "max_days": MAX_RANGE_DAYS},
+            )
+        return DateRange(d0, d1)
+
+    return Depends(dependency)
+
 
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
 

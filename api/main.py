@@ -24,6 +24,7 @@ from api.core.ratelimit import RateLimiter
 from api.core.responses import JSONResponse
 from api.fastlane import FastLane
 from api.routes import (
+    ai,
     analytics,
     api_keys,
     auth,
@@ -36,6 +37,7 @@ from api.routes import (
     products,
     segments,
 )
+from api.routes._on_demand import OnDemand
 
 log = logging.getLogger("api")
 
@@ -86,6 +88,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.key_cache = KeyCache(settings.api_key_cache_s)
     app.state.token_cache = TokenCache()
+    app.state.on_demand = OnDemand()
     errors.install(app)
     app.add_middleware(FastLane)
     _declare_security(app)
@@ -100,6 +103,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         segments,
         campaigns,
         analytics,
+        ai,
         api_keys,
     ):
         app.include_router(module.router)

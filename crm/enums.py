@@ -135,3 +135,15 @@ class RiskLevel(StrEnum):
     MEDIUM = "medium"
     HIGH = "high"
     CRITICAL = "critical"
+
+
+class AttributionModel(StrEnum):
+    """The revenue attribution models of analytics.fct_revenue_attribution (dbt), by the names
+    its rows carry."""
+
+    FIRST_TOUCH = "first_touch"
+    LAST_TOUCH = "last_touch"
+    LINEAR = "linear"
+    TIME_DECAY = "time_decay"
+    U_SHAPED = "u_shaped"
+    W_SHAPED = "w_shaped"

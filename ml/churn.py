@@ -7,7 +7,8 @@ Model: the same exactly-explainable logistic model as leads; each factor carries
 weight (the model's coefficient), value, impact and contribution. Trained on every labelled
 snapshot of the frame (`snapshot_at`: the warehouse gives four, a churn horizon apart), held
 out by customer, calibrated on out-of-fold logits. Fallback (too few churners, or no loadable
-model): documented rules over tenant-relative ranks.
+model): documented rules over ranks among the tenant's active customers (`RuleReference`, the
+same for one customer as for the whole tenant).
 """
 
 from __future__ import annotations
@@ -153,16 +154,55 @@ def churn_risk_levels(p: np.ndarray) -> np.ndarray:
     return out
 
 
-def rule_scores(df: pl.DataFrame) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """Documented fallback: each numeric feature's rank within the frame (0..1) oriented so
-    that 1 = risky, minus 0.5, is its contribution; probability = 0.05 * exp(2 * mean)."""
-    numeric, _ = split_columns(df, exclude=NOT_INPUTS)
+@dataclass(frozen=True)
+class RuleReference:
+    """What the rule fallback ranks a customer against: per numeric feature, the sorted
+    non-null values of the tenant's active customers (the frame the batch scores). A one-row
+    frame ranked against itself gives every feature the middle rank; ranked against this, a
+    customer gets the rank the batch gives it."""
+
+    columns: tuple[str, ...]
+    values: dict[str, np.ndarray]
+
+    @classmethod
+    def of(cls, df: pl.DataFrame) -> RuleReference:
+        numeric, _ = split_columns(df, exclude=NOT_INPUTS)
+        block = df.select([pl.col(c).cast(pl.Float64) for c in numeric]).to_numpy() if numeric else None
+        values = {}
+        for k, c in enumerate(numeric):
+            assert block is not None
+            col = block[:, k]
+            values[c] = np.sort(col[np.isfinite(col)])
+        return cls(tuple(numeric), values)
+
+    def ranks(self, df: pl.DataFrame) -> np.ndarray:
+        """Each row's average rank (0..1] per feature among the reference values, as a rank
+        within the reference would give a member (ties share their mean rank); 0.5 where the
+        value or the reference is missing."""
+        out = np.full((df.height, len(self.columns)), 0.5)
+        for k, c in enumerate(self.columns):
+            ref = self.values[c]
+            if c not in df.columns or ref.size == 0:
+                continue
+            x = df[c].cast(pl.Float64).to_numpy()
+            ok = np.isfinite(x)
+            lo = np.searchsorted(ref, x[ok], side="left")
+            hi = np.searchsorted(ref, x[ok], side="right")
+            out[ok, k] = (lo + hi + 1) / 2 / ref.size
+        return out
+
+
+def rule_scores(
+    df: pl.DataFrame, reference: RuleReference | None = None
+) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Documented fallback: each numeric feature's rank among the tenant's active customers
+    (`reference`; the frame itself when it is that frame) oriented so that 1 = risky, minus
+    0.5, is its contribution; probability = 0.05 * exp(2 * mean)."""
+    ref = reference or RuleReference.of(df)
+    numeric = list(ref.columns)
     if not numeric:
         return np.full(df.height, 0.05), [], np.zeros((df.height, 0))
-    ranks = df.select(
-        [pl.col(c).cast(pl.Float64).rank("average") / pl.col(c).count() for c in numeric]
-    ).to_numpy()
-    ranks = np.nan_to_num(ranks, nan=0.5)
+    ranks = ref.ranks(df)
     sign = np.array([1.0 if any(k in c for k in RISING_IS_BAD) else -1.0 for c in numeric])
     contrib = sign * (ranks - 0.5)
     p = np.clip(0.05 * np.exp(2.0 * contrib.mean(axis=1) * 4), 0.0, 0.95)
@@ -170,10 +210,16 @@ def rule_scores(df: pl.DataFrame) -> tuple[np.ndarray, list[str], np.ndarray]:
 
 
 def predict(
-    df: pl.DataFrame, model: ChurnModel | None, model_version: str | None, scored_at: datetime
+    df: pl.DataFrame,
+    model: ChurnModel | None,
+    model_version: str | None,
+    scored_at: datetime,
+    reference: RuleReference | None = None,
 ) -> pl.DataFrame:
-    """Rows for `ml.churn_predictions`: the model's, or with `model=None` the rules'. A model
-    that cannot score raises: the caller falls back (`ml.scoring.with_fallback`)."""
+    """Rows for `ml.churn_predictions`: the model's, or with `model=None` the rules' (ranking
+    against `reference`, by default the frame itself: the batch scores all of a tenant's
+    active customers at once). A model that cannot score raises: the caller falls back
+    (`ml.scoring.with_fallback`)."""
     if model is not None:
         p, contrib = model.model.contributions(df)
         inputs = model.model.inputs
@@ -184,7 +230,7 @@ def predict(
             for name in inputs
         }
     else:
-        p, inputs, contrib = rule_scores(df)
+        p, inputs, contrib = rule_scores(df, reference)
         method = "rules"
         weights = {name: 1.0 / max(len(inputs), 1) for name in inputs}
         model_version = RULES_VERSION

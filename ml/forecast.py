@@ -17,7 +17,9 @@ is stored with the model version and with every forecast row):
 The baseline is the seasonal naive forecast (repeat the last week). Every method is scored
 on the same held-out weeks as the baseline, and at a past origin it sees only what the CRM
 showed then (`TenantHistory.at`). A pipeline-weighted forecast by expected close month with
-categories (commit / best case / pipeline) is written next to it.
+categories (commit / best case / pipeline) is written next to it (`pipeline_forecast`: the
+tenant's open deals over `PIPELINE_HORIZON_DAYS`; the API's forecastRevenue(pipelineId,
+timeframe) runs it over one pipeline's deals and the horizon asked for).
 
 Inputs: the daily series `analytics.ml_series__revenue_daily` (tenant_id, day, won_revenue) and
 the pipeline frames of `ml.marts.pipeline_frames`.
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -261,6 +263,49 @@ def category(p: pl.Expr) -> pl.Expr:
     )
 
 
+PIPELINE_HORIZON_DAYS = 180
+"""The pipeline-weighted forecast's horizon in the batch (`ml.revenue_forecasts`): deals
+expected to close in the next 180 days."""
+
+
+def with_probabilities(open_deals: pl.DataFrame, probabilities: pl.DataFrame) -> pl.DataFrame:
+    """Open deals (`analytics.ml_features__deals`) with their win `probability` (as scored in
+    `ml.deal_probabilities`: deal_id, probability, model_version) and its `model_version`; a
+    deal not scored yet counts at its stage's default probability."""
+    probs = probabilities.select(
+        pl.col("deal_id").cast(pl.Utf8),
+        pl.col("probability").cast(pl.Float64),
+        pl.col("model_version").cast(pl.Utf8),
+    )
+    return (
+        open_deals.with_columns(pl.col("deal_id").cast(pl.Utf8))
+        .join(probs, on="deal_id", how="left")
+        .with_columns(
+            probability=pl.coalesce(
+                pl.col("probability"), pl.col("stage_probability").cast(pl.Float64) / 100
+            ),
+            model_version=pl.col("model_version").fill_null("stage-defaults"),
+        )
+    )
+
+
+def _in_horizon(deals: pl.DataFrame, as_of: date, horizon_days: int) -> pl.DataFrame:
+    """Per open deal: its month (the expected close month; overdue or undated deals count in
+    the current month), value `v`, probability `p` and category; only the deals expected to
+    close before `as_of + horizon_days`."""
+    end = as_of + timedelta(days=horizon_days)
+    close = pl.max_horizontal(pl.col("expected_close_date").cast(pl.Date), pl.lit(as_of))
+    return (
+        deals.with_columns(
+            close=close,
+            v=pl.col("deal_value").cast(pl.Float64),
+            p=pl.col("probability").cast(pl.Float64),
+        )
+        .filter(pl.col("close") < end)
+        .with_columns(month=pl.col("close").dt.truncate("1mo"), category=category(pl.col("p")))
+    )
+
+
 def pipeline_forecast(
     deals: pl.DataFrame,
     tenant_id: str,
@@ -268,27 +313,17 @@ def pipeline_forecast(
     version: str,
     as_of: date,
     backtest_mape: float | None = None,
-    months: int = 6,
+    horizon_days: int = PIPELINE_HORIZON_DAYS,
 ) -> pl.DataFrame:
-    """Open deals' value x win probability, by expected close month and category; the interval
-    is +-1.28 sd of the sum of independent Bernoulli outcomes (80%)."""
+    """Open deals' value x win probability (`with_probabilities`), by expected close month and
+    category, for the deals expected to close within `horizon_days`; the interval is +-1.28 sd
+    of the sum of independent Bernoulli outcomes (80%). Rows of `ml.revenue_forecasts` (kind
+    'pipeline'); `forecastRevenue(pipelineId, timeframe)` is the same over one pipeline's deals."""
     if deals.height == 0:
         return pl.DataFrame()
-    first = date(as_of.year, as_of.month, 1)
-    last = (pd.Timestamp(first) + pd.DateOffset(months=months)).date()
-    d = (
-        deals.with_columns(
-            month=pl.max_horizontal(pl.col("expected_close_date").cast(pl.Date), pl.lit(first)).dt.truncate(
-                "1mo"
-            ),
-            v=pl.col("deal_value").cast(pl.Float64),
-            p=pl.col("probability").cast(pl.Float64),
-        )
-        .filter(pl.col("month") < last)
-        .with_columns(category=category(pl.col("p")))
-    )
     g = (
-        d.group_by("month", "category")
+        _in_horizon(deals, as_of, horizon_days)
+        .group_by("month", "category")
         .agg(
             yhat=(pl.col("v") * pl.col("p")).sum(),
             var=(pl.col("v") ** 2 * pl.col("p") * (1 - pl.col("p"))).sum(),
@@ -308,3 +343,19 @@ def pipeline_forecast(
         pl.lit(backtest_mape, dtype=pl.Float64).alias("backtest_mape"),
         pl.lit(version).alias("model_version"),
     )
+
+
+def pipeline_total(deals: pl.DataFrame, as_of: date, horizon_days: int) -> dict[str, float | int]:
+    """The whole horizon of `pipeline_forecast` in one figure: expected revenue, its 80%
+    interval (the deals' outcomes summed, not the months' intervals), and the deals counted."""
+    d = _in_horizon(deals, as_of, horizon_days) if deals.height else None
+    if d is None or d.height == 0:
+        return {"expected": 0.0, "lower": 0.0, "upper": 0.0, "deals": 0}
+    expected = float((d["v"] * d["p"]).sum())
+    sd = float((d["v"] ** 2 * d["p"] * (1 - d["p"])).sum()) ** 0.5
+    return {
+        "expected": expected,
+        "lower": max(expected - 1.28 * sd, 0.0),
+        "upper": expected + 1.28 * sd,
+        "deals": d.height,
+    }

@@ -35,10 +35,16 @@ def _model_types(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns([pl.col(c).cast(pl.Int8) for c, t in df.schema.items() if t == pl.Boolean])
 
 
+def model_frame(relation: str, df: pl.DataFrame) -> pl.DataFrame:
+    """Rows of a feature mart (as `ml.store` reads them) typed as its model takes them: the
+    loaders below, and one entity's row read elsewhere (the API's on-demand scores)."""
+    return _model_types(df) if relation in (LEADS, CUSTOMERS_TRAIN, CUSTOMERS_CURRENT) else df
+
+
 def lead_frame(url: str | None, tenant_id: str | None = None, lead_id: str | None = None) -> pl.DataFrame:
     """`analytics.ml_features__leads`: every lead (of a tenant, or one lead)."""
     where, params = _where(tenant_id=tenant_id, lead_id=lead_id)
-    return _model_types(store.read_table(url, LEADS, where, params))
+    return model_frame(LEADS, store.read_table(url, LEADS, where, params))
 
 
 def customer_frame(
@@ -48,15 +54,14 @@ def customer_frame(
     label `churned_90d`) or of the current one (as of now, for scoring)."""
     where, params = _where(tenant_id=tenant_id, customer_id=customer_id)
     where = f"{where} AND is_active_at_snapshot" if where else "WHERE is_active_at_snapshot"
-    return _model_types(
-        store.read_table(url, CUSTOMERS_CURRENT if current else CUSTOMERS_TRAIN, where, params)
-    )
+    relation = CUSTOMERS_CURRENT if current else CUSTOMERS_TRAIN
+    return model_frame(relation, store.read_table(url, relation, where, params))
 
 
 def deal_frame(url: str | None, tenant_id: str | None = None, deal_id: str | None = None) -> pl.DataFrame:
     """`analytics.ml_features__deals`: every deal (of a tenant, or one deal)."""
     where, params = _where(tenant_id=tenant_id, deal_id=deal_id)
-    return store.read_table(url, DEALS, where, params)
+    return model_frame(DEALS, store.read_table(url, DEALS, where, params))
 
 
 def revenue_series(url: str | None, tenant_id: str) -> pl.DataFrame:

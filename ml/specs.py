@@ -242,7 +242,7 @@ def _forecast_rows(
             method = v.params.get("method", "prophet")
             yield forecast.forecast_tenant(h, x.tenant_id, run_id, v.label, method, mape, seed)
     if x.open_deals.height and x.probabilities.height:
-        d = x.open_deals.join(x.probabilities.select("deal_id", "probability"), on="deal_id")
+        d = forecast.with_probabilities(x.open_deals, x.probabilities)
         version = x.probabilities["model_version"][0]
         yield forecast.pipeline_forecast(d, x.tenant_id, run_id, version, as_of.date(), mape)
 

@@ -105,6 +105,23 @@ def read_table(url: str | None, qualified: str, where: str = "", params: tuple =
     return _utc(pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None))
 
 
+def select_list(columns: list[tuple[str, str]]) -> str:
+    """The select list `read_table` reads a relation's (name, type) columns with."""
+    return ", ".join(_read_select(t, c) for c, t in columns)
+
+
+def frame_of_rows(rows: list[tuple], columns: list[tuple[str, str]]) -> pl.DataFrame:
+    """The frame `read_table` gives for `rows` selected with `select_list(columns)`, same
+    types: for rows read through another connection (the API's, under its tenant's
+    row-level security) that must score exactly as the batch does."""
+    types = {c: _read_type(t) for c, t in columns}
+    if all(t in CSV_TYPES for t in types.values()):
+        return pl.DataFrame(rows, schema={c: CSV_TYPES[t] for c, t in types.items()}, orient="row")
+    if not rows:
+        return pl.DataFrame({c: [] for c in types})
+    return _utc(pl.DataFrame(rows, schema=list(types), orient="row", infer_schema_length=None))
+
+
 TEXT_PARSED = {
     "boolean": lambda c: pl.col(c).replace_strict(
         {"t": True, "f": False}, default=None, return_dtype=pl.Boolean

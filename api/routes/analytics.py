@@ -1,144 +1,185 @@
 """Reads of the warehouse marts: dashboard metrics and revenue attribution for a date range.
 
 The marts belong to dbt, where each route's exposure names the mart it reads
-(dbt/models/exposures.yml); their column lists may grow, so rows are returned as they are and
-only the date column used for the range is looked up. A mart that is not built yet
-answers 503 `ANALYTICS_UNAVAILABLE`."""
+(dbt/models/exposures.yml). Ranges are checked once (`api.deps.date_range`). A mart that is not
+built yet answers 503 `ANALYTICS_UNAVAILABLE`; attribution then falls back to an approximation
+(the seed's recovery strategy) flagged `approximate` with a `REVENUE_CALCULATION_ERROR` warning."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import logging
 from typing import Annotated, Any
 from uuid import UUID
 
+import psycopg
 from fastapi import APIRouter, Query
-from psycopg import sql
 
 from api.core.auth import Principal
-from api.core.db import fetchall
-from api.deps import Db, Requires
-from api.routes._common import respond
+from api.core.db import Conn, fetchall, fetchone
+from api.deps import DateRange, Db, Paging, Requires, date_range
+from api.routes._common import respond, table_exists
+from api.schemas.analytics import AttributionOut, DashboardOut
 from api.schemas.common import ERRORS, Responses
+from crm.enums import AttributionModel
 from crm.errors import CRMError, CRMErrorCode
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/analytics", tags=["analytics"], responses=ERRORS)
 Reader = Annotated[Principal, Requires("analytics:read")]
 UNAVAILABLE: Responses = {503: {"description": "the mart is not built yet"}}
-DATE_TYPES = ("date", "timestamp with time zone", "timestamp without time zone")
+MODELS = [m.value for m in AttributionModel]
 
 
-async def _columns(conn: Any, schema: str, table: str) -> dict[str, str]:
-    rows = await fetchall(
-        conn,
-        "SELECT column_name, data_type FROM information_schema.columns"
-        " WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
-        (schema, table),
+def _unavailable(table: str) -> CRMError:
+    return CRMError(
+        CRMErrorCode.ANALYTICS_UNAVAILABLE, f"{table} is not available yet (run dbt)", {"table": table}
     )
-    if not rows:
-        raise CRMError(
-            CRMErrorCode.ANALYTICS_UNAVAILABLE,
-            f"{schema}.{table} is not available yet (run dbt)",
-            {"table": f"{schema}.{table}"},
-        )
-    return {r["column_name"]: r["data_type"] for r in rows}
 
 
-def _date_column(cols: dict[str, str], preferred: tuple[str, ...]) -> str:
-    for name in preferred:
-        if name in cols:
-            return name
-    for name, typ in cols.items():
-        if typ in DATE_TYPES:
-            return name
-    raise CRMError(CRMErrorCode.ANALYTICS_UNAVAILABLE, "the mart has no date column", {"columns": list(cols)})
-
-
-def _range(date_from: date | None, date_to: date | None, default_days: int) -> tuple[date, date]:
-    date_to = date_to or date.today()
-    date_from = date_from or date_to - timedelta(days=default_days)
-    if date_from > date_to:
-        raise CRMError(CRMErrorCode.VALIDATION_ERROR, "date_from is after date_to", {"field": "date_from"})
-    return date_from, date_to
-
-
-async def _rows(
-    conn: Any,
-    table: str,
-    preferred: tuple[str, ...],
-    d0: date,
-    d1: date,
-    extra: list[tuple[str, Any]] | None = None,
-) -> list[dict[str, Any]]:
-    schema, name = table.split(".")
-    cols = await _columns(conn, schema, name)
-    col = _date_column(cols, preferred)
-    where = [sql.SQL("{} >= %s").format(sql.Identifier(col)), sql.SQL("{} < %s").format(sql.Identifier(col))]
-    params: list[Any] = [d0, d1 + timedelta(days=1)]
-    for c, v in extra or []:
-        if c in cols and v is not None:
-            where.append(sql.SQL("{} = %s").format(sql.Identifier(c)))
-            params.append(v)
-    q = sql.SQL("SELECT * FROM {}.{} WHERE {} ORDER BY {} LIMIT 10000").format(
-        sql.Identifier(schema), sql.Identifier(name), sql.SQL(" AND ").join(where), sql.Identifier(col)
-    )
-    try:
-        return await fetchall(conn, q, params)
-    except Exception as exc:  # permission or shape problems of a mart being rebuilt
-        import psycopg
-
-        if isinstance(exc, psycopg.errors.InsufficientPrivilege | psycopg.errors.UndefinedTable):
-            raise CRMError(
-                CRMErrorCode.ANALYTICS_UNAVAILABLE, f"{table} cannot be read yet", {"table": table}
-            ) from None
-        raise
-
-
-DateQ = Annotated[date | None, Query(description="YYYY-MM-DD, inclusive")]
-
-
-@router.get("/dashboard", responses=UNAVAILABLE)
+@router.get("/dashboard", response_model=DashboardOut, responses=UNAVAILABLE)
 async def dashboard_metrics(
     p: Reader,
     db: Db,
-    date_from: DateQ = None,
-    date_to: DateQ = None,
+    dates: Annotated[DateRange, date_range(30)],
     owner_id: Annotated[
         UUID | None, Query(description="one sales rep's figures (default: the tenant total)")
     ] = None,
 ):
-    """Daily CRM metrics (analytics.metrics_crm_daily) for the range (default: last 30 days);
-    a sales_rep gets its own figures."""
-    d0, d1 = _range(date_from, date_to, 30)
+    """getDashboardMetrics: daily CRM metrics (analytics.metrics_crm_daily) for the range
+    (default: the last 30 days); a sales_rep gets its own figures."""
     if p.own_only:
         owner_id = p.user_id
-    extra: list[tuple[str, Any]] = [("owner_id", owner_id)] if owner_id else [("is_tenant_total", True)]
+    who, params = ("owner_id = %s", [owner_id]) if owner_id else ("is_tenant_total", [])
     async with db.tx(p.tenant_id) as conn:
-        rows = await _rows(conn, "analytics.metrics_crm_daily", ("day", "date", "metric_date"), d0, d1, extra)
-    return respond({"date_from": d0, "date_to": d1, "days": rows})
+        if not await table_exists(conn, "analytics.metrics_crm_daily"):
+            raise _unavailable("analytics.metrics_crm_daily")
+        days = await fetchall(
+            conn,
+            f"SELECT * FROM analytics.metrics_crm_daily WHERE day >= %s AND day < %s AND {who} ORDER BY day",
+            (dates.date_from, dates.end, *params),
+        )
+    return respond({"date_from": dates.date_from, "date_to": dates.date_to, "days": days})
 
 
-@router.get("/attribution", responses=UNAVAILABLE)
+@router.get("/attribution", response_model=AttributionOut, responses=UNAVAILABLE)
 async def revenue_attribution(
     p: Reader,
     db: Db,
-    date_from: DateQ = None,
-    date_to: DateQ = None,
-    model: Annotated[str | None, Query(max_length=50, description="e.g. first_touch, linear")] = None,
+    page: Paging,
+    dates: Annotated[DateRange, date_range(90)],
+    model: Annotated[
+        AttributionModel | None, Query(description="one attribution model (default: all)")
+    ] = None,
 ):
-    """Revenue attribution rows (analytics.fct_revenue_attribution) of the deals won in the range
-    (by won_day), optionally one attribution model; plus the credit attributed per model."""
-    d0, d1 = _range(date_from, date_to, 90)
-    async with db.tx(p.tenant_id) as conn:
-        rows = await _rows(
-            conn, "analytics.fct_revenue_attribution", ("won_day",), d0, d1, [("attribution_model", model)]
-        )
-        # over every row of the range, not only the ones returned (those stop at the row limit)
-        sums = await fetchall(
-            conn,
-            "SELECT attribution_model, sum(credit) AS credit FROM analytics.fct_revenue_attribution"
-            " WHERE won_day >= %s AND won_day <= %s AND (%s::text IS NULL OR attribution_model = %s)"
-            " GROUP BY attribution_model",
-            (d0, d1, model, model),
-        )
-    totals = {str(r["attribution_model"]): float(r["credit"]) for r in sums}
-    return respond({"date_from": d0, "date_to": d1, "totals": totals, "rows": rows})
+    """getRevenueAttribution: the deals won in the range (by won day) credited to their
+    touchpoints (analytics.fct_revenue_attribution): totals per model, per channel and per
+    campaign over the whole range, and the rows, a page at a time (ordered by won day, deal,
+    model, touch). When the exact attribution cannot be read, each won deal's value is credited
+    to its lead's source (analytics.fct_deals), flagged `approximate` with a
+    REVENUE_CALCULATION_ERROR warning."""
+    models = [model.value] if model else MODELS
+    try:
+        async with db.tx(p.tenant_id) as conn:
+            if not await table_exists(conn, "analytics.fct_revenue_attribution"):
+                raise _unavailable("analytics.fct_revenue_attribution")
+            out = await _attribution(conn, EXACT, dates, models, page.limit, page.offset)
+        warnings: list[dict[str, Any]] = []
+    except (CRMError, psycopg.Error) as exc:
+        if isinstance(exc, CRMError) and exc.code is not CRMErrorCode.ANALYTICS_UNAVAILABLE:
+            raise
+        why = exc.message if isinstance(exc, CRMError) else f"{type(exc).__name__}: {exc}".strip()
+        log.warning("exact attribution failed, answering the approximation: %s", why)
+        warnings = [
+            {
+                "code": str(CRMErrorCode.REVENUE_CALCULATION_ERROR),
+                "message": "the exact attribution could not be calculated: each won deal's value is "
+                "credited to its lead's source instead",
+                "context": {"table": "analytics.fct_revenue_attribution", "reason": why},
+            }
+        ]
+        async with db.tx(p.tenant_id) as conn:
+            if not await table_exists(conn, "analytics.fct_deals"):
+                raise CRMError(
+                    CRMErrorCode.REVENUE_CALCULATION_ERROR,
+                    "revenue attribution is not available: neither the attribution nor the deals are built",
+                    {"tables": ["analytics.fct_revenue_attribution", "analytics.fct_deals"], "reason": why},
+                ) from None
+            out = await _attribution(conn, APPROXIMATE, dates, models, page.limit, page.offset)
+    body = {
+        "date_from": dates.date_from,
+        "date_to": dates.date_to,
+        "model": model,
+        "approximate": bool(warnings),
+        "warnings": warnings,
+        **out,
+    }
+    return respond(AttributionOut.model_validate(body).model_dump(mode="json"))
+
+
+EXACT = """
+    SELECT attribution_id, tenant_id, deal_id, lead_id, customer_id, won_at, won_day,
+        deal_value, attribution_model, touchpoint_id, touchpoint_source,
+        touchpoint_type, channel, campaign_id, touched_at, touch_position, touch_count, weight,
+        credit, percentage
+    FROM analytics.fct_revenue_attribution
+    WHERE won_day >= %(d0)s AND won_day < %(d1)s AND attribution_model = ANY(%(models)s)
+"""
+"""The attribution rows of the range (a query the reads below wrap)."""
+
+APPROXIMATE = """
+    SELECT NULL::text AS attribution_id, d.tenant_id, d.deal_id, d.lead_id, d.customer_id,
+        d.closed_at AS won_at, d.closed_day AS won_day, d.deal_value,
+        m.attribution_model, NULL::uuid AS touchpoint_id, 'lead' AS touchpoint_source,
+        NULL::text AS touchpoint_type, d.lead_source AS channel, d.lead_campaign_id AS campaign_id,
+        NULL::timestamptz AS touched_at, NULL::int AS touch_position, NULL::int AS touch_count,
+        1.0::float8 AS weight, d.deal_value AS credit, 100.0::float8 AS percentage
+    FROM analytics.fct_deals AS d
+    CROSS JOIN unnest(%(models)s::text[]) AS m (attribution_model)
+    WHERE d.is_won AND d.closed_day >= %(d0)s AND d.closed_day < %(d1)s
+"""
+"""The approximation: every won deal of the range, its whole value to its lead's source."""
+
+
+async def _attribution(
+    conn: Conn, rows_sql: str, dates: DateRange, models: list[str], limit: int, offset: int
+) -> dict[str, Any]:
+    """Totals, channels, campaigns over the whole range and one page of rows, from `rows_sql`."""
+    args = {"d0": dates.date_from, "d1": dates.end, "models": models, "limit": limit, "offset": offset}
+    summary = await fetchone(
+        conn,
+        "SELECT count(*) AS n, coalesce(sum(deal_value) FILTER (WHERE is_first), 0)::float8 AS revenue FROM"
+        f" (SELECT deal_value, row_number() OVER (PARTITION BY deal_id) = 1 AS is_first FROM ({rows_sql}) r) s",
+        args,
+    )
+    assert summary is not None
+    totals = await fetchall(
+        conn,
+        f"SELECT attribution_model, sum(credit)::float8 AS credit FROM ({rows_sql}) r GROUP BY 1 ORDER BY 1",
+        args,
+    )
+    channels = await fetchall(
+        conn,
+        f"SELECT attribution_model, channel, sum(credit)::float8 AS credit FROM ({rows_sql}) r"
+        " GROUP BY 1, 2 ORDER BY 1, 2",
+        args,
+    )
+    campaigns = await fetchall(
+        conn,
+        f"SELECT attribution_model, campaign_id, sum(credit)::float8 AS credit FROM ({rows_sql}) r"
+        " WHERE campaign_id IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2",
+        args,
+    )
+    rows = await fetchall(
+        conn,
+        f"SELECT * FROM ({rows_sql}) r ORDER BY won_day, deal_id, attribution_model, touch_position,"
+        " attribution_id LIMIT %(limit)s OFFSET %(offset)s",
+        args,
+    )
+    return {
+        "total_revenue": summary["revenue"],
+        "totals": {r["attribution_model"]: r["credit"] for r in totals},
+        "channels": channels,
+        "campaigns": campaigns,
+        **AttributionOut.paged(rows, summary["n"], limit, offset),
+    }

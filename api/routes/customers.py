@@ -1,4 +1,5 @@
-"""Customers: list, read, lifecycle stage changes, health and churn prediction reads."""
+"""Customers: list, read, lifecycle stage changes, and the health score computed now (churn and
+next best actions are in `ai`)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from api.core.writes import now
 from api.deps import Db, IfMatch, Paging, Requires
 from api.routes._common import get_row, page_of, respond, row_response, table_exists
 from api.routes._crud import update_entity
-from api.schemas.common import CONFLICT, ERRORS, NOT_FOUND, PageOut, Responses
+from api.schemas.common import CONFLICT, ERRORS, NOT_FOUND, PageOut
 from api.schemas.marketing import CustomerOut, CustomerStageChange
+from api.schemas.scores import CustomerHealthOut
 from crm.enums import CustomerStage
 from crm.errors import CRMError, CRMErrorCode
 
@@ -22,7 +24,6 @@ router = APIRouter(prefix="/customers", tags=["customers"], responses=ERRORS)
 Reader = Annotated[Principal, Requires("customers:read")]
 Writer = Annotated[Principal, Requires("customers:write")]
 NF = CRMErrorCode.CUSTOMER_NOT_FOUND
-UNAVAILABLE: Responses = {503: {"description": "the warehouse or ML output is not there yet"}}
 
 
 @router.get("", response_model=PageOut[CustomerOut])
@@ -92,41 +93,30 @@ async def update_customer_stage(
     )
 
 
-async def _mart_row(conn: Any, table: str, customer_id: UUID, what: str, order: str) -> dict[str, Any]:
-    if not await table_exists(conn, table):
-        code = (
-            CRMErrorCode.SCORING_SERVICE_UNAVAILABLE
-            if table.startswith("ml.")
-            else CRMErrorCode.ANALYTICS_UNAVAILABLE
+@router.get(
+    "/{customer_id}/health",
+    response_model=CustomerHealthOut,
+    responses={**NOT_FOUND, 503: {"description": "the warehouse has not built the health factors yet"}},
+)
+async def customer_health(customer_id: UUID, p: Reader, db: Db):
+    """calculateCustomerHealth, now: health score 0-100, trend, factors, health risk level and
+    recommendations, computed at request time from the customer's current health factors by the
+    definition the health mart is built with (analytics.customer_health_now)."""
+    async with db.tx(p.tenant_id) as conn:
+        await get_row(conn, "customers", customer_id, NF, "customer")
+        if not await table_exists(conn, "analytics.customer_health_now"):
+            raise CRMError(
+                CRMErrorCode.ANALYTICS_UNAVAILABLE,
+                "customer health is not available yet (run dbt)",
+                {"table": "analytics.customer_health_now"},
+            )
+        row = await fetchone(
+            conn, "SELECT * FROM analytics.customer_health_now WHERE customer_id = %s", (customer_id,)
         )
-        raise CRMError(code, f"{what} is not available yet ({table} does not exist)", {"table": table})
-    row = await fetchone(
-        conn, f"SELECT * FROM {table} WHERE customer_id = %s ORDER BY {order} LIMIT 1", (customer_id,)
-    )
     if row is None:
         raise CRMError(
-            CRMErrorCode.NOT_FOUND,
-            f"no {what} for customer {customer_id} yet",
-            {"id": str(customer_id), "table": table},
+            CRMErrorCode.ANALYTICS_UNAVAILABLE,
+            f"customer {customer_id} has no health factors yet: the warehouse has not taken it in",
+            {"id": str(customer_id), "table": "analytics.customer_health_now"},
         )
-    return row
-
-
-@router.get("/{customer_id}/health", responses={**NOT_FOUND, **UNAVAILABLE})
-async def customer_health(customer_id: UUID, p: Reader, db: Db):
-    """Health score 0-100, trend, factors and risk level (analytics.fct_customer_health)."""
-    async with db.tx(p.tenant_id) as conn:
-        await get_row(conn, "customers", customer_id, NF, "customer")
-        return respond(
-            await _mart_row(conn, "analytics.fct_customer_health", customer_id, "health score", "1")
-        )
-
-
-@router.get("/{customer_id}/churn", responses={**NOT_FOUND, **UNAVAILABLE})
-async def customer_churn(customer_id: UUID, p: Reader, db: Db):
-    """Churn probability, risk level and factors (ml.churn_predictions)."""
-    async with db.tx(p.tenant_id) as conn:
-        await get_row(conn, "customers", customer_id, NF, "customer")
-        return respond(
-            await _mart_row(conn, "ml.churn_predictions", customer_id, "churn prediction", "scored_at DESC")
-        )
+    return respond(CustomerHealthOut.model_validate(row).model_dump(mode="json"))

@@ -35,7 +35,6 @@ from api.routes._common import (
     page_of,
     respond,
     row_response,
-    table_exists,
     unchanged_or,
 )
 from api.routes._owned import activity_row, add_activity, locked_for_write, record_update
@@ -153,67 +152,74 @@ async def list_leads(
     assigned_user_id: UUID | None = None,
     source: Annotated[str | None, Query(max_length=200)] = None,
     email: Annotated[str | None, Query(max_length=320)] = None,
-    min_score: Annotated[int | None, Query(ge=0, le=100)] = None,
+    min_score: Annotated[int | None, Query(ge=0, le=100, description="leads scored at least this")] = None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
 ):
+    """Leads, newest first, each with the score the lead scoring last wrote (ml.lead_scores;
+    null until the lead is scored) and its strongest factor as `score_reason`."""
     where: list[tuple[str, Any]] = []
     for sql, val in (
-        ("status = %s", status.value if status else None),
-        ("assigned_user_id = %s", assigned_user_id),
-        ("source = %s", source),
-        ("lower(email) = lower(%s)", email),
-        ("score >= %s", min_score),
-        ("created_at >= %s", created_from),
-        ("created_at < %s", created_to),
+        ("l.status = %s", status.value if status else None),
+        ("l.assigned_user_id = %s", assigned_user_id),
+        ("l.source = %s", source),
+        ("lower(l.email) = lower(%s)", email),
+        ("s.score >= %s", min_score),
+        ("l.created_at >= %s", created_from),
+        ("l.created_at < %s", created_to),
     ):
         if val is not None:
             where.append((sql, val))
+    clauses = " AND ".join(w for w, _ in own_filter(p, where)) or "true"
     async with db.tx(p.tenant_id) as conn:
-        return respond(await page_of(conn, "leads", own_filter(p, where), page))
-
-
-async def _score(conn: Any, lead_id: UUID) -> dict[str, Any] | None:
-    if not await table_exists(conn, "ml.lead_scores"):
-        return None
-    return await fetchone(
-        conn,
-        "SELECT score, confidence, method, model_version, factors, recommendations, next_best_actions, scored_at"
-        " FROM ml.lead_scores WHERE lead_id = %s",
-        (lead_id,),
+        rows = await fetchall(
+            conn,
+            f"SELECT l.*, {SCORED} FROM crm.leads l LEFT JOIN ml.lead_scores s ON s.lead_id = l.id"
+            f" WHERE {clauses} ORDER BY l.created_at DESC, l.id LIMIT %s OFFSET %s",
+            [*(v for _, v in where), page.limit, page.offset],
+        )
+    return respond(
+        {
+            "items": [_with_score(r) for r in rows],
+            "limit": page.limit,
+            "offset": page.offset,
+            "next_offset": page.offset + page.limit if len(rows) == page.limit else None,
+        }
     )
+
+
+SCORED = "s.score AS scored, s.factors -> 0 ->> 'label' AS scored_reason"
+"""A lead's score as the lead scoring wrote it, and its strongest factor in words."""
+
+
+def _with_score(row: dict[str, Any]) -> dict[str, Any]:
+    """The lead row with `score`/`score_reason` from the lead scoring (`SCORED`): clients
+    never set them."""
+    row["score"], row["score_reason"] = row.pop("scored"), row.pop("scored_reason")
+    return row
 
 
 @router.get("/{lead_id}", response_model=LeadOut, responses=NOT_FOUND)
 async def get_lead(lead_id: UUID, p: Reader, db: Db):
-    """The lead with its score explanation (ml.lead_scores; null until the lead is scored)."""
+    """The lead with the score the lead scoring last wrote and its explanation (ml.lead_scores;
+    null until the lead is scored; GET /leads/{id}/score computes one now)."""
     async with db.tx(p.tenant_id) as conn:
-        row = await get_row(conn, "leads", lead_id, NF, "lead")
-        check_owner(p, row, "lead")
-        row["score_explanation"] = await _score(conn, lead_id)
-    return row_response(row)
-
-
-@router.get("/{lead_id}/score", responses={**NOT_FOUND, 503: {"description": "scores not available"}})
-async def get_lead_score(lead_id: UUID, p: Reader, db: Db):
-    """Score 0-100, confidence, factors with signed contributions, recommendations, next best actions."""
-    async with db.tx(p.tenant_id) as conn:
-        row = await get_row(conn, "leads", lead_id, NF, "lead")
-        check_owner(p, row, "lead")
-        if not await table_exists(conn, "ml.lead_scores"):
-            raise CRMError(
-                CRMErrorCode.SCORING_SERVICE_UNAVAILABLE,
-                "lead scores are not available yet",
-                {"table": "ml.lead_scores"},
-            )
-        score = await _score(conn, lead_id)
-    if score is None:
-        raise CRMError(
-            CRMErrorCode.SCORING_SERVICE_UNAVAILABLE,
-            f"lead {lead_id} has not been scored yet",
-            {"id": str(lead_id)},
+        row = await fetchone(
+            conn,
+            f"SELECT l.*, {SCORED} FROM crm.leads l LEFT JOIN ml.lead_scores s ON s.lead_id = l.id"
+            " WHERE l.id = %s",
+            (lead_id,),
         )
-    return respond({"lead_id": lead_id, **score})
+        if row is None:
+            raise CRMError(NF, f"lead {lead_id} not found", {"id": str(lead_id)})
+        check_owner(p, row, "lead")
+        row["score_explanation"] = await fetchone(
+            conn,
+            "SELECT score, confidence, method, model_version, factors, recommendations, next_best_actions,"
+            " scored_at FROM ml.lead_scores WHERE lead_id = %s",
+            (lead_id,),
+        )
+    return row_response(_with_score(row))
 
 
 @router.patch("/{lead_id}", response_model=LeadOut, responses={**NOT_FOUND, **CONFLICT})

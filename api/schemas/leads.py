@@ -4,14 +4,14 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from api.schemas.common import (
     Body,
     Email,
     JsonObject,
     Name,
-    Percent,
     Phone,
     Row,
     Tags,
@@ -35,7 +35,36 @@ class LeadCreate(Body):
     custom_fields: JsonObject = Field(default_factory=dict)
 
 
+SCORED_FIELDS = ("score", "score_reason")
+"""Lead fields the lead scoring writes (ml.lead_scores): never set by a client."""
+
+
 class LeadUpdate(Body):
+    """The fields a client may change (the score is the lead scoring's: 422 names it)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scores_are_computed(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name in SCORED_FIELDS:
+                if name in data:
+                    raise ValidationError.from_exception_data(
+                        cls.__name__,
+                        [
+                            InitErrorDetails(
+                                type=PydanticCustomError(
+                                    "read_only",
+                                    "{field} is computed by the lead scoring and cannot be set"
+                                    " (GET /leads/<id>/score computes it now)",
+                                    {"field": name},
+                                ),
+                                loc=(name,),
+                                input=data[name],
+                            )
+                        ],
+                    )
+        return data
+
     email: Email | None = None
     first_name: Name | None = None
     last_name: Name | None = None
@@ -43,7 +72,6 @@ class LeadUpdate(Body):
     phone: Phone | None = None
     source: Name | None = None
     status: LeadStatus | None = Field(None, description="CONVERTED only through /convert")
-    score: Percent | None = None
     tags: Tags | None = None
     custom_fields: JsonObject | None = None
     version: Version | None = None
@@ -68,7 +96,8 @@ class LeadConvert(Body):
 class LeadOut(VersionedRow):
     email: str
     status: LeadStatus
-    score: int
+    score: int | None = Field(description="the score the lead scoring last wrote (null until scored)")
+    score_reason: str | None = Field(None, description="its strongest factor, in words")
     score_explanation: dict[str, Any] | None = None
 
 

@@ -1,5 +1,7 @@
 """API fixtures: a seeded two-tenant world in the session database, the API started as a real
-uvicorn process (connecting as `crm_api`), token minting, and owner-side SQL for assertions."""
+uvicorn process (connecting as `crm_api`), token minting, and owner-side SQL for assertions;
+and a world whose marts dbt built and whose scores the ML jobs wrote, with its own API, for the
+reads of marts and scores."""
 
 from __future__ import annotations
 
@@ -12,9 +14,11 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+import scored_world
 from api_testkit import JWT_SECRET, PASSWORD, ROLES, start_api, stop_api
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+from scored_world import ScoredWorld
 
 from crm.schema.pipelines import DEFAULT_PIPELINE_NAME, DEFAULT_PIPELINE_STAGES
 from crm.security import hash_password
@@ -128,6 +132,58 @@ def owner_sql(pg_url: str) -> Callable[..., list[dict[str, Any]]]:
 
     def run(query: str, *params: Any) -> list[dict[str, Any]]:
         with psycopg.connect(pg_url, autocommit=True, row_factory=dict_row) as conn:
+            cur = conn.execute(query, params)
+            return cur.fetchall() if cur.description else []
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def world(create_database: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory) -> ScoredWorld:
+    """A seeded world whose marts dbt built and whose scores the ML jobs wrote
+    (tests/api/scored_world.py): what the reads of the marts and the scores run against."""
+    from crm import migrate
+
+    url = create_database("crm_api_world")
+    migrate.upgrade(url)
+    return scored_world.build(url, tmp_path_factory.mktemp("dbt-target-api"))
+
+
+@pytest.fixture(scope="session")
+def world_url(world: ScoredWorld, crm_home: Path) -> Iterator[str]:
+    """The API, a real uvicorn process, over the scored world (its models under CRM_HOME)."""
+    proc, url = start_api(world.url, crm_home)
+    try:
+        yield url
+    finally:
+        stop_api(proc)
+
+
+@pytest.fixture(scope="session")
+def world_client(world_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=world_url, timeout=60) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def world_as(world: ScoredWorld, jwt_settings) -> Callable[..., dict[str, str]]:
+    """Headers of a user of a world tenant, with the roles asked for (default admin)."""
+    from api.core.auth import mint_token
+
+    def headers(tenant: str, *roles: str, user: str | None = None) -> dict[str, str]:
+        uid = uuid.UUID(user or world.users[tenant])
+        token = mint_token(jwt_settings, uid, uuid.UUID(tenant), list(roles or ("admin",)))
+        return {"Authorization": f"Bearer {token}"}
+
+    return headers
+
+
+@pytest.fixture(scope="session")
+def world_sql(world: ScoredWorld) -> Callable[..., list[dict[str, Any]]]:
+    """SQL as the owner of the world's database (every tenant): for expected values only."""
+
+    def run(query: str, *params: Any) -> list[dict[str, Any]]:
+        with psycopg.connect(world.url, autocommit=True, row_factory=dict_row) as conn:
             cur = conn.execute(query, params)
             return cur.fetchall() if cur.description else []
 

@@ -82,10 +82,15 @@ def test_customer_stage_health_churn(client, as_, tenants, owner_sql):
     ] == ("crm.customer.updated")
     assert client.get("/customers", params={"lifecycle_stage": "ACTIVE"}, headers=h).status_code == 200
     assert client.get(f"/customers/{cid}", headers=h).json()["id"] == str(cid)
-    for path, table in (("health", "analytics.fct_customer_health"), ("churn", "ml.churn_predictions")):
-        if owner_sql("SELECT to_regclass(%s) IS NULL AS missing", table)[0]["missing"]:
-            r = client.get(f"/customers/{cid}/{path}", headers=h)
-            assert r.status_code == 503 and r.json()["context"]["table"] == table
+    # no warehouse in this database: health and churn say what is missing (their reads of the
+    # marts run against the scored world: test_api_on_demand.py)
+    for path, code, table in (
+        ("health", "ANALYTICS_UNAVAILABLE", "analytics.customer_health_now"),
+        ("churn", "SCORING_SERVICE_UNAVAILABLE", "analytics.ml_features__customers_current"),
+        ("next-best-actions", "SCORING_SERVICE_UNAVAILABLE", "analytics.ml_features__customers_current"),
+    ):
+        r = client.get(f"/customers/{cid}/{path}", headers=h)
+        assert r.status_code == 503 and r.json()["code"] == code and r.json()["context"]["table"] == table
 
 
 def test_segments(client, as_, owner_sql):
@@ -155,41 +160,18 @@ def test_campaigns(client, as_, tenants):
     assert client.get("/campaigns", params={"status": "COMPLETED"}, headers=h).json()["items"][0]["id"] == cid
 
 
-def test_analytics_reads_before_the_marts_exist(client, as_, owner_sql):
-    """A route whose mart dbt has not built yet answers 503 ANALYTICS_UNAVAILABLE, and a reversed
-    range 422. The reads themselves run against the dbt-built marts (tests/dbt/test_api_reads.py):
-    no stand-in table here."""
+def test_analytics_reads_before_the_marts_exist(client, as_):
+    """Without the marts (dbt has not run in this database): the dashboard answers 503
+    ANALYTICS_UNAVAILABLE, attribution 503 REVENUE_CALCULATION_ERROR (not even its approximation
+    can be computed), a reversed range 422. The reads themselves run against the dbt-built
+    marts of the scored world (test_api_mart_reads.py): no stand-in table here."""
     h = as_()
-    for table, route in (
-        ("metrics_crm_daily", "/analytics/dashboard"),
-        ("fct_revenue_attribution", "/analytics/attribution"),
-    ):
-        if owner_sql("SELECT to_regclass(%s) IS NULL AS missing", f"analytics.{table}")[0]["missing"]:
-            r = client.get(route, headers=h)
-            assert r.status_code == 503 and r.json()["code"] == "ANALYTICS_UNAVAILABLE"
-            assert r.json()["context"]["table"] == f"analytics.{table}"
+    r = client.get("/analytics/dashboard", headers=h)
+    assert r.status_code == 503 and r.json()["code"] == "ANALYTICS_UNAVAILABLE"
+    assert r.json()["context"]["table"] == "analytics.metrics_crm_daily"
+    r = client.get("/analytics/attribution", headers=h)
+    assert r.status_code == 503 and r.json()["code"] == "REVENUE_CALCULATION_ERROR"
     r = client.get(
         "/analytics/dashboard", params={"date_from": "2026-12-01", "date_to": "2026-11-01"}, headers=h
     )
     assert r.status_code == 422 and r.json()["context"]["field"] == "date_from"
-
-
-def test_churn_prediction_read(client, as_, tenants, owner_sql):
-    """A scored customer's churn comes back, with its churn risk level; another tenant's
-    token sees 404."""
-    cid = tenants["a"].customer_id
-    r = client.get(f"/customers/{cid}/churn", headers=as_())
-    assert r.status_code == 404  # not scored yet
-    owner_sql(
-        "INSERT INTO ml.churn_predictions (tenant_id, customer_id, churn_probability, churn_risk_level, method, model_version)"
-        " VALUES (%s, %s, 0.42, 'medium', 'rules', 'rules-v1') ON CONFLICT DO NOTHING",
-        tenants["a"].id,
-        cid,
-    )
-    r = client.get(f"/customers/{cid}/churn", headers=as_())
-    assert (
-        r.status_code == 200
-        and r.json()["churn_risk_level"] == "medium"
-        and r.json()["churn_probability"] == 0.42
-    )
-    assert client.get(f"/customers/{cid}/churn", headers=as_("b")).status_code == 404

@@ -1,3 +1,4 @@
+{{ config(indexes=[{'columns': ['tenant_id', 'lead_id'], 'unique': True}]) }}
 -- One row per lead: the seed's LeadScoringContext (demographic, behavioral, engagement,
 -- firmographic) computed from activity inside the lead's feature window, plus the label.
 -- The window is [created_at, feature_cutoff_at) with feature_cutoff_at = the earliest of
