@@ -4,9 +4,10 @@ forecast of a pipeline over a timeframe, and a tenant-wide lead rescore.
 
 Each answer is computed at request time from the entity's current row of its feature mart and
 the tenant's active model (kept loaded per process: `_active_models`), by the functions the
-batch scoring runs (the ML package's `service`): for the same features and model version it equals the
-stored batch score. Without a model (none, unloadable, failing) the rules answer and say so in
-`method` and `fallback_reason`, as the batch does."""
+batch scoring runs (the ML package's `service`): for the same features and model version it
+equals the stored batch score. Without a model (none, unloadable, failing) the rules answer and
+say so in `method` and `fallback_reason`, as the batch does. A lead's answer is kept for its
+exact inputs (`_on_demand.Answers`): a repeated read of an unchanged lead skips the work."""
 
 from __future__ import annotations
 
