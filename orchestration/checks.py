@@ -1,63 +1,117 @@
-"""Reconciliation checks: every landed event is in its fact mart, once (landed events = fact rows).
+"""Reconciliation checks: every landed event is accounted for, once.
 
-Compared per tenant: `count(distinct event_id)` in the landing table against the fact rows
-that came from that lane. A difference means the warehouse dropped or duplicated events.
+A landed activity event is the first report of its activity in an event store
+(`int_lead_activity_events`, `int_deal_activity_events`), or a later report of one held there
+(another source reporting the same activity: counted once). A stored activity is in its fact
+mart once its lead or deal is known, and waits in the store (unbound) until then:
+
+- `reconciles_with_raw_<table>` (on the fact, blocking): per tenant, no landed event is missing
+  from the store, and the fact holds each bound stored activity exactly once.
+- `unbound_events` (on each store, a warning only): how many events wait for an entity the CRM
+  does not have yet, how many entities, and how long the oldest has waited. Ticketing and other
+  systems routinely report a lead or deal before it exists, so waiting is normal; many events,
+  or old ones, past the configured thresholds (`UnboundEventsConfig`) mean something upstream
+  is wrong, never that the refresh is.
 """
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dagster import AssetCheckResult, AssetChecksDefinition, MetadataValue, asset_check
+from dagster import (
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    AssetKey,
+    Config,
+    MetadataValue,
+    asset_check,
+)
 
 from .keys import mart_key
 from .resources import PostgresResource
 
 
 @dataclass(frozen=True)
-class Reconciliation:
-    fact: str
-    """A mart in schema analytics with an event_id column."""
+class EventStore:
+    store: str
+    """An incremental model in schema intermediate: one row per activity, `is_bound`."""
     raw_table: str
-    raw_filter: str = "true"
-    """Which landed events belong in the fact (by event_type)."""
+    entity_key: str
+    """The column naming the entity the events wait for (lead_id, deal_id)."""
+    fact: str | None = None
+    """A mart in schema analytics holding the store's bound rows by event_id (reconciled)."""
+
+    @property
+    def key(self) -> AssetKey:
+        return AssetKey(["intermediate", self.store])
 
 
-RECONCILIATIONS: tuple[Reconciliation, ...] = (Reconciliation("fct_lead_activities", "lead_activities"),)
+STORES: tuple[EventStore, ...] = (
+    EventStore("int_lead_activity_events", "lead_activities", "lead_id", fact="fct_lead_activities"),
+    EventStore("int_deal_activity_events", "deal_activities", "deal_id"),
+)
 
 
-def _reconciliation_check(rec: Reconciliation) -> AssetChecksDefinition:
+def _reconciliation_check(s: EventStore) -> AssetChecksDefinition:
+    assert s.fact is not None
+
     @asset_check(
-        asset=mart_key(rec.fact),
-        name=f"reconciles_with_raw_{rec.raw_table}",
-        description=f"Per tenant, analytics.{rec.fact} has one row per event landed in raw.{rec.raw_table}.",
+        asset=mart_key(s.fact),
+        name=f"reconciles_with_raw_{s.raw_table}",
+        description=(
+            f"Per tenant, every event landed in raw.{s.raw_table} is in intermediate.{s.store} or repeats an "
+            f"activity held there, and analytics.{s.fact} has each bound stored activity exactly once."
+        ),
     )
     def reconciliation(postgres: PostgresResource) -> AssetCheckResult:
         rows = postgres.fetchall(
             f"""
             with landed as (
-                select tenant_id, count(distinct event_id) as n from raw.{rec.raw_table}
-                where {rec.raw_filter} group by tenant_id
+                select tenant_id, count(*) as n from raw.{s.raw_table} group by tenant_id
+            ), missing as (
+                select r.tenant_id, count(*) as n
+                from raw.{s.raw_table} as r
+                where not exists (select from intermediate.{s.store} as s where s.event_id = r.event_id)
+                  and not exists (
+                      select from intermediate.{s.store} as s
+                      where s.tenant_id = r.tenant_id
+                        and s.activity_id = coalesce(nullif(r.payload ->> 'activity_id', '')::uuid, r.event_id)
+                  )
+                group by r.tenant_id
+            ), stored as (
+                select tenant_id, count(*) as n, count(*) filter (where is_bound) as bound
+                from intermediate.{s.store} group by tenant_id
             ), facts as (
                 select tenant_id, count(*) as n, count(distinct event_id) as distinct_n
-                from analytics.{rec.fact} where event_id is not null group by tenant_id
+                from analytics.{s.fact} group by tenant_id
             )
-            select coalesce(l.tenant_id, f.tenant_id)::text, coalesce(l.n, 0), coalesce(f.n, 0),
-                   coalesce(f.distinct_n, 0)
-            from landed l full join facts f using (tenant_id)
+            select t.tenant_id::text, coalesce(l.n, 0), coalesce(m.n, 0), coalesce(st.n, 0),
+                   coalesce(st.bound, 0), coalesce(f.n, 0), coalesce(f.distinct_n, 0)
+            from (
+                select tenant_id from landed union select tenant_id from stored
+                union select tenant_id from facts
+            ) as t
+            left join landed as l using (tenant_id)
+            left join missing as m using (tenant_id)
+            left join stored as st using (tenant_id)
+            left join facts as f using (tenant_id)
             """
         )
         bad = {
-            t: {"landed": landed, "fact_rows": n, "distinct": d}
-            for t, landed, n, d in rows
-            if not landed == n == d
+            t: {"landed": landed, "missing": missing, "stored": stored, "bound": bound, "fact_rows": n}
+            for t, landed, missing, stored, bound, n, d in rows
+            if missing or not bound == n == d
         }
         return AssetCheckResult(
             passed=not bad,
             metadata={
                 "tenants": MetadataValue.int(len(rows)),
                 "landed_events": MetadataValue.int(sum(r[1] for r in rows)),
-                "fact_rows": MetadataValue.int(sum(r[2] for r in rows)),
+                "stored_activities": MetadataValue.int(sum(r[3] for r in rows)),
+                "waiting_for_their_entity": MetadataValue.int(sum(r[3] - r[4] for r in rows)),
+                "fact_rows": MetadataValue.int(sum(r[5] for r in rows)),
                 "mismatched_tenants": MetadataValue.json(bad),
             },
         )
@@ -65,8 +119,73 @@ def _reconciliation_check(rec: Reconciliation) -> AssetChecksDefinition:
     return reconciliation
 
 
+class UnboundEventsConfig(Config):
+    """When events waiting for their lead or deal warrant a warning (run config of the check)."""
+
+    max_events: int = 1000
+    """More waiting events than this, over all tenants."""
+    max_age_hours: float = 24.0
+    """The oldest waiting event landed longer ago than this."""
+
+
+def unbound_summary(postgres: PostgresResource, s: EventStore) -> dict[str, Any]:
+    """Waiting events of a store: total, distinct entities, oldest landing time, per tenant."""
+    rows = postgres.fetchall(
+        f"""
+        select tenant_id::text, count(*), count(distinct {s.entity_key}), min(received_at)
+        from intermediate.{s.store} where not is_bound group by tenant_id order by tenant_id
+        """
+    )
+    oldest = min((r[3] for r in rows), default=None)
+    return {
+        "events": sum(int(r[1]) for r in rows),
+        "entities": sum(int(r[2]) for r in rows),
+        "oldest_received_at": oldest,
+        "tenants": {t: {"events": int(n), "entities": int(e)} for t, n, e, _ in rows},
+    }
+
+
+def _unbound_check(s: EventStore) -> AssetChecksDefinition:
+    @asset_check(
+        asset=s.key,
+        name="unbound_events",
+        description=(
+            f"Events in intermediate.{s.store} naming a {s.entity_key.removesuffix('_id')} the CRM does not "
+            "have yet (kept, and bound by the run that finds it): warns past max_events or max_age_hours."
+        ),
+    )
+    def unbound_events(config: UnboundEventsConfig, postgres: PostgresResource) -> AssetCheckResult:
+        summary = unbound_summary(postgres, s)
+        oldest: dt.datetime | None = summary["oldest_received_at"]
+        age_h = 0.0 if oldest is None else (dt.datetime.now(dt.UTC) - oldest).total_seconds() / 3600
+        reasons = []
+        if summary["events"] > config.max_events:
+            reasons.append(f"{summary['events']} events wait (more than {config.max_events})")
+        if age_h > config.max_age_hours:
+            reasons.append(f"the oldest waits for {age_h:.1f} h (more than {config.max_age_hours} h)")
+        return AssetCheckResult(
+            passed=not reasons,
+            severity=AssetCheckSeverity.WARN,
+            description="; ".join(reasons) or None,
+            metadata={
+                "unbound_events": MetadataValue.int(summary["events"]),
+                f"unknown_{s.entity_key.removesuffix('_id')}s": MetadataValue.int(summary["entities"]),
+                "oldest_age_hours": MetadataValue.float(round(age_h, 3)),
+                "oldest_received_at": MetadataValue.text(oldest.isoformat() if oldest else "-"),
+                "max_events": MetadataValue.int(config.max_events),
+                "max_age_hours": MetadataValue.float(config.max_age_hours),
+                "per_tenant": MetadataValue.json(summary["tenants"]),
+            },
+        )
+
+    return unbound_events
+
+
 def reconciliation_checks(manifest: Mapping[str, Any] | None) -> list[AssetChecksDefinition]:
+    """The checks of the event stores and facts the dbt project has."""
     if not manifest:
         return []
     models = {n["name"] for n in manifest.get("nodes", {}).values() if n.get("resource_type") == "model"}
-    return [_reconciliation_check(r) for r in RECONCILIATIONS if r.fact in models]
+    checks = [_unbound_check(s) for s in STORES if s.store in models]
+    checks += [_reconciliation_check(s) for s in STORES if s.fact and {s.store, s.fact} <= models]
+    return checks

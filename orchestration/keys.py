@@ -62,11 +62,20 @@ SEGMENTS = crm_key("customer_segment_memberships")
 same key, so the marts reading memberships run after it (and dim_customers, which it reads,
 does not read them back)."""
 
+EVENT_FACT_DIMENSIONS = (mart_key("dim_leads"), mart_key("fct_deals"))
+"""What the event facts' relationship tests name (fct_lead_activities -> dim_leads,
+fct_deal_stage_transitions -> fct_deals), rebuilt by every run refreshing the facts: events bound
+to a lead or deal that just arrived in crm.* never name one these lack."""
+
 EVENT_DRIVEN_MODELS = (
+    AssetKey(["intermediate", "int_lead_activity_events"]),
+    AssetKey(["intermediate", "int_deal_activity_events"]),
     AssetKey(["intermediate", "int_touchpoints"]),
     mart_key("fct_lead_activities"),
     mart_key("fct_deal_stage_transitions"),
     mart_key("fct_revenue_attribution"),
+    *EVENT_FACT_DIMENSIONS,
 )
-"""The incremental dbt models new landed events change (dbt/macros/incremental.sql): what the
-new-events sensor refreshes. The other marts describe "now" and follow their schedules."""
+"""The incremental dbt models new landed events change (dbt/macros/incremental/): they take in
+only what landed since their last run; with them the dimensions their facts' relationship tests
+name (EVENT_FACT_DIMENSIONS)."""

@@ -389,6 +389,8 @@ def test_campaign_performance_reconciles_with_attribution(warehouse) -> None:
 
 
 INCREMENTAL_FACTS = (
+    "int_lead_activity_events",
+    "int_deal_activity_events",
     "int_touchpoints",
     "fct_lead_activities",
     "fct_deal_stage_transitions",
@@ -410,8 +412,9 @@ def _fingerprints(url: str) -> dict[str, str]:
 def test_incremental_run_equals_full_refresh(warehouse) -> None:
     """Land 1% more events of every kind the incremental models read (e-mail opens, deal notes
     and stage changes, web visits, tickets: copies of existing ones a minute later, so many fall
-    inside won deals' attribution windows) and turn one won deal lost; run incrementally, then
-    full-refresh: the incremental models hold the same rows."""
+    inside won deals' attribution windows), second reports of some activities by another
+    system (same activity id, their own event id: counted once) and turn one won deal lost; run
+    incrementally, then full-refresh: the incremental models hold the same rows."""
     url = warehouse.url
     copies = {
         "lead_activities": "'lead.email_opened', 'lead.call_answered'",
@@ -431,6 +434,16 @@ def test_incremental_run_equals_full_refresh(warehouse) -> None:
                                     else payload end
                 from raw.{table} where event_type in ({types})
                 order by event_id limit (select count(*) / 100 from raw.{table})""")
+        repeats = {
+            table: conn.execute(f"""
+                insert into raw.{table} (event_id, tenant_id, event_type, schema_version, occurred_at, source, payload)
+                select gen_random_uuid(), tenant_id, event_type, schema_version, occurred_at, 'another-system', payload
+                from raw.{table} where event_type in ({types}) order by event_id desc limit 25""").rowcount
+            for table, types in (
+                ("lead_activities", "'lead.email_opened', 'lead.call_made'"),
+                ("deal_activities", "'deal.stage_changed'"),
+            )
+        }
         lost = conn.execute(
             "update crm.deals set stage = 'Closed Lost' where id = ("
             "  select deal_id from analytics.fct_revenue_attribution order by deal_id limit 1) returning id"
@@ -439,7 +452,13 @@ def test_incremental_run_equals_full_refresh(warehouse) -> None:
     incremental = _fingerprints(url)
     assert all(incremental[m] != before[m] for m in INCREMENTAL_FACTS), "every model took in new events"
     (n_inc,) = q(url, "select count(*) from analytics.fct_lead_activities")[0]
-    assert n_inc == q(url, "select count(*) from raw.lead_activities")[0][0]
+    assert n_inc == q(url, "select count(*) from raw.lead_activities")[0][0] - repeats["lead_activities"]
+    (stage_events,) = q(
+        url,
+        "select count(*) from intermediate.int_deal_activity_events"
+        " where activity_type in ('CREATED', 'STAGE_CHANGED')",
+    )[0]
+    assert q(url, "select count(*) from analytics.fct_deal_stage_transitions")[0][0] == stage_events
     attributed = q(url, "select count(distinct deal_id) from analytics.fct_revenue_attribution")[0][0]
     assert attributed == won_attributed - 1
     assert not q(url, "select 1 from analytics.fct_revenue_attribution where deal_id = %s", (lost,))

@@ -11,8 +11,9 @@
 ) }}
 -- Every marketing and sales touchpoint, one row each: web events (visits, page views, forms,
 -- downloads), e-mail engagement, answered calls, meetings and demos, proposals and contracts
--- (lead and deal activities) and support tickets. Website visits, forms and documents are
--- mirrored by web events, so they come from the web stream only. Incremental: a run appends
+-- (lead and deal activities: the event stores, each activity once whichever source reported
+-- it, its lead or deal known or not) and support tickets. Website visits, forms and documents
+-- are mirrored by web events, so they come from the web stream only. Incremental: a run appends
 -- the events landed since the last one (each touchpoint depends on its own event alone), and the
 -- attribution fact looks up a deal's touchpoints by lead, deal or customer through the indexes.
 {% set lead_touch_types = [
@@ -55,8 +56,7 @@ lead_touches as (
         null::uuid as deal_id,
         occurred_at as touched_at,
         received_at
-    from {{ staged_since_last_run('stg_raw__lead_activities', 'lead_activities', 'touchpoint_id',
-        event_types=raw_event_types('lead', lead_touch_types)) }}
+    from {{ stored_since_last_run('int_lead_activity_events', 'touchpoint_id') }}
     where activity_type in ({{ sql_strings(lead_touch_types) }})
 ),
 
@@ -79,8 +79,7 @@ deal_touches as (
         deal_id,
         occurred_at as touched_at,
         received_at
-    from {{ staged_since_last_run('stg_raw__deal_activities', 'deal_activities', 'touchpoint_id',
-        event_types=raw_event_types('deal', deal_touch_types)) }}
+    from {{ stored_since_last_run('int_deal_activity_events', 'touchpoint_id') }}
     where activity_type in ({{ sql_strings(deal_touch_types) }})
 ),
 

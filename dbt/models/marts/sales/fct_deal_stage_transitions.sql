@@ -9,22 +9,27 @@
     ]
 ) }}
 -- One row per stage a deal entered (deal.created enters the first stage, each
--- deal.stage_changed the next): entered_at, exited_at (when the next stage was entered; null
--- while the deal is in it), days in stage. Incremental by deal: a run recomputes the deals
--- with newly landed events (delete+insert on deal_id); a full refresh gives the same rows.
+-- deal.stage_changed the next, whichever source reported it, each activity once): entered_at,
+-- exited_at (when the next stage was entered; null while the deal is in it), days in stage.
+-- Only deals crm.deals knows: events naming a deal not there yet wait in
+-- int_deal_activity_events and come in with the run that binds them. Incremental by deal: a
+-- run recomputes the deals with newly bound events (delete+insert on deal_id); a full refresh
+-- gives the same rows.
 {% set stage_types = ['CREATED', 'STAGE_CHANGED'] %}
 with events as (
-    select * from {{ ref('stg_raw__deal_activities') }}
-    where activity_type in ({{ sql_strings(stage_types) }})
+    select * from {{ ref('int_deal_activity_events') }}
+    where is_bound
+      and activity_type in ({{ sql_strings(stage_types) }})
       and to_stage is not null
     {% if is_incremental() %}
     {% set affected_deals %}
-        select distinct staged.deal_id
-        from ({{ unseen_staged(
-            'stg_raw__deal_activities', 'deal_activities', 'transition_id', 'last_received_at',
-            raw_event_types('deal', stage_types)
-        ) }}) as staged
-        where staged.activity_type in ({{ sql_strings(stage_types) }}) and staged.to_stage is not null
+        select distinct stored.deal_id
+        from {{ ref('int_deal_activity_events') }} as stored
+        where stored.is_bound
+          and stored.bound_at > {{ landed_since('last_received_at') }}
+          and stored.activity_type in ({{ sql_strings(stage_types) }})
+          and stored.to_stage is not null
+          and not exists (select 1 from {{ this }} as held where held.transition_id = stored.event_id)
     {% endset %}
       and deal_id in ({{ inline_ids(affected_deals) }})
     {% endif %}

@@ -5,7 +5,7 @@ with source as (
 renamed as (
     select
         {{ raw_event_columns() }},
-        {{ json_uuid('payload', 'activity_id') }} as activity_id,
+        coalesce({{ json_uuid('payload', 'activity_id') }}, event_id) as activity_id,
         {{ json_uuid('payload', 'lead_id') }} as lead_id,
         {{ json_uuid('payload', 'user_id') }} as user_id,
         coalesce(payload ->> 'type', upper(replace(event_type, 'lead.', ''))) as activity_type,
