@@ -1,6 +1,7 @@
 {#- Lead activity events (a relation or CTE with stg_raw__lead_activities' columns) with the
-    rep's last outbound touch before each, and the response time of inbound ones. Shared by
-    int_lead_activity_responses and fct_lead_activities' incremental path. -#}
+    rep's last outbound touch before each, and the response time of inbound ones. Used by
+    int_lead_activity_events on a full build and, on an incremental run, over the new events
+    and their leads' earlier ones. -#}
 {% macro lead_activity_responses(events) -%}
 select
     *,
