@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from dagster import AssetCheckSeverity, DagsterEventType
+from dagster import AssetCheckSeverity, AssetKey, DagsterEventType
 
 from crm.settings import get_settings
 
@@ -204,3 +204,26 @@ def test_orphan_events_wait_then_bind_with_the_graph_green(
     # a run with nothing new changes nothing
     _refresh(defs, dagster_instance)
     assert _sql(url, "select count(*) from analytics.fct_lead_activities where lead_id = %s", lead) == [(3,)]
+
+
+def test_every_job_refreshing_an_event_fact_refreshes_its_store_and_dimension(defs) -> None:
+    """A fact takes in only what its event store bound, and its relationship test compares it with
+    a dimension: a job building the fact without them would leave it behind, or fail the test."""
+    from orchestration import jobs
+    from orchestration.keys import mart_key
+
+    needs = {
+        mart_key("fct_lead_activities"): {
+            AssetKey(["intermediate", "int_lead_activity_events"]),
+            mart_key("dim_leads"),
+        },
+        mart_key("fct_deal_stage_transitions"): {
+            AssetKey(["intermediate", "int_deal_activity_events"]),
+            mart_key("fct_deals"),
+        },
+    }
+    graph = defs.resolve_asset_graph()
+    for job in jobs.JOBS:
+        selected = job.selection.resolve(graph)
+        for fact, with_it in needs.items():
+            assert fact not in selected or with_it <= selected, (job.name, fact.to_user_string())
