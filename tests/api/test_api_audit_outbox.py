@@ -209,6 +209,53 @@ def test_every_activity_a_write_stores_queues_its_event(client, as_, owner_sql):
     assert call["payload"]["payload"]["duration_seconds"] == 240
 
 
+def test_deal_changes_queue_their_typed_events(client, as_, owner_sql, tenants):
+    """A value, probability and owner change (an unassignment included: `deal.assigned` v2) and
+    a loss each queue their event with the change's own fields."""
+    h = as_()
+    rep = str(tenants["a"].users["sales_rep"])
+    deal = client.post(
+        "/deals", json={"name": "d", "value": "100", "assigned_user_id": rep}, headers=h
+    ).json()
+    r = client.patch(
+        f"/deals/{deal['id']}",
+        json={"value": "150.50", "probability": 35, "assigned_user_id": None},
+        headers=h,
+    )
+    assert r.status_code == 200, r.text
+    r = client.post(
+        f"/deals/{deal['id']}/lost",
+        json={"lost_reason": "budget", "close_date": "2026-11-20T10:00:00Z"},
+        headers=h,
+    )
+    assert r.status_code == 200, r.text
+    events = {
+        e["event_type"]: e["payload"]
+        for e in owner_sql(
+            "SELECT event_type, payload FROM crm.outbox WHERE topic = 'deal-activities' AND key = %s",
+            deal["id"],
+        )
+    }
+    assert set(events) == {
+        "deal.created",
+        "deal.value_updated",
+        "deal.probability_changed",
+        "deal.assigned",
+        "deal.stage_changed",
+        "deal.lost",
+    }
+    value = events["deal.value_updated"]["payload"]
+    assert (value["old_value"], value["new_value"]) == ("100.00", "150.50")
+    assert events["deal.probability_changed"]["payload"]["new_probability"] == 35
+    assigned = events["deal.assigned"]
+    assert assigned["schema_version"] == 2 and assigned["payload"]["to_user_id"] is None
+    assert assigned["payload"]["from_user_id"] == rep
+    lost = events["deal.lost"]["payload"]
+    assert (lost["lost_reason"], lost["close_date"]) == ("budget", "2026-11-20")
+    moved = events["deal.stage_changed"]["payload"]
+    assert (moved["from_stage"], moved["to_stage"]) == ("Prospecting", "Closed Lost")
+
+
 def test_activities_the_contract_refuses_are_422_and_store_nothing(client, as_, owner_sql):
     h = as_()
     lead = client.post("/leads", json={"email": "refused@x.test", "source": "w"}, headers=h).json()
