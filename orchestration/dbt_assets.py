@@ -7,6 +7,7 @@ get the keys of the observable landing/operational assets and of the assets that
 """
 
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from dagster import AssetDep, AssetExecutionContext, AssetKey, AssetSpec, Backoff, Config, RetryPolicy
@@ -116,6 +117,23 @@ def load_manifest() -> Mapping[str, Any] | None:
     return json.loads(dbt_project.manifest_path.read_text())
 
 
+KEEP_RUN_TARGETS = 50
+"""dagster-dbt gives each invocation a target folder of its own (`target/crm_dbt-<run>-<id>`,
+run_results.json and the compiled SQL): the event-driven refresh makes several a minute, so
+only the newest are kept."""
+
+
+def prune_run_targets(target: Path, keep: int = KEEP_RUN_TARGETS) -> None:
+    """Remove all but the `keep` newest per-invocation target folders (never the shared one)."""
+    import shutil
+
+    runs = sorted(
+        (p for p in target.glob("crm_dbt*-*") if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True
+    )
+    for old in runs[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def build_dbt_assets():
     """The @dbt_assets definition, or None before the dbt project (and its manifest) exists."""
     if dbt_project is None or not dbt_project.manifest_path.exists():
@@ -137,5 +155,6 @@ def build_dbt_assets():
         postgres.export_env()
         args = ["build", *(["--full-refresh"] if config.full_refresh else [])]
         yield from dbt.cli(args, context=context).stream()
+        prune_run_targets(Path(dbt_project.project_dir) / dbt_project.target_path)
 
     return crm_dbt_models

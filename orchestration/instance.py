@@ -18,6 +18,21 @@ DAGSTER_YAML = """\
 # written by orchestration/instance.py; production: see docs/data-engineers.md
 telemetry:
   enabled: false
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    # the event-driven refresh waits for the queue: look at it every second, not every 5
+    dequeue_interval_seconds: 1
+concurrency:
+  runs:
+    tag_concurrency_limits:
+      # one dbt run per set of marts at a time (two building one table collide on its
+      # temporary relation; orchestration/jobs.py)
+      - key: crm/dbt-event-marts
+        limit: 1
+      - key: crm/dbt-score-marts
+        limit: 1
 """
 
 
@@ -27,11 +42,14 @@ def _bin(name: str) -> str:
 
 
 def dagster_home(home: Path) -> Path:
-    """`.crm/dagster` with a dagster.yaml that turns telemetry off (kept if one exists)."""
+    """`.crm/dagster` with our dagster.yaml: telemetry off, the run queue looked at every
+    second, one warehouse run at a time. Written when missing or still ours (a file someone
+    edited, without the header line, is kept)."""
     d = home / "dagster"
     d.mkdir(parents=True, exist_ok=True)
     cfg = d / "dagster.yaml"
-    if not cfg.exists():
+    header = DAGSTER_YAML.splitlines()[0]
+    if not cfg.exists() or (cfg.read_text().startswith(header) and cfg.read_text() != DAGSTER_YAML):
         cfg.write_text(DAGSTER_YAML)
     return d
 

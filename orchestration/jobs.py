@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from dagster import AssetSelection, define_asset_job
+from dagster import AssetSelection, define_asset_job, in_process_executor
 
 from . import keys
+
+EVENT_MARTS_TAG = "crm/dbt-event-marts"
+SCORE_MARTS_TAG = "crm/dbt-score-marts"
+"""A job building dbt models carries the tag of each of the two sets it builds: the marts events
+change (facts, entities, features) and the marts over scores and memberships. The instance runs
+one run per tag at a time (`orchestration.instance`: two dbt runs building one table collide on
+its temporary relation), so the event-driven refresh of the marts and the rescoring that
+follows it overlap, and a scheduled run of the whole waits for both."""
+_event_marts = {EVENT_MARTS_TAG: "1"}
+_score_marts = {SCORE_MARTS_TAG: "1"}
+_warehouse = _event_marts | _score_marts
 
 _dbt = AssetSelection.groups("staging", "intermediate", "marts")
 
@@ -23,6 +34,7 @@ everything_job = define_asset_job(
     "materialize_everything",
     selection=AssetSelection.all(),
     description="The whole graph: every dbt model and test, every ML asset and check, segments.",
+    tags=_warehouse,
 )
 
 observe_landing_job = define_asset_job(
@@ -38,6 +50,7 @@ lead_scoring_job = define_asset_job(
         | AssetSelection.assets(keys.LEAD_SCORES, keys.DEAL_PROBABILITIES)
     ),
     description="Hourly: refresh lead/deal features, score leads and deals with the active models.",
+    tags=_warehouse,
 )
 
 customer_health_job = define_asset_job(
@@ -54,6 +67,7 @@ customer_health_job = define_asset_job(
         )
     ),
     description="Daily: customer health, churn model (gated), churn predictions, segment recalculation.",
+    tags=_warehouse,
 )
 
 weekly_retrain_job = define_asset_job(
@@ -73,14 +87,54 @@ weekly_retrain_job = define_asset_job(
         )
     ),
     description="Weekly: retrain the forecast, lead and deal models (gated), forecast and rescore.",
+    tags=_warehouse,
 )
 
 incremental_refresh_job = define_asset_job(
     "incremental_refresh",
     selection=AssetSelection.assets(*keys.EVENT_DRIVEN_MODELS),
     description=(
-        "On new landed events: the incremental dbt models take them in (event facts, touchpoints, "
-        "attribution; seconds at scale M). The as-of-now marts and the scores follow their schedules."
+        "The incremental dbt models take in the events landed since their last run (event facts, "
+        "touchpoints, attribution; seconds at scale M). The event-driven refresh runs them too."
+    ),
+    tags=_event_marts,
+)
+
+event_refresh_job = define_asset_job(
+    "event_refresh",
+    selection=AssetSelection.assets(*keys.EVENT_DRIVEN_MODELS, *keys.EVENT_FRESH_MARTS),
+    executor_def=in_process_executor,
+    description=(
+        "On new landed events and API writes (the new-events sensor, every few seconds): the "
+        "incremental models take the events in and the marts of the entities they name are "
+        "rebuilt, features included. One dbt invocation in one process: a run lasts seconds. "
+        "The rescoring of those entities follows (event_rescore)."
+    ),
+    tags=_event_marts,
+)
+
+event_rescore_job = define_asset_job(
+    "event_rescore",
+    selection=AssetSelection.assets(*keys.EVENT_SCORED, *keys.EVENT_SCORE_MARTS),
+    executor_def=in_process_executor,
+    description=(
+        "After an event_refresh (the refreshed-marts sensor passes its window): the leads, deals "
+        "and customers the window's events name are rescored with the active models (the rules "
+        "when there is none) and their segment memberships re-evaluated, then the marts over "
+        "scores and memberships are rebuilt. It overlaps the next event_refresh."
+    ),
+    tags=_score_marts,
+)
+
+segment_refresh_job = define_asset_job(
+    "segment_refresh",
+    selection=AssetSelection.assets(keys.SEGMENTS),
+    executor_def=in_process_executor,
+    description=(
+        "Recalculates the segments asked for (POST /segments/{id}/recalculate) or failed a while "
+        "ago (the stale-segment sensor passes their ids). No dbt, so it never waits for a "
+        "warehouse run: the new-events sensor sees the recalculation, and the event_rescore "
+        "after its refresh rebuilds the marts over the memberships."
     ),
 )
 
@@ -91,4 +145,7 @@ JOBS = [
     customer_health_job,
     weekly_retrain_job,
     incremental_refresh_job,
+    event_refresh_job,
+    event_rescore_job,
+    segment_refresh_job,
 ]

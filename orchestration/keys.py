@@ -79,3 +79,34 @@ EVENT_DRIVEN_MODELS = (
 """The incremental dbt models new landed events change (dbt/macros/incremental/): they take in
 only what landed since their last run; with them the dimensions their facts' relationship tests
 name (EVENT_FACT_DIMENSIONS)."""
+
+EVENT_FRESH_MARTS = (
+    # the entities themselves besides EVENT_FACT_DIMENSIONS (leads, deals): an updated customer
+    mart_key("dim_customers"),
+    # what the scores and the segments read
+    LEAD_FEATURES,
+    DEAL_FEATURES,
+    CUSTOMER_FEATURES_CURRENT,
+    mart_key("fct_customer_health"),
+    # the pages over them
+    mart_key("dash_open_pipeline"),
+    mart_key("dash_stage_conversion"),
+    mart_key("dash_attribution_monthly"),
+    mart_key("dash_customer_health_summary"),
+)
+"""The marts describing "now" that a write or a landed event changes, rebuilt whole by the
+event-driven refresh (seconds at scale S; crm.* has no change feed they could merge from)."""
+
+EVENT_SCORED = (LEAD_SCORES, DEAL_PROBABILITIES, CHURN_PREDICTIONS, SEGMENTS)
+"""The ML scores and segment memberships the event-driven refresh brings up to date for the
+entities the window's events name (the steps read the ids from `orchestration.event_window`)."""
+
+EVENT_SCORE_MARTS = (
+    mart_key("fct_lead_scores"),
+    mart_key("dash_lead_score_summary"),
+    mart_key("fct_deal_forecast"),
+    mart_key("fct_customer_risk"),
+    mart_key("fct_segment_memberships"),
+    mart_key("dash_segment_summary"),
+)
+"""The marts over the scores and memberships, rebuilt after them."""

@@ -6,7 +6,8 @@ Per model: `<model>_candidate` trains, evaluates on a time-based holdout and reg
 candidate in `ml.model_versions`; its blocking `quality_gate` check fails (and rejects the
 candidate) when the holdout metrics miss the gate, which stops `<model>` (the promotion) from
 running, so the active model stays in place. Scoring assets use the active model and fall back
-to the rules when there is none or scoring fails, and say so in their metadata.
+to the rules when there is none or scoring fails, and say so in their metadata. In an
+event-driven run (`EventWindow`) they rescore only the entities the run's events name.
 """
 
 from dataclasses import asdict
@@ -28,6 +29,7 @@ from dagster import (
 )
 
 from . import keys
+from .event_window import EventWindow
 from .resources import PostgresResource
 
 if TYPE_CHECKING:
@@ -170,12 +172,25 @@ _training = [_training_assets(name, cand, active, deps) for name, cand, active, 
 
 
 def _scored(
-    context: AssetExecutionContext, url: str, model: str, *, seed: int = 42, force_rules: bool = False
+    context: AssetExecutionContext,
+    postgres: PostgresResource,
+    model: str,
+    *,
+    seed: int = 42,
+    force_rules: bool = False,
+    window: EventWindow | None = None,
 ) -> MaterializeResult:
-    """Score with `ml.scoring` and put its summary (rows by method, fallbacks) in the metadata."""
+    """Score with `ml.scoring` and put its summary (rows by method, fallbacks) in the metadata;
+    in an event-driven run (`window`), only the entities its events name."""
     from ml import scoring
 
-    summary = scoring.score_model(url, _spec(model), seed=seed, force_rules=force_rules).summary()
+    spec = _spec(model)
+    if window is not None and window.limited and spec.key is not None:
+        ids = window.touched(postgres).by_key(spec.key)
+        run = scoring.score_ids(postgres.url, spec, ids, seed=seed, force_rules=force_rules)
+        summary = {"scope": "entities new events touched", **run.summary()}
+    else:
+        summary = scoring.score_model(postgres.url, spec, seed=seed, force_rules=force_rules).summary()
     if summary.get("fallback_reason"):
         context.log.warning(f"{model}: fallback ({summary['fallback_reason']})")
     return MaterializeResult(metadata=_md(summary))
@@ -193,9 +208,12 @@ def _scored(
     ),
 )
 def lead_scores(
-    context: AssetExecutionContext, config: ScoringConfig, postgres: PostgresResource
+    context: AssetExecutionContext,
+    config: ScoringConfig,
+    postgres: PostgresResource,
+    event_window: EventWindow,
 ) -> MaterializeResult:
-    return _scored(context, postgres.url, "lead_scoring", force_rules=config.force_rules)
+    return _scored(context, postgres, "lead_scoring", force_rules=config.force_rules, window=event_window)
 
 
 @asset(
@@ -207,9 +225,12 @@ def lead_scores(
     description="Win probability of every open deal (ml.deal_probabilities); stage defaults when no model qualifies.",
 )
 def deal_probabilities(
-    context: AssetExecutionContext, config: ScoringConfig, postgres: PostgresResource
+    context: AssetExecutionContext,
+    config: ScoringConfig,
+    postgres: PostgresResource,
+    event_window: EventWindow,
 ) -> MaterializeResult:
-    return _scored(context, postgres.url, "deal_win", force_rules=config.force_rules)
+    return _scored(context, postgres, "deal_win", force_rules=config.force_rules, window=event_window)
 
 
 @asset(
@@ -221,9 +242,12 @@ def deal_probabilities(
     description="Churn probability, churn risk level and factors per active customer (ml.churn_predictions).",
 )
 def churn_predictions(
-    context: AssetExecutionContext, config: ScoringConfig, postgres: PostgresResource
+    context: AssetExecutionContext,
+    config: ScoringConfig,
+    postgres: PostgresResource,
+    event_window: EventWindow,
 ) -> MaterializeResult:
-    return _scored(context, postgres.url, "churn", force_rules=config.force_rules)
+    return _scored(context, postgres, "churn", force_rules=config.force_rules, window=event_window)
 
 
 @asset(
@@ -237,7 +261,7 @@ def churn_predictions(
 def revenue_forecasts(
     context: AssetExecutionContext, config: TrainingConfig, postgres: PostgresResource
 ) -> MaterializeResult:
-    return _scored(context, postgres.url, "revenue_prophet", seed=config.seed)
+    return _scored(context, postgres, "revenue_prophet", seed=config.seed)
 
 
 ML_ASSETS = [

@@ -4,12 +4,16 @@ stack (`eval "$(crm env)"` or `make dagster`, which exports it) and production."
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import cached_property
+from importlib.metadata import version as installed_version
+from typing import Any
 
 import psycopg
 from dagster import ConfigurableResource, EnvVar
 from dagster_dbt import DbtCliResource
+from packaging.version import Version
 from sqlalchemy import Engine
 
 from crm import db
@@ -55,9 +59,33 @@ class PostgresResource(ConfigurableResource):
         os.environ.update(warehouse.DBT_SESSION_ENV)
 
 
+class DbtCli(DbtCliResource):
+    """dagster-dbt's dbt resource without two things it does before every dbt command that
+    this project never uses, each costing seconds (more on a busy machine) on every
+    event-driven refresh: `dbt --version` in a subprocess (the version is the installed
+    package's, the one the `dbt` next to this interpreter runs) and a dbt adapter built in this
+    process (only for row counts and column metadata, which the assets do not fetch).
+    tests/orchestration/test_dbt_resource.py holds the overridden members to the installed
+    dagster-dbt."""
+
+    @cached_property
+    def _cli_version(self) -> Version:
+        return Version(installed_version("dbt-core"))
+
+    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> Any:
+        return None
+
+
 def build_resources() -> dict[str, object]:
+    from .event_window import EventWindow
+
     postgres = PostgresResource(database_url=EnvVar("DATABASE_URL"))
-    resources: dict[str, object] = {"postgres": postgres}
+    # a run-level setting, not a connection: the new-events sensor sets it per run
+    resources: dict[str, object] = {"postgres": postgres, "event_window": EventWindow()}
     if dbt_project is not None:
-        resources["dbt"] = DbtCliResource(project_dir=dbt_project, dbt_executable=warehouse.dbt_executable())
+        resources["dbt"] = DbtCli(
+            project_dir=os.fspath(dbt_project.project_dir),
+            profiles_dir=os.fspath(dbt_project.profiles_dir),
+            dbt_executable=warehouse.dbt_executable(),
+        )
     return resources

@@ -1,46 +1,197 @@
-"""The new-events sensor: when any `raw.*` lane has rows newer than the cursor, run the incremental
-dbt models once for the batch. The cursor is `{table: newest received_at}`; the first
-tick only records it."""
+"""Sensors: what keeps the marts, scores and segments fresh between the schedules.
+
+- `new_events_sensor` (every 5 s): when any `raw.*` lane has events newer than the last
+  successful refresh (or a segment was recalculated, whose marts then need rebuilding), it asks
+  for one `event_refresh` run over the window: per lane, received after the last successful
+  run's end up to the newest now. One run at a time: while one is queued or running, the window
+  grows and the next run takes it all. A failed run's window is taken again by the next one.
+- `refreshed_marts_sensor` (every 5 s): when an `event_refresh` run has taken in events the
+  last rescoring has not, it asks for one `event_rescore` run over that window (the entities its
+  events name are rescored, their memberships re-evaluated). It overlaps the next refresh.
+- `stale_segments_sensor` (every 5 s): segments asked for (POST /segments/{id}/recalculate) or
+  failed a minute ago are recalculated by a `segment_refresh` run.
+
+The run history is the state: the window a run took is its run config (`EventWindow`), so a
+lost cursor or a restarted daemon resumes where the last successful run ended.
+"""
+
+from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
-from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
+from dagster import (
+    DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
+    DefaultSensorStatus,
+    RunRequest,
+    RunsFilter,
+    SensorEvaluationContext,
+    SkipReason,
+    sensor,
+)
 
-from .jobs import incremental_refresh_job
+from .event_window import window_config
+from .jobs import event_refresh_job, event_rescore_job, segment_refresh_job
 from .landing import newest_landing_times
 from .resources import PostgresResource
+from .segments import segment_recalculation
+
+TRIGGER_TAG = "crm/trigger"
+SEGMENTS_MARK = "crm.customer_segments"
+"""Not a landing lane: the newest full segment recalculation, whose marts the refresh rebuilds."""
+INTERVAL_SECONDS = 5
+"""Both sensors' interval (the daemon evaluates sensors every 5 s at most anyway)."""
+
+_UNFINISHED = {
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+    DagsterRunStatus.CANCELING,
+}
 
 
-def newer_lanes(newest: dict[str, str], cursor: dict[str, str]) -> list[str]:
-    """Lanes whose newest landing time moved past the cursor (ISO strings of one tz compare in order)."""
-    return sorted(t for t, ts in newest.items() if ts > cursor.get(t, ""))
+def newer_lanes(newest: Mapping[str, str], through: Mapping[str, str]) -> list[str]:
+    """Lanes whose newest time moved past `through` (ISO strings of one tz compare in order)."""
+    return sorted(t for t, ts in newest.items() if ts > through.get(t, ""))
+
+
+def newest_marks(postgres: PostgresResource) -> dict[str, str]:
+    """`{lane: newest received_at}` over the landing tables, and the newest full segment
+    recalculation under `SEGMENTS_MARK`."""
+    marks = newest_landing_times(postgres)
+    recalculated = postgres.scalar("select max(last_calculated) from crm.customer_segments")
+    if recalculated is not None:
+        marks[SEGMENTS_MARK] = recalculated.isoformat()
+    return marks
+
+
+def last_run(
+    instance: DagsterInstance, job_name: str, trigger: str, status: DagsterRunStatus | None = None
+) -> DagsterRun | None:
+    """The newest run of `job_name` this sensor asked for (with this status)."""
+    runs = instance.get_runs(
+        RunsFilter(job_name=job_name, tags={TRIGGER_TAG: trigger}, statuses=[status] if status else []),
+        limit=1,
+    )
+    return runs[0] if runs else None
+
+
+def taken_through(run: DagsterRun) -> dict[str, str]:
+    """Per lane, how far a run's window counts as taken: its end when it succeeded, its start
+    when it failed (the next run takes that window again)."""
+    window = run_window(run)
+    return window["until"] if run.status == DagsterRunStatus.SUCCESS else window["since"]
+
+
+def run_window(run: DagsterRun) -> dict[str, dict[str, str]]:
+    """`{"since": ..., "until": ...}` of a refresh run (its `event_window` resource config)."""
+    run_config: Any = run.run_config or {}
+    config = run_config.get("resources", {}).get("event_window", {}).get("config", {})
+    return {"since": dict(config.get("since") or {}), "until": dict(config.get("until") or {})}
+
+
+def _key(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
 @sensor(
-    job=incremental_refresh_job,
-    minimum_interval_seconds=300,
+    job=event_refresh_job,
+    minimum_interval_seconds=INTERVAL_SECONDS,
     default_status=DefaultSensorStatus.RUNNING,
-    description="New events landed in raw.* since the last run: the incremental dbt models take them in.",
+    description=(
+        "New events landed in raw.* (API writes included, through crm-changes and the domain "
+        "topics) since the last successful refresh: one event_refresh run takes the window in."
+    ),
 )
 def new_events_sensor(context: SensorEvaluationContext, postgres: PostgresResource):
-    newest = newest_landing_times(postgres)
+    newest = newest_marks(postgres)
     if context.cursor is None:
         # First tick: what landed before the sensor existed is built by the initial full run
         # (`make demo`, or a backfill); only what lands from now on triggers refreshes.
         context.update_cursor(json.dumps(newest, sort_keys=True))
         return SkipReason(f"baseline recorded for {len(newest)} lanes")
-    cursor: dict[str, str] = json.loads(context.cursor)
-    lanes = newer_lanes(newest, cursor)
+    through: dict[str, str] = json.loads(context.cursor)
+    last = last_run(context.instance, event_refresh_job.name, "new_events")
+    if last is not None:
+        if last.status in _UNFINISHED:
+            return SkipReason(f"refresh {last.run_id[:8]} is {last.status.value.lower()}: the window grows")
+        through |= taken_through(last)
+    lanes = newer_lanes(newest, through)
     if not lanes:
-        return SkipReason("no new events landed since the last run")
-    merged = cursor | newest
-    new_cursor = json.dumps(merged, sort_keys=True)
-    context.update_cursor(new_cursor)
+        return SkipReason("nothing landed since the last refresh")
+    since = {lane: through[lane] for lane in newest if lane in through}
     return RunRequest(
-        run_key=hashlib.sha256(new_cursor.encode()).hexdigest()[:16],
-        tags={"crm/new_lanes": ",".join(lanes)},
+        run_key=_key(since, newest),
+        run_config=window_config(since, newest),
+        tags={TRIGGER_TAG: "new_events", "crm/new_lanes": ",".join(lanes)},
     )
 
 
-SENSORS = [new_events_sensor]
+@sensor(
+    job=event_rescore_job,
+    minimum_interval_seconds=INTERVAL_SECONDS,
+    default_status=DefaultSensorStatus.RUNNING,
+    description=(
+        "An event_refresh took in events the last rescoring has not: one event_rescore run "
+        "rescores the leads, deals and customers they name."
+    ),
+)
+def refreshed_marts_sensor(context: SensorEvaluationContext):
+    refreshed = last_run(
+        context.instance, event_refresh_job.name, "new_events", status=DagsterRunStatus.SUCCESS
+    )
+    if refreshed is None:
+        return SkipReason("no event-driven refresh has succeeded yet")
+    marts = run_window(refreshed)
+    last = last_run(context.instance, event_rescore_job.name, "refreshed_marts")
+    if last is not None and last.status in _UNFINISHED:
+        return SkipReason(f"rescoring {last.run_id[:8]} is {last.status.value.lower()}: the window grows")
+    # first rescoring: from where the refreshes began
+    through = marts["since"] | (taken_through(last) if last is not None else {})
+    lanes = newer_lanes(marts["until"], through)
+    if not lanes:
+        return SkipReason("the last refresh's events are rescored")
+    since = {lane: through[lane] for lane in marts["until"] if lane in through}
+    return RunRequest(
+        run_key=_key("rescore", since, marts["until"]),
+        run_config=window_config(since, marts["until"]),
+        tags={TRIGGER_TAG: "refreshed_marts", "crm/new_lanes": ",".join(lanes)},
+    )
+
+
+@sensor(
+    job=segment_refresh_job,
+    minimum_interval_seconds=INTERVAL_SECONDS,
+    default_status=DefaultSensorStatus.RUNNING,
+    description=(
+        "Segments marked stale (a recalculation request, changed criteria) are recalculated "
+        "within seconds; one that failed keeps its members and is retried a minute later."
+    ),
+)
+def stale_segments_sensor(context: SensorEvaluationContext, postgres: PostgresResource):
+    from warehouse.segments import RETRY_AFTER, due_segments
+
+    last = last_run(context.instance, segment_refresh_job.name, "stale_segments")
+    if last is not None and last.status in _UNFINISHED:
+        return SkipReason(f"recalculation {last.run_id[:8]} is {last.status.value.lower()}")
+    if last is not None and last.status == DagsterRunStatus.FAILURE:
+        ended = context.instance.get_run_record_by_id(last.run_id)
+        end = ended.end_time if ended is not None else None
+        if end is not None and datetime.now(UTC).timestamp() - end < RETRY_AFTER.total_seconds():
+            return SkipReason("the last recalculation run failed: retrying a minute after it")
+    due = due_segments(postgres.engine())
+    if not due:
+        return SkipReason("no stale segment due")
+    return RunRequest(
+        run_config={"ops": {segment_recalculation.op.name: {"config": {"segment_ids": due}}}},
+        tags={TRIGGER_TAG: "stale_segments", "crm/segments": str(len(due))},
+    )
+
+
+SENSORS = [new_events_sensor, refreshed_marts_sensor, stale_segments_sensor]

@@ -1,4 +1,5 @@
-"""Customer segments: criteria checked by the shared segment compiler; recalculation requests."""
+"""Customer segments: criteria checked by the shared segment compiler; recalculation requests,
+acted on within seconds by the stale-segment sensor (a new segment or new criteria too)."""
 
 from __future__ import annotations
 
@@ -72,9 +73,12 @@ async def update_segment(
 
 @router.post("/{segment_id}/recalculate", status_code=202, response_model=SegmentOut, responses=NOT_FOUND)
 async def request_recalculation(segment_id: UUID, p: Writer, db: Db, request: Request):
-    """Ask for the membership to be recalculated: the segment is marked stale (its current
-    members stay, the seed's recovery rule) and a `crm.segment.updated` event tells the
-    recalculation job; the job writes the members and clears the flag."""
+    """Ask for the membership to be recalculated: the segment is marked stale and its current
+    members stay (the seed's recovery rule: cached memberships, recalculation scheduled). The
+    stale-segment sensor (orchestration/sensors.py, every 5 s) recalculates it within seconds,
+    writes the members and clears the flag; a recalculation that fails keeps the members,
+    records `last_error` and is retried a minute later. Poll GET /segments/{id} for
+    `is_stale: false` and `last_calculated`."""
 
     resp = await update_entity(
         db,

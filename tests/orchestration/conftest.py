@@ -1,5 +1,6 @@
 """Fixtures for the Dagster tests: the dbt manifest (prepared once, as `make dbt-manifest` does),
-the Definitions loaded after it, and one world of scale S landed straight into raw.*."""
+the Definitions loaded after it, one world of scale S landed straight into raw.*, and one run of
+the whole graph over it (shared by the tests of the graph and of the event-driven refresh)."""
 
 from __future__ import annotations
 
@@ -72,3 +73,15 @@ def dagster_instance(tmp_path_factory: pytest.TempPathFactory):
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     with DagsterInstance.local_temp(str(home)) as instance:
         yield instance
+
+
+@pytest.fixture(scope="session")
+def full_run(defs, seeded_db: str, dagster_instance):
+    """Observe the landing tables, then materialize the whole graph once (as `make demo` does)."""
+    observed = defs.resolve_job_def("observe_landing").execute_in_process(
+        instance=dagster_instance, raise_on_error=False
+    )
+    built = defs.resolve_job_def("materialize_everything").execute_in_process(
+        instance=dagster_instance, raise_on_error=False
+    )
+    return observed, built

@@ -22,7 +22,11 @@ def test_definitions_load_and_jobs_resolve(defs) -> None:
         "customer_health_daily",
         "forecast_retrain_weekly",
     }
-    assert {s.name for s in defs.sensors} == {"new_events_sensor"}
+    assert {s.name for s in defs.sensors} == {
+        "new_events_sensor",
+        "refreshed_marts_sensor",
+        "stale_segments_sensor",
+    }
 
 
 def test_every_key_is_defined(defs) -> None:
@@ -110,3 +114,46 @@ def test_every_model_spec_has_its_training_assets() -> None:
     from orchestration.ml_assets import MODELS
 
     assert [name for name, *_ in MODELS] == [s.name for s in SPECS]
+
+
+def test_event_driven_jobs_run_in_one_process_with_one_dbt_step(defs) -> None:
+    """A refresh lasts seconds only if it is not split into processes and dbt invocations: the
+    marts refresh is one dbt step; the rescoring is its Python steps and one dbt step after."""
+    refresh = defs.resolve_job_def("event_refresh")
+    rescore = defs.resolve_job_def("event_rescore")
+    for job in (refresh, rescore):
+        assert job.executor_def.name == "in_process"
+    dbt_steps = lambda job: [n for n in job.graph.node_dict if n.startswith("crm_dbt")]  # noqa: E731
+    assert len(dbt_steps(refresh)) == 1
+    assert len(dbt_steps(rescore)) == 1
+    assert {"ml__lead_scores", "ml__deal_probabilities", "ml__churn_predictions"} <= set(
+        rescore.graph.node_dict
+    )
+    assert "crm__customer_segment_memberships" in rescore.graph.node_dict
+
+
+def test_warehouse_jobs_carry_the_tags_the_queue_limits(defs) -> None:
+    """Two runs building one dbt table must not overlap: every job running dbt carries the tag of
+    each set of marts it builds, and the instance limits each tag to one run."""
+    import yaml
+
+    from orchestration.instance import DAGSTER_YAML
+    from orchestration.jobs import EVENT_MARTS_TAG, SCORE_MARTS_TAG
+
+    limits = {
+        t["key"]: t["limit"]
+        for t in yaml.safe_load(DAGSTER_YAML)["concurrency"]["runs"]["tag_concurrency_limits"]
+    }
+    assert limits == {EVENT_MARTS_TAG: 1, SCORE_MARTS_TAG: 1}
+    g = defs.resolve_asset_graph()
+    dbt_keys = {
+        k for k in g.get_all_asset_keys() if g.get(k).group_name in {"staging", "intermediate", "marts"}
+    }
+    score_marts = set(keys.EVENT_SCORE_MARTS)
+    for job in JOBS:
+        built = set(defs.resolve_job_def(job.name).asset_layer.executable_asset_keys) & dbt_keys
+        tags = defs.resolve_job_def(job.name).tags
+        if built - score_marts:
+            assert EVENT_MARTS_TAG in tags, job.name
+        if built & score_marts:
+            assert SCORE_MARTS_TAG in tags, job.name

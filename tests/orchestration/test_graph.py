@@ -5,21 +5,9 @@ back to the rules when the active model cannot score."""
 from __future__ import annotations
 
 import psycopg
-import pytest
 from dagster import AssetCheckSeverity, DagsterEventType, materialize
 
 from orchestration import keys
-
-
-@pytest.fixture(scope="module")
-def full_run(defs, seeded_db: str, dagster_instance):
-    observed = defs.resolve_job_def("observe_landing").execute_in_process(
-        instance=dagster_instance, raise_on_error=False
-    )
-    built = defs.resolve_job_def("materialize_everything").execute_in_process(
-        instance=dagster_instance, raise_on_error=False
-    )
-    return observed, built
 
 
 def _failures(result) -> list[str]:

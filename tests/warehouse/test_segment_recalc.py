@@ -1,12 +1,18 @@
-"""Recalculation against a real Postgres: memberships, count and last_calculated are written;
-a failing recalculation keeps the last memberships and marks the segment stale; injection
-attempts stored in criteria do no harm. `analytics.dim_customers` here is a small stand-in
-table with the mart's whitelisted columns (tests/dbt runs the same against the dbt-built mart)."""
+"""Recalculation against a real Postgres and the real customer mart: dbt builds
+`analytics.dim_customers` from the customers each test writes to crm.customers (a change is a
+write there and a rebuild of the mart, as in production). Memberships, count and
+last_calculated are written; a failing recalculation keeps the last memberships and marks the
+segment stale; injection attempts stored in criteria do no harm; an event-driven recalculation
+re-evaluates only the customers it is given; stale segments are due at once when asked for and a
+minute after a failure."""
 
 from __future__ import annotations
 
+import tempfile
 import uuid
-from datetime import date
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -14,59 +20,99 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import text
 
 from crm.db import make_engine
-from warehouse.segments import FIELDS, recalculate_all, recalculate_segment
-from warehouse.segments.fields import Kind
+from warehouse.dbt import run_dbt
+from warehouse.segments import (
+    RETRY_AFTER,
+    due_segments,
+    recalculate_all,
+    recalculate_customers,
+    recalculate_segment,
+)
 
-PG_TYPES = {
-    Kind.TEXT: "text",
-    Kind.ENUM: "text",
-    Kind.NUMBER: "numeric",
-    Kind.TIMESTAMP: "timestamptz",
-    Kind.TEXT_ARRAY: "text[]",
-}
+STAGES = ["ACTIVE", "ACTIVE", "AT_RISK", "CHURNED", "ONBOARDING", "ACTIVE"]
+
+
+class Mart:
+    """dbt over one database, with its own target folder (tests run beside other dbt runs)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.target = Path(tempfile.mkdtemp(prefix="crm-segments-dbt-"))
+
+    def build(self, select: str = "dim_customers") -> None:
+        done = run_dbt(
+            ["run", "--quiet", "--select", select],
+            self.url,
+            target_path=self.target / "target",
+            log_path=self.target / "logs",
+            check=False,
+            capture=True,
+            timeout=600,
+        )
+        assert done.returncode == 0, done.stdout[-3000:]
+
+
+@pytest.fixture(scope="module")
+def mart(create_database: Callable[[str], str]) -> Mart:
+    """A migrated database whose customer mart and everything under it dbt has built once."""
+    from crm import migrate
+
+    url = create_database("crm_segments")
+    migrate.upgrade(url)
+    m = Mart(url)
+    m.build("+dim_customers")
+    return m
 
 
 @pytest.fixture
-def world(migrated_db: str):
-    """Two tenants, six customers each, a dim_customers stand-in, and an engine."""
-    cols = ", ".join(f'"{f.name}" {PG_TYPES[f.kind]}' for f in FIELDS.values())
+def world(mart: Mart) -> Iterator[tuple[str, object, list[str], dict[str, list[str]], Callable[[], None]]]:
+    """Two new tenants, six customers each in crm.customers, the mart rebuilt over them, an
+    engine, and `rebuild()` for after a change."""
+    url = mart.url
     tenants = [str(uuid.uuid4()), str(uuid.uuid4())]
     customers: dict[str, list[str]] = {}
-    with psycopg.connect(migrated_db, autocommit=True) as conn:
-        conn.execute(
-            f"create table analytics.dim_customers (customer_id uuid primary key, tenant_id uuid not null, {cols})"
-        )
+    with psycopg.connect(url, autocommit=True) as conn:
         for i, t in enumerate(tenants):
             conn.execute(
-                "insert into crm.tenants (id, slug, name) values (%s, %s, %s)", (t, f"t{i}", f"Tenant {i}")
+                "insert into crm.tenants (id, slug, name) values (%s, %s, %s)",
+                (t, f"t{i}-{t[:8]}", f"Tenant {i}"),
             )
             customers[t] = []
             for k in range(6):
                 cid = str(uuid.uuid4())
                 customers[t].append(cid)
-                stage = ["ACTIVE", "ACTIVE", "AT_RISK", "CHURNED", "ONBOARDING", "ACTIVE"][k]
                 conn.execute(
-                    "insert into crm.customers (id, tenant_id, email, company, lifecycle_stage, mrr) "
-                    "values (%s, %s, %s, %s, %s, %s)",
-                    (cid, t, f"c{k}@t{i}.example", f"Company {k}", stage, 100 * k),
-                )
-                conn.execute(
-                    "insert into analytics.dim_customers (customer_id, tenant_id, email, company, lifecycle_stage, mrr,"
-                    " tags, became_customer_at) values (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    "insert into crm.customers (id, tenant_id, email, company, lifecycle_stage, mrr, tags,"
+                    " became_customer_at) values (%s, %s, %s, %s, %s, %s, %s, %s)",
                     (
                         cid,
                         t,
                         f"c{k}@t{i}.example",
                         f"Company {k}",
-                        stage,
+                        STAGES[k],
                         100 * k,
                         ["vip"] if k == 5 else [],
                         f"2026-0{k + 1}-15T00:00:00Z",
                     ),
                 )
-    engine = make_engine(migrated_db)
-    yield migrated_db, engine, tenants, customers
+    mart.build()
+    engine = make_engine(url)
+    yield url, engine, tenants, customers, mart.build
     engine.dispose()
+
+
+def change(url: str, sql: str, *params: object) -> None:
+    """A write to the operational store (the mart sees it once rebuilt)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql, params)
+
+
+def customer_count(engine, tenants: list[str]) -> int:
+    with engine.connect() as conn:
+        return conn.execute(
+            text("select count(*) from crm.customers where tenant_id = ANY(CAST(:t AS uuid[]))"),
+            {"t": tenants},
+        ).scalar_one()
 
 
 def add_segment(url: str, tenant: str, name: str, criteria) -> str:
@@ -98,7 +144,7 @@ def segment_row(url: str, sid: str) -> dict:
 
 
 def test_recalculation_writes_members_count_and_time(world) -> None:
-    url, engine, tenants, customers = world
+    url, engine, tenants, customers, rebuild = world
     t = tenants[0]
     sid = add_segment(
         url,
@@ -118,26 +164,23 @@ def test_recalculation_writes_members_count_and_time(world) -> None:
     assert row["customer_count"] == 2 and row["last_calculated"] is not None and not row["is_stale"]
 
     # customers change: one leaves, one joins; continuing members keep their row
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("update analytics.dim_customers set mrr = 0 where customer_id = %s", (customers[t][1],))
-        conn.execute(
-            "update analytics.dim_customers set lifecycle_stage = 'ACTIVE' where customer_id = %s",
-            (customers[t][4],),
-        )
+    change(url, "update crm.customers set mrr = 0 where id = %s", customers[t][1])
+    change(url, "update crm.customers set lifecycle_stage = 'ACTIVE' where id = %s", customers[t][4])
+    rebuild()
     result = recalculate_segment(engine, sid)
     assert (result.customer_count, result.added, result.removed) == (2, 1, 1)
     assert members(url, sid) == {customers[t][4], customers[t][5]}
 
 
 def test_segments_never_cross_tenants(world) -> None:
-    url, engine, tenants, customers = world
+    url, engine, tenants, customers, _rebuild = world
     sid = add_segment(url, tenants[1], "everyone", {"field": "mrr", "op": "gte", "value": 0})
     recalculate_segment(engine, sid)
     assert members(url, sid) == set(customers[tenants[1]])
 
 
 def test_operators_against_postgres(world) -> None:
-    url, engine, tenants, customers = world
+    url, engine, tenants, customers, _rebuild = world
     t, c = tenants[0], customers[tenants[0]]
     cases = [
         ({"field": "lifecycle_stage", "op": "neq", "value": "CHURNED"}, {c[0], c[1], c[2], c[4], c[5]}),
@@ -160,7 +203,7 @@ def test_operators_against_postgres(world) -> None:
 
 
 def test_failure_keeps_members_and_marks_stale(world) -> None:
-    url, engine, tenants, customers = world
+    url, engine, tenants, customers, _rebuild = world
     t = tenants[0]
     sid = add_segment(url, t, "at risk", {"field": "lifecycle_stage", "op": "eq", "value": "AT_RISK"})
     assert recalculate_segment(engine, sid).ok
@@ -185,7 +228,7 @@ def test_failure_keeps_members_and_marks_stale(world) -> None:
 
 
 def test_invalid_stored_criteria_marks_stale_without_sql(world) -> None:
-    url, engine, tenants, _ = world
+    url, engine, tenants, _, _rebuild = world
     t = tenants[0]
     sid = add_segment(url, t, "active", {"field": "lifecycle_stage", "op": "eq", "value": "ACTIVE"})
     assert recalculate_segment(engine, sid).ok
@@ -197,12 +240,11 @@ def test_invalid_stored_criteria_marks_stale_without_sql(world) -> None:
     result = recalculate_segment(engine, sid)
     assert not result.ok and "unknown field" in result.error
     assert len(members(url, sid)) == 3
-    with engine.connect() as conn:
-        assert conn.execute(text("select count(*) from crm.customers")).scalar_one() == 12
+    assert customer_count(engine, tenants) == 12
 
 
 def test_injection_values_match_nothing_and_harm_nothing(world) -> None:
-    url, engine, tenants, _ = world
+    url, engine, tenants, _, _rebuild = world
     sid = add_segment(
         url,
         tenants[0],
@@ -217,12 +259,11 @@ def test_injection_values_match_nothing_and_harm_nothing(world) -> None:
     )
     result = recalculate_segment(engine, sid)
     assert result.ok and result.customer_count == 0
-    with engine.connect() as conn:
-        assert conn.execute(text("select count(*) from crm.customers")).scalar_one() == 12
+    assert customer_count(engine, tenants) == 12
 
 
 def test_recalculate_all_only_active_dynamic(world) -> None:
-    url, engine, tenants, _ = world
+    url, engine, tenants, _, _rebuild = world
     a = add_segment(url, tenants[0], "a", {"field": "mrr", "op": "gt", "value": 0})
     b = add_segment(url, tenants[0], "b", {"field": "mrr", "op": "gt", "value": 0})
     with psycopg.connect(url, autocommit=True) as conn:
@@ -234,21 +275,18 @@ def test_recalculate_all_only_active_dynamic(world) -> None:
 def test_customer_deleted_since_the_mart_was_built_is_not_a_member(world) -> None:
     """The mart can be older than a deletion: a customer gone from crm.customers is neither
     inserted nor counted, and the memberships it had went with it (the delete trigger)."""
-    url, engine, tenants, customers = world
+    url, engine, tenants, customers, rebuild = world
     t = tenants[0]
     sid = add_segment(
         url, t, "onboarding", {"field": "lifecycle_stage", "op": "in", "value": ["ONBOARDING", "AT_RISK"]}
     )
     assert recalculate_segment(engine, sid).ok
     assert members(url, sid) == {customers[t][2], customers[t][4]}
-    with psycopg.connect(url, autocommit=True) as conn:  # a new ONBOARDING row in the mart, gone from crm
-        gone = customers[t][0]
-        conn.execute(
-            "update analytics.dim_customers set lifecycle_stage = 'ONBOARDING' where customer_id = %s",
-            (gone,),
-        )
-        conn.execute("delete from crm.customers where id = %s", (gone,))
-        conn.execute("delete from crm.customers where id = %s", (customers[t][2],))  # a member, deleted
+    gone = customers[t][0]  # ONBOARDING in the mart, then deleted from crm before the next build
+    change(url, "update crm.customers set lifecycle_stage = 'ONBOARDING' where id = %s", gone)
+    rebuild()
+    change(url, "delete from crm.customers where id = %s", gone)
+    change(url, "delete from crm.customers where id = %s", customers[t][2])  # a member, deleted
     assert members(url, sid) == {customers[t][4]}
     result = recalculate_segment(engine, sid)
     assert result.ok and (result.customer_count, result.added, result.removed) == (1, 0, 0)
@@ -257,7 +295,7 @@ def test_customer_deleted_since_the_mart_was_built_is_not_a_member(world) -> Non
 
 
 def test_deleting_a_segment_deletes_its_memberships(world) -> None:
-    url, engine, tenants, _ = world
+    url, engine, tenants, _, _rebuild = world
     keep = add_segment(url, tenants[0], "keep", {"field": "mrr", "op": "gt", "value": 0})
     drop = add_segment(url, tenants[0], "drop", {"field": "mrr", "op": "gt", "value": 0})
     recalculate_all(engine, tenant_id=tenants[0])
@@ -270,7 +308,7 @@ def test_deleting_a_segment_deletes_its_memberships(world) -> None:
 def test_recalculate_all_isolates_the_failing_segment(world) -> None:
     """All of a tenant's segments are evaluated in one statement; when it fails, they are retried
     one by one, so only the failing segments keep their old members and turn stale."""
-    url, engine, tenants, customers = world
+    url, engine, tenants, customers, _rebuild = world
     t, c = tenants[0], customers[tenants[0]]
     onboarding = add_segment(
         url, t, "onboarding", {"field": "lifecycle_stage", "op": "eq", "value": "ONBOARDING"}
@@ -293,3 +331,55 @@ def test_recalculate_all_isolates_the_failing_segment(world) -> None:
     assert second[big].ok and (second[big].added, second[big].removed) == (5, 0)
     assert members(url, big) == set(c[1:])
     assert not segment_row(url, big)["is_stale"] and segment_row(url, big)["customer_count"] == 5
+
+
+def test_recalculating_some_customers_changes_only_their_memberships(world) -> None:
+    """The event-driven path: the segments are re-evaluated for the customers new events
+    touched; everyone else's membership stays as it was, even where the mart changed too."""
+    url, engine, tenants, customers, rebuild = world
+    t, c = tenants[0], customers[tenants[0]]
+    active = add_segment(url, t, "active", {"field": "lifecycle_stage", "op": "eq", "value": "ACTIVE"})
+    assert recalculate_segment(engine, active).ok
+    assert members(url, active) == {c[0], c[1], c[5]}
+    before = segment_row(url, active)
+
+    change(url, "update crm.customers set lifecycle_stage = 'CHURNED' where id = %s", c[0])  # leaves
+    change(url, "update crm.customers set lifecycle_stage = 'ACTIVE' where id = %s", c[4])  # joins
+    change(url, "update crm.customers set lifecycle_stage = 'ACTIVE' where id = %s", c[2])  # untouched
+    rebuild()
+    (result,) = recalculate_customers(engine, {t: [c[0], c[4]], tenants[1]: []})
+    assert result.ok and (result.added, result.removed, result.customer_count) == (1, 1, 3)
+    assert members(url, active) == {c[1], c[4], c[5]}  # c[2] waits for its own event
+    row = segment_row(url, active)
+    assert row["customer_count"] == 3 and not row["is_stale"]
+    assert row["last_calculated"] == before["last_calculated"]  # not every customer was evaluated
+
+    # a stale segment is left to its full recalculation
+    change(url, "update crm.customer_segments set is_stale = true where id = %s", active)
+    assert recalculate_customers(engine, {t: [c[2]]}) == []
+    assert members(url, active) == {c[1], c[4], c[5]}
+    assert {r.segment_id for r in recalculate_all(engine, segment_ids=[active])} == {active}
+    assert members(url, active) == {c[1], c[2], c[4], c[5]}
+
+
+def test_stale_segments_are_due_when_asked_for_and_a_minute_after_a_failure(world) -> None:
+    url, engine, tenants, _, _ = world
+    t = tenants[0]
+    asked = add_segment(url, t, "asked", {"field": "mrr", "op": "gte", "value": 100})
+    failed = add_segment(url, t, "failed", {"field": "mrr", "op": "gte", "value": 100})
+    fresh = add_segment(url, t, "fresh", {"field": "mrr", "op": "gte", "value": 100})
+    inactive = add_segment(url, t, "inactive", {"field": "mrr", "op": "gte", "value": 100})
+    change(
+        url, "update crm.customer_segments set is_stale = true where id = any(%s::uuid[])", [asked, inactive]
+    )
+    change(url, "update crm.customer_segments set is_active = false where id = %s", inactive)
+    change(url, "update crm.customer_segments set is_stale = true, last_error = 'boom' where id = %s", failed)
+    due = set(due_segments(engine))
+    assert asked in due and {failed, fresh, inactive}.isdisjoint(due)
+    change(
+        url,
+        "update crm.customer_segments set updated_at = now() - %s where id = %s",
+        RETRY_AFTER + timedelta(seconds=1),
+        failed,
+    )
+    assert {asked, failed} <= set(due_segments(engine))

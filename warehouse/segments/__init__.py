@@ -1,5 +1,6 @@
 """Dynamic customer segments: criteria validation and compilation (the API validates with it)
-and recalculation (the scheduled job runs it). See compiler.py for the rule tree."""
+and recalculation (the scheduled job runs it for every segment, the event-driven refresh for the
+customers new events touched, the stale-segment sensor for the segments asked for or failed). See compiler.py for the rule tree."""
 
 from warehouse.segments.compiler import (
     OPERATORS,
@@ -8,16 +9,26 @@ from warehouse.segments.compiler import (
     validate_criteria,
 )
 from warehouse.segments.fields import FIELDS, SOURCE_TABLE
-from warehouse.segments.recalc import RecalcResult, recalculate_all, recalculate_segment
+from warehouse.segments.recalc import (
+    RETRY_AFTER,
+    RecalcResult,
+    due_segments,
+    recalculate_all,
+    recalculate_customers,
+    recalculate_segment,
+)
 
 __all__ = [
     "FIELDS",
     "OPERATORS",
+    "RETRY_AFTER",
     "SOURCE_TABLE",
     "RecalcResult",
     "SegmentCriteriaError",
     "compile_criteria",
+    "due_segments",
     "recalculate_all",
+    "recalculate_customers",
     "recalculate_segment",
     "validate_criteria",
 ]

@@ -13,14 +13,20 @@ anything fails (bad criteria, the mart missing, a database error) the transactio
 the last memberships stay as they were, and the segment is marked `is_stale` with `last_error`;
 the next recalculation retries it and clears the flag on success. Criteria that do not compile
 fail alone; when a tenant's combined statement fails, its segments are retried one by one so
-that only the failing ones are marked stale.
+that only the failing ones are marked stale. A stale segment is due for another attempt at once
+when someone asked for it (no error yet), `RETRY_AFTER` after a failure (`due_segments`).
+
+Event-driven: `recalculate_customers` evaluates the segments for some customers only (the ones
+new events touched), applying the same difference restricted to them; a stale segment is left
+to its full recalculation.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -33,6 +39,10 @@ from warehouse.segments.fields import SOURCE_TABLE
 log = logging.getLogger(__name__)
 
 ERROR_CODE = "SEGMENT_CALCULATION_FAILED"
+
+RETRY_AFTER = timedelta(seconds=60)
+"""A failed recalculation is tried again this long after it failed (not at every sensor tick:
+a segment failing for good would otherwise recalculate in a loop)."""
 
 
 @dataclass(frozen=True)
@@ -56,11 +66,13 @@ class _Segment:
     criteria: Any
 
 
-def _members_sql(wheres: list[str]) -> str:
+def _members_sql(wheres: list[str], some_customers: bool = False) -> str:
     """One statement for a tenant's segments (parameters :tenant_id, :segment_ids, :sid<i> and
     each clause's own): `members` is one pass over the tenant's customers (a customer becomes
     one row per segment it matches), then the memberships that end are deleted and the ones
-    that start inserted, and the per-segment counts come back. The table has no foreign keys
+    that start inserted, and the per-segment counts come back. With `some_customers` only the
+    customers in :customer_ids are evaluated and only their memberships change; the counts are
+    then the segment's prior members plus those added, less those removed. The table has no foreign keys
     (migration 0901: per-row checks tripled a first calculation's cost), so the statement
     checks what they did, set-based: only customers still in crm.customers are members (the
     mart can be older than a deletion), and `_apply` has locked the segments beforehand (a
@@ -68,6 +80,20 @@ def _members_sql(wheres: list[str]) -> str:
     one's rows)."""
     matches = ",\n                    ".join(
         f"CASE WHEN ({where}) THEN CAST(:sid{i} AS uuid) END" for i, where in enumerate(wheres)
+    )
+    only = "and source.customer_id = ANY(CAST(:customer_ids AS uuid[]))" if some_customers else ""
+    only_m = "and m.customer_id = ANY(CAST(:customer_ids AS uuid[]))" if some_customers else ""
+    counted = (
+        """counted as (
+            select ids.segment_id, (select count(*) from crm.customer_segment_memberships m
+                                    where m.segment_id = ids.segment_id)
+                                   + coalesce(a.n, 0) - coalesce(r.n, 0) as n
+            from unnest(CAST(:segment_ids AS uuid[])) as ids (segment_id)
+            left join added_n a on a.segment_id = ids.segment_id
+            left join removed_n r on r.segment_id = ids.segment_id
+        )"""
+        if some_customers
+        else "counted as (select segment_id, count(*) as n from members group by segment_id)"
     )
     return f"""
         with members as materialized (
@@ -78,6 +104,7 @@ def _members_sql(wheres: list[str]) -> str:
                 ], NULL)) as segment_id
                 from {SOURCE_TABLE} as source
                 where source.tenant_id = CAST(:tenant_id AS uuid)
+                  {only}
                   and exists (  -- the mart can be older than a deletion
                       select 1 from crm.customers c
                       where c.id = source.customer_id and c.tenant_id = CAST(:tenant_id AS uuid)
@@ -87,6 +114,7 @@ def _members_sql(wheres: list[str]) -> str:
         removed as (
             delete from crm.customer_segment_memberships m
             where m.segment_id = ANY(CAST(:segment_ids AS uuid[]))
+              {only_m}
               and not exists (
                   select 1 from members where members.segment_id = m.segment_id
                                           and members.customer_id = m.customer_id
@@ -104,9 +132,9 @@ def _members_sql(wheres: list[str]) -> str:
             order by members.segment_id, members.customer_id  -- in primary key order
             returning segment_id
         ),
-        counted as (select segment_id, count(*) as n from members group by segment_id),
         added_n as (select segment_id, count(*) as n from added group by segment_id),
-        removed_n as (select segment_id, count(*) as n from removed group by segment_id)
+        removed_n as (select segment_id, count(*) as n from removed group by segment_id),
+        {counted}
         select ids.segment_id::text as segment_id,
                coalesce(counted.n, 0) as members, coalesce(added_n.n, 0) as added,
                coalesce(removed_n.n, 0) as removed
@@ -118,7 +146,7 @@ def _members_sql(wheres: list[str]) -> str:
 
 
 _LOCK = """
-    select id::text from crm.customer_segments where id = ANY(CAST(:ids AS uuid[]))
+    select id::text from crm.customer_segments where id = ANY(CAST(:ids AS uuid[])) {only}
     order by id for no key update
 """
 """The segments' rows, locked for the transaction: they are updated at its end anyway, and
@@ -131,23 +159,44 @@ _MARK_DONE = """
     where s.id = done.id
 """
 
+_MARK_COUNT = """
+    update crm.customer_segments s set customer_count = done.n
+    from unnest(CAST(:ids AS uuid[]), CAST(:counts AS integer[])) as done (id, n)
+    where s.id = done.id and s.customer_count is distinct from done.n
+"""
+"""After some customers only: the count changes, last_calculated stays the time of the last
+evaluation of every customer (time-relative criteria move with it)."""
 
-def _apply(engine: Engine, tenant_id: str, compiled: list[tuple[_Segment, str, dict]]) -> list[RecalcResult]:
-    """Evaluate and write `compiled` (one tenant's segments) in one transaction; raises on failure."""
-    params: dict[str, Any] = {"tenant_id": tenant_id, "segment_ids": [s.id for s, _, _ in compiled]}
-    for i, (segment, _, clause_params) in enumerate(compiled):
-        params.update(clause_params)
-        params[f"sid{i}"] = segment.id
+
+def _apply(
+    engine: Engine,
+    tenant_id: str,
+    compiled: list[tuple[_Segment, str, dict]],
+    customer_ids: list[str] | None = None,
+) -> list[RecalcResult]:
+    """Evaluate and write `compiled` (one tenant's segments) in one transaction, for every
+    customer or only `customer_ids`; raises on failure. With `customer_ids`, a segment deleted
+    or made stale meanwhile is left out (its full recalculation follows)."""
     with engine.begin() as conn:
         conn.execute(text("select set_config(:k, :v, true)"), {"k": TENANT_SETTING, "v": tenant_id})
-        locked = set(conn.execute(text(_LOCK), {"ids": params["segment_ids"]}).scalars())
-        if missing := [s.name for s, _, _ in compiled if s.id not in locked]:
+        lock = _LOCK.format(only="and not is_stale" if customer_ids is not None else "")
+        locked = set(conn.execute(text(lock), {"ids": [s.id for s, _, _ in compiled]}).scalars())
+        if customer_ids is not None:
+            compiled = [c for c in compiled if c[0].id in locked]
+        elif missing := [s.name for s, _, _ in compiled if s.id not in locked]:
             raise LookupError(f"segment deleted during recalculation: {', '.join(missing)}")
-        rows = {
-            r.segment_id: r for r in conn.execute(text(_members_sql([w for _, w, _ in compiled])), params)
-        }
+        if not compiled:
+            return []
+        params: dict[str, Any] = {"tenant_id": tenant_id, "segment_ids": [s.id for s, _, _ in compiled]}
+        for i, (segment, _, clause_params) in enumerate(compiled):
+            params.update(clause_params)
+            params[f"sid{i}"] = segment.id
+        if customer_ids is not None:
+            params["customer_ids"] = customer_ids
+        sql = _members_sql([w for _, w, _ in compiled], some_customers=customer_ids is not None)
+        rows = {r.segment_id: r for r in conn.execute(text(sql), params)}
         conn.execute(
-            text(_MARK_DONE),
+            text(_MARK_DONE if customer_ids is None else _MARK_COUNT),
             {
                 "ids": [s.id for s, _, _ in compiled],
                 "counts": [int(rows[s.id].members) for s, _, _ in compiled],
@@ -188,7 +237,11 @@ def _failed(engine: Engine, segment: _Segment, exc: Exception) -> RecalcResult:
 
 
 def _recalculate_tenant(
-    engine: Engine, tenant_id: str, segments: list[_Segment], now: datetime | date | None
+    engine: Engine,
+    tenant_id: str,
+    segments: list[_Segment],
+    now: datetime | date | None,
+    customer_ids: list[str] | None = None,
 ) -> list[RecalcResult]:
     results: dict[str, RecalcResult] = {}
     compiled: list[tuple[_Segment, str, dict]] = []
@@ -201,7 +254,7 @@ def _recalculate_tenant(
         compiled.append((segment, where, params))
     if compiled:
         try:
-            results.update((r.segment_id, r) for r in _apply(engine, tenant_id, compiled))
+            results.update((r.segment_id, r) for r in _apply(engine, tenant_id, compiled, customer_ids))
         except Exception as exc:
             if len(compiled) == 1:
                 results[compiled[0][0].id] = _failed(engine, compiled[0][0], exc)
@@ -213,11 +266,13 @@ def _recalculate_tenant(
                 )
                 for segment, where, params in compiled:
                     try:
-                        (result,) = _apply(engine, tenant_id, [(segment, where, params)])
+                        results.update(
+                            (r.segment_id, r)
+                            for r in _apply(engine, tenant_id, [(segment, where, params)], customer_ids)
+                        )
                     except Exception as one_exc:
-                        result = _failed(engine, segment, one_exc)
-                    results[segment.id] = result
-    return [results[s.id] for s in segments]
+                        results[segment.id] = _failed(engine, segment, one_exc)
+    return [results[s.id] for s in segments if s.id in results]
 
 
 def _load(engine: Engine, where: str, params: dict) -> list[_Segment]:
@@ -244,18 +299,70 @@ def recalculate_segment(
 
 
 def recalculate_all(
-    engine: Engine, *, tenant_id: str | UUID | None = None, now: datetime | date | None = None
+    engine: Engine,
+    *,
+    tenant_id: str | UUID | None = None,
+    segment_ids: Collection[str | UUID] | None = None,
+    now: datetime | date | None = None,
 ) -> list[RecalcResult]:
-    """Recalculate every active dynamic segment (of one tenant, or all): one scan of the
-    customers and one membership diff per tenant."""
-    where, params = "is_active and is_dynamic", {}
+    """Recalculate every active dynamic segment (of one tenant, or all; or these): one scan of
+    the customers and one membership diff per tenant."""
+    where = "is_active and is_dynamic"
+    params: dict[str, Any] = {}
     if tenant_id is not None:
         where += " and tenant_id = :t"
         params["t"] = str(tenant_id)
-    by_tenant: dict[str, list[_Segment]] = {}
-    for segment in _load(engine, where, params):
-        by_tenant.setdefault(segment.tenant_id, []).append(segment)
+    if segment_ids is not None:
+        where += " and id = ANY(CAST(:ids AS uuid[]))"
+        params["ids"] = [str(i) for i in segment_ids]
     results: list[RecalcResult] = []
-    for tenant, segments in by_tenant.items():
+    for tenant, segments in _by_tenant(_load(engine, where, params)).items():
         results.extend(_recalculate_tenant(engine, tenant, segments, now))
     return results
+
+
+def recalculate_customers(
+    engine: Engine,
+    customers: Mapping[str, Collection[str | UUID]],
+    *,
+    now: datetime | date | None = None,
+) -> list[RecalcResult]:
+    """Re-evaluate the active dynamic segments for these customers only (`{tenant: ids}`: the
+    ones new events touched): their memberships start or end, everyone else's stay. Stale
+    segments are left to their full recalculation (`due_segments`)."""
+    results: list[RecalcResult] = []
+    for tenant, ids in customers.items():
+        wanted = sorted({str(i) for i in ids})
+        if not wanted:
+            continue
+        segments = _load(
+            engine, "is_active and is_dynamic and not is_stale and tenant_id = :t", {"t": str(tenant)}
+        )
+        if segments:
+            results.extend(_recalculate_tenant(engine, str(tenant), segments, now, wanted))
+    return results
+
+
+def due_segments(engine: Engine, retry_after: timedelta = RETRY_AFTER) -> list[str]:
+    """Stale active dynamic segments to recalculate now: asked for (no error yet), or failed at
+    least `retry_after` ago (the failure's update is the row's `updated_at`)."""
+    with engine.connect() as conn:
+        return [
+            str(r[0])
+            for r in conn.execute(
+                text(
+                    "select id from crm.customer_segments"
+                    " where is_stale and is_active and is_dynamic"
+                    " and (last_error is null or updated_at <= now() - :after)"
+                    " order by updated_at, id"
+                ),
+                {"after": retry_after},
+            )
+        ]
+
+
+def _by_tenant(segments: list[_Segment]) -> dict[str, list[_Segment]]:
+    by_tenant: dict[str, list[_Segment]] = {}
+    for segment in segments:
+        by_tenant.setdefault(segment.tenant_id, []).append(segment)
+    return by_tenant
