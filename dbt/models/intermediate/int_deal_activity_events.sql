@@ -3,11 +3,10 @@
     unique_key='event_id',
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
-    post_hook='{{ analyze_when_rebuilt(this) }}',
+    post_hook=['{{ binding_indexes(this, "deal_id") }}', '{{ analyze_when_rebuilt(this) }}'],
     indexes=[
         {'columns': ['event_id'], 'unique': True}, {'columns': ['tenant_id', 'activity_id'], 'unique': True},
-        {'columns': ['deal_id']}, {'columns': ['received_at']}, {'columns': ['bound_at']},
-        {'columns': ['is_bound', 'deal_id']}
+        {'columns': ['deal_id']}, {'columns': ['received_at']}
     ]
 ) }}
 -- One row per deal activity, from every source alike (the CRM's API included): the first

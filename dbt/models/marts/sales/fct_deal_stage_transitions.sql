@@ -25,8 +25,7 @@ with events as (
     {% set affected_deals %}
         select distinct stored.deal_id
         from {{ ref('int_deal_activity_events') }} as stored
-        where stored.is_bound
-          and stored.bound_at > {{ landed_since('last_received_at') }}
+        where {{ bound_since('stored', landed_since('last_received_at')) }}
           and stored.activity_type in ({{ sql_strings(stage_types) }})
           and stored.to_stage is not null
           and not exists (select 1 from {{ this }} as held where held.transition_id = stored.event_id)

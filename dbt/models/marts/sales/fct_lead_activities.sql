@@ -35,8 +35,9 @@ select
     amount,
     response_time_minutes::double precision as response_time_minutes
 from {{ ref('int_lead_activity_events') }} as stored
-where stored.is_bound
 {% if is_incremental() %}
-  and stored.bound_at > {{ landed_since() }}
+where {{ bound_since('stored', landed_since()) }}
   and not exists (select 1 from {{ this }} as held where held.event_id = stored.event_id)
+{% else %}
+where stored.is_bound
 {% endif %}
