@@ -1,10 +1,11 @@
-"""What every page shares: the signed-in tenant, loading with kind empty states, KPI tiles,
-chart defaults that read on a phone, and number formats."""
+"""What every page shares: the signed-in tenant, how fresh its data is, loading with kind empty
+states, KPI tiles, chart defaults that read on a phone, and number formats."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -12,6 +13,7 @@ import streamlit as st
 
 from app.auth import SESSION_KEY, SignedIn
 from app.data import DataUnavailable, fetch
+from app.data.queries import QUERIES
 
 PHONE_CSS = """
 <style>
@@ -25,6 +27,9 @@ PHONE_CSS = """
   h1 { font-size: 1.6rem !important; }
 }
 [data-testid="stMetric"] { background: rgba(127,127,127,0.06); border-radius: 0.5rem; padding: 0.4rem 0.7rem; }
+/* a tile's label wraps instead of being cut off with an ellipsis (narrow tiles, phones) */
+[data-testid="stMetricLabel"], [data-testid="stMetricLabel"] * {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important; }
 </style>
 """
 
@@ -39,6 +44,47 @@ def user() -> SignedIn:
 
 def tenant_id() -> str:
     return user().tenant_id
+
+
+def ago(seconds: float) -> str:
+    """`40 s ago`, `3 min ago`, `2 h ago`, `5 d ago`."""
+    s = max(0, round(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if s >= size:
+            return f"{s // size} {unit} ago"
+    return f"{s} s ago"
+
+
+def as_of_line(page: str, built: Mapping[str, datetime], now: datetime | None = None) -> tuple[str, str]:
+    """The "data as of" line of a page (the oldest build among the marts its queries read: the
+    page is at least that fresh) and a tooltip with each mart's time. `page`: the queries'
+    page label (app.data.queries)."""
+    now = now or datetime.now(UTC)
+    relations = sorted({r for q in QUERIES.values() if q.page == page for r in q.relations})
+    known = {r: pd.Timestamp(built[r]).to_pydatetime() for r in relations if r in built}
+    if not known:
+        return "Data as of: not recorded yet (it is, the next time the warehouse builds).", ""
+    oldest = min(known.values())
+    when = oldest.astimezone(UTC)
+    shown = (
+        when.strftime("%H:%M:%S UTC") if when.date() == now.date() else when.strftime("%d %b %Y %H:%M UTC")
+    )
+    line = f"Data as of {shown}, {ago((now - when).total_seconds())}"
+    if len(known) < len(relations):
+        line += f" ({len(relations) - len(known)} of its marts not recorded yet)"
+    detail = "  \n".join(
+        f"{r.removeprefix('analytics.')}: {t.astimezone(UTC):%d %b %H:%M:%S} UTC, {ago((now - t).total_seconds())}"
+        for r, t in sorted(known.items(), key=lambda kv: kv[1])
+    )
+    return line, "When each mart this page reads was last built:  \n" + detail
+
+
+def data_as_of(page: str, freshness: pd.DataFrame | None) -> None:
+    """Under a page title: how fresh the marts it shows are (`freshness`: the rows of the
+    `mart_freshness` query, None when it cannot be read)."""
+    built = {} if freshness is None else {str(r.relation): r.built_at for r in freshness.itertuples()}
+    line, detail = as_of_line(page, built)
+    st.caption(f":material/update: {line}", help=detail or None)
 
 
 def empty_state(message: str, hint: str = "") -> None:

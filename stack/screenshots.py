@@ -49,6 +49,8 @@ class Shot:
     empty_states: int
     errors: list[str] = field(default_factory=list)
     blank: bool = False
+    truncated: list[str] = field(default_factory=list)
+    """Tile labels and values cut off with an ellipsis (their text is wider than the tile)."""
 
 
 def start_app(port: int, env: dict[str, str] | None = None, log: Path | None = None) -> subprocess.Popen:
@@ -85,6 +87,19 @@ def _settle(page, title: str, timeout_ms: int = 120_000) -> None:
         timeout=timeout_ms,
     )
     page.wait_for_timeout(900)  # plotly transitions, fonts
+
+
+def _truncated(page) -> list[str]:
+    """The KPI tiles' labels and values whose text overflows their box (shown cut with "…")."""
+    return list(
+        page.evaluate(
+            """() => [...document.querySelectorAll(
+                        '[data-testid="stMetricValue"], [data-testid="stMetricLabel"]')]
+                .flatMap(m => [m, ...m.querySelectorAll('*')])
+                .filter(e => e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1)
+                .map(e => e.innerText.trim())"""
+        )
+    )
 
 
 def _inspect(page) -> tuple[int, int, list[str]]:
@@ -183,7 +198,18 @@ def capture(
                         slug = title.lower().replace(" & ", "-").replace(" ", "-")
                         path = out / f"{slug}-{width}.png"
                         _save_small(png, path)
-                    shots.append(Shot(title, width, path, charts, empties, errors, _blank(png)))
+                    shots.append(
+                        Shot(
+                            title,
+                            width,
+                            path,
+                            charts,
+                            empties,
+                            errors,
+                            _blank(png),
+                            sorted(set(_truncated(page))),
+                        )
+                    )
         finally:
             ctx.close()
     return shots

@@ -56,6 +56,22 @@ def q(
     QUERIES[name] = Query(page, sql, relations, defaults or {}, bench_params or {})
 
 
+# --- Every page -------------------------------------------------------------------------------
+# mart_freshness: when each mart was last built (dbt's post-hook writes it as the mart is built).
+# Every page shows its marts' time under its title, and the data layer re-reads a query once a
+# mart it reads was rebuilt (app.data.fetch).
+
+FRESHNESS_PAGE = "Every page"
+
+q(
+    "mart_freshness",
+    FRESHNESS_PAGE,
+    ("analytics.mart_freshness",),
+    f"""
+select relation, built_at from analytics.mart_freshness where tenant_id = {TENANT}
+""",
+)
+
 # --- Overview ---------------------------------------------------------------------------------
 # dash_kpis_daily holds the tenant-total trailing-30-day KPIs per tenant and day with the day's
 # weighted pipeline: the current period is the last day's row, the previous the row 30 days
@@ -125,8 +141,8 @@ q(
     "Pipeline & forecast",
     ("analytics.dash_open_pipeline",),
     f"""
-select pipeline_id, pipeline_name, stage_name, stage_order, sum(deals) as deals,
-       sum(amount) as amount, sum(weighted_amount) as weighted_amount
+select pipeline_id, pipeline_name, bool_or(is_default_pipeline) as is_default, stage_name, stage_order,
+       sum(deals) as deals, sum(amount) as amount, sum(weighted_amount) as weighted_amount
 from analytics.dash_open_pipeline
 where tenant_id = {TENANT}
 group by pipeline_id, pipeline_name, stage_name, stage_order
@@ -173,16 +189,21 @@ group by pipeline_id
 """,
 )
 
-# fct_revenue_forecast holds each tenant's latest forecast run of each kind.
+# fct_revenue_forecast holds each tenant's latest forecast run of each kind; kind 'prophet' is the
+# daily forecast whichever method the backtest chose, which the model version's metrics name.
 q(
-    "forecast_prophet",
+    "forecast_daily",
     "Pipeline & forecast",
-    ("analytics.fct_revenue_forecast",),
+    ("analytics.fct_revenue_forecast", "analytics.dim_model_versions"),
     f"""
-select period_start, period, yhat, yhat_lower, yhat_upper, backtest_mape, model_version, created_at
-from analytics.fct_revenue_forecast
-where tenant_id = {TENANT} and kind = 'prophet'
-order by period_start
+select f.period_start, f.period, f.yhat, f.yhat_lower, f.yhat_upper, f.backtest_mape, f.model_version,
+       f.created_at, m.version, m.metrics ->> 'method' as method
+from analytics.fct_revenue_forecast f
+left join analytics.dim_model_versions m
+  on m.tenant_id = f.tenant_id and m.model_name = 'revenue_prophet'
+ and f.model_version = m.model_name || '@' || m.version
+where f.tenant_id = {TENANT} and f.kind = 'prophet'
+order by f.period_start
 """,
 )
 

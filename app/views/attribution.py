@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.ui import chart, load, money, user
+from app.ui import chart, data_as_of, fetch_or_none, load, money, user
 
 MODELS = {
     "first_touch": "First touch",
@@ -32,6 +32,7 @@ def since(months: int | None) -> str | None:
 
 
 st.title("Attribution")
+data_as_of("Attribution", fetch_or_none("mart_freshness"))
 st.caption(
     f"{user().tenant_name} · revenue of won deals by month won · from analytics.dash_attribution_monthly "
     "(fct_revenue_attribution summed) and analytics.fct_campaign_performance"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.ui import chart, load, money, num, tiles, user
+from app.ui import chart, data_as_of, fetch_or_none, load, money, num, tiles, user
 
 st.title("Campaigns")
+data_as_of("Campaigns", fetch_or_none("mart_freshness"))
 st.caption(f"{user().tenant_name} · from analytics.fct_campaign_performance")
 
 camps = load("campaigns", empty="No campaigns yet.")

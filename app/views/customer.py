@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.ui import chart, fetch_or_none, load, money, num, tiles, user
+from app.ui import chart, data_as_of, fetch_or_none, load, money, num, tiles, user
 
 
 def count(v: object) -> str:
@@ -64,6 +64,7 @@ def shown(v: object, fmt) -> str:
 
 
 st.title("Customer 360")
+data_as_of("Customer", fetch_or_none("mart_freshness"))
 customer_id = st.query_params.get("customer")
 if not customer_id:
     top = load("churn_risk_list", empty="No customers scored yet.", limit=50)

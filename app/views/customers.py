@@ -8,7 +8,7 @@ import json
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.ui import chart, fetch_or_none, load, num, tiles, user
+from app.ui import chart, data_as_of, fetch_or_none, load, num, tiles, user
 from crm.bands import AT_RISK_LEVELS, RISK_LEVELS
 
 RISK_COLORS = {"low": "#2ca02c", "medium": "#ffbf00", "high": "#ff7f0e", "critical": "#d62728"}
@@ -16,6 +16,7 @@ TREND_COLORS = {"improving": "#2ca02c", "stable": "#7f7f7f", "declining": "#d627
 AT_RISK = " or ".join(AT_RISK_LEVELS)
 
 st.title("Customers")
+data_as_of("Customers", fetch_or_none("mart_freshness"))
 st.caption(
     f"{user().tenant_name} · active customers · from analytics.dash_customer_health_summary "
     "(fct_customer_health), analytics.fct_customer_risk (churn predictions), analytics.dim_customers"

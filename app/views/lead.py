@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.ui import chart, empty_state, load, money, num, tiles, user
+from app.ui import chart, data_as_of, empty_state, fetch_or_none, load, money, num, tiles, user
 
 
 def as_list(v: object) -> list:
@@ -28,6 +28,7 @@ def present(v: object) -> bool:
 
 
 st.title("Lead")
+data_as_of("Lead", fetch_or_none("mart_freshness"))
 lead_id = st.query_params.get("lead")
 if not lead_id:
     top = load("leads_ranked", empty="No scored leads yet.", limit=50)

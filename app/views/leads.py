@@ -9,18 +9,19 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.ui import chart, empty_state, fetch_or_none, load, num, tiles, user
+from app.ui import chart, data_as_of, empty_state, fetch_or_none, load, num, tiles, user
 from crm.bands import LEAD_SCORE_HOT_MIN, LEAD_SCORE_WARM_MIN
 
+# score band filter: label -> the band fct_lead_scores gives (crm.bands' thresholds)
 BANDS: dict[str, str | None] = {
     "All": None,
     f"Hot ({LEAD_SCORE_HOT_MIN}-100)": "hot",
     f"Warm ({LEAD_SCORE_WARM_MIN}-{LEAD_SCORE_HOT_MIN - 1})": "warm",
     f"Cold (0-{LEAD_SCORE_WARM_MIN - 1})": "cold",
 }
-"""Score band filter: label -> the band fct_lead_scores gives (crm.bands' thresholds)."""
 
 st.title("Leads")
+data_as_of("Leads", fetch_or_none("mart_freshness"))
 st.caption(
     f"{user().tenant_name} · ranked by score · from analytics.fct_lead_scores, analytics.dim_leads and "
     "analytics.dash_lead_score_summary (fct_lead_scores)"

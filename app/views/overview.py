@@ -6,22 +6,49 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.ui import chart, delta_pct, fetch_or_none, load, money, num, pct, tiles, user
+from app.ui import chart, data_as_of, delta_pct, fetch_or_none, load, money, num, pct, tiles, user
 from crm.bands import AT_RISK_LEVELS
 
 PERIOD_DAYS = 30
 
 st.title("Overview")
+data_as_of("Overview", fetch_or_none("mart_freshness"))
 st.caption(
     f"{user().tenant_name} · trailing {PERIOD_DAYS} days against the {PERIOD_DAYS} before · "
-    "from analytics.dash_kpis_daily (metrics_crm_daily with fct_pipeline_daily), analytics.fct_customer_risk "
-    "(churn risk; health risk from analytics.dash_customer_health_summary until churn is scored)"
+    "from analytics.dash_kpis_daily (metrics_crm_daily with fct_pipeline_daily); customers at risk "
+    "two ways: churn risk (the churn model, analytics.fct_customer_risk) and health risk (the "
+    "health score, analytics.dash_customer_health_summary)"
 )
 AT_RISK = " or ".join(AT_RISK_LEVELS)
 
 
 def pts(a: float, b: float) -> str | None:
     return f"{(a - b) * 100:+.1f} pts" if a or b else None
+
+
+def at_risk_tiles() -> list[tuple]:
+    """Customers at high or critical risk, by the churn model and by the health score: two
+    different measures (Customer 360 and Customers show both), each tile says which."""
+    churn = fetch_or_none("overview_churn_risk")
+    churn_scored = churn is not None and bool(churn.iloc[0]["scored"])
+    health = fetch_or_none("overview_health_risk")
+    health_scored = health is not None and num(health.iloc[0]["scored"]) > 0
+    return [
+        (
+            "At churn risk",
+            f"{num(churn.iloc[0]['at_risk']):,.0f}" if churn is not None and churn_scored else "n/a",
+            None,
+            f"Customers whose churn risk (the churn model's probability) is {AT_RISK} "
+            "(analytics.fct_customer_risk)" + ("" if churn_scored else "; no churn predictions yet"),
+        ),
+        (
+            "At health risk",
+            f"{num(health.iloc[0]['at_risk']):,.0f}" if health is not None and health_scored else "n/a",
+            None,
+            f"Active customers whose health risk (the health score) is {AT_RISK}: the risk "
+            "Customer 360 shows (analytics.dash_customer_health_summary)",
+        ),
+    ]
 
 
 frame = load("overview_kpis", days=PERIOD_DAYS, empty="No CRM activity recorded yet.")
@@ -31,21 +58,6 @@ if frame is not None:
 
     def k(row: dict, col: str) -> float:
         return num(row.get(col))
-
-    # churn risk (the churn model's) when the tenant's customers are scored, else health risk
-    # (the health score's): two different risks, so the tile says which one it counts
-    risk = fetch_or_none("overview_churn_risk")
-    if risk is not None and num(risk.iloc[0]["scored"]) > 0:
-        risk_label = "Churn risk"
-        risk_help = f"Customers at {AT_RISK} churn risk (churn model; analytics.fct_customer_risk)"
-    else:
-        risk = fetch_or_none("overview_health_risk")
-        risk_label = "Health risk"
-        risk_help = (
-            f"Active customers at {AT_RISK} health risk (health score; no churn predictions yet; "
-            "analytics.dash_customer_health_summary)"
-        )
-    at_risk = f"{num(risk.iloc[0]['at_risk']):,.0f}" if risk is not None else "n/a"
 
     tiles(
         [
@@ -74,10 +86,11 @@ if frame is not None:
                 "Leads converted / leads created, trailing 30 days",
             ),
             (
-                "Deal velocity",
-                f"{money(k(cur, 'deal_velocity'))}/day",
+                "Velocity / day",
+                money(k(cur, "deal_velocity")),
                 delta_pct(k(cur, "deal_velocity"), k(prev, "deal_velocity")),
-                "Open deals x win rate x average deal size / sales cycle days",
+                "Deal velocity, the revenue the pipeline moves per day: open deals x win rate x average deal size / "
+                "sales cycle days",
             ),
             (
                 "Average deal size",
@@ -92,8 +105,9 @@ if frame is not None:
                 "Mean days from creation to win",
                 "inverse",
             ),
-            (risk_label, at_risk, None, risk_help),
-        ]
+            *at_risk_tiles(),
+        ],
+        per_row=3,
     )
 
     trend = load("overview_trend", days=180, empty="No daily metrics yet.")

@@ -1,14 +1,20 @@
-"""Pipeline & forecast: funnel, stage conversion, weighted pipeline by close month, the
-Prophet forecast with its interval and backtest error, and the forecast categories."""
+"""Pipeline & forecast: funnel, stage conversion, weighted pipeline by close month (the tenant's
+default pipeline first), the daily revenue forecast of the method its backtest chose, with its
+interval and backtest error, and the forecast categories."""
 
 from __future__ import annotations
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.ui import chart, fetch_or_none, load, money, num, tiles, user
+from app.ui import chart, data_as_of, fetch_or_none, load, money, num, tiles, user
+
+# the forecast methods (ml.forecast.METHODS) as the page names them
+METHODS = {"prophet": "Prophet", "pipeline_funnel": "Pipeline funnel"}
 
 st.title("Pipeline & forecast")
+data_as_of("Pipeline & forecast", fetch_or_none("mart_freshness"))
 st.caption(
     f"{user().tenant_name} · from analytics.dash_open_pipeline (open fct_deals), "
     "analytics.dash_stage_conversion (fct_deal_stage_transitions), analytics.fct_deal_forecast, "
@@ -17,7 +23,9 @@ st.caption(
 
 funnel = load("pipeline_funnel", empty="No open deals.")
 if funnel is not None:
-    pipelines = list(funnel.groupby("pipeline_name")["amount"].sum().sort_values(ascending=False).index)
+    # the tenant's default pipeline first (what the CRM opens on), then the others by open amount
+    by_pipeline = funnel.groupby("pipeline_name").agg(amount=("amount", "sum"), default=("is_default", "max"))
+    pipelines = list(by_pipeline.sort_values(["default", "amount"], ascending=[False, False]).index)
     chosen = st.selectbox("Pipeline", pipelines, key="pipeline_pick") if len(pipelines) > 1 else pipelines[0]
     f = funnel[funnel["pipeline_name"] == chosen].sort_values("stage_order")
     pipeline_ids = set(f["pipeline_id"].astype(str))
@@ -74,7 +82,7 @@ why = ""
 if status is not None and status.iloc[0]["status"] != "active":
     why = f"The latest forecast model (v{status.iloc[0]['version']}) was {status.iloc[0]['status']}: {status.iloc[0]['reason']}."
 forecast = load(
-    "forecast_prophet",
+    "forecast_daily",
     empty="No revenue forecast yet.",
     hint=why
     or "The forecasting job forecasts revenue after the warehouse is built (analytics.fct_revenue_forecast).",
@@ -85,6 +93,10 @@ if forecast is not None:
         num(forecast["backtest_mape"].dropna().iloc[0]) if forecast["backtest_mape"].notna().any() else None
     )
     total = num(forecast["yhat"].sum())
+    first = forecast.iloc[0]
+    raw = first["method"] if isinstance(first["method"], str) else ""
+    method = METHODS.get(raw, raw.replace("_", " ").capitalize())
+    version = f"v{int(first['version'])}" if pd.notna(first["version"]) else str(first["model_version"])
     tiles(
         [
             (
@@ -94,12 +106,18 @@ if forecast is not None:
                 f"Sum of yhat over {len(forecast)} {forecast['period'].iloc[0]}s",
             ),
             (
-                "Backtest error (MAPE)",
+                "Backtest MAPE",
                 f"{mape:.1%}" if mape is not None else "n/a",
                 None,
-                "Mean absolute percentage error on the held-out period",
+                "Backtest error: the mean absolute percentage error of the method on held-out periods",
             ),
-            ("Model", str(forecast["model_version"].iloc[0]), None, "The forecast model's version"),
+            (
+                "Forecast model",
+                version,
+                None,
+                f"The forecast model {first['model_version']}: its method ({method or 'unknown'}) won "
+                "the backtest against the others and the seasonal naive baseline",
+            ),
         ],
         per_row=3,
     )
@@ -130,7 +148,7 @@ if forecast is not None:
     fig.add_scatter(
         x=forecast["period_start"], y=forecast["yhat"], name="Forecast", line={"color": "#1f77b4"}
     )
-    chart(fig, "forecast", height=380, title="Prophet forecast with interval")
+    chart(fig, "forecast", height=380, title=f"{method or 'Revenue'} forecast with interval")
 
 cats = load("forecast_categories", empty="No pipeline forecast categories yet.")
 if cats is not None:

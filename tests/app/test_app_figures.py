@@ -7,6 +7,8 @@ tenant explicitly), then formatted the way the page formats them.
 
 from __future__ import annotations
 
+import json
+
 import psycopg
 import pytest
 
@@ -54,7 +56,13 @@ def test_overview_tiles_equal_the_marts(run_page, world, tenant) -> None:
     assert shown["Win rate"] == pct(win_rate)
     assert shown["Lead conversion"] == pct(conversion)
     assert shown["Average deal size"] == money(avg_size)
-    # churn risk once the churn model scored the tenant, else health risk: the tile says which
+    (velocity,) = one(
+        world.url,
+        "select deal_velocity from analytics.dash_kpis_daily where tenant_id = %s order by day desc limit 1",
+        tenant,
+    )
+    assert shown["Velocity / day"] == money(velocity)  # the unit in the label, not the value
+    # customers at risk two ways, each tile naming its risk: the churn model's and the health score's
     (scored, churn_at_risk) = one(
         world.url,
         """select count(churn_probability), count(*) filter (where churn_risk_level = any(%s))
@@ -62,27 +70,31 @@ def test_overview_tiles_equal_the_marts(run_page, world, tenant) -> None:
         list(AT_RISK_LEVELS),
         tenant,
     )
-    if scored:
-        assert shown["Churn risk"] == f"{churn_at_risk:,}" and "Health risk" not in shown
-    else:
-        (health_at_risk,) = one(
-            world.url,
-            """select count(*) from analytics.fct_customer_health
-               where tenant_id = %s and is_active_customer and health_risk_level = any(%s)""",
-            tenant,
-            list(AT_RISK_LEVELS),
-        )
-        assert shown["Health risk"] == f"{health_at_risk:,}" and "Churn risk" not in shown
+    assert shown["At churn risk"] == (f"{churn_at_risk:,}" if scored else "n/a")
+    (health_at_risk,) = one(
+        world.url,
+        """select count(*) from analytics.fct_customer_health
+           where tenant_id = %s and is_active_customer and health_risk_level = any(%s)""",
+        tenant,
+        list(AT_RISK_LEVELS),
+    )
+    assert shown["At health risk"] == f"{health_at_risk:,}"
+    helps = {m.label: m.help for m in at.metric}
+    assert "churn model" in helps["At churn risk"] and "health score" in helps["At health risk"]
     assert at.get("plotly_chart"), "the trends are drawn"
 
 
 def test_pipeline_figures_equal_the_marts(run_page, world, tenant) -> None:
     at = run_page("Pipeline & forecast")
     assert not at.exception
+    # the page opens on the tenant's default pipeline (the largest by open amount when it has
+    # no open deal), whatever the names' order
     name, deals, amount, weighted = one(
         world.url,
-        """select pipeline_name, count(*), sum(deal_value), sum(weighted_value) from analytics.fct_deals
-           where tenant_id = %s and is_open group by pipeline_name order by sum(deal_value) desc limit 1""",
+        """select d.pipeline_name, count(*), sum(d.deal_value), sum(d.weighted_value)
+           from analytics.fct_deals d join crm.sales_pipelines p on p.id = d.pipeline_id
+           where d.tenant_id = %s and d.is_open group by d.pipeline_name, p.is_default
+           order by p.is_default desc, sum(d.deal_value) desc limit 1""",
         tenant,
     )
     shown = metrics(at)
@@ -274,3 +286,29 @@ def test_a_tenant_sees_only_its_own_leads(run_page, world) -> None:
             )
         }
         assert owners == {manager.tenant_id}
+
+
+def chart_titles(at) -> list[str]:
+    return [
+        json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "") for c in at.get("plotly_chart")
+    ]
+
+
+def test_the_forecast_is_titled_by_the_method_that_made_it(run_page, world, tenant) -> None:
+    """The daily forecast's chart and model tile name the method the backtest chose for the
+    version that made it (Prophet or the pipeline funnel), not always Prophet."""
+    made = one(
+        world.url,
+        """select m.version, m.metrics ->> 'method' from analytics.fct_revenue_forecast f
+           join analytics.dim_model_versions m on m.tenant_id = f.tenant_id and m.model_name = 'revenue_prophet'
+            and f.model_version = m.model_name || '@' || m.version
+           where f.tenant_id = %s and f.kind = 'prophet' limit 1""",
+        tenant,
+    )
+    assert made is not None, "the seeded tenant has a daily forecast"
+    at = run_page("Pipeline & forecast")
+    assert not at.exception
+    version, method = made
+    label = {"prophet": "Prophet", "pipeline_funnel": "Pipeline funnel"}[method]
+    assert f"{label} forecast with interval" in chart_titles(at)
+    assert metrics(at)["Forecast model"] == f"v{version}"

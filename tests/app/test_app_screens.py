@@ -1,5 +1,6 @@
 """Headless Chromium against a running app: every page at desktop and phone width rendered
-its charts (or, before the marts exist, its empty states), with no error box and not blank."""
+its charts (or, before the marts exist, its empty states), with no error box, not blank, and no
+tile label or value cut off with an ellipsis."""
 
 from __future__ import annotations
 
@@ -40,3 +41,10 @@ def test_pages_render_without_errors(shots, world, width: str) -> None:
         assert not s.blank, f"{s.title} ({width}) is blank"
         assert s.path is not None and s.path.stat().st_size > 5_000
         assert s.charts >= 1, f"{s.title} ({width}) drew no chart"
+
+
+def test_no_tile_is_cut_off(shots) -> None:
+    """A tile's label and value fit it at both widths (a value shown as "revenue_pro…" or a
+    label cut mid-word says nothing)."""
+    cut = {f"{s.title} ({s.width})": s.truncated for s in shots if s.truncated}
+    assert not cut
