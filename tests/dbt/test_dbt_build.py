@@ -484,3 +484,28 @@ def test_docs_generate(warehouse) -> None:
     ]
     assert not undocumented
     assert all(n["description"] for n in manifest["nodes"].values() if n["resource_type"] == "model")
+
+
+def test_every_table_mart_records_its_build_and_a_full_refresh_keeps_the_record(warehouse) -> None:
+    """mart_freshness holds, per tenant, when each table mart's build began; a full refresh of a
+    mart moves its time, and one of mart_freshness itself keeps every other mart's row."""
+    url = warehouse.url
+    tables = {
+        f"analytics.{name}"
+        for (name,) in q(
+            url,
+            "select tablename from pg_tables where schemaname = 'analytics' and tablename <> 'mart_freshness'",
+        )
+    }
+    (tenants,) = q(url, "select count(*) from crm.tenants")[0]
+    recorded = q(url, "select relation, count(distinct tenant_id) from analytics.mart_freshness group by 1")
+    assert {r for r, _ in recorded} == tables and {n for _, n in recorded} == {tenants}
+    (before,) = q(
+        url, "select max(built_at) from analytics.mart_freshness where relation = 'analytics.fct_deals'"
+    )[0]
+    warehouse.dbt("run", "-s", "fct_deals", "mart_freshness", "--full-refresh")
+    assert {r for (r,) in q(url, "select distinct relation from analytics.mart_freshness")} == tables
+    (after,) = q(
+        url, "select min(built_at) from analytics.mart_freshness where relation = 'analytics.fct_deals'"
+    )[0]
+    assert after > before
