@@ -12,6 +12,10 @@ mart once its lead or deal is known, and waits in the store (unbound) until then
   systems routinely report a lead or deal before it exists, so waiting is normal; many events,
   or old ones, past the configured thresholds (`UnboundEventsConfig`) mean something upstream
   is wrong, never that the refresh is.
+- `parked_events` (on `raw/parked_events`, a warning only): events of a tenant crm.tenants does
+  not have yet, which the landers keep aside until it does (or dead-letter after
+  LANDER_PARK_TIMEOUT). A few for seconds is a new tenant being committed; many, or old ones past
+  `ParkedEventsConfig`, mean a source sends for tenants that never come or no lander re-checks.
 """
 
 import datetime as dt
@@ -29,7 +33,7 @@ from dagster import (
     asset_check,
 )
 
-from .keys import mart_key
+from .keys import PARKED_EVENTS, mart_key
 from .resources import PostgresResource
 
 
@@ -145,6 +149,39 @@ def unbound_summary(postgres: PostgresResource, s: EventStore) -> dict[str, Any]
     }
 
 
+UNIT_SECONDS = {"hours": 3600, "minutes": 60}
+
+
+def _warn_past(
+    events: int,
+    oldest: dt.datetime | None,
+    *,
+    max_events: int,
+    max_age: float,
+    unit: str,
+    metadata: dict[str, MetadataValue],
+) -> AssetCheckResult:
+    """A warning, never an error: more than `max_events` events wait, or the oldest has waited
+    longer than `max_age` (in `unit`). The metadata gets the age and both thresholds."""
+    age = 0.0 if oldest is None else (dt.datetime.now(dt.UTC) - oldest).total_seconds() / UNIT_SECONDS[unit]
+    reasons = []
+    if events > max_events:
+        reasons.append(f"{events} events wait (more than {max_events})")
+    if age > max_age:
+        reasons.append(f"the oldest has waited {age:.1f} {unit} (more than {max_age} {unit})")
+    return AssetCheckResult(
+        passed=not reasons,
+        severity=AssetCheckSeverity.WARN,
+        description="; ".join(reasons) or None,
+        metadata={
+            **metadata,
+            f"oldest_age_{unit}": MetadataValue.float(round(age, 3)),
+            "max_events": MetadataValue.int(max_events),
+            f"max_age_{unit}": MetadataValue.float(max_age),
+        },
+    )
+
+
 def _unbound_check(s: EventStore) -> AssetChecksDefinition:
     @asset_check(
         asset=s.key,
@@ -157,28 +194,75 @@ def _unbound_check(s: EventStore) -> AssetChecksDefinition:
     def unbound_events(config: UnboundEventsConfig, postgres: PostgresResource) -> AssetCheckResult:
         summary = unbound_summary(postgres, s)
         oldest: dt.datetime | None = summary["oldest_received_at"]
-        age_h = 0.0 if oldest is None else (dt.datetime.now(dt.UTC) - oldest).total_seconds() / 3600
-        reasons = []
-        if summary["events"] > config.max_events:
-            reasons.append(f"{summary['events']} events wait (more than {config.max_events})")
-        if age_h > config.max_age_hours:
-            reasons.append(f"the oldest waits for {age_h:.1f} h (more than {config.max_age_hours} h)")
-        return AssetCheckResult(
-            passed=not reasons,
-            severity=AssetCheckSeverity.WARN,
-            description="; ".join(reasons) or None,
+        return _warn_past(
+            summary["events"],
+            oldest,
+            max_events=config.max_events,
+            max_age=config.max_age_hours,
+            unit="hours",
             metadata={
                 "unbound_events": MetadataValue.int(summary["events"]),
                 f"unknown_{s.entity_key.removesuffix('_id')}s": MetadataValue.int(summary["entities"]),
-                "oldest_age_hours": MetadataValue.float(round(age_h, 3)),
                 "oldest_received_at": MetadataValue.text(oldest.isoformat() if oldest else "-"),
-                "max_events": MetadataValue.int(config.max_events),
-                "max_age_hours": MetadataValue.float(config.max_age_hours),
                 "per_tenant": MetadataValue.json(summary["tenants"]),
             },
         )
 
     return unbound_events
+
+
+class ParkedEventsConfig(Config):
+    """When parked events (tenant not known yet) warrant a warning (run config of the check)."""
+
+    max_events: int = 1000
+    """More parked events than this, over all tenants."""
+    max_age_minutes: float = 15.0
+    """The oldest was parked longer ago than this. The landers dead-letter a parked event after
+    LANDER_PARK_TIMEOUT (10 minutes by default), so past that plus their re-check nothing should
+    be this old: no lander is re-checking the table."""
+
+
+def parked_summary(postgres: PostgresResource) -> dict[str, Any]:
+    """Parked events: total, distinct tenants, the oldest first_seen_at, per topic."""
+    rows = postgres.fetchall(
+        """
+        select topic, count(*), count(distinct tenant_id), min(first_seen_at)
+        from raw.parked_events group by topic order by topic
+        """
+    )
+    tenants = postgres.scalar("select count(distinct tenant_id) from raw.parked_events")
+    return {
+        "events": sum(int(r[1]) for r in rows),
+        "tenants": int(tenants or 0),
+        "oldest_first_seen_at": min((r[3] for r in rows), default=None),
+        "topics": {t: {"events": int(n), "tenants": int(k)} for t, n, k, _ in rows},
+    }
+
+
+@asset_check(
+    asset=PARKED_EVENTS,
+    name="parked_events",
+    description=(
+        "Events in raw.parked_events (their tenant is not in crm.tenants yet; the landers land them "
+        "once it is): warns past max_events or max_age_minutes, never fails a run."
+    ),
+)
+def parked_events_check(config: ParkedEventsConfig, postgres: PostgresResource) -> AssetCheckResult:
+    summary = parked_summary(postgres)
+    oldest: dt.datetime | None = summary["oldest_first_seen_at"]
+    return _warn_past(
+        summary["events"],
+        oldest,
+        max_events=config.max_events,
+        max_age=config.max_age_minutes,
+        unit="minutes",
+        metadata={
+            "parked_events": MetadataValue.int(summary["events"]),
+            "unknown_tenants": MetadataValue.int(summary["tenants"]),
+            "oldest_first_seen_at": MetadataValue.text(oldest.isoformat() if oldest else "-"),
+            "per_topic": MetadataValue.json(summary["topics"]),
+        },
+    )
 
 
 def reconciliation_checks(manifest: Mapping[str, Any] | None) -> list[AssetChecksDefinition]:

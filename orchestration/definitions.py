@@ -36,6 +36,7 @@ def build_definitions() -> Definitions:
         assets=assets,
         asset_checks=[
             *landing.freshness_checks(),
+            checks.parked_events_check,
             *ml_assets.ML_CHECKS,
             *checks.reconciliation_checks(manifest),
         ],

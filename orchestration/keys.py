@@ -10,14 +10,20 @@ from __future__ import annotations
 
 from dagster import AssetKey
 
-from crm.schema.landing import DEAD_LETTERS_TABLE, LANDING_TABLES
+from crm.schema.landing import DEAD_LETTERS_TABLE, LANDING_TABLES, PARKED_EVENTS_TABLE
 
 RAW_TABLES: tuple[str, ...] = (*LANDING_TABLES.values(), DEAD_LETTERS_TABLE)
-"""Every table in schema `raw` (the landers' and the dead letters')."""
+"""The tables the landers land events in (one per data topic) and the dead letters: every table
+in schema `raw` but `parked_events`, which holds events not landed yet (their tenant is not
+known) and rows the lander deletes again, so it is no lane: `PARKED_EVENTS` observes it."""
 
 
 def raw_key(table: str) -> AssetKey:
     return AssetKey(["raw", table])
+
+
+PARKED_EVENTS = raw_key(PARKED_EVENTS_TABLE)
+"""`raw.parked_events`: observed on its own, with the `parked_events` check."""
 
 
 def crm_key(table: str) -> AssetKey:

@@ -1,6 +1,6 @@
 """The landing zone as observable source assets: one per `raw.*` table (written by the Faust
-landers) and one per operational `crm.*` table that dbt reads (written by the API and the
-simulator), except the ones a Dagster asset writes (`MATERIALIZED_CRM_TABLES`: those are that
+landers; `raw.parked_events` too, whose events are not landed yet) and one per operational
+`crm.*` table that dbt reads (written by the API and the simulator), except the ones a Dagster asset writes (`MATERIALIZED_CRM_TABLES`: those are that
 asset). Dagster does not write the observed ones; it observes them, so the UI shows when data
 last landed, and the data version (row count + newest landing time) changes exactly when new
 rows did.
@@ -24,7 +24,7 @@ from dagster import (
     observable_source_asset,
 )
 
-from .keys import RAW_TABLES, SEGMENTS, crm_key, raw_key
+from .keys import PARKED_EVENTS, RAW_TABLES, SEGMENTS, crm_key, raw_key
 from .resources import PostgresResource
 
 LANDING_GROUP = "landing"
@@ -99,8 +99,31 @@ def _observe_operational(table: str):
     return operational_table
 
 
+def parked_stats(postgres: PostgresResource) -> tuple[int, int | None, dt.datetime | None]:
+    """Row count, newest id and oldest first_seen_at of raw.parked_events."""
+    row = postgres.fetchall("select count(*), max(id), min(first_seen_at) from raw.parked_events")[0]
+    return int(row[0]), row[1], row[2]
+
+
+@observable_source_asset(
+    key=PARKED_EVENTS,
+    group_name=LANDING_GROUP,
+    description=(
+        "Events of tenants crm.tenants does not have yet, parked by the landers: landed once the "
+        "tenant exists, dead-lettered (UNKNOWN_TENANT) after LANDER_PARK_TIMEOUT. Rows come and go, "
+        "so the data version is the count and the newest id."
+    ),
+)
+def parked_events(postgres: PostgresResource) -> ObserveResult:
+    count, newest_id, oldest = parked_stats(postgres)
+    metadata: dict[str, MetadataValue] = {"row_count": MetadataValue.int(count)}
+    if oldest is not None:
+        metadata["oldest_first_seen_at"] = MetadataValue.text(oldest.isoformat())
+    return ObserveResult(data_version=DataVersion(f"{count}@{newest_id or 0}"), metadata=metadata)
+
+
 def landing_assets() -> list[AssetsDefinition]:
-    return [_observe_landing(t) for t in RAW_TABLES]
+    return [*(_observe_landing(t) for t in RAW_TABLES), parked_events]
 
 
 def operational_assets(tables: Iterable[str]) -> list[AssetsDefinition]:
