@@ -20,6 +20,7 @@ from api.core.auth import (
     unauthenticated,
 )
 from api.core.db import Database, fetchone
+from api.schemas.common import FIRST_DAY, LAST_DAY
 from crm.errors import CRMError, CRMErrorCode
 
 
@@ -133,8 +134,8 @@ async def paging(
 
 Paging = Annotated[Page, Depends(paging)]
 
-EARLIEST = date(1900, 1, 1)
-LATEST = date(2999, 12, 31)
+EARLIEST = FIRST_DAY
+LATEST = LAST_DAY
 MAX_RANGE_DAYS = 3_660
 """Bounds of a date range a read accepts: beyond them no mart has rows, and a day past
 `date.max` cannot even be computed (it was a 500)."""
@@ -151,7 +152,7 @@ class DateRange:
         return self.date_to + timedelta(days=1)
 
 
-DateQ = Annotated[date | None, Query(description="YYYY-MM-DD, inclusive (1900-01-01 to 2999-12-31)")]
+DateQ = Annotated[date | None, Query(description=f"YYYY-MM-DD, inclusive ({FIRST_DAY} to {LAST_DAY})")]
 
 
 def _bounded(name: str, value: date) -> date:

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
-from api.core import errors
+from api.core import errors, guard
 from api.core.auth import KeyCache, TokenCache
 from api.core.config import ApiSettings, get_api_settings
 from api.core.db import Database, Pool
@@ -91,6 +91,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.on_demand = OnDemand()
     errors.install(app)
     app.add_middleware(FastLane)
+    guard.install(app, settings.api_max_body_bytes)  # outermost: before the fast lane
     _declare_security(app)
     for module in (
         health,

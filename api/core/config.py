@@ -42,6 +42,9 @@ class ApiSettings(BaseSettings):
     jwt_audience: str = "crm-api"
     jwt_ttl_s: int = 3600
     api_statement_timeout_ms: int = 10_000
+    api_max_body_bytes: int = 256 * 1024
+    """Largest request body (413 past it): a record, its audit row and its change event (which
+    carries the row before and after) stay well under the broker's 1 MiB message limit."""
 
     @property
     def core(self) -> Settings:

@@ -18,8 +18,10 @@ from uuid import UUID
 import orjson
 import psycopg
 from psycopg import AsyncConnection
-from psycopg.abc import Params, QueryNoTemplate
-from psycopg.pq import TransactionStatus
+from psycopg.abc import AdaptContext, Params, QueryNoTemplate
+from psycopg.abc import Loader as LoaderProtocol
+from psycopg.adapt import Loader
+from psycopg.pq import Format, TransactionStatus
 from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import set_json_dumps, set_json_loads
 
@@ -47,6 +49,38 @@ set_json_dumps(json_dumps)
 set_json_loads(orjson.loads)
 
 
+def _lenient(conn: Conn, type_name: str, fmt: Format) -> type[Loader]:
+    """The connection's loader of `type_name`, except that a value Python cannot hold (before
+    year 1, after 9999, +-infinity) reads as None instead of failing the whole result: one old
+    row with a date like 0001-01-01T00:00:00+14:00 must not make a tenant's list unreadable."""
+    oid = conn.adapters.types[type_name].oid
+    found = conn.adapters.get_loader(oid, fmt)
+    if found is None:  # pragma: no cover - psycopg registers both formats
+        raise LookupError(type_name)
+    inner_cls: type[LoaderProtocol] = found
+
+    class Lenient(Loader):
+        format = fmt
+
+        def __init__(self, oid: int, context: AdaptContext | None = None) -> None:
+            super().__init__(oid, context)
+            self._inner = inner_cls(oid, context)
+
+        def load(self, data: Any) -> Any:
+            try:
+                return self._inner.load(data)
+            except psycopg.DataError:
+                return None
+
+    return Lenient
+
+
+def tolerate_out_of_range_dates(conn: Conn) -> None:
+    for type_name in ("date", "timestamp", "timestamptz"):
+        for fmt in (Format.TEXT, Format.BINARY):
+            conn.adapters.register_loader(type_name, _lenient(conn, type_name, fmt))
+
+
 class Pool:
     """A LIFO pool of autocommit async connections (at most `size`); broken ones are dropped."""
 
@@ -59,7 +93,7 @@ class Pool:
         self._closed = False
 
     async def _connect(self) -> Conn:
-        return await Conn.connect(
+        conn = await Conn.connect(
             self.conninfo,
             autocommit=True,
             row_factory=dict_row,
@@ -67,6 +101,8 @@ class Pool:
             application_name="crm-api",
             connect_timeout=10,
         )
+        tolerate_out_of_range_dates(conn)
+        return conn
 
     async def open(self, warm: int = 2) -> None:
         for _ in range(min(warm, self.size)):

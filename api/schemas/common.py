@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
@@ -26,7 +27,10 @@ def _storable_json(value: Any, depth: int = 0) -> Any:
     if isinstance(value, str):
         if "\x00" in value:
             raise ValueError("strings may not contain NUL characters")
-    elif isinstance(value, bool) or value is None or isinstance(value, float):
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("numbers must be finite (no NaN or Infinity)")
+    elif isinstance(value, bool) or value is None:
         pass
     elif isinstance(value, int):
         if not -INT64 <= value < INT64:
@@ -46,7 +50,27 @@ JsonObject = Annotated[
 ]
 Percent = Annotated[int, Field(ge=0, le=100)]
 Count = Annotated[int, Field(ge=1, le=1_000_000)]
-Timestamp = Annotated[AwareDatetime, Field(description="ISO 8601 with a timezone")]
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2200, 12, 31)
+"""The dates the CRM holds (every timestamp a client sends, every date range a read takes):
+beyond them no record makes sense, and near the ends of Python's range a time zone shift
+overflows (9999-12-31T23:59:59-14:00 was a 500)."""
+_EARLIEST = datetime(FIRST_DAY.year, 1, 1, tzinfo=UTC)
+_AFTER_LAST = datetime(LAST_DAY.year + 1, 1, 1, tzinfo=UTC)
+
+
+def _in_era(value: datetime) -> datetime:
+    # the local year first: comparing an instant near datetime.min/max can itself overflow
+    if not FIRST_DAY.year - 1 <= value.year <= LAST_DAY.year + 1 or not _EARLIEST <= value < _AFTER_LAST:
+        raise ValueError(f"must be between {FIRST_DAY} and {LAST_DAY} (UTC)")
+    return value
+
+
+Timestamp = Annotated[
+    AwareDatetime,
+    AfterValidator(_in_era),
+    Field(description=f"ISO 8601 with a timezone, {FIRST_DAY} to {LAST_DAY} (UTC)"),
+]
 Version = Annotated[
     int, Field(ge=1, le=2_000_000_000, description="expected row version (optimistic concurrency)")
 ]
