@@ -120,8 +120,17 @@ def _telemetry() -> TelemetryConfig | None:
     return {"tracing": False, "metrics": False, "logs": False}
 
 
+_ERROR_BODY = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+BODY_ERRORS = {
+    "400": {"description": "the body could not be read (not UTF-8, or not JSON)", "content": _ERROR_BODY},
+    "413": {"description": "the body is larger than API_MAX_BODY_BYTES", "content": _ERROR_BODY},
+}
+"""What any operation with a body may answer before its route runs (api.core.guard, FastAPI)."""
+
+
 def _declare_security(app: FastAPI) -> None:
-    """Bearer JWT or X-API-Key on every operation (the /docs Authorize button)."""
+    """Bearer JWT or X-API-Key on every operation (the /docs Authorize button), and the answers
+    every operation with a body may give before its route runs."""
     from api.deps import SECURITY_SCHEMES
 
     def openapi() -> dict:
@@ -133,10 +142,11 @@ def _declare_security(app: FastAPI) -> None:
             )
             schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
             for path, ops in schema["paths"].items():
-                if path in ("/health", "/auth/token"):
-                    continue
                 for op in ops.values():
-                    op["security"] = [{"bearer": []}, {"apiKey": []}]
+                    if "requestBody" in op:
+                        op["responses"].update(BODY_ERRORS)
+                    if path not in ("/health", "/auth/token"):
+                        op["security"] = [{"bearer": []}, {"apiKey": []}]
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -47,11 +47,12 @@ def json_refused(exc: orjson.JSONDecodeError) -> CRMError:
 
 
 def _is_json(scope: Scope) -> bool:
+    """A JSON body, or one without a content type (FastAPI parses that as JSON too)."""
     for name, value in scope["headers"]:
         if name == b"content-type":
             media = value.decode("latin-1").partition(";")[0].strip().lower()
             return media in _JSON_TYPES or media.endswith("+json")
-    return False
+    return True
 
 
 def _declared_length(scope: Scope) -> int | None:

@@ -1,4 +1,7 @@
-"""`JSONResponse` rendered with orjson (UTC datetimes as 'Z', money as decimal strings)."""
+"""`JSONResponse` rendered with orjson (UTC datetimes as 'Z', money as decimal strings).
+
+It subclasses Starlette's `JSONResponse` so that FastAPI documents each route's
+`response_model` as its JSON body (any other response class is documented as a string)."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from starlette.responses import Response
+from starlette.responses import JSONResponse as StarletteJSONResponse
 
 
 def _default(obj: Any) -> Any:
@@ -17,7 +20,7 @@ def _default(obj: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
-class JSONResponse(Response):
+class JSONResponse(StarletteJSONResponse):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:

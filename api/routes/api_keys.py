@@ -13,7 +13,8 @@ from api.core.db import fetchone
 from api.core.writes import new_id, now, record_audit_only
 from api.deps import Db, Paging, Requires
 from api.routes._common import page_of, respond
-from api.schemas.common import ERRORS, NOT_FOUND, Body, Name
+from api.schemas.common import ERRORS, NOT_FOUND, Body, Name, PageOut
+from api.schemas.keys import ApiKeyCreated, ApiKeyOut
 from crm.errors import CRMError, CRMErrorCode
 
 router = APIRouter(prefix="/api-keys", tags=["api keys"], responses=ERRORS)
@@ -26,7 +27,7 @@ class ApiKeyCreate(Body):
     scopes: list[str] = Field(min_length=1, max_length=20, description="permissions, e.g. leads:write")
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=ApiKeyCreated)
 async def create_api_key(body: ApiKeyCreate, p: Admin, db: Db):
     """Returns the key once (`key`); only its prefix and hash are stored."""
     scopes = check_scopes(body.scopes)
@@ -49,14 +50,17 @@ async def create_api_key(body: ApiKeyCreate, p: Admin, db: Db):
             " %(created_at)s)",
             row,
         )
-        public = {k: v for k, v in row.items() if k != "key_hash"}
+        public = {k: v for k, v in row.items() if k != "key_hash"} | {
+            "last_used_at": None,
+            "revoked_at": None,
+        }
         await record_audit_only(
             conn, p, table="api_keys", action="created", entity_id=key_id, before=None, after=public
         )
     return respond(public | {"key": key}, 201)
 
 
-@router.get("")
+@router.get("", response_model=PageOut[ApiKeyOut])
 async def list_api_keys(p: Admin, db: Db, page: Paging):
     async with db.tx(p.tenant_id) as conn:
         out = await page_of(conn, "api_keys", [], page)
@@ -65,7 +69,7 @@ async def list_api_keys(p: Admin, db: Db, page: Paging):
     return respond(out)
 
 
-@router.delete("/{key_id}", responses=NOT_FOUND)
+@router.delete("/{key_id}", response_model=ApiKeyOut, responses=NOT_FOUND)
 async def revoke_api_key(key_id: UUID, p: Admin, db: Db, request: Request):
     async with db.tx(p.tenant_id) as conn:
         row = await fetchone(

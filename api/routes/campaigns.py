@@ -18,6 +18,7 @@ from api.schemas.marketing import (
     CampaignOut,
     CampaignStatusChange,
     CampaignTrigger,
+    CampaignTriggered,
     CampaignUpdate,
 )
 from crm.enums import CampaignStatus as S
@@ -167,7 +168,12 @@ async def change_status(
     return row_response(after)
 
 
-@router.post("/{campaign_id}/trigger", status_code=202, responses={**NOT_FOUND, **CONFLICT})
+@router.post(
+    "/{campaign_id}/trigger",
+    status_code=202,
+    response_model=CampaignTriggered,
+    responses={**NOT_FOUND, **CONFLICT},
+)
 async def trigger_campaign(campaign_id: UUID, body: CampaignTrigger, p: Writer, db: Db, request: Request):
     """Trigger an ACTIVE campaign for one customer (the seed's triggerCampaign): counted in
     the campaign's metrics and published as `crm.campaign.triggered` for the senders."""

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from api.schemas.common import Body, JsonObject, Money, Name, Text, Timestamp, Version, VersionedRow
 from crm.enums import CampaignStatus, CampaignType, CustomerStage
@@ -59,6 +60,13 @@ class CampaignStatusChange(Body):
 class CampaignTrigger(Body):
     customer_id: UUID
     metadata: JsonObject = Field(default_factory=dict)
+
+
+class CampaignTriggered(BaseModel):
+    campaign_id: UUID
+    customer_id: UUID
+    triggered_at: datetime
+    campaign_version: int = Field(description="the campaign's version after counting the trigger")
 
 
 class SegmentOut(VersionedRow):

@@ -92,6 +92,9 @@ def test_activity_metadata_keys_with_lone_surrogates_are_422(client, as_):
         headers=as_() | JSON,
     )
     _error(r, 422, "VALIDATION_ERROR")
+    no_type = as_()  # no content type: parsed as JSON all the same
+    r = client.post(f"/leads/{lead['id']}/activities", content=b'{"type": "\\ud800"}', headers=no_type)
+    _error(r, 422, "VALIDATION_ERROR")
     ok = client.post(
         f"/leads/{lead['id']}/activities",
         content=b'{"type": "EMAIL_SENT", "description": "d", "metadata": {"\\ud83d\\ude00": 1}}',
