@@ -160,9 +160,12 @@ screenshots: install chromium  ## screenshots of every page for docs/managers.md
 bench-dashboard: install  ## dashboard benchmark at scale L (BENCH_SCALE=M for less; CRM_BENCH_DASHBOARD_URL=<url>: a kept world): queries cold and warm -> bench/results/dashboard.json
 	$(PY) -m bench.dashboard --scale $(or $(BENCH_SCALE),L)
 # --- orchestration --------------------------------------------------------------------------
-.PHONY: dagster dbt-manifest
+.PHONY: dagster dbt-manifest bench-freshness
 dbt-manifest: install  ## parse the dbt project for Dagster (dagster-dbt prepare-and-package -> dbt/target/manifest.json)
 	$(CRM) dagster manifest
 
 dagster: install  ## start the stack if needed, then the Dagster UI in the background (DAGSTER_HOME=.crm/dagster); `make down` stops it
 	$(CRM) up dagster
+
+bench-freshness: install  ## API writes (RATE=200/s for DURATION=300 s) -> marts and lead scores on the running stack (make demo) -> bench/results/freshness.json
+	$(PY) -m bench.freshness --rate $(or $(RATE),200) --seconds $(or $(DURATION),300)
