@@ -20,7 +20,7 @@ from api.core.auth import KeyCache, TokenCache
 from api.core.config import ApiSettings, get_api_settings
 from api.core.db import Database, Pool
 from api.core.key_usage import KeyUsage
-from api.core.ratelimit import RateLimiter
+from api.core.ratelimit import LoginLimiter, RateLimiter
 from api.core.responses import JSONResponse
 from api.fastlane import FastLane
 from api.routes import (
@@ -64,6 +64,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             settings.core.redis_url,
             settings.api_redis_prefix,
         )
+        app.state.login_limiter = LoginLimiter(settings)
         # Everything loaded so far (modules, routes, pydantic models) lives as long as the
         # process: frozen, the collector no longer walks it, so a full collection under load
         # takes a few ms instead of tens (the p99 of bench-api).
@@ -75,6 +76,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             await app.state.key_usage.flush()
             await app.state.db.batcher.close()
             await app.state.limiter.close()
+            await app.state.login_limiter.close()
             await pool.close()
 
     app = FastAPI(

@@ -42,6 +42,11 @@ class ApiSettings(BaseSettings):
     jwt_audience: str = "crm-api"
     jwt_ttl_s: int = 3600
     api_statement_timeout_ms: int = 10_000
+    api_login_account_limit: int = 10
+    """Sign-in attempts per account (tenant and e-mail, known or not) per login window (429 past it)."""
+    api_login_client_limit: int = 30
+    """Sign-in attempts per client address per login window, whatever the account."""
+    api_login_window_s: int = 300
     api_max_body_bytes: int = 256 * 1024
     """Largest request body (413 past it): a record, its audit row and its change event (which
     carries the row before and after) stay well under the broker's 1 MiB message limit."""

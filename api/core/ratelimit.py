@@ -3,8 +3,10 @@ in-process when REDIS_URL is unset (each worker then counts alone: logged as a w
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
+from typing import Any
 
 from crm.errors import CRMError, CRMErrorCode
 
@@ -79,3 +81,26 @@ class RateLimiter:
     async def close(self) -> None:
         if self._redis is not None:
             await self._redis.aclose()
+
+
+class LoginLimiter:
+    """Sign-in throttling: attempts counted per account (tenant slug and e-mail, whether the
+    account exists or not, so the answer tells nothing) and per client address, in the same
+    store as the request limits; 429 with Retry-After past either."""
+
+    def __init__(self, settings: Any) -> None:
+        redis_url, prefix = settings.core.redis_url, settings.api_redis_prefix
+        window = settings.api_login_window_s
+        self.account = RateLimiter(
+            settings.api_login_account_limit, window, redis_url, prefix + "login:acct:"
+        )
+        self.client = RateLimiter(settings.api_login_client_limit, window, redis_url, prefix + "login:ip:")
+
+    async def hit(self, tenant: str, email: str, client: str | None) -> None:
+        digest = hashlib.sha256(f"{tenant}\0{email.lower()}".encode()).hexdigest()[:32]
+        await self.client.hit(client or "unknown")
+        await self.account.hit(digest)
+
+    async def close(self) -> None:
+        await self.account.close()
+        await self.client.close()

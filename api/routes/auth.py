@@ -28,11 +28,23 @@ class TokenOut(Body):
     expires_in: int
 
 
-@router.post("/token", response_model=TokenOut, responses={401: {"model": ErrorOut}})
+@router.post(
+    "/token",
+    response_model=TokenOut,
+    responses={
+        401: {"model": ErrorOut, "description": "wrong tenant, e-mail or password"},
+        429: {"model": ErrorOut, "description": "too many attempts for this account or client (Retry-After)"},
+    },
+)
 async def token(body: TokenRequest, db: Db, request: Request):
+    """Throttled per account and per client; an unknown account costs the same argon2 work as
+    a known one, so neither the answer nor its time tells whether the account exists."""
+    client = request.client.host if request.client else None
+    await request.app.state.login_limiter.hit(body.tenant, body.email, client)
     async with db.raw() as conn:
         row = await fetchone(conn, "SELECT * FROM crm.user_for_login(%s, %s)", (body.tenant, body.email))
-    if row is None or not await run_in_threadpool(verify_password, row["password_hash"], body.password):
+    stored = row["password_hash"] if row is not None else None
+    if not await run_in_threadpool(verify_password, stored, body.password) or row is None:
         raise CRMError(CRMErrorCode.UNAUTHENTICATED, "wrong tenant, e-mail or password")
     settings = request.app.state.settings
     try:

@@ -219,3 +219,32 @@ def test_rate_limiter_backends(backend):
 
     err = asyncio.run(run())
     assert err.status == 429 and err.retry_after >= 1
+
+
+def test_sign_in_is_throttled_per_account_and_per_client(pg_url, crm_home, tenants):
+    """Past the account's limit even the right password is 429 (Retry-After) for a while, an
+    unknown account is counted the same way, and one client cannot try account after account."""
+    import httpx
+    from api_testkit import PASSWORD, start_api, stop_api
+
+    env = {"API_LOGIN_ACCOUNT_LIMIT": "3", "API_LOGIN_CLIENT_LIMIT": "8", "API_LOGIN_WINDOW_S": "60"}
+    proc, url = start_api(pg_url, crm_home, env)
+    t = tenants["a"]
+
+    def sign_in(email: str, password: str = "wrong") -> httpx.Response:
+        return httpx.post(f"{url}/auth/token", json={"tenant": t.slug, "email": email, "password": password})
+
+    try:
+        known = f"analyst@{t.slug}.test"
+        assert [sign_in(known).status_code for _ in range(3)] == [401, 401, 401]
+        r = sign_in(known, PASSWORD)
+        assert r.status_code == 429 and r.json()["code"] == "RATE_LIMITED"
+        assert 1 <= int(r.headers["retry-after"]) <= 61
+        unknown = f"nobody-{uuid.uuid4().hex[:6]}@{t.slug}.test"
+        codes = [sign_in(unknown).status_code for _ in range(4)]
+        assert codes == [401, 401, 401, 429]  # the same answers as for a real account
+        # the client has made 8 attempts: any other account is refused too
+        r = sign_in(f"manager@{t.slug}.test", PASSWORD)
+        assert r.status_code == 429 and "retry-after" in r.headers
+    finally:
+        stop_api(proc)
