@@ -127,7 +127,9 @@ def new_events_sensor(context: SensorEvaluationContext, postgres: PostgresResour
         return SkipReason("nothing landed since the last refresh")
     since = {lane: through[lane] for lane in newest if lane in through}
     return RunRequest(
-        run_key=_key(since, newest),
+        # the last run's id in the key: a failed window asked again is a new request (the
+        # daemon drops one whose key has run before)
+        run_key=_key(since, newest, last.run_id if last is not None else None),
         run_config=window_config(since, newest),
         tags={TRIGGER_TAG: "new_events", "crm/new_lanes": ",".join(lanes)},
     )
@@ -159,7 +161,7 @@ def refreshed_marts_sensor(context: SensorEvaluationContext):
         return SkipReason("the last refresh's events are rescored")
     since = {lane: through[lane] for lane in marts["until"] if lane in through}
     return RunRequest(
-        run_key=_key("rescore", since, marts["until"]),
+        run_key=_key("rescore", since, marts["until"], last.run_id if last is not None else None),
         run_config=window_config(since, marts["until"]),
         tags={TRIGGER_TAG: "refreshed_marts", "crm/new_lanes": ",".join(lanes)},
     )

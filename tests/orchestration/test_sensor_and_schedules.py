@@ -99,6 +99,8 @@ def test_new_events_sensor_asks_for_one_refresh_per_window(migrated_db: str) -> 
     again, _ = _tick(migrated_db, cursor, instance)
     assert isinstance(again, RunRequest)
     assert _window(again)["since"] == _window(nxt)["since"]
+    # nothing landed since: the same window, asked under a new key (the daemon runs a key once)
+    assert _window(again) == _window(nxt) and again.run_key != nxt.run_key
 
     _ran(instance, "event_refresh", again, DagsterRunStatus.SUCCESS)
     done, _ = _tick(migrated_db, cursor, instance)
@@ -126,6 +128,7 @@ def test_refreshed_marts_sensor_rescores_what_each_refresh_took_in(migrated_db: 
     _ran(instance, "event_rescore", rescore, DagsterRunStatus.FAILURE)
     retry = refreshed_marts_sensor(build_sensor_context(instance=instance))
     assert isinstance(retry, RunRequest) and _window(retry) == _window(refresh)
+    assert retry.run_key != rescore.run_key
 
     _ran(instance, "event_rescore", retry, DagsterRunStatus.SUCCESS)
     assert isinstance(refreshed_marts_sensor(build_sensor_context(instance=instance)), SkipReason)
