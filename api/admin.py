@@ -12,6 +12,7 @@ import psycopg
 from psycopg.rows import DictRow, dict_row
 
 from api.core.auth import check_scopes, mint_token, new_api_key
+from api.core.auth_events import NOTIFY, message
 from api.core.config import get_api_settings
 from crm.db import libpq_url
 from crm.errors import CRMError, CRMErrorCode
@@ -91,6 +92,7 @@ def revoke_api_key(key_id: UUID) -> dict[str, Any]:
             " VALUES (%s, 'system', 'revoked', 'api_keys', %s)",
             (row["tenant_id"], key_id),
         )
+        conn.execute(NOTIFY, (message("api_key", key_id),))  # every API process drops it
     return dict(row)
 
 

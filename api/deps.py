@@ -69,6 +69,7 @@ async def _verify(state: Any, authorization: str | None, api_key: str | None) ->
         if scheme.lower() != "bearer" or not token:
             raise unauthenticated("Authorization must be `Bearer <jwt>`")
         p = principal_from_token(state.settings, token)
+        await _require_active_subject(state, p)
         state.token_cache.put(token, p)
         return p
     if api_key:
@@ -79,6 +80,22 @@ async def _verify(state: Any, authorization: str | None, api_key: str | None) ->
         state.key_cache.put(api_key, p)
         return p
     raise unauthenticated("missing credentials: send `Authorization: Bearer <jwt>` or `X-API-Key`")
+
+
+ACTIVE_SUBJECT = (
+    "SELECT u.is_active AND t.is_active AS ok FROM crm.users u JOIN crm.tenants t ON t.id = u.tenant_id"
+    " WHERE u.id = %s"
+)
+
+
+async def _require_active_subject(state: Any, p: Principal) -> None:
+    """A token is only as good as its user: the user must exist, be active and belong to the
+    token's tenant, which must be active too (looked up in that tenant's transaction, so a
+    user of another tenant is not found). Checked again once the token cache forgets it."""
+    async with state.db.tx(p.tenant_id) as conn:
+        row = await fetchone(conn, ACTIVE_SUBJECT, (p.actor_id,))
+    if row is None or not row["ok"]:
+        raise unauthenticated("the token's user or tenant is not active")
 
 
 async def admit(state: Any, p: Principal) -> None:

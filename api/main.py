@@ -17,6 +17,7 @@ from fastapi.telemetry import TelemetryConfig
 
 from api.core import errors, guard
 from api.core.auth import KeyCache, TokenCache
+from api.core.auth_events import AuthChanges
 from api.core.config import ApiSettings, get_api_settings
 from api.core.db import Database, Pool
 from api.core.key_usage import KeyUsage
@@ -65,6 +66,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             settings.api_redis_prefix,
         )
         app.state.login_limiter = LoginLimiter(settings)
+        app.state.auth_changes = AuthChanges(settings.db_url(), app.state.key_cache, app.state.token_cache)
+        await app.state.auth_changes.start()
         # Everything loaded so far (modules, routes, pydantic models) lives as long as the
         # process: frozen, the collector no longer walks it, so a full collection under load
         # takes a few ms instead of tens (the p99 of bench-api).
@@ -73,6 +76,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.auth_changes.stop()
             await app.state.key_usage.flush()
             await app.state.db.batcher.close()
             await app.state.limiter.close()
@@ -89,7 +93,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.key_cache = KeyCache(settings.api_key_cache_s)
-    app.state.token_cache = TokenCache()
+    app.state.token_cache = TokenCache(settings.api_subject_cache_s)
     app.state.on_demand = OnDemand()
     errors.install(app)
     app.add_middleware(FastLane)

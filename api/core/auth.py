@@ -171,14 +171,20 @@ def principal_from_key_row(key: str, row: dict[str, Any] | None) -> Principal:
 
 
 class TokenCache:
-    """Verified JWTs until a few seconds before they expire (decoding costs more than the
-    look-up); only tokens that passed verification are ever stored."""
+    """Verified JWTs for `ttl_s` at most (and never past a few seconds before they expire):
+    decoding and the check that the token's user and tenant are still active cost more than
+    the look-up. Only tokens that passed both are stored; `trusted` False (the change listener
+    is down, api.core.auth_events) makes every request verify again."""
 
-    def __init__(self, max_items: int = 10_000) -> None:
+    def __init__(self, ttl_s: float = 5.0, max_items: int = 10_000) -> None:
+        self.ttl_s = ttl_s
         self.max_items = max_items
+        self.trusted = True
         self._items: dict[str, tuple[float, Principal]] = {}
 
     def get(self, token: str) -> Principal | None:
+        if not self.trusted:
+            return None
         hit = self._items.get(token)
         if hit is None:
             return None
@@ -190,17 +196,30 @@ class TokenCache:
     def put(self, token: str, principal: Principal) -> None:
         if len(self._items) >= self.max_items:
             self._items.clear()
-        self._items[token] = (principal.extra.get("exp", 0) - 1, principal)
+        until = min(principal.extra.get("exp", 0) - 1, time.time() + self.ttl_s)
+        self._items[token] = (until, principal)
+
+    def forget(self, *, user_id: UUID | None = None, tenant_id: UUID | None = None) -> None:
+        for k, (_, p) in list(self._items.items()):
+            if p.actor_id == user_id or p.tenant_id == tenant_id:
+                self._items.pop(k, None)
+
+    def clear(self) -> None:
+        self._items.clear()
 
 
 class KeyCache:
-    """Verified API keys for a few seconds (the look-up is a database round trip)."""
+    """Verified API keys for a few seconds (the look-up is a database round trip); a revoked
+    key is dropped at once in every process (api.core.auth_events)."""
 
     def __init__(self, ttl_s: float) -> None:
         self.ttl_s = ttl_s
+        self.trusted = True
         self._items: dict[str, tuple[float, Principal]] = {}
 
     def get(self, key: str) -> Principal | None:
+        if not self.trusted:
+            return None
         hit = self._items.get(key)
         if hit and hit[0] > time.monotonic():
             return hit[1]
@@ -209,9 +228,21 @@ class KeyCache:
     def put(self, key: str, principal: Principal) -> None:
         if len(self._items) > 10_000:
             self._items.clear()
-        self._items[key] = (time.monotonic() + self.ttl_s, principal)
+        until = time.monotonic() + self.ttl_s
+        expires = principal.extra.get("expires_in_s")
+        if expires is not None:
+            until = min(until, time.monotonic() + expires)
+        self._items[key] = (until, principal)
 
     def forget(self, key_id: UUID) -> None:
         for k, (_, p) in list(self._items.items()):
             if p.actor_id == key_id:
                 self._items.pop(k, None)
+
+    def forget_tenant(self, tenant_id: UUID) -> None:
+        for k, (_, p) in list(self._items.items()):
+            if p.tenant_id == tenant_id:
+                self._items.pop(k, None)
+
+    def clear(self) -> None:
+        self._items.clear()

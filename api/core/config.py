@@ -30,8 +30,12 @@ class ApiSettings(BaseSettings):
     api_rate_window_s: int = 60
     api_redis_prefix: str = "crm:api:rl:"
     api_key_cache_s: float = 5.0
-    """How long a verified API key is trusted without a database look-up (revocation delay
-    in *other* worker processes; the process that revokes forgets it at once)."""
+    """How long a verified API key is trusted without a database look-up. Revocation does not
+    wait for it: every process drops a revoked key when the change is announced
+    (api.core.auth_events), and trusts no cache while it cannot hear announcements."""
+    api_subject_cache_s: float = 5.0
+    """How long a verified token is trusted before its user and tenant are checked again
+    (deactivations are announced like revocations and take effect at once)."""
     api_key_touch_s: float = 60.0
     """api_keys.last_used_at is written at most this often per key and process."""
     api_batch_max: int = 64

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from pydantic import Field
 
 from api.core.auth import Principal, check_scopes, new_api_key
+from api.core.auth_events import NOTIFY, message
 from api.core.db import fetchone
 from api.core.writes import new_id, now, record_audit_only
 from api.deps import Db, Paging, Requires
@@ -83,5 +84,6 @@ async def revoke_api_key(key_id: UUID, p: Admin, db: Db, request: Request):
         await record_audit_only(
             conn, p, table="api_keys", action="revoked", entity_id=key_id, before=None, after=row
         )
+        await conn.execute(NOTIFY, (message("api_key", key_id),))  # every process, at commit
     request.app.state.key_cache.forget(key_id)
     return respond(row)
