@@ -29,10 +29,9 @@ from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.core.errors import crm_error_response, db_error_response
-from api.core.writes import after_image
 from api.deps import admit, cached_principal
 from api.routes._common import respond
-from api.routes.leads import created_rows, is_plain, new_lead
+from api.routes.leads import created_answer, created_rows, is_plain, new_lead
 from api.schemas.leads import LeadCreate
 from crm.errors import CRMError
 
@@ -85,7 +84,7 @@ class FastLane:
             await admit(state, p)
             rows = created_rows(p, row, h.get(b"x-request-id"))
             await state.db.insert(p.tenant_id, rows)
-            response: Any = respond(after_image(rows), 201, version=1)
+            response: Any = respond(created_answer(rows), 201, version=1)
         except CRMError as exc:
             response = crm_error_response(exc)
         except psycopg.Error as exc:

@@ -102,6 +102,16 @@ def new_lead(p: Principal, body: LeadCreate) -> dict[str, Any]:
     }
 
 
+UNSCORED: dict[str, Any] = {"score": None, "score_reason": None}
+"""A lead the lead scoring has not scored yet (`crm.leads.score` is a leftover column the API
+no longer answers with)."""
+
+
+def created_answer(rows: Rows) -> Any:
+    """What a create answers: the lead as audited, not scored yet. Shared with the fast lane."""
+    return after_image(rows) | UNSCORED
+
+
 def is_plain(p: Principal, row: dict[str, Any]) -> bool:
     """Nothing to check in the database first (no other user to look up): insert-only."""
     return row["assigned_user_id"] in (None, p.user_id)
@@ -131,14 +141,14 @@ async def create_lead(body: LeadCreate, p: Writer, db: Db, request: Request, ide
     rows = created_rows(p, row, request_id(request))
     if idem is None and is_plain(p, row):
         await db.insert(p.tenant_id, rows)
-        return respond(after_image(rows), 201, version=1)
+        return respond(created_answer(rows), 201, version=1)
 
     async def write(conn):
         if not is_plain(p, row):
             await require_refs(conn, [("users", row["assigned_user_id"], "assigned_user_id")])
         for table, r in rows:
             await insert_row(conn, table, r)
-        return row
+        return row | UNSCORED
 
     return await create(db, p, request, body.model_dump(mode="json"), idem, write)
 
@@ -199,6 +209,12 @@ def _with_score(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+async def _scored(conn: Any, row: dict[str, Any]) -> dict[str, Any]:
+    """A written lead row as the reads answer it: the score the lead scoring last wrote."""
+    score = await fetchone(conn, f"SELECT {SCORED} FROM ml.lead_scores s WHERE s.lead_id = %s", (row["id"],))
+    return _with_score(row | (score or {"scored": None, "scored_reason": None}))
+
+
 @router.get("/{lead_id}", response_model=LeadOut, responses=NOT_FOUND)
 async def get_lead(lead_id: UUID, p: Reader, db: Db):
     """The lead with the score the lead scoring last wrote and its explanation (ml.lead_scores;
@@ -257,7 +273,8 @@ async def update_lead(
         await record_update(
             conn, p, request, table="leads", entity="lead", row_id=lead_id, before=before, after=after, at=at
         )
-    return row_response(after)
+        answer = await _scored(conn, after)
+    return row_response(answer)
 
 
 @router.post("/{lead_id}/assign", response_model=LeadOut, responses={**NOT_FOUND, **CONFLICT})
@@ -285,7 +302,8 @@ async def assign_lead(
         await record_update(
             conn, p, request, table="leads", entity="lead", row_id=lead_id, before=before, after=after, at=at
         )
-    return row_response(after)
+        answer = await _scored(conn, after)
+    return row_response(answer)
 
 
 @router.post("/{lead_id}/activities", status_code=201, response_model=LeadActivityOut, responses=NOT_FOUND)
@@ -399,9 +417,8 @@ async def convert_lead(
             at=at,
             action="converted",
         )
-    return respond(
-        {"lead": after, "customer": customer, "customer_created": created}, version=after["version"]
-    )
+        lead = await _scored(conn, after)
+    return respond({"lead": lead, "customer": customer, "customer_created": created}, version=lead["version"])
 
 
 @router.get("/{lead_id}/history", responses=NOT_FOUND)

@@ -96,8 +96,13 @@ class LeadConvert(Body):
 class LeadOut(VersionedRow):
     email: str
     status: LeadStatus
-    score: int | None = Field(description="the score the lead scoring last wrote (null until scored)")
-    score_reason: str | None = Field(None, description="its strongest factor, in words")
+    score: int | None = Field(
+        description=(
+            "the latest ML lead score, 0-100 (ml.lead_scores, written by the lead scoring); null until "
+            "the lead is scored, as on a lead just created"
+        )
+    )
+    score_reason: str | None = Field(None, description="its strongest factor, in words (null until scored)")
     score_explanation: dict[str, Any] | None = None
 
 

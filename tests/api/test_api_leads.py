@@ -18,6 +18,7 @@ def _lead(client, headers, **kw):
 def test_create_lead_writes_row_audit_and_outbox(client, as_, owner_sql, tenants):
     lead = _lead(client, as_(), first_name="Ada", tags=["vip"], custom_fields={"size": 10})
     assert lead["status"] == "NEW" and lead["version"] == 1 and lead["tenant_id"] == str(tenants["a"].id)
+    assert (lead["score"], lead["score_reason"]) == (None, None)  # the lead scoring has not scored it
     row = owner_sql("SELECT * FROM crm.leads WHERE id = %s", lead["id"])[0]
     assert row["first_name"] == "Ada" and row["tags"] == ["vip"] and row["custom_fields"] == {"size": 10}
     audit = owner_sql("SELECT * FROM crm.audit_log WHERE entity_id = %s", lead["id"])
@@ -92,6 +93,7 @@ def test_update_with_version_and_conflict(client, as_, owner_sql):
     )
     assert r.status_code == 200, r.text
     assert r.json()["version"] == 2 and r.headers["etag"] == '"2"'
+    assert r.json()["score"] is None  # an update answers the lead scoring's score: none yet
     # stale version: 409 and nothing written
     r = client.patch(f"/leads/{lead['id']}", json={"company": "X", "version": 1}, headers=as_())
     assert r.status_code == 409 and r.json()["code"] == "VERSION_CONFLICT"
@@ -199,6 +201,7 @@ def test_idempotent_create(client, as_, owner_sql):
     r2 = client.post("/leads", json=body, headers=as_() | {"Idempotency-Key": key})
     assert r1.status_code == r2.status_code == 201
     assert r1.json()["id"] == r2.json()["id"] and r2.headers.get("idempotent-replayed") == "true"
+    assert r1.json()["score"] is None and r2.json()["score"] is None
     assert owner_sql("SELECT count(*) AS n FROM crm.leads WHERE source = %s", body["source"])[0]["n"] == 1
     r3 = client.post("/leads", json=body | {"first_name": "Other"}, headers=as_() | {"Idempotency-Key": key})
     assert r3.status_code == 422 and r3.json()["code"] == "IDEMPOTENCY_KEY_REUSED"
