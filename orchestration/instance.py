@@ -33,6 +33,11 @@ concurrency:
         limit: 1
       - key: crm/dbt-score-marts
         limit: 1
+      # one tenant rescore per tenant at a time (orchestration/rescore.py)
+      - key: crm/rescore-tenant
+        value:
+          applyLimitPerUniqueValue: true
+        limit: 1
 """
 
 
@@ -43,7 +48,7 @@ def _bin(name: str) -> str:
 
 def dagster_home(home: Path) -> Path:
     """`.crm/dagster` with our dagster.yaml: telemetry off, the run queue looked at every
-    second, one warehouse run at a time. Written when missing or still ours (a file someone
+    second, one warehouse run per set of marts and one rescore per tenant at a time. Written when missing or still ours (a file someone
     edited, without the header line, is kept)."""
     d = home / "dagster"
     d.mkdir(parents=True, exist_ok=True)

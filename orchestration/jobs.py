@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from dagster import AssetSelection, define_asset_job, in_process_executor
+from typing import TYPE_CHECKING
+
+from dagster import AssetSelection, JobDefinition, define_asset_job, in_process_executor
 
 from . import keys
+from .rescore import lead_rescore_job
+
+if TYPE_CHECKING:
+    from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 EVENT_MARTS_TAG = "crm/dbt-event-marts"
 SCORE_MARTS_TAG = "crm/dbt-score-marts"
@@ -102,13 +108,16 @@ incremental_refresh_job = define_asset_job(
 
 event_refresh_job = define_asset_job(
     "event_refresh",
-    selection=AssetSelection.assets(*keys.EVENT_DRIVEN_MODELS, *keys.EVENT_FRESH_MARTS),
+    selection=AssetSelection.assets(
+        *keys.EVENT_DRIVEN_MODELS, *keys.EVENT_FRESH_MARTS, *keys.EVENT_REFRESH_SCORES
+    ),
     executor_def=in_process_executor,
     description=(
         "On new landed events and API writes (the new-events sensor, every few seconds): the "
         "incremental models take the events in and the marts of the entities they name are "
-        "rebuilt, features included. One dbt invocation in one process: a run lasts seconds. "
-        "The rescoring of those entities follows (event_rescore)."
+        "rebuilt, features included; then the leads and deals they name are rescored with the "
+        "active models (the rules when there is none). One dbt invocation in one process: a run "
+        "lasts seconds. Customers' churn and segments follow (event_rescore)."
     ),
     tags=_event_marts,
 )
@@ -118,10 +127,10 @@ event_rescore_job = define_asset_job(
     selection=AssetSelection.assets(*keys.EVENT_SCORED, *keys.EVENT_SCORE_MARTS),
     executor_def=in_process_executor,
     description=(
-        "After an event_refresh (the refreshed-marts sensor passes its window): the leads, deals "
-        "and customers the window's events name are rescored with the active models (the rules "
-        "when there is none) and their segment memberships re-evaluated, then the marts over "
-        "scores and memberships are rebuilt. It overlaps the next event_refresh."
+        "After an event_refresh (the refreshed-marts sensor passes its window): the customers the "
+        "window's events name get their churn predictions and segment memberships re-evaluated, "
+        "then the marts over scores and memberships (the refresh's lead and deal scores "
+        "included) are rebuilt. It overlaps the next event_refresh."
     ),
     tags=_score_marts,
 )
@@ -138,7 +147,7 @@ segment_refresh_job = define_asset_job(
     ),
 )
 
-JOBS = [
+JOBS: list[UnresolvedAssetJobDefinition | JobDefinition] = [
     everything_job,
     observe_landing_job,
     lead_scoring_job,
@@ -148,4 +157,5 @@ JOBS = [
     event_refresh_job,
     event_rescore_job,
     segment_refresh_job,
+    lead_rescore_job,
 ]

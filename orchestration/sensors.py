@@ -10,6 +10,8 @@
   events name are rescored, their memberships re-evaluated). It overlaps the next refresh.
 - `stale_segments_sensor` (every 5 s): segments asked for (POST /segments/{id}/recalculate) or
   failed a minute ago are recalculated by a `segment_refresh` run.
+- `rescore_requests_sensor` (every 5 s): each tenant rescore asked for (POST /leads/rescore),
+  and each one left running past its bound by a run that died, gets a `lead_rescore` run.
 
 The run history is the state: the window a run took is its run config (`EventWindow`), so a
 lost cursor or a restarted daemon resumes where the last successful run ended.
@@ -38,6 +40,7 @@ from dagster import (
 from .event_window import window_config
 from .jobs import event_refresh_job, event_rescore_job, segment_refresh_job
 from .landing import newest_landing_times
+from .rescore import REQUEST_TAG, TENANT_TAG, lead_rescore, lead_rescore_job
 from .resources import PostgresResource
 from .segments import segment_recalculation
 
@@ -196,4 +199,64 @@ def stale_segments_sensor(context: SensorEvaluationContext, postgres: PostgresRe
     )
 
 
-SENSORS = [new_events_sensor, refreshed_marts_sensor, stale_segments_sensor]
+@sensor(
+    job=lead_rescore_job,
+    minimum_interval_seconds=INTERVAL_SECONDS,
+    default_status=DefaultSensorStatus.RUNNING,
+    description=(
+        "Tenant rescores asked for through the API (crm.lead_rescore_requests): one lead_rescore "
+        "run per request, one per tenant at a time; a request left running by a run that died is "
+        "taken again past its bound."
+    ),
+)
+def rescore_requests_sensor(context: SensorEvaluationContext, postgres: PostgresResource):
+    from ml import rescore
+
+    asks: list[RunRequest] = []
+    waiting: list[str] = []
+    now = datetime.now(UTC).timestamp()
+    for request in rescore.due(postgres.url):
+        records = context.instance.get_run_records(
+            RunsFilter(job_name=lead_rescore_job.name, tags={REQUEST_TAG: request.id})
+        )
+        live = [r for r in records if r.dagster_run.status in _UNFINISHED]
+        if live:
+            waiting.append(f"{request.id[:8]} ({live[0].dagster_run.status.value.lower()})")
+            continue
+        if records and request.status == "pending":
+            # its run ended before the step could take it (cancelled, failed to start)
+            last = records[0].dagster_run
+            rescore.fail(
+                postgres.url,
+                request.id,
+                f"run {last.run_id} ended {last.status.value.lower()} before it took the request",
+            )
+            continue
+        if request.status == "running":  # past the bound with no live run: its run died
+            if len(records) >= rescore.MAX_ATTEMPTS:
+                rescore.fail(
+                    postgres.url, request.id, f"no run finished it in {rescore.MAX_ATTEMPTS} attempts"
+                )
+                continue
+            if (
+                records
+                and now - records[0].create_timestamp.timestamp() < rescore.RUNNING_BOUND.total_seconds()
+            ):
+                continue  # the last attempt is recent: give it the bound too
+        asks.append(
+            RunRequest(
+                run_key=f"{request.id}/{len(records)}",
+                run_config={"ops": {lead_rescore.name: {"config": {"request_id": request.id}}}},
+                tags={
+                    TRIGGER_TAG: "rescore_requests",
+                    REQUEST_TAG: request.id,
+                    TENANT_TAG: request.tenant_id,
+                },
+            )
+        )
+    if asks:
+        return asks
+    return SkipReason(f"rescores under way: {', '.join(waiting)}" if waiting else "no rescore asked for")
+
+
+SENSORS = [new_events_sensor, refreshed_marts_sensor, stale_segments_sensor, rescore_requests_sensor]

@@ -1,6 +1,7 @@
-"""The seed's CRMAIService reads and CRMService.scoreLeads, answered on demand: lead score and
-its explanation, deal win probability, churn with its factors, next best actions, the revenue
-forecast of a pipeline over a timeframe, and a tenant-wide lead rescore.
+"""The seed's CRMAIService reads answered on demand: lead score and its explanation, deal win
+probability, churn with its factors, next best actions, the revenue forecast of a pipeline over
+a timeframe; and CRMService.scoreLeads, a tenant-wide lead rescore that the API records as a
+request (crm.lead_rescore_requests) and the ML jobs carry out: the API never writes scores.
 
 Each answer is computed at request time from the entity's current row of its feature mart and
 the tenant's active model (kept loaded per process: `_active_models`), by the functions the
@@ -17,11 +18,12 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import polars as pl
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from api.core.auth import Principal
-from api.core.db import fetchall
+from api.core.db import Conn, fetchall, fetchone
+from api.core.writes import record_audit_only
 from api.deps import Db, Requires
 from api.routes._common import check_owner, get_row, respond
 from api.routes._features import entity_row, feature_frame
@@ -33,11 +35,11 @@ from api.schemas.scores import (
     LeadScoreExplanationOut,
     LeadScoreOut,
     NextBestActionsOut,
-    RescoreOut,
+    RescoreRequestOut,
     RevenueForecastOut,
 )
 from crm.errors import CRMError, CRMErrorCode
-from ml import forecast, marts, scoring, service, specs
+from ml import forecast, marts, service, specs
 
 router = APIRouter(responses=ERRORS)
 LeadReader = Annotated[Principal, Requires("leads:read")]
@@ -97,55 +99,107 @@ async def explain_lead_score(lead_id: UUID, p: LeadReader, db: Db, state: OnDema
     return await _lead_answer(lead_id, p, db, state, explain=True)
 
 
-_rescoring: dict[UUID, asyncio.Lock] = {}
+RESCORE_PATH = "/leads/rescore"
+
+
+def _rescore_out(row: dict[str, Any]) -> dict[str, Any]:
+    return row | {"links": {"self": f"{RESCORE_PATH}/{row['id']}"}}
+
+
+async def _lead_features_built(conn: Conn, tenant: UUID) -> None:
+    """503 unless the warehouse has built lead features for the tenant, decided now rather than
+    by a run that would find nothing to score (a catalog look-up and an EXISTS that stops at the
+    tenant's first row)."""
+    row = await fetchone(conn, "SELECT to_regclass(%s) IS NOT NULL AS built", (marts.LEADS,))
+    if row is None or not row["built"]:
+        raise CRMError(
+            CRMErrorCode.SCORING_SERVICE_UNAVAILABLE,
+            f"{marts.LEADS} is not built yet: scores need the warehouse's features (run dbt)",
+            {"table": marts.LEADS},
+        )
+    row = await fetchone(
+        conn, f"SELECT EXISTS (SELECT 1 FROM {marts.LEADS} WHERE tenant_id = %s) AS some", (tenant,)
+    )
+    if row is None or not row["some"]:
+        raise CRMError(
+            CRMErrorCode.SCORING_SERVICE_UNAVAILABLE,
+            "no lead features for your tenant yet: the warehouse has not taken its leads in",
+            {"table": marts.LEADS},
+        )
 
 
 @router.post(
-    "/leads/rescore",
+    RESCORE_PATH,
     tags=["leads"],
-    response_model=RescoreOut,
+    status_code=202,
+    response_model=RescoreRequestOut,
     responses={503: {"description": "the lead features are not built yet"}},
 )
-async def rescore_leads(p: LeadWriter, request: Request):
-    """scoreLeads(tenantId): score every lead of your tenant again, as the scoring job does
-    (its features from analytics.ml_features__leads, the active lead model of ml.model_versions
-    or the rules) and store the scores the lead reads answer with. One rescore per tenant at a
-    time; a sales_rep may not rescore the whole tenant."""
+async def rescore_leads(p: LeadWriter, db: Db):
+    """scoreLeads(tenantId): ask for every lead of your tenant to be scored again, as the
+    scoring job does (its features from analytics.ml_features__leads, the active lead model of
+    ml.model_versions or the rules). 202 with the request: the ML jobs act on it within seconds
+    (the rescore sensor, every 5 s) and store the scores the lead reads answer with; poll
+    `links.self` (GET /leads/rescore/{id}) for `status` done (rows, method) or failed (error).
+    While a request of your tenant waits, asking again returns that one. A sales_rep may not
+    rescore the whole tenant."""
     if p.own_only:
         raise CRMError(
             CRMErrorCode.FORBIDDEN,
             "a sales_rep may not rescore the tenant's leads",
             {"permission": "leads:write"},
         )
-    url = request.app.state.settings.core.database_url
-    if not url:
+    async with db.tx(p.tenant_id) as conn:
+        await _lead_features_built(conn, p.tenant_id)
+        for _ in range(3):  # the waiting request, or a new one (a run may take the waiting one meanwhile)
+            row = await fetchone(
+                conn,
+                "INSERT INTO crm.lead_rescore_requests (tenant_id, requested_by) VALUES (%s, %s)"
+                " ON CONFLICT (tenant_id) WHERE status = 'pending' DO NOTHING RETURNING *",
+                (p.tenant_id, p.actor_id),
+            )
+            if row is not None:
+                await record_audit_only(
+                    conn,
+                    p,
+                    table="lead_rescore_requests",
+                    action="requested",
+                    entity_id=row["id"],
+                    before=None,
+                    after=row,
+                )
+                break
+            row = await fetchone(
+                conn,
+                "SELECT * FROM crm.lead_rescore_requests WHERE tenant_id = %s AND status = 'pending'",
+                (p.tenant_id,),
+            )
+            if row is not None:
+                break
+        else:
+            raise CRMError(CRMErrorCode.INTERNAL_ERROR, "the rescore request could not be recorded", {})
+    resp = _out(RescoreRequestOut, _rescore_out(row))
+    resp.status_code = 202
+    resp.headers["Location"] = f"{RESCORE_PATH}/{row['id']}"
+    return resp
+
+
+@router.get(
+    RESCORE_PATH + "/{request_id}",
+    tags=["leads"],
+    response_model=RescoreRequestOut,
+    responses=NOT_FOUND,
+)
+async def rescore_request(request_id: UUID, p: LeadReader, db: Db):
+    """A tenant rescore asked for (POST /leads/rescore): pending, running, done (rows, method,
+    fallback reason) or failed (error). Another tenant's requests are not found."""
+    async with db.tx(p.tenant_id) as conn:
+        row = await fetchone(conn, "SELECT * FROM crm.lead_rescore_requests WHERE id = %s", (request_id,))
+    if row is None:
         raise CRMError(
-            CRMErrorCode.SCORING_SERVICE_UNAVAILABLE,
-            "the scoring writer is not configured (DATABASE_URL)",
-            {},
+            CRMErrorCode.NOT_FOUND, f"rescore request {request_id} not found", {"id": str(request_id)}
         )
-    tenant = str(p.tenant_id)
-    at = datetime.now(UTC)
-    async with _rescoring.setdefault(p.tenant_id, asyncio.Lock()):
-        run = await asyncio.to_thread(scoring.score_model, url, specs.LEAD, as_of=at, tenants=[tenant])
-    if not run.tenants:
-        raise CRMError(
-            CRMErrorCode.SCORING_SERVICE_UNAVAILABLE,
-            "no lead features for your tenant yet (run dbt)",
-            {"table": marts.LEADS},
-        )
-    summary = run.summary()
-    return _out(
-        RescoreOut,
-        {
-            "tenant_id": tenant,
-            "rows": summary["rows"],
-            "method": summary["method"],
-            "methods": summary["methods"],
-            "fallback_reason": run.fallback.get(tenant),
-            "scored_at": at,
-        },
-    )
+    return _out(RescoreRequestOut, _rescore_out(row))
 
 
 @router.get(

@@ -62,15 +62,29 @@ class LeadScoreExplanationOut(LeadScoreOut):
     base_points: float | None = None
 
 
-class RescoreOut(BaseModel):
-    """scoreLeads(tenantId): the tenant's leads scored again and stored."""
+class RescoreLinks(BaseModel):
+    self: str = Field(description="where the request's state is read (GET)")
 
+
+class RescoreRequestOut(BaseModel):
+    """scoreLeads(tenantId), asked for: the tenant's leads are scored again by the ML jobs
+    within seconds (the rescore sensor). Poll `links.self` until `status` is done or failed."""
+
+    id: UUID
     tenant_id: UUID
-    rows: int = Field(description="leads scored")
-    method: str = Field(description="'model', 'rules' or 'mixed'")
-    methods: dict[str, int] = Field(description="leads scored per method")
-    fallback_reason: str | None = None
-    scored_at: datetime
+    status: Literal["pending", "running", "done", "failed"] = Field(
+        description="pending (waiting for a run), running, done (the scores are stored), failed (see error)"
+    )
+    requested_by: UUID | None = Field(description="the user or API key that asked")
+    requested_at: datetime
+    started_at: datetime | None = Field(description="when a run took it")
+    finished_at: datetime | None
+    rows: int | None = Field(description="leads scored (once done)")
+    method: str | None = Field(description="'model', 'rules' or 'mixed' (once done)")
+    methods: dict[str, int] = Field(description="leads scored per method (once done)")
+    fallback_reason: str | None = Field(description="why the rules answered (no active model, ...)")
+    error: str | None = Field(description="why it failed")
+    links: RescoreLinks
 
 
 class DealProbabilityOut(Scored):

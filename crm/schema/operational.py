@@ -400,6 +400,45 @@ idempotency_keys = Table(
     schema=CRM,
 )
 
+# --- requests the jobs act on ----------------------------------------------------------------
+
+RESCORE_STATUSES = ("pending", "running", "done", "failed")
+"""A tenant rescore's life: asked for (API), taken by a run, then its outcome (ML jobs)."""
+
+lead_rescore_requests = Table(
+    "lead_rescore_requests",
+    metadata,
+    # POST /leads/rescore records one; the rescore sensor hands it to a run of the ML jobs,
+    # which score the tenant's leads and record the outcome here (migration 1301)
+    uuid_pk(),
+    tenant_fk(),
+    Column("requested_by", UUID(as_uuid=True)),  # the user or API key that asked
+    created_at("requested_at"),
+    Column("status", Text, nullable=False, server_default=text("'pending'")),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("rows", Integer),  # leads scored
+    Column("method", Text),  # model | rules | mixed
+    json_col("methods"),  # leads scored per method
+    Column("fallback_reason", Text),
+    Column("error", Text),
+    CheckConstraint(f"status IN ({', '.join(repr(s) for s in RESCORE_STATUSES)})", name="status"),
+    # one waiting request per tenant: a second POST gets it back
+    Index(
+        "uq_lead_rescore_requests_pending",
+        "tenant_id",
+        unique=True,
+        postgresql_where=text("status = 'pending'"),
+    ),
+    # what the sensor looks at
+    Index(
+        "ix_lead_rescore_requests_open",
+        "requested_at",
+        postgresql_where=text("status IN ('pending', 'running')"),
+    ),
+    schema=CRM,
+)
+
 MUTABLE_TABLES = (
     tenants,
     users,
@@ -415,6 +454,7 @@ MUTABLE_TABLES = (
 
 __all__ = [
     "MUTABLE_TABLES",
+    "RESCORE_STATUSES",
     "api_keys",
     "audit_log",
     "customer_segment_memberships",
@@ -425,6 +465,7 @@ __all__ = [
     "deals",
     "idempotency_keys",
     "lead_activities",
+    "lead_rescore_requests",
     "leads",
     "marketing_campaigns",
     "outbox",

@@ -288,28 +288,89 @@ def test_the_rules_answer_while_the_active_model_cannot_load(
     assert (body["method"], body["model_version"]) == ("model", good.label)
 
 
-def test_tenant_rescore_writes_the_scores_the_lead_reads_answer_with(
-    world, world_client, world_as, world_sql
-) -> None:
+def test_tenant_rescore_is_a_request_the_ml_jobs_carry_out(world, world_client, world_as, world_sql) -> None:
+    """scoreLeads: POST records a request (202) and, while it waits, asking again returns it;
+    GET answers its state, in the caller's tenant only; the API writes no score. The ML step the
+    rescore sensor's run calls (tests/orchestration/test_rescore_requests.py runs it through
+    Dagster) scores the tenant's leads, and the request says done with the rows and method."""
+    from ml import rescore
+
     tenant = world.modelled
-    before = world_sql(
-        "SELECT max(scored_at) AS at, count(*) AS n FROM ml.lead_scores WHERE tenant_id = %s", tenant
-    )[0]
-    r = world_client.post("/leads/rescore", headers=world_as(tenant))
-    assert r.status_code == 200, r.text
-    body = r.json()
+    h = world_as(tenant)
+    scored = "SELECT max(scored_at) AS at FROM ml.lead_scores WHERE tenant_id = %s"
+    before = world_sql(scored, tenant)[0]["at"]
+    r = world_client.post("/leads/rescore", headers=h)
+    assert r.status_code == 202, r.text
+    asked = r.json()
+    assert (asked["status"], asked["tenant_id"], asked["requested_by"]) == (
+        "pending",
+        tenant,
+        world.users[tenant],
+    )
+    assert (asked["rows"], asked["method"], asked["methods"], asked["started_at"]) == (None, None, {}, None)
+    assert r.headers["location"] == asked["links"]["self"] == f"/leads/rescore/{asked['id']}"
+    again = world_client.post("/leads/rescore", headers=h)
+    assert again.status_code == 202 and again.json() == asked  # coalesced while it waits
+    got = world_client.get(asked["links"]["self"], headers=h)
+    assert got.status_code == 200 and got.json() == asked
+    assert world_sql(scored, tenant)[0]["at"] == before  # the API scored nothing
+    audit = world_sql(
+        "SELECT action, actor_id::text AS actor FROM crm.audit_log WHERE entity_id = %s", asked["id"]
+    )
+    assert audit == [{"action": "requested", "actor": world.users[tenant]}]
+
+    # another tenant neither sees it nor joins it; unknown ids are 404 too
+    other = world_as(world.rules_only)
+    r = world_client.get(asked["links"]["self"], headers=other)
+    assert r.status_code == 404 and r.json()["code"] == "NOT_FOUND"
+    assert world_client.get(f"/leads/rescore/{uuid.uuid4()}", headers=h).status_code == 404
+    theirs = world_client.post("/leads/rescore", headers=other).json()
+    assert theirs["id"] != asked["id"] and theirs["tenant_id"] == world.rules_only
+    # a sales_rep may not rescore the tenant, an analyst may not write
+    for role, code in (("sales_rep", "FORBIDDEN"), ("analyst", "FORBIDDEN")):
+        r = world_client.post("/leads/rescore", headers=world_as(tenant, role))
+        assert r.status_code == 403 and r.json()["code"] == code
+    # a tenant the warehouse has no lead features for: 503 now, no request
+    empty = str(uuid.uuid4())
+    world_sql(
+        "INSERT INTO crm.tenants (id, slug, name) VALUES (%s, %s, 'Empty')", empty, f"empty-{empty[:8]}"
+    )
+    r = world_client.post("/leads/rescore", headers=world_as(empty, user=str(uuid.uuid4())))
+    assert r.status_code == 503 and r.json()["code"] == "SCORING_SERVICE_UNAVAILABLE"
+    assert r.json()["context"]["table"] == "analytics.ml_features__leads"
+    assert (
+        world_sql("SELECT count(*) AS n FROM crm.lead_rescore_requests WHERE tenant_id = %s", empty)[0]["n"]
+        == 0
+    )
+
+    # the ML step: every lead of the tenant scored, the request done with what was written
     leads = world_sql("SELECT count(*) AS n FROM analytics.ml_features__leads WHERE tenant_id = %s", tenant)[
         0
     ]["n"]
-    assert body["rows"] == leads and body["methods"] == {"model": leads} and body["fallback_reason"] is None
+    summary = rescore.rescore(world.url, asked["id"])
+    assert summary["rows"] == leads
+    done = world_client.get(asked["links"]["self"], headers=h).json()
+    assert (done["status"], done["rows"], done["method"], done["methods"]) == (
+        "done",
+        leads,
+        "model",
+        {"model": leads},
+    )
+    assert done["fallback_reason"] is None and done["error"] is None
+    assert done["requested_at"] <= done["started_at"] <= done["finished_at"]
     after = world_sql(
         "SELECT min(scored_at) AS at, count(*) AS n FROM ml.lead_scores WHERE tenant_id = %s", tenant
     )[0]
-    assert after["n"] == leads and after["at"] > before["at"]
-    r = world_client.post("/leads/rescore", headers=world_as(tenant, "sales_rep"))
-    assert r.status_code == 403
-    r = world_client.post("/leads/rescore", headers=world_as(tenant, "analyst"))
-    assert r.status_code == 403
+    assert after["n"] == leads and after["at"] > before
+    assert rescore.rescore(world.url, asked["id"])["skipped"]  # a finished request is not done twice
+    # the rules-only tenant's: done by the rules, saying why
+    rescore.rescore(world.url, theirs["id"])
+    rules = world_client.get(theirs["links"]["self"], headers=other).json()
+    assert (rules["status"], rules["method"]) == ("done", "rules") and rules["rows"] > 0
+    assert "no active lead_scoring model" in rules["fallback_reason"]
+    # once it is taken, asking again makes a new request
+    r = world_client.post("/leads/rescore", headers=h)
+    assert r.status_code == 202 and r.json()["id"] != asked["id"] and r.json()["status"] == "pending"
 
 
 def test_lead_reads_carry_the_written_scores_and_clients_cannot_set_them(
@@ -335,6 +396,23 @@ def test_lead_reads_carry_the_written_scores_and_clients_cannot_set_them(
     stored = world_sql("SELECT score FROM ml.lead_scores WHERE lead_id = %s", one["id"])[0]["score"]
     got = world_client.get(f"/leads/{one['id']}", headers=h).json()
     assert got["score"] == stored == got["score_explanation"]["score"]
+    # an update answers the written score too, not the lead row's own column
+    updated = world_client.patch(f"/leads/{one['id']}", json={"company": "Rescored Ltd"}, headers=h)
+    assert updated.status_code == 200 and updated.json()["score"] == stored
+    assert updated.json()["score_reason"] == one["score_reason"]
+    got = world_client.get(f"/leads/{one['id']}", headers=h).json()
+    # a lead just created is not scored yet: score null, and min_score leaves it out
+    made = world_client.post(
+        "/leads", json={"email": f"{uuid.uuid4().hex[:8]}@new.test", "source": "web"}, headers=h
+    )
+    assert made.status_code == 201 and (made.json()["score"], made.json()["score_reason"]) == (None, None)
+    email = made.json()["email"]
+    listed = world_client.get("/leads", params={"email": email}, headers=h).json()["items"]
+    assert [(i["id"], i["score"]) for i in listed] == [(made.json()["id"], None)]
+    assert (
+        world_client.get("/leads", params={"email": email, "min_score": 0}, headers=h).json()["items"] == []
+    )
+    assert world_client.get(f"/leads/{made.json()['id']}", headers=h).json()["score"] is None
     for field in ("score", "score_reason"):
         r = world_client.patch(f"/leads/{one['id']}", json={field: 100}, headers=h)
         assert r.status_code == 422 and r.json()["context"]["field"] == field

@@ -115,6 +115,13 @@ def test_grants_follow_the_one_writer_per_schema_rule(empty_db: str) -> None:
         ("crm_transform", "raw.web_events", "SELECT"): True,
         ("crm_api", "raw.tickets", "INSERT"): False,
         ("crm_reader", "crm.leads", "SELECT"): False,
+        # rescore requests: the API asks and reads, the ML jobs move them along
+        ("crm_api", "crm.lead_rescore_requests", "INSERT"): True,
+        ("crm_api", "crm.lead_rescore_requests", "UPDATE"): False,
+        ("crm_api", "crm.lead_rescore_requests", "DELETE"): False,
+        ("crm_ml", "crm.lead_rescore_requests", "UPDATE"): True,
+        ("crm_ml", "crm.lead_rescore_requests", "INSERT"): False,
+        ("crm_ml", "crm.leads", "SELECT"): False,
     }
     with psycopg.connect(empty_db) as conn:
         for (role, table, priv), expected in checks.items():

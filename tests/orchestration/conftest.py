@@ -1,13 +1,17 @@
 """Fixtures for the Dagster tests: the dbt manifest (prepared once, as `make dbt-manifest` does),
-the Definitions loaded after it, one world of scale S landed straight into raw.*, and one run of
-the whole graph over it (shared by the tests of the graph and of the event-driven refresh)."""
+the Definitions loaded after it, one world of scale S landed straight into raw.*, one run of
+the whole graph over it (shared by the tests of the graph and of the event-driven refresh), and
+the API over that world (the requests the sensors act on)."""
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
+import psycopg
 import pytest
 
 from crm.settings import get_settings
@@ -85,3 +89,32 @@ def full_run(defs, seeded_db: str, dagster_instance):
         instance=dagster_instance, raise_on_error=False
     )
     return observed, built
+
+
+@pytest.fixture(scope="session")
+def api(full_run, seeded_db: str, crm_home: Path) -> Iterator[tuple[httpx.Client, str]]:
+    """The API as a real uvicorn process on the built world, with an admin's token, and the
+    admin's tenant."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
+    from api_testkit import JWT_SECRET, start_api, stop_api
+
+    from api.core.auth import mint_token
+    from api.core.config import ApiSettings
+    from crm.settings import Settings
+
+    class TestApiSettings(ApiSettings):
+        @property
+        def core(self) -> Settings:
+            return Settings(jwt_secret=JWT_SECRET)
+
+    with psycopg.connect(seeded_db) as conn:
+        tenant, admin = conn.execute(
+            "select tenant_id::text, id from crm.users where role = 'admin' order by tenant_id, id limit 1"
+        ).fetchone()
+    proc, url = start_api(seeded_db, crm_home)
+    token = mint_token(TestApiSettings(), admin, tenant, ["admin"])
+    try:
+        with httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {token}"}) as c:
+            yield c, tenant
+    finally:
+        stop_api(proc)

@@ -26,6 +26,7 @@ def test_definitions_load_and_jobs_resolve(defs) -> None:
         "new_events_sensor",
         "refreshed_marts_sensor",
         "stale_segments_sensor",
+        "rescore_requests_sensor",
     }
 
 
@@ -118,7 +119,8 @@ def test_every_model_spec_has_its_training_assets() -> None:
 
 def test_event_driven_jobs_run_in_one_process_with_one_dbt_step(defs) -> None:
     """A refresh lasts seconds only if it is not split into processes and dbt invocations: the
-    marts refresh is one dbt step; the rescoring is its Python steps and one dbt step after."""
+    marts refresh is one dbt step and the lead and deal scores after it (a write's score in the
+    same run); the rescoring is its Python steps and one dbt step after."""
     refresh = defs.resolve_job_def("event_refresh")
     rescore = defs.resolve_job_def("event_rescore")
     for job in (refresh, rescore):
@@ -126,25 +128,28 @@ def test_event_driven_jobs_run_in_one_process_with_one_dbt_step(defs) -> None:
     dbt_steps = lambda job: [n for n in job.graph.node_dict if n.startswith("crm_dbt")]  # noqa: E731
     assert len(dbt_steps(refresh)) == 1
     assert len(dbt_steps(rescore)) == 1
-    assert {"ml__lead_scores", "ml__deal_probabilities", "ml__churn_predictions"} <= set(
-        rescore.graph.node_dict
-    )
-    assert "crm__customer_segment_memberships" in rescore.graph.node_dict
+    assert {"ml__lead_scores", "ml__deal_probabilities"} <= set(refresh.graph.node_dict)
+    assert {"ml__churn_predictions", "crm__customer_segment_memberships"} <= set(rescore.graph.node_dict)
+    assert not {"ml__lead_scores", "ml__deal_probabilities"} & set(rescore.graph.node_dict)
 
 
 def test_warehouse_jobs_carry_the_tags_the_queue_limits(defs) -> None:
     """Two runs building one dbt table must not overlap: every job running dbt carries the tag of
-    each set of marts it builds, and the instance limits each tag to one run."""
+    each set of marts it builds, and the instance limits each tag to one run (and tenant
+    rescores to one per tenant)."""
     import yaml
 
     from orchestration.instance import DAGSTER_YAML
     from orchestration.jobs import EVENT_MARTS_TAG, SCORE_MARTS_TAG
+    from orchestration.rescore import TENANT_TAG
 
-    limits = {
-        t["key"]: t["limit"]
-        for t in yaml.safe_load(DAGSTER_YAML)["concurrency"]["runs"]["tag_concurrency_limits"]
-    }
-    assert limits == {EVENT_MARTS_TAG: 1, SCORE_MARTS_TAG: 1}
+    configured = yaml.safe_load(DAGSTER_YAML)["concurrency"]["runs"]["tag_concurrency_limits"]
+    limits = {t["key"]: t["limit"] for t in configured}
+    assert limits == {EVENT_MARTS_TAG: 1, SCORE_MARTS_TAG: 1, TENANT_TAG: 1}
+    # tenant rescores: one per tenant, not one in all
+    assert [t.get("value") for t in configured if t["key"] == TENANT_TAG] == [
+        {"applyLimitPerUniqueValue": True}
+    ]
     g = defs.resolve_asset_graph()
     dbt_keys = {
         k for k in g.get_all_asset_keys() if g.get(k).group_name in {"staging", "intermediate", "marts"}

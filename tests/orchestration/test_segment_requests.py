@@ -6,49 +6,16 @@ error, and the sensor retries it a minute later (not at every tick)."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
-import httpx
 import psycopg
-import pytest
 from dagster import DagsterEventType, RunRequest, SkipReason, build_sensor_context
 
 from orchestration.resources import PostgresResource
 from orchestration.sensors import stale_segments_sensor
 from warehouse.segments import RETRY_AFTER
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
-from api_testkit import JWT_SECRET, start_api, stop_api
-
 ACTIVE = {"field": "lifecycle_stage", "op": "eq", "value": "ACTIVE"}
-
-
-@pytest.fixture(scope="module")
-def api(full_run, seeded_db: str, crm_home: Path) -> Iterator[tuple[httpx.Client, str]]:
-    """The API as a real uvicorn process on the built world, with an admin's token."""
-    from api.core.auth import mint_token
-    from api.core.config import ApiSettings
-    from crm.settings import Settings
-
-    class TestApiSettings(ApiSettings):
-        @property
-        def core(self) -> Settings:
-            return Settings(jwt_secret=JWT_SECRET)
-
-    with psycopg.connect(seeded_db) as conn:
-        tenant, admin = conn.execute(
-            "select tenant_id::text, id from crm.users where role = 'admin' order by tenant_id, id limit 1"
-        ).fetchone()
-    proc, url = start_api(seeded_db, crm_home)
-    token = mint_token(TestApiSettings(), admin, tenant, ["admin"])
-    try:
-        with httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {token}"}) as c:
-            yield c, tenant
-    finally:
-        stop_api(proc)
 
 
 def _tick(url: str, instance):
