@@ -68,6 +68,20 @@ def check_owner(p: Principal, row: dict[str, Any], label: str) -> None:
         )
 
 
+async def check_owned_ref(conn: Conn, p: Principal, table: str, ref_id: UUID | None, field: str) -> None:
+    """A sales_rep may only point a record at a lead or deal assigned to it (a reference is a
+    write to what it names: another rep's lead attached to one's own deal is 403)."""
+    if not p.own_only or ref_id is None:
+        return
+    row = await fetchone(conn, f"SELECT id, assigned_user_id FROM crm.{table} WHERE id = %s", (ref_id,))
+    if row is not None and row["assigned_user_id"] != p.user_id:
+        raise CRMError(
+            CRMErrorCode.FORBIDDEN,
+            f"{field} {ref_id} is not assigned to you",
+            {"field": field, "permission": "own records only"},
+        )
+
+
 def owner_for_create(p: Principal, requested: UUID | None) -> UUID | None:
     if not p.own_only:
         return requested

@@ -24,6 +24,7 @@ from api.core.writes import (
 )
 from api.deps import Db, IdempotencyKey, IfMatch, Paging, Requires, expected_version, request_id
 from api.routes._common import (
+    check_owned_ref,
     check_owner,
     create,
     get_row,
@@ -165,6 +166,7 @@ async def create_deal(body: DealCreate, p: Writer, db: Db, request: Request, ide
                 ("users", owner, "assigned_user_id"),
             ],
         )
+        await check_owned_ref(conn, p, "leads", body.lead_id, "lead_id")
         row = {
             "id": new_id(),
             "tenant_id": p.tenant_id,

@@ -8,8 +8,9 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 
 from api.core.auth import Principal
-from api.core.db import fetchone
-from api.deps import Db, IdempotencyKey, IfMatch, Paging, Requires
+from api.core.db import fetchall, fetchone
+from api.core.writes import now, record_change, update_row
+from api.deps import Db, IdempotencyKey, IfMatch, Paging, Requires, request_id
 from api.routes._common import get_row, page_of, respond, row_response
 from api.routes._crud import create_entity, update_entity
 from api.schemas.catalog import PipelineCreate, PipelineOut, PipelineUpdate
@@ -31,13 +32,36 @@ def _check_stages(stages: list[dict[str, Any]]) -> None:
         )
 
 
-async def _one_default(conn: Any, row: dict[str, Any], before: dict[str, Any] | None) -> None:
-    if row.get("is_default"):
-        # one default pipeline per tenant: the others stop being default (not versioned: a flag)
-        await conn.execute(
-            "UPDATE crm.sales_pipelines SET is_default = false WHERE is_default AND id <> %s",
-            (before["id"] if before else row["id"],),
+def _one_default(p: Principal, request: Request) -> Any:
+    """The check of a write that makes a pipeline the default: the tenant's other default
+    pipelines stop being default, each a versioned, audited change with its event."""
+
+    async def check(conn: Any, row: dict[str, Any], before: dict[str, Any] | None) -> None:
+        if not row.get("is_default"):
+            return
+        keep = before["id"] if before else row["id"]
+        others = await fetchall(
+            conn,
+            "SELECT * FROM crm.sales_pipelines WHERE is_default AND id <> %s ORDER BY id FOR UPDATE",
+            (keep,),
         )
+        for old in others:
+            after = await update_row(
+                conn, "sales_pipelines", old["id"], {"is_default": False, "updated_at": now()}
+            )
+            await record_change(
+                conn,
+                p,
+                table="sales_pipelines",
+                entity="pipeline",
+                action="updated",
+                entity_id=old["id"],
+                before=old,
+                after=after,
+                request_id=request_id(request),
+            )
+
+    return check
 
 
 @router.post("", status_code=201, response_model=PipelineOut, responses=CONFLICT)
@@ -47,7 +71,14 @@ async def create_pipeline(
     values = body.model_dump(mode="json")
     _check_stages(values["stages"])
     return await create_entity(
-        db, p, request, idem, table="sales_pipelines", entity="pipeline", values=values, check=_one_default
+        db,
+        p,
+        request,
+        idem,
+        table="sales_pipelines",
+        entity="pipeline",
+        values=values,
+        check=_one_default(p, request),
     )
 
 
@@ -70,6 +101,7 @@ async def update_pipeline(
 ):
     """Changing stages is refused (409) while open deals sit in a stage that would disappear."""
     changes = body.model_dump(mode="json", exclude_unset=True, exclude={"version"})
+    make_default = _one_default(p, request)
 
     async def check(conn: Any, ch: dict[str, Any], before: dict[str, Any] | None) -> None:
         if "stages" in ch:
@@ -87,7 +119,7 @@ async def update_pipeline(
                     f"{stuck['n']} deal(s) are in stage {stuck['stage']!r}, which the new stages drop",
                     {"field": "stages", "stage": stuck["stage"]},
                 )
-        await _one_default(conn, ch, before)
+        await make_default(conn, ch, before)
 
     return await update_entity(
         db,
