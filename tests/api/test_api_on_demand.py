@@ -331,11 +331,16 @@ def test_tenant_rescore_is_a_request_the_ml_jobs_carry_out(world, world_client, 
         r = world_client.post("/leads/rescore", headers=world_as(tenant, role))
         assert r.status_code == 403 and r.json()["code"] == code
     # a tenant the warehouse has no lead features for: 503 now, no request
-    empty = str(uuid.uuid4())
+    empty, admin = str(uuid.uuid4()), str(uuid.uuid4())
     world_sql(
         "INSERT INTO crm.tenants (id, slug, name) VALUES (%s, %s, 'Empty')", empty, f"empty-{empty[:8]}"
     )
-    r = world_client.post("/leads/rescore", headers=world_as(empty, user=str(uuid.uuid4())))
+    world_sql(
+        "INSERT INTO crm.users (id, tenant_id, email, role) VALUES (%s, %s, 'admin@empty.test', 'admin')",
+        admin,
+        empty,
+    )
+    r = world_client.post("/leads/rescore", headers=world_as(empty, user=admin))
     assert r.status_code == 503 and r.json()["code"] == "SCORING_SERVICE_UNAVAILABLE"
     assert r.json()["context"]["table"] == "analytics.ml_features__leads"
     assert (
