@@ -103,9 +103,15 @@ EVENT_FRESH_MARTS = (
 """The marts describing "now" that a write or a landed event changes, rebuilt whole by the
 event-driven refresh (seconds at scale S; crm.* has no change feed they could merge from)."""
 
-EVENT_SCORED = (LEAD_SCORES, DEAL_PROBABILITIES, CHURN_PREDICTIONS, SEGMENTS)
-"""The ML scores and segment memberships the event-driven refresh brings up to date for the
-entities the window's events name (the steps read the ids from `orchestration.event_window`)."""
+EVENT_REFRESH_SCORES = (LEAD_SCORES, DEAL_PROBABILITIES)
+"""The scores the event-driven refresh writes itself, right after the features they read, for the
+leads and deals its events name: a logged call or a stage change has its new score in the same
+run instead of waiting for the rescoring's sensor tick and process start (tens of seconds). Cheap:
+the touched rows of a tenant frame (the steps read the ids from `orchestration.event_window`)."""
+
+EVENT_SCORED = (CHURN_PREDICTIONS, SEGMENTS)
+"""What the rescoring after a refresh brings up to date for the customers the window's events
+name: churn predictions and segment memberships."""
 
 EVENT_SCORE_MARTS = (
     mart_key("fct_lead_scores"),

@@ -10,6 +10,8 @@ to the rules when there is none or scoring fails, and say so in their metadata. 
 event-driven run (`EventWindow`) they rescore only the entities the run's events name.
 """
 
+import importlib
+import threading
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +79,16 @@ def _md(d: dict[str, Any]) -> dict[str, Any]:
         else:
             out[k] = MetadataValue.json(v)
     return out
+
+
+def import_ml_meanwhile() -> threading.Thread:
+    """Import the scoring code in a thread: a run that scores right after its dbt step (the
+    event-driven refresh) spends those seconds while dbt works in its own process, not after."""
+    thread = threading.Thread(
+        target=importlib.import_module, args=("ml.scoring",), name="import-ml", daemon=True
+    )
+    thread.start()
+    return thread
 
 
 def _spec(model: str) -> "ModelSpec":

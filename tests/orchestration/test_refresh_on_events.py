@@ -2,8 +2,8 @@
 real Postgres and dbt: events land in raw.* (as the lander lands them; an API write lands as its
 crm-changes event beside the row it wrote), `new_events_sensor` asks for an `event_refresh` over
 them, `refreshed_marts_sensor` for the `event_rescore` after it. The marts take the events in,
-and exactly the leads, deals and customers they name are rescored and re-evaluated for their
-segments."""
+and exactly the leads, deals and customers they name are rescored (leads and deals by the refresh
+itself) and re-evaluated for their segments."""
 
 from __future__ import annotations
 
@@ -187,6 +187,10 @@ def test_new_events_refresh_the_marts_then_rescore_only_what_they_name(loop: Loo
         (mrr_above_all,)
     ]
     assert isinstance(loop.new_events(), SkipReason)  # nothing new: no second refresh
+    # the refresh scored the leads and deals its events name itself; customers wait for the rescore
+    assert loop.scored_since("lead_scores", "lead_id", started) == {lead, new_lead}
+    assert loop.scored_since("deal_probabilities", "deal_id", started) == {deal}
+    assert loop.scored_since("churn_predictions", "customer_id", started) == set()
 
     rescore = loop.refreshed_marts()
     assert isinstance(rescore, RunRequest)
