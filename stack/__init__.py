@@ -1,7 +1,7 @@
 """The local stack and the `crm` command line: `crm up | down | status`, the demo.
 
 `up` starts what the environment does not provide (embedded Postgres when DATABASE_URL is
-unset, Tansu when KAFKA_BOOTSTRAP is unset), writes the addresses to `.crm/env` and keeps a PID
+unset, Tansu when KAFKA_BOOTSTRAP is unset, Redis when REDIS_URL is unset), writes the addresses to `.crm/env` and keeps a PID
 file per process. `down` stops every process that has a PID file under `.crm/run` (only ever
 things the project started) and nothing else.
 """
@@ -13,17 +13,18 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stack import kafka, procs
+from stack import kafka, procs, redis
 from stack.postgres import EmbeddedPostgres
 
 # Stopped in this order: consumers of the stores first.
-STOP_ORDER = ["app", "api", "dagster", "outbox-relay", "lander", kafka.NAME, "postgres"]
+STOP_ORDER = ["app", "api", "dagster", "outbox-relay", "lander", kafka.NAME, redis.NAME, "postgres"]
 
 
 @dataclass
 class StackState:
     database_url: str
     kafka_bootstrap: str
+    redis_url: str = ""
     started: list[str] = field(default_factory=list)
     external: list[str] = field(default_factory=list)
 
@@ -80,6 +81,13 @@ def up(home: Path) -> StackState:
         bootstrap = values["KAFKA_BOOTSTRAP"] = _address(kafka.start(home))
         started.append("kafka")
 
+    redis_url = os.environ.get("REDIS_URL")
+    if redis_url:
+        external.append("redis")
+    else:
+        redis_url = values["REDIS_URL"] = _address(redis.start(home))
+        started.append("redis")
+
     existing = read_env_file(env_path)
     if not os.environ.get("JWT_SECRET") and "JWT_SECRET" not in existing:
         values["JWT_SECRET"] = secrets.token_urlsafe(48)
@@ -87,7 +95,13 @@ def up(home: Path) -> StackState:
     from crm.settings import get_settings
 
     get_settings.cache_clear()
-    return StackState(database_url=db_url, kafka_bootstrap=bootstrap, started=started, external=external)
+    return StackState(
+        database_url=db_url,
+        kafka_bootstrap=bootstrap,
+        redis_url=redis_url,
+        started=started,
+        external=external,
+    )
 
 
 def down(home: Path) -> list[str]:

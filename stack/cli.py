@@ -71,7 +71,8 @@ def up(
         if name == "app":
             _print_sign_in(home, state.database_url)
     console.print(
-        f"Postgres  {state.database_url}\nKafka     {state.kafka_bootstrap}\nenv file  {home / 'env'}"
+        f"Postgres  {state.database_url}\nKafka     {state.kafka_bootstrap}\nRedis     {state.redis_url}"
+        f"\nenv file  {home / 'env'}"
     )
 
 
@@ -119,6 +120,8 @@ def env_cmd() -> None:
             print(f"export {k}='{v}'")
     if s.kafka_bootstrap:
         print(f"export KAFKA_BOOTSTRAP='{s.kafka_bootstrap}'")
+    if s.redis_url:
+        print(f"export REDIS_URL='{s.redis_url}'")
 
 
 @app.command()

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.cli import HEALTH_PATH
-from crm.settings import PROJECT_ROOT
+from crm.settings import PROJECT_ROOT, get_settings
 from orchestration.instance import SERVER_INFO_PATH
 from stack import procs
 
@@ -109,6 +109,9 @@ def start(
     env = {**service.env, **os.environ, "DATABASE_URL": database_url, "CRM_HOME": str(home)}
     if kafka_bootstrap:
         env["KAFKA_BOOTSTRAP"] = kafka_bootstrap
+    redis_url = get_settings().redis_url  # the environment's, else the local stack's (.crm/env)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
     rec = procs.spawn(
         home,
         name,

@@ -71,6 +71,28 @@ def kafka_bootstrap(crm_home: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def redis_url(crm_home: Path) -> Iterator[str]:
+    """REDIS_URL, else the local stack's own Redis (stack/redis.py) under the test home;
+    exported as REDIS_URL for the API processes the tests start."""
+    external = os.environ.get("REDIS_URL")
+    if external:
+        yield external
+        return
+    from stack import redis
+
+    rec = redis.start(crm_home)
+    assert rec.url is not None
+    os.environ["REDIS_URL"] = rec.url
+    get_settings.cache_clear()
+    try:
+        yield rec.url
+    finally:
+        redis.stop(crm_home)
+        os.environ.pop("REDIS_URL", None)
+        get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
 def create_database(pg_server_url: str) -> Iterator[Callable[[str], str]]:
     """Factory: a new empty database on the test server; all are dropped at the end."""
     made: list[str] = []

@@ -60,7 +60,9 @@ class RateLimiter:
             lease = self.lease
             async with self._redis.pipeline(transaction=False) as pipe:
                 pipe.incrby(rkey, lease)
-                pipe.expire(rkey, self.window_s + 1, nx=True)
+                pipe.expire(
+                    rkey, self.window_s + 1
+                )  # the key names its window: re-arming is harmless (Redis 6.2 has no NX)
                 count, _ = await pipe.execute()
             granted = min(lease, max(0, self.limit - (count - lease)))
             if len(self._leases) > 100_000:

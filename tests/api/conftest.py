@@ -70,7 +70,7 @@ def tenants(pg_url: str) -> dict[str, Tenant]:
 
 
 @pytest.fixture(scope="session")
-def api_url(pg_url: str, crm_home: Path, tenants: dict[str, Tenant]) -> Iterator[str]:
+def api_url(pg_url: str, crm_home: Path, tenants: dict[str, Tenant], redis_url: str) -> Iterator[str]:
     proc, url = start_api(pg_url, crm_home)
     try:
         yield url
@@ -150,7 +150,7 @@ def world(create_database: Callable[[str], str], tmp_path_factory: pytest.TempPa
 
 
 @pytest.fixture(scope="session")
-def world_url(world: ScoredWorld, crm_home: Path) -> Iterator[str]:
+def world_url(world: ScoredWorld, crm_home: Path, redis_url: str) -> Iterator[str]:
     """The API, a real uvicorn process, over the scored world (its models under CRM_HOME)."""
     proc, url = start_api(world.url, crm_home)
     try:

@@ -196,14 +196,10 @@ def test_rate_limit_429_with_retry_after(pg_url, crm_home, token, tenants):
 
 
 @pytest.mark.parametrize("backend", ["memory", "redis"])
-def test_rate_limiter_backends(backend):
-    from api_testkit import _redis_url
-
+def test_rate_limiter_backends(backend, redis_url):
     from api.core.ratelimit import RateLimited, RateLimiter
 
-    url = _redis_url() if backend == "redis" else None
-    if backend == "redis" and url is None:
-        pytest.skip("no Redis reachable")
+    url = redis_url if backend == "redis" else None
 
     async def run():
         lim = RateLimiter(2, 60, url, f"crm:test:{uuid.uuid4().hex}:")
@@ -248,3 +244,30 @@ def test_sign_in_is_throttled_per_account_and_per_client(pg_url, crm_home, tenan
         assert r.status_code == 429 and "retry-after" in r.headers
     finally:
         stop_api(proc)
+
+
+def test_rate_limits_are_shared_by_every_api_process(pg_url, crm_home, token, tenants, redis_url):
+    """Two API processes on the stack's Redis: one principal's limit counts requests to both
+    (per process it would have let through twice as many)."""
+    import httpx
+    from api_testkit import start_api, stop_api
+
+    prefix = f"crm:test:{uuid.uuid4().hex[:8]}:"  # one deployment: both processes share it
+    env = {
+        "API_RATE_LIMIT": "6",
+        "API_RATE_WINDOW_S": "60",
+        "REDIS_URL": redis_url,
+        "API_REDIS_PREFIX": prefix,
+    }
+    a, url_a = start_api(pg_url, crm_home, env)
+    b, url_b = start_api(pg_url, crm_home, env)
+    try:
+        h = {"Authorization": f"Bearer {token(tenants['b'], 'analyst')}"}
+        assert httpx.get(f"{url_a}/health").json()["rate_limit_backend"] == "redis"
+        codes = [
+            httpx.get(f"{u}/leads", headers=h, params={"limit": 1}).status_code for u in (url_a, url_b) * 4
+        ]
+        assert codes == [200] * 6 + [429, 429]
+    finally:
+        stop_api(a)
+        stop_api(b)

@@ -65,6 +65,7 @@ def test_up_from_nothing_round_trip_and_down_leaves_no_process(home: Path) -> No
     env = read_env_file(home / "env")
     assert env["DATABASE_URL"].startswith("postgresql://") and "127.0.0.1" in env["DATABASE_URL"]
     assert env["KAFKA_BOOTSTRAP"].startswith("127.0.0.1:")
+    assert env["REDIS_URL"].startswith("redis://127.0.0.1:")
     assert env.get("JWT_SECRET"), "a local secret is generated, never committed"
     assert (os.stat(home / "env").st_mode & 0o077) == 0, ".crm/env is private"
 
@@ -76,17 +77,27 @@ def test_up_from_nothing_round_trip_and_down_leaves_no_process(home: Path) -> No
     got = asyncio.run(_round_trip(env["KAFKA_BOOTSTRAP"]))
     assert sorted(got) == [(f"k{i}".encode(), f"v{i}".encode()) for i in range(5)]
 
-    pids = {name: read_record(home, name).pid for name in ("postgres", "kafka")}
+    import redis
+
+    shared = redis.Redis.from_url(env["REDIS_URL"])
+    assert shared.incr("crm:stack-smoke") == 1 and shared.incr("crm:stack-smoke") == 2
+    shared.close()
+
+    pids = {name: read_record(home, name).pid for name in ("postgres", "kafka", "redis")}
     assert all(is_alive(p) for p in pids.values())
 
-    # A second `up` reuses what runs.
-    r2 = run_crm(home, "up")
+    # A second `up` reuses what runs; the API it starts counts its rate limits in that Redis.
+    r2 = run_crm(home, "up", "api")
     assert r2.returncode == 0, r2.stderr
     assert read_env_file(home / "env")["DATABASE_URL"] == env["DATABASE_URL"]
     assert {n: read_record(home, n).pid for n in pids} == pids
+    import httpx
+
+    health = httpx.get(f"{read_record(home, 'api').url}/health", timeout=10).json()
+    assert health["rate_limit_backend"] == "redis"
 
     status = run_crm(home, "status")
-    assert "postgres" in status.stdout and "kafka" in status.stdout
+    assert "postgres" in status.stdout and "kafka" in status.stdout and "redis" in status.stdout
 
     r3 = run_crm(home, "down")
     assert r3.returncode == 0, r3.stderr
@@ -96,11 +107,16 @@ def test_up_from_nothing_round_trip_and_down_leaves_no_process(home: Path) -> No
 
 
 def test_external_servers_start_nothing(home: Path, empty_db: str, kafka_bootstrap: str) -> None:
-    r = run_crm(home, "up", extra_env={"DATABASE_URL": empty_db, "KAFKA_BOOTSTRAP": kafka_bootstrap})
+    given = {
+        "DATABASE_URL": empty_db,
+        "KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+    }
+    r = run_crm(home, "up", extra_env=given)
     assert r.returncode == 0, r.stderr + r.stdout
     assert not (home / "run").exists() or not list((home / "run").glob("*.pid"))
     env = read_env_file(home / "env")
-    assert "DATABASE_URL" not in env and "KAFKA_BOOTSTRAP" not in env
+    assert "DATABASE_URL" not in env and "KAFKA_BOOTSTRAP" not in env and "REDIS_URL" not in env
     assert "using" in r.stdout
 
 
@@ -143,7 +159,7 @@ def test_up_and_down_as_a_normal_user() -> None:
     try:
         r = as_nobody("up")
         assert r.returncode == 0, r.stderr + r.stdout
-        pids = [read_record(home, n).pid for n in ("postgres", "kafka")]
+        pids = [read_record(home, n).pid for n in ("postgres", "kafka", "redis")]
         owners = {Path(f"/proc/{p}").stat().st_uid for p in pids}
         assert owners == {65534}
         with psycopg.connect(read_env_file(home / "env")["DATABASE_URL"]) as conn:
