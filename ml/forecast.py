@@ -1,10 +1,18 @@
 """Revenue forecasting per tenant: daily won revenue for the next 90 days, with intervals.
 
-Two methods, chosen per tenant by a rolling-origin backtest (MAPE over weeks, or over longer
-periods for tenants that win few deals: `timeseries.scoring_days`; the lower wins; the error
-is stored with the model version and with every forecast row):
+Candidates, chosen per tenant by a rolling-origin backtest (MAPE over weeks, or over longer
+periods for tenants that win few deals: `timeseries.scoring_days`; the lowest wins, ties go
+to the simpler method; the error of every candidate is stored with the model version, the
+chosen one's with every forecast row):
 
+- `seasonal_naive`: the last week repeated, the baseline every other candidate must beat.
+  When none beats it on the backtest, it is what ships (the version says so: `naive_baseline`).
+- `ets`, `theta`, `arima`: statsforecast's AutoETS, AutoTheta and AutoARIMA on weekly totals
+  (`ml.statistical`).
 - `prophet`: Prophet on the tenant's daily won revenue (trend, yearly and weekly seasonality).
+- `customer_base`: each customer's purchase process (BG/NBD + Gamma-Gamma) summed over the
+  customers, plus new customers (`ml.customer_base`); when the warehouse has per-customer
+  purchases (`analytics.ml_series__customer_purchases`).
 - `pipeline_funnel`: what the CRM knows on top of the series. The deals open at the origin
   (value, pipeline, stage, expected close) bring the revenue `ml.pipeline` expects of them in
   each coming week, learnt from the tenant's own past pipeline snapshots. New business not in
@@ -14,15 +22,16 @@ is stored with the model version and with every forecast row):
   (Prophet on new-business revenue stands in when deals are not linked to leads). Pipelines
   driven by their open deals (renewals) add the share of their trailing level not open yet.
 
-The baseline is the seasonal naive forecast (repeat the last week). Every method is scored
-on the same held-out weeks as the baseline, and at a past origin it sees only what the CRM
-showed then (`TenantHistory.at`). A pipeline-weighted forecast by expected close month with
+Every candidate is scored on the same held-out periods, and at a past origin it sees only
+what the CRM showed then (`TenantHistory.at`). A candidate that fails at any origin (too
+little data for it) is left out. A pipeline-weighted forecast by expected close month with
 categories (commit / best case / pipeline) is written next to it (`pipeline_forecast`: the
 tenant's open deals over `PIPELINE_HORIZON_DAYS`; the API's forecastRevenue(pipelineId,
 timeframe) runs it over one pipeline's deals and the horizon asked for).
 
-Inputs: the daily series `analytics.ml_series__revenue_daily` (tenant_id, day, won_revenue) and
-the pipeline frames of `ml.marts.pipeline_frames`.
+Inputs: the daily series `analytics.ml_series__revenue_daily` (tenant_id, day, won_revenue),
+the customer purchases `analytics.ml_series__customer_purchases` and the pipeline frames of
+`ml.marts.pipeline_frames`; any other source (a transaction file) gives the same frames.
 """
 
 from __future__ import annotations
@@ -35,11 +44,12 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from ml import hybrid, pipeline, timeseries
+from ml import customer_base, hybrid, pipeline, statistical, timeseries
 from ml.timeseries import (  # noqa: F401 (the forecast's public names, used by jobs and the bench)
     PROPHET_PARAMS,
     daily_frame,
     fit_prophet,
+    naive_forecast,
     period_mape,
     scoring_days,
     seasonal_naive,
@@ -51,11 +61,16 @@ log = logging.getLogger(__name__)
 HORIZON = timeseries.HORIZON
 BACKTEST_ORIGINS = 6
 BACKTEST_STEP = 21
-MIN_BACKTEST_HISTORY = 365
-"""A backtest origin needs a year of history before it (yearly seasonality)."""
-MIN_HISTORY_DAYS = 400
+MIN_BACKTEST_HISTORY = 120
+"""A backtest origin needs 17 weeks of history before it (a weekly model's shortest; Prophet
+fits a yearly cycle only with a year of history)."""
+MIN_HISTORY_DAYS = MIN_BACKTEST_HISTORY + HORIZON
+"""Enough for one backtest origin."""
 MODEL_NAME = "revenue_prophet"
-METHODS = ("prophet", "pipeline_funnel")
+"""The registry name (kept from when Prophet was the only method)."""
+NAIVE = "seasonal_naive"
+METHODS = (NAIVE, *statistical.METHODS, "customer_base", "pipeline_funnel", "prophet")
+"""Every candidate, simplest first: a tie goes to the earlier one."""
 COMMIT_AT = 0.7
 BEST_CASE_AT = 0.4
 """Pipeline categories: probability >= 0.7 commit, >= 0.4 best case, else pipeline."""
@@ -63,13 +78,15 @@ BEST_CASE_AT = 0.4
 
 @dataclass
 class TenantHistory:
-    """What a forecast may use: the daily series and, when the marts have them, the deals,
-    their stage transitions (prepared by `ml.pipeline.prepare`) and the leads' creation times."""
+    """What a forecast may use: the daily series and, when the marts have them, each
+    customer's purchases, the deals, their stage transitions (prepared by
+    `ml.pipeline.prepare`) and the leads' creation times."""
 
     series: pd.DataFrame
     deals: pl.DataFrame | None = None
     transitions: pl.DataFrame | None = None
     leads: pl.DataFrame | None = None  # lead_id, created_at (naive UTC)
+    purchases: pl.DataFrame | None = None  # customer_id, day (date), amount
 
     @classmethod
     def build(
@@ -78,15 +95,25 @@ class TenantHistory:
         deals: pl.DataFrame | None = None,
         transitions: pl.DataFrame | None = None,
         leads: pl.DataFrame | None = None,
+        purchases: pl.DataFrame | None = None,
     ) -> TenantHistory:
+        """From the marts' frames: the daily series (day, won_revenue[, won_deals]) and
+        optionally the purchases (customer_id, day, amount) and the pipeline frames."""
+        bought = None
+        if purchases is not None and purchases.height:
+            bought = purchases.select(
+                pl.col("customer_id").cast(pl.Utf8),
+                pl.col("day").cast(pl.Date),
+                pl.col("amount").cast(pl.Float64),
+            ).sort("day", "customer_id")
         if deals is None or transitions is None or deals.height == 0:
-            return cls(daily_frame(series))
+            return cls(daily_frame(series), purchases=bought)
         d, t = pipeline.prepare(deals, transitions)
         if leads is not None:
             leads = leads.select(
                 pl.col("lead_id").cast(pl.Utf8), pl.col("created_at").cast(pipeline.NAIVE_TS)
             ).sort("created_at")
-        return cls(daily_frame(series), d, t, leads)
+        return cls(daily_frame(series), d, t, leads, bought)
 
     @property
     def origin(self) -> pd.Timestamp:
@@ -96,13 +123,14 @@ class TenantHistory:
     def at(self, origin: pd.Timestamp) -> TenantHistory:
         """The history as it was known at `origin` (nothing at or after it)."""
         series = self.series[self.series["ds"] < origin].reset_index(drop=True)
+        bought = None if self.purchases is None else self.purchases.filter(pl.col("day") < origin.date())
         if self.deals is None or self.transitions is None:
-            return TenantHistory(series)
+            return TenantHistory(series, purchases=bought)
         d, t = pipeline.as_of(self.deals, self.transitions, origin.to_pydatetime())
         leads = (
             None if self.leads is None else self.leads.filter(pl.col("created_at") < origin.to_pydatetime())
         )
-        return TenantHistory(series, d, t, leads)
+        return TenantHistory(series, d, t, leads, bought)
 
 
 def load_history(url: str | None, tenant_id: str) -> TenantHistory:
@@ -110,41 +138,54 @@ def load_history(url: str | None, tenant_id: str) -> TenantHistory:
     from ml import marts
 
     deals, transitions, leads = marts.pipeline_frames(url, tenant_id)
-    return TenantHistory.build(marts.revenue_series(url, tenant_id), deals, transitions, leads)
+    purchases = marts.customer_purchases(url, tenant_id)
+    return TenantHistory.build(marts.revenue_series(url, tenant_id), deals, transitions, leads, purchases)
 
 
 @dataclass
 class Trained:
     """A forecast model version: the method the backtest chose, what the registry stores, and
-    the gate's inputs (the chosen method's backtest error vs the naive baseline's, same periods)."""
+    the gate's inputs (the chosen method's backtest error vs the naive baseline's, same
+    periods; no baseline when the naive baseline itself is what ships)."""
 
     artifact: dict
     metrics: dict
     params: dict
     gate_score: float
-    baseline: float
+    baseline: float | None
 
 
 def train(h: TenantHistory, seed: int = 0) -> Trained | str:
-    """Backtest every method on the tenant's history and keep the best (a reason string when
-    there is too little history)."""
+    """Backtest every candidate on the tenant's history and keep the best; the seasonal naive
+    baseline when nothing beats it (a reason string when there is too little history)."""
     if len(h.series) < MIN_HISTORY_DAYS or h.series["y"].sum() <= 0:
         return f"{len(h.series)} days of history, {MIN_HISTORY_DAYS} needed"
     bt = backtest(h, seed=seed)
     if not bt.origins:
-        return "no backtest origin with a year of history before it"
+        return f"no backtest origin with {MIN_BACKTEST_HISTORY} days of history before it"
     params = {
         "method": bt.best,
+        "candidates": list(bt.mape),
         "horizon": HORIZON,
         "prophet": PROPHET_PARAMS,
         "backtest": {"origins": BACKTEST_ORIGINS, "step_days": BACKTEST_STEP, "period_days": bt.period_days},
     }
-    return Trained({"method": bt.best, "seed": seed}, bt.metrics(), params, bt.best_mape, bt.naive_mape)
+    baseline = None if bt.best == NAIVE else bt.naive_mape
+    return Trained({"method": bt.best, "seed": seed}, bt.metrics(), params, bt.best_mape, baseline)
 
 
 def predict(h: TenantHistory, method: str, horizon: int = HORIZON, seed: int = 0) -> pd.DataFrame:
-    """Daily forecast after `h` by `method` (the pipeline method falls back to Prophet when
-    there is no pipeline model)."""
+    """Daily forecast (ds, yhat, yhat_lower, yhat_upper: 80%) after `h` by `method` (the
+    pipeline method falls back to Prophet when there is no pipeline model). Raises when the
+    history cannot carry the method (too few weeks or customers)."""
+    if method == NAIVE:
+        return naive_forecast(h.series, horizon)
+    if method in statistical.METHODS:
+        return statistical.forecast(h.series, method, horizon)
+    if method == "customer_base":
+        if h.purchases is None or h.purchases.height == 0:
+            raise ValueError("no customer purchases")
+        return customer_base.forecast(h.series, h.purchases, horizon)
     if method == "pipeline_funnel":
         fc = hybrid.forecast(h, horizon, seed)
         if fc is not None:
@@ -154,38 +195,71 @@ def predict(h: TenantHistory, method: str, horizon: int = HORIZON, seed: int = 0
 
 @dataclass
 class Backtest:
-    """Mean MAPE per method and of the seasonal naive baseline over the same origins and
-    periods (`period_days` long: see `scoring_days`)."""
+    """Mean MAPE per candidate (the seasonal naive baseline among them) over the same origins
+    and periods (`period_days` long: see `scoring_days`); NaN for a candidate that failed at
+    any origin."""
 
     mape: dict[str, float] = field(default_factory=dict)
     naive_mape: float = float("nan")
     origins: list[str] = field(default_factory=list)
     period_days: int = 7
+    failed: dict[str, str] = field(default_factory=dict)
+    """Candidates left out, and why."""
 
     @property
     def best(self) -> str:
         scored = {m: v for m, v in self.mape.items() if np.isfinite(v)}
-        return min(scored, key=lambda m: (scored[m], METHODS.index(m))) if scored else "prophet"
+        return min(scored, key=lambda m: (scored[m], METHODS.index(m))) if scored else NAIVE
 
     @property
     def best_mape(self) -> float:
         return self.mape.get(self.best, float("nan"))
+
+    @property
+    def why(self) -> str:
+        """The choice in a sentence, for the registry."""
+        best, naive = self.best, self.naive_mape
+        others = {m: v for m, v in self.mape.items() if m != NAIVE and np.isfinite(v)}
+        if best == NAIVE:
+            if not others:
+                return (
+                    f"no other candidate could be backtested: the seasonal naive baseline ships ({naive:.3f})"
+                )
+            runner = min(others, key=lambda m: others[m])
+            return (
+                f"no candidate beat the seasonal naive baseline ({naive:.3f}; best other {runner} "
+                f"{others[runner]:.3f}): the baseline ships"
+            )
+        return (
+            f"{best} had the lowest backtest MAPE ({self.best_mape:.3f}) of {len(others) + 1} candidates, "
+            f"{1 - self.best_mape / naive:.0%} below the seasonal naive baseline ({naive:.3f})"
+        )
 
     def metrics(self) -> dict:
         """What the registry stores with the version (`backtest_mape` is the chosen method's)."""
         return {
             "backtest_mape": self.best_mape,
             "seasonal_naive_mape": self.naive_mape,
-            **{f"backtest_mape_{m}": v for m, v in self.mape.items()},
+            # a candidate that could not run: None (its reason in failed_candidates)
+            **{f"backtest_mape_{m}": v if np.isfinite(v) else None for m, v in self.mape.items()},
             "method": self.best,
+            "naive_baseline": self.best == NAIVE,
+            "why": self.why,
+            "failed_candidates": self.failed,
             "period_days": self.period_days,
             "origins": self.origins,
         }
 
 
 def methods(h: TenantHistory) -> list[str]:
-    """The methods this history supports (the pipeline one needs the deal marts)."""
-    return list(METHODS) if h.deals is not None and h.deals.height else ["prophet"]
+    """The candidates this history supports: the customer-base one needs per-customer
+    purchases, the pipeline one deals with stage transitions (orders won outright have none)."""
+    out = [NAIVE, *statistical.METHODS]
+    if h.purchases is not None and h.purchases.height:
+        out.append("customer_base")
+    if h.deals is not None and h.deals.height and h.transitions is not None and h.transitions.height:
+        out.append("pipeline_funnel")  # deals that went through stages: a pipeline to learn
+    return [*out, "prophet"]
 
 
 def backtest(
@@ -197,12 +271,13 @@ def backtest(
     period_days: int | None = None,
 ) -> Backtest:
     """Rolling origin: `origins` origins `step` days apart, the newest `horizon` days before
-    the end, each with a year of history before it. At each, every method and the naive
-    baseline forecast the next `horizon` days from what was known then, scored by MAPE over
-    the same periods; averaged over origins."""
+    the end, each with `MIN_BACKTEST_HISTORY` days before it. At each, every candidate
+    forecasts the next `horizon` days from what was known then, scored by MAPE over the same
+    periods; averaged over origins."""
     days = period_days or scoring_days(h.series)
     scores: dict[str, list[float]] = {m: [] for m in methods(h)}
-    naive, cuts = [], []
+    failed: dict[str, str] = {}
+    cuts = []
     n = len(h.series)
     for k in range(origins, 0, -1):
         cut = n - horizon - (k - 1) * step
@@ -212,16 +287,18 @@ def backtest(
         past = h.at(origin)
         actual = h.series["y"].to_numpy()[cut : cut + horizon]
         for m in scores:
-            fc = predict(past, m, len(actual), seed)["yhat"].to_numpy()
+            if m in failed:
+                continue
+            try:
+                fc = predict(past, m, len(actual), seed)["yhat"].to_numpy()
+            except Exception as exc:  # the history cannot carry it (yet): not a candidate
+                failed[m] = f"{origin.date()}: {exc}"
+                log.info("forecast candidate %s left out at %s: %s", m, origin.date(), exc)
+                continue
             scores[m].append(period_mape(actual, fc, days))
-        naive.append(period_mape(actual, seasonal_naive(past.series, len(actual)), days))
         cuts.append(str(origin.date()))
-    return Backtest(
-        {m: float(np.nanmean(v)) if v else float("nan") for m, v in scores.items()},
-        float(np.nanmean(naive)) if naive else float("nan"),
-        cuts,
-        days,
-    )
+    mape = {m: float("nan") if m in failed or not v else float(np.nanmean(v)) for m, v in scores.items()}
+    return Backtest(mape, mape.get(NAIVE, float("nan")), cuts, days, failed)
 
 
 def forecast_tenant(
@@ -234,8 +311,15 @@ def forecast_tenant(
     seed: int = 0,
     horizon: int = HORIZON,
 ) -> pl.DataFrame:
-    """Rows for `ml.revenue_forecasts` (kind 'prophet': the daily forecast, whichever method)."""
-    fc = predict(h, method, horizon, seed)
+    """Rows for `ml.revenue_forecasts` (kind 'prophet': the daily forecast, whichever method;
+    the seasonal naive baseline answers if the method cannot run on today's history)."""
+    try:
+        fc = predict(h, method, horizon, seed)
+    except Exception as exc:
+        log.warning(
+            "forecast %s of %s cannot run (%s): the seasonal naive baseline answers", version, tenant_id, exc
+        )
+        fc = naive_forecast(h.series, horizon)
     return pl.DataFrame(
         {
             "tenant_id": tenant_id,

@@ -16,6 +16,7 @@ LEADS = "analytics.ml_features__leads"
 CUSTOMERS_TRAIN = "analytics.ml_features__customers"
 CUSTOMERS_CURRENT = "analytics.ml_features__customers_current"
 REVENUE = "analytics.ml_series__revenue_daily"
+PURCHASES = "analytics.ml_series__customer_purchases"
 DEALS = "analytics.ml_features__deals"
 FCT_DEALS = "analytics.fct_deals"
 TRANSITIONS = "analytics.fct_deal_stage_transitions"
@@ -66,6 +67,18 @@ def deal_frame(url: str | None, tenant_id: str | None = None, deal_id: str | Non
 
 def revenue_series(url: str | None, tenant_id: str) -> pl.DataFrame:
     return store.read_table(url, REVENUE, "WHERE tenant_id = %s", (tenant_id,))
+
+
+def customer_purchases(url: str | None, tenant_id: str) -> pl.DataFrame | None:
+    """Each customer's purchases per day (customer_id, day, amount); None when the warehouse
+    has not built the mart."""
+    if not store.table_exists(url, PURCHASES):
+        return None
+    return store.read_query(
+        url,
+        f"SELECT customer_id::text, day, amount::float8 FROM {PURCHASES} WHERE tenant_id = %s",
+        (tenant_id,),
+    )
 
 
 def pipeline_frames(

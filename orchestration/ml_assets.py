@@ -172,12 +172,20 @@ def _training_assets(model: str, candidate_key: AssetKey, active_key: AssetKey, 
     return [candidate, promotion], [quality_gate]
 
 
+CUSTOMER_PURCHASES = keys.mart_key("ml_series__customer_purchases")
+"""Each customer's purchases per day: the customer-base forecast candidate reads them."""
+
 MODELS = (
     # registry name (`ml.specs`), candidate key, promotion key, training input
     ("lead_scoring", keys.LEAD_MODEL_CANDIDATE, keys.LEAD_MODEL, [keys.LEAD_FEATURES]),
     ("churn", keys.CHURN_MODEL_CANDIDATE, keys.CHURN_MODEL, [keys.CUSTOMER_FEATURES]),
     ("deal_win", keys.DEAL_MODEL_CANDIDATE, keys.DEAL_MODEL, [keys.DEAL_FEATURES]),
-    ("revenue_prophet", keys.FORECAST_MODEL_CANDIDATE, keys.FORECAST_MODEL, [keys.REVENUE_SERIES]),
+    (
+        "revenue_prophet",
+        keys.FORECAST_MODEL_CANDIDATE,
+        keys.FORECAST_MODEL,
+        [keys.REVENUE_SERIES, CUSTOMER_PURCHASES],
+    ),
 )
 """The training assets of each model; a test holds the names equal to `ml.specs.SPECS`'."""
 _training = [_training_assets(name, cand, active, deps) for name, cand, active, deps in MODELS]
@@ -264,11 +272,14 @@ def churn_predictions(
 
 @asset(
     key=keys.REVENUE_FORECASTS,
-    deps=[keys.FORECAST_MODEL, keys.REVENUE_SERIES, keys.DEAL_PROBABILITIES],
+    deps=[keys.FORECAST_MODEL, keys.REVENUE_SERIES, CUSTOMER_PURCHASES, keys.DEAL_PROBABILITIES],
     group_name=SCORING_GROUP,
     kinds={"python", "postgres"},
     retry_policy=SCORING_RETRY,
-    description="Prophet forecast of daily won revenue (with backtest MAPE) and the pipeline-weighted forecast.",
+    description=(
+        "Daily won revenue forecast by the method the backtest chose (with its backtest MAPE; the "
+        "seasonal naive baseline when nothing beat it) and the pipeline-weighted forecast."
+    ),
 )
 def revenue_forecasts(
     context: AssetExecutionContext, config: TrainingConfig, postgres: PostgresResource
