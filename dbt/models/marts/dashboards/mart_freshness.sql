@@ -8,7 +8,8 @@
 -- When each mart was last built, per tenant: every mart's post-hook (record_freshness) writes its
 -- row as the mart is built, into the table the on-run-start hook creates (create_mart_freshness).
 -- Building this model adds nothing, and a full refresh keeps it (full_refresh=false): the marts
--- a run rebuilt before this model would otherwise lose their rows.
+-- a run rebuilt before this model would otherwise lose their rows. Its rows are per tenant:
+-- depends_on: {{ source('crm', 'tenants') }}
 select
     cast(null as uuid) as tenant_id,
     cast(null as text) as relation,
