@@ -127,7 +127,7 @@ wrk:  ## install Debian's wrk once (C load generator for bench-api); without it 
 	  || echo "warning: could not install wrk (needs root or sudo): bench-api falls back to its Python load generator"; fi
 
 # --- ML: ml/ models, registry, scoring; outputs in ml.* ---------------------------------------
-.PHONY: ml-train ml-score bench-ml bench-scoring
+.PHONY: ml-train ml-score bench-ml bench-real bench-scoring
 
 ml-train: install  ## train every model per tenant on the marts; register, gate, promote
 	$(CRM) ml train --seed $(SEED)
@@ -137,6 +137,9 @@ ml-score: install  ## score leads, open deals, customers; forecast revenue (writ
 
 bench-ml: install  ## ML quality vs the world's hidden truth (SEED=n, SCALE=M default) -> bench/results/ml.json
 	$(PY) -m bench.ml_quality --scale $(if $(filter command line,$(origin SCALE)),$(SCALE),M) --seed $(SEED)
+
+bench-real: install  ## forecast and customer-base model on real data (CDNOW, from the lifetimes wheel) -> bench/results/real.json
+	$(PY) -m bench.real --seed $(SEED)
 
 bench-scoring: install  ## 1M leads: features built by dbt, read, scored, explained, written -> bench/results/scoring.json
 	$(PY) -m bench.scoring_throughput --leads 1000000
