@@ -25,7 +25,10 @@ class RescoreRequest(Config):
     request_id: str
 
 
-@op(description="Scores one tenant's leads for its rescore request and records the outcome on it.")
+@op(
+    name="rescore_tenant_leads",
+    description="Scores one tenant's leads for its rescore request and records the outcome on it.",
+)
 def lead_rescore(context: OpExecutionContext, config: RescoreRequest, postgres: PostgresResource) -> None:
     from ml import rescore
 

@@ -4,7 +4,7 @@ mart that joins scores has the ML assets upstream."""
 
 from __future__ import annotations
 
-from dagster import AssetKey
+from dagster import AssetKey, Definitions
 
 from orchestration import keys
 from orchestration.jobs import JOBS
@@ -15,6 +15,9 @@ def _graph(defs):
 
 
 def test_definitions_load_and_jobs_resolve(defs) -> None:
+    # what `dagster dev`'s code server checks before it serves anything (unique op, graph and
+    # job names among them): a failure there leaves the daemon with no sensor and no schedule
+    Definitions.validate_loadable(defs)
     for job in JOBS:
         assert defs.resolve_job_def(job.name) is not None
     assert {s.name for s in defs.schedules} >= {
