@@ -15,6 +15,17 @@ from app.auth import SESSION_KEY, SignedIn
 from app.data import DataUnavailable, fetch
 from app.data.queries import QUERIES
 
+FORECAST_METHODS = {
+    "seasonal_naive": "Seasonal naive",
+    "ets": "Exponential smoothing",
+    "theta": "Theta",
+    "arima": "ARIMA",
+    "customer_base": "Customer base",
+    "pipeline_funnel": "Pipeline funnel",
+    "prophet": "Prophet",
+}
+"""The forecast methods (`ml.forecast.METHODS`) as the pages name them."""
+
 PHONE_CSS = """
 <style>
 /* phones: less padding, tiles two per row, tables scroll sideways instead of squeezing */

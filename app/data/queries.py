@@ -190,14 +190,17 @@ group by pipeline_id
 )
 
 # fct_revenue_forecast holds each tenant's latest forecast run of each kind; kind 'prophet' is the
-# daily forecast whichever method the backtest chose, which the model version's metrics name.
+# daily forecast whichever method the backtest chose, which the model version's metrics name with
+# the periods its backtest scored and the seasonal naive baseline's error on them.
 q(
     "forecast_daily",
     "Pipeline & forecast",
     ("analytics.fct_revenue_forecast", "analytics.dim_model_versions"),
     f"""
 select f.period_start, f.period, f.yhat, f.yhat_lower, f.yhat_upper, f.backtest_mape, f.model_version,
-       f.created_at, m.version, m.metrics ->> 'method' as method
+       f.created_at, m.version, m.metrics ->> 'method' as method,
+       (m.metrics ->> 'period_days')::integer as period_days,
+       (m.metrics ->> 'seasonal_naive_mape')::float8 as naive_mape
 from analytics.fct_revenue_forecast f
 left join analytics.dim_model_versions m
   on m.tenant_id = f.tenant_id and m.model_name = 'revenue_prophet'

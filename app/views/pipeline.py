@@ -1,6 +1,7 @@
 """Pipeline & forecast: funnel, stage conversion, weighted pipeline by close month (the tenant's
-default pipeline first), the daily revenue forecast of the method its backtest chose, with its
-interval and backtest error, and the forecast categories."""
+default pipeline first), the revenue forecast of the method its backtest chose in weekly (or,
+for tenants that win few deals, four-weekly) totals with its interval and backtest error, and
+the forecast categories."""
 
 from __future__ import annotations
 
@@ -8,10 +9,22 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.ui import chart, data_as_of, fetch_or_none, load, money, num, tiles, user
+from app.ui import FORECAST_METHODS, chart, data_as_of, fetch_or_none, load, money, num, tiles, user
 
-# the forecast methods (ml.forecast.METHODS) as the page names them
-METHODS = {"prophet": "Prophet", "pipeline_funnel": "Pipeline funnel"}
+
+def period_totals(
+    frame: pd.DataFrame, day: str, columns: list[str], start: pd.Timestamp, days: int
+) -> pd.DataFrame:
+    """`columns` summed over whole periods of `days` days aligned to `start` (the forecast's first
+    day: the periods its backtest scored), before and after it; a partial period is left out."""
+    d = pd.to_datetime(frame[day])
+    k = (d - start).dt.days // days
+    g = frame.assign(_k=k).groupby("_k")
+    out = g[columns].sum()
+    out = out[g.size() == days]
+    out.index = [start + pd.Timedelta(days=int(i) * days) for i in out.index]
+    return out
+
 
 st.title("Pipeline & forecast")
 data_as_of("Pipeline & forecast", fetch_or_none("mart_freshness"))
@@ -88,67 +101,81 @@ forecast = load(
     or "The forecasting job forecasts revenue after the warehouse is built (analytics.fct_revenue_forecast).",
 )
 if forecast is not None:
-    history = load("forecast_history", days=180, empty="No won revenue yet.")
+    history = load("forecast_history", days=182, empty="No won revenue yet.")
     mape = (
         num(forecast["backtest_mape"].dropna().iloc[0]) if forecast["backtest_mape"].notna().any() else None
     )
-    total = num(forecast["yhat"].sum())
     first = forecast.iloc[0]
     raw = first["method"] if isinstance(first["method"], str) else ""
-    method = METHODS.get(raw, raw.replace("_", " ").capitalize())
+    method = FORECAST_METHODS.get(raw, raw.replace("_", " ").capitalize())
     version = f"v{int(first['version'])}" if pd.notna(first["version"]) else str(first["model_version"])
+    naive = num(first["naive_mape"]) if pd.notna(first["naive_mape"]) else None
+    # the periods the backtest scored: weeks, or four weeks for tenants winning few deals a week
+    days = 7 if pd.isna(first["period_days"]) or int(first["period_days"]) <= 7 else 28
+    grain = "weekly" if days == 7 else "four-weekly"
+    start = pd.Timestamp(forecast["period_start"].min())
+    ahead = period_totals(forecast, "period_start", ["yhat", "yhat_lower", "yhat_upper"], start, days)
     tiles(
         [
             (
                 "Forecast revenue",
-                money(total),
+                money(num(ahead["yhat"].sum())),
                 None,
-                f"Sum of yhat over {len(forecast)} {forecast['period'].iloc[0]}s",
+                f"Sum of the forecast over the next {len(ahead)} whole {'weeks' if days == 7 else 'four-week periods'}",
             ),
             (
                 "Backtest MAPE",
                 f"{mape:.1%}" if mape is not None else "n/a",
                 None,
-                "Backtest error: the mean absolute percentage error of the method on held-out periods",
+                "Backtest error: the mean absolute percentage error of the method on held-out "
+                f"{'weeks' if days == 7 else 'periods'}"
+                + (f"; the seasonal naive baseline's on the same: {naive:.1%}" if naive is not None else ""),
             ),
             (
                 "Forecast model",
                 version,
                 None,
-                f"The forecast model {first['model_version']}: its method ({method or 'unknown'}) won "
-                "the backtest against the others and the seasonal naive baseline",
+                f"The forecast model {first['model_version']}: its method ({method or 'unknown'}) "
+                + (
+                    "is the seasonal naive baseline: no other method beat it on the backtest"
+                    if raw == "seasonal_naive"
+                    else "won the backtest against the others and the seasonal naive baseline"
+                ),
             ),
         ],
         per_row=3,
     )
     fig = go.Figure()
     if history is not None:
-        fig.add_scatter(
-            x=history["day"],
-            y=history["won_revenue"],
-            name="Won revenue",
-            mode="lines",
-            line={"color": "#888"},
+        past = period_totals(history, "day", ["won_revenue"], start, days)
+        past = past[past.index < start]
+        fig.add_bar(x=past.index, y=past["won_revenue"], name="Won revenue", marker_color="#999")
+    fig.add_bar(
+        x=ahead.index,
+        y=ahead["yhat"],
+        name="Forecast",
+        marker_color="#1f77b4",
+        error_y={
+            "type": "data",
+            "symmetric": False,
+            "array": (ahead["yhat_upper"] - ahead["yhat"]).to_numpy(),
+            "arrayminus": (ahead["yhat"] - ahead["yhat_lower"]).to_numpy(),
+            "color": "#555",
+        },
+    )
+    fig.update_layout(bargap=0.15)
+    chart(fig, "forecast", height=380, title=f"{method or 'Revenue'} forecast with interval, {grain} totals")
+    err = f"backtest MAPE {mape:.1%}" if mape is not None else "no backtest error recorded"
+    vs = f" (seasonal naive {naive:.1%})" if naive is not None else ""
+    st.caption(
+        f"{grain.capitalize()} totals from {start:%d %b %Y}; whiskers: the 80% interval (the days' bounds "
+        f"added up); {err}{vs}."
+        + (
+            " No method beat repeating the last week on the backtest, so that is the forecast."
+            if raw == "seasonal_naive"
+            else ""
         )
-    fig.add_scatter(
-        x=forecast["period_start"],
-        y=forecast["yhat_upper"],
-        line={"width": 0},
-        showlegend=False,
-        name="upper",
     )
-    fig.add_scatter(
-        x=forecast["period_start"],
-        y=forecast["yhat_lower"],
-        fill="tonexty",
-        line={"width": 0},
-        name="Interval",
-        fillcolor="rgba(31,119,180,0.2)",
-    )
-    fig.add_scatter(
-        x=forecast["period_start"], y=forecast["yhat"], name="Forecast", line={"color": "#1f77b4"}
-    )
-    chart(fig, "forecast", height=380, title=f"{method or 'Revenue'} forecast with interval")
 
 cats = load("forecast_categories", empty="No pipeline forecast categories yet.")
 if cats is not None:

@@ -12,7 +12,7 @@ import json
 import psycopg
 import pytest
 
-from app.ui import money, pct
+from app.ui import FORECAST_METHODS, money, pct
 from crm.bands import AT_RISK_LEVELS, LEAD_SCORE_HOT_MIN, RISK_LEVELS
 
 
@@ -295,11 +295,14 @@ def chart_titles(at) -> list[str]:
 
 
 def test_the_forecast_is_titled_by_the_method_that_made_it(run_page, world, tenant) -> None:
-    """The daily forecast's chart and model tile name the method the backtest chose for the
-    version that made it (Prophet or the pipeline funnel), not always Prophet."""
+    """The forecast's chart and model tile name the method the backtest chose for the version
+    that made it (not always Prophet); the chart shows weekly totals (four-weekly for tenants
+    whose backtest scored longer periods) with their interval, and the backtest error."""
     made = one(
         world.url,
-        """select m.version, m.metrics ->> 'method' from analytics.fct_revenue_forecast f
+        """select m.version, m.metrics ->> 'method', (m.metrics ->> 'period_days')::int,
+                  (m.metrics ->> 'backtest_mape')::float8
+           from analytics.fct_revenue_forecast f
            join analytics.dim_model_versions m on m.tenant_id = f.tenant_id and m.model_name = 'revenue_prophet'
             and f.model_version = m.model_name || '@' || m.version
            where f.tenant_id = %s and f.kind = 'prophet' limit 1""",
@@ -308,7 +311,19 @@ def test_the_forecast_is_titled_by_the_method_that_made_it(run_page, world, tena
     assert made is not None, "the seeded tenant has a daily forecast"
     at = run_page("Pipeline & forecast")
     assert not at.exception
-    version, method = made
-    label = {"prophet": "Prophet", "pipeline_funnel": "Pipeline funnel"}[method]
-    assert f"{label} forecast with interval" in chart_titles(at)
+    version, method, period_days, mape = made
+    label = FORECAST_METHODS[method]
+    grain = "weekly" if period_days <= 7 else "four-weekly"
+    assert f"{label} forecast with interval, {grain} totals" in chart_titles(at)
     assert metrics(at)["Forecast model"] == f"v{version}"
+    assert metrics(at)["Backtest MAPE"] == f"{mape:.1%}"
+    chart = next(
+        json.loads(c.proto.spec)
+        for c in at.get("plotly_chart")
+        if c.proto.spec and "forecast with interval" in c.proto.spec
+    )
+    bars = {t["name"]: t for t in chart["data"]}
+    days = 7 if grain == "weekly" else 28
+    assert len(bars["Forecast"]["x"]) == 90 // days  # whole periods of the 90-day forecast
+    assert bars["Forecast"]["error_y"]["array"] and bars["Won revenue"]["x"]
+    assert any(f"backtest MAPE {mape:.1%}" in c.value for c in at.caption)
