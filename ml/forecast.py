@@ -62,8 +62,7 @@ HORIZON = timeseries.HORIZON
 BACKTEST_ORIGINS = 6
 BACKTEST_STEP = 21
 MIN_BACKTEST_HISTORY = 120
-"""A backtest origin needs 17 weeks of history before it (a weekly model's shortest; Prophet
-fits a yearly cycle only with a year of history)."""
+"""A backtest origin needs 17 weeks of history before it (a weekly model's shortest)."""
 MIN_HISTORY_DAYS = MIN_BACKTEST_HISTORY + HORIZON
 """Enough for one backtest origin."""
 MODEL_NAME = "revenue_prophet"

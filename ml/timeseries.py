@@ -68,8 +68,6 @@ def fit_prophet(history: pd.DataFrame, horizon: int = HORIZON, seed: int = 0, **
 
     for name in ("prophet", "cmdstanpy"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    if len(history) < 365:  # a yearly cycle cannot be told from less than a year
-        params = {"yearly_seasonality": False, **params}
     m = Prophet(**{**PROPHET_PARAMS, **params}, interval_width=0.8, uncertainty_samples=300)
     m.fit(history)
     future = m.make_future_dataframe(periods=horizon, include_history=False)
