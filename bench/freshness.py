@@ -32,11 +32,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import itertools
 import json
 import math
 import os
 import platform
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -54,6 +57,11 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.server import server_info
+
+# httpcore asks sniffio which event loop runs on every pooled request; sniffio is not
+# installed, and a failed import is not remembered, so each ask searched sys.path again (a
+# sixth of the load generator's CPU at 200 requests/s): remember it is missing
+sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "freshness.json"
@@ -73,6 +81,11 @@ SCORED_KINDS = ("lead_activity", "new_lead")
 WRITE_ROLES = ("admin", "manager", "sales_rep")
 RATE_MARGIN = 0.8
 """Share of the API's per-principal rate limit one principal is given."""
+CLIENTS = 64
+CONNECTIONS_PER_CLIENT = 8
+KEY_NAME = "freshness benchmark"
+"""The integration keys the run creates are named so, and revoked after it (and at the next
+run's start, should one be stopped before it could)."""
 
 console = Console()
 
@@ -162,10 +175,11 @@ class Callers:
         return max(1, math.ceil(tenant_rate * self.window / self.budget))
 
 
-def build_callers(world: World, rate: float) -> Callers:
-    """Tokens for every manager, admin and sales rep; integration keys (created for the run,
-    revoked after it) so no caller runs into the API's rate limit."""
-    from api.admin import create_api_key
+KEY_SCOPES = ["leads:read", "leads:write", "deals:read", "deals:write"]
+
+
+def user_callers(world: World) -> Callers:
+    """A token for every active manager, admin and sales rep (as `crm api-token` mints them)."""
     from api.core.auth import mint_token
     from api.core.config import get_api_settings
 
@@ -174,25 +188,43 @@ def build_callers(world: World, rate: float) -> Callers:
     for uid, tenant, role, email in world.users:
         token = mint_token(settings, uuid.UUID(uid), uuid.UUID(tenant), [role], ttl_s=6 * 3600)
         callers.add(Principal(email, tenant, {"Authorization": f"Bearer {token}"}, role, uid))
-    total = sum(len(v) for v in world.leads.values())
-    for tenant, slug in world.tenants.items():
-        share = len(world.leads[tenant]) / total
-        for i in range(callers.keys_needed(rate * share)):
-            row = create_api_key(
-                slug,
-                f"freshness benchmark {i + 1}",
-                ["leads:read", "leads:write", "deals:read", "deals:write"],
-            )
-            callers.key_ids.append(str(row["id"]))
-            callers.add(Principal(f"key {row['key_prefix']}", tenant, {"X-API-Key": row["key"]}, "api_key"))
     return callers
 
 
-def revoke_keys(callers: Callers) -> None:
-    from api.admin import revoke_api_key
+def admins(callers: Callers) -> dict[str, Principal]:
+    return {p.tenant: p for ps in callers.shared.values() for p in ps if p.role == "admin"}
 
-    for key_id in callers.key_ids:
-        revoke_api_key(uuid.UUID(key_id))
+
+async def add_integration_keys(
+    client: httpx.AsyncClient, callers: Callers, world: World, rate: float
+) -> None:
+    """Integration keys, created through the API by each tenant's admin, so that no caller runs
+    into the API's rate limit at `rate` requests a second (shared by tenant as the leads are)."""
+    total = sum(len(v) for v in world.leads.values())
+    for tenant, admin in admins(callers).items():
+        for i in range(callers.keys_needed(rate * len(world.leads.get(tenant, ())) / total)):
+            r = await client.post(
+                "/api-keys", json={"name": f"{KEY_NAME} {i + 1}", "scopes": KEY_SCOPES}, headers=admin.headers
+            )
+            r.raise_for_status()
+            key = r.json()
+            callers.key_ids.append(key["id"])
+            callers.add(Principal(f"key {key['key_prefix']}", tenant, {"X-API-Key": key["key"]}, "api_key"))
+
+
+async def revoke_keys(client: httpx.AsyncClient, callers: Callers, url: str) -> int:
+    """Revoke, through the API, every key a run of this benchmark created that is still live."""
+    with psycopg.connect(url) as conn:
+        live = conn.execute(
+            "select id::text, tenant_id::text from crm.api_keys where name like %s and revoked_at is null",
+            (f"{KEY_NAME} %",),
+        ).fetchall()
+    by_tenant = admins(callers)
+    for key_id, tenant in live:
+        if tenant in by_tenant:
+            r = await client.delete(f"/api-keys/{key_id}", headers=by_tenant[tenant].headers)
+            r.raise_for_status()
+    return len(live)
 
 
 # --- the world the writes touch ----------------------------------------------------------------
@@ -275,10 +307,10 @@ class Write:
 
 
 class Load:
-    def __init__(self, world: World, callers: Callers, client: httpx.AsyncClient, seed: int) -> None:
+    def __init__(self, world: World, callers: Callers, clients: list[httpx.AsyncClient], seed: int) -> None:
         self.world = world
         self.callers = callers
-        self.client = client
+        self.clients = itertools.cycle(clients)
         self.rng = random.Random(seed)
         self.run = uuid.uuid4().hex[:8]
         self.tenant_ids = list(world.leads)
@@ -297,7 +329,7 @@ class Load:
     async def _send(self, w: Write, method: str, path: str, who: Principal, body: dict | None) -> dict | None:
         t0 = time.perf_counter()
         try:
-            r = await self.client.request(method, path, json=body, headers=who.headers)
+            r = await next(self.clients).request(method, path, json=body, headers=who.headers)
             w.status = r.status_code
             out = r.json() if r.status_code < 300 else None
             if out is None:
@@ -375,7 +407,7 @@ class Load:
         who = self.callers.pick(tenant, own_ok=False)
         t0 = time.perf_counter()
         try:
-            r = await self.client.get(f"/leads/{lead}/score", headers=who.headers)
+            r = await next(self.clients).get(f"/leads/{lead}/score", headers=who.headers)
             status = r.status_code
         except httpx.HTTPError:
             status = 0
@@ -645,11 +677,38 @@ def figures(load: Load, seconds: float, drain_s: float, watcher: Watcher) -> dic
             "statuses": dict(Counter(str(s) for _, s in load.reads)),
             "ms": summary(read_ok),
         },
+        "timeline_10s": timeline(writes),
         "load_s": round(seconds, 1),
         "drain_s": round(drain_s, 1),
         "poll_ticks": watcher.ticks,
         "poll_ms": summary(watcher.tick_ms),
     }
+
+
+def timeline(writes: list[Write], step: float = 10.0) -> list[dict[str, Any]]:
+    """Per `step` seconds of the schedule: writes sent, failed, their latency and how long they
+    took to show, so a slowdown is placed in time."""
+    if not writes:
+        return []
+    t0 = writes[0].sent_wall
+    bins: dict[int, list[Write]] = {}
+    for w in writes:
+        bins.setdefault(int((w.sent_wall - t0) // step), []).append(w)
+    out = []
+    for b, ws in sorted(bins.items()):
+        ok = [w for w in ws if w.ok]
+        out.append(
+            {
+                "from_s": b * step,
+                "sent": len(ws),
+                "errors": len(ws) - len(ok),
+                "write_ms_p50": pct([w.latency_ms for w in ws if w.latency_ms is not None], 50),
+                "write_ms_p95": pct([w.latency_ms for w in ws if w.latency_ms is not None], 95),
+                "to_mart_s_p50": pct([w.mart_wall - w.sent_wall for w in ok if w.mart_wall], 50),
+                "to_score_s_p50": pct([w.score_wall - w.sent_wall for w in ok if w.score_wall], 50),
+            }
+        )
+    return [{k: round(v, 1) if isinstance(v, float) else v for k, v in row.items()} for row in out]
 
 
 def verdicts(result: dict[str, Any]) -> dict[str, bool | None]:
@@ -703,16 +762,27 @@ async def bench(args: argparse.Namespace, home: Path, api_url: str, url: str) ->
     world = load_world(url)
     if not world.deals:
         console.print("[yellow]no open deal to move: the mix has no stage changes[/]")
-    callers = build_callers(world, args.rate + args.read_rate)
-    console.print(
-        f"{len(world.users)} users and {len(callers.key_ids)} integration keys over {len(world.tenants)} tenants;"
-        f" {sum(map(len, world.leads.values()))} leads, {len(world.deals)} open deals"
+    callers = user_callers(world)
+    # several small pools: httpx's pool does work per queued request and open connection on
+    # every request, which one pool of hundreds turns into the load generator's bottleneck
+    limits = httpx.Limits(
+        max_connections=CONNECTIONS_PER_CLIENT, max_keepalive_connections=CONNECTIONS_PER_CLIENT
     )
-    limits = httpx.Limits(max_connections=512, max_keepalive_connections=128)
     started = time.time()
-    try:
-        async with httpx.AsyncClient(base_url=api_url, limits=limits, timeout=60) as client:
-            load = Load(world, callers, client, args.seed)
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(httpx.AsyncClient(base_url=api_url, limits=limits, timeout=60))
+            for _ in range(CLIENTS)
+        ]
+        await revoke_keys(clients[0], callers, url)  # left by a run stopped before its end
+        try:
+            await add_integration_keys(clients[0], callers, world, args.rate + args.read_rate)
+            console.print(
+                f"{len(world.users)} users and {len(callers.key_ids)} integration keys over"
+                f" {len(world.tenants)} tenants; {sum(map(len, world.leads.values()))} leads,"
+                f" {len(world.deals)} open deals"
+            )
+            load = Load(world, callers, clients, args.seed)
             watcher = Watcher(url, load.writes)
             stop = asyncio.Event()
             watching = asyncio.create_task(watcher.watch(stop))
@@ -722,17 +792,19 @@ async def bench(args: argparse.Namespace, home: Path, api_url: str, url: str) ->
             seconds = await load.run_schedule(args.rate, args.seconds, args.read_rate)
             stop.set()
             await watching
-        console.print(
-            f"load done in {seconds:.1f} s; polling the marts until all is seen (<= {args.drain:g} s)"
-        )
-        drain_s = await watcher.drain(args.drain)
-    finally:
-        revoke_keys(callers)
+        finally:
+            await revoke_keys(clients[0], callers, url)
+    console.print(f"load done in {seconds:.1f} s; polling the marts until all is seen (<= {args.drain:g} s)")
+    drain_s = await watcher.drain(args.drain)
     result = figures(load, seconds, drain_s, watcher)
     result["breakdown"] = stage_breakdown(url, load.writes)
     result["dagster"] = dagster_runs(home, started)
     result["run"] = load.run
     return result
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def main() -> None:
@@ -747,6 +819,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.smoke:
         args.rate, args.seconds = 20, 30
+    signal.signal(signal.SIGTERM, _interrupted)  # a stopped run still revokes its keys
     home, api_url = ensure_stack()
     from crm.db import libpq_url
 
