@@ -102,7 +102,7 @@ bench-segments: install  ## 20 dynamic segments over 1M customers -> bench/resul
 API_HOST    ?= 127.0.0.1
 API_PORT    ?= 8000
 API_WORKERS ?= 2
-.PHONY: api outbox-relay test-api fuzz-api bench-api wrk
+.PHONY: api outbox-relay test-api fuzz-api bench-api bench-auth wrk
 
 api: install  ## run the write API in the foreground (uvicorn, uvloop, httptools; /docs)
 	$(CRM) up
@@ -120,6 +120,10 @@ fuzz-api: install  ## schemathesis against the live OpenAPI schema, >= 1,000 cal
 bench-api: install wrk  ## create-lead at concurrency 32 for 30 s -> bench/results/api.json
 	$(CRM) up
 	$(PY) -m bench.api_bench --concurrency 32 --seconds 30 --workers $(API_WORKERS)
+
+bench-auth: install  ## revocation delay across two API processes, sign-in time known vs unknown -> bench/results/auth.json
+	$(CRM) up
+	$(PY) -m bench.auth_bench
 
 wrk:  ## install Debian's wrk once (C load generator for bench-api); without it bench-api uses its Python client
 	@if command -v wrk >/dev/null; then echo "wrk present: $$(command -v wrk)"; else \

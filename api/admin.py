@@ -11,8 +11,7 @@ from uuid import UUID
 import psycopg
 from psycopg.rows import DictRow, dict_row
 
-from api.core.auth import check_scopes, mint_token, new_api_key
-from api.core.auth_events import NOTIFY, message
+from api.core.auth import check_scopes, mint_token, new_api_key, rotation
 from api.core.config import get_api_settings
 from crm.db import libpq_url
 from crm.errors import CRMError, CRMErrorCode
@@ -57,7 +56,9 @@ def token_for(email: str | None, tenant: str | None, role: str | None, ttl_s: in
     return tok, user
 
 
-def create_api_key(tenant: str, name: str, scopes: list[str]) -> dict[str, Any]:
+def create_api_key(
+    tenant: str, name: str, scopes: list[str], expires_in_days: int | None = None
+) -> dict[str, Any]:
     scopes = check_scopes(scopes)
     key, prefix, digest = new_api_key()
     with _conn() as conn:
@@ -65,9 +66,10 @@ def create_api_key(tenant: str, name: str, scopes: list[str]) -> dict[str, Any]:
         if t is None:
             raise CRMError(CRMErrorCode.NOT_FOUND, f"tenant {tenant!r} not found", {"tenant": tenant})
         row = conn.execute(
-            "INSERT INTO crm.api_keys (tenant_id, name, key_prefix, key_hash, scopes) VALUES (%s, %s, %s, %s, %s)"
-            " RETURNING id, tenant_id, name, key_prefix, scopes, created_at",
-            (t["id"], name, prefix, digest, scopes),
+            "INSERT INTO crm.api_keys (tenant_id, name, key_prefix, key_hash, scopes, expires_at)"
+            " VALUES (%s, %s, %s, %s, %s, now() + make_interval(days => %s))"
+            " RETURNING id, tenant_id, name, key_prefix, scopes, created_at, expires_at",
+            (t["id"], name, prefix, digest, scopes, expires_in_days),
         ).fetchone()
         assert row is not None  # INSERT ... RETURNING yields the row it inserted
         conn.execute(
@@ -76,6 +78,45 @@ def create_api_key(tenant: str, name: str, scopes: list[str]) -> dict[str, Any]:
             (t["id"], row["id"], name, scopes),
         )
     return dict(row) | {"key": key}
+
+
+def rotate_api_key(key_id: UUID, overlap_s: int, expires_in_days: int | None = None) -> dict[str, Any]:
+    """The key's successor (same tenant, name and scopes; shown once) and the old key's new
+    expiry: it keeps working for `overlap_s` seconds (the API's POST /api-keys/{id}/rotate)."""
+    key, prefix, digest = new_api_key()
+    with _conn() as conn, conn.transaction():
+        old = conn.execute(
+            "SELECT id, tenant_id, name, scopes, created_at, expires_at, revoked_at, replaced_by, now() AS at"
+            " FROM crm.api_keys WHERE id = %s FOR UPDATE",
+            (key_id,),
+        ).fetchone()
+        if old is None:
+            raise CRMError(CRMErrorCode.API_KEY_NOT_FOUND, f"API key {key_id} not found", {"id": str(key_id)})
+        if old["revoked_at"] or old["replaced_by"] or (old["expires_at"] and old["expires_at"] <= old["at"]):
+            raise CRMError(
+                CRMErrorCode.INVALID_STATUS_TRANSITION,
+                f"API key {key_id} is no longer active",
+                {"id": str(key_id)},
+            )
+        successor_expires, old_expires = rotation(old, old["at"], overlap_s, expires_in_days)
+        new = conn.execute(
+            "INSERT INTO crm.api_keys (tenant_id, name, key_prefix, key_hash, scopes, expires_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id, tenant_id, name, key_prefix, scopes, created_at, expires_at",
+            (old["tenant_id"], old["name"], prefix, digest, old["scopes"], successor_expires),
+        ).fetchone()
+        assert new is not None
+        conn.execute(
+            "UPDATE crm.api_keys SET expires_at = %s, replaced_by = %s WHERE id = %s",
+            (old_expires, new["id"], key_id),
+        )
+        for action, entity_id in (("created", new["id"]), ("rotated", key_id)):
+            conn.execute(
+                "INSERT INTO crm.audit_log (tenant_id, actor_type, action, entity, entity_id, after)"
+                " VALUES (%s, 'system', %s, 'api_keys', %s, jsonb_build_object('replaced_by', %s::text,"
+                " 'old_expires_at', %s::timestamptz))",
+                (old["tenant_id"], action, entity_id, str(new["id"]), old_expires),
+            )
+    return dict(new) | {"key": key, "replaces": key_id, "old_expires_at": old_expires}
 
 
 def revoke_api_key(key_id: UUID) -> dict[str, Any]:
@@ -92,7 +133,6 @@ def revoke_api_key(key_id: UUID) -> dict[str, Any]:
             " VALUES (%s, 'system', 'revoked', 'api_keys', %s)",
             (row["tenant_id"], key_id),
         )
-        conn.execute(NOTIFY, (message("api_key", key_id),))  # every API process drops it
     return dict(row)
 
 
@@ -100,7 +140,7 @@ def list_api_keys(tenant: str | None) -> list[dict[str, Any]]:
     with _conn() as conn:
         return conn.execute(
             "SELECT k.id, t.slug AS tenant, k.name, k.key_prefix, k.scopes, k.created_at, k.last_used_at,"
-            " k.revoked_at"
+            " k.revoked_at, k.expires_at, k.replaced_by"
             " FROM crm.api_keys k JOIN crm.tenants t ON t.id = k.tenant_id WHERE %s::text IS NULL OR t.slug = %s"
             " ORDER BY k.created_at",
             (tenant, tenant),

@@ -78,23 +78,52 @@ def api_keys_create(
     tenant: Annotated[str, typer.Option(help="tenant slug")],
     name: Annotated[str, typer.Option()],
     scope: Annotated[list[str], typer.Option(help="permission, repeatable (e.g. leads:write)")],
+    expires_in_days: Annotated[
+        int | None, typer.Option(min=1, max=3650, help="default: until revoked")
+    ] = None,
 ) -> None:
     """Create a key; the key itself is printed once and stored only as a hash."""
     from api.admin import create_api_key
 
     try:
-        row = create_api_key(tenant, name, scope)
+        row = create_api_key(tenant, name, scope, expires_in_days)
     except CRMError as exc:
         _fail(exc)
+    until = f", expires {row['expires_at']}" if row["expires_at"] else ""
     Console(stderr=True).print(
-        f"key {row['id']} ({row['name']}, scopes {', '.join(row['scopes'])}): store it now"
+        f"key {row['id']} ({row['name']}, scopes {', '.join(row['scopes'])}{until}): store it now"
+    )
+    print(row["key"])
+
+
+@keys_app.command("rotate")
+def api_keys_rotate(
+    key_id: Annotated[str, typer.Argument()],
+    overlap: Annotated[
+        int, typer.Option(min=0, max=30 * 86400, help="seconds the old key keeps working")
+    ] = 3600,
+    expires_in_days: Annotated[
+        int | None, typer.Option(min=1, max=3650, help="default: the old key's lifetime, if any")
+    ] = None,
+) -> None:
+    """Make the key's successor (printed once); the old key stops after the overlap."""
+    from uuid import UUID
+
+    from api.admin import rotate_api_key
+
+    try:
+        row = rotate_api_key(UUID(key_id), overlap, expires_in_days)
+    except (CRMError, ValueError) as exc:
+        _fail(exc)
+    Console(stderr=True).print(
+        f"key {row['id']} replaces {row['replaces']}, which stops at {row['old_expires_at']}: store it now"
     )
     print(row["key"])
 
 
 @keys_app.command("revoke")
 def api_keys_revoke(key_id: Annotated[str, typer.Argument()]) -> None:
-    """Revoke a key (it stops working at once)."""
+    """Revoke a key (it stops working in every API process when this commits)."""
     from uuid import UUID
 
     from api.admin import revoke_api_key
@@ -111,7 +140,9 @@ def api_keys_list(tenant: Annotated[str | None, typer.Option()] = None) -> None:
     """Every key (never the key itself): prefix, scopes, last use, revocation."""
     from api.admin import list_api_keys
 
-    table = Table("id", "tenant", "name", "prefix", "scopes", "last used", "revoked")
+    table = Table(
+        "id", "tenant", "name", "prefix", "scopes", "last used", "revoked", "expires", "replaced by"
+    )
     for k in list_api_keys(tenant):
         table.add_row(
             str(k["id"]),
@@ -121,6 +152,8 @@ def api_keys_list(tenant: Annotated[str | None, typer.Option()] = None) -> None:
             ",".join(k["scopes"]),
             str(k["last_used_at"] or ""),
             str(k["revoked_at"] or ""),
+            str(k["expires_at"] or ""),
+            str(k["replaced_by"] or ""),
         )
     console.print(table)
 

@@ -11,6 +11,13 @@ acknowledgements and marks them sent in the same transaction. A crash between th
 acknowledgement and the commit re-sends that batch with the same `event_id`s: the landing's
 `ON CONFLICT (event_id) DO NOTHING` keeps one row each. The relay reads every tenant's rows,
 so it connects with DATABASE_URL (the owner), not as `crm_api`.
+
+A row the broker refuses for good (`REFUSED`: larger than the broker takes, an invalid topic,
+a record it cannot read) is dead-lettered in the same transaction (`dead_at`, `dead_reason`)
+and the rest of its batch is sent and marked as usual: one such row never holds up the others,
+whichever tenant they belong to. Anything else (the broker down, a leader moving) fails the
+batch, which is retried as before. `SELECT * FROM crm.outbox WHERE dead_at IS
+NOT NULL` lists them (docs/operators.md).
 """
 
 from __future__ import annotations
@@ -19,10 +26,19 @@ import asyncio
 import contextlib
 import logging
 import signal
+from typing import Any
 
 import orjson
 import psycopg
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidTopicError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    UnsupportedForMessageFormatError,
+)
 from psycopg.rows import DictRow, dict_row
 
 from crm.db import libpq_url
@@ -34,7 +50,20 @@ log = logging.getLogger("api.outbox")
 OUTBOX_TOPICS: tuple[str, ...] = (Topic.CRM_CHANGES, Topic.LEAD_ACTIVITIES, Topic.DEAL_ACTIVITIES)
 """The topics the API's outbox rows are published on."""
 
-CLAIM = "SELECT id, topic, key, payload FROM crm.outbox WHERE sent_at IS NULL ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED"
+CLAIM = (
+    "SELECT id, topic, key, payload FROM crm.outbox WHERE sent_at IS NULL AND dead_at IS NULL"
+    " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED"
+)
+REFUSED: tuple[type[Exception], ...] = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    RecordListTooLargeError,
+    InvalidTopicError,
+    CorruptRecordException,
+    UnsupportedForMessageFormatError,
+)
+"""What the broker (or the producer, checking the broker's limits first) refuses for good:
+sending the row again cannot succeed, so it is dead-lettered instead of retried."""
 
 
 class OutboxRelay:
@@ -52,6 +81,7 @@ class OutboxRelay:
         self.batch = batch
         self.topic_prefix = topic_prefix
         self.sent = 0
+        self.dead = 0
         self._conn: psycopg.AsyncConnection[DictRow] | None = None
         self._producer: AIOKafkaProducer | None = None
 
@@ -73,36 +103,64 @@ class OutboxRelay:
             await self._conn.close()
 
     async def relay_once(self) -> int:
-        """Send one batch; the number of rows sent (0: nothing was waiting)."""
+        """Send one batch; the number of rows sent or dead-lettered (0: nothing was waiting)."""
         assert self._conn is not None and self._producer is not None
         try:
             async with self._conn.transaction():
                 rows = await (await self._conn.execute(CLAIM, (self.batch,))).fetchall()
                 if not rows:
                     return 0
-                futures = [
-                    await self._producer.send(
-                        self.topic_prefix + r["topic"], orjson.dumps(r["payload"]), key=r["key"].encode()
-                    )
-                    for r in rows
-                ]
-                await asyncio.gather(*futures)
+                sent, dead = await self._send(rows)
                 await self._conn.execute(
                     "UPDATE crm.outbox SET sent_at = now(), attempts = attempts + 1, last_error = NULL"
                     " WHERE id = ANY(%s)",
-                    ([r["id"] for r in rows],),
+                    (sent,),
                 )
+                for row_id, reason in dead:
+                    await self._conn.execute(
+                        "UPDATE crm.outbox SET dead_at = now(), dead_reason = %s, attempts = attempts + 1,"
+                        " last_error = %s WHERE id = %s",
+                        (reason, reason, row_id),
+                    )
         except Exception as exc:
             log.warning("outbox batch failed, will retry: %s", exc)
             if not self._conn.closed:
                 await self._conn.execute(
                     "UPDATE crm.outbox SET attempts = attempts + 1, last_error = %s WHERE id IN"
-                    " (SELECT id FROM crm.outbox WHERE sent_at IS NULL ORDER BY id LIMIT %s)",
+                    " (SELECT id FROM crm.outbox WHERE sent_at IS NULL AND dead_at IS NULL ORDER BY id LIMIT %s)",
                     (str(exc)[:500], self.batch),
                 )
             raise
-        self.sent += len(rows)
+        for row_id, reason in dead:
+            log.error("outbox row %s dead-lettered: %s", row_id, reason)
+        self.sent += len(sent)
+        self.dead += len(dead)
         return len(rows)
+
+    async def _send(self, rows: list[DictRow]) -> tuple[list[int], list[tuple[int, str]]]:
+        """Send the rows in id order, wait for every acknowledgement; (ids sent, (id, reason)
+        of those refused for good). Raise on any other failure."""
+        assert self._producer is not None
+        pending: list[tuple[int, asyncio.Future[Any]]] = []
+        dead: list[tuple[int, str]] = []
+        for r in rows:
+            try:
+                value = orjson.dumps(r["payload"])
+                fut = await self._producer.send(self.topic_prefix + r["topic"], value, key=r["key"].encode())
+            except REFUSED as exc:
+                dead.append((r["id"], _reason(exc, len(value))))
+                continue
+            pending.append((r["id"], fut))
+        results = await asyncio.gather(*(f for _, f in pending), return_exceptions=True)
+        sent: list[int] = []
+        for (row_id, _), result in zip(pending, results, strict=True):
+            if isinstance(result, REFUSED):
+                dead.append((row_id, _reason(result, None)))
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                sent.append(row_id)
+        return sent, dead
 
     async def drain(self) -> int:
         """Send until nothing is waiting; total sent."""
@@ -124,6 +182,11 @@ class OutboxRelay:
             if n == 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), backoff)
+
+
+def _reason(exc: BaseException, size: int | None) -> str:
+    what = f"{type(exc).__name__}: {exc}"
+    return (what if size is None else f"{what} (event of {size} bytes)")[:1000]
 
 
 async def serve(database_url: str | None = None, bootstrap: str | None = None) -> None:

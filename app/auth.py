@@ -1,9 +1,11 @@
 """Sign-in for the dashboards: a user of a tenant, checked against the API's password hashes.
 
-The reader role cannot read `crm.users`; it may only call `crm.reader_signin_candidates(email)`
-(migration 0301), which returns the active users with that e-mail and their argon2id hashes.
-The hash is verified here with the shared `crm.security.verify_password`. The signed-in
-user's tenant is what every query of the session is filtered to.
+The reader role cannot read `crm.users` and never sees a hash: `crm.signin_challenge(email)`
+(migration 1401) gives the argon2id parameters and salt of each active account with that
+e-mail (made-up ones when there is none, so the work is the same), this process derives the
+hash of the password typed (`crm.security.hash_with`), and `crm.signin_verify` returns the
+accounts whose stored hash it is. The signed-in user's tenant is what every query of the
+session is filtered to.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, text
 
-from crm.security import verify_password
+from crm.security import hash_with
 
 SESSION_KEY = "signed_in"
 
@@ -34,8 +36,13 @@ def authenticate(engine: Engine, email: str, password: str) -> list[SignedIn]:
     if not email or not password:
         return []
     with engine.connect() as conn:
+        challenges = conn.execute(text("select * from crm.signin_challenge(:email)"), {"email": email}).all()
+        hashes = [hash_with(c.settings, c.hash_len, password) for c in challenges]
         rows = (
-            conn.execute(text("select * from crm.reader_signin_candidates(:email)"), {"email": email})
+            conn.execute(
+                text("select * from crm.signin_verify(:email, cast(:hashes as text[]))"),
+                {"email": email, "hashes": hashes},
+            )
             .mappings()
             .all()
         )
@@ -50,5 +57,4 @@ def authenticate(engine: Engine, email: str, password: str) -> list[SignedIn]:
             role=r["role"],
         )
         for r in rows
-        if verify_password(r["password_hash"], password)
     ]

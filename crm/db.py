@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import psycopg
 from sqlalchemy import Engine, create_engine
@@ -74,3 +75,42 @@ def pg_env(url: str | None = None) -> dict[str, str]:
     if u.password:
         env["PGPASSWORD"] = u.password
     return env
+
+
+def _mac_or_blank(tenant_id: object, nonce: str) -> str:
+    from crm.security import TenantContextNotConfigured, tenant_mac
+
+    try:
+        return tenant_mac(tenant_id, nonce)
+    except TenantContextNotConfigured:
+        return ""  # roles that see every tenant need no signature; restricted ones are refused
+
+
+def enter_tenant(conn: Any, tenant_id: object) -> None:
+    """Name the tenant of the current transaction of a SQLAlchemy connection, signed for its
+    session (`crm.security.SET_TENANT`): what row-level security lets a restricted role
+    (crm_api, crm_reader) see. The session's nonce is asked once per pooled connection."""
+    from sqlalchemy import text
+
+    from crm.security import SESSION_NONCE, TENANT_MAC_SETTING, TENANT_SETTING
+
+    info = conn.connection.info
+    nonce = info.get("crm_session_nonce")
+    if nonce is None:
+        nonce = info["crm_session_nonce"] = conn.execute(text(SESSION_NONCE)).scalar_one()
+    conn.execute(
+        text(
+            f"select set_config('{TENANT_SETTING}', :t, true), set_config('{TENANT_MAC_SETTING}', :m, true)"
+        ),
+        {"t": str(tenant_id), "m": _mac_or_blank(tenant_id, nonce)},
+    )
+
+
+def enter_tenant_pg(conn: psycopg.Connection[Any], tenant_id: object) -> None:
+    """`enter_tenant` for a plain psycopg connection (asks the nonce each time)."""
+    from crm.security import SESSION_NONCE, SET_TENANT
+
+    row = conn.execute(SESSION_NONCE).fetchone()
+    assert row is not None
+    nonce = row[0] if isinstance(row, tuple) else next(iter(row.values()))
+    conn.execute(SET_TENANT, (str(tenant_id), _mac_or_blank(tenant_id, nonce)))

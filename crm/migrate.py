@@ -6,6 +6,7 @@ URL is the one given, else `crm.settings` (DATABASE_URL or the local stack's `.c
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ from alembic.runtime.environment import NameFilterParentNames, NameFilterType
 from alembic.script import ScriptDirectory
 
 from crm.db import make_engine, sqlalchemy_url
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -47,8 +50,39 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def upgrade(url: str | None = None, revision: str = "head") -> None:
-    """Bring the database up to `revision` (idempotent; concurrent callers wait their turn)."""
+    """Bring the database up to `revision` (idempotent; concurrent callers wait their turn),
+    then store the tenant context key of the environment (`sync_tenant_context_key`)."""
     command.upgrade(alembic_config(url), revision)
+    sync_tenant_context_key(url)
+
+
+def sync_tenant_context_key(url: str | None = None) -> bool:
+    """Store TENANT_CONTEXT_KEY's derived keys in `crm_secret.tenant_context_keys` (migration
+    1401), replacing what was there: restricted sessions are then signed with this key only.
+    False (nothing done) without a key or before that migration."""
+    from sqlalchemy import text
+
+    from crm.security import context_keys
+    from crm.settings import get_settings
+
+    secret = get_settings().tenant_context_key
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            if conn.execute(text("SELECT to_regclass('crm_secret.tenant_context_keys')")).scalar() is None:
+                return False
+            if secret is None:
+                log.warning("TENANT_CONTEXT_KEY is not set: the API and the dashboards cannot sign a tenant")
+                return False
+            ikey, okey = context_keys(secret.get_secret_value())
+            conn.execute(text("DELETE FROM crm_secret.tenant_context_keys"))
+            conn.execute(
+                text("INSERT INTO crm_secret.tenant_context_keys (id, ikey, okey) VALUES (1, :i, :o)"),
+                {"i": ikey, "o": okey},
+            )
+        return True
+    finally:
+        engine.dispose()
 
 
 def downgrade(url: str | None = None, revision: str = "base") -> None:

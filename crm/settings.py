@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     jwt_public_key: SecretStr | None = None
     jwt_private_key: SecretStr | None = None
     jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
+    tenant_context_key: SecretStr | None = None
+    """Signs the tenant a restricted database session works for (crm.security.tenant_mac);
+    `crm db upgrade` stores its derived keys where only the owner reads them. The API and the
+    dashboards need it; `crm up` generates a local one into `.crm/env`."""
 
     scale: Literal["S", "M", "L"] = "S"
     seed: int = 42

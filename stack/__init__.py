@@ -89,8 +89,9 @@ def up(home: Path) -> StackState:
         started.append("redis")
 
     existing = read_env_file(env_path)
-    if not os.environ.get("JWT_SECRET") and "JWT_SECRET" not in existing:
-        values["JWT_SECRET"] = secrets.token_urlsafe(48)
+    for secret in ("JWT_SECRET", "TENANT_CONTEXT_KEY"):
+        if not os.environ.get(secret) and secret not in existing:
+            values[secret] = secrets.token_urlsafe(48)
     write_env_file(env_path, values)
     from crm.settings import get_settings
 

@@ -18,6 +18,7 @@ import pytest
 
 _TEST_HOME = Path(tempfile.mkdtemp(prefix="crm-test-home-"))
 os.environ["CRM_HOME"] = str(_TEST_HOME)
+os.environ.setdefault("TENANT_CONTEXT_KEY", "test-tenant-context-" + uuid.uuid4().hex)
 _EXTERNAL_DB = os.environ.get("DATABASE_URL")
 _EXTERNAL_KAFKA = os.environ.get("KAFKA_BOOTSTRAP")
 

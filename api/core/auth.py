@@ -14,6 +14,7 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -145,6 +146,24 @@ def split_api_key(key: str) -> str:
     return parts[1]
 
 
+def rotation(
+    old: dict[str, Any], at: datetime, overlap_s: int, days: int | None
+) -> tuple[datetime | None, datetime]:
+    """(the successor's expiry, the old key's new expiry): the successor lives `days`, else as
+    long as the old key was meant to; the old key ends after the overlap (or sooner, if it was
+    going to anyway)."""
+    if days is not None:
+        successor = at + timedelta(days=days)
+    elif old["expires_at"] is not None:
+        successor = at + (old["expires_at"] - old["created_at"])
+    else:
+        successor = None
+    old_end = at + timedelta(seconds=overlap_s)
+    if old["expires_at"] is not None:
+        old_end = min(old_end, old["expires_at"])
+    return successor, old_end
+
+
 def check_scopes(scopes: list[str]) -> list[str]:
     bad = [s for s in scopes if s not in PERMISSIONS]
     if bad:
@@ -161,12 +180,17 @@ def principal_from_key_row(key: str, row: dict[str, Any] | None) -> Principal:
         raise unauthenticated("unknown API key")
     if row["revoked_at"] is not None:
         raise unauthenticated("API key revoked")
+    expires_at = row.get("expires_at")
+    left = None if expires_at is None else (expires_at - datetime.now(UTC)).total_seconds()
+    if left is not None and left <= 0:
+        raise unauthenticated("API key expired")
     return Principal(
         tenant_id=row["tenant_id"],
         actor_id=row["id"],
         actor_type="api_key",
         permissions=frozenset(row["scopes"]),
         user_id=row["created_by"],
+        extra={} if left is None else {"expires_in_s": left},
     )
 
 

@@ -3,9 +3,9 @@
 Each process trusts a verified token or API key for a few seconds (api.core.auth's caches) so
 that most requests need no credential look-up. A change that must take effect at once (an API
 key revoked or rotated, a user or tenant deactivated) is announced on the channel
-`crm_auth_changes` in the transaction that makes it, so it is delivered exactly when it
-commits, whichever process or tool made it (the API, `crm api-keys`, an operator's SQL through
-the triggers of migration 1401). Every API process listens on one connection of its own and
+`crm_auth_changes` by a trigger in the transaction that makes it (migration 1401), so it is
+delivered exactly when it commits, whichever process or tool made it (the API, `crm api-keys`,
+an operator's SQL). Every API process listens on one connection of its own and
 drops what the message names from its caches.
 
 When the listening connection is down, the caches are not trusted at all (every request looks
@@ -27,11 +27,7 @@ import psycopg
 log = logging.getLogger(__name__)
 
 CHANNEL = "crm_auth_changes"
-NOTIFY = "SELECT pg_notify('crm_auth_changes', %s)"
-
-
-def message(kind: str, id_: UUID) -> str:
-    return f"{kind}:{id_}"
+"""Announced by the triggers of migration 1401 (crm.announce_auth_change)."""
 
 
 class AuthChanges:

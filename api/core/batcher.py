@@ -7,7 +7,8 @@ writes share one statement: each tenant has a queue; while fewer than `max_infli
 statements run, a write starts one at once (alone, so no added latency at low load), and the
 writes that arrive meanwhile go together in the next one. The statement is one transaction:
 
-    WITH t AS MATERIALIZED (SELECT set_config('app.tenant_id', $1, true)),
+    WITH t AS MATERIALIZED (SELECT set_config('app.tenant_id', $1, true),
+                                   set_config('app.tenant_mac', $2, true)),
          i0 AS (INSERT INTO crm.leads (...) SELECT r.... FROM t,
                 jsonb_populate_recordset(NULL::crm.leads, $2::jsonb) r), i1 ..., i2 ...
     SELECT ...
@@ -41,9 +42,9 @@ import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb
 
-from api.core.db import Pool
+from api.core.db import Pool, tenant_args
 from crm.errors import CRMError, CRMErrorCode
-from crm.security import TENANT_SETTING
+from crm.security import TENANT_MAC_SETTING, TENANT_SETTING
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,10 @@ def batch_sql(shape: Shape) -> str:
 
     Every insert reads from `t`, so the tenant setting is in place before any row meets the
     RLS check; one autocommit statement is one transaction and one round trip."""
-    parts = [f"t AS MATERIALIZED (SELECT set_config('{TENANT_SETTING}', %s, true) AS tenant)"]
+    parts = [
+        f"t AS MATERIALIZED (SELECT set_config('{TENANT_SETTING}', %s, true) AS tenant,"
+        f" set_config('{TENANT_MAC_SETTING}', %s, true) AS mac)"
+    ]
     for i, (table, cols) in enumerate(shape):
         parts.append(
             f"i{i} AS (INSERT INTO crm.{table} ({', '.join(cols)})"
@@ -171,7 +175,7 @@ class InsertBatcher:
             raise
 
     async def _execute(self, conn: Any, sql: str, tenant_id: UUID, shape: Shape, batch: list) -> None:
-        params = [str(tenant_id)]
+        params = list(tenant_args(conn, tenant_id))
         for i in range(len(shape)):
             params.append((b"[" + b",".join(enc[i] for enc, _ in batch) + b"]").decode())
         await conn.execute(sql, params)

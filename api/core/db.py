@@ -1,14 +1,17 @@
 """Async Postgres access as the API's role: a small connection pool and tenant transactions.
 
-Every transaction runs in psycopg pipeline mode and starts with
-`set_config('app.tenant_id', <tenant>, true)` (RLS keys on it), so BEGIN, the setting and the
-first statements travel in one network round trip; a create is one round trip in all.
+Every transaction runs in psycopg pipeline mode and starts by naming its tenant, signed for
+the connection (`crm.security.SET_TENANT`: `app.tenant_id` and its HMAC over the session's
+nonce, which `crm.current_tenant()` checks for every row-level security policy), so BEGIN,
+the setting and the first statements travel in one network round trip; a create is one round
+trip in all. Each connection asks its nonce once, when it is opened.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -25,14 +28,20 @@ from psycopg.pq import Format, TransactionStatus
 from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import set_json_dumps, set_json_loads
 
-from crm.security import TENANT_SETTING
+from crm.security import SESSION_NONCE, SET_TENANT, tenant_params
 
 log = logging.getLogger(__name__)
 
-SET_TENANT = f"SELECT set_config('{TENANT_SETTING}', %s, true)"
-
 Conn = AsyncConnection[DictRow]
 """A connection of the API's pool: rows come back as dicts."""
+
+_NONCES: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+"""Each pooled connection's `crm.session_nonce()`, asked once when it was opened."""
+
+
+def tenant_args(conn: Conn, tenant_id: UUID) -> tuple[str, str]:
+    """The parameters of `SET_TENANT` for `tenant_id` on `conn` (one of the pool's)."""
+    return tenant_params(tenant_id, _NONCES[conn])
 
 
 def _default(obj: Any) -> Any:
@@ -102,6 +111,9 @@ class Pool:
             connect_timeout=10,
         )
         tolerate_out_of_range_dates(conn)
+        row = await (await conn.execute(SESSION_NONCE)).fetchone()
+        assert row is not None
+        _NONCES[conn] = next(iter(row.values()))
         return conn
 
     async def open(self, warm: int = 2) -> None:
@@ -143,7 +155,7 @@ class Database:
     async def tx(self, tenant_id: UUID) -> AsyncIterator[Conn]:
         """One transaction of one tenant, in pipeline mode (commit on success)."""
         async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
-            await conn.execute(SET_TENANT, (str(tenant_id),))
+            await conn.execute(SET_TENANT, tenant_args(conn, tenant_id))
             yield conn
 
     @asynccontextmanager

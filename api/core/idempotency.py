@@ -1,5 +1,7 @@
 """`Idempotency-Key` on creates: the first request's response is stored in the same
-transaction as its write and replayed for a retry with the same key and body.
+transaction as its write and replayed for a retry with the same key and body by the same
+actor (user or API key): a key is scoped to who sent it, so another user of the tenant
+replaying it gets nothing of the first one's.
 
 A concurrent retry waits on the key's primary key until the first commits, then replays;
 the same key with a different body is a 422 (`IDEMPOTENCY_KEY_REUSED`).
@@ -27,16 +29,17 @@ async def claim(conn: Conn, p: Principal, key: str, req_hash: str) -> dict[str, 
     """None: go ahead (the key is now ours). Otherwise the stored {status, body} to replay."""
     got = await fetchone(
         conn,
-        "INSERT INTO crm.idempotency_keys (tenant_id, key, request_hash) VALUES (%s, %s, %s)"
+        "INSERT INTO crm.idempotency_keys (tenant_id, actor_id, key, request_hash) VALUES (%s, %s, %s, %s)"
         " ON CONFLICT DO NOTHING RETURNING 1 AS ok",
-        (p.tenant_id, key, req_hash),
+        (p.tenant_id, p.actor_id, key, req_hash),
     )
     if got is not None:
         return None
     row = await fetchone(
         conn,
-        "SELECT request_hash, response_status, response_body FROM crm.idempotency_keys WHERE key = %s",
-        (key,),
+        "SELECT request_hash, response_status, response_body FROM crm.idempotency_keys"
+        " WHERE actor_id = %s AND key = %s",
+        (p.actor_id, key),
     )
     if row is None or row["response_status"] is None:  # pragma: no cover - vanished/rolled back
         raise CRMError(
@@ -51,8 +54,9 @@ async def claim(conn: Conn, p: Principal, key: str, req_hash: str) -> dict[str, 
     return {"status": row["response_status"], "body": row["response_body"]}
 
 
-async def store(conn: Conn, key: str, status: int, body: Any) -> None:
+async def store(conn: Conn, p: Principal, key: str, status: int, body: Any) -> None:
     await conn.execute(
-        "UPDATE crm.idempotency_keys SET response_status = %s, response_body = %s WHERE key = %s",
-        (status, Jsonb(body), key),
+        "UPDATE crm.idempotency_keys SET response_status = %s, response_body = %s"
+        " WHERE actor_id = %s AND key = %s",
+        (status, Jsonb(body), p.actor_id, key),
     )

@@ -119,7 +119,7 @@ async def create(
                 return resp
         out = jsonable(await write(conn))
         if idem_key is not None:
-            await idempotency.store(conn, idem_key, 201, out)
+            await idempotency.store(conn, p, idem_key, 201, out)
     version = out.get("version") if isinstance(out, dict) else None
     return respond(out, 201, version=version if isinstance(version, int) else None)
 

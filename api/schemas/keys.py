@@ -18,7 +18,13 @@ class ApiKeyOut(BaseModel):
     created_at: datetime
     last_used_at: datetime | None = Field(description="accurate to about a minute")
     revoked_at: datetime | None
+    expires_at: datetime | None = Field(description="none: until revoked")
+    replaced_by: UUID | None = Field(description="the key that replaced this one (rotation)")
 
 
 class ApiKeyCreated(ApiKeyOut):
     key: str = Field(description="the key itself, shown this once: store it now")
+
+
+class ApiKeyRotated(ApiKeyCreated):
+    replaces: ApiKeyOut = Field(description="the old key, now expiring at the end of the overlap")

@@ -1,7 +1,7 @@
 """Run one named query for one tenant: the only place the app touches the database.
 
-Every query runs in its own transaction that first sets `app.tenant_id` (the row-level
-security key) and a statement timeout, as the `crm_reader` role. A missing mart, column or
+Every query runs in its own transaction that first names its tenant, signed for the session
+(`crm.db.enter_tenant`: the row-level security key) and a statement timeout, as the `crm_reader` role. A missing mart, column or
 grant becomes `DataUnavailable` with a sentence a manager can read, never a traceback.
 """
 
@@ -16,7 +16,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from app.data.queries import QUERIES, Query
-from crm.security import TENANT_SETTING
+from crm.db import enter_tenant
 
 STATEMENT_TIMEOUT = "20s"
 
@@ -61,10 +61,8 @@ def run_query(
     t0 = time.perf_counter()
     try:
         with engine.begin() as conn:
-            conn.execute(
-                text("select set_config(:k, :t, true), set_config('statement_timeout', :st, true)"),
-                {"k": TENANT_SETTING, "t": str(tenant_id), "st": STATEMENT_TIMEOUT},
-            )
+            enter_tenant(conn, tenant_id)
+            conn.execute(text("select set_config('statement_timeout', :st, true)"), {"st": STATEMENT_TIMEOUT})
             result = conn.execute(text(q.sql), bound)
             frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
     except OperationalError as exc:

@@ -365,8 +365,12 @@ outbox = Table(
     Column("sent_at", DateTime(timezone=True)),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("last_error", Text),
-    # the relay polls `WHERE sent_at IS NULL ORDER BY id`: keep that index small
-    Index("ix_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL")),
+    # a row the broker refuses for good (too large, invalid) is set aside, never retried
+    Column("dead_at", DateTime(timezone=True)),
+    Column("dead_reason", Text),
+    # the relay polls `WHERE sent_at IS NULL AND dead_at IS NULL ORDER BY id`: keep that index small
+    Index("ix_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL AND dead_at IS NULL")),
+    Index("ix_outbox_dead", "dead_at", postgresql_where=text("dead_at IS NOT NULL")),
     schema=CRM,
 )
 
@@ -383,6 +387,9 @@ api_keys = Table(
     created_at(),
     Column("last_used_at", DateTime(timezone=True)),
     Column("revoked_at", DateTime(timezone=True)),
+    Column("expires_at", DateTime(timezone=True)),  # none: until revoked
+    # rotation: the key that replaced this one (which then expires after the overlap window)
+    Column("replaced_by", UUID(as_uuid=True), ForeignKey(f"{CRM}.api_keys.id", ondelete="SET NULL")),
     schema=CRM,
 )
 
@@ -390,12 +397,13 @@ idempotency_keys = Table(
     "idempotency_keys",
     metadata,
     tenant_fk(),
+    Column("actor_id", UUID(as_uuid=True), nullable=False),  # the user or API key that sent it
     Column("key", Text, nullable=False),
     Column("request_hash", Text, nullable=False),
     Column("response_status", Integer),  # NULL while the first request is still in flight
     Column("response_body", JSONB),
     created_at(),
-    PrimaryKeyConstraint("tenant_id", "key"),
+    PrimaryKeyConstraint("tenant_id", "actor_id", "key"),
     Index(None, "created_at"),  # expiry sweeps
     schema=CRM,
 )

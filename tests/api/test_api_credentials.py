@@ -80,3 +80,58 @@ def test_revocation_reaches_every_api_process(pg_url, crm_home, as_):
     finally:
         stop_api(a)
         stop_api(b)
+
+
+def test_keys_expire_and_rotate_over_http(client, as_, owner_sql):
+    made = client.post(
+        "/api-keys", json={"name": "r", "scopes": ["leads:read"], "expires_in_days": 7}, headers=as_()
+    )
+    assert made.status_code == 201 and made.json()["expires_at"] is not None
+    old = {"X-API-Key": made.json()["key"]}
+    r = client.post(f"/api-keys/{made.json()['id']}/rotate", json={"overlap_s": 3600}, headers=as_())
+    assert r.status_code == 201, r.text
+    body = r.json()
+    new = {"X-API-Key": body["key"]}
+    assert body["replaces"]["id"] == made.json()["id"] and body["replaces"]["replaced_by"] == body["id"]
+    assert client.get("/leads", params={"limit": 1}, headers=old).status_code == 200  # the overlap
+    assert client.get("/leads", params={"limit": 1}, headers=new).status_code == 200
+    again = client.post(f"/api-keys/{made.json()['id']}/rotate", json={}, headers=as_())
+    assert again.status_code == 409 and again.json()["context"]["state"] == "rotated"
+    # the overlap window ends: the old key is refused, the new one goes on
+    owner_sql("UPDATE crm.api_keys SET expires_at = now() WHERE id = %s", made.json()["id"])
+    r = client.get("/leads", headers=old)
+    assert r.status_code == 401 and "expired" in r.json()["message"]
+    assert client.get("/leads", params={"limit": 1}, headers=new).status_code == 200
+    audit = owner_sql(
+        "SELECT action FROM crm.audit_log WHERE entity = 'api_keys' AND entity_id = %s ORDER BY id",
+        made.json()["id"],
+    )
+    assert [a["action"] for a in audit] == ["created", "rotated"]
+    listed = client.get("/api-keys", params={"limit": 500}, headers=as_()).json()["items"]
+    assert {k["id"] for k in listed} >= {made.json()["id"], body["id"]}
+
+
+def test_deactivation_reaches_cached_tokens_at_once(pg_url, crm_home, tenants, owner_sql, jwt_settings):
+    """The API trusts a verified token for 10 minutes here; deactivating its user (plain SQL,
+    as an operator would) still stops it at the next request: the announcement drops it."""
+    from api.core.auth import mint_token
+
+    t = tenants["b"]
+    uid = uuid.uuid4()
+    owner_sql(
+        "INSERT INTO crm.users (id, tenant_id, email, full_name, role) VALUES (%s, %s, %s, 'Leaver', 'analyst')",
+        uid,
+        t.id,
+        f"leaver-{uid.hex[:6]}@b.test",
+    )
+    proc, url = start_api(pg_url, crm_home, {"API_SUBJECT_CACHE_S": "600"})
+    try:
+        h = {"Authorization": f"Bearer {mint_token(jwt_settings, uid, t.id, ['analyst'])}"}
+        assert httpx.get(f"{url}/leads", headers=h, params={"limit": 1}).status_code == 200
+        owner_sql("UPDATE crm.users SET is_active = false WHERE id = %s", uid)
+        deadline = time.monotonic() + 30
+        while httpx.get(f"{url}/leads", headers=h, params={"limit": 1}).status_code == 200:
+            assert time.monotonic() < deadline, "the deactivated user's cached token still works"
+        assert httpx.get(f"{url}/leads", headers=h).status_code == 401
+    finally:
+        stop_api(proc)

@@ -10,7 +10,7 @@ import pytest
 from api_testkit import WRITE_TABLES, count_rows
 from sqlalchemy.engine import make_url
 
-from crm.security import TENANT_SETTING
+from crm.db import enter_tenant_pg
 
 CRITERIA = {"all": [{"field": "lifecycle_stage", "op": "eq", "value": "ACTIVE"}]}
 CRM_TABLES = (*WRITE_TABLES, "users", "tenants", "customer_segment_memberships", "idempotency_keys")
@@ -108,7 +108,7 @@ def test_crm_api_sees_nothing_without_a_tenant(as_crm_api, a_records):
 def test_crm_api_sees_only_its_tenant_even_unfiltered(as_crm_api, owner_sql, tenants, a_records):
     a, b = tenants["a"].id, tenants["b"].id
     with as_crm_api.transaction(force_rollback=True):
-        as_crm_api.execute("SELECT set_config(%s, %s, true)", (TENANT_SETTING, str(a)))
+        enter_tenant_pg(as_crm_api, a)
         for table in CRM_TABLES:
             col = "id" if table == "tenants" else "tenant_id"
             got = as_crm_api.execute(
@@ -130,15 +130,15 @@ def test_crm_api_sees_only_its_tenant_even_unfiltered(as_crm_api, owner_sql, ten
 def test_crm_api_cannot_write_into_another_tenant(as_crm_api, tenants):
     a, b = tenants["a"].id, tenants["b"].id
     with pytest.raises(psycopg.errors.InsufficientPrivilege), as_crm_api.transaction():
-        as_crm_api.execute("SELECT set_config(%s, %s, true)", (TENANT_SETTING, str(a)))
+        enter_tenant_pg(as_crm_api, a)
         as_crm_api.execute(
             "INSERT INTO crm.leads (tenant_id, email, source) VALUES (%s, 'x@y.z', 'sql')", (b,)
         )
     with pytest.raises(psycopg.errors.InsufficientPrivilege), as_crm_api.transaction():
-        as_crm_api.execute("SELECT set_config(%s, %s, true)", (TENANT_SETTING, str(a)))
+        enter_tenant_pg(as_crm_api, a)
         as_crm_api.execute("UPDATE crm.leads SET tenant_id = %s", (b,))
     with pytest.raises(psycopg.errors.InsufficientPrivilege), as_crm_api.transaction():
-        as_crm_api.execute("SELECT set_config(%s, %s, true)", (TENANT_SETTING, str(a)))
+        enter_tenant_pg(as_crm_api, a)
         as_crm_api.execute("UPDATE crm.audit_log SET action = 'forged'")  # append-only
     # the setting is per transaction: the next one sees nothing again
     assert as_crm_api.execute("SELECT count(*) FROM crm.leads").fetchone() == (0,)
@@ -146,7 +146,7 @@ def test_crm_api_cannot_write_into_another_tenant(as_crm_api, tenants):
 
 def test_require_row_respects_tenants(as_crm_api, tenants):
     with pytest.raises(psycopg.errors.ForeignKeyViolation), as_crm_api.transaction():
-        as_crm_api.execute("SELECT set_config(%s, %s, true)", (TENANT_SETTING, str(tenants["a"].id)))
+        enter_tenant_pg(as_crm_api, tenants["a"].id)
         as_crm_api.execute(
             "SELECT crm.require_row('users', %s, 'assigned_user_id')", (tenants["b"].users["admin"],)
         )

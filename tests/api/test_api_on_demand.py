@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from crm.db import enter_tenant_pg
 from ml import churn, lead, registry
 
 pytestmark = pytest.mark.slow
@@ -157,7 +158,7 @@ def test_health_view_shows_only_the_readers_tenant(world) -> None:
     with psycopg.connect(world.url, autocommit=True) as conn:
         conn.execute("SET ROLE crm_api")
         with conn.transaction():
-            conn.execute("SELECT set_config('app.tenant_id', %s, true)", (world.modelled,))
+            enter_tenant_pg(conn, world.modelled)
             seen = {
                 r[0]
                 for r in conn.execute("SELECT DISTINCT tenant_id::text FROM analytics.customer_health_now")

@@ -63,7 +63,7 @@ def test_rs256_tokens():
 
 
 def _crm(pg_url: str, *args: str) -> subprocess.CompletedProcess:
-    env = os.environ | {"DATABASE_URL": pg_url, "JWT_SECRET": JWT_SECRET}
+    env = os.environ | {"DATABASE_URL": pg_url, "JWT_SECRET": JWT_SECRET, "COLUMNS": "300"}
     return subprocess.run(
         [sys.executable, "-m", "stack", *args],
         cwd=ROOT,
@@ -101,3 +101,41 @@ def test_cli_token_and_keys(pg_url, client, tenants, owner_sql):
     assert r.status_code == 401  # API_KEY_CACHE_S=0 in the test server
     bad = _crm(pg_url, "api-keys", "create", "--tenant", t.slug, "--name", "x", "--scope", "root")
     assert bad.returncode == 1
+
+
+def test_cli_keys_expire_and_rotate_with_an_overlap(pg_url, client, tenants, owner_sql):
+    t = tenants["b"]
+    r = _crm(
+        pg_url,
+        "api-keys",
+        "create",
+        "--tenant",
+        t.slug,
+        "--name",
+        "rot",
+        "--scope",
+        "leads:read",
+        "--expires-in-days",
+        "30",
+    )
+    assert r.returncode == 0, r.stderr
+    old = r.stdout.strip().splitlines()[-1]
+    old_id = owner_sql("SELECT id FROM crm.api_keys WHERE key_prefix = %s", old.split("_")[1])[0]["id"]
+    r = _crm(pg_url, "api-keys", "rotate", str(old_id), "--overlap", "600")
+    assert r.returncode == 0, r.stderr
+    new = r.stdout.strip().splitlines()[-1]
+    for key in (old, new):  # the overlap: both work
+        assert client.get("/leads", params={"limit": 1}, headers={"X-API-Key": key}).status_code == 200
+    rows = {
+        r["key_prefix"]: r
+        for r in owner_sql(
+            "SELECT key_prefix, expires_at - created_at AS life, replaced_by, id, expires_at FROM crm.api_keys"
+            " WHERE name = 'rot' AND tenant_id = %s",
+            t.id,
+        )
+    }
+    old_row, new_row = rows[old.split("_")[1]], rows[new.split("_")[1]]
+    assert old_row["replaced_by"] == new_row["id"] and new_row["life"].days == 30  # the same lifetime
+    assert _crm(pg_url, "api-keys", "rotate", str(old_id)).returncode == 1  # rotated once only
+    listed = _crm(pg_url, "api-keys", "list", "--tenant", t.slug)
+    assert str(new_row["id"]) in listed.stdout

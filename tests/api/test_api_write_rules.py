@@ -65,3 +65,18 @@ def test_a_sales_rep_cannot_attach_another_reps_lead(client, as_, owner_sql):
         "/deals", json={"name": "any", "value": "5", "lead_id": theirs["id"]}, headers=as_("a", "manager")
     )
     assert r.status_code == 201
+
+
+def test_an_idempotency_key_belongs_to_the_user_who_sent_it(client, as_, owner_sql, tenants):
+    key = uuid.uuid4().hex
+    body = {"email": "idem-scope@x.test", "source": "web"}
+    admin = client.post("/leads", json=body, headers=as_("a", "admin") | {"Idempotency-Key": key})
+    assert admin.status_code == 201
+    again = client.post("/leads", json=body, headers=as_("a", "admin") | {"Idempotency-Key": key})
+    assert again.headers.get("idempotent-replayed") == "true" and again.json()["id"] == admin.json()["id"]
+    rep = client.post("/leads", json=body, headers=as_("a", "sales_rep") | {"Idempotency-Key": key})
+    assert rep.status_code == 201 and "idempotent-replayed" not in rep.headers
+    assert rep.json()["id"] != admin.json()["id"]
+    assert rep.json()["assigned_user_id"] == str(tenants["a"].users["sales_rep"])
+    rows = owner_sql("SELECT actor_id FROM crm.idempotency_keys WHERE key = %s ORDER BY created_at", key)
+    assert {r["actor_id"] for r in rows} == {tenants["a"].users["admin"], tenants["a"].users["sales_rep"]}

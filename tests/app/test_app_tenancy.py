@@ -9,6 +9,7 @@ from sqlalchemy import text
 from app.data.access import run_query
 from app.data.engine import make_reader_engine
 from crm.bands import AT_RISK_LEVELS
+from crm.db import enter_tenant
 
 
 def test_reader_sees_only_its_tenant(world) -> None:
@@ -28,7 +29,7 @@ def test_reader_sees_only_its_tenant(world) -> None:
                 ).fetchone()
             assert int(frame.iloc[0]["at_risk"]) == expected
             with engine.begin() as conn:
-                conn.execute(text("select set_config('app.tenant_id', :t, true)"), {"t": tenant})
+                enter_tenant(conn, tenant)
                 seen = {
                     relation: {
                         str(r[0]) for r in conn.execute(text(f"select distinct tenant_id from {relation}"))
@@ -50,7 +51,7 @@ def test_reader_cannot_write_or_switch_role(world) -> None:
     tenant = world.managers[0].tenant_id
     try:
         with engine.begin() as conn:
-            conn.execute(text("select set_config('app.tenant_id', :t, true)"), {"t": tenant})
+            enter_tenant(conn, tenant)
             with pytest.raises(Exception, match="permission denied"):
                 conn.execute(text("delete from ml.churn_predictions"))
     finally:
@@ -69,7 +70,7 @@ def test_marts_are_tenant_isolated_for_the_reader(world) -> None:
     try:
         for manager in world.managers:
             with engine.begin() as conn:
-                conn.execute(text("select set_config('app.tenant_id', :t, true)"), {"t": manager.tenant_id})
+                enter_tenant(conn, manager.tenant_id)
                 for mart in marts:
                     seen = {str(r[0]) for r in conn.execute(text(f"select distinct tenant_id from {mart}"))}
                     assert seen <= {manager.tenant_id}, mart

@@ -303,4 +303,4 @@ def test_outbox_unsent_index_is_partial(engine: Engine) -> None:
         indexdef = conn.execute(
             text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_outbox_unsent'")
         ).scalar_one()
-    assert "WHERE (sent_at IS NULL)" in indexdef
+    assert "WHERE ((sent_at IS NULL) AND (dead_at IS NULL))" in indexdef  # dead letters leave it too

@@ -11,6 +11,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
+from crm.db import enter_tenant_pg
 from sim.plan import PRESETS
 
 pytestmark = pytest.mark.slow
@@ -337,7 +338,7 @@ def test_marts_are_tenant_isolated_for_reader_roles(warehouse) -> None:
                 conn.execute(f"set role {role}")
                 try:
                     with conn.transaction():
-                        conn.execute("select set_config('app.tenant_id', %s, true)", (t0,))
+                        enter_tenant_pg(conn, t0)
                         seen = {
                             r[0]
                             for r in conn.execute(f"select distinct tenant_id::text from analytics.{mart}")

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from ml_synthetic import AS_OF, BIG, SMALL
 
+from crm.db import enter_tenant_pg
 from crm.errors import CRMError, CRMErrorCode
 from ml import churn, deals, jobs, lead, marts, registry, training
 from ml.specs import LEAD
@@ -96,7 +97,7 @@ def test_readers_see_only_their_tenant(ml_db: str, trained: jobs.TrainReport) ->
     jobs.score_all(ml_db, AS_OF, seed=42, tenants=[BIG, SMALL])
     with psycopg.connect(ml_db) as conn:
         conn.execute("SET ROLE crm_reader")
-        conn.execute("SELECT set_config('app.tenant_id', %s, true)", (SMALL,))
+        enter_tenant_pg(conn, SMALL)
         seen = {r[0] for r in conn.execute("SELECT DISTINCT tenant_id::text FROM ml.lead_scores").fetchall()}
         assert seen == {SMALL}
         assert (

@@ -32,7 +32,7 @@ from uuid import UUID
 
 from sqlalchemy import Engine, text
 
-from crm.security import TENANT_SETTING
+from crm.db import enter_tenant
 from warehouse.segments.compiler import compile_criteria
 from warehouse.segments.fields import SOURCE_TABLE
 
@@ -178,7 +178,7 @@ def _apply(
     customer or only `customer_ids`; raises on failure. With `customer_ids`, a segment deleted
     or made stale meanwhile is left out (its full recalculation follows)."""
     with engine.begin() as conn:
-        conn.execute(text("select set_config(:k, :v, true)"), {"k": TENANT_SETTING, "v": tenant_id})
+        enter_tenant(conn, tenant_id)
         lock = _LOCK.format(only="and not is_stale" if customer_ids is not None else "")
         locked = set(conn.execute(text(lock), {"ids": [s.id for s, _, _ in compiled]}).scalars())
         if customer_ids is not None:

@@ -1,4 +1,4 @@
-{#- The relation has row-level security on, a policy keyed on app.tenant_id, and SELECT
+{#- The relation has row-level security on, a policy keyed on crm.current_tenant(), and SELECT
     granted to crm_reader and crm_api (the cross-area contract of the analytics marts). -#}
 {% test tenant_isolated(model) %}
 with rel as (
@@ -10,11 +10,11 @@ with rel as (
 problems as (
     select 'row level security is off' as problem from rel where not relrowsecurity
     union all
-    select 'no policy keyed on app.tenant_id' from rel
+    select 'no policy keyed on crm.current_tenant()' from rel
     where not exists (
         select from pg_policies p
         where p.schemaname = '{{ model.schema }}' and p.tablename = '{{ model.identifier }}'
-          and p.qual like '%app.tenant_id%' and 'crm_reader' = any(p.roles) and 'crm_api' = any(p.roles)
+          and p.qual like '%crm.current_tenant()%' and 'crm_reader' = any(p.roles) and 'crm_api' = any(p.roles)
     )
     union all
     select 'crm_reader cannot select' from rel where not has_table_privilege('crm_reader', rel.oid, 'select')
