@@ -151,8 +151,14 @@ def _declare_security(app: FastAPI) -> None:
                 for op in ops.values():
                     if "requestBody" in op:
                         op["responses"].update(BODY_ERRORS)
+                    for status, answer in op["responses"].items():
+                        # every error is ErrorOut (api.core.errors), FastAPI's default 422 included
+                        if status[0] in "45" and (status == "422" or "content" not in answer):
+                            answer["content"] = _ERROR_BODY
                     if path not in ("/health", "/auth/token"):
                         op["security"] = [{"bearer": []}, {"apiKey": []}]
+            for unused in ("HTTPValidationError", "ValidationError"):
+                schema["components"]["schemas"].pop(unused, None)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -38,7 +38,7 @@ from api.routes._common import (
     unchanged_or,
 )
 from api.routes._owned import activity_row, add_activity, locked_for_write, record_update
-from api.schemas.common import CONFLICT, ERRORS, NOT_FOUND, PageOut
+from api.schemas.common import CONFLICT, ERRORS, NOT_FOUND, HistoryOut, PageOut
 from api.schemas.leads import (
     ConvertOut,
     LeadActivityCreate,
@@ -421,7 +421,7 @@ async def convert_lead(
     return respond({"lead": lead, "customer": customer, "customer_created": created}, version=lead["version"])
 
 
-@router.get("/{lead_id}/history", responses=NOT_FOUND)
+@router.get("/{lead_id}/history", response_model=HistoryOut, responses=NOT_FOUND)
 async def lead_history(lead_id: UUID, p: Reader, db: Db):
     """The audit trail of the lead (who changed what, before and after)."""
     async with db.tx(p.tenant_id) as conn:

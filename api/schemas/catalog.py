@@ -2,7 +2,18 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from api.schemas.common import Body, Currency, JsonObject, Money, Name, Percent, Text, Version, VersionedRow
+from api.schemas.common import (
+    Body,
+    Currency,
+    JsonObject,
+    Money,
+    Name,
+    Percent,
+    Text,
+    Version,
+    VersionedRow,
+    table_row,
+)
 
 
 class StageIn(Body):
@@ -53,9 +64,9 @@ class ProductUpdate(Body):
     version: Version | None = None
 
 
-class PipelineOut(VersionedRow):
+class PipelineOut(table_row("sales_pipelines", VersionedRow)):  # type: ignore[misc]  # a model made from its table
     name: str
 
 
-class ProductOut(VersionedRow):
+class ProductOut(table_row("products", VersionedRow)):  # type: ignore[misc]  # a model made from its table
     name: str

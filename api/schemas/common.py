@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
@@ -97,11 +97,72 @@ class VersionedRow(Row):
 T = TypeVar("T")
 
 
+def _column_type(column: Any) -> Any:
+    """The Python type a column's value has once `api.core.writes.jsonable` rendered it."""
+    from sqlalchemy import ARRAY, Boolean, Date, DateTime, Float, Integer, Numeric
+    from sqlalchemy.dialects.postgresql import ENUM, JSONB
+    from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+
+    t = column.type
+    if isinstance(t, ENUM):
+        kind: Any = Literal[tuple(t.enums)]
+    elif isinstance(t, PG_UUID):
+        kind = UUID
+    elif isinstance(t, Boolean):
+        kind = bool
+    elif isinstance(t, Integer):
+        kind = int
+    elif isinstance(t, Float):
+        kind = float
+    elif isinstance(t, Numeric):
+        kind = Annotated[str, Field(pattern=r"^-?\d+(\.\d+)?$", description="a decimal number, as text")]
+    elif isinstance(t, DateTime):
+        kind = datetime
+    elif isinstance(t, Date):
+        kind = date
+    elif isinstance(t, JSONB):
+        kind = Any
+    elif isinstance(t, ARRAY):
+        kind = list[str]
+    else:
+        kind = str
+    return kind | None if column.nullable or kind is Any else kind
+
+
+def table_row(table: str, base: type[BaseModel] | None = None) -> Any:
+    """A response model base with every column of crm.<table>, typed as the API renders it (the
+    table's definition in crm.schema is the one place that says what a record holds); the
+    subclass declares what it adds or describes further."""
+    from pydantic import create_model
+
+    from crm.schema.tables import metadata
+
+    columns = metadata.tables[f"crm.{table}"].columns
+    fields: dict[str, Any] = {c.name: (_column_type(c), None) for c in columns}
+    return create_model(f"{table.title().replace('_', '')}Columns", __base__=base or Row, **fields)
+
+
 class PageOut(BaseModel, Generic[T]):
     items: list[T]
     limit: int
     offset: int
     next_offset: int | None = Field(None, description="offset of the next page; null on the last page")
+
+
+class AuditEntryOut(BaseModel):
+    """One change of a record's audit trail: who, what, the record before and after."""
+
+    id: int
+    actor_id: UUID | None = Field(description="the user or API key; null for the system")
+    actor_type: str = Field(description="user | api_key | system")
+    action: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    occurred_at: datetime
+
+
+class HistoryOut(BaseModel):
+    items: list[AuditEntryOut]
 
 
 class ErrorOut(BaseModel):

@@ -19,6 +19,7 @@ from api.schemas.common import (
     Timestamp,
     Version,
     VersionedRow,
+    table_row,
 )
 from crm.enums import DealActivityType
 
@@ -81,13 +82,13 @@ class DealProductSet(Body):
     discount: Money = Field(default=Decimal("0.00"), description="an amount off the line (not a percent)")
 
 
-class DealOut(VersionedRow):
+class DealOut(table_row("deals", VersionedRow)):  # type: ignore[misc]  # a model made from its table
     name: str
     stage: str
     pipeline_id: UUID
 
 
-class DealProductOut(Body):
+class DealProductOut(table_row("deal_products")):  # type: ignore[misc]  # a model made from its table
     id: UUID
     deal_id: UUID
     product_id: UUID
@@ -97,7 +98,7 @@ class DealProductOut(Body):
     total_price: str
 
 
-class DealActivityOut(Body):
+class DealActivityOut(table_row("deal_activities")):  # type: ignore[misc]  # a model made from its table
     id: UUID
     deal_id: UUID
     type: DealActivityType

@@ -13,11 +13,11 @@ from api.schemas.common import (
     JsonObject,
     Name,
     Phone,
-    Row,
     Tags,
     Text,
     Version,
     VersionedRow,
+    table_row,
 )
 from crm.enums import LeadActivityType, LeadStatus
 
@@ -93,7 +93,7 @@ class LeadConvert(Body):
     version: Version | None = None
 
 
-class LeadOut(VersionedRow):
+class LeadOut(table_row("leads", VersionedRow)):  # type: ignore[misc]  # a model made from its table
     email: str
     status: LeadStatus
     score: int | None = Field(
@@ -106,7 +106,7 @@ class LeadOut(VersionedRow):
     score_explanation: dict[str, Any] | None = None
 
 
-class LeadActivityOut(Row):
+class LeadActivityOut(table_row("lead_activities")):  # type: ignore[misc]  # a model made from its table
     lead_id: UUID
     type: LeadActivityType
     description: str

@@ -5,7 +5,17 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from api.schemas.common import Body, JsonObject, Money, Name, Text, Timestamp, Version, VersionedRow
+from api.schemas.common import (
+    Body,
+    JsonObject,
+    Money,
+    Name,
+    Text,
+    Timestamp,
+    Version,
+    VersionedRow,
+    table_row,
+)
 from crm.enums import CampaignStatus, CampaignType, CustomerStage
 
 
@@ -69,14 +79,14 @@ class CampaignTriggered(BaseModel):
     campaign_version: int = Field(description="the campaign's version after counting the trigger")
 
 
-class SegmentOut(VersionedRow):
+class SegmentOut(table_row("customer_segments", VersionedRow)):  # type: ignore[misc]  # a model made from its table
     name: str
 
 
-class CampaignOut(VersionedRow):
+class CampaignOut(table_row("marketing_campaigns", VersionedRow)):  # type: ignore[misc]  # a model made from its table
     name: str
     status: CampaignStatus
 
 
-class CustomerOut(VersionedRow):
+class CustomerOut(table_row("customers", VersionedRow)):  # type: ignore[misc]  # a model made from its table
     lifecycle_stage: CustomerStage

@@ -41,7 +41,7 @@ def test_dashboard_metrics_are_the_tenants_mart_rows(world, world_client, world_
     [
         ({"date_to": "9999-12-31"}, "date_to"),
         ({"date_from": "0001-01-01", "date_to": "2026-01-01"}, "date_from"),
-        ({"date_from": "1900-01-01", "date_to": "2999-12-31"}, "date_from"),
+        ({"date_from": "1900-01-01", "date_to": "2200-12-31"}, "date_from"),
         ({"date_from": "2026-12-01", "date_to": "2026-11-01"}, "date_from"),
         ({"date_to": "2026-02-30"}, "date_to"),
         ({"owner_id": "nope"}, "owner_id"),
