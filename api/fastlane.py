@@ -26,9 +26,10 @@ from typing import Any
 import orjson
 import psycopg
 from pydantic import ValidationError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.core.errors import crm_error_response, db_error_response
+from api.core.guard import no_receive, replay
 from api.deps import admit, cached_principal
 from api.routes._common import respond
 from api.routes.leads import created_answer, created_rows, is_plain, new_lead
@@ -57,7 +58,7 @@ class FastLane:
             more = message.get("more_body", False)
         raw = b"".join(chunks)
         if not await self._serve(scope, raw, send):
-            await self.app(scope, _replay(raw, receive), send)
+            await self.app(scope, replay(raw, receive), send)
 
     async def _serve(self, scope: Scope, raw: bytes, send: Send) -> bool:
         """Serve the request; False (having done nothing) when FastAPI should."""
@@ -89,23 +90,5 @@ class FastLane:
             response = crm_error_response(exc)
         except psycopg.Error as exc:
             response = db_error_response(exc, "POST", "/leads")
-        await response(scope, _no_receive, send)
+        await response(scope, no_receive, send)
         return True
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """`receive` for FastAPI: the body already read, then the connection's own messages."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
-
-
-async def _no_receive() -> Message:  # pragma: no cover - plain responses never read
-    return {"type": "http.disconnect"}

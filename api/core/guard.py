@@ -92,7 +92,7 @@ class RequestGuard:
             except orjson.JSONDecodeError as exc:
                 await _answer(json_refused(exc), scope, send)
                 return
-        await self.app(scope, _replay(raw, receive), send)
+        await self.app(scope, replay(raw, receive), send)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
@@ -114,10 +114,10 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
 
 async def _answer(err: CRMError, scope: Scope, send: Send) -> None:
     response = JSONResponse(err.to_dict(), status_code=err.status)
-    await response(scope, _no_receive, send)
+    await response(scope, no_receive, send)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay(body: bytes, receive: Receive) -> Receive:
     """`receive` for the app: the body already read, then the connection's own messages."""
     sent = False
 
@@ -131,7 +131,7 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _no_receive() -> Message:  # pragma: no cover - plain responses never read
+async def no_receive() -> Message:  # pragma: no cover - plain responses never read
     return {"type": "http.disconnect"}
 
 
