@@ -4,8 +4,8 @@ One place, so the benchmark can time exactly what the pages run and a reviewer c
 each figure to its mart. Queries read only `analytics.*` marts (the ML outputs too, through
 the marts over them in dbt/models/marts/scores), and each page's marts are listed in its dbt
 exposure (dbt/models/exposures.yml, held equal by tests/dbt/test_exposures.py). None
-relies on its own tenant filter alone: row-level security (keyed on `app.tenant_id`, set by
-`app.data.access.run_query`) applies to every row, and each query also filters on the bound
+relies on its own tenant filter alone: row-level security (keyed on the signed tenant that
+`app.data.access.run_query` sets) applies to every row, and each query also filters on the bound
 `:tenant_id`. Joins to unindexed marts take their limit first (materialized CTEs), so a plan
 without statistics cannot turn into a nested loop over a sequential scan.
 """
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from crm import bands
 
 TENANT = "cast(:tenant_id as uuid)"
-"""The signed-in tenant, bound by `run_query`. Row-level security filters on `app.tenant_id`
+"""The signed-in tenant, bound by `run_query`. Row-level security filters on the signed tenant
 anyway; the explicit filter is defence in depth and gives the planner a value to estimate with."""
 
 

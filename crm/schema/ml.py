@@ -2,7 +2,7 @@
 `1001_churn_risk_level`).
 
 One writer (the ML jobs, role `crm_ml`); read by dbt marts, the API and dashboards through
-row-level security keyed on `app.tenant_id`. Every row carries `tenant_id` and the model
+row-level security keyed on the signed tenant (`crm.current_tenant()`). Every row carries `tenant_id` and the model
 version that produced it, so a score can always be traced to `ml.model_versions`.
 """
 
