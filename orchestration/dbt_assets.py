@@ -20,6 +20,7 @@ from dagster_dbt import (
 )
 
 from . import keys
+from .event_window import mark_before_dbt
 from .ml_assets import import_ml_meanwhile
 from .project import dbt_project
 from .resources import PostgresResource
@@ -155,7 +156,9 @@ def build_dbt_assets():
     ) -> Iterator:
         postgres.export_env()
         if keys.LEAD_SCORES in context.job_def.asset_layer.executable_asset_keys:
-            import_ml_meanwhile()  # the run scores after this step
+            # the run scores after this step: the entities of what dbt takes in, ML imported meanwhile
+            mark_before_dbt(context.run_id, postgres)
+            import_ml_meanwhile()
         args = ["build", *(["--full-refresh"] if config.full_refresh else [])]
         yield from dbt.cli(args, context=context).stream()
         prune_run_targets(Path(dbt_project.project_dir) / dbt_project.target_path)

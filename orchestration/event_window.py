@@ -115,3 +115,30 @@ class EventWindow(ConfigurableResource):
 def window_config(since: Mapping[str, str], until: Mapping[str, str]) -> dict:
     """The run config that hands a window to a run (the resource is keyed `event_window`)."""
     return {"resources": {"event_window": {"config": {"since": dict(since), "until": dict(until)}}}}
+
+
+_BEFORE_DBT: dict[str, dict[str, str]] = {}
+"""Per run: each lane's newest landing time just before the run's dbt step began (the steps of
+an event-driven run share one process: `in_process_executor`)."""
+
+
+def mark_before_dbt(run_id: str, postgres: PostgresResource) -> None:
+    """Record what had landed when a run's dbt step began: its incremental models take in all
+    that landed before their queries, the sensor's window and what landed while the run was
+    queued and starting alike."""
+    from .landing import newest_landing_times
+
+    _BEFORE_DBT[run_id] = newest_landing_times(postgres)
+
+
+def taken_in(window: EventWindow, run_id: str) -> EventWindow:
+    """The window a run's scoring covers: its own, extended per lane to what had landed when its
+    dbt step began, so a write that landed while the run was starting is rescored with the marts
+    that took it in rather than one refresh later (the next window names it again: rescored
+    twice, harmlessly). Unchanged for a run with no dbt step recorded or no window."""
+    marks = _BEFORE_DBT.get(run_id)
+    if not window.limited or not marks:
+        return window
+    lanes = {*window.until, *marks}
+    until = {lane: max(window.until.get(lane, ""), marks.get(lane, "")) for lane in lanes}
+    return EventWindow(since=dict(window.since), until=until)

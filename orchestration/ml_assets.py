@@ -31,7 +31,7 @@ from dagster import (
 )
 
 from . import keys
-from .event_window import EventWindow
+from .event_window import EventWindow, taken_in
 from .resources import PostgresResource
 
 if TYPE_CHECKING:
@@ -206,7 +206,7 @@ def _scored(
 
     spec = _spec(model)
     if window is not None and window.limited and spec.key is not None:
-        ids = window.touched(postgres).by_key(spec.key)
+        ids = taken_in(window, context.run_id).touched(postgres).by_key(spec.key)
         run = scoring.score_ids(postgres.url, spec, ids, seed=seed, force_rules=force_rules)
         summary = {"scope": "entities new events touched", **run.summary()}
     else:

@@ -216,3 +216,40 @@ def test_new_events_refresh_the_marts_then_rescore_only_what_they_name(loop: Loo
         "select count(*) from analytics.fct_segment_memberships where segment_id = %s", (segment,)
     ) == [(1,)]
     assert isinstance(loop.refreshed_marts(), SkipReason)
+
+
+def test_a_refresh_scores_what_landed_while_it_started(loop: Loop) -> None:
+    """A write landing after the sensor asked for a refresh, before the run's dbt step, is in the
+    marts that step builds: the same run rescores its lead (not the next one)."""
+    (first, tenant), (late, _) = loop.sql(
+        "select lead_id::text, tenant_id::text from ml.lead_scores"
+        " where tenant_id = (select tenant_id from ml.lead_scores order by lead_id limit 1)"
+        " order by lead_id desc limit 2"
+    )
+    (started,) = loop.sql("select now()")[0]
+
+    def call(lead: str) -> str:
+        activity = str(uuid.uuid4())
+        loop.land(
+            "lead_activities",
+            tenant,
+            "lead.call_made",
+            {
+                "type": "CALL_MADE",
+                "lead_id": lead,
+                "user_id": None,
+                "activity_id": activity,
+                "description": "Call made",
+            },
+        )
+        return activity
+
+    call(first)
+    refresh = loop.new_events()
+    assert isinstance(refresh, RunRequest)
+    late_call = call(late)  # the run is queued or starting: outside the window it was given
+    loop.run("event_refresh", refresh)
+    assert loop.sql(
+        "select count(*) from analytics.fct_lead_activities where activity_id = %s", (late_call,)
+    ) == [(1,)]
+    assert loop.scored_since("lead_scores", "lead_id", started) == {first, late}
