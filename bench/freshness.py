@@ -603,16 +603,20 @@ def _relay_landing(rows: Iterable[tuple[Any, Any, Any]], sent: dict[Any, float])
     return {"to_outbox_sent_s": summary(relay, 2), "to_landed_s": summary(landed, 2)}
 
 
+EVENT_JOBS = ("event_refresh", "event_rescore", "segment_refresh")
+
+
 def dagster_runs(home: Path, since: float) -> dict[str, Any]:
     """event_refresh / event_rescore runs created since `since` (epoch s): counts by status,
     durations (started to ended) and launch times (created to started: the queue, the run's
-    process start and its loading the definitions), from the run history."""
+    process start and its loading the definitions), from the run history; and the other jobs'
+    runs that ran meanwhile (a scheduled run building the same marts holds refreshes back)."""
     os.environ.setdefault("DAGSTER_HOME", str(home / "dagster"))
     from dagster import DagsterInstance, RunsFilter
 
     out: dict[str, Any] = {}
     with DagsterInstance.get() as instance:
-        for job in ("event_refresh", "event_rescore", "segment_refresh"):
+        for job in EVENT_JOBS:
             records = instance.get_run_records(
                 RunsFilter(job_name=job, created_after=datetime.fromtimestamp(since, UTC))
             )
@@ -624,6 +628,22 @@ def dagster_runs(home: Path, since: float) -> dict[str, Any]:
                 "duration_s": summary([e - s for _, s, e in done]),
                 "launch_s": summary([s - c for c, s, _ in done]),
             }
+        # scheduled runs building the same marts hold the refresh back while they run
+        others = instance.get_run_records(
+            RunsFilter(created_after=datetime.fromtimestamp(since - 3600, UTC)), limit=200
+        )
+        out["other_runs"] = [
+            {
+                "job": r.dagster_run.job_name,
+                "status": r.dagster_run.status.value,
+                "started_at": datetime.fromtimestamp(r.start_time, UTC).isoformat(timespec="seconds"),
+                "duration_s": round(r.end_time - r.start_time, 1) if r.end_time else None,
+            }
+            for r in others
+            if r.dagster_run.job_name not in EVENT_JOBS
+            and r.start_time is not None
+            and (r.end_time is None or r.end_time >= since)
+        ]
     return out
 
 
@@ -745,7 +765,12 @@ def print_result(result: dict[str, Any]) -> None:
     )
     for name, value in extra:
         table.add_row(name, value, "", "")
-    for job, runs in result["dagster"].items():
+    for other in result["dagster"]["other_runs"]:
+        table.add_row(
+            f"also ran: {other['job']}", f"{other['duration_s']} s from {other['started_at'][11:19]}", "", ""
+        )
+    for job in EVENT_JOBS:
+        runs = result["dagster"][job]
         if runs["runs"]:
             d = runs["duration_s"]
             table.add_row(f"{job} runs", f"{runs['runs']} {runs['by_status']}", "", "")
