@@ -51,7 +51,6 @@ select
     leads.utm_campaign,
     leads.campaign_id,
     leads.lead_status,
-    leads.lead_score,
     leads.assigned_user_id,
     users.user_name as owner_name,
     leads.customer_id,

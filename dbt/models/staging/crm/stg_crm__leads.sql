@@ -13,7 +13,7 @@ renamed as (
         company,
         source as lead_source,
         status::text as lead_status,
-        score as lead_score,
+        -- (the lead's score is the lead scoring's: ml.lead_scores, fct_lead_scores)
         assigned_user_id,
         tags,
         last_activity_at,
