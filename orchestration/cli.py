@@ -40,7 +40,12 @@ def manifest() -> None:
 
 
 @dagster_app.command("materialize")
-def materialize() -> None:
+def materialize(
+    full_refresh: Annotated[
+        bool,
+        typer.Option(help="rebuild the incremental models from scratch (after a world was seeded again)"),
+    ] = False,
+) -> None:
     """Observe the landing tables, then materialize the whole graph once (recorded in the local
     instance, so the UI shows it)."""
     from crm.settings import get_settings
@@ -48,7 +53,7 @@ def materialize() -> None:
 
     home = get_settings().home
     instance.prepare_manifest(instance.dagster_env(home))
-    observed, built = instance.materialize_everything(home)
+    observed, built = instance.materialize_everything(home, full_refresh=full_refresh)
     console.print(f"observe_landing: {observed.success}  materialize_everything: {built.success}")
     raise typer.Exit(0 if observed.success and built.success else 1)
 

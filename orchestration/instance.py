@@ -103,9 +103,11 @@ def ui_argv(port: int) -> list[str]:
     return [_bin("dagster"), "dev", "-m", MODULE, "-h", "127.0.0.1", "-p", str(port)]
 
 
-def materialize_everything(home: Path, database_url: str | None = None):
+def materialize_everything(home: Path, database_url: str | None = None, full_refresh: bool = False):
     """Observe the landing tables, then materialize the whole graph once, recorded in
-    DAGSTER_HOME so the UI shows it. Returns the two in-process results."""
+    DAGSTER_HOME so the UI shows it. `full_refresh` rebuilds the incremental models from
+    scratch (a world seeded again replaced its tenants' rows, which the incremental event stores
+    would otherwise keep). Returns the two in-process results."""
     env = dagster_env(home, database_url)
     os.environ.update({k: env[k] for k in ("DATABASE_URL", "DAGSTER_HOME", *db.pg_env(env["DATABASE_URL"]))})
     from dagster import DagsterInstance
@@ -117,6 +119,8 @@ def materialize_everything(home: Path, database_url: str | None = None):
         instance=instance, raise_on_error=False
     )
     built = defs.resolve_job_def("materialize_everything").execute_in_process(
-        instance=instance, raise_on_error=False
+        instance=instance,
+        raise_on_error=False,
+        run_config={"ops": {"crm_dbt": {"config": {"full_refresh": True}}}} if full_refresh else None,
     )
     return observed, built

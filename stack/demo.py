@@ -142,7 +142,9 @@ def stage_dagster(ctx: DemoContext) -> str:
 
     home = get_settings().home
     instance.prepare_manifest(instance.dagster_env(home, ctx.database_url))
-    observed, built = instance.materialize_everything(home, ctx.database_url)
+    # the world was just seeded (replacing any earlier one of the same seed): the incremental
+    # models are rebuilt from it, so nothing of a replaced world stays in the event stores
+    observed, built = instance.materialize_everything(home, ctx.database_url, full_refresh=True)
     failed = [
         e.step_key
         for result in (observed, built)
