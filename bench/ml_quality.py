@@ -51,12 +51,15 @@ def _truth(url: str, table: str, cols: str) -> pl.DataFrame:
     return store.read_query(url, f"SELECT {cols} FROM sim_truth.{table}")
 
 
-def _ceiling(enc, train: pl.DataFrame, target: np.ndarray, hold: pl.DataFrame, seed: int) -> np.ndarray:
+def _ceiling(model, train: pl.DataFrame, target: np.ndarray, hold: pl.DataFrame, seed: int) -> np.ndarray:
     """Diagnostic only: the best ranking the *features* allow, estimated by regressing the
-    hidden truth on them (boosted trees on the model's encoded inputs). Never used by a model;
-    it shows how much of the oracle's AUC is observable at all."""
+    hidden truth on them (boosted trees on the model's inputs, encoded as the linear family
+    does). Never used by a model; it shows how much of the oracle's AUC is observable at all."""
     from sklearn.ensemble import HistGradientBoostingRegressor
 
+    from ml.linear import Encoder
+
+    enc = Encoder(list(model.numeric), list(model.categorical)).fit(train)
     reg = HistGradientBoostingRegressor(max_iter=300, learning_rate=0.05, random_state=seed)
     reg.fit(enc.transform(train), target)
     return reg.predict(enc.transform(hold))
@@ -86,14 +89,16 @@ def evaluate(
         h = r.holdout.join(lt, on="lead_id", how="left")
         train_rows = lead.labeled(frame, as_of).head(lead.labeled(frame, as_of).height - r.holdout.height)
         train_rows = train_rows.join(lt, on="lead_id", how="left")
-        cs.append(
-            _ceiling(r.model.model.encoder, train_rows, train_rows["propensity"].to_numpy(), r.holdout, seed)
-        )
+        cs.append(_ceiling(r.model, train_rows, train_rows["propensity"].to_numpy(), r.holdout, seed))
         ys.append(h["converted_90d"].to_numpy())
         ps.append(r.holdout_pred)
         nbs.append(r.model.baseline.predict(r.holdout))
         zs.append(h["propensity"].to_numpy())
-        out["per_tenant"].setdefault(t, {})["lead"] = {**r.metrics, "oracle_auc": auc(ys[-1], zs[-1])}
+        out["per_tenant"].setdefault(t, {})["lead"] = {
+            **r.metrics,
+            "family": r.params["family"],
+            "oracle_auc": auc(ys[-1], zs[-1]),
+        }
     print(f"lead models: {time.perf_counter() - t0:.0f}s", flush=True)
     y, p, nb, z, cz = (np.concatenate(a) for a in (ys, ps, nbs, zs, cs))
     out.update(
@@ -126,9 +131,7 @@ def evaluate(
                 pl.col("churned_90d").is_not_null()
                 & ~pl.col("customer_id").is_in(r.holdout["customer_id"].implode())
             ).join(ct, on="customer_id", how="left")
-            chs.append(
-                -_ceiling(r.model.model.encoder, rest, rest["latent_health"].to_numpy(), r.holdout, seed)
-            )
+            chs.append(-_ceiling(r.model, rest, rest["latent_health"].to_numpy(), r.holdout, seed))
             yy = h["churned_90d"].to_numpy()
             tenant_y.append(yy)
             tenant_p.append(r.holdout_pred)
@@ -150,6 +153,7 @@ def evaluate(
             if fold == churn.HOLDOUT_FOLDS - 1:  # the holdout the registry sees
                 out["per_tenant"].setdefault(t, {})["churn"] = {
                     **r.metrics,
+                    "family": r.params["family"],
                     "oracle_auc": auc(yy, tenant_h[-1]),
                 }
         if len(tenant_y) == churn.HOLDOUT_FOLDS:

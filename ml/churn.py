@@ -3,10 +3,11 @@ factors by category.
 
 Input: a customer feature frame (`ml.schemas`: tenant_id, customer_id, `churned_90d`, feature
 columns named by HealthFactor category: usage_*, support_*, engagement_*, financial_*).
-Model: the same exactly-explainable logistic model as leads; each factor carries its category,
-weight (the model's coefficient), value, impact and contribution. Trained on every labelled
-snapshot of the frame (`snapshot_at`: the warehouse gives four, a churn horizon apart), held
-out by customer, calibrated on out-of-fold logits. Fallback (too few churners, or no loadable
+Model: the same exactly-explainable families as leads (calibrated logistic or gradient-boosted
+trees, chosen per tenant on out-of-fold scores: `ml.family`); each factor carries its category,
+weight (the coefficients' size, or the trees' share of split gain), value, impact and
+contribution. Trained on every labelled snapshot of the frame (`snapshot_at`: the warehouse
+gives four, a churn horizon apart), held out by customer, calibrated on out-of-fold logits. Fallback (too few churners, or no loadable
 model): documented rules over ranks among the tenant's active customers (`RuleReference`, the
 same for one customer as for the whole tenant).
 """
@@ -22,8 +23,10 @@ import polars as pl
 
 from crm.bands import CHURN_RISK_MIN_PROBABILITY
 from crm.errors import CRMError, CRMErrorCode
+from ml import family
 from ml.explain import top_factors
-from ml.linear import LinearModel, split_columns
+from ml.family import Choice
+from ml.linear import split_columns
 from ml.metrics import auc, ece
 from ml.schemas import CHURN_DUPLICATES, CUSTOMER_CATEGORIES, CUSTOMER_LABEL, customer_category, humanize
 
@@ -46,7 +49,7 @@ RISING_IS_BAD = (
 
 @dataclass
 class ChurnModel:
-    model: LinearModel
+    model: family.Model
     numeric: list[str]
     categorical: list[str]
     categories: dict[str, str] = field(default_factory=dict)
@@ -119,14 +122,10 @@ def train(
             f"{churners} churners at the latest training snapshot, {min_churners} needed",
             {"churners": churners},
         )
-    fit, hold = _split(data, fold)
-    numeric, categorical = split_columns(data, exclude=NOT_INPUTS | CHURN_DUPLICATES.keys())
-    lm = LinearModel.fit_cross_calibrated(
-        fit, fit[CUSTOMER_LABEL].to_numpy(), numeric, categorical, groups=_id_hash(fit), seed=seed
-    )
-    cm = ChurnModel(lm, numeric, categorical, {x: customer_category(x) for x in numeric + categorical})
+    fit_rows, hold = _split(data, fold)
+    cm, choice = fit(fit_rows, seed)
     y = hold[CUSTOMER_LABEL].to_numpy()
-    p = lm.predict(hold)
+    p = cm.model.predict(hold)
     rules_p, _, _ = rule_scores(hold)
     metrics = {
         "auc": auc(y, p),
@@ -135,15 +134,30 @@ def train(
         "holdout_rows": float(hold.height),
         "holdout_churners": float(y.sum()),
         "base_rate": float(y.mean()) if y.size else 0.0,
+        **choice.metrics(),
     }
     params = {
-        "model": "logistic+platt(5-fold out-of-fold)",
+        "model": f"{family.MODEL_KIND[choice.family]}(5-fold out-of-fold)",
+        **choice.params(),
         "seed": seed,
-        "numeric": numeric,
-        "categorical": categorical,
+        "numeric": cm.numeric,
+        "categorical": cm.categorical,
         "snapshots": data["snapshot_at"].n_unique() if "snapshot_at" in data.columns else 1,
     }
     return ChurnTrain(cm, metrics, params, hold, p)
+
+
+def fit(data: pl.DataFrame, seed: int = 0) -> tuple[ChurnModel, Choice]:
+    """A churn model on every labelled row of `data` (no holdout taken here): the family
+    chosen on 5-fold out-of-fold scores (folds by customer), calibrated on them
+    (`ml.family.fit_out_of_fold`). Every column but ids, labels and `NOT_INPUTS` is an input."""
+    numeric, categorical = split_columns(data, exclude=NOT_INPUTS | CHURN_DUPLICATES.keys())
+    y = data[CUSTOMER_LABEL].cast(pl.Int8).to_numpy()
+    model, choice = family.fit_out_of_fold(
+        data, y, numeric, categorical, groups=_id_hash(data), folds=HOLDOUT_FOLDS, seed=seed
+    )
+    cm = ChurnModel(model, numeric, categorical, {x: customer_category(x) for x in numeric + categorical})
+    return cm, choice
 
 
 def churn_risk_levels(p: np.ndarray) -> np.ndarray:
@@ -224,11 +238,7 @@ def predict(
         p, contrib = model.model.contributions(df)
         inputs = model.model.inputs
         method = "model"
-        enc = model.model.encoder
-        weights = {
-            name: float(np.abs(model.model.coef[[k for k, s in enumerate(enc.source) if s == name]]).sum())
-            for name in inputs
-        }
+        weights = model.model.weights()
     else:
         p, inputs, contrib = rule_scores(df, reference)
         method = "rules"

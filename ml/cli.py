@@ -28,10 +28,13 @@ def models_list(
     tenant: Annotated[str | None, typer.Option(help="only this tenant id")] = None,
     name: Annotated[str | None, typer.Option(help="only this model name")] = None,
 ) -> None:
-    """Every registered model version with its status and holdout metrics."""
+    """Every registered model version with its status, family (or forecast method) and
+    holdout metrics."""
     from ml import registry
 
-    table = Table("tenant", "model", "version", "status", "trained", "auc / mape", "baseline", "reason")
+    table = Table(
+        "tenant", "model", "version", "status", "trained", "family", "auc / mape", "baseline", "reason"
+    )
     for v in registry.list_versions(None, tenant, name):
         m = v.metrics
         score = m.get("auc", m.get("backtest_mape"))
@@ -42,6 +45,7 @@ def models_list(
             str(v.version),
             v.status,
             f"{v.trained_at:%Y-%m-%d %H:%M}",
+            str(v.params.get("family", v.params.get("method", "-"))),
             f"{score:.3f}" if isinstance(score, float) else "-",
             f"{base:.3f}" if isinstance(base, float) else "-",
             (v.reason or "")[:60],

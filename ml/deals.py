@@ -1,5 +1,6 @@
-"""Deal win probability: a calibrated model on closed deals when at least 200 were won and 200
-lost, otherwise the pipeline's stage default probability (`calculateDealProbability`).
+"""Deal win probability: a calibrated model (logistic or gradient-boosted trees, per tenant:
+`ml.family`) on closed deals when at least 200 were won and 200 lost, otherwise the
+pipeline's stage default probability (`calculateDealProbability`).
 
 Input frame (`analytics.ml_features__deals`), one row per deal: tenant_id, deal_id, status
 ('open'|'won'|'lost'), stage_name, stage_probability (the pipeline's default, 0-100),
@@ -18,8 +19,8 @@ import numpy as np
 import polars as pl
 
 from crm.errors import CRMError, CRMErrorCode
+from ml import family
 from ml.explain import top_factors
-from ml.linear import LinearModel
 from ml.metrics import auc, ece
 from ml.schemas import humanize
 
@@ -43,7 +44,7 @@ EXCLUDE = {
 
 @dataclass
 class DealModel:
-    model: LinearModel
+    model: family.Model
     numeric: list[str]
     categorical: list[str]
 
@@ -78,7 +79,9 @@ def train(df: pl.DataFrame, seed: int = 0) -> DealTrain:
     h, c = int(n * 0.8), int(n * 0.64)
     fit, cal, hold = closed.slice(0, c), closed.slice(c, h - c), closed.slice(h)
     num, cat = _features(closed)
-    lm = LinearModel.fit(fit, fit["won"].to_numpy(), cal, cal["won"].to_numpy(), num, cat, seed=seed)
+    lm, choice = family.fit_out_of_time(
+        fit, fit["won"].to_numpy(), cal, cal["won"].to_numpy(), num, cat, seed=seed
+    )
     y = hold["won"].to_numpy()
     p = lm.predict(hold)
     # closed deals sit in a Closed stage (default 0 or 100): the stage baseline ranks them by
@@ -91,10 +94,15 @@ def train(df: pl.DataFrame, seed: int = 0) -> DealTrain:
         "holdout_rows": float(hold.height),
         "won": float(won),
         "lost": float(lost),
+        **choice.metrics(),
     }
-    return DealTrain(
-        DealModel(lm, num, cat), metrics, {"model": "logistic+platt", "numeric": num, "categorical": cat}
-    )
+    params = {
+        "model": family.MODEL_KIND[choice.family],
+        **choice.params(),
+        "numeric": num,
+        "categorical": cat,
+    }
+    return DealTrain(DealModel(lm, num, cat), metrics, params)
 
 
 def predict(

@@ -1,4 +1,5 @@
-"""Lead scoring: train (time-based split, calibrated logistic model), score, explain, with the
+"""Lead scoring: train (time-based split, calibrated logistic model or gradient-boosted trees,
+whichever validates better for the tenant: `ml.family`), score, explain, with the
 rule-based scorer (what answers without a model) and the naive Bayes baseline.
 
 Input: a lead feature frame (see `ml.schemas`: tenant_id, lead_id, created_at,
@@ -16,9 +17,9 @@ import numpy as np
 import polars as pl
 
 from crm.errors import CRMError, CRMErrorCode
-from ml import nba
+from ml import family, nba
 from ml.explain import top_factors
-from ml.linear import LinearModel, split_columns
+from ml.linear import split_columns
 from ml.metrics import auc, ece
 from ml.naive_bayes import NaiveBayesBaseline
 from ml.scalars import max_of, min_of
@@ -70,7 +71,7 @@ class NotEnoughData(CRMError):
 class LeadModel:
     """What the registry stores for a lead model (pickled with joblib)."""
 
-    model: LinearModel
+    model: family.Model
     baseline: NaiveBayesBaseline
     numeric: list[str]
     categorical: list[str]
@@ -125,7 +126,9 @@ def train(
     fit, cal, hold = time_split(data)
     numeric, categorical = split_columns(data)
     y_fit = fit[LEAD_LABEL].to_numpy()
-    model = LinearModel.fit(fit, y_fit, cal, cal[LEAD_LABEL].to_numpy(), numeric, categorical, seed=seed)
+    model, choice = family.fit_out_of_time(
+        fit, y_fit, cal, cal[LEAD_LABEL].to_numpy(), numeric, categorical, seed=seed
+    )
     nb = NaiveBayesBaseline.fit(fit, y_fit, categorical)
     lm = LeadModel(model, nb, numeric, categorical, {c: lead_label(c) for c in numeric + categorical})
     y_hold = hold[LEAD_LABEL].to_numpy()
@@ -139,9 +142,11 @@ def train(
         "train_rows": float(fit.height + cal.height),
         "train_conversions": float(conversions - y_hold.sum()),
         "base_rate": float(y_hold.mean()) if y_hold.size else 0.0,
+        **choice.metrics(),
     }
     params = {
-        "model": "logistic+platt",
+        "model": family.MODEL_KIND[choice.family],
+        **choice.params(),
         "C": 0.5,
         "seed": seed,
         "numeric": numeric,
@@ -203,7 +208,7 @@ def _score_chunk(
             raise ValueError(f"{model_version} gave non-finite probabilities")
         method = "model"
         scores = np.clip(np.round(100 * p), 0, 100)
-        coverage = model.model.encoder.coverage(df)
+        coverage = model.model.coverage(df)
         confidence = coverage * (0.5 + 0.5 * np.abs(2 * p - 1))
         inputs, labels = model.model.inputs, model.labels
     else:

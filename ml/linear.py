@@ -13,7 +13,9 @@ which is what the explanations show (and what a test checks).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 import numpy as np
 import polars as pl
@@ -55,6 +57,71 @@ def split_columns(
     return num, cat
 
 
+def frequent_levels(values: pl.Series) -> list[str]:
+    """The levels of a text column that become inputs: those on at least `MIN_LEVEL_COUNT`
+    rows, the `MAX_LEVELS` most frequent, sorted (rarer ones count as no level)."""
+    counts = values.cast(pl.Utf8).drop_nulls().value_counts(sort=True)
+    keep = counts.filter(pl.col("count") >= MIN_LEVEL_COUNT).head(MAX_LEVELS)
+    return sorted(keep[keep.columns[0]].to_list())
+
+
+def coverage(df: pl.DataFrame, inputs: list[str]) -> np.ndarray:
+    """Share of the input columns that are present (not null) per row."""
+    cols = [c for c in inputs if c in df.columns]
+    if not cols or not inputs:
+        return np.zeros(df.height)
+    present = df.select(pl.sum_horizontal([pl.col(c).is_not_null().cast(pl.Int32) for c in cols]))
+    return present.to_series().to_numpy() / len(inputs)
+
+
+def with_inputs(df: pl.DataFrame, numeric: list[str], categorical: list[str]) -> pl.DataFrame:
+    """`df` with every input column (one it lacks counts as missing on every row)."""
+    missing = [c for c in numeric if c not in df.columns]
+    missing_cat = [c for c in categorical if c not in df.columns]
+    if not missing and not missing_cat:
+        return df
+    return df.with_columns(
+        [pl.lit(None, dtype=pl.Float64).alias(c) for c in missing]
+        + [pl.lit(None, dtype=pl.Utf8).alias(c) for c in missing_cat]
+    )
+
+
+def platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float] | None:
+    """Platt scaling (a, b): calibrated logit = a * z + b, fitted on held-out logits `z`; None
+    when `y` has one class (nothing to calibrate on)."""
+    if not (z.size and 0 < y.sum() < y.size):
+        return None
+    lr = LogisticRegression(C=1e6, max_iter=1000).fit(z[:, None], y)
+    return float(lr.coef_[0][0]), float(lr.intercept_[0])
+
+
+class RawScorer(Protocol):
+    def raw_logit(self, df: pl.DataFrame) -> np.ndarray: ...
+
+
+M = TypeVar("M", bound=RawScorer)
+
+
+def out_of_fold(
+    fit: Callable[[pl.DataFrame, np.ndarray], M],
+    train: pl.DataFrame,
+    y: np.ndarray,
+    groups: np.ndarray | None,
+    folds: int,
+) -> tuple[M, np.ndarray]:
+    """(`fit` on all of `train`, its out-of-fold raw logits: fold k scored by a model fitted
+    without it). Rows with the same `groups` value (one entity's several snapshots) share a
+    fold. For calibrating, and comparing families, without holding rows back."""
+    model = fit(train, y)
+    fold = (groups if groups is not None else np.arange(train.height)) % folds
+    z = np.empty(train.height)
+    for k in range(folds):
+        out = fold == k
+        inner = fit(train.filter(pl.Series(~out)), y[~out])
+        z[out] = inner.raw_logit(train.filter(pl.Series(out)))
+    return model, z
+
+
 @dataclass
 class Encoder:
     """Frame -> float matrix, remembering which input column each matrix column came from."""
@@ -72,9 +139,7 @@ class Encoder:
         for c in self.numeric:
             self.medians[c] = float_or(df[c].cast(pl.Float64).median(), 0.0)
         for c in self.categorical:
-            counts = df[c].cast(pl.Utf8).drop_nulls().value_counts(sort=True)
-            keep = counts.filter(pl.col("count") >= MIN_LEVEL_COUNT).head(MAX_LEVELS)
-            self.levels[c] = sorted(keep[c].to_list())
+            self.levels[c] = frequent_levels(df[c])
         self.columns, self.source = [], []
         for c in self.numeric:
             self.columns.append(c)
@@ -104,28 +169,50 @@ class Encoder:
 
     def transform(self, df: pl.DataFrame) -> np.ndarray:
         """Standardised matrix (missing input columns count as missing values)."""
-        missing = [c for c in self.numeric if c not in df.columns]
-        missing_cat = [c for c in self.categorical if c not in df.columns]
-        if missing or missing_cat:
-            df = df.with_columns(
-                [pl.lit(None, dtype=pl.Float64).alias(c) for c in missing]
-                + [pl.lit(None, dtype=pl.Utf8).alias(c) for c in missing_cat]
-            )
+        df = with_inputs(df, self.numeric, self.categorical)
         assert self.means is not None and self.scales is not None
         return (self._raw(df) - self.means) / self.scales
 
     def coverage(self, df: pl.DataFrame) -> np.ndarray:
         """Share of input columns that are present (not null) per row."""
-        cols = [c for c in self.numeric + self.categorical if c in df.columns]
-        total = len(self.numeric) + len(self.categorical)
-        if not cols or total == 0:
-            return np.zeros(df.height)
-        present = df.select(pl.sum_horizontal([pl.col(c).is_not_null().cast(pl.Int32) for c in cols]))
-        return present.to_series().to_numpy() / total
+        return coverage(df, self.numeric + self.categorical)
+
+
+class Calibrated:
+    """Platt scaling over a family's raw logit, the same for both families (`ml.trees`):
+    calibrated logit = platt_a * raw + platt_b, linear, so contributions scale with it."""
+
+    platt_a: float
+    platt_b: float
+
+    def raw_logit(self, df: pl.DataFrame) -> np.ndarray:
+        raise NotImplementedError
+
+    @property
+    def base_logit(self) -> float:
+        raise NotImplementedError
+
+    def calibrate(self, z: np.ndarray, y: np.ndarray) -> None:
+        """Platt scaling on held-out raw logits `z` (kept as it is when `y` has one class)."""
+        ab = platt(z, y)
+        if ab is not None:
+            self.platt_a, self.platt_b = ab
+
+    def predict(self, df: pl.DataFrame) -> np.ndarray:
+        return sigmoid(self.platt_a * self.raw_logit(df) + self.platt_b)
+
+    def explained(self, contrib: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(probabilities, contributions): the probability is the base plus the calibrated
+        contributions, so they add up to its logit exactly."""
+        return sigmoid(self.base_logit + contrib.sum(axis=1)), contrib
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
 
 
 @dataclass
-class LinearModel:
+class LinearModel(Calibrated):
     """Encoder + logistic regression + Platt calibration, with exact per-column contributions."""
 
     encoder: Encoder
@@ -157,11 +244,8 @@ class LinearModel:
             float(lr.intercept_[0]),
             inputs=list(dict.fromkeys(enc.source)),
         )
-        if calib is not None and y_calib is not None and calib.height and 0 < y_calib.sum() < y_calib.size:
-            z = model.raw_logit(calib)
-            platt = LogisticRegression(C=1e6, max_iter=1000).fit(z[:, None], y_calib)
-            model.platt_a = float(platt.coef_[0][0])
-            model.platt_b = float(platt.intercept_[0])
+        if calib is not None and y_calib is not None:
+            model.calibrate(model.raw_logit(calib), y_calib)
         return model
 
     @classmethod
@@ -180,27 +264,18 @@ class LinearModel:
         fitted without it): for samples without a time order, where holding a slice back for
         calibration would cost the model a fifth of its rare positives. Rows with the same
         `groups` value (one entity's several snapshots) share a fold."""
-        model = cls.fit(train, y, None, None, numeric, categorical, C=C, seed=seed)
-        fold = (groups if groups is not None else np.arange(train.height)) % folds
-        z = np.empty(train.height)
-        for k in range(folds):
-            out = fold == k
-            inner = cls.fit(
-                train.filter(pl.Series(~out)), y[~out], None, None, numeric, categorical, C=C, seed=seed
-            )
-            z[out] = inner.raw_logit(train.filter(pl.Series(out)))
-        if 0 < y.sum() < y.size:
-            platt = LogisticRegression(C=1e6, max_iter=1000).fit(z[:, None], y)
-            model.platt_a = float(platt.coef_[0][0])
-            model.platt_b = float(platt.intercept_[0])
+        model, z = out_of_fold(
+            lambda d, t: cls.fit(d, t, None, None, numeric, categorical, C=C, seed=seed),
+            train,
+            y,
+            groups,
+            folds,
+        )
+        model.calibrate(z, y)
         return model
 
     def raw_logit(self, df: pl.DataFrame) -> np.ndarray:
         return self.encoder.transform(df) @ self.coef + self.intercept
-
-    def predict(self, df: pl.DataFrame) -> np.ndarray:
-        z = self.platt_a * self.raw_logit(df) + self.platt_b
-        return 1.0 / (1.0 + np.exp(-z))
 
     @property
     def base_logit(self) -> float:
@@ -215,6 +290,13 @@ class LinearModel:
         G = np.zeros((len(src), len(self.inputs)))
         for j, name in enumerate(self.inputs):
             G[src == name, j] = self.coef[src == name] * self.platt_a
-        contrib = X @ G
-        z = self.base_logit + contrib.sum(axis=1)
-        return 1.0 / (1.0 + np.exp(-z)), contrib
+        return self.explained(X @ G)
+
+    def coverage(self, df: pl.DataFrame) -> np.ndarray:
+        """Share of the model's input columns present per row (the scores' confidence)."""
+        return self.encoder.coverage(df)
+
+    def weights(self) -> dict[str, float]:
+        """Per input column, the size of its coefficients (a churn factor's `weight`)."""
+        src = np.array(self.encoder.source)
+        return {name: float(np.abs(self.coef[src == name]).sum()) for name in self.inputs}

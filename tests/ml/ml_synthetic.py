@@ -90,3 +90,58 @@ def revenue_series(tenant_id: str, days: int = 730, seed: int = 0) -> pl.DataFra
             "won_deals": rng.poisson(3, days),
         }
     )
+
+
+NONLINEAR = "00000000-0000-4000-8000-0000000000c3"
+"""A tenant whose outcomes follow bands and thresholds of its features (not a straight line in
+log-odds): the tree family fits it, the linear one cannot."""
+
+
+def nonlinear_lead_frame(tenant_id: str, n: int = 3000, seed: int = 0) -> pl.DataFrame:
+    """Leads that convert when their e-mail opens are in a middle band (4-8: engaged, not a
+    bot) and, more so, when a meeting was held after three or more visits."""
+    rng = np.random.default_rng(seed)
+    opens = rng.poisson(5.5, n)
+    visits = rng.poisson(3, n)
+    meetings = rng.poisson(0.7, n)
+    z = -2.6 + 2.8 * ((opens >= 4) & (opens <= 8)) + 1.5 * ((meetings >= 1) & (visits >= 3))
+    y = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(np.int8)
+    age = rng.uniform(0, 700, n)
+    label = np.where(age >= 90, y, np.where(y == 1, 1, -1)).astype(np.int8)
+    return pl.DataFrame(
+        {
+            "tenant_id": tenant_id,
+            "lead_id": _ids(rng, n),
+            "created_at": pl.Series(
+                [AS_OF - timedelta(days=float(a)) for a in age], dtype=pl.Datetime("us", "UTC")
+            ),
+            "converted_90d": pl.Series(label).replace(-1, None),
+            "industry": np.array(["Software", "Retail", "Healthcare"])[rng.integers(0, 3, n)],
+            "lead_source": np.array(["website", "referral"])[rng.integers(0, 2, n)],
+            "email_opens": opens,
+            "website_visits": visits,
+            "meetings_completed": meetings,
+            "employee_count": np.round(np.exp(3.5 + rng.standard_normal(n))).astype(np.int64),
+        }
+    )
+
+
+def nonlinear_customer_frame(tenant_id: str, n: int = 2500, seed: int = 0) -> pl.DataFrame:
+    """Customers who churn after a fourth support ticket, and when their usage is in the
+    trough of a cycle (neither light nor heavy users are safe)."""
+    rng = np.random.default_rng(seed + 7)
+    tickets = rng.integers(0, 8, n)
+    usage = rng.uniform(0, 10, n)
+    z = -3.0 + 3.0 * (tickets >= 4) + 2.0 * np.sin(usage)
+    y = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(np.int8)
+    return pl.DataFrame(
+        {
+            "tenant_id": tenant_id,
+            "customer_id": _ids(rng, n),
+            "churned_90d": y,
+            "tickets_90d": tickets,
+            "usage_hours_90d": usage,
+            "conversations_90d": rng.poisson(3, n),
+            "industry": np.array(["Software", "Retail"])[rng.integers(0, 2, n)],
+        }
+    )

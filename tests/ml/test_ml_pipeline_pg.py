@@ -37,6 +37,10 @@ def test_models_are_trained_gated_and_promoted_per_tenant(ml_db: str, trained: j
     assert outcome[(SMALL, "deal_win")] == "skipped"  # < 200 won / lost: stage defaults
     v = registry.active(ml_db, BIG, lead.MODEL_NAME)
     assert v is not None and v.metrics["auc"] > v.metrics["baseline_auc"]
+    for name in (lead.MODEL_NAME, churn.MODEL_NAME, deals.MODEL_NAME):  # a linear world keeps linear
+        a = registry.active(ml_db, BIG, name)
+        assert a is not None and a.params["family"] == "linear", a.params.get("family_why")
+        assert a.params["family_why"].startswith("linear: validation AUC") and "family_auc_trees" in a.metrics
     assert Path(v.artifact_path).is_file() and str(v.artifact_path).startswith(str(registry.models_dir()))
 
 
@@ -227,7 +231,7 @@ def test_cli_lists_models(ml_db: str, trained: jobs.TrainReport) -> None:
 
     res = CliRunner().invoke(app, ["models", "list", "--tenant", BIG], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
-    assert "lead_scoring" in res.output and "active" in res.output
+    assert "lead_scoring" in res.output and "active" in res.output and "linear" in res.output
 
 
 def test_service_explains_one_lead(ml_db: str, trained: jobs.TrainReport) -> None:
