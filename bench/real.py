@@ -228,7 +228,7 @@ def mlc_churn_figures(seed: int) -> dict:
         t0 = time.perf_counter()
         train, test = frame[train_i], frame[test_i]
         model, choice = churn.fit(train, seed)
-        p = model.model.predict(test)
+        p = model.predict(test)
         oof[test_i] = p
         num, cat = model.numeric, model.categorical
         linear = LinearModel.fit_cross_calibrated(

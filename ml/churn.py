@@ -23,7 +23,7 @@ import polars as pl
 
 from crm.bands import CHURN_RISK_MIN_PROBABILITY
 from crm.errors import CRMError, CRMErrorCode
-from ml import family
+from ml import custom, family
 from ml.explain import top_factors
 from ml.family import Choice
 from ml.linear import split_columns
@@ -53,6 +53,15 @@ class ChurnModel:
     numeric: list[str]
     categorical: list[str]
     categories: dict[str, str] = field(default_factory=dict)
+    custom: custom.Keys | None = None
+    """The custom properties it reads (`ml.custom`; None: none, or trained before they were)."""
+
+    def frame(self, df: pl.DataFrame) -> pl.DataFrame:
+        """`df` with the model's custom properties as columns."""
+        return custom.expand(df, self.custom)
+
+    def predict(self, df: pl.DataFrame) -> np.ndarray:
+        return self.model.predict(self.frame(df))
 
 
 @dataclass
@@ -124,6 +133,7 @@ def train(
         )
     fit_rows, hold = _split(data, fold)
     cm, choice = fit(fit_rows, seed)
+    hold = cm.frame(hold)
     y = hold[CUSTOMER_LABEL].to_numpy()
     p = cm.model.predict(hold)
     rules_p, _, _ = rule_scores(hold)
@@ -143,6 +153,7 @@ def train(
         "numeric": cm.numeric,
         "categorical": cm.categorical,
         "snapshots": data["snapshot_at"].n_unique() if "snapshot_at" in data.columns else 1,
+        **(cm.custom or custom.Keys()).params(),
     }
     return ChurnTrain(cm, metrics, params, hold, p)
 
@@ -151,13 +162,15 @@ def fit(data: pl.DataFrame, seed: int = 0) -> tuple[ChurnModel, Choice]:
     """A churn model on every labelled row of `data` (no holdout taken here): the family
     chosen on 5-fold out-of-fold scores (folds by customer), calibrated on them
     (`ml.family.fit_out_of_fold`). Every column but ids, labels and `NOT_INPUTS` is an input."""
+    keys = custom.discover(data, CUSTOMER_LABEL)
+    data = custom.expand(data, keys)
     numeric, categorical = split_columns(data, exclude=NOT_INPUTS | CHURN_DUPLICATES.keys())
     y = data[CUSTOMER_LABEL].cast(pl.Int8).to_numpy()
     model, choice = family.fit_out_of_fold(
         data, y, numeric, categorical, groups=_id_hash(data), folds=HOLDOUT_FOLDS, seed=seed
     )
-    cm = ChurnModel(model, numeric, categorical, {x: customer_category(x) for x in numeric + categorical})
-    return cm, choice
+    categories = {x: customer_category(x) for x in numeric + categorical}
+    return ChurnModel(model, numeric, categorical, categories, keys), choice
 
 
 def churn_risk_levels(p: np.ndarray) -> np.ndarray:
@@ -235,6 +248,7 @@ def predict(
     active customers at once). A model that cannot score raises: the caller falls back
     (`ml.scoring.with_fallback`)."""
     if model is not None:
+        df = model.frame(df)
         p, contrib = model.model.contributions(df)
         inputs = model.model.inputs
         method = "model"
@@ -246,7 +260,9 @@ def predict(
         model_version = RULES_VERSION
     cats = [customer_category(c) for c in inputs]
     labels = {
-        c: humanize(c.split("_", 1)[1] if c.split("_", 1)[0] in CUSTOMER_CATEGORIES and "_" in c else c)
+        c: custom.label(c)
+        if c.startswith(custom.PREFIX)
+        else humanize(c.split("_", 1)[1] if c.split("_", 1)[0] in CUSTOMER_CATEGORIES and "_" in c else c)
         for c in inputs
     }
     f = top_factors(

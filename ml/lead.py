@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 
 from crm.errors import CRMError, CRMErrorCode
-from ml import family, nba
+from ml import custom, family, nba
 from ml.explain import top_factors
 from ml.linear import split_columns
 from ml.metrics import auc, ece
@@ -76,9 +76,15 @@ class LeadModel:
     numeric: list[str]
     categorical: list[str]
     labels: dict[str, str] = field(default_factory=dict)
+    custom: custom.Keys | None = None
+    """The custom properties it reads (`ml.custom`; None: none, or trained before they were)."""
+
+    def frame(self, df: pl.DataFrame) -> pl.DataFrame:
+        """`df` with the model's custom properties as columns."""
+        return custom.expand(df, self.custom)
 
     def predict(self, df: pl.DataFrame) -> np.ndarray:
-        return self.model.predict(df)
+        return self.model.predict(self.frame(df))
 
 
 @dataclass
@@ -123,6 +129,8 @@ def train(
             f"{conversions} conversions in the training window, {min_conversions} needed",
             {"conversions": conversions, "leads": data.height},
         )
+    keys = custom.discover(data, LEAD_LABEL)
+    data = custom.expand(data, keys)
     fit, cal, hold = time_split(data)
     numeric, categorical = split_columns(data)
     y_fit = fit[LEAD_LABEL].to_numpy()
@@ -130,7 +138,8 @@ def train(
         fit, y_fit, cal, cal[LEAD_LABEL].to_numpy(), numeric, categorical, seed=seed
     )
     nb = NaiveBayesBaseline.fit(fit, y_fit, categorical)
-    lm = LeadModel(model, nb, numeric, categorical, {c: lead_label(c) for c in numeric + categorical})
+    labels = {c: custom.label(c) if c in keys.columns else lead_label(c) for c in numeric + categorical}
+    lm = LeadModel(model, nb, numeric, categorical, labels, keys)
     y_hold = hold[LEAD_LABEL].to_numpy()
     p_hold = lm.predict(hold)
     metrics = {
@@ -154,6 +163,7 @@ def train(
         "holdout_share": HOLDOUT_SHARE,
         "calibration_share": CALIB_SHARE,
         "label_days": LABEL_DAYS,
+        **keys.params(),
     }
     created = data["created_at"]
     return TrainResult(
@@ -203,6 +213,7 @@ def _score_chunk(
     df: pl.DataFrame, model: LeadModel | None, model_version: str | None, scored_at: datetime
 ) -> pl.DataFrame:
     if model is not None:
+        df = model.frame(df)
         p, contrib = model.model.contributions(df)
         if not np.all(np.isfinite(p)):
             raise ValueError(f"{model_version} gave non-finite probabilities")
@@ -262,7 +273,7 @@ def explain(
     for k in ("factors", "recommendations", "next_best_actions"):
         out[k] = orjson.loads(out[k])
     if out["method"] == "model" and model is not None:
-        p, contrib = model.model.contributions(row)
+        p, contrib = model.model.contributions(model.frame(row))
         out["probability"] = float(p[0])
         out["base_logit"] = model.model.base_logit
         out["all_contributions"] = {

@@ -123,11 +123,13 @@ NEVER_FEATURES = frozenset(
         "contracts_sent",
         "days_since_last_activity",
         "last_activity_at",
+        "custom_properties",
     }
 )
 """Ids, labels, snapshot bookkeeping (the customer marts' `snapshot_at`, and
 `is_active_at_snapshot`: the rows the churn model trains on and scores), outcome-driven fields
-(status, proposal/contract counts follow the outcome) and personal data: never model inputs."""
+(status, proposal/contract counts follow the outcome), personal data, and the raw JSON of custom
+properties (its keys become inputs of their own: `ml.custom`): never model inputs."""
 
 
 def humanize(column: str) -> str:

@@ -148,7 +148,7 @@ CHURN = ModelSpec(
     name=churn.MODEL_NAME,
     training_frame=lambda url, tenant: marts.customer_frame(url, current=False, tenant_id=tenant),
     train=_train_churn,
-    active_score=_active_auc(churn.MODEL_NAME, CUSTOMER_LABEL, lambda m, d: m.model.predict(d)),
+    active_score=_active_auc(churn.MODEL_NAME, CUSTOMER_LABEL, lambda m, d: m.predict(d)),
     scoring_frame=lambda url, tenant: _non_empty(marts.customer_frame(url, current=True, tenant_id=tenant)),
     predict=lambda frame, m, v, as_of, seed: iter([churn.predict(frame, m, _label(v), as_of)]),
     output="ml.churn_predictions",

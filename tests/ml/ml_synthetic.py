@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import orjson
 import polars as pl
 
 AS_OF = datetime(2026, 11, 23, tzinfo=UTC)
@@ -122,8 +123,31 @@ def nonlinear_lead_frame(tenant_id: str, n: int = 3000, seed: int = 0) -> pl.Dat
             "website_visits": visits,
             "meetings_completed": meetings,
             "employee_count": np.round(np.exp(3.5 + rng.standard_normal(n))).astype(np.int64),
+            "custom_properties": custom_properties(rng, y),
         }
     )
+
+
+def custom_properties(rng: np.random.Generator, y: np.ndarray) -> list[str]:
+    """Custom fields as an import keeps them: `plan` (text) and `seats` (a number) on most
+    rows and telling a little, `referrer` on a few (too few to be an input), and `closed_reason`
+    on most, set from the outcome (a leak the model must leave out)."""
+    n = y.size
+    plan = np.where(rng.random(n) < 0.35 + 0.3 * y, "Pro", "Basic")
+    seats = rng.poisson(3 + 4 * y)
+    out = []
+    for i in range(n):
+        props: dict[str, object] = {}
+        if rng.random() < 0.9:
+            props["plan"] = str(plan[i])
+        if rng.random() < 0.8:
+            props["seats"] = int(seats[i])
+        if rng.random() < 0.05:
+            props["referrer"] = "partner"
+        if rng.random() < 0.7:
+            props["closed_reason"] = "won" if y[i] else "no budget"
+        out.append(orjson.dumps(props).decode())
+    return out
 
 
 def nonlinear_customer_frame(tenant_id: str, n: int = 2500, seed: int = 0) -> pl.DataFrame:
@@ -143,5 +167,6 @@ def nonlinear_customer_frame(tenant_id: str, n: int = 2500, seed: int = 0) -> pl
             "usage_hours_90d": usage,
             "conversations_90d": rng.poisson(3, n),
             "industry": np.array(["Software", "Retail"])[rng.integers(0, 2, n)],
+            "custom_properties": custom_properties(rng, y),
         }
     )
