@@ -68,10 +68,11 @@ def label(col: str) -> str:
 
 
 def _values(df: pl.DataFrame) -> list[dict]:
+    """Each row's properties (JSON text, as the marts are read; {} when null or not an object)."""
     out = []
     for text in df[COLUMN].to_list():
         try:
-            v = orjson.loads(text) if text else {}
+            v = orjson.loads(text) if isinstance(text, str | bytes) and text else {}
         except orjson.JSONDecodeError:
             v = {}
         out.append(v if isinstance(v, dict) else {})

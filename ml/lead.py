@@ -129,7 +129,9 @@ def train(
             f"{conversions} conversions in the training window, {min_conversions} needed",
             {"conversions": conversions, "leads": data.height},
         )
-    keys = custom.discover(data, LEAD_LABEL)
+    # the custom properties' keys are chosen on the training window only, like everything else
+    window = data.head(data.height - time_split(data)[2].height)
+    keys = custom.discover(window, LEAD_LABEL)
     data = custom.expand(data, keys)
     fit, cal, hold = time_split(data)
     numeric, categorical = split_columns(data)
