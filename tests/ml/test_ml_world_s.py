@@ -59,13 +59,16 @@ def test_scale_s_model_path_is_consistent_and_deterministic(world_s: str) -> Non
     a = lead.train(f, NOW, seed=42, min_conversions=30)
     b = lead.train(f, NOW, seed=42, min_conversions=30)
     assert a.metrics == b.metrics
-    # the mart carries no outcome or leak column: every column but keys and label is an input
+    # the mart carries no outcome or leak column: every column but keys, label and the raw JSON
+    # of custom properties (none here: the world's are all mapped to columns) is an input
     assert set(a.model.model.inputs) == set(f.columns) - {
         "tenant_id",
         "lead_id",
         "created_at",
         "converted_90d",
+        "custom_properties",
     }
+    assert a.model.custom is not None and not a.model.custom.columns
     p, contrib = a.model.model.contributions(f)
     assert np.allclose(a.model.model.base_logit + contrib.sum(axis=1), np.log(p / (1 - p)))
     rows = lead.score(f, a.model, "lead_scoring@t", NOW)

@@ -24,7 +24,8 @@ select
     customers.country,
     {{ customer_feature_columns('features') }},
     billing.billing_tickets_90d,
-    billing.billing_tickets_30d
+    billing.billing_tickets_30d,
+    customers.custom_properties
 from features
 inner join customers on features.customer_id = customers.customer_id
 left join billing

@@ -9,7 +9,8 @@
 -- Outcomes and their traces stay out: status, conversion time, the window's end and length
 -- (cut short by a conversion), recency at the window's end; so do fields that repeat others
 -- (company size = employee_count, utm_* = the source) or mean nothing to a model (campaign
--- ids, the owner, the technology list).
+-- ids, the owner, the technology list). custom_properties holds the lead's custom fields no
+-- column maps (JSON); the model turns its frequent keys into inputs (ml/custom.py).
 with leads as (
     select * from {{ ref('stg_crm__leads') }}
 ),
@@ -139,7 +140,9 @@ final as (
         -- firmographic
         windows.annual_revenue,
         windows.employee_count,
-        windows.funding_stage
+        windows.funding_stage,
+        -- custom properties: the model reads the keys present on enough of the tenant's leads
+        windows.custom_properties
     from windows
     left join activity_features as af on windows.lead_id = af.lead_id
     left join web_features as wf on windows.lead_id = wf.lead_id

@@ -18,6 +18,9 @@ renamed as (
         churned_at,
         mrr::numeric(18, 2) as mrr,
         tags,
+        -- custom fields (an import's unmapped columns): model inputs where present on enough
+        -- of a tenant's customers (ml/custom.py)
+        coalesce(custom_fields, '{}'::jsonb) as custom_properties,
         created_at,
         updated_at
     from source

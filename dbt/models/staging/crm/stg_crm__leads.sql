@@ -34,7 +34,13 @@ renamed as (
         nullif(custom_fields ->> 'utm_source', '') as utm_source,
         nullif(custom_fields ->> 'utm_medium', '') as utm_medium,
         nullif(custom_fields ->> 'utm_campaign', '') as utm_campaign,
-        {{ json_uuid('custom_fields', 'campaign_id') }} as campaign_id
+        {{ json_uuid('custom_fields', 'campaign_id') }} as campaign_id,
+        -- the custom fields no column above maps (an import's unmapped columns): model inputs
+        -- where present on enough of a tenant's leads (ml/custom.py)
+        coalesce(custom_fields, '{}'::jsonb) - array[
+            'job_title', 'industry', 'country', 'employee_count', 'annual_revenue', 'funding_stage',
+            'technology_stack', 'utm_source', 'utm_medium', 'utm_campaign', 'campaign_id'
+        ] as custom_properties
     from source
 )
 
