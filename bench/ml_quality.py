@@ -59,6 +59,7 @@ def _ceiling(model, train: pl.DataFrame, target: np.ndarray, hold: pl.DataFrame,
 
     from ml.linear import Encoder
 
+    train, hold = model.frame(train), model.frame(hold)  # custom properties as the model reads them
     enc = Encoder(list(model.numeric), list(model.categorical)).fit(train)
     reg = HistGradientBoostingRegressor(max_iter=300, learning_rate=0.05, random_state=seed)
     reg.fit(enc.transform(train), target)
