@@ -14,6 +14,7 @@ from api import cli as api_cli
 from app import cli as app_cli
 from crm import cli as crm_cli
 from crm.settings import get_settings
+from integrations import cli as integrations_cli
 from ml import cli as ml_cli
 from orchestration import cli as orchestration_cli
 from sim import cli as sim_cli
@@ -23,7 +24,17 @@ from warehouse import cli as warehouse_cli
 app = typer.Typer(help="CRM analytics stack", no_args_is_help=True, add_completion=False)
 console = Console()
 
-for layer in (crm_cli, sim_cli, streaming_cli, warehouse_cli, ml_cli, api_cli, app_cli, orchestration_cli):
+for layer in (
+    crm_cli,
+    sim_cli,
+    streaming_cli,
+    warehouse_cli,
+    ml_cli,
+    integrations_cli,
+    api_cli,
+    app_cli,
+    orchestration_cli,
+):
     layer.register(app)
 
 

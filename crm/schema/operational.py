@@ -447,6 +447,70 @@ lead_rescore_requests = Table(
     schema=CRM,
 )
 
+
+# --- imports and external systems ------------------------------------------------------------
+
+IMPORT_STATUSES = ("running", "completed", "rejected", "failed")
+
+external_ids = Table(
+    "external_ids",
+    metadata,
+    # one row per record of another system (HubSpot, Salesforce, a file) that a CRM row stands
+    # for: how imports and sync find the row again, and whether its content changed (migration 1501)
+    tenant_fk(),
+    Column("system", Text, nullable=False),  # hubspot | salesforce | transactions | mapping:<name>
+    Column("object", Text, nullable=False),  # the other system's object: contact, Opportunity...
+    Column("external_id", Text, nullable=False),
+    Column("entity", Text, nullable=False),  # the crm table the record became, e.g. "leads"
+    Column("entity_id", UUID(as_uuid=True), nullable=False),
+    Column("content_hash", Text, nullable=False),  # of the mapped record: unchanged -> skipped
+    Column("run_id", UUID(as_uuid=True)),  # the import run that last wrote it
+    created_at("first_seen_at"),
+    created_at("last_changed_at"),
+    PrimaryKeyConstraint("tenant_id", "system", "object", "external_id"),
+    Index(None, "tenant_id", "entity", "entity_id"),
+    schema=CRM,
+)
+"""Records of other systems and the CRM rows they became."""
+
+import_runs = Table(
+    "import_runs",
+    metadata,
+    # one `crm import` (or Dagster import job) run: what it read, what it wrote, what it refused
+    uuid_pk(),
+    tenant_fk(),
+    Column("format", Text, nullable=False),
+    json_col("files"),  # [{path, sha256, rows}]
+    Column("status", Text, nullable=False, server_default=text("'running'")),
+    json_col("counts"),  # {object: {created, updated, unchanged, skipped}}
+    json_col("bad_rows"),  # [{file, line, reason}], the first 1,000
+    Column("bad_row_count", Integer, nullable=False, server_default=text("0")),
+    Column("error", Text),
+    created_at("started_at"),
+    Column("finished_at", DateTime(timezone=True)),
+    CheckConstraint(f"status IN ({', '.join(repr(s) for s in IMPORT_STATUSES)})", name="status"),
+    Index(None, "tenant_id", "started_at"),
+    schema=CRM,
+)
+"""Import runs and their outcome (`crm import status`)."""
+
+custom_properties = Table(
+    "custom_properties",
+    metadata,
+    # the typed definition of each custom property an import found (a column no mapping names)
+    tenant_fk(),
+    Column("entity", Text, nullable=False),  # customers | leads | deals
+    Column("key", Text, nullable=False),
+    Column("type", Text, nullable=False),  # integer | number | boolean | date | datetime | text
+    Column("label", Text, nullable=False),  # the column's name in the file
+    Column("source", Text, nullable=False),  # the import format that defined it
+    created_at(),
+    PrimaryKeyConstraint("tenant_id", "entity", "key"),
+    CheckConstraint("type IN ('integer', 'number', 'boolean', 'date', 'datetime', 'text')", name="type"),
+    schema=CRM,
+)
+"""Custom property definitions: each key of `custom_fields` an import typed."""
+
 MUTABLE_TABLES = (
     tenants,
     users,
@@ -461,17 +525,21 @@ MUTABLE_TABLES = (
 """Tables with `updated_at` (and hence the `set_updated_at` trigger)."""
 
 __all__ = [
+    "IMPORT_STATUSES",
     "MUTABLE_TABLES",
     "RESCORE_STATUSES",
     "api_keys",
     "audit_log",
+    "custom_properties",
     "customer_segment_memberships",
     "customer_segments",
     "customers",
     "deal_activities",
     "deal_products",
     "deals",
+    "external_ids",
     "idempotency_keys",
+    "import_runs",
     "lead_activities",
     "lead_rescore_requests",
     "leads",
