@@ -3,7 +3,6 @@ any CSV or Parquet through a mapping file) into a tenant."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -53,16 +52,15 @@ def _run(
     fmt: str,
     paths: list[Path],
     tenant: str,
-    read: Callable[[list[Path]], Any],
-    system: str,
     *,
+    columns: dict[str, str] | None = None,
     create_tenant: str | None,
     skip_bad_rows: bool,
     dry_run: bool,
     errors_file: Path | None,
 ) -> None:
     from crm.errors import CRMError
-    from integrations.imports.run import run_import
+    from integrations.imports.run import import_files
 
     with Progress(
         TextColumn("{task.description:>14}"),
@@ -79,12 +77,11 @@ def _run(
             bar.update(tasks[kind], completed=done)
 
         try:
-            result = run_import(
+            result = import_files(
                 fmt,
                 paths,
                 tenant,
-                read=read,
-                system=system,
+                columns=columns,
                 create_tenant=create_tenant,
                 skip_bad_rows=skip_bad_rows,
                 dry_run=dry_run,
@@ -140,19 +137,15 @@ def import_transactions(
 ) -> None:
     """An order history: one row per order (customer, timestamp, amount[, product, quantity, id]).
     Each order becomes a won deal of the `Orders` pipeline, each new customer a customer."""
-    from integrations.imports.formats import transactions
-
     pairs = [c.split("=", 1) for c in column or []]
     if any(len(p) != 2 for p in pairs):
         console.print("[red]--column takes field=column[/]")
         raise typer.Exit(2)
-    read = functools.partial(transactions.read, columns=dict(pairs))
     _run(
         "transactions",
         _files(paths),
         tenant,
-        read,
-        transactions.SYSTEM,
+        columns=dict(pairs),
         create_tenant=create_tenant,
         skip_bad_rows=skip_bad_rows,
         dry_run=dry_run,
@@ -169,15 +162,10 @@ def _vendor(name: str) -> Callable[..., None]:
         dry_run: DryRun = False,
         errors_file: ErrorsFile = None,
     ) -> None:
-        from integrations.imports.formats import format_module
-
-        module = format_module(name)
         _run(
             name,
             _files(paths),
             tenant,
-            module.read,
-            module.SYSTEM,
             create_tenant=create_tenant,
             skip_bad_rows=skip_bad_rows,
             dry_run=dry_run,
@@ -210,23 +198,13 @@ def import_mapping(
     errors_file: ErrorsFile = None,
 ) -> None:
     """Any CSV or Parquet files, described by a mapping file (see docs/integrators.md)."""
-    from crm.errors import CRMError
-    from integrations.imports.formats import mapping as mapping_format
-
     if not tenant:
         console.print("[red]--tenant is required[/]")
         raise typer.Exit(2)
-    try:
-        system = mapping_format.system_of(mapping)
-    except CRMError as exc:
-        console.print(f"[red]{exc.code}[/] {exc.message}")
-        raise typer.Exit(1) from exc
     _run(
         "mapping",
         [mapping, *_files(paths or [])] if paths else [mapping],
         tenant,
-        mapping_format.read,
-        system,
         create_tenant=create_tenant,
         skip_bad_rows=skip_bad_rows,
         dry_run=dry_run,

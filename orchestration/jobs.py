@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from dagster import AssetSelection, JobDefinition, define_asset_job, in_process_executor
 
 from . import keys
+from .imports import import_job
 from .rescore import lead_rescore_job
 
 if TYPE_CHECKING:
@@ -158,4 +159,5 @@ JOBS: list[UnresolvedAssetJobDefinition | JobDefinition] = [
     event_rescore_job,
     segment_refresh_job,
     lead_rescore_job,
+    import_job,
 ]

@@ -303,3 +303,45 @@ def _properties(conn: psycopg.Connection[Any], tenant_id: UUID, parsed: Parsed, 
             [(tenant_id, d.entity, d.key, d.type, d.label, fmt) for d in defs.values()],
         )
     return len(defs)
+
+
+def import_files(
+    fmt: str,
+    paths: list[Path],
+    tenant: str,
+    *,
+    columns: Mapping[str, str] | None = None,
+    create_tenant: str | None = None,
+    skip_bad_rows: bool = False,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    url: str | None = None,
+) -> ImportResult:
+    """Import files of a named format (`FORMATS`): the one entry point of the command line and
+    the Dagster job. `paths`: the files (for `mapping`, the mapping file first); `columns`: a
+    transactions file's column names when they differ from the fields'."""
+    import functools
+
+    from integrations.imports.formats import format_module
+
+    module = format_module(fmt)
+    read: Callable[[list[Path]], Parsed] = module.read
+    system: str = module.SYSTEM if hasattr(module, "SYSTEM") else module.system_of(paths[0])
+    if columns:
+        if fmt != "transactions":
+            raise CRMError(
+                CRMErrorCode.VALIDATION_ERROR, "columns are for a transactions file", {"format": fmt}
+            )
+        read = functools.partial(module.read, columns=columns)
+    return run_import(
+        fmt,
+        paths,
+        tenant,
+        read=read,
+        system=system,
+        create_tenant=create_tenant,
+        skip_bad_rows=skip_bad_rows,
+        dry_run=dry_run,
+        progress=progress,
+        url=url,
+    )
