@@ -37,11 +37,11 @@ up: install  ## start the local stack (embedded Postgres, Tansu) unless DATABASE
 status: install  ## what runs, and where
 	$(CRM) status
 
-seed: install  ## seed the synthetic world (SCALE=S|M|L SEED=n)
+seed: install  ## seed the synthetic world (SCALE=S|D|M|L SEED=n)
 	$(CRM) seed --scale $(SCALE) --seed $(SEED)
 
-demo: install  ## install, start the stack, seed scale S, run every stage, print the addresses
-	$(CRM) demo --scale $(SCALE) --seed $(SEED)
+demo: install  ## install, start the stack, seed the demo world (scale D; SCALE=S|M|L for another), run every stage, print the addresses
+	$(CRM) demo --scale $(if $(filter command line,$(origin SCALE)),$(SCALE),D) --seed $(SEED)
 
 down:  ## stop everything `make demo` started, and nothing else
 	@if [ -x $(CRM) ]; then $(CRM) down; else echo "nothing installed, nothing to stop"; fi

@@ -10,7 +10,7 @@ from rich.console import Console
 
 
 def seed(
-    scale: Annotated[str, typer.Option(help="S, M or L")] = "S",
+    scale: Annotated[str, typer.Option(help="S, D (the demo's), M or L")] = "S",
     seed: Annotated[int, typer.Option(help="random seed: same seed, same world")] = 42,
     as_of: Annotated[str | None, typer.Option(help="the world's today, YYYY-MM-DD (default: today)")] = None,
     sink: Annotated[str, typer.Option(help="kafka, raw (COPY into raw.*) or both")] = "kafka",

@@ -37,6 +37,8 @@ class Preset:
     usage_events: int
     web_events: int
     history_days: int = 730
+    weights: tuple[float, ...] | None = None
+    """Each tenant's share of every volume (default: `TENANT_WEIGHTS` for the tenant count)."""
 
     @property
     def expected_events(self) -> int:
@@ -53,11 +55,17 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     "S": Preset("S", 3, 2_000, 20_000, 400, 1_000, 3_500, 1_200, 7_000, 6_500),
+    "D": Preset("D", 3, 5_000, 50_000, 1_000, 2_500, 8_750, 3_000, 17_500, 16_250, weights=(2.0, 0.3, 0.2)),
     "M": Preset("M", 5, 100_000, 1_000_000, 20_000, 50_000, 300_000, 120_000, 1_200_000, 330_000),
     "L": Preset("L", 5, 1_000_000, 4_000_000, 150_000, 300_000, 700_000, 250_000, 1_200_000, 1_300_000),
 }
-"""S: demos and tests (~50k events). M: benchmarks and ML quality (~4.2M events, <= 3 min).
-L: volume tests (~10M events)."""
+"""S: tests (~50k events). D: the demo (~135k events), S with its first tenant four times as
+large: Borealis and Cobalt are S's small tenants, whose lead, deal and churn scores come from the
+rules, and Acme a mid-market one (4,000 leads, 800 new-business deals and 2,000 customers over
+two years) with the history every model's minimum asks for (120 conversions, 200 won and 200
+lost deals, 50 churners at a snapshot), as a vendor's scoring does (Salesforce Einstein: 120
+conversions; 200 won and 200 lost opportunities). M: benchmarks and ML quality (~4.2M events,
+<= 3 min). L: volume tests (~10M events)."""
 
 TENANT_WEIGHTS: dict[int, tuple[float, ...]] = {
     3: (0.5, 0.3, 0.2),
@@ -145,7 +153,7 @@ def make_plan(scale: str = "S", seed: int = 42, as_of: date | None = None) -> Wo
     if key not in PRESETS:
         raise ValueError(f"unknown scale {scale!r}: choose one of {', '.join(PRESETS)}")
     preset = PRESETS[key]
-    weights = TENANT_WEIGHTS[preset.tenants]
+    weights = preset.weights or TENANT_WEIGHTS[preset.tenants]
     split = {
         k: apportion(getattr(preset, k), weights)
         for k in (

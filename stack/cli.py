@@ -137,7 +137,9 @@ def env_cmd() -> None:
 
 @app.command()
 def demo(
-    scale: Annotated[str, typer.Option()] = "S",
+    scale: Annotated[
+        str, typer.Option(help="D (S with one mid-market tenant: every model trains), S, M or L")
+    ] = "D",
     seed: Annotated[int, typer.Option()] = 42,
 ) -> None:
     """Everything on embedded defaults: stack, world, every stage, then the addresses."""

@@ -6,34 +6,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import psycopg
 import pytest
+from world_marts import seeded_marts
 
 from ml import forecast, store
-from sim import seed_world
 
 AS_OF = date(2026, 11, 23)
 
 
 @pytest.fixture(scope="module")
-def world(create_database: Callable[[str], str], crm_home) -> str:
-    from crm import migrate
-    from warehouse.dbt import run_dbt
-
-    url = create_database("crm_ml_forecast")
-    migrate.upgrade(url)
-    seed_world("S", 42, AS_OF, database_url=url, sink="raw", progress=False)
-    run_dbt(
-        ["build", "--vars", f"{{as_of: '{AS_OF}'}}", "--exclude", "resource_type:test"],
-        url,
-        target_path=crm_home / "dbt-target-forecast",
-        log_path=crm_home / "dbt-logs-forecast",
-        capture=True,
-    )
-    return url
+def world(create_database: Callable[[str], str], crm_home: Path) -> str:
+    return seeded_marts(create_database, crm_home, "forecast", "S", AS_OF)
 
 
 @pytest.fixture(scope="module")
