@@ -4,8 +4,11 @@
 -- feature_lookback_days window before it: computed as of a point in time, never after it.
 -- Support features count support tickets only: billing tickets (failed payments, invoices,
 -- downgrades) are a financial signal (ml_features__customer_billing), not a support one.
+-- `earliest` (no event before it reaches any snapshot's window) prunes the event scans: one
+-- value for the run, from the earliest tenant's now (an uncorrelated subquery, computed once).
 {%- set earliest -%}
-    ({{ crm_now() }} - make_interval(days => {{ [var('churn_training_snapshots') * var('churn_horizon_days'), var('health_trend_days')] | max + var('feature_lookback_days') }}))
+    ((select min(now_at) from {{ ref('int_tenant_clocks') }})
+        - make_interval(days => {{ [var('churn_training_snapshots') * var('churn_horizon_days'), var('health_trend_days')] | max + var('feature_lookback_days') }}))
 {%- endset %}
 with snapshots as (
     select * from {{ ref('int_customer_snapshots') }}

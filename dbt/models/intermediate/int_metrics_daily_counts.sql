@@ -1,7 +1,7 @@
 {{ config(materialized='table', post_hook='analyze {{ this }}') }}
 -- Daily counts behind metrics_crm_daily, per tenant, owner and day, dense (every day from the
--- tenant's first lead to the last complete day, for every sales rep and for the whole tenant,
--- owner_id = the nil uuid).
+-- tenant's first lead to the last complete day before the tenant's now, for every sales rep
+-- and for the whole tenant, owner_id = the nil uuid).
 {% set all_owners = "'00000000-0000-0000-0000-000000000000'::uuid" %}
 with leads as (
     select * from {{ ref('dim_leads') }}
@@ -11,10 +11,12 @@ deals as (
     select * from {{ ref('fct_deals') }}
 ),
 
+-- from the tenant's first lead to the last complete day before its now (int_tenant_clocks)
 bounds as (
-    select tenant_id, min(created_day) as first_day, {{ utc_day(crm_now()) }} - 1 as last_day
+    select leads.tenant_id, min(leads.created_day) as first_day, {{ utc_day('clocks.now_at') }} - 1 as last_day
     from leads
-    group by tenant_id
+    inner join {{ ref('int_tenant_clocks') }} as clocks on leads.tenant_id = clocks.tenant_id
+    group by leads.tenant_id, clocks.now_at
 ),
 
 owners as (

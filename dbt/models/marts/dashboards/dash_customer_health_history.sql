@@ -1,6 +1,6 @@
 {{ config(
     materialized='incremental',
-    unique_key='day',
+    unique_key=['tenant_id', 'day'],
     incremental_strategy='delete+insert',
     full_refresh=false,
     on_schema_change='append_new_columns',
@@ -8,9 +8,10 @@
     indexes=[{'columns': ['tenant_id', 'customer_id', 'day']}, {'columns': ['day']}]
 ) }}
 -- Customer health over time: one row per active customer and day a build computed its health
--- (fct_customer_health is only "now"). Every build replaces the rows of the day its health was
--- calculated (delete+insert keyed on the day: one indexed delete), so the history grows by one
--- day per daily build; `full_refresh=false` keeps it through a
+-- (fct_customer_health is only "now"). Every build replaces each tenant's rows of the day its
+-- health was calculated (delete+insert keyed on tenant and day: a tenant with its own clock
+-- calculates at a past day, which must not wipe another tenant's history of that day), so the
+-- history grows by one day per daily build; `full_refresh=false` keeps it through a
 -- `--full-refresh`. The first build also records the score health_trend_days ago (the one the
 -- trend compares against) so a fresh warehouse starts with two points per customer.
 with health as (

@@ -15,11 +15,15 @@ with leads as (
     select * from {{ ref('stg_crm__leads') }}
 ),
 
+-- each tenant's now (int_tenant_clocks): a tenant holding historical data labels and cuts its
+-- leads' windows at its own clock
 params as (
     select
-        {{ crm_now() }} as now_at,
+        tenant_id,
+        now_at,
         make_interval(days => {{ var('lead_feature_window_days') }}) as feature_window,
         make_interval(days => {{ var('lead_conversion_window_days') }}) as label_window
+    from {{ ref('int_tenant_clocks') }}
 ),
 
 windows as (
@@ -33,7 +37,7 @@ windows as (
             params.now_at
         ) as feature_cutoff_at
     from leads
-    cross join params
+    inner join params on leads.tenant_id = params.tenant_id
 ),
 
 activities as (

@@ -1,5 +1,6 @@
 -- Daily won revenue per tenant, every day from the tenant's first deal to the last complete
--- day (zeros included): the series Prophet forecasts.
+-- day before the tenant's now (int_tenant_clocks; zeros included): the series the revenue
+-- forecast reads. A tenant holding historical data ends at its own clock, not today.
 with won as (
     select
         tenant_id,
@@ -13,13 +14,14 @@ with won as (
 
 bounds as (
     select
-        tenant_id,
+        deals.tenant_id,
         -- a deal can be recorded as won with a close date before any deal was created
         -- (back-dated through the API): the series starts at whichever comes first
-        least(min({{ utc_day('created_at') }}), min({{ utc_day('closed_at') }})) as first_day,
-        {{ utc_day(crm_now()) }} - 1 as last_day
-    from {{ ref('int_deals_enriched') }}
-    group by tenant_id
+        least(min({{ utc_day('deals.created_at') }}), min({{ utc_day('deals.closed_at') }})) as first_day,
+        {{ utc_day('clocks.now_at') }} - 1 as last_day
+    from {{ ref('int_deals_enriched') }} as deals
+    inner join {{ ref('int_tenant_clocks') }} as clocks on deals.tenant_id = clocks.tenant_id
+    group by deals.tenant_id, clocks.now_at
 ),
 
 spine as (

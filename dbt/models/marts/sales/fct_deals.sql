@@ -22,8 +22,9 @@ leads as (
     select lead_id, lead_source, campaign_id from {{ ref('stg_crm__leads') }}
 ),
 
+-- each tenant's now (a tenant holding historical data ages its open deals to its own clock)
 params as (
-    select {{ crm_now() }} as now_at
+    select tenant_id, now_at from {{ ref('int_tenant_clocks') }}
 )
 
 select
@@ -65,7 +66,7 @@ select
     leads.lead_source,
     leads.campaign_id as lead_campaign_id
 from deals
-cross join params
+inner join params on deals.tenant_id = params.tenant_id
 left join transitions on deals.deal_id = transitions.deal_id
 left join pipelines on deals.pipeline_id = pipelines.pipeline_id
 left join leads on deals.lead_id = leads.lead_id

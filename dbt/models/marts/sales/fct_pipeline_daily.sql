@@ -8,8 +8,9 @@ with transitions as (
     inner join {{ ref('int_deals_enriched') }} as d on t.deal_id = d.deal_id
 ),
 
+-- each tenant's last complete day before its now
 params as (
-    select {{ utc_day(crm_now()) }} - 1 as last_day
+    select tenant_id, {{ utc_day('now_at') }} - 1 as last_day from {{ ref('int_tenant_clocks') }}
 ),
 
 in_stage as (
@@ -23,7 +24,7 @@ in_stage as (
         sum(t.deal_value) as value_in_stage,
         sum(t.deal_value * t.stage_probability / 100.0) as weighted_value_in_stage
     from transitions as t
-    cross join params
+    inner join params on t.tenant_id = params.tenant_id
     cross join lateral generate_series(
         {{ utc_day('t.entered_at') }},
         least(coalesce({{ utc_day('t.exited_at') }} - 1, params.last_day), params.last_day),
