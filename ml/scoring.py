@@ -18,6 +18,7 @@ import polars as pl
 
 from crm.errors import CRMError
 from ml import store
+from ml.clock import run_clock
 from ml.registry import Version
 from ml.specs import ModelSpec
 
@@ -123,16 +124,23 @@ def score_model(
     force_rules: bool = False,
     tenants: list[str] | None = None,
 ) -> ScoreRun:
-    """Score every tenant (or these) that has something to score and write the rows."""
-    as_of = as_of or datetime.now(UTC)
+    """Score every tenant (or these) that has something to score and write the rows, each at
+    its own now (`ml.clock`)."""
+    now_of = run_clock(url, as_of or datetime.now(UTC))
     run = ScoreRun(spec.fallback)
     for tenant in tenants or store.tenants(url):
         frame = spec.scoring_frame(url, tenant)
         if frame is None:
             continue
 
-        def scored(model: Any | None, v: Version | None, frame: Any = frame, tenant: str = tenant) -> int:
-            chunks: Iterator[pl.DataFrame] = spec.predict(frame, model, v, as_of, seed)
+        def scored(
+            model: Any | None,
+            v: Version | None,
+            frame: Any = frame,
+            tenant: str = tenant,
+            now: datetime = now_of(tenant),
+        ) -> int:
+            chunks: Iterator[pl.DataFrame] = spec.predict(frame, model, v, now, seed)
             return write(url, spec, tenant, chunks)
 
         rows, reason = answer(url, spec, tenant, scored, force_rules)
@@ -158,7 +166,7 @@ def score_ids(
     if spec.key is None:
         raise ValueError(f"{spec.name} has no entity key: its runs cannot be limited to ids")
     key = spec.key
-    as_of = as_of or datetime.now(UTC)
+    now_of = run_clock(url, as_of or datetime.now(UTC))
     run = ScoreRun(spec.fallback)
     for tenant, wanted in ids.items():
         if not wanted:
@@ -168,8 +176,14 @@ def score_ids(
             continue
         keep = pl.col(key).is_in(sorted({str(i) for i in wanted}))
 
-        def scored(model: Any | None, v: Version | None, frame: Any = frame, keep: pl.Expr = keep) -> int:
-            chunks = [c.filter(keep) for c in spec.predict(frame, model, v, as_of, seed)]
+        def scored(
+            model: Any | None,
+            v: Version | None,
+            frame: Any = frame,
+            keep: pl.Expr = keep,
+            now: datetime = now_of(tenant),
+        ) -> int:
+            chunks = [c.filter(keep) for c in spec.predict(frame, model, v, now, seed)]
             rows = [c for c in chunks if c.height]
             return store.upsert(url, spec.output, pl.concat(rows), key) if rows else 0
 

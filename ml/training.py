@@ -18,6 +18,7 @@ import numpy as np
 
 from crm.errors import CRMError
 from ml import registry, store
+from ml.clock import run_clock
 from ml.registry import Version
 from ml.specs import ModelSpec
 
@@ -81,11 +82,11 @@ def train_candidates(
     as_of: datetime | None = None,
     tenants: list[str] | None = None,
 ) -> CandidateRun:
-    """`train_tenant` for every tenant (or these)."""
-    as_of = as_of or datetime.now(UTC)
+    """`train_tenant` for every tenant (or these), each at its own now (`ml.clock`)."""
+    now_of = run_clock(url, as_of or datetime.now(UTC))
     run = CandidateRun()
     for tenant in tenants or store.tenants(url):
-        v = train_tenant(url, spec, tenant, seed=seed, as_of=as_of)
+        v = train_tenant(url, spec, tenant, seed=seed, as_of=now_of(tenant))
         if isinstance(v, str):
             run.skipped[tenant] = v
         else:
