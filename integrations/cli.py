@@ -30,6 +30,13 @@ SkipBad = Annotated[
 ]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="check every row, write nothing")]
 ErrorsFile = Annotated[Path | None, typer.Option("--errors-file", help="write every bad row here (CSV)")]
+Clock = Annotated[
+    str | None,
+    typer.Option(
+        "--clock",
+        help="set the tenant's clock (historical data): an ISO date, or 'last' for the day after the latest record",
+    ),
+]
 
 
 def _files(paths: list[Path]) -> list[Path]:
@@ -58,6 +65,7 @@ def _run(
     skip_bad_rows: bool,
     dry_run: bool,
     errors_file: Path | None,
+    clock: str | None = None,
 ) -> None:
     from crm.errors import CRMError
     from integrations.imports.run import import_files
@@ -86,6 +94,7 @@ def _run(
                 skip_bad_rows=skip_bad_rows,
                 dry_run=dry_run,
                 progress=progress,
+                clock=clock,
             )
         except CRMError as exc:
             console.print(f"[red]{exc.code}[/] {exc.message}")
@@ -94,6 +103,10 @@ def _run(
         console.print(f"[yellow]{b.file}:{b.line}[/] {b.reason}")
     if len(result.bad) > 50:
         console.print(f"... and {len(result.bad) - 50} more bad rows")
+    for warning in result.warnings[:20]:
+        console.print(f"[dim]{warning.file}:{warning.line}[/] {warning.reason}")
+    if len(result.warnings) > 20:
+        console.print(f"... and {len(result.warnings) - 20} more rows with a reference left empty")
     if errors_file and result.bad:
         import csv
 
@@ -134,6 +147,7 @@ def import_transactions(
     skip_bad_rows: SkipBad = False,
     dry_run: DryRun = False,
     errors_file: ErrorsFile = None,
+    clock: Clock = None,
 ) -> None:
     """An order history: one row per order (customer, timestamp, amount[, product, quantity, id]).
     Each order becomes a won deal of the `Orders` pipeline, each new customer a customer."""
@@ -150,6 +164,7 @@ def import_transactions(
         skip_bad_rows=skip_bad_rows,
         dry_run=dry_run,
         errors_file=errors_file,
+        clock=clock,
     )
 
 
@@ -161,6 +176,7 @@ def _vendor(name: str) -> Callable[..., None]:
         skip_bad_rows: SkipBad = False,
         dry_run: DryRun = False,
         errors_file: ErrorsFile = None,
+        clock: Clock = None,
     ) -> None:
         _run(
             name,
@@ -170,6 +186,7 @@ def _vendor(name: str) -> Callable[..., None]:
             skip_bad_rows=skip_bad_rows,
             dry_run=dry_run,
             errors_file=errors_file,
+            clock=clock,
         )
 
     return command
@@ -196,6 +213,7 @@ def import_mapping(
     skip_bad_rows: SkipBad = False,
     dry_run: DryRun = False,
     errors_file: ErrorsFile = None,
+    clock: Clock = None,
 ) -> None:
     """Any CSV or Parquet files, described by a mapping file (see docs/integrators.md)."""
     if not tenant:
@@ -209,6 +227,7 @@ def import_mapping(
         skip_bad_rows=skip_bad_rows,
         dry_run=dry_run,
         errors_file=errors_file,
+        clock=clock,
     )
 
 

@@ -4,7 +4,6 @@
 The imported rows reach the marts as any write does: their contract events go through the
 outbox to the landing, and the event sensors refresh what depends on them."""
 
-
 from pathlib import Path
 
 from dagster import Config, Failure, MetadataValue, OpExecutionContext, in_process_executor, job, op
@@ -22,6 +21,9 @@ class ImportConfig(Config):
     create_tenant: str | None = Field(None, description="create the tenant with this name if missing")
     columns: dict[str, str] = Field(default_factory=dict, description="transactions: field -> column")
     skip_bad_rows: bool = Field(False, description="import the good rows and list the bad ones")
+    clock: str | None = Field(
+        None, description="set the tenant's clock: an ISO date, or 'last' (historical data)"
+    )
 
 
 def _files(paths: list[str]) -> list[Path]:
@@ -51,6 +53,7 @@ def import_files_op(context: OpExecutionContext, config: ImportConfig, postgres:
         skip_bad_rows=config.skip_bad_rows,
         progress=progress,
         url=postgres.url,
+        clock=config.clock,
     )
     bad = "\n".join(f"{b.file}:{b.line} {b.reason}" for b in result.bad[:200])
     if result.status == "rejected":

@@ -10,9 +10,10 @@ run leaves whole records only; running the same import again skips what is alrea
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -24,8 +25,9 @@ from crm.changes import change_rows
 from crm.db import connect
 from crm.errors import CRMError, CRMErrorCode
 from crm.schema.pipelines import DEFAULT_PIPELINE_NAME, DEFAULT_PIPELINE_STAGES, StageDefinition
+from crm.tenants import TENANT_CLOCK_SETTING, parse_clock
 from integrations.imports import writer
-from integrations.imports.formats.base import Located, Parsed
+from integrations.imports.formats.base import Located, Parsed, PropertyDef
 from integrations.imports.records import (
     ORDER,
     BadRow,
@@ -48,7 +50,10 @@ class ImportResult:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     bad: list[BadRow] = field(default_factory=list)
     files: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[BadRow] = field(default_factory=list)
+    """Rows imported with an optional reference left empty (it names a record not there)."""
     properties: int = 0
+    clock: datetime | None = None
 
 
 def resolve_tenant(conn: psycopg.Connection[Any], tenant: str, create: str | None = None) -> UUID:
@@ -110,6 +115,42 @@ def _create_pipeline(
     return UUID(str(after["id"]))
 
 
+def _extend_pipeline(
+    conn: psycopg.Connection[Any], tenant_id: UUID, pid: UUID, stages: list[StageDefinition], run_id: UUID
+) -> None:
+    """Give a stored pipeline the stages an import added to it (an audited update)."""
+    cur = conn.execute("SELECT * FROM crm.sales_pipelines WHERE id = %s", (pid,))
+    names = [d.name for d in cur.description or ()]
+    row = cur.fetchone()
+    if row is None:
+        return
+    before = dict(zip(names, row, strict=True))
+    if [s["name"] for s in before["stages"]] == [s["name"] for s in stages]:
+        return
+    cur = conn.execute(
+        "UPDATE crm.sales_pipelines SET stages = %s, version = version + 1 WHERE id = %s RETURNING *",
+        (Jsonb(stages), pid),
+    )
+    after_row = cur.fetchone()
+    assert after_row is not None
+    after = dict(zip(names, after_row, strict=True))
+    with conn.cursor() as c:
+        writer._write_changes(
+            c,
+            change_rows(
+                writer.ImportActor(tenant_id),
+                table="sales_pipelines",
+                entity="pipeline",
+                action="updated",
+                entity_id=pid,
+                before=before,
+                after=after,
+                request_id=f"import:{run_id}",
+                source=writer.SOURCE,
+            ),
+        )
+
+
 def _pipelines(
     conn: psycopg.Connection[Any], tenant_id: UUID, parsed: Parsed
 ) -> tuple[dict[str, tuple[UUID | None, list[StageDefinition]]], list[BadRow]]:
@@ -132,7 +173,7 @@ def _pipelines(
             continue
         if name not in wanted:
             if name in have:
-                wanted[name] = have[name]
+                wanted[name] = (have[name][0], merge_stages(have[name][1], definitions.get(name, [])))
             elif name in definitions:
                 wanted[name] = (None, definitions[name])
             else:
@@ -145,6 +186,20 @@ def _pipelines(
                 BadRow(file=loc.file, line=loc.line, reason=f"stage: {r.stage!r} is not a stage of {name!r}")
             )
     return wanted, bad
+
+
+def merge_stages(stored: list[StageDefinition], defined: list[StageDefinition]) -> list[StageDefinition]:
+    """A stored pipeline's stages plus those a later import defines that it lacks: a new open
+    stage goes before the closed ones, a new closed one after them; orders renumbered."""
+    names = {s["name"] for s in stored}
+    new = [s for s in defined if s["name"] not in names]
+    if not new:
+        return stored
+    open_ = [s for s in stored if not (s["is_won"] or s["is_lost"])]
+    closed = [s for s in stored if s["is_won"] or s["is_lost"]]
+    merged = open_ + [s for s in new if not (s["is_won"] or s["is_lost"])] + closed
+    merged += [s for s in new if s["is_won"] or s["is_lost"]]
+    return [{**s, "order": i + 1} for i, s in enumerate(merged)]
 
 
 def _customers_of_transactions(parsed: Parsed, links: Mapping[writer.Key, writer.Link]) -> list[Located]:
@@ -189,8 +244,13 @@ def run_import(
     dry_run: bool = False,
     progress: Progress | None = None,
     url: str | None = None,
+    clock: str | None = None,
 ) -> ImportResult:
-    """Import `paths` read by `read` into `tenant` (id or slug) as records of `system`."""
+    """Import `paths` read by `read` into `tenant` (id or slug) as records of `system`.
+    `clock`: set the tenant's clock (`crm.tenants`): an ISO date or time, or `last` for the
+    day after the latest time in the records (a historical data set lives at its end)."""
+    if clock is not None and clock != "last":
+        _clock_of(clock)  # a bad clock is refused before anything is read or written
     parsed = read(paths)
     with connect(url, autocommit=True) as conn:  # each conn.transaction() below commits
         try:
@@ -213,7 +273,7 @@ def run_import(
             if not found or not skip_bad_rows:
                 break
             records = _without(records, found)
-        result = ImportResult(None, tenant_id, "running", bad=bad, files=parsed.files)
+        result = ImportResult(None, tenant_id, "running", bad=bad, files=parsed.files, warnings=p.warnings)
         if dry_run:
             result.status = "rejected" if bad else "checked"
             return result
@@ -229,6 +289,8 @@ def run_import(
                 for name, (pid, stages) in pipelines.items():
                     if pid is None:
                         pid = _create_pipeline(conn, tenant_id, name, stages, run_id=run_id)
+                    else:
+                        _extend_pipeline(conn, tenant_id, pid, stages, run_id)
                     p.pipelines[name] = (pid, stages)
             w = writer.Writer(conn, p, run_id, now)
             for kind in ORDER:
@@ -249,6 +311,8 @@ def run_import(
                         )
                 result.counts[kind.__name__.removesuffix("Record").lower()] = total.as_dict()
             result.properties = _properties(conn, tenant_id, parsed, fmt)
+            if clock:
+                result.clock = _set_clock(conn, tenant_id, clock, records)
             result.status = "completed"
             _finish(conn, run_id, "completed", result.counts, bad)
         except Exception as exc:
@@ -290,9 +354,54 @@ def _finish(
         )
 
 
+def latest_time(records: list[Located]) -> datetime | None:
+    """The latest time any record names (created, closed, happened, resolved...)."""
+    times = [
+        v
+        for loc in records
+        for v in (getattr(loc.record, f) for f in type(loc.record).model_fields)
+        if isinstance(v, datetime)
+    ]
+    return max(times) if times else None
+
+
+def _clock_of(clock: str) -> datetime:
+    try:
+        return parse_clock(clock)
+    except ValueError:
+        raise CRMError(
+            CRMErrorCode.VALIDATION_ERROR,
+            f"clock: {clock!r} is not an ISO date or time, nor 'last'",
+            {"clock": clock},
+        ) from None
+
+
+def _set_clock(
+    conn: psycopg.Connection[Any], tenant_id: UUID, clock: str, records: list[Located]
+) -> datetime:
+    """Write the tenant's clock: `last` is midnight UTC after the latest record's day."""
+    if clock == "last":
+        latest = latest_time(records)
+        if latest is None:
+            raise CRMError(CRMErrorCode.VALIDATION_ERROR, "clock last: the records name no time", {})
+        at = datetime.combine(latest.astimezone(UTC).date() + timedelta(days=1), time(), UTC)
+    else:
+        at = _clock_of(clock)
+    with conn.transaction():
+        conn.execute(
+            "UPDATE crm.tenants SET settings = settings || jsonb_build_object(%s::text, %s::text) WHERE id = %s",
+            (TENANT_CLOCK_SETTING, at.isoformat(), tenant_id),
+        )
+    return at
+
+
 def _properties(conn: psycopg.Connection[Any], tenant_id: UUID, parsed: Parsed, fmt: str) -> int:
     """Record each custom property's type; a key two files type differently becomes text."""
-    defs = {(d.entity, d.key): d for d in parsed.properties}
+    defs: dict[tuple[str, str], PropertyDef] = {}
+    for d in parsed.properties:  # several files may define a key (Lead.csv and Contact.csv)
+        seen = defs.setdefault((d.entity, d.key), d)
+        if seen.type != d.type:
+            defs[(d.entity, d.key)] = dataclasses.replace(seen, type="text")
     if not defs:
         return 0
     with conn.transaction(), conn.cursor() as cur:
@@ -316,6 +425,7 @@ def import_files(
     dry_run: bool = False,
     progress: Progress | None = None,
     url: str | None = None,
+    clock: str | None = None,
 ) -> ImportResult:
     """Import files of a named format (`FORMATS`): the one entry point of the command line and
     the Dagster job. `paths`: the files (for `mapping`, the mapping file first); `columns`: a
@@ -344,4 +454,5 @@ def import_files(
         dry_run=dry_run,
         progress=progress,
         url=url,
+        clock=clock,
     )

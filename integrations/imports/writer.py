@@ -101,6 +101,7 @@ class Plan:
     links: dict[Key, Link] = field(default_factory=dict)
     ids: dict[Key, UUID] = field(default_factory=dict)
     bad: list[BadRow] = field(default_factory=list)
+    warnings: list[BadRow] = field(default_factory=list)
     pipelines: dict[str, tuple[UUID, list[StageDefinition]]] = field(default_factory=dict)
 
     def id_of(self, obj: str | None, ref: str | None) -> UUID | None:
@@ -163,13 +164,11 @@ def plan(conn: psycopg.Connection[Any], tenant_id: UUID, system: str, records: S
                     p.bad.append(BadRow(file=loc.file, line=loc.line, reason=f"{ref_field}: missing"))
                 continue
             if p.id_of(obj, ref) is None:
-                p.bad.append(
-                    BadRow(
-                        file=loc.file,
-                        line=loc.line,
-                        reason=f"{ref_field}: no {obj} {ref!r} in this import or an earlier one",
-                    )
-                )
+                reason = f"{ref_field}: no {obj} {ref!r} in this import or an earlier one"
+                if required:
+                    p.bad.append(BadRow(file=loc.file, line=loc.line, reason=reason))
+                else:  # an optional reference to what is not there (a deleted account): left empty
+                    p.warnings.append(BadRow(file=loc.file, line=loc.line, reason=f"{reason}; left empty"))
     return p
 
 
@@ -450,7 +449,11 @@ class Writer:
                     filling = self.plan.links[(r.object, r.external_id)].content_hash is None
                     if filling:  # a row the CRM had: fill what it lacks, keep what it has
                         wanted = {
-                            c: ({**v, **before[c]} if isinstance(v, dict) and isinstance(before.get(c), dict) else v)
+                            c: (
+                                {**v, **before[c]}
+                                if isinstance(v, dict) and isinstance(before.get(c), dict)
+                                else v
+                            )
                             for c, v in wanted.items()
                             if _empty(before.get(c)) or isinstance(v, dict)
                         }
@@ -530,10 +533,14 @@ class Writer:
         counts.created += len(new)
         self._link_rows(cur, links)
 
-    def _stage_probabilities(self, cur: psycopg.Cursor[Any], records: list[Record]) -> dict[tuple[Any, str], int]:
+    def _stage_probabilities(
+        self, cur: psycopg.Cursor[Any], records: list[Record]
+    ) -> dict[tuple[Any, str], int]:
         """(deal id, stage) -> the stage's probability in the deal's pipeline, for the stage
         changes among `records` (their deals are written before them)."""
-        deals = {self.plan.id_of(r.deal_object, r.deal_ref) for r in records if isinstance(r, StageChangeRecord)}
+        deals = {
+            self.plan.id_of(r.deal_object, r.deal_ref) for r in records if isinstance(r, StageChangeRecord)
+        }
         if not deals:
             return {}
         cur.execute(

@@ -39,7 +39,8 @@ def test_the_import_job_imports_and_a_bad_file_fails_it(pg_url: str, tmp_path: P
     assert _run(pg_url, f, tenant).success
     with psycopg.connect(pg_url) as conn:
         n = conn.execute(
-            "SELECT count(*) FROM crm.deals d JOIN crm.tenants t ON t.id = d.tenant_id WHERE t.slug = %s", (tenant,)
+            "SELECT count(*) FROM crm.deals d JOIN crm.tenants t ON t.id = d.tenant_id WHERE t.slug = %s",
+            (tenant,),
         ).fetchone()
     assert n == (2,)
     f.write_text("who,timestamp,amount\nc1,2022-05-01,12.5\nc3,someday,3\n")

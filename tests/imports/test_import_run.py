@@ -357,16 +357,28 @@ def test_a_mapping_file_imports_any_files_with_references_history_and_tickets(
     assert tier == (3,)  # typed: a number, not the text "3"
 
 
-def test_a_reference_to_an_unknown_record_is_a_bad_row(pg_url: str, tmp_path: Path) -> None:
+def test_an_unknown_stage_is_a_bad_row_and_an_unknown_account_a_reference_left_empty(
+    pg_url: str, tmp_path: Path
+) -> None:
     path = _mapping_files(
         tmp_path, deals_extra="D3,Ghost deal,10,Open,A9,2020-02-02\nD4,Odd stage,10,Maybe,A1,2020-02-02\n"
     )
     result = _import_mapping(pg_url, _slug(), path)
     assert result.status == "rejected"
-    reasons = sorted((Path(b.file).name, b.line, b.reason) for b in result.bad)
-    assert reasons == [
-        ("deals.csv", 4, "customer_ref: no account 'A9' in this import or an earlier one"),
-        ("deals.csv", 5, "stage: 'Maybe' is not a stage of 'Legacy'"),
+    assert [(Path(b.file).name, b.line, b.reason) for b in result.bad] == [
+        ("deals.csv", 5, "stage: 'Maybe' is not a stage of 'Legacy'")
+    ]
+    assert [(Path(w.file).name, w.line, w.reason) for w in result.warnings] == [
+        ("deals.csv", 4, "customer_ref: no account 'A9' in this import or an earlier one; left empty")
+    ]
+    # a required reference (a stage change's deal) to what is not there is a bad row
+    other = tmp_path / "other"
+    other.mkdir()
+    path = _mapping_files(other)
+    (other / "history.csv").write_text("Row,OrderNo,Old,New,When\nH1,D9,,Open,2020-01-01T10:00:00Z\n")
+    result = _import_mapping(pg_url, _slug(), path)
+    assert [(Path(b.file).name, b.line, b.reason) for b in result.bad] == [
+        ("history.csv", 2, "deal_ref: no order 'D9' in this import or an earlier one")
     ]
 
 
@@ -399,3 +411,18 @@ def test_a_customer_known_by_email_is_linked_and_only_its_empty_fields_filled(
         .fetchall()
     )
     assert rows == [("ACME Corp", "555", "2")]  # the CRM's company kept, the empty custom fields filled
+
+
+def test_a_historical_import_sets_the_tenants_clock_to_its_end(pg_url: str, tmp_path: Path) -> None:
+    f = _tx(tmp_path / "orders.csv", ORDERS)
+    result = _import_tx(pg_url, _slug(), f, clock="last")
+    assert result.clock is not None and result.clock.isoformat() == "1997-02-02T00:00:00+00:00"
+    assert _one(pg_url, "SELECT settings->>'as_of' FROM crm.tenants WHERE id = %s", result.tenant_id) == (
+        "1997-02-02T00:00:00+00:00",
+    )
+    refused = _slug()
+    with pytest.raises(import_run.CRMError, match="not an ISO date"):
+        _import_tx(pg_url, refused, f, clock="soon")
+    assert _one(pg_url, "SELECT count(*) FROM crm.tenants WHERE slug = %s", refused) == (
+        0,
+    )  # nothing written
