@@ -17,15 +17,12 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import polars as pl
 import psycopg
-from psycopg import sql
 
 TENANT = "cdnow"
 COLUMNS = {
@@ -44,26 +41,6 @@ def cdnow_csv(source: Path, folder: Path) -> Path:
     out = folder / "cdnow_transactions.csv"
     pd.read_csv(source, sep=r"\s+", dtype=str).to_csv(out, index=False)
     return out
-
-
-@contextmanager
-def fresh_database() -> Iterator[tuple[str, dict[str, Any]]]:
-    from bench.server import server_info
-    from crm import migrate
-    from crm.db import libpq_url
-    from crm.schema.testing import with_database
-
-    admin = libpq_url()
-    name = f"crm_bench_real_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    url = with_database(admin, name)
-    try:
-        migrate.upgrade(url)
-        yield url, server_info(url)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
 def relay(url: str, bootstrap: str, prefix: str) -> int:
@@ -168,7 +145,11 @@ def through_warehouse(source: Path) -> tuple[pl.DataFrame, pl.DataFrame, dict[st
     if not bootstrap:
         raise SystemExit("no broker: run `crm up` (the local stack) or set KAFKA_BOOTSTRAP")
     figures: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory() as tmp, fresh_database() as (url, server):
+    from bench.server import server_info
+    from crm.schema.testing import scratch_database
+
+    with tempfile.TemporaryDirectory() as tmp, scratch_database("crm_bench_real") as url:
+        server = server_info(url)
         folder = Path(tmp)
         csv = cdnow_csv(source, folder)
         t0 = time.perf_counter()
