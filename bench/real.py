@@ -38,7 +38,6 @@ Targets are recorded and printed as pass/miss, never asserted. Writes bench/resu
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import logging
 import os
@@ -68,12 +67,9 @@ FOLDS = 5
 
 
 def cdnow_path() -> Path:
-    """CDNOW_master.txt inside the installed lifetimes wheel (found without importing
-    lifetimes.datasets, which needs pkg_resources)."""
-    spec = importlib.util.find_spec("lifetimes")
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("lifetimes is not installed (make install)")
-    return Path(next(iter(spec.submodule_search_locations))) / "datasets" / "CDNOW_master.txt"
+    from integrations.imports.samples import cdnow_source
+
+    return cdnow_source()
 
 
 def load_cdnow() -> pl.DataFrame:
@@ -348,7 +344,7 @@ def main() -> None:
     else:
         from bench.real_warehouse import through_warehouse
 
-        series, purchases, r["cdnow_warehouse"] = through_warehouse(cdnow_path())
+        series, purchases, r["cdnow_warehouse"] = through_warehouse()
         history = TenantHistory.build(series, purchases=purchases)
         bought = purchases.select("customer_id", "day", "amount")
         r["cdnow_path"] = (

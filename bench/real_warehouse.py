@@ -20,7 +20,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import polars as pl
 import psycopg
 
@@ -33,14 +32,6 @@ COLUMNS = {
 }
 MARTS = "+ml_series__revenue_daily +ml_series__customer_purchases"
 LAND_TIMEOUT_S = 900
-
-
-def cdnow_csv(source: Path, folder: Path) -> Path:
-    """CDNOW_master.txt (whitespace-separated, in the lifetimes wheel) as the CSV a user would
-    export: customer_id, date (YYYYMMDD), number_of_cds, dollar_value."""
-    out = folder / "cdnow_transactions.csv"
-    pd.read_csv(source, sep=r"\s+", dtype=str).to_csv(out, index=False)
-    return out
 
 
 def relay(url: str, bootstrap: str, prefix: str) -> int:
@@ -135,10 +126,11 @@ def read_marts(url: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     )
 
 
-def through_warehouse(source: Path) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
+def through_warehouse() -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
     """Import, relay, land, build; returns the marts' (series, purchases) and the figures."""
     from crm.settings import get_settings
     from integrations.imports.run import import_files
+    from integrations.imports.samples import cdnow_csv
     from warehouse.dbt import run_dbt
 
     bootstrap = get_settings().kafka_bootstrap
@@ -151,7 +143,7 @@ def through_warehouse(source: Path) -> tuple[pl.DataFrame, pl.DataFrame, dict[st
     with tempfile.TemporaryDirectory() as tmp, scratch_database("crm_bench_real") as url:
         server = server_info(url)
         folder = Path(tmp)
-        csv = cdnow_csv(source, folder)
+        csv = cdnow_csv(folder)
         t0 = time.perf_counter()
         result = import_files(
             "transactions",

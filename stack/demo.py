@@ -133,6 +133,41 @@ def _wait_rows_landed(ctx: DemoContext, timeout: float = 600.0) -> int:
             time.sleep(0.5)
 
 
+def stage_real_data(ctx: DemoContext) -> str:
+    """CDNOW, a real music store's orders (1997-98, from the lifetimes wheel), imported the way
+    a user's order history is (`crm import transactions`) as a tenant of its own, its clock at
+    the data's end, with a manager to sign in as. A second demo finds it unchanged."""
+    import psycopg
+
+    from crm.db import libpq_url
+    from integrations.imports.run import import_files
+    from integrations.imports.samples import CDNOW_COLUMNS, CDNOW_NAME, CDNOW_TENANT, cdnow_csv
+
+    folder = get_settings().home / "data"
+    folder.mkdir(parents=True, exist_ok=True)
+    result = import_files(
+        "transactions",
+        [cdnow_csv(folder)],
+        CDNOW_TENANT,
+        columns=CDNOW_COLUMNS,
+        create_tenant=CDNOW_NAME,
+        clock="last",
+        url=ctx.database_url,
+        progress=lambda _kind, done, total: ctx.advance(done, total),
+    )
+    with psycopg.connect(libpq_url(ctx.database_url), autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO crm.users (tenant_id, email, full_name, role) VALUES (%s, %s, %s, 'manager')"
+            " ON CONFLICT (tenant_id, email) DO NOTHING",
+            (result.tenant_id, f"manager@{CDNOW_TENANT}.example", "CDNOW manager"),
+        )
+    orders = result.counts.get("transaction", {})
+    return (
+        f"tenant {CDNOW_TENANT}: {orders.get('created', 0):,} orders imported, {orders.get('unchanged', 0):,} unchanged"
+        f" (crm import transactions; clock {result.clock:%Y-%m-%d})"
+    )
+
+
 def stage_dagster(ctx: DemoContext) -> str:
     """Materialize the whole graph once (recorded in .crm/dagster), then start the UI."""
     from dagster import DagsterEventType
@@ -211,6 +246,7 @@ STAGES: list[tuple[str, Callable[[DemoContext], str]]] = [
     ("landing worker", stage_lander),
     ("synthetic world", stage_seed),
     ("seeded events landed in raw.*", stage_landed),
+    ("real data: CDNOW imported", stage_real_data),
     ("dagster: the whole graph (dbt, ML, segments) + UI", stage_dagster),
     ("dbt docs", stage_dbt_docs),
     ("write API + outbox relay", stage_api),
