@@ -142,7 +142,7 @@ ml-score: install  ## score leads, open deals, customers; forecast revenue (writ
 bench-ml: install  ## ML quality vs the world's hidden truth (SEED=n, SCALE=M default) -> bench/results/ml.json
 	$(PY) -m bench.ml_quality --scale $(if $(filter command line,$(origin SCALE)),$(SCALE),M) --seed $(SEED)
 
-bench-real: install  ## forecast, customer-base and churn models on real data (CDNOW, mlc_churn; from wheels) -> bench/results/real.json
+bench-real: up  ## real data from wheels: CDNOW imported (crm import -> landing -> dbt -> forecast), mlc_churn churn model -> bench/results/real.json
 	$(PY) -m bench.real --seed $(SEED)
 
 bench-scoring: install  ## 1M leads: features built by dbt, read, scored, explained, written -> bench/results/scoring.json
