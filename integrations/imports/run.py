@@ -11,6 +11,7 @@ run leaves whole records only; running the same import again skips what is alrea
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -227,6 +228,11 @@ def _customers_of_transactions(parsed: Parsed, links: Mapping[writer.Key, writer
     return out
 
 
+def kind_name(kind: type) -> str:
+    """`StageChangeRecord` -> `stage_change`: how runs and the command line name a record kind."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", kind.__name__.removesuffix("Record")).lower()
+
+
 def _without(records: list[Located], bad: list[BadRow]) -> list[Located]:
     lines = {(b.file, b.line) for b in bad}
     return [loc for loc in records if (loc.file, loc.line) not in lines]
@@ -305,11 +311,11 @@ def run_import(
                     total.unchanged += c.unchanged
                     if progress:
                         progress(
-                            kind.__name__.removesuffix("Record").lower(),
+                            kind_name(kind),
                             min(start + BATCH, len(todo)),
                             len(todo),
                         )
-                result.counts[kind.__name__.removesuffix("Record").lower()] = total.as_dict()
+                result.counts[kind_name(kind)] = total.as_dict()
             result.properties = _properties(conn, tenant_id, parsed, fmt)
             if clock:
                 result.clock = _set_clock(conn, tenant_id, clock, records)

@@ -313,7 +313,7 @@ def test_a_mapping_file_imports_any_files_with_references_history_and_tickets(
     assert {k: v["created"] for k, v in result.counts.items()} == {
         "customer": 2,
         "deal": 2,
-        "stagechange": 2,
+        "stage_change": 2,
         "ticket": 1,
     }
     tid = result.tenant_id

@@ -47,7 +47,7 @@ def test_a_vendor_export_is_imported_once_with_its_references(pg_url: str, fmt: 
         "SELECT count(*) FROM crm.deal_activities WHERE tenant_id = %s AND type = 'STAGE_CHANGED'",
         tid,
     )
-    assert history == first.counts["stagechange"]["created"]
+    assert history == first.counts["stage_change"]["created"]
     tickets = _count(
         pg_url, "SELECT count(*) FROM crm.outbox WHERE tenant_id = %s AND event_type = 'ticket.created'", tid
     )
