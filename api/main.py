@@ -30,13 +30,17 @@ from api.routes import (
     api_keys,
     auth,
     campaigns,
+    conversations,
     customers,
     deals,
     health,
+    integrations,
     leads,
     pipelines,
     products,
     segments,
+    tickets,
+    webhooks,
 )
 from api.routes._on_demand import OnDemand
 
@@ -112,6 +116,10 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         analytics,
         ai,
         api_keys,
+        tickets,
+        conversations,
+        webhooks,
+        integrations,
     ):
         app.include_router(module.router)
     return app

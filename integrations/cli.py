@@ -273,4 +273,17 @@ def import_status(
 
 
 def register(app: typer.Typer) -> None:
+    from integrations.conversations import cli as conversations_cli
+    from integrations.external_sync import cli as sync_cli
+    from integrations.tickets import cli as tickets_cli
+    from integrations.webhooks import cli as webhooks_cli
+
     app.add_typer(import_app, name="import")
+    for name, sub in (
+        ("webhooks", webhooks_cli.app),
+        ("tickets", tickets_cli.app),
+        ("conversations", conversations_cli.app),
+        ("sync", sync_cli.app),
+    ):
+        if sub.registered_commands or sub.registered_groups:
+            app.add_typer(sub, name=name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dagster import Definitions
 
-from . import checks, landing, ml_assets, segments
+from . import checks, integrations, landing, ml_assets, segments
 from .dbt_assets import build_dbt_assets, load_manifest
 from .jobs import JOBS
 from .resources import build_resources
@@ -40,9 +40,9 @@ def build_definitions() -> Definitions:
             *ml_assets.ML_CHECKS,
             *checks.reconciliation_checks(manifest),
         ],
-        jobs=JOBS,
-        schedules=SCHEDULES,
-        sensors=SENSORS,
+        jobs=[*JOBS, *integrations.JOBS],
+        schedules=[*SCHEDULES, *integrations.SCHEDULES],
+        sensors=[*SENSORS, *integrations.SENSORS],
         resources=build_resources(),
     )
 

@@ -23,14 +23,22 @@ PERMISSIONS: tuple[str, ...] = (
     "campaigns:read",
     "campaigns:write",
     "analytics:read",
+    "tickets:read",
+    "tickets:write",
+    "conversations:read",
+    "conversations:write",
+    "webhooks:manage",
+    "integrations:manage",
     "api_keys:manage",
 )
 READS = frozenset(p for p in PERMISSIONS if p.endswith(":read"))
+ADMIN_ONLY = frozenset({"api_keys:manage", "webhooks:manage", "integrations:manage"})
+"""Credentials and where the tenant's data goes: an admin's alone."""
 
 ROLE_PERMISSIONS: dict[UserRole, frozenset[str]] = {
     UserRole.ADMIN: frozenset(PERMISSIONS),
-    UserRole.MANAGER: frozenset(PERMISSIONS) - {"api_keys:manage"},
-    UserRole.SALES_REP: READS | {"leads:write", "deals:write"},
+    UserRole.MANAGER: frozenset(PERMISSIONS) - ADMIN_ONLY,
+    UserRole.SALES_REP: READS | {"leads:write", "deals:write", "tickets:write", "conversations:write"},
     UserRole.ANALYST: READS,
 }
 

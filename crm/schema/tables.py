@@ -9,6 +9,10 @@ Names: crm tables keep their own names (`t.leads`); raw landing tables are prefi
 
 from __future__ import annotations
 
+from crm.schema import conversations as _conversations  # noqa: F401  (registers its tables)
+from crm.schema import external_sync as _external_sync  # noqa: F401
+from crm.schema import tickets as _tickets  # noqa: F401
+from crm.schema import webhooks as _webhooks  # noqa: F401
 from crm.schema.base import (
     CRM,
     DBT_SCHEMAS,
