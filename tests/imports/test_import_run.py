@@ -426,3 +426,29 @@ def test_a_historical_import_sets_the_tenants_clock_to_its_end(pg_url: str, tmp_
     assert _one(pg_url, "SELECT count(*) FROM crm.tenants WHERE slug = %s", refused) == (
         0,
     )  # nothing written
+
+
+def test_a_mapping_reads_parquet_files_too(pg_url: str, tmp_path: Path) -> None:
+    import polars as pl
+
+    path = _mapping_files(tmp_path)
+    pl.read_csv(tmp_path / "deals.csv").write_parquet(tmp_path / "deals.parquet")
+    (tmp_path / "map.yml").write_text(MAPPING.replace("path: deals.csv", "path: deals.parquet"))
+    result = _import_mapping(pg_url, _slug(), path)
+    assert result.status == "completed", result.bad
+    assert result.counts["deal"]["created"] == 2
+    assert [f["path"].rsplit("/", 1)[-1] for f in result.files][1] == "deals.parquet"
+    # a bad value in a Parquet row is reported with the row's line (index + 2)
+    pl.DataFrame(
+        {
+            "OrderNo": ["D9"],
+            "Title": ["x"],
+            "Total": [-1.0],
+            "State": ["Open"],
+            "AccountNo": ["A1"],
+            "Opened": ["2020-01-01"],
+        }
+    ).write_parquet(tmp_path / "deals.parquet")
+    bad = _import_mapping(pg_url, _slug(), path)
+    in_parquet = [(b.line, b.reason.split(":")[0]) for b in bad.bad if b.file.endswith("deals.parquet")]
+    assert in_parquet == [(2, "value")]
