@@ -23,11 +23,17 @@ class Topic(StrEnum):
     USAGE_EVENTS = "usage-events"
     CRM_CHANGES = "crm-changes"
     DEAD_LETTERS = "dead-letters"
+    TICKETS_ENRICHED = "tickets-enriched"
 
 
 TOPICS: tuple[str, ...] = tuple(t.value for t in Topic)
-"""Every topic the project creates: the 7 data topics and `dead-letters`."""
-DATA_TOPICS: tuple[str, ...] = tuple(t.value for t in Topic if t is not Topic.DEAD_LETTERS)
+"""Every topic the project creates: the 7 data topics, `dead-letters` and the outbound topics."""
+OUTBOUND_TOPICS: tuple[str, ...] = (Topic.TICKETS_ENRICHED.value,)
+"""Topics the CRM publishes for other systems to consume (the ticketing system reads
+`tickets-enriched`); not landed in `raw`."""
+DATA_TOPICS: tuple[str, ...] = tuple(
+    t.value for t in Topic if t is not Topic.DEAD_LETTERS and t.value not in OUTBOUND_TOPICS
+)
 
 KEY_FIELDS: dict[str, str] = {
     Topic.TICKETS: "ticket_id",
@@ -37,8 +43,9 @@ KEY_FIELDS: dict[str, str] = {
     Topic.WEB_EVENTS: "visitor_id",
     Topic.USAGE_EVENTS: "customer_id",
     Topic.CRM_CHANGES: "entity_id",
+    Topic.TICKETS_ENRICHED: "ticket_id",
 }
-"""Payload field whose value (as text, UTF-8) is the message key on each data topic.
+"""Payload field whose value (as text, UTF-8) is the message key on each data and outbound topic.
 `dead-letters` is keyed by the original event id when known (see `DeadLetter.key`)."""
 
 

@@ -111,6 +111,49 @@ SAMPLE: dict[str, Any] = {
     "before": {"status": "NEW"},
     "after": {"status": "CONTACTED"},
     "changed_fields": ["status"],
+    "requester_email": "ana@example.com",
+    "requester_phone": "+44 20 7946 0000",
+    "requester_name": "Ana Silva",
+    "requester_company": "Example Ltd",
+    "source_event_id": uuid.uuid4(),
+    "requester": "CUSTOMER",
+    "matched_by": "EMAIL",
+    "email": "ana@example.com",
+    "company": "Example Ltd",
+    "lifecycle_stage": "ACTIVE",
+    "lead_status": None,
+    "owner_id": uuid.uuid4(),
+    "owner_name": "Rep One",
+    "health_score": 71.5,
+    "health_trend": "declining",
+    "health_risk_level": "MEDIUM",
+    "churn_probability": 0.31,
+    "churn_risk_level": "MEDIUM",
+    "segments": ["Enterprise", "At risk"],
+    "lifetime_revenue": Decimal("125000.00"),
+    "mrr": Decimal("2100.00"),
+    "open_deals": [
+        {
+            "deal_id": uuid.uuid4(),
+            "name": "Renewal",
+            "stage": "Proposal",
+            "value": Decimal("24000.00"),
+            "currency": "USD",
+            "probability": 60,
+            "expected_close_date": "2025-06-30",
+        }
+    ],
+    "recent_activities": [
+        {
+            "activity_id": uuid.uuid4(),
+            "entity": "deal",
+            "entity_id": uuid.uuid4(),
+            "type": "CALL_MADE",
+            "description": "Pricing call",
+            "occurred_at": datetime(2025, 3, 1, 9, 30, tzinfo=UTC),
+        }
+    ],
+    "enriched_at": datetime(2025, 3, 4, 5, 6, 8, tzinfo=UTC),
 }
 PINNED = {"type", "entity", "action"}  # default to the event type's own value
 
@@ -141,10 +184,11 @@ def test_topics() -> None:
         "usage-events",
         "crm-changes",
         "dead-letters",
+        "tickets-enriched",
     }
-    assert set(DATA_TOPICS) == set(TOPICS) - {"dead-letters"}
-    assert set(KEY_FIELDS) == set(DATA_TOPICS)
-    assert set(EVENT_TOPICS.values()) == set(DATA_TOPICS)
+    assert set(DATA_TOPICS) == set(TOPICS) - {"dead-letters", "tickets-enriched"}
+    assert set(KEY_FIELDS) == set(DATA_TOPICS) | {"tickets-enriched"}
+    assert set(EVENT_TOPICS.values()) == set(DATA_TOPICS) | {"tickets-enriched"}
     assert event_types(Topic.DEAD_LETTERS) == []
 
 

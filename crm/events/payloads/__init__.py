@@ -6,6 +6,7 @@ from crm.events.payloads import (  # noqa: F401  (imported for their registratio
     deal_activities,
     lead_activities,
     tickets,
+    tickets_enriched,
     usage,
     web,
 )

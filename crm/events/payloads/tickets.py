@@ -1,5 +1,6 @@
 """`tickets`: the existing multi-channel ticketing system. created/updated/resolved carry the
-ticket's full current state (a snapshot, so the landing never has to merge partial updates)."""
+ticket's full current state (a snapshot, so the landing never has to merge partial updates);
+their v2 adds the requester's contact (e-mail, phone, name, company)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,28 @@ class TicketResolved(TicketSnapshot):
     resolution_minutes: NonNegFloat | None = None
 
 
+class TicketRequester(Payload):
+    """Who opened the ticket, as the ticketing system knows them (v2 of the snapshots): what
+    finds the requester in the CRM when the ticket names no customer or lead."""
+
+    requester_email: str | None = Field(None, max_length=320)
+    requester_phone: str | None = Field(None, max_length=50)
+    requester_name: str | None = Field(None, max_length=200)
+    requester_company: str | None = Field(None, max_length=200)
+
+
+class TicketCreatedV2(TicketCreated, TicketRequester):
+    pass
+
+
+class TicketUpdatedV2(TicketUpdated, TicketRequester):
+    pass
+
+
+class TicketResolvedV2(TicketResolved, TicketRequester):
+    pass
+
+
 class TicketCsatSubmitted(Payload):
     ticket_id: UUID
     customer_id: UUID | None = None
@@ -56,3 +79,6 @@ register(Topic.TICKETS, "ticket.created", TicketCreated)
 register(Topic.TICKETS, "ticket.updated", TicketUpdated)
 register(Topic.TICKETS, "ticket.resolved", TicketResolved)
 register(Topic.TICKETS, "ticket.csat_submitted", TicketCsatSubmitted)
+register(Topic.TICKETS, "ticket.created", TicketCreatedV2, version=2)
+register(Topic.TICKETS, "ticket.updated", TicketUpdatedV2, version=2)
+register(Topic.TICKETS, "ticket.resolved", TicketResolvedV2, version=2)
