@@ -1,0 +1,80 @@
+"""Reading `crm.outbox` in id order without skipping a late commit.
+
+Outbox ids come from a sequence, so a transaction can take id 10, commit after the one that
+took id 11, and a plain `id > cursor` reader that saw 11 would never see 10. Each consumer
+keeps `settled_id` (every row up to it is handled) and re-reads everything after it each
+pass; its handling is idempotent (ON CONFLICT DO NOTHING). The newest id it saw becomes
+`pending_id` with the snapshot's xmax; once the oldest running transaction is newer than that
+xmax, every transaction that could still hold a lower id has ended, so `pending_id` settles.
+The reader's transaction is REPEATABLE READ: its scan and its snapshot bounds agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg.rows import dict_row
+
+SNAPSHOT = (
+    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,"
+    " pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax"
+)
+
+Handler = Callable[[psycopg.Connection[Any], list[dict[str, Any]]], int]
+
+
+def start_at(conn: psycopg.Connection[Any], tenant_id: UUID, consumer: str, settled_id: int) -> None:
+    """Create a consumer's cursor (no-op when it exists)."""
+    conn.execute(
+        "INSERT INTO crm.webhook_cursors (tenant_id, consumer, settled_id) VALUES (%s, %s, %s)"
+        " ON CONFLICT DO NOTHING",
+        (tenant_id, consumer, settled_id),
+    )
+
+
+def read_new(
+    url: str,
+    tenant_id: UUID,
+    consumer: str,
+    where: str,
+    params: tuple[Any, ...],
+    handle: Handler,
+    limit: int = 2000,
+) -> int:
+    """Hand the consumer's unsettled outbox rows (`where` narrows them) to `handle` in one
+    transaction with the cursor's update; returns what `handle` returned."""
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        with conn.transaction():
+            snap = conn.execute(SNAPSHOT).fetchone()
+            cur = conn.execute(
+                "SELECT settled_id, pending_id, pending_xmax FROM crm.webhook_cursors"
+                " WHERE tenant_id = %s AND consumer = %s FOR UPDATE",
+                (tenant_id, consumer),
+            ).fetchone()
+            if cur is None or snap is None:
+                return 0
+            rows = conn.execute(
+                "SELECT id, event_id, event_type, payload, created_at FROM crm.outbox"
+                f" WHERE id > %s AND tenant_id = %s AND ({where}) ORDER BY id LIMIT %s",
+                (cur["settled_id"], tenant_id, *params, limit),
+            ).fetchall()
+            done = handle(conn, rows) if rows else 0
+            settled, pending, pxmax = cur["settled_id"], cur["pending_id"], cur["pending_xmax"]
+            newest = rows[-1]["id"] if rows else None
+            if pending is not None and snap["xmin"] >= pxmax:
+                # a full page may stop short of pending_id: settle only what this pass read
+                upto = pending if len(rows) < limit or newest is None else min(pending, newest)
+                settled = max(settled, upto)
+                pending, pxmax = (None, None) if upto == pending else (pending, pxmax)
+            if pending is None and newest is not None and newest > settled:
+                pending, pxmax = newest, snap["xmax"]
+            conn.execute(
+                "UPDATE crm.webhook_cursors SET settled_id = %s, pending_id = %s, pending_xmax = %s"
+                " WHERE tenant_id = %s AND consumer = %s",
+                (settled, pending, pxmax, tenant_id, consumer),
+            )
+    return done

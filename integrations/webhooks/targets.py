@@ -1,0 +1,58 @@
+"""Where deliveries may go: http(s) only, and no loopback, private, link-local or reserved
+address unless WEBHOOK_ALLOW_PRIVATE_TARGETS=1 (the local stack and the tests set it)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from urllib.parse import urlsplit
+
+
+class TargetRefused(ValueError):
+    """A URL a delivery must not be sent to (the reason is the message)."""
+
+
+def private_allowed() -> bool:
+    return os.environ.get("WEBHOOK_ALLOW_PRIVATE_TARGETS", "").lower() in ("1", "true", "yes")
+
+
+def _public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return _public(ip.ipv4_mapped)
+    return not (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+    )
+
+
+def check_url(url: str, *, resolve: bool = True) -> None:
+    """Raise TargetRefused unless `url` is an http(s) URL whose host resolves only to public
+    addresses (or private targets are allowed). Checked when a subscription is saved and
+    again before each delivery, since a name may resolve elsewhere later."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise TargetRefused("only http and https URLs are accepted")
+    if not parts.hostname:
+        raise TargetRefused("the URL has no host")
+    if parts.username or parts.password:
+        raise TargetRefused("credentials in the URL are not accepted")
+    if private_allowed():
+        return
+    try:
+        addresses = {ipaddress.ip_address(parts.hostname)}
+    except ValueError:
+        if not resolve:
+            return
+        try:
+            infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+        except socket.gaierror as exc:
+            raise TargetRefused(f"the host does not resolve: {exc}") from None
+        addresses = {ipaddress.ip_address(info[4][0]) for info in infos}
+    refused = sorted(str(a) for a in addresses if not _public(a))
+    if refused:
+        raise TargetRefused(f"the host resolves to a non-public address ({', '.join(refused)})")
