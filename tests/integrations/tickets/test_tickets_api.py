@@ -1,0 +1,200 @@
+"""Tickets over HTTP against real Postgres (the API as a uvicorn process, connecting as
+crm_api): enrichment by id, e-mail and phone, the unknown requester, a landed ticket and the
+404, leads made from tickets (deduplicated by e-mail and company domain, never by free-mail,
+audited, idempotent), and another tenant's tickets and records never seen."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+
+def land(pg_url: str, tenant_id: uuid.UUID, payload: dict, event_type: str = "ticket.created") -> None:
+    """A ticket event in raw.tickets, as the lander writes it."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO raw.tickets (event_id, tenant_id, event_type, schema_version, occurred_at, source,"
+            " payload) VALUES (%s, %s, %s, 2, %s, 'ticketing', %s)",
+            (uuid.uuid4(), tenant_id, event_type, datetime.now(UTC), Jsonb(payload)),
+        )
+
+
+def ticket(**fields) -> dict:
+    return {"ticket_id": str(uuid.uuid4()), "subject": "Cannot log in"} | fields
+
+
+def test_enrich_by_customer_id_email_and_phone(client, as_, tenants, owner_sql) -> None:
+    a = tenants["a"]
+    owner_sql(
+        "UPDATE crm.customers SET phone = '+1 (555) 010-2030', first_name = 'Bo' WHERE id = %s", a.customer_id
+    )
+    for body, how in (
+        (ticket(customer_id=str(a.customer_id)), "CUSTOMER_ID"),
+        (ticket(requester_email=f"BUYER@{a.slug}.test"), "EMAIL"),
+        (ticket(requester_phone="15550102030"), "PHONE"),
+    ):
+        r = client.post("/tickets/enrich", json=body, headers=as_("a"))
+        assert r.status_code == 200, r.text
+        out = r.json()
+        assert (out["requester"], out["matched_by"], out["customer_id"]) == (
+            "CUSTOMER",
+            how,
+            str(a.customer_id),
+        )
+        assert out["company"] == "Acme" and out["name"] == "Bo" and out["ticket_id"] == body["ticket_id"]
+
+
+def test_lead_with_deal_and_activities(client, as_, tenants) -> None:
+    h = as_("a")
+    lead = client.post(
+        "/leads",
+        json={
+            "email": f"eve-{uuid.uuid4().hex[:6]}@orbit.example",
+            "source": "web",
+            "company": "Orbit",
+            "assigned_user_id": str(tenants["a"].users["sales_rep"]),
+        },
+        headers=h,
+    ).json()
+    deal = client.post(
+        "/deals",
+        json={
+            "name": "Orbit pilot",
+            "value": "1200.00",
+            "lead_id": lead["id"],
+            "stage": "Proposal",
+            "pipeline_id": str(tenants["a"].pipeline_id),
+            "expected_close_date": "2027-01-15T00:00:00Z",
+        },
+        headers=h,
+    )
+    assert deal.status_code == 201, deal.text
+    r = client.post("/tickets/enrich", json=ticket(requester_email=lead["email"]), headers=h)
+    out = r.json()
+    assert (out["requester"], out["lead_id"], out["lead_status"]) == ("LEAD", lead["id"], "NEW")
+    assert out["owner_id"] == str(tenants["a"].users["sales_rep"]) and out["owner_name"] == "sales_rep"
+    assert [(d["name"], d["stage"], d["value"], d["expected_close_date"]) for d in out["open_deals"]] == [
+        ("Orbit pilot", "Proposal", "1200.00", "2027-01-15")
+    ]
+    assert {a["entity"] for a in out["recent_activities"]} == {"deal"}
+    r = client.post("/tickets/enrich?activities=0", json=ticket(lead_id=lead["id"]), headers=h)
+    assert r.json()["recent_activities"] == [] and r.json()["matched_by"] == "LEAD_ID"
+
+
+def test_unknown_requester_is_an_answer(client, as_) -> None:
+    body = ticket(
+        requester_email="nobody@nowhere.example", requester_name="No Body", customer_id=str(uuid.uuid4())
+    )
+    r = client.post("/tickets/enrich", json=body, headers=as_("a"))
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["requester"] == "UNKNOWN" and out["matched_by"] is None and out["customer_id"] is None
+    assert out["email"] == "nobody@nowhere.example" and out["open_deals"] == [] and out["segments"] == []
+
+
+def test_bad_ticket_body_is_422(client, as_) -> None:
+    r = client.post("/tickets/enrich", json={"ticket_id": "nope"}, headers=as_("a"))
+    assert r.status_code == 422 and r.json()["code"] == "VALIDATION_ERROR"
+
+
+def test_landed_ticket_enrichment_and_404(client, as_, tenants, pg_url) -> None:
+    a = tenants["a"]
+    body = ticket(customer_id=str(a.customer_id), channel="EMAIL")
+    land(pg_url, a.id, body)
+    r = client.get(f"/tickets/{body['ticket_id']}/enrichment", headers=as_("a", "analyst"))
+    assert r.status_code == 200, r.text
+    assert r.json()["customer_id"] == str(a.customer_id)
+    # another tenant: the ticket does not exist for it
+    r = client.get(f"/tickets/{body['ticket_id']}/enrichment", headers=as_("b"))
+    assert r.status_code == 404 and r.json()["code"] == "TICKET_NOT_FOUND"
+    assert r.json()["context"]["id"] == body["ticket_id"]
+
+
+def test_another_tenants_customer_is_unknown(client, as_, tenants) -> None:
+    a = tenants["a"]
+    body = ticket(customer_id=str(a.customer_id), requester_email=f"buyer@{a.slug}.test")
+    out = client.post("/tickets/enrich", json=body, headers=as_("b")).json()
+    assert out["requester"] == "UNKNOWN" and out["customer_id"] is None
+
+
+def test_lead_from_ticket_created_once_audited(client, as_, tenants, pg_url, owner_sql) -> None:
+    a = tenants["a"]
+    email = f"dana@{uuid.uuid4().hex[:8]}.example"
+    body = ticket(requester_email=email, requester_name="Dana Scully", requester_company="FBI")
+    land(pg_url, a.id, body)
+    url = f"/tickets/{body['ticket_id']}/lead"
+    r = client.post(url, headers=as_("a"))
+    assert r.status_code == 201, r.text
+    first = r.json()
+    lead = first["lead"]
+    assert (first["link"], first["created"]) == ("CREATED", True)
+    assert (lead["email"], lead["source"], lead["first_name"], lead["last_name"], lead["company"]) == (
+        email,
+        "ticket",
+        "Dana",
+        "Scully",
+        "FBI",
+    )
+    again = client.post(url, headers=as_("a"))
+    assert again.status_code == 200 and again.json()["lead"]["id"] == lead["id"]
+    assert again.json()["created"] is False
+    assert owner_sql("SELECT count(*) AS n FROM crm.leads WHERE email = %s", email)[0]["n"] == 1
+    link = owner_sql("SELECT * FROM crm.ticket_leads WHERE ticket_id = %s", uuid.UUID(body["ticket_id"]))
+    assert [(r["lead_id"], r["link"]) for r in link] == [(uuid.UUID(lead["id"]), "CREATED")]
+    audit = owner_sql(
+        "SELECT action FROM crm.audit_log WHERE entity = 'leads' AND entity_id = %s", uuid.UUID(lead["id"])
+    )
+    assert [x["action"] for x in audit] == ["created"]
+    outbox = owner_sql("SELECT event_type FROM crm.outbox WHERE key = %s", lead["id"])
+    assert [x["event_type"] for x in outbox] == ["crm.lead.created"]
+    # the other tenant: no such ticket
+    r = client.post(url, headers=as_("b"))
+    assert r.status_code == 404 and r.json()["code"] == "TICKET_NOT_FOUND"
+
+
+def test_lead_from_ticket_matches_email_and_company_domain(client, as_, tenants, owner_sql) -> None:
+    domain = f"{uuid.uuid4().hex[:8]}.example"
+    h = as_("a")
+    first = client.post(
+        f"/tickets/{(t1 := ticket(requester_email=f'ann@{domain}'))['ticket_id']}/lead", json=t1, headers=h
+    )
+    assert first.status_code == 201, first.text
+    lead_id = first.json()["lead"]["id"]
+    t2 = ticket(requester_email=f"bob@{domain}")
+    r = client.post(f"/tickets/{t2['ticket_id']}/lead", json=t2, headers=h)
+    assert r.status_code == 200 and (r.json()["link"], r.json()["lead"]["id"]) == ("DOMAIN", lead_id)
+    notes = owner_sql("SELECT metadata FROM crm.lead_activities WHERE lead_id = %s", uuid.UUID(lead_id))
+    assert [n["metadata"]["kind"] for n in notes] == ["ticket_linked"]
+    t3 = ticket(requester_email=f"ANN@{domain}")
+    assert client.post(f"/tickets/{t3['ticket_id']}/lead", json=t3, headers=h).json()["link"] == "EMAIL"
+    a = tenants["a"]
+    t4 = ticket(requester_email=f"buyer@{a.slug}.test")
+    r = client.post(f"/tickets/{t4['ticket_id']}/lead", json=t4, headers=h)
+    assert r.status_code == 200 and r.json()["customer_id"] == str(a.customer_id) and r.json()["lead"] is None
+    # the same domain in the other tenant is nobody's
+    t5 = ticket(requester_email=f"cy@{domain}")
+    assert client.post(f"/tickets/{t5['ticket_id']}/lead", json=t5, headers=as_("b")).status_code == 201
+
+
+def test_free_mail_domains_never_match(client, as_) -> None:
+    h = as_("a")
+    ids = []
+    for who in ("x", "y"):
+        t = ticket(requester_email=f"{who}-{uuid.uuid4().hex[:6]}@gmail.com")
+        r = client.post(f"/tickets/{t['ticket_id']}/lead", json=t, headers=h)
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["lead"]["id"])
+    assert ids[0] != ids[1]
+
+
+def test_lead_needs_an_email_and_matching_ids(client, as_) -> None:
+    t = ticket(requester_phone="+15550000000")
+    r = client.post(f"/tickets/{t['ticket_id']}/lead", json=t, headers=as_("a"))
+    assert r.status_code == 422 and r.json()["context"]["field"] == "requester_email"
+    r = client.post(f"/tickets/{uuid.uuid4()}/lead", json=t, headers=as_("a"))
+    assert r.status_code == 422 and r.json()["context"]["field"] == "ticket_id"
+    r = client.post(f"/tickets/{t['ticket_id']}/lead", json=t, headers=as_("a", "analyst"))
+    assert r.status_code == 403
