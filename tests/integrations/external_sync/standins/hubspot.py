@@ -1,0 +1,262 @@
+"""A HubSpot stand-in: the CRM v3 objects and v4 associations endpoints the sync's SDK calls
+use, as HubSpot's API reference describes them (bearer token, `after` paging, search filters on
+`hs_lastmodifieddate` and `hs_object_id`, the 10,000-result search window, archived listing),
+with optional faults: 429 with Retry-After and 500 on a share of the calls, before any change.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+TOKEN = "pat-standin-token"
+SEARCH_WINDOW = 10_000
+
+
+def iso(t: datetime) -> str:
+    return t.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class Store:
+    objects: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    links: dict[tuple[str, str, str], set[str]] = field(default_factory=dict)  # (from, id, to) -> ids
+    clock: datetime = datetime(2025, 3, 1, tzinfo=UTC)
+    ids: itertools.count = field(default_factory=lambda: itertools.count(1001))
+    calls: int = 0
+    writes: int = 0
+    faults: int = 0
+    fault_every: int = 0  # every n-th call fails (0: none), alternately 429 and 500
+    retry_after: str = "0"
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def tick(self) -> datetime:
+        self.clock += timedelta(milliseconds=7)
+        return self.clock
+
+    def put(self, obj: str, props: dict[str, Any], oid: str | None = None) -> dict[str, Any]:
+        """Create or update a record as HubSpot does: modification time, stage entry times."""
+        now = self.tick()
+        table = self.objects.setdefault(obj, {})
+        oid = oid or str(next(self.ids))
+        rec = table.get(oid)
+        if rec is None:
+            rec = {
+                "id": oid,
+                "createdAt": iso(now),
+                "archived": False,
+                "properties": {"createdate": iso(now)},
+            }
+            table[oid] = rec
+        old_stage = rec["properties"].get("dealstage")
+        rec["properties"].update({k: v for k, v in props.items()})
+        rec["properties"]["hs_object_id"] = oid
+        if obj == "deals" and rec["properties"].get("dealstage") != old_stage:
+            rec["properties"][f"hs_date_entered_{rec['properties']['dealstage']}"] = iso(now)
+        rec["properties"]["hs_lastmodifieddate"] = iso(now)
+        rec["updatedAt"] = iso(now)
+        return rec
+
+    def associate(self, frm: str, fid: str, to: str, tid: str) -> None:
+        self.links.setdefault((frm, fid, to), set()).add(tid)
+        if frm == "contacts" and to == "companies":
+            self.objects["contacts"][fid]["properties"]["associatedcompanyid"] = tid
+
+    def archive(self, obj: str, oid: str) -> None:
+        rec = self.objects[obj][oid]
+        now = self.tick()
+        rec.update(archived=True, archivedAt=iso(now), updatedAt=iso(now))
+
+
+def _view(rec: dict[str, Any], props: list[str] | None) -> dict[str, Any]:
+    p = rec["properties"]
+    shown = {k: p.get(k) for k in props} if props else dict(p)
+    shown |= {k: p[k] for k in ("hs_object_id", "createdate", "hs_lastmodifieddate") if k in p}
+    out = {k: v for k, v in rec.items() if k != "properties"} | {"properties": shown}
+    return out
+
+
+def _error(status: int, message: str, category: str) -> JSONResponse:
+    return JSONResponse({"status": "error", "message": message, "category": category}, status)
+
+
+def make_app(store: Store) -> Starlette:
+    def guard(request: Request) -> Response | None:
+        if request.headers.get("authorization") != f"Bearer {TOKEN}":
+            return _error(401, "Authentication credentials not found.", "INVALID_AUTHENTICATION")
+        with store.lock:
+            store.calls += 1
+            if store.fault_every and store.calls % store.fault_every == 0:
+                store.faults += 1
+                if store.faults % 2:
+                    return JSONResponse(
+                        {
+                            "status": "error",
+                            "message": "You have reached your secondly limit.",
+                            "category": "RATE_LIMITS",
+                        },
+                        429,
+                        headers={"Retry-After": store.retry_after},
+                    )
+                return _error(500, "internal error", "INTERNAL_ERROR")
+        return None
+
+    def _live(obj: str) -> list[dict[str, Any]]:
+        return [r for r in store.objects.get(obj, {}).values() if not r["archived"]]
+
+    async def search(request: Request) -> Response:
+        if (bad := guard(request)) is not None:
+            return bad
+        obj = request.path_params["obj"]
+        body = await request.json()
+        rows = _live(obj)
+        for group in body.get("filterGroups") or []:
+            for f in group.get("filters") or []:
+                name, op = f["propertyName"], f["operator"]
+                if name == "hs_lastmodifieddate":
+                    at = datetime.fromtimestamp(int(f["value"]) / 1000, UTC)
+                    keep = {
+                        "GTE": lambda t, at=at: t >= at,
+                        "GT": lambda t, at=at: t > at,
+                        "LTE": lambda t, at=at: t <= at,
+                    }[op]
+                    rows = [
+                        r
+                        for r in rows
+                        if keep(datetime.fromisoformat(r["properties"]["hs_lastmodifieddate"]))
+                    ]
+                elif name == "hs_object_id" and op == "IN":
+                    rows = [r for r in rows if r["id"] in set(f["values"])]
+                else:
+                    return _error(400, f"filter {name} {op} not supported", "VALIDATION_ERROR")
+        rows.sort(key=lambda r: (r["properties"]["hs_lastmodifieddate"], int(r["id"])))
+        limit = min(int(body.get("limit") or 10), 200)
+        after = int(body.get("after") or 0)
+        if after + limit > SEARCH_WINDOW:
+            return _error(400, "search results are limited to 10,000", "VALIDATION_ERROR")
+        page = rows[after : after + limit]
+        out: dict[str, Any] = {
+            "total": len(rows),
+            "results": [_view(r, body.get("properties")) for r in page],
+        }
+        if after + limit < len(rows):
+            out["paging"] = {"next": {"after": str(after + limit)}}
+        return JSONResponse(out)
+
+    async def objects(request: Request) -> Response:
+        if (bad := guard(request)) is not None:
+            return bad
+        obj = request.path_params["obj"]
+        if request.method == "POST":
+            body = await request.json()
+            with store.lock:
+                store.writes += 1
+                email = body["properties"].get("email")
+                if (
+                    obj == "contacts"
+                    and email
+                    and any(r["properties"].get("email") == email for r in _live(obj))
+                ):
+                    return _error(409, f"Contact already exists. Existing ID: {email}", "CONFLICT")
+                rec = store.put(obj, body["properties"])
+                for a in body.get("associations") or []:
+                    to = {1: "companies", 5: "companies", 3: "contacts"}[a["types"][0]["associationTypeId"]]
+                    store.associate(obj, rec["id"], to, str(a["to"]["id"]))
+            return JSONResponse(_view(rec, None), 201)
+        archived = request.query_params.get("archived") == "true"
+        rows = [r for r in store.objects.get(obj, {}).values() if r["archived"] == archived]
+        rows.sort(key=lambda r: int(r["id"]))
+        limit = min(int(request.query_params.get("limit") or 10), 100)
+        after = int(request.query_params.get("after") or 0)
+        props = request.query_params.getlist("properties")
+        out: dict[str, Any] = {"results": [_view(r, props) for r in rows[after : after + limit]]}
+        if after + limit < len(rows):
+            out["paging"] = {"next": {"after": str(after + limit)}}
+        return JSONResponse(out)
+
+    async def one(request: Request) -> Response:
+        if (bad := guard(request)) is not None:
+            return bad
+        obj, oid = request.path_params["obj"], request.path_params["oid"]
+        rec = store.objects.get(obj, {}).get(oid)
+        if rec is None or rec["archived"]:
+            return _error(404, "Object not found", "OBJECT_NOT_FOUND")
+        if request.method == "DELETE":
+            with store.lock:
+                store.writes += 1
+                store.archive(obj, oid)
+            return Response(status_code=204)
+        if request.method == "PATCH":
+            body = await request.json()
+            with store.lock:
+                store.writes += 1
+                rec = store.put(obj, body["properties"], oid)
+        return JSONResponse(_view(rec, request.query_params.getlist("properties") or None))
+
+    async def association_read(request: Request) -> Response:
+        if (bad := guard(request)) is not None:
+            return bad
+        frm, to = request.path_params["frm"], request.path_params["to"]
+        body = await request.json()
+        results = []
+        for item in body["inputs"]:
+            ids = sorted(store.links.get((frm, str(item["id"]), to), set()), key=int)
+            if ids:
+                results.append(
+                    {
+                        "from": {"id": str(item["id"])},
+                        "to": [
+                            {
+                                "toObjectId": int(i),
+                                "associationTypes": [
+                                    {"category": "HUBSPOT_DEFINED", "typeId": 5, "label": None}
+                                ],
+                            }
+                            for i in ids
+                        ],
+                    }
+                )
+        now = iso(datetime.now(UTC))
+        return JSONResponse({"status": "COMPLETE", "results": results, "startedAt": now, "completedAt": now})
+
+    return Starlette(
+        routes=[
+            Route("/crm/v3/objects/{obj}/search", search, methods=["POST"]),
+            Route("/crm/v3/objects/{obj}", objects, methods=["GET", "POST"]),
+            Route("/crm/v3/objects/{obj}/{oid}", one, methods=["GET", "PATCH", "DELETE"]),
+            Route("/crm/v4/associations/{frm}/{to}/batch/read", association_read, methods=["POST"]),
+        ]
+    )
+
+
+class Running:
+    """The stand-in served by uvicorn on a free loopback port, in a thread."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        config = uvicorn.Config(
+            make_app(store), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> Running:
+        self.thread.start()
+        while not self.server.started:
+            threading.Event().wait(0.02)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(5)
