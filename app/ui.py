@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -14,6 +14,7 @@ import streamlit as st
 from app.auth import SESSION_KEY, SignedIn
 from app.data import DataUnavailable, fetch
 from app.data.queries import QUERIES
+from crm.tenants import tenant_now as clocked_now
 
 FORECAST_METHODS = {
     "seasonal_naive": "Seasonal naive",
@@ -90,12 +91,51 @@ def as_of_line(page: str, built: Mapping[str, datetime], now: datetime | None = 
     return line, "When each mart this page reads was last built:  \n" + detail
 
 
-def data_as_of(page: str, freshness: pd.DataFrame | None) -> None:
+def clock_of(frame: pd.DataFrame | None) -> datetime | None:
+    """The tenant's clock from the `tenant_clock` rows (None: a live tenant, or not built yet)."""
+    if frame is None or frame.empty or pd.isna(frame.iloc[0]["clock_at"]):
+        return None
+    return pd.Timestamp(frame.iloc[0]["clock_at"]).to_pydatetime()
+
+
+def tenant_now(tenant: str, clock: datetime | None, now: datetime | None = None) -> datetime:
+    """The tenant's now: a tenant holding historical data lives at its clock (the earlier of the
+    clock and the real now, as the warehouse and the ML runs take it: crm.tenants)."""
+    now = now or datetime.now(UTC)
+    return clocked_now({tenant: clock} if clock is not None else {}, tenant, now)
+
+
+def clock_line(clock: datetime | None, now: datetime) -> str:
+    """What a page says of a tenant's clock ('' for a live tenant): its data ends there, and so
+    does every window the page shows."""
+    if clock is None or clock > now:
+        return ""
+    last = today(clock) - timedelta(days=1)
+    return (
+        f"Historical data: this workspace lives at its clock, {clock:%d %b %Y}, the end of its data; "
+        f"every window here (the last 30 days, the last 3 months) ends on {last:%d %b %Y}."
+    )
+
+
+def today(now: datetime) -> date:
+    """The UTC day of a tenant's now: the marts' days before it are complete."""
+    return now.astimezone(UTC).date()
+
+
+def data_as_of(page: str, freshness: pd.DataFrame | None, clock: pd.DataFrame | None = None) -> datetime:
     """Under a page title: how fresh the marts it shows are (`freshness`: the rows of the
-    `mart_freshness` query, None when it cannot be read)."""
+    `mart_freshness` query, None when it cannot be read) and, for a tenant holding historical
+    data, its clock (`clock`: the `tenant_clock` rows). Returns the tenant's now, which the
+    page's windows are taken at."""
     built = {} if freshness is None else {str(r.relation): r.built_at for r in freshness.itertuples()}
     line, detail = as_of_line(page, built)
     st.caption(f":material/update: {line}", help=detail or None)
+    real = datetime.now(UTC)
+    stopped = clock_of(clock)
+    history = clock_line(stopped, real)
+    if history:
+        st.caption(f":material/history: {history}")
+    return tenant_now(tenant_id(), stopped, real)
 
 
 def empty_state(message: str, hint: str = "") -> None:

@@ -72,10 +72,25 @@ select relation, built_at from analytics.mart_freshness where tenant_id = {TENAN
 """,
 )
 
+# dash_tenant_clocks: the tenant's clock (null for a live tenant). A tenant holding historical
+# data lives at the end of its data: every page takes its "last N days" at the earlier of this
+# clock and the real now (app.ui.tenant_now), passed to the queries below as `today`.
+q(
+    "tenant_clock",
+    FRESHNESS_PAGE,
+    ("analytics.dash_tenant_clocks",),
+    f"""
+select clock_at from analytics.dash_tenant_clocks where tenant_id = {TENANT}
+""",
+)
+
+UNTIL = "(cast(:today as date) is null or day < cast(:today as date))"
+"""Days before the tenant's today (its now's UTC day: complete days only); no bound when null."""
+
 # --- Overview ---------------------------------------------------------------------------------
 # dash_kpis_daily holds the tenant-total trailing-30-day KPIs per tenant and day with the day's
-# weighted pipeline: the current period is the last day's row, the previous the row 30 days
-# earlier.
+# weighted pipeline: the current period is the row of the last day before the tenant's today,
+# the previous the row 30 days earlier.
 
 q(
     "overview_kpis",
@@ -83,7 +98,7 @@ q(
     ("analytics.dash_kpis_daily",),
     f"""
 with last as (
-    select max(day) as d from analytics.dash_kpis_daily where tenant_id = {TENANT}
+    select max(day) as d from analytics.dash_kpis_daily where tenant_id = {TENANT} and {UNTIL}
 )
 select case when k.day = last.d then 'current' else 'previous' end as period, k.day,
        k.open_pipeline_value, k.open_deals, k.win_rate, k.lead_conversion_rate, k.deal_velocity,
@@ -92,7 +107,7 @@ from analytics.dash_kpis_daily k, last
 where k.tenant_id = {TENANT} and k.day in (last.d, last.d - :days)
 order by k.day desc
 """,
-    {"days": 30},
+    {"days": 30, "today": None},
 )
 
 q(
@@ -103,10 +118,11 @@ q(
 select day, open_pipeline_value, won_revenue, leads_created, leads_converted, weighted_pipeline_value
 from analytics.dash_kpis_daily
 where tenant_id = {TENANT}
-  and day > (select max(day) from analytics.dash_kpis_daily where tenant_id = {TENANT}) - :days
+  and day > (select max(day) from analytics.dash_kpis_daily where tenant_id = {TENANT} and {UNTIL}) - :days
+  and {UNTIL}
 order by day
 """,
-    {"days": 180},
+    {"days": 180, "today": None},
 )
 
 q(
@@ -229,10 +245,11 @@ q(
     f"""
 select day, won_revenue from analytics.ml_series__revenue_daily
 where tenant_id = {TENANT}
-  and day > (select max(day) from analytics.ml_series__revenue_daily where tenant_id = {TENANT}) - :days
+  and day > (select max(day) from analytics.ml_series__revenue_daily where tenant_id = {TENANT} and {UNTIL}) - :days
+  and {UNTIL}
 order by day
 """,
-    {"days": 180},
+    {"days": 180, "today": None},
 )
 
 q(
@@ -405,7 +422,7 @@ with top as materialized (
     where tenant_id = {TENANT} and churn_probability is not null
     order by churn_probability desc nulls last, customer_id limit :limit
 )
-select top.customer_id, coalesce(c.company, c.full_name, c.email) as company, top.lifecycle_stage, top.mrr,
+select top.customer_id, c.customer_label as customer, top.lifecycle_stage, top.mrr,
        top.churn_probability, top.churn_risk_level, top.churn_factors as factors, top.churn_method as method,
        top.health_score
 from top join analytics.dim_customers c on c.customer_id = top.customer_id and c.tenant_id = {TENANT}
@@ -425,7 +442,7 @@ with top as materialized (
     where tenant_id = {TENANT} and is_active_customer and health_risk_level in ({AT_RISK})
     order by health_score, customer_id limit :limit
 )
-select top.customer_id, coalesce(c.company, c.full_name, c.email) as company, c.lifecycle_stage, c.mrr,
+select top.customer_id, c.customer_label as customer, c.lifecycle_stage, c.mrr,
        top.health_score, top.health_risk_level, top.trend, top.factors
 from top join analytics.dim_customers c on c.customer_id = top.customer_id and c.tenant_id = {TENANT}
 order by top.health_score, top.customer_id
@@ -546,7 +563,7 @@ q(
     "Segments",
     ("analytics.fct_segment_memberships", "analytics.dim_customers"),
     f"""
-select m.customer_id, coalesce(c.company, c.full_name, c.email) as customer, m.lifecycle_stage, m.mrr,
+select m.customer_id, c.customer_label as customer, m.lifecycle_stage, m.mrr,
        c.health_score, c.health_risk_level, m.added_at
 from analytics.fct_segment_memberships m
 left join analytics.dim_customers c on c.customer_id = m.customer_id and c.tenant_id = {TENANT}

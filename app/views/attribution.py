@@ -3,12 +3,12 @@ period (month won), and all models side by side."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.ui import chart, data_as_of, fetch_or_none, load, money, user
+from app.ui import chart, data_as_of, fetch_or_none, load, money, today, user
 
 MODELS = {
     "first_touch": "First touch",
@@ -22,24 +22,24 @@ MODELS = {
 PERIODS = {"All time": None, "Last 12 months": 12, "Last 3 months": 3}
 
 
-def since(months: int | None) -> str | None:
-    """First day of the month `months - 1` months before this one (None: all time)."""
+def since(months: int | None, day: date) -> str | None:
+    """First day of the month `months - 1` months before `day`'s (the tenant's today, so a
+    tenant holding historical data counts back from its clock; None: all time)."""
     if months is None:
         return None
-    today = datetime.now(UTC).date()
-    index = today.year * 12 + today.month - 1 - (months - 1)
+    index = day.year * 12 + day.month - 1 - (months - 1)
     return date(index // 12, index % 12 + 1, 1).isoformat()
 
 
 st.title("Attribution")
-data_as_of("Attribution", fetch_or_none("mart_freshness"))
+now = data_as_of("Attribution", fetch_or_none("mart_freshness"), fetch_or_none("tenant_clock"))
 st.caption(
     f"{user().tenant_name} · revenue of won deals by month won · from analytics.dash_attribution_monthly "
     "(fct_revenue_attribution summed) and analytics.fct_campaign_performance"
 )
 
 period = st.segmented_control("Won", list(PERIODS), default="All time", key="attr_period") or "All time"
-start = since(PERIODS[period])
+start = since(PERIODS[period], today(now))
 by_channel = load("attribution_by_channel", since=start, empty="No attributed revenue in this period.")
 if by_channel is not None:
     present = [m for m in MODELS if m in set(by_channel["model"])] or sorted(by_channel["model"].unique())

@@ -64,13 +64,13 @@ def shown(v: object, fmt) -> str:
 
 
 st.title("Customer 360")
-data_as_of("Customer", fetch_or_none("mart_freshness"))
+data_as_of("Customer", fetch_or_none("mart_freshness"), fetch_or_none("tenant_clock"))
 customer_id = st.query_params.get("customer")
 if not customer_id:
     top = load("churn_risk_list", empty="No customers scored yet.", limit=50)
     if top is not None:
         labels = {
-            f"{r.company} · {r.churn_risk_level} churn risk": str(r.customer_id) for r in top.itertuples()
+            f"{r.customer} · {r.churn_risk_level} churn risk": str(r.customer_id) for r in top.itertuples()
         }
         customer_id = labels[
             st.selectbox("Customer (top 50 by churn probability)", list(labels), key="customer_select")
@@ -87,7 +87,7 @@ if customer_id:
             "analytics.ml_features__customers_current, analytics.fct_deals, analytics.fct_customer_health, "
             "analytics.dash_customer_health_history · risk here is health risk (from the health score)"
         )
-        st.subheader(f"{c.get('company') or c.get('email') or customer_id}")
+        st.subheader(f"{c.get('customer_label') or customer_id}")
         st.markdown(" · ".join(str(c[k]) for k in ("lifecycle_stage", "industry", "country") if c.get(k)))
         segments = fetch_or_none("customer_segments", customer_id=customer_id)
         names = [] if segments is None else list(segments["segment_name"])

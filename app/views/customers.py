@@ -16,7 +16,7 @@ TREND_COLORS = {"improving": "#2ca02c", "stable": "#7f7f7f", "declining": "#d627
 AT_RISK = " or ".join(AT_RISK_LEVELS)
 
 st.title("Customers")
-data_as_of("Customers", fetch_or_none("mart_freshness"))
+data_as_of("Customers", fetch_or_none("mart_freshness"), fetch_or_none("tenant_clock"))
 st.caption(
     f"{user().tenant_name} · active customers · from analytics.dash_customer_health_summary "
     "(fct_customer_health), analytics.fct_customer_risk (churn predictions), analytics.dim_customers"
@@ -83,7 +83,7 @@ if risk is not None:
         hide_index=True,
         key="churn_table",
         column_order=[
-            "company",
+            "customer",
             "churn_risk_level",
             "churn_probability",
             "top_factor",
@@ -92,7 +92,7 @@ if risk is not None:
             "lifecycle_stage",
         ],
         column_config={
-            "company": "Customer",
+            "customer": "Customer",
             "churn_risk_level": "Churn risk",
             "churn_probability": st.column_config.ProgressColumn(
                 "Churn probability", min_value=0, max_value=1, format="percent"
@@ -115,7 +115,7 @@ else:
             hide_index=True,
             key="health_risk_table",
             column_order=[
-                "company",
+                "customer",
                 "health_risk_level",
                 "health_score",
                 "trend",
@@ -124,7 +124,7 @@ else:
                 "lifecycle_stage",
             ],
             column_config={
-                "company": "Customer",
+                "customer": "Customer",
                 "health_risk_level": "Health risk",
                 "health_score": "Health",
             },
@@ -132,7 +132,7 @@ else:
 if risk is not None:
     kind = "churn_risk_level" if "churn_risk_level" in risk else "health_risk_level"
     what = "churn risk" if kind == "churn_risk_level" else "health risk"
-    labels = {f"{r.company} · {getattr(r, kind)} {what}": str(r.customer_id) for r in risk.itertuples()}
+    labels = {f"{r.customer} · {getattr(r, kind)} {what}": str(r.customer_id) for r in risk.itertuples()}
     pick = st.selectbox("Open a customer", list(labels), key="customer_pick")
     st.page_link(
         "views/customer.py",

@@ -28,7 +28,7 @@ def present(v: object) -> bool:
 
 
 st.title("Lead")
-data_as_of("Lead", fetch_or_none("mart_freshness"))
+data_as_of("Lead", fetch_or_none("mart_freshness"), fetch_or_none("tenant_clock"))
 lead_id = st.query_params.get("lead")
 if not lead_id:
     top = load("leads_ranked", empty="No scored leads yet.", limit=50)

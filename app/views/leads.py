@@ -21,7 +21,7 @@ BANDS: dict[str, str | None] = {
 }
 
 st.title("Leads")
-data_as_of("Leads", fetch_or_none("mart_freshness"))
+data_as_of("Leads", fetch_or_none("mart_freshness"), fetch_or_none("tenant_clock"))
 st.caption(
     f"{user().tenant_name} · ranked by score · from analytics.fct_lead_scores, analytics.dim_leads and "
     "analytics.dash_lead_score_summary (fct_lead_scores)"

@@ -6,13 +6,14 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.ui import chart, data_as_of, delta_pct, fetch_or_none, load, money, num, pct, tiles, user
+from app.ui import chart, data_as_of, delta_pct, fetch_or_none, load, money, num, pct, tiles, today, user
 from crm.bands import AT_RISK_LEVELS
 
 PERIOD_DAYS = 30
 
 st.title("Overview")
-data_as_of("Overview", fetch_or_none("mart_freshness"))
+now = data_as_of("Overview", fetch_or_none("mart_freshness"), fetch_or_none("tenant_clock"))
+day = today(now)
 st.caption(
     f"{user().tenant_name} · trailing {PERIOD_DAYS} days against the {PERIOD_DAYS} before · "
     "from analytics.dash_kpis_daily (metrics_crm_daily with fct_pipeline_daily); customers at risk "
@@ -51,13 +52,20 @@ def at_risk_tiles() -> list[tuple]:
     ]
 
 
-frame = load("overview_kpis", days=PERIOD_DAYS, empty="No CRM activity recorded yet.")
+frame = load(
+    "overview_kpis",
+    days=PERIOD_DAYS,
+    today=day.isoformat(),
+    empty=f"No CRM activity recorded before {day:%d %b %Y}.",
+)
 if frame is not None:
     by = {r["period"]: r for r in frame.to_dict("records")}
     cur, prev = by.get("current", {}), by.get("previous", {})
 
     def k(row: dict, col: str) -> float:
         return num(row.get(col))
+
+    st.caption(f"The {PERIOD_DAYS} days to {cur['day']:%d %b %Y} against the {PERIOD_DAYS} before")
 
     tiles(
         [
@@ -110,7 +118,7 @@ if frame is not None:
         per_row=3,
     )
 
-    trend = load("overview_trend", days=180, empty="No daily metrics yet.")
+    trend = load("overview_trend", days=180, today=day.isoformat(), empty="No daily metrics yet.")
     if trend is not None:
         left, right = st.columns(2)
         with left:

@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.ui import FORECAST_METHODS, chart, data_as_of, fetch_or_none, load, money, num, tiles, user
+from app.ui import FORECAST_METHODS, chart, data_as_of, fetch_or_none, load, money, num, tiles, today, user
 
 
 def period_totals(
@@ -27,7 +27,7 @@ def period_totals(
 
 
 st.title("Pipeline & forecast")
-data_as_of("Pipeline & forecast", fetch_or_none("mart_freshness"))
+now = data_as_of("Pipeline & forecast", fetch_or_none("mart_freshness"), fetch_or_none("tenant_clock"))
 st.caption(
     f"{user().tenant_name} · from analytics.dash_open_pipeline (open fct_deals), "
     "analytics.dash_stage_conversion (fct_deal_stage_transitions), analytics.fct_deal_forecast, "
@@ -101,7 +101,7 @@ forecast = load(
     or "The forecasting job forecasts revenue after the warehouse is built (analytics.fct_revenue_forecast).",
 )
 if forecast is not None:
-    history = load("forecast_history", days=182, empty="No won revenue yet.")
+    history = load("forecast_history", days=182, today=today(now).isoformat(), empty="No won revenue yet.")
     mape = (
         num(forecast["backtest_mape"].dropna().iloc[0]) if forecast["backtest_mape"].notna().any() else None
     )

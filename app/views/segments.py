@@ -8,7 +8,7 @@ import streamlit as st
 from app.ui import chart, data_as_of, fetch_or_none, load, money, num, tiles, user
 
 st.title("Segments")
-data_as_of("Segments", fetch_or_none("mart_freshness"))
+data_as_of("Segments", fetch_or_none("mart_freshness"), fetch_or_none("tenant_clock"))
 st.caption(
     f"{user().tenant_name} · from analytics.dash_segment_summary (fct_segment_memberships), "
     "analytics.fct_segment_memberships, analytics.dim_customers"

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from signed_in import open_page
 from streamlit.testing.v1 import AppTest
 
-from app.auth import SESSION_KEY, SignedIn
-from app.nav import ENTRYPOINT, view_path
+from app.auth import SignedIn
 from crm.security import hash_password
 
 
@@ -122,12 +122,6 @@ def run_page(world: World) -> Callable[..., AppTest]:
     def run(
         page: str, who: SignedIn | None = None, query: dict | None = None, timeout: float = 60
     ) -> AppTest:
-        at = AppTest.from_file(str(ENTRYPOINT), default_timeout=timeout)
-        at.session_state[SESSION_KEY] = who or world.managers[0]
-        for k, v in (query or {}).items():
-            at.query_params[k] = v
-        at.switch_page(view_path(page))
-        at.run()
-        return at
+        return open_page(page, who or world.managers[0], query, timeout)
 
     return run

@@ -1,7 +1,8 @@
 {{ config(materialized='table', post_hook='analyze {{ this }}') }}
 -- Daily counts behind metrics_crm_daily, per tenant, owner and day, dense (every day from the
--- tenant's first lead to the last complete day before the tenant's now, for every sales rep
--- and for the whole tenant, owner_id = the nil uuid).
+-- tenant's first lead or deal to the last complete day before the tenant's now, for every sales
+-- rep and for the whole tenant, owner_id = the nil uuid). A tenant imported from an order
+-- history has deals and no leads: its days start at its first order.
 {% set all_owners = "'00000000-0000-0000-0000-000000000000'::uuid" %}
 with leads as (
     select * from {{ ref('dim_leads') }}
@@ -11,12 +12,18 @@ deals as (
     select * from {{ ref('fct_deals') }}
 ),
 
--- from the tenant's first lead to the last complete day before its now (int_tenant_clocks)
+-- from the tenant's first lead or deal to the last complete day before its now (int_tenant_clocks)
+firsts as (
+    select tenant_id, created_day from leads
+    union all
+    select tenant_id, created_day from deals
+),
+
 bounds as (
-    select leads.tenant_id, min(leads.created_day) as first_day, {{ utc_day('clocks.now_at') }} - 1 as last_day
-    from leads
-    inner join {{ ref('int_tenant_clocks') }} as clocks on leads.tenant_id = clocks.tenant_id
-    group by leads.tenant_id, clocks.now_at
+    select firsts.tenant_id, min(firsts.created_day) as first_day, {{ utc_day('clocks.now_at') }} - 1 as last_day
+    from firsts
+    inner join {{ ref('int_tenant_clocks') }} as clocks on firsts.tenant_id = clocks.tenant_id
+    group by firsts.tenant_id, clocks.now_at
 ),
 
 owners as (

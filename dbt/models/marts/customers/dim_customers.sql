@@ -63,6 +63,14 @@ select
     customers.email,
     nullif(trim(concat_ws(' ', customers.first_name, customers.last_name)), '') as full_name,
     customers.company,
+    -- the one name every page and list shows: a customer imported from an order history has
+    -- no company, name or e-mail, and is shown by the start of its id
+    coalesce(
+        nullif(trim(customers.company), ''),
+        nullif(trim(concat_ws(' ', customers.first_name, customers.last_name)), ''),
+        nullif(trim(customers.email), ''),
+        'Customer ' || left(customers.customer_id::text, 8)
+    ) as customer_label,
     customers.industry,
     customers.company_size,
     customers.country,
