@@ -26,7 +26,6 @@ from api.schemas.conversations import (
     AnalyzeIn,
     DealUpdatesIn,
     DealUpdatesOut,
-    SignalOut,
     StoredSignalOut,
 )
 from crm.enums import DealActivityType
@@ -91,7 +90,7 @@ async def analyze(body: AnalyzeIn, p: Writer, db: Db) -> AnalysisOut:
         sentiment=analysis.sentiment,
         sentiment_label=analysis.first("sentiment") or "neutral",
         intent=analysis.first("intent") or "other",
-        signals=[SignalOut(**s.as_dict()) for s in analysis.signals],
+        signals=analysis.signals,
         stored=stored,
         message_event_id=message_event_id,
     )

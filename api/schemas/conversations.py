@@ -9,6 +9,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, Field
 
+from integrations.conversations.analyzer import Signal
 from integrations.conversations.deal_updates import Proposal
 
 
@@ -27,22 +28,12 @@ class AnalyzeIn(BaseModel):
     store: bool = Field(False, description="store the signals (needs conversation_id)")
 
 
-class SignalOut(BaseModel):
-    type: str
-    value: str
-    confidence: float
-    evidence: str
-    start: int
-    end: int
-    detail: dict[str, Any] = {}
-
-
 class AnalysisOut(BaseModel):
     analyzer_version: str
     sentiment: float
     sentiment_label: str
     intent: str
-    signals: list[SignalOut]
+    signals: list[Signal]
     stored: int = Field(0, description="signal rows stored (0 when not asked to, or already stored)")
     message_event_id: UUID | None = None
 
