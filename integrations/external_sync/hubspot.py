@@ -216,6 +216,7 @@ class HubSpotProvider:
                     obj, str(r.id), {}, _time(r.updated_at) or datetime.now(UTC), _time(r.archived_at)
                 )
                 for r in answer.results or []
+                if r.archived
             ]
             after = answer.paging.next.after if answer.paging and answer.paging.next else None
             if after is None:

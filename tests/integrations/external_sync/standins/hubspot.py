@@ -172,7 +172,7 @@ def make_app(store: Store) -> Starlette:
                     to = {1: "companies", 5: "companies", 3: "contacts"}[a["types"][0]["associationTypeId"]]
                     store.associate(obj, rec["id"], to, str(a["to"]["id"]))
             return JSONResponse(_view(rec, None), 201)
-        archived = request.query_params.get("archived") == "true"
+        archived = (request.query_params.get("archived") or "").lower() == "true"
         rows = [r for r in store.objects.get(obj, {}).values() if r["archived"] == archived]
         rows.sort(key=lambda r: int(r["id"]))
         limit = min(int(request.query_params.get("limit") or 10), 100)
