@@ -364,9 +364,11 @@ async def receive(source: str, request: Request, db: Db, tenant: Annotated[UUID,
     new = 0
     async with db.tx(tenant) as conn:
         for e in events:
-            cur = await conn.execute(
+            stored = await fetchone(
+                conn,
                 "INSERT INTO crm.webhooks_received (tenant_id, source, sender_id, event_type, object_type, object_id,"
-                " payload) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (tenant_id, source, sender_id) DO NOTHING",
+                " payload) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (tenant_id, source, sender_id) DO NOTHING"
+                " RETURNING id",
                 (
                     tenant,
                     source,
@@ -377,7 +379,7 @@ async def receive(source: str, request: Request, db: Db, tenant: Annotated[UUID,
                     Jsonb(e.payload),
                 ),
             )
-            new += cur.rowcount
+            new += stored is not None
     return respond({"received": new, "duplicates": len(events) - new})
 
 

@@ -1,0 +1,181 @@
+"""Webhooks out, end to end: subscriptions over the API, events from API writes, the
+deliverer's signed requests verified by standardwebhooks, retries, dead letters, replay,
+rotation and tenant isolation."""
+
+from __future__ import annotations
+
+import uuid
+
+from conftest import Receiver
+
+
+def _subscribe(api, headers, url: str, types: list[str]) -> dict:
+    r = api.post("/webhooks/subscriptions", json={"url": url, "event_types": types}, headers=headers)
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["secret"].startswith("whsec_")
+    return body
+
+
+def _lead(api, headers) -> str:
+    r = api.post(
+        "/leads",
+        json={"email": f"l-{uuid.uuid4().hex[:8]}@example.com", "source": "website"},
+        headers=headers,
+    )
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def test_signed_delivery_verifies_and_matches_wildcards(api, as_, receiver: Receiver, deliver, sql) -> None:
+    sub = _subscribe(api, as_("a"), receiver.url, ["crm.lead.*"])
+    lead = _lead(api, as_("a"))
+    deliver()
+    mine = [r for r in receiver.requests if r.json["payload"]["entity_id"] == lead]
+    assert len(mine) == 1
+    req = mine[0]
+    assert req.verifies_with(sub["secret"])
+    assert req.json["event_type"] == "crm.lead.created"
+    assert req.headers["webhook-id"].startswith("msg_")
+    assert not req.verifies_with("whsec_" + "A" * 43)
+    # stored encrypted, never in clear
+    row = sql("SELECT secret_enc FROM crm.webhook_subscriptions WHERE id = %s", sub["id"])[0]
+    assert sub["secret"] not in row["secret_enc"] and row["secret_enc"].startswith("v1:")
+    got = api.get(f"/webhooks/subscriptions/{sub['id']}", headers=as_("a")).json()
+    assert "secret" not in got and "secret_enc" not in got
+
+
+def test_receiver_down_retries_then_dead_letter_then_replay(api, as_, receiver: Receiver, deliver) -> None:
+    sub = _subscribe(api, as_("a"), receiver.url, ["crm.lead.created"])
+    lead = _lead(api, as_("a"))
+    receiver.status = 500
+    counts = deliver(WEBHOOK_MAX_ATTEMPTS=4)
+    assert counts["dead"] >= 1
+    mine = [r for r in receiver.requests if r.json["payload"]["entity_id"] == lead]
+    assert len(mine) == 4  # every attempt reached the receiver
+    assert len({r.headers["webhook-id"] for r in mine}) == 1  # the same id on each retry
+    page = api.get("/webhooks/deliveries", params={"subscription_id": sub["id"]}, headers=as_("a")).json()
+    (d,) = page["items"]
+    assert d["status"] == "dead" and d["attempts"] == 4 and d["last_status_code"] == 500
+    detail = api.get(f"/webhooks/deliveries/{d['id']}", headers=as_("a")).json()
+    assert [a["status_code"] for a in detail["attempt_log"]] == [500] * 4
+    assert all(a["error"] == "HTTP 500" and a["latency_ms"] >= 0 for a in detail["attempt_log"])
+
+    receiver.status = 200
+    r = api.post(f"/webhooks/deliveries/{d['id']}/replay", headers=as_("a"))
+    assert r.status_code == 202 and r.json()["status"] == "pending"
+    deliver()
+    again = api.get(f"/webhooks/deliveries/{d['id']}", headers=as_("a")).json()
+    assert again["status"] == "delivered" and again["replays"] == 1
+    assert len([r for r in receiver.requests if r.json["payload"]["entity_id"] == lead]) == 5
+
+    # a time range: every finished delivery whose event occurred in it is sent again
+    r = api.post(
+        f"/webhooks/subscriptions/{sub['id']}/replay",
+        json={"occurred_from": "2000-01-01T00:00:00Z", "occurred_to": "2100-01-01T00:00:00Z"},
+        headers=as_("a"),
+    )
+    assert r.status_code == 202 and r.json() == {"replayed": 1}
+    deliver()
+    assert len([r for r in receiver.requests if r.json["payload"]["entity_id"] == lead]) == 6
+
+
+def test_rotation_signs_with_both_secrets_during_overlap_then_new_only(
+    api, as_, receiver: Receiver, deliver, sql
+) -> None:
+    sub = _subscribe(api, as_("a"), receiver.url, ["crm.lead.created"])
+    old = sub["secret"]
+    r = api.post(
+        f"/webhooks/subscriptions/{sub['id']}/rotate-secret", json={"overlap_seconds": 3600}, headers=as_("a")
+    )
+    assert r.status_code == 200, r.text
+    new = r.json()["secret"]
+    assert new != old and r.json()["previous_secret_expires_at"] is not None
+    lead = _lead(api, as_("a"))
+    deliver()
+    (req,) = [r for r in receiver.requests if r.json["payload"]["entity_id"] == lead]
+    assert len(req.headers["webhook-signature"].split(" ")) == 2
+    assert req.verifies_with(old) and req.verifies_with(new)
+
+    # the overlap ends (moved to the past rather than waited for)
+    sql(
+        "UPDATE crm.webhook_subscriptions SET previous_secret_expires_at = now() - interval '1 second' WHERE id = %s",
+        sub["id"],
+    )
+    lead2 = _lead(api, as_("a"))
+    deliver()
+    (req2,) = [r for r in receiver.requests if r.json["payload"]["entity_id"] == lead2]
+    assert req2.verifies_with(new) and not req2.verifies_with(old)
+
+
+def test_tenants_never_see_each_others_events_or_deliveries(api, as_, receiver: Receiver, deliver) -> None:
+    sub_b = _subscribe(api, as_("b"), receiver.url, ["*"])
+    lead_a = _lead(api, as_("a"))
+    lead_b = _lead(api, as_("b"))
+    deliver()
+    tenants_seen = {r.json["tenant_id"] for r in receiver.requests}
+    entity_ids = {r.json["payload"].get("entity_id") for r in receiver.requests}
+    assert lead_b in entity_ids and lead_a not in entity_ids
+    assert len(tenants_seen) == 1
+    # tenant a cannot see, read or replay b's subscription and deliveries
+    d_b = api.get("/webhooks/deliveries", params={"subscription_id": sub_b["id"]}, headers=as_("b")).json()[
+        "items"
+    ][0]
+    assert (
+        api.get("/webhooks/deliveries", params={"subscription_id": sub_b["id"]}, headers=as_("a")).json()[
+            "items"
+        ]
+        == []
+    )
+    assert api.get(f"/webhooks/subscriptions/{sub_b['id']}", headers=as_("a")).status_code == 404
+    assert api.get(f"/webhooks/deliveries/{d_b['id']}", headers=as_("a")).status_code == 404
+    r = api.post(f"/webhooks/deliveries/{d_b['id']}/replay", headers=as_("a"))
+    assert r.status_code == 404 and r.json()["code"] == "NOT_FOUND"
+
+
+def test_subscriptions_are_admin_only_and_validated(api, as_, monkeypatch) -> None:
+    body = {"url": "http://127.0.0.1:9/x", "event_types": ["crm.deal.won"]}
+    r = api.post("/webhooks/subscriptions", json=body, headers=as_("a", "analyst"))
+    assert r.status_code == 403 and r.json()["code"] == "FORBIDDEN"
+    r = api.post("/webhooks/subscriptions", json=body | {"url": "ftp://example.com/x"}, headers=as_("a"))
+    assert r.status_code == 422 and r.json()["context"]["field"] == "url"
+    r = api.post("/webhooks/subscriptions", json=body | {"event_types": ["crm.deal.**"]}, headers=as_("a"))
+    assert r.status_code == 422
+    # list, update, delete
+    sub = _subscribe(api, as_("a"), "http://127.0.0.1:9/x", ["crm.deal.won"])
+    r = api.patch(
+        f"/webhooks/subscriptions/{sub['id']}",
+        json={"is_active": False, "version": sub["version"]},
+        headers=as_("a"),
+    )
+    assert (
+        r.status_code == 200 and r.json()["is_active"] is False and r.json()["version"] == sub["version"] + 1
+    )
+    stale = api.patch(
+        f"/webhooks/subscriptions/{sub['id']}", json={"version": sub["version"]}, headers=as_("a")
+    )
+    assert stale.status_code == 409
+    ids = [s["id"] for s in api.get("/webhooks/subscriptions", headers=as_("a")).json()["items"]]
+    assert sub["id"] in ids
+    assert api.delete(f"/webhooks/subscriptions/{sub['id']}", headers=as_("a")).status_code == 204
+    assert api.get(f"/webhooks/subscriptions/{sub['id']}", headers=as_("a")).status_code == 404
+
+
+def test_private_targets_are_refused_unless_allowed(monkeypatch) -> None:
+    import pytest
+
+    from integrations.webhooks.targets import TargetRefused, check_url
+
+    monkeypatch.delenv("WEBHOOK_ALLOW_PRIVATE_TARGETS", raising=False)
+    for url in (
+        "http://127.0.0.1/x",
+        "http://10.1.2.3/x",
+        "http://[::1]/x",
+        "http://169.254.169.254/latest",
+        "file:///etc/passwd",
+    ):
+        with pytest.raises(TargetRefused):
+            check_url(url)
+    check_url("https://93.184.216.34/hook")
+    monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_TARGETS", "1")
+    check_url("http://127.0.0.1/x")
