@@ -146,3 +146,12 @@ def store_analysis(conn: psycopg.Connection[Any], ref: MessageRef, analysis: Mes
     with conn.cursor() as cur:
         cur.executemany(INSERT, rows)
     return len(rows)
+
+
+def pending(url: str | None = None) -> tuple[int, str | None]:
+    """How many landed messages wait for analysis, and the latest landing time among them
+    (the conversation sensor's cursor)."""
+    sql = f"SELECT count(*), max(received_at)::text FROM ({NEW_MESSAGES.replace('r.event_id, r.tenant_id, r.occurred_at, r.payload', 'r.received_at')}) q"
+    with db.connect(url) as conn:
+        row = conn.execute(sql, (ANALYZER_VERSION, 1_000_000)).fetchone()
+    return (int(row[0]), row[1]) if row else (0, None)

@@ -1,0 +1,63 @@
+"""The conversation job against real Postgres: landed messages analysed into
+crm.conversation_signals by the Dagster job the sensor launches, once per message."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import psycopg
+from dagster import build_sensor_context
+from psycopg.types.json import Jsonb
+
+from orchestration.integrations_conversations import conversation_signals_job, conversation_signals_sensor
+from orchestration.resources import PostgresResource
+
+
+def _land(
+    conn: psycopg.Connection, tenant: uuid.UUID, conversation: uuid.UUID, deal: uuid.UUID, text: str
+) -> None:
+    payload = {
+        "conversation_id": str(conversation),
+        "deal_id": str(deal),
+        "channel": "EMAIL",
+        "direction": "inbound",
+        "text": text,
+    }
+    conn.execute(
+        "INSERT INTO raw.conversations (event_id, tenant_id, event_type, schema_version, occurred_at, source, payload)"
+        " VALUES (%s, %s, 'conversation.message', 1, %s, 'ticketing', %s)",
+        (uuid.uuid4(), tenant, datetime(2026, 5, 12, tzinfo=UTC), Jsonb(payload)),
+    )
+
+
+def test_landed_messages_are_analysed_once(migrated_db: str) -> None:
+    tenant, conversation, deal = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    with psycopg.connect(migrated_db, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO crm.tenants (id, slug, name, settings) VALUES (%s, 'conv', 'Conv', %s)",
+            (tenant, Jsonb({"conversation_competitors": ["Nimble"]})),
+        )
+        _land(conn, tenant, conversation, deal, "Nimble is cheaper, but we're ready to sign by end of Q3.")
+        _land(conn, tenant, conversation, deal, "Let's schedule a call next week.")
+    postgres = PostgresResource(database_url=migrated_db)
+
+    ask = conversation_signals_sensor(build_sensor_context(resources={"postgres": postgres}))
+    assert ask.run_key.endswith("/2")
+    assert conversation_signals_job.execute_in_process(resources={"postgres": postgres}).success
+    with psycopg.connect(migrated_db) as conn:
+        rows = conn.execute(
+            "SELECT signal_type, value, deal_id, detail FROM crm.conversation_signals WHERE tenant_id = %s",
+            (tenant,),
+        ).fetchall()
+    kinds = {(r[0], r[1]) for r in rows}
+    assert {("competitor", "Nimble"), ("buying_signal", "ready_to_buy"), ("next_step", "meeting")} <= kinds
+    assert all(r[2] == deal for r in rows)
+    assert next(r[3] for r in rows if r[0] == "timeline" and r[3].get("resolved"))["resolved"] == "2026-09-30"
+
+    skip = conversation_signals_sensor(build_sensor_context(resources={"postgres": postgres}))
+    assert "no conversation message" in skip.skip_message
+    assert conversation_signals_job.execute_in_process(resources={"postgres": postgres}).success
+    with psycopg.connect(migrated_db) as conn:
+        again = conn.execute("SELECT count(*) FROM crm.conversation_signals").fetchone()
+    assert again is not None and again[0] == len(rows)
