@@ -61,3 +61,49 @@ def test_landed_messages_are_analysed_once(migrated_db: str) -> None:
     with psycopg.connect(migrated_db) as conn:
         again = conn.execute("SELECT count(*) FROM crm.conversation_signals").fetchone()
     assert again is not None and again[0] == len(rows)
+
+
+def test_the_mart_carries_the_signals_with_the_deals_customer(migrated_db: str, tmp_path) -> None:
+    """The conversation job's signals through a real dbt build of fct_conversation_signals (its
+    staging, contract, data and unit tests), the customer taken from the deal."""
+    from warehouse.dbt import run_dbt
+
+    tenant, conversation = uuid.uuid4(), uuid.uuid4()
+    deal, customer, pipeline = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    with psycopg.connect(migrated_db, autocommit=True) as conn:
+        conn.execute("INSERT INTO crm.tenants (id, slug, name) VALUES (%s, 'mart', 'Mart')", (tenant,))
+        conn.execute(
+            "INSERT INTO crm.customers (id, tenant_id, email) VALUES (%s, %s, 'c@mart.test')",
+            (customer, tenant),
+        )
+        conn.execute(
+            "INSERT INTO crm.sales_pipelines (id, tenant_id, name, stages) VALUES (%s, %s, 'Sales', '[]')",
+            (pipeline, tenant),
+        )
+        conn.execute(
+            "INSERT INTO crm.deals (id, tenant_id, customer_id, name, value, stage, pipeline_id)"
+            " VALUES (%s, %s, %s, 'D', 100, 'Prospecting', %s)",
+            (deal, tenant, customer, pipeline),
+        )
+        _land(conn, tenant, conversation, deal, "The price is too high, we'd need a bigger discount.")
+    assert conversation_signals_job.execute_in_process(
+        resources={"postgres": PostgresResource(database_url=migrated_db)}
+    ).success
+    done = run_dbt(
+        ["build", "--select", "+fct_conversation_signals", "--exclude", "resource_type:seed"],
+        migrated_db,
+        target_path=tmp_path,
+        log_path=tmp_path / "logs",
+        check=False,
+        capture=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout[-4000:]
+    with psycopg.connect(migrated_db) as conn:
+        rows = conn.execute(
+            "SELECT signal_type, signal_value, customer_id, evidence FROM analytics.fct_conversation_signals"
+            " WHERE tenant_id = %s",
+            (tenant,),
+        ).fetchall()
+    assert ("objection", "price", customer, "price is too high") in rows
+    assert {r[2] for r in rows} == {customer}
