@@ -463,3 +463,18 @@ def _push_one(
             (c.tenant_id, c.id, out.object, pushed.id, pushed.updated_at, audit_id),
         )
     result.count("outbound", table, "updated" if link else "created")
+
+
+def run_due(url: str | None = None) -> list[tuple[UUID, str]]:
+    """Every queued run and every connection due by its interval, one after the other; a
+    failed run is logged and the next one runs."""
+    with connect(url, autocommit=True) as conn:
+        work = store.due_work(conn)
+    out: list[tuple[UUID, str]] = []
+    for connection_id, run_id in work:
+        try:
+            result = run_sync(connection_id, run_id=run_id, trigger="schedule", url=url)
+            out.append((result.run_id, result.status))
+        except CRMError as exc:
+            out.append((UUID(str(exc.context.get("run", run_id or connection_id))), "failed"))
+    return out

@@ -217,3 +217,24 @@ def resolved(
             " AND direction = %s AND object = %s AND record_id = ANY(%s) AND status = 'pending'",
             (connection_id, direction, obj, ids),
         )
+
+
+def due_work(conn: psycopg.Connection[Any]) -> list[tuple[UUID, UUID | None]]:
+    """(connection, queued run or None) of every run to do now: runs queued through the API,
+    and enabled connections whose interval has passed since their last run."""
+    queued: list[tuple[UUID, UUID | None]] = [
+        (UUID(str(c)), UUID(str(r)))
+        for r, c in conn.execute(
+            "SELECT id, connection_id FROM crm.sync_runs WHERE status = 'queued' ORDER BY requested_at"
+        ).fetchall()
+    ]
+    busy = {c for c, _ in queued}
+    scheduled: list[tuple[UUID, UUID | None]] = [
+        (UUID(str(c)), None)
+        for (c,) in conn.execute(
+            "SELECT id FROM crm.sync_connections WHERE enabled AND (last_run_at IS NULL"
+            " OR last_run_at + make_interval(mins => interval_minutes) <= now()) ORDER BY last_run_at NULLS FIRST"
+        ).fetchall()
+        if UUID(str(c)) not in busy
+    ]
+    return queued + scheduled

@@ -7,14 +7,13 @@ import base64
 import os
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import psycopg
 import pytest
-from standins.hubspot import TOKEN, Running, Store
+from standins.account import seed
+from standins.hubspot import Running, Store
 
 from crm.settings import get_settings
-from integrations.external_sync import store
 from integrations.imports.run import resolve_tenant
 
 
@@ -22,60 +21,6 @@ from integrations.imports.run import resolve_tenant
 def sync_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CRM_SYNC_CREDENTIALS_KEY", base64.b64encode(os.urandom(32)).decode())
     get_settings.cache_clear()
-
-
-def seed(s: Store) -> None:
-    """An account: two companies, three contacts, two deals (one moved through stages)."""
-    acme = s.put(
-        "companies",
-        {
-            "name": "Acme",
-            "industry": "Software",
-            "numberofemployees": "120",
-            "lifecyclestage": "customer",
-            "country": "US",
-        },
-    )["id"]
-    bore = s.put("companies", {"name": "Borealis", "lifecyclestage": "lead"})["id"]
-    for i, (email, company) in enumerate(
-        [("ann@acme.com", acme), ("bob@acme.com", acme), ("cy@borealis.io", bore)]
-    ):
-        cid = s.put(
-            "contacts",
-            {
-                "email": email,
-                "firstname": f"P{i}",
-                "lastname": "Q",
-                "lifecyclestage": "lead",
-                "hs_lead_status": "NEW",
-            },
-        )["id"]
-        s.associate("contacts", cid, "companies", company)
-    d1 = s.put(
-        "deals",
-        {
-            "dealname": "Acme renewal",
-            "amount": "12000",
-            "pipeline": "default",
-            "dealstage": "appointmentscheduled",
-            "closedate": "2025-06-30T00:00:00.000Z",
-        },
-    )["id"]
-    s.put("deals", {"dealstage": "qualifiedtobuy"}, d1)
-    s.put("deals", {"dealstage": "contractsent"}, d1)
-    s.associate("deals", d1, "companies", acme)
-    s.associate("deals", d1, "contacts", "1003")
-    d2 = s.put(
-        "deals",
-        {
-            "dealname": "Borealis pilot",
-            "amount": "3000",
-            "pipeline": "default",
-            "dealstage": "closedwon",
-            "closedate": "2025-02-01T00:00:00.000Z",
-        },
-    )["id"]
-    s.associate("deals", d2, "companies", bore)
 
 
 @pytest.fixture
@@ -90,16 +35,3 @@ def hubspot() -> Iterator[Running]:
 def tenant(pg_url: str) -> uuid.UUID:
     with psycopg.connect(pg_url, autocommit=True) as conn:
         return resolve_tenant(conn, f"sync-{uuid.uuid4().hex[:8]}", "Sync tenant")
-
-
-def connect_hubspot(pg_url: str, tenant: uuid.UUID, url: str, **settings: Any) -> uuid.UUID:
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        return store.create_connection(
-            conn,
-            tenant,
-            "hubspot",
-            "main",
-            {"access_token": TOKEN},
-            base_url=url,
-            settings={"page_size": 2, "backoff_s": 0.01, "backoff_max_s": 0.05} | settings,
-        )

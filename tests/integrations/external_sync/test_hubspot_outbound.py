@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
-from conftest import connect_hubspot
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+from standins.account import connect_hubspot
 from standins.hubspot import Running
 
 from crm.changes import change_rows
@@ -130,7 +130,7 @@ def test_the_later_edit_wins_a_conflict(pg_url: str, tenant: uuid.UUID, hubspot:
     ann_hs = one(pg_url, "SELECT external_id FROM crm.external_ids WHERE entity_id = %s", ann)
     bob_hs = one(pg_url, "SELECT external_id FROM crm.external_ids WHERE entity_id = %s", bob)
     # Ann: edited in HubSpot, then in the CRM -> the CRM wins. Bob: the other way round.
-    hubspot.store.clock = datetime.now(UTC)
+    hubspot.store.clock = datetime.now(UTC) - timedelta(seconds=1)
     hubspot.store.put("contacts", {"firstname": "Ann-HubSpot"}, ann_hs)
     human(pg_url, tenant, "leads", "lead", ann, first_name="Ann-CRM")
     human(pg_url, tenant, "leads", "lead", bob, first_name="Bob-CRM")
