@@ -2,7 +2,8 @@
 
 Live rows (`crm.*`) give who the requester is, the owner, open deals and recent activities, so
 an enrichment is right the moment a deal moves; the warehouse marts give what only they compute
-(health and its trend, churn risk, segments, won revenue). A mart not built yet leaves its
+(health and its trend, segments, won revenue), and the churn scoring's latest prediction
+(ml.churn_predictions, which fct_customer_risk copies at its next build) the churn risk. A mart not built yet leaves its
 fields empty instead of failing the enrichment."""
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ MARTS = (
     "analytics.dim_customers",
     "analytics.fct_segment_memberships",
     "analytics.dim_leads",
+    "ml.churn_predictions",
 )
 
 OPEN_DEALS = """
@@ -89,6 +91,14 @@ async def _customer_marts(conn: Conn, tenant: UUID, customer_id: UUID) -> dict[s
             key,
         )
         out |= risk or {}
+    if "ml.churn_predictions" in built:  # the churn scoring's latest, ahead of the next build
+        churn = await fetchone(
+            conn,
+            "SELECT churn_probability, churn_risk_level FROM ml.churn_predictions"
+            " WHERE tenant_id = %s AND customer_id = %s",
+            key,
+        )
+        out |= churn or {}
     if "analytics.dim_customers" in built:
         dim = await fetchone(
             conn,
