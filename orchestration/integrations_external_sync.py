@@ -9,7 +9,6 @@ the API (POST /integrations/connections/{id}/runs) and connections whose interva
 from typing import Any
 
 from dagster import (
-    DagsterRunStatus,
     DefaultSensorStatus,
     OpExecutionContext,
     RunRequest,
@@ -23,13 +22,7 @@ from dagster import (
 )
 
 from .resources import PostgresResource
-
-_UNFINISHED = [
-    DagsterRunStatus.QUEUED,
-    DagsterRunStatus.NOT_STARTED,
-    DagsterRunStatus.STARTING,
-    DagsterRunStatus.STARTED,
-]
+from .sensors import _UNFINISHED
 
 
 @op(name="external_sync_due_runs", description="Every queued or scheduled external CRM sync that is due.")
@@ -62,7 +55,9 @@ def external_sync_sensor(context: SensorEvaluationContext, postgres: PostgresRes
     from crm.db import connect
     from integrations.external_sync.store import due_work
 
-    if context.instance.get_runs(RunsFilter(job_name="external_sync_due", statuses=_UNFINISHED), limit=1):
+    if context.instance.get_runs(
+        RunsFilter(job_name="external_sync_due", statuses=list(_UNFINISHED)), limit=1
+    ):
         return SkipReason("a sync pass is running")
     with connect(postgres.url) as conn:
         work = due_work(conn)
