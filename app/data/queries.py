@@ -529,6 +529,21 @@ order by created_at desc limit 100
     {"customer_id": None},
 )
 
+q(
+    "customer_conversation_signals",
+    "Customer",
+    ("analytics.fct_conversation_signals", "analytics.fct_deals"),
+    f"""
+select s.occurred_at, d.deal_name as deal, s.signal_type, s.signal_value, s.confidence, s.evidence
+from analytics.fct_conversation_signals s
+left join analytics.fct_deals d on d.deal_id = s.deal_id
+where s.tenant_id = {TENANT} and s.customer_id = cast(:customer_id as uuid)
+  and s.signal_type not in ('sentiment', 'intent')
+order by s.occurred_at desc, s.signal_type limit 100
+""",
+    {"customer_id": None},
+)
+
 # --- Segments ---------------------------------------------------------------------------------
 
 q(

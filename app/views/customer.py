@@ -85,7 +85,8 @@ if customer_id:
         st.caption(
             f"{user().tenant_name} · from analytics.dim_customers, analytics.fct_segment_memberships, "
             "analytics.ml_features__customers_current, analytics.fct_deals, analytics.fct_customer_health, "
-            "analytics.dash_customer_health_history · risk here is health risk (from the health score)"
+            "analytics.dash_customer_health_history, analytics.fct_conversation_signals · risk here is health"
+            " risk (from the health score)"
         )
         st.subheader(f"{c.get('customer_label') or customer_id}")
         st.markdown(" · ".join(str(c[k]) for k in ("lifecycle_stage", "industry", "country") if c.get(k)))
@@ -153,3 +154,9 @@ if customer_id:
         deals = load("customer_deals", customer_id=customer_id, empty="No deals with this customer.")
         if deals is not None:
             st.dataframe(deals.drop(columns=["deal_id"]), hide_index=True, key="customer_deals_table")
+        st.markdown("**Conversation signals**")
+        signals = load(
+            "customer_conversation_signals", customer_id=customer_id, empty="No conversation signals yet."
+        )
+        if signals is not None:
+            st.dataframe(signals, hide_index=True, key="customer_conversation_signals_table")
