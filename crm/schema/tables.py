@@ -12,7 +12,7 @@ from __future__ import annotations
 from crm.schema import conversations as _conversations  # noqa: F401  (registers its tables)
 from crm.schema import external_sync as _external_sync  # noqa: F401
 from crm.schema import tickets as _tickets  # noqa: F401
-from crm.schema import webhooks as _webhooks  # noqa: F401
+from crm.schema import webhooks as _webhooks
 from crm.schema.base import (
     CRM,
     DBT_SCHEMAS,
@@ -45,7 +45,9 @@ from crm.schema.ml import (
     revenue_forecasts,
 )
 from crm.schema.operational import (
-    MUTABLE_TABLES,
+    MUTABLE_TABLES as OPERATIONAL_MUTABLE_TABLES,
+)
+from crm.schema.operational import (
     api_keys,
     audit_log,
     custom_properties,
@@ -70,6 +72,9 @@ from crm.schema.operational import (
 )
 
 SCHEMAS: tuple[str, ...] = (CRM, RAW, ML, *DBT_SCHEMAS)
+
+MUTABLE_TABLES = (*OPERATIONAL_MUTABLE_TABLES, *_webhooks.MUTABLE_TABLES)
+"""Every table whose `updated_at` the `set_updated_at` trigger keeps."""
 """Every schema the migrations create."""
 
 __all__ = [

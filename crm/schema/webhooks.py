@@ -197,4 +197,7 @@ TABLES = (
     campaign_deliveries,
 )
 
-__all__ = ["metadata", *(t.name for t in TABLES)]
+MUTABLE_TABLES = (webhook_subscriptions, webhook_cursors, webhook_inbound_secrets, campaign_deliveries)
+"""Tables with `updated_at` kept by the `set_updated_at` trigger (migration 1601)."""
+
+__all__ = ["MUTABLE_TABLES", "metadata", *(t.name for t in TABLES)]
