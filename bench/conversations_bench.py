@@ -1,7 +1,7 @@
 """`make bench-conversations`: precision and recall of the conversation analyser per signal on
 the hand-labelled messages (bench/data/conversations_labelled.jsonl), on its held-out part (never
 used to tune the lexicon), its development part and the whole set ->
-bench/results/conversations.json."""
+bench/results/signals.json."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 from integrations.conversations.analyzer import ANALYZER_VERSION
 from integrations.conversations.evaluation import BENCH_COMPETITORS, LABELLED_SET, errors, evaluate, load
 
-RESULTS = Path(__file__).resolve().parent / "results" / "conversations.json"
+RESULTS = Path(__file__).resolve().parent / "results" / "signals.json"
 
 
 def _fmt(v: float | None) -> str:
