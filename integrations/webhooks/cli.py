@@ -12,7 +12,7 @@ app = typer.Typer(help="Webhooks", no_args_is_help=True)
 @app.command()
 def deliver(
     once: bool = typer.Option(False, help="run one pass and print its counts"),
-    interval: float = typer.Option(1.0, help="seconds between idle passes"),
+    interval: float = typer.Option(0.25, help="seconds between idle passes"),
 ) -> None:
     """Deliver webhooks and campaign e-mails: plan new events, send, retry, dead-letter (foreground)."""
     from integrations.webhooks.worker import run_forever, run_once

@@ -15,8 +15,12 @@ class WebhookSettings(BaseSettings):
     """First retry delay; each next one doubles (jittered to 50-100%): 8 attempts span ~1 h."""
     retry_cap_s: float = Field(3600.0, alias="WEBHOOK_RETRY_CAP_S", ge=0)
     timeout_s: float = Field(10.0, alias="WEBHOOK_TIMEOUT_S", gt=0)
-    batch: int = Field(100, alias="WEBHOOK_BATCH", ge=1, le=5000)
-    concurrency: int = Field(16, alias="WEBHOOK_CONCURRENCY", ge=1, le=256)
+    batch: int = Field(500, alias="WEBHOOK_BATCH", ge=1, le=5000)
+    """Deliveries claimed per round; their outcomes are written in one transaction."""
+    concurrency: int = Field(64, alias="WEBHOOK_CONCURRENCY", ge=1, le=512)
+    """Requests in flight at once (one connection pool shared by every receiver)."""
+    plan_batch: int = Field(5000, alias="WEBHOOK_PLAN_BATCH", ge=1, le=100_000)
+    """Outbox rows read per subscription and pass when planning deliveries."""
     lease_s: float = Field(120.0, alias="WEBHOOK_LEASE_S", gt=0)
     """A claimed delivery is retried after this long if its worker died mid-send."""
     smtp_host: str = Field("127.0.0.1", alias="SMTP_HOST")

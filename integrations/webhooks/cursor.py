@@ -43,9 +43,11 @@ def read_new(
     params: tuple[Any, ...],
     handle: Handler,
     limit: int = 2000,
+    columns: str = "id, event_id, event_type, payload, created_at",
 ) -> int:
     """Hand the consumer's unsettled outbox rows (`where` narrows them) to `handle` in one
-    transaction with the cursor's update; returns what `handle` returned."""
+    transaction with the cursor's update; returns what `handle` returned. `columns` (always
+    with `id`) leaves out what the handler does not need, such as the payload."""
     with psycopg.connect(url, row_factory=dict_row) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         with conn.transaction():
@@ -58,7 +60,7 @@ def read_new(
             if cur is None or snap is None:
                 return 0
             rows = conn.execute(
-                "SELECT id, event_id, event_type, payload, created_at FROM crm.outbox"
+                f"SELECT {columns} FROM crm.outbox"
                 f" WHERE id > %s AND tenant_id = %s AND ({where}) ORDER BY id LIMIT %s",
                 (cur["settled_id"], tenant_id, *params, limit),
             ).fetchall()

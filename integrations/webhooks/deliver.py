@@ -1,18 +1,21 @@
-"""The deliverer: claims due deliveries, sends each signed, logs every attempt, retries with
-backoff and dead-letters after the last attempt.
+"""The deliverer: claims due deliveries, sends them signed with several requests in flight,
+logs every attempt, retries with backoff and dead-letters after the last attempt.
 
 Claiming moves a delivery's `next_attempt_at` a lease ahead (`FOR UPDATE SKIP LOCKED`), so
 several deliverers share the queue and a crashed one's claims come due again. The webhook-id
 is the delivery's id: the same on every retry and replay, so a receiver can drop repeats.
+A batch's outcomes are written in one transaction (a few set-based statements), so the
+database costs the same whether a batch holds one delivery or a thousand.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import httpx
 import psycopg
@@ -31,26 +34,30 @@ WHERE s.id = d.subscription_id AND d.id IN (
     JOIN crm.webhook_subscriptions s2 ON s2.id = d2.subscription_id AND s2.is_active
     WHERE d2.status = 'pending' AND d2.next_attempt_at <= now()
     ORDER BY d2.next_attempt_at LIMIT %(batch)s FOR UPDATE OF d2 SKIP LOCKED)
-RETURNING d.id, d.tenant_id, d.payload, d.attempts, s.url, s.secret_enc,
+RETURNING d.id, d.tenant_id, d.subscription_id, d.payload, d.attempts, s.url, s.secret_enc,
     s.previous_secret_enc, s.previous_secret_expires_at
 """
 
-RECORD_ATTEMPT = (
-    "INSERT INTO crm.webhook_delivery_attempts (tenant_id, delivery_id, attempt, status_code, latency_ms, error)"
-    " VALUES (%s, %s, %s, %s, %s, %s)"
-)
-DELIVERED = (
-    "UPDATE crm.webhook_deliveries SET status = 'delivered', attempts = %s, last_status_code = %s,"
-    " last_error = NULL, delivered_at = now() WHERE id = %s"
-)
-RETRY = (
-    "UPDATE crm.webhook_deliveries SET attempts = %s, last_status_code = %s, last_error = %s,"
-    " next_attempt_at = now() + make_interval(secs => %s) WHERE id = %s"
-)
-DEAD = (
-    "UPDATE crm.webhook_deliveries SET status = 'dead', attempts = %s, last_status_code = %s,"
-    " last_error = %s, dead_at = now() WHERE id = %s"
-)
+RECORD_ATTEMPTS = """
+INSERT INTO crm.webhook_delivery_attempts (tenant_id, delivery_id, attempt, status_code, latency_ms, error)
+SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::int[], %s::int[], %s::int[], %s::text[])
+"""
+DELIVERED = """
+UPDATE crm.webhook_deliveries d SET status = 'delivered', attempts = v.attempt,
+    last_status_code = v.code, last_error = NULL, delivered_at = now()
+FROM unnest(%s::uuid[], %s::int[], %s::int[]) AS v(id, attempt, code) WHERE d.id = v.id
+"""
+RETRY = """
+UPDATE crm.webhook_deliveries d SET attempts = v.attempt, last_status_code = v.code,
+    last_error = v.error, next_attempt_at = now() + make_interval(secs => v.delay)
+FROM unnest(%s::uuid[], %s::int[], %s::int[], %s::text[], %s::float8[]) AS v(id, attempt, code, error, delay)
+WHERE d.id = v.id
+"""
+DEAD = """
+UPDATE crm.webhook_deliveries d SET status = 'dead', attempts = v.attempt, last_status_code = v.code,
+    last_error = v.error, dead_at = now()
+FROM unnest(%s::uuid[], %s::int[], %s::int[], %s::text[]) AS v(id, attempt, code, error) WHERE d.id = v.id
+"""
 
 
 @dataclass
@@ -65,7 +72,7 @@ class Outcome:
         return self.error is None and self.status_code is not None and 200 <= self.status_code < 300
 
 
-def send(client: httpx.Client, row: dict[str, Any]) -> Outcome:
+async def send(client: httpx.AsyncClient, row: dict[str, Any], secrets: list[str]) -> Outcome:
     """One signed POST of a claimed delivery (no redirects followed: a 3xx is a failure)."""
     started = time.perf_counter()
     code: int | None = None
@@ -73,8 +80,8 @@ def send(client: httpx.Client, row: dict[str, Any]) -> Outcome:
     try:
         check_url(row["url"])
         body = body_of(row["payload"])
-        headers = signed_headers(signing_secrets(row, datetime.now(UTC)), f"msg_{row['id'].hex}", body)
-        response = client.post(row["url"], content=body, headers=headers)
+        headers = signed_headers(secrets, f"msg_{row['id'].hex}", body)
+        response = await client.post(row["url"], content=body, headers=headers)
         code = response.status_code
         if not 200 <= code < 300:
             error = f"HTTP {code}"
@@ -85,41 +92,70 @@ def send(client: httpx.Client, row: dict[str, Any]) -> Outcome:
     return Outcome(row, code, int((time.perf_counter() - started) * 1000), error)
 
 
-def record(conn: psycopg.Connection[Any], o: Outcome, s: WebhookSettings) -> str:
-    attempt = o.row["attempts"] + 1
-    delivery = o.row["id"]
-    conn.execute(
-        RECORD_ATTEMPT, (o.row["tenant_id"], delivery, attempt, o.status_code, o.latency_ms, o.error)
-    )
-    if o.ok:
-        conn.execute(DELIVERED, (attempt, o.status_code, delivery))
-        return "delivered"
-    if attempt >= s.max_attempts:
-        conn.execute(DEAD, (attempt, o.status_code, o.error, delivery))
-        return "dead"
-    conn.execute(
-        RETRY, (attempt, o.status_code, o.error, backoff_s(attempt, s.retry_base_s, s.retry_cap_s), delivery)
-    )
-    return "retry"
+def record(conn: psycopg.Connection[Any], outcomes: list[Outcome], s: WebhookSettings) -> dict[str, int]:
+    """Write a batch's attempts and their deliveries' new states in one transaction."""
+    by: dict[str, list[Outcome]] = {"delivered": [], "retry": [], "dead": []}
+    for o in outcomes:
+        attempt = o.row["attempts"] + 1
+        by["delivered" if o.ok else "dead" if attempt >= s.max_attempts else "retry"].append(o)
+
+    def cols(os: list[Outcome]) -> tuple[list[UUID], list[int], list[int | None], list[str | None]]:
+        return (
+            [o.row["id"] for o in os],
+            [o.row["attempts"] + 1 for o in os],
+            [o.status_code for o in os],
+            [o.error for o in os],
+        )
+
+    with conn.transaction():
+        ids, attempts, codes, errors = cols(outcomes)
+        tenants = [o.row["tenant_id"] for o in outcomes]
+        conn.execute(
+            RECORD_ATTEMPTS, (tenants, ids, attempts, codes, [o.latency_ms for o in outcomes], errors)
+        )
+        if by["delivered"]:
+            conn.execute(DELIVERED, cols(by["delivered"])[:3])
+        if by["dead"]:
+            conn.execute(DEAD, cols(by["dead"]))
+        if by["retry"]:
+            delays = [backoff_s(a, s.retry_base_s, s.retry_cap_s) for a in cols(by["retry"])[1]]
+            conn.execute(RETRY, (*cols(by["retry"]), delays))
+    return {k: len(v) for k, v in by.items()}
 
 
-def deliver_due(
-    url: str, s: WebhookSettings, client: httpx.Client, pool: ThreadPoolExecutor
-) -> dict[str, int]:
-    """One round: claim up to a batch of due deliveries, send them concurrently, record each."""
+def _secrets(rows: list[dict[str, Any]]) -> dict[UUID, list[str]]:
+    """Each subscription's signing secrets, decrypted once per batch."""
+    now = datetime.now(UTC)
+    out: dict[UUID, list[str]] = {}
+    for r in rows:
+        if r["subscription_id"] not in out:
+            out[r["subscription_id"]] = signing_secrets(r, now)
+    return out
+
+
+async def deliver_due(url: str, s: WebhookSettings, client: httpx.AsyncClient) -> dict[str, int]:
+    """One round: claim up to a batch of due deliveries, send them with up to `concurrency`
+    requests in flight, record the batch."""
+    counts: dict[str, int] = {"delivered": 0, "retry": 0, "dead": 0}
     with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
         rows = conn.execute(CLAIM, {"lease": s.lease_s, "batch": s.batch}).fetchall()
-        counts: dict[str, int] = {"delivered": 0, "retry": 0, "dead": 0}
-        for outcome in pool.map(lambda r: send(client, r), rows):
-            with conn.transaction():
-                counts[record(conn, outcome, s)] += 1
-    return counts
+        if not rows:
+            return counts
+        secrets = _secrets(rows)
+        gate = asyncio.Semaphore(s.concurrency)
+
+        async def one(row: dict[str, Any]) -> Outcome:
+            async with gate:
+                return await send(client, row, secrets[row["subscription_id"]])
+
+        outcomes = await asyncio.gather(*(one(r) for r in rows))
+        return record(conn, list(outcomes), s)
 
 
-def http_client(s: WebhookSettings) -> httpx.Client:
-    return httpx.Client(
+def http_client(s: WebhookSettings) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
         timeout=s.timeout_s,
         follow_redirects=False,
         headers={"user-agent": "crm-webhooks/1"},
-        limits=httpx.Limits(max_connections=s.concurrency),
+        limits=httpx.Limits(max_connections=s.concurrency, max_keepalive_connections=s.concurrency),
     )

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import time
-from concurrent.futures import ThreadPoolExecutor
+
+import httpx
 
 from crm.db import libpq_url
 from integrations.webhooks import campaigns, outbound
@@ -15,30 +16,52 @@ from integrations.webhooks.deliver import deliver_due, http_client
 log = logging.getLogger(__name__)
 
 
-def run_once(url: str | None = None, s: WebhookSettings | None = None) -> dict[str, int]:
+async def _pass(db: str, s: WebhookSettings, client: httpx.AsyncClient) -> dict[str, int]:
     """Plan new events, send what is due (webhooks and e-mails); the counts of this pass."""
-    s = s or get_webhook_settings()
-    db = libpq_url(url)
-    counts = {"planned": outbound.plan(db), "campaign_planned": campaigns.plan(db, s)}
-    with http_client(s) as client, ThreadPoolExecutor(s.concurrency) as pool:
-        counts |= deliver_due(db, s, client, pool)
+    counts = {"planned": outbound.plan(db, s.plan_batch), "campaign_planned": campaigns.plan(db, s)}
+    counts |= await deliver_due(db, s, client)
     counts |= {f"email_{k}": v for k, v in campaigns.send_due(db, s).items()}
     return counts
 
 
+def run_once(url: str | None = None, s: WebhookSettings | None = None) -> dict[str, int]:
+    """One pass with a client of its own (the Dagster job, `--once`, tests)."""
+    s = s or get_webhook_settings()
+
+    async def go() -> dict[str, int]:
+        async with http_client(s) as client:
+            return await _pass(libpq_url(url), s, client)
+
+    return asyncio.run(go())
+
+
+def busy(counts: dict[str, int]) -> bool:
+    """Whether a pass sent or recorded anything (planning alone does not count)."""
+    return any(v for k, v in counts.items() if "planned" not in k)
+
+
+async def run_async(
+    interval_s: float = 1.0, url: str | None = None, s: WebhookSettings | None = None
+) -> None:
+    """Loop until cancelled, keeping one connection pool to the receivers across passes;
+    idle passes sleep `interval_s`."""
+    s = s or get_webhook_settings()
+    db = libpq_url(url)
+    async with http_client(s) as client:
+        while True:
+            try:
+                counts = await _pass(db, s, client)
+            except Exception:  # a database restart must not end the worker
+                log.exception("webhook pass failed")
+                counts = {}
+            if busy(counts):
+                log.debug("webhooks %s", counts)
+            else:
+                await asyncio.sleep(interval_s)
+
+
 def run_forever(interval_s: float = 1.0, url: str | None = None) -> None:
-    """Loop until interrupted; idle passes sleep `interval_s`."""
-    s = get_webhook_settings()
-    while True:
-        try:
-            counts = run_once(url, s)
-        except Exception:  # a database restart must not end the worker
-            log.exception("webhook pass failed")
-            counts = {}
-        if any(v for k, v in counts.items() if "planned" not in k):
-            log.info("webhooks %s", counts)
-        else:
-            time.sleep(interval_s)
+    asyncio.run(run_async(interval_s, url))
 
 
 def backlog(url: str | None = None) -> dict[str, int]:
