@@ -49,8 +49,16 @@ from integrations.imports.formats import format_module
 from integrations.imports.run import resolve_tenant, run_import
 
 SOURCE = "crm-sync"
-ENTITY = {"customers": "customer", "leads": "lead", "deals": "deal"}
+ENTITY = {
+    "customers": "customer",
+    "leads": "lead",
+    "deals": "deal",
+    "lead_activities": "lead_activity",
+    "deal_activities": "deal_activity",
+}
 """crm table -> the change entity its events name."""
+CORE_TABLES = ("customers", "leads", "deals")
+"""What a provider that names no `tables` pushes."""
 
 ProviderFactory = Callable[[store.Connection], Provider]
 
@@ -370,10 +378,11 @@ def _outbound(
     vendor_won: set[UUID],
 ) -> int:
     """Push what people changed since the cursor (and the due retries); the new cursor."""
+    pushed = [t for t in ENTITY if t in getattr(prov, "tables", CORE_TABLES)]
     changes = conn.execute(
         "SELECT id, action, entity, entity_id FROM crm.audit_log WHERE tenant_id = %s AND id > %s"
         " AND actor_type <> 'system' AND entity = ANY(%s) AND entity_id IS NOT NULL ORDER BY id",
-        (c.tenant_id, c.outbound_cursor, list(ENTITY)),
+        (c.tenant_id, c.outbound_cursor, pushed),
     ).fetchall()
     cursor = max([c.outbound_cursor, *(r[0] for r in changes)])
     latest: dict[tuple[str, UUID], tuple[int, str]] = {}
@@ -443,11 +452,14 @@ def _push_one(
             result.count("outbound", table, "deleted")
         return
     refs: dict[str, str | None] = {}
-    for ref, target in (("customer_id", "customers"), ("lead_id", "leads")):
+    for ref, target in (("customer_id", "customers"), ("lead_id", "leads"), ("deal_id", "deals")):
         if row.get(ref):
             found = _link(conn, c, prov.system, target, row[ref])
             refs[ref] = found[1] if found else None
     out = prov.outbound(table, row, refs)
+    if out is None:  # nothing the vendor keeps
+        result.count("outbound", table, "unchanged")
+        return
     pushed = prov.push(out, link[1] if link else None)
     with conn.transaction():
         if link is None:
