@@ -29,7 +29,7 @@ from __future__ import annotations
 import csv
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -69,6 +69,10 @@ def make_provider(connection: store.Connection) -> Provider:
         from integrations.external_sync.hubspot import HubSpotProvider
 
         return HubSpotProvider(credentials, connection.base_url, connection.settings)
+    if connection.provider == "salesforce":
+        from integrations.external_sync.salesforce import SalesforceProvider
+
+        return SalesforceProvider(credentials, connection.base_url, connection.settings)
     raise CRMError(
         CRMErrorCode.VALIDATION_ERROR,
         f"no sync for provider {connection.provider!r} yet",
@@ -460,6 +464,8 @@ def _push_one(
     if out is None:  # nothing the vendor keeps
         result.count("outbound", table, "unchanged")
         return
+    if link is not None and link[0] != out.object:  # linked as another object (a Lead, not a Contact)
+        out = replace(out, object=link[0])
     pushed = prov.push(out, link[1] if link else None)
     with conn.transaction():
         if link is None:
