@@ -1,0 +1,18 @@
+with source as (
+    select * from {{ source('crm', 'ticket_leads') }}
+),
+
+renamed as (
+    select
+        tenant_id,
+        ticket_id,
+        lead_id,
+        customer_id,
+        link as link_kind,
+        requester_email,
+        created_by as created_by_user_id,
+        created_at as linked_at
+    from source
+)
+
+select * from renamed
