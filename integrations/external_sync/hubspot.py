@@ -3,7 +3,13 @@ paged by `after`), v4 batch association reads, object create / update / archive.
 
 Properties are read under their internal names, which `integrations.imports.formats.hubspot`
 maps as it maps an export's columns; a deal's `hs_date_entered_<stage>` values are its stage
-history. Deals live in HubSpot's default pipeline.
+history. Deals live in HubSpot's default pipeline. Engagements (calls, e-mails, meetings,
+notes, tasks) are read with their deal and contact associations, tickets with their company
+and contact ones; people's lead and deal activities are pushed as calls, meetings, tasks or
+notes. Tickets belong to the ticketing system: read in only.
+
+Searches and association reads take the SDK's raw answer (`_preload_content=False`, parsed
+with orjson): the SDK's model deserialisation costs more than the rest of a page's handling.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
+import orjson
 from hubspot import HubSpot
 from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest
 from hubspot.crm.objects import (
@@ -26,7 +33,7 @@ from hubspot.crm.objects import (
     SimplePublicObjectInputForCreate,
 )
 
-from crm.enums import CustomerStage, LeadStatus
+from crm.enums import CustomerStage, DealActivityType, LeadActivityType, LeadStatus
 from integrations.external_sync.provider import Outbound, Pushed, VendorRecord, http_retry
 from integrations.imports.formats import hubspot as fmt
 
@@ -74,11 +81,67 @@ PROPERTIES: dict[str, list[str]] = {
         "createdate",
         *STAGE_ENTERED,
     ],
+    "tickets": [
+        "subject",
+        "content",
+        "hs_pipeline",
+        "hs_pipeline_stage",
+        "hs_ticket_priority",
+        "hs_ticket_category",
+        "source_type",
+        "closed_date",
+        "createdate",
+    ],
+    "calls": [
+        "hs_timestamp",
+        "hs_call_title",
+        "hs_call_body",
+        "hs_call_disposition",
+        "hs_call_status",
+        "hs_call_direction",
+        "createdate",
+    ],
+    "emails": ["hs_timestamp", "hs_email_subject", "hs_email_text", "hs_email_direction", "createdate"],
+    "meetings": ["hs_timestamp", "hs_meeting_title", "hs_meeting_body", "hs_meeting_outcome", "createdate"],
+    "notes": ["hs_timestamp", "hs_note_body", "createdate"],
+    "tasks": [
+        "hs_timestamp",
+        "hs_task_subject",
+        "hs_task_body",
+        "hs_task_status",
+        "hs_task_type",
+        "createdate",
+    ],
 }
-DEAL_LINKS = {"companies": "Associated Company IDs", "contacts": "Associated Contact IDs"}
-"""A deal's associations, as the export columns the deal mapping reads."""
-ASSOCIATION_TYPE = {("contacts", "companies"): 1, ("deals", "companies"): 5, ("deals", "contacts"): 3}
+ENGAGEMENTS = fmt.ACTIVITY_KINDS
+OBJECTS = ("companies", "contacts", "deals", "tickets", *ENGAGEMENTS)
+"""Everything synced, in the order references need (engagements name deals and contacts)."""
+COMPANY_IDS, CONTACT_IDS, DEAL_IDS = "Associated Company IDs", "Associated Contact IDs", "Associated Deal IDs"
+LINKS: dict[str, dict[str, str]] = {
+    "deals": {"companies": COMPANY_IDS, "contacts": CONTACT_IDS},
+    "tickets": {"companies": COMPANY_IDS, "contacts": CONTACT_IDS},
+} | {e: {"deals": DEAL_IDS, "contacts": CONTACT_IDS} for e in ENGAGEMENTS}
+"""Each object's associations read, as the export columns its mapping reads."""
+ASSOCIATION_TYPE = {
+    ("contacts", "companies"): 1,
+    ("deals", "companies"): 5,
+    ("deals", "contacts"): 3,
+    ("calls", "contacts"): 194,
+    ("calls", "deals"): 206,
+    ("emails", "contacts"): 198,
+    ("emails", "deals"): 210,
+    ("meetings", "contacts"): 200,
+    ("meetings", "deals"): 212,
+    ("notes", "contacts"): 202,
+    ("notes", "deals"): 214,
+    ("tasks", "contacts"): 204,
+    ("tasks", "deals"): 216,
+}
 """HubSpot-defined (primary) association type ids."""
+SYSTEM_ACTIVITIES = {t for t in DealActivityType if t.value not in LeadActivityType.__members__}
+"""Deal activities HubSpot records itself from the deal's own pushes: not pushed again."""
+ANSWERED = "f240bbac-87c9-4f6e-bf70-924b57d47db7"
+"""`hs_call_disposition` of HubSpot's default `Connected` outcome."""
 
 _STAGE_ID = {label: sid for sid, (label, _) in fmt.DEFAULT_STAGES.items()}
 _LIFECYCLE = {CustomerStage.ACTIVE: "customer", CustomerStage.PROSPECT: "lead"}
@@ -120,8 +183,15 @@ def _text(v: Any) -> str | None:
 
 class HubSpotProvider:
     system = fmt.SYSTEM
-    objects: tuple[str, ...] = ("companies", "contacts", "deals")
-    tables: ClassVar[dict[str, str]] = {"customers": "companies", "leads": "contacts", "deals": "deals"}
+    objects: tuple[str, ...] = OBJECTS
+    tables: ClassVar[dict[str, str]] = {
+        "customers": "companies",
+        "leads": "contacts",
+        "deals": "deals",
+        "lead_activities": "notes",
+        "deal_activities": "notes",
+    }
+    """CRM table -> the HubSpot object its rows are pushed as (an activity's by its type)."""
 
     def __init__(self, credentials: dict[str, Any], base_url: str | None, settings: dict[str, Any]) -> None:
         retry = http_retry(
@@ -134,31 +204,65 @@ class HubSpotProvider:
             options["host"] = base_url.rstrip("/")
         self.client = HubSpot(**options)
         self.page = int(settings.get("page_size", PAGE))
+        if "objects" in settings:
+            self.objects = tuple(o for o in OBJECTS if o in settings["objects"])
 
     # inbound ------------------------------------------------------------------------------
     def export_name(self, obj: str) -> str:
         return f"{obj}.csv"
 
-    def _records(self, obj: str, results: list[Any]) -> list[VendorRecord]:
+    def _records(self, obj: str, results: list[dict[str, Any]]) -> list[VendorRecord]:
+        """Records of a search's raw results, with their associations as export columns; an
+        engagement on neither a deal nor a contact has no place in the CRM and is left out."""
         out = []
         for r in results:
-            props = dict(r.properties or {})
-            updated = _time(props.pop(MODIFIED, None)) or _time(r.updated_at)
+            props = r.get("properties") or {}
+            updated = _time(props.get(MODIFIED)) or _time(r.get("updatedAt"))
             assert updated is not None
-            row: dict[str, str | None] = {"hs_object_id": str(r.id)}
+            row: dict[str, str | None] = {"hs_object_id": str(r["id"])}
             row |= {k: props.get(k) or None for k in PROPERTIES[obj]}
-            out.append(VendorRecord(obj, str(r.id), row, updated, _time(getattr(r, "archived_at", None))))
-        if obj == "deals" and out:
-            self._deal_links(out)
+            out.append(VendorRecord(obj, str(r["id"]), row, updated, _time(r.get("archivedAt"))))
+        if out and obj in LINKS:
+            self._links(obj, out)
+            if obj == "tickets":
+                self._ticket_companies(out)
+            if obj in ENGAGEMENTS:
+                out = [r for r in out if r.row[DEAL_IDS] or r.row[CONTACT_IDS]]
         return out
 
-    def _deal_links(self, deals: list[VendorRecord]) -> None:
-        for to, column in DEAL_LINKS.items():
-            body = BatchInputPublicFetchAssociationsBatchRequest(inputs=[{"id": d.id} for d in deals])
-            answer = self.client.crm.associations.v4.batch_api.get_page("deals", to, body)
-            found = {str(a._from.id): [str(t.to_object_id) for t in a.to or []] for a in answer.results or []}
-            for d in deals:
-                d.row[column] = ";".join(found.get(d.id, [])) or None
+    def _associated(self, frm: str, to: str, ids: list[str]) -> dict[str, list[str]]:
+        """id -> the ids of `to` records associated with it (one v4 batch read)."""
+        body = BatchInputPublicFetchAssociationsBatchRequest(inputs=[{"id": i} for i in ids])
+        raw = self.client.crm.associations.v4.batch_api.get_page(frm, to, body, _preload_content=False)
+        answer = orjson.loads(raw.data)
+        return {
+            str(a["from"]["id"]): [str(t["toObjectId"]) for t in a.get("to") or []]
+            for a in answer.get("results") or []
+        }
+
+    def _links(self, obj: str, records: list[VendorRecord]) -> None:
+        for to, column in LINKS[obj].items():
+            found = self._associated(obj, to, [r.id for r in records])
+            for r in records:
+                r.row[column] = ";".join(found.get(r.id, [])) or None
+
+    def _ticket_companies(self, tickets: list[VendorRecord]) -> None:
+        """A ticket on a contact only is its contact's company's."""
+        orphans = [t for t in tickets if not t.row[COMPANY_IDS] and t.row[CONTACT_IDS]]
+        contacts = sorted({str(t.row[CONTACT_IDS]).split(";")[0] for t in orphans})
+        if not contacts:
+            return
+        companies = self._associated("contacts", "companies", contacts)
+        for t in orphans:
+            found = companies.get(str(t.row[CONTACT_IDS]).split(";")[0])
+            t.row[COMPANY_IDS] = found[0] if found else None
+
+    def _search(self, obj: str, request: PublicObjectSearchRequest) -> dict[str, Any]:
+        raw = self.client.crm.objects.search_api.do_search(
+            obj, public_object_search_request=request, _preload_content=False
+        )
+        answer: dict[str, Any] = orjson.loads(raw.data)
+        return answer
 
     def changed(self, obj: str, since: datetime | None) -> Iterator[list[VendorRecord]]:
         """Pages of the records modified at or after `since` (all when None), oldest first."""
@@ -177,15 +281,17 @@ class HubSpotProvider:
                 limit=self.page,
                 after=after,
             )
-            answer = self.client.crm.objects.search_api.do_search(obj, public_object_search_request=request)
-            page = self._records(obj, answer.results or [])
+            answer = self._search(obj, request)
+            results = answer.get("results") or []
+            page = self._records(obj, results)
             if page:
                 yield page
-            nxt = answer.paging.next.after if answer.paging and answer.paging.next else None
+            nxt = (answer.get("paging") or {}).get("next", {}).get("after")
             if nxt is None:
                 return
             if int(nxt) + self.page > SEARCH_WINDOW:  # the window is spent: search again from here
-                start, after = page[-1].updated_at, None
+                last = results[-1]["properties"][MODIFIED]
+                start, after = _time(last), None
             else:
                 after = nxt
 
@@ -200,12 +306,15 @@ class HubSpotProvider:
                 properties=[*PROPERTIES[obj], MODIFIED],
                 limit=self.page,
             )
-            answer = self.client.crm.objects.search_api.do_search(obj, public_object_search_request=request)
-            out += self._records(obj, answer.results or [])
+            out += self._records(obj, self._search(obj, request).get("results") or [])
         return out
 
     def archived(self, obj: str) -> list[VendorRecord]:
+        """Archived companies, contacts and deals; an archived engagement or ticket leaves the
+        activity or the ticket's events as they were."""
         out: list[VendorRecord] = []
+        if obj == "tickets" or obj in ENGAGEMENTS:
+            return out
         after: str | None = None
         while True:
             answer = self.client.crm.objects.basic_api.get_page(
@@ -223,8 +332,11 @@ class HubSpotProvider:
                 return out
 
     # outbound -----------------------------------------------------------------------------
-    def outbound(self, table: str, row: dict[str, Any], refs: dict[str, str | None]) -> Outbound:
-        """A CRM row as HubSpot properties; `refs`: the vendor ids of the rows it names."""
+    def outbound(self, table: str, row: dict[str, Any], refs: dict[str, str | None]) -> Outbound | None:
+        """A CRM row as HubSpot properties; `refs`: the vendor ids of the rows it names. None:
+        nothing to push (a deal activity HubSpot records itself)."""
+        if table in ("lead_activities", "deal_activities"):
+            return activity_outbound(table, row, refs)
         obj = self.tables[table]
         if table == "customers":
             props = {
@@ -316,3 +428,58 @@ class HubSpotProvider:
 
     def archive(self, obj: str, external_id: str) -> None:
         self.client.crm.objects.basic_api.archive(obj, external_id)
+
+
+def activity_outbound(table: str, row: dict[str, Any], refs: dict[str, str | None]) -> Outbound | None:
+    """A lead or deal activity as a HubSpot engagement on the contact or deal: calls as calls,
+    meetings as meetings, one with a `due_at` as a task, any other as a note."""
+    kind = row["type"]
+    if table == "deal_activities" and kind in SYSTEM_ACTIVITIES:
+        return None
+    parent, ref = (
+        ("deals", refs.get("deal_id")) if table == "deal_activities" else ("contacts", refs.get("lead_id"))
+    )
+    if not ref:
+        raise ValueError(f"its {parent[:-1]} is not in HubSpot yet")
+    at = row["created_at"]
+    meta = row.get("metadata") or {}
+    text = row["description"]
+    label = str(kind).replace("_", " ").capitalize()
+    if kind in (LeadActivityType.CALL_MADE, LeadActivityType.CALL_ANSWERED):
+        obj, props = (
+            "calls",
+            {
+                "hs_timestamp": _iso(at),
+                "hs_call_title": label,
+                "hs_call_body": text,
+                "hs_call_status": "COMPLETED",
+                "hs_call_direction": "OUTBOUND",
+                "hs_call_disposition": ANSWERED if kind == LeadActivityType.CALL_ANSWERED else None,
+            },
+        )
+    elif kind in (LeadActivityType.MEETING_SCHEDULED, LeadActivityType.MEETING_COMPLETED):
+        done = kind == LeadActivityType.MEETING_COMPLETED
+        obj, props = (
+            "meetings",
+            {
+                "hs_timestamp": _iso(at),
+                "hs_meeting_title": text[:255],
+                "hs_meeting_body": text,
+                "hs_meeting_outcome": "COMPLETED" if done else "SCHEDULED",
+            },
+        )
+    elif meta.get("due_at"):
+        obj, props = (
+            "tasks",
+            {
+                "hs_timestamp": str(meta["due_at"]),
+                "hs_task_subject": text[:255],
+                "hs_task_body": text,
+                "hs_task_status": "NOT_STARTED",
+                "hs_task_type": "TODO",
+            },
+        )
+    else:
+        body = text if kind == LeadActivityType.NOTE_ADDED else f"{label}: {text}"
+        obj, props = "notes", {"hs_timestamp": _iso(at), "hs_note_body": body}
+    return Outbound(obj, {k: v for k, v in props.items() if v is not None}, {parent: ref})

@@ -1,11 +1,17 @@
 """A HubSpot stand-in: the CRM v3 objects and v4 associations endpoints the sync's SDK calls
 use, as HubSpot's API reference describes them (bearer token, `after` paging, search filters on
 `hs_lastmodifieddate` and `hs_object_id`, the 10,000-result search window, archived listing),
-with optional faults: 429 with Retry-After and 500 on a share of the calls, before any change.
+for companies, contacts, deals, tickets and the engagements (calls, emails, meetings, notes,
+tasks: `hs_timestamp` required on create, associated by HubSpot's type ids), with optional
+faults: 429 with Retry-After and 500 on a share of the calls, before any change.
+
+Searches read an index by modification time kept per object (rebuilt after a write), so a
+stand-in loaded with 100,000s of records answers a page in about the time HubSpot does.
 """
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import threading
 from dataclasses import dataclass, field
@@ -20,6 +26,28 @@ from starlette.routing import Route
 
 TOKEN = "pat-standin-token"
 SEARCH_WINDOW = 10_000
+SEARCH_LIMIT = 200
+"""The most results a search page holds (HubSpot's documented maximum)."""
+ENGAGEMENTS = ("calls", "emails", "meetings", "notes", "tasks")
+ASSOCIATION_TO = {
+    1: "companies",
+    279: "companies",
+    5: "companies",
+    3: "contacts",
+    16: "contacts",
+    26: "companies",
+    194: "contacts",
+    198: "contacts",
+    200: "contacts",
+    202: "contacts",
+    204: "contacts",
+    206: "deals",
+    210: "deals",
+    212: "deals",
+    214: "deals",
+    216: "deals",
+}
+"""HubSpot-defined association type id -> the object it points to."""
 
 
 def iso(t: datetime) -> str:
@@ -38,6 +66,8 @@ class Store:
     fault_every: int = 0  # every n-th call fails (0: none), alternately 429 and 500
     retry_after: str = "0"
     lock: threading.Lock = field(default_factory=threading.Lock)
+    version: int = 0
+    index: dict[str, tuple[int, list[str], list[dict[str, Any]]]] = field(default_factory=dict)
 
     def tick(self) -> datetime:
         self.clock += timedelta(milliseconds=7)
@@ -64,6 +94,7 @@ class Store:
             rec["properties"][f"hs_date_entered_{rec['properties']['dealstage']}"] = iso(now)
         rec["properties"]["hs_lastmodifieddate"] = iso(now)
         rec["updatedAt"] = iso(now)
+        self.version += 1
         return rec
 
     def associate(self, frm: str, fid: str, to: str, tid: str) -> None:
@@ -75,6 +106,19 @@ class Store:
         rec = self.objects[obj][oid]
         now = self.tick()
         rec.update(archived=True, archivedAt=iso(now), updatedAt=iso(now))
+        self.version += 1
+
+    def by_modified(self, obj: str) -> tuple[list[str], list[dict[str, Any]]]:
+        """The live records of `obj` by (modification time, id), and their times (ISO text in
+        one format, so it sorts as the times do)."""
+        with self.lock:
+            cached = self.index.get(obj)
+            if cached is None or cached[0] != self.version:
+                rows = [r for r in self.objects.get(obj, {}).values() if not r["archived"]]
+                rows.sort(key=lambda r: (r["properties"]["hs_lastmodifieddate"], int(r["id"])))
+                cached = (self.version, [r["properties"]["hs_lastmodifieddate"] for r in rows], rows)
+                self.index[obj] = cached
+            return cached[1], cached[2]
 
 
 def _view(rec: dict[str, Any], props: list[str] | None) -> dict[str, Any]:
@@ -118,28 +162,26 @@ def make_app(store: Store) -> Starlette:
             return bad
         obj = request.path_params["obj"]
         body = await request.json()
-        rows = _live(obj)
+        times, rows = store.by_modified(obj)
         for group in body.get("filterGroups") or []:
             for f in group.get("filters") or []:
                 name, op = f["propertyName"], f["operator"]
-                if name == "hs_lastmodifieddate":
-                    at = datetime.fromtimestamp(int(f["value"]) / 1000, UTC)
-                    keep = {
-                        "GTE": lambda t, at=at: t >= at,
-                        "GT": lambda t, at=at: t > at,
-                        "LTE": lambda t, at=at: t <= at,
-                    }[op]
-                    rows = [
-                        r
-                        for r in rows
-                        if keep(datetime.fromisoformat(r["properties"]["hs_lastmodifieddate"]))
-                    ]
+                if name == "hs_lastmodifieddate" and op in ("GTE", "GT", "LTE"):
+                    ms = int(f["value"])
+                    at = iso(datetime.fromtimestamp(ms // 1000, UTC) + timedelta(milliseconds=ms % 1000))
+                    if op == "LTE":
+                        cut = bisect.bisect_right(times, at)
+                        times, rows = times[:cut], rows[:cut]
+                    else:
+                        cut = (bisect.bisect_left if op == "GTE" else bisect.bisect_right)(times, at)
+                        times, rows = times[cut:], rows[cut:]
                 elif name == "hs_object_id" and op == "IN":
-                    rows = [r for r in rows if r["id"] in set(f["values"])]
+                    wanted = set(f["values"])
+                    kept = [(t, r) for t, r in zip(times, rows, strict=True) if r["id"] in wanted]
+                    times, rows = [t for t, _ in kept], [r for _, r in kept]
                 else:
                     return _error(400, f"filter {name} {op} not supported", "VALIDATION_ERROR")
-        rows.sort(key=lambda r: (r["properties"]["hs_lastmodifieddate"], int(r["id"])))
-        limit = min(int(body.get("limit") or 10), 200)
+        limit = min(int(body.get("limit") or 10), SEARCH_LIMIT)
         after = int(body.get("after") or 0)
         if after + limit > SEARCH_WINDOW:
             return _error(400, "search results are limited to 10,000", "VALIDATION_ERROR")
@@ -167,10 +209,19 @@ def make_app(store: Store) -> Starlette:
                     and any(r["properties"].get("email") == email for r in _live(obj))
                 ):
                     return _error(409, f"Contact already exists. Existing ID: {email}", "CONFLICT")
+                if obj in ENGAGEMENTS and not body["properties"].get("hs_timestamp"):
+                    return _error(
+                        400, "Property values were not valid: hs_timestamp is required", "VALIDATION_ERROR"
+                    )
+                links = [
+                    (a["types"][0]["associationTypeId"], str(a["to"]["id"]))
+                    for a in body.get("associations") or []
+                ]
+                if any(t not in ASSOCIATION_TO for t, _ in links):
+                    return _error(400, "Invalid association type", "VALIDATION_ERROR")
                 rec = store.put(obj, body["properties"])
-                for a in body.get("associations") or []:
-                    to = {1: "companies", 5: "companies", 3: "contacts"}[a["types"][0]["associationTypeId"]]
-                    store.associate(obj, rec["id"], to, str(a["to"]["id"]))
+                for t, to_id in links:
+                    store.associate(obj, rec["id"], ASSOCIATION_TO[t], to_id)
             return JSONResponse(_view(rec, None), 201)
         archived = (request.query_params.get("archived") or "").lower() == "true"
         rows = [r for r in store.objects.get(obj, {}).values() if r["archived"] == archived]
