@@ -474,11 +474,14 @@ def _push_one(
                 " VALUES (%s, %s, %s, %s, %s, %s, 'pushed')",
                 (c.tenant_id, prov.system, out.object, pushed.id, table, eid),
             )
-        conn.execute(
+        conn.cursor().executemany(
             "INSERT INTO crm.sync_pushes (tenant_id, connection_id, object, external_id, vendor_updated_at, audit_id)"
             " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (connection_id, object, external_id) DO UPDATE SET"
             " vendor_updated_at = excluded.vendor_updated_at, audit_id = excluded.audit_id",
-            (c.tenant_id, c.id, out.object, pushed.id, pushed.updated_at, audit_id),
+            [
+                (c.tenant_id, c.id, obj, vid, at, audit_id)
+                for obj, vid, at in [(out.object, pushed.id, pushed.updated_at), *pushed.made]
+            ],
         )
     result.count("outbound", table, "updated" if link else "created")
 

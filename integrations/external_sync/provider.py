@@ -37,6 +37,9 @@ class Pushed:
 
     id: str
     updated_at: datetime
+    made: list[tuple[str, str, datetime]] = field(default_factory=list)
+    """Other records the push made the vendor write (object, id, modification time), such as
+    Salesforce's OpportunityHistory row of a stage change: their echoes are skipped too."""
 
 
 @dataclass(frozen=True)
