@@ -39,6 +39,7 @@ def build_definitions() -> Definitions:
             checks.parked_events_check,
             *ml_assets.ML_CHECKS,
             *checks.reconciliation_checks(manifest),
+            *integrations.CHECKS,
         ],
         jobs=[*JOBS, *integrations.JOBS],
         schedules=[*SCHEDULES, *integrations.SCHEDULES],

@@ -7,6 +7,7 @@ from typing import Any
 from . import (
     integrations_conversations,
     integrations_external_sync,
+    integrations_observed,
     integrations_tickets,
     integrations_webhooks,
 )
@@ -15,3 +16,4 @@ _AREAS = (integrations_webhooks, integrations_tickets, integrations_conversation
 JOBS: list[Any] = [j for a in _AREAS for j in a.JOBS]
 SCHEDULES: list[Any] = [s for a in _AREAS for s in a.SCHEDULES]
 SENSORS: list[Any] = [s for a in _AREAS for s in a.SENSORS]
+CHECKS: list[Any] = [*integrations_tickets.CHECKS, *integrations_observed.CHECKS]
