@@ -323,7 +323,19 @@ class SalesforceProvider:
             api.update(external_id, body)
         at = _time(api.get(external_id)[MODIFIED])
         assert at is not None
-        return Pushed(external_id, at)
+        return Pushed(
+            external_id, at, self._history_of(external_id, at) if out.object == "Opportunity" else []
+        )
+
+    def _history_of(self, opportunity: str, at: datetime) -> list[tuple[str, str, datetime]]:
+        """The OpportunityHistory rows Salesforce wrote for the push (up to its time)."""
+        where = f"OpportunityId = '{opportunity}' AND {MODIFIED} >= {_soql_time(at)}"
+        rows = [
+            self._record("OpportunityHistory", r)
+            for page in self._pages(self._select("OpportunityHistory", where))
+            for r in page
+        ]
+        return [(r.object, r.id, r.updated_at) for r in rows if r.updated_at <= at]
 
     def archive(self, obj: str, external_id: str) -> None:
         getattr(self.sf, obj).delete(external_id)

@@ -91,10 +91,13 @@ class Store:
         self.clock += timedelta(milliseconds=7)
         return self.clock
 
-    def put(self, obj: str, values: dict[str, Any], rid: str | None = None) -> dict[str, Any]:
+    def put(
+        self, obj: str, values: dict[str, Any], rid: str | None = None, at: str | None = None
+    ) -> dict[str, Any]:
         """Create or update a record as Salesforce does: its audit fields, an Opportunity's
-        IsClosed/IsWon from its stage and an OpportunityHistory row when the stage changes."""
-        now = stamp(self.tick())
+        IsClosed/IsWon from its stage and an OpportunityHistory row when the stage changes (in
+        the same transaction: at the same time)."""
+        now = at or stamp(self.tick())
         table = self.objects.setdefault(obj, {})
         rec = table.get(rid) if rid else None
         if rec is None:
@@ -109,7 +112,7 @@ class Store:
             rec["IsWon"] = rec.get("StageName") == "Closed Won"
             if rec.get("StageName") != old_stage:
                 history = {k: rec.get(k) for k in ("StageName", "Amount", "CloseDate", "Probability")}
-                self.put("OpportunityHistory", history | {"OpportunityId": rid})
+                self.put("OpportunityHistory", history | {"OpportunityId": rid}, at=now)
         return rec
 
     def delete(self, obj: str, rid: str) -> None:
