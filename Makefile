@@ -98,6 +98,10 @@ bench-dbt: install  ## scale M: full dbt build and an incremental one after 1% n
 bench-segments: install  ## 20 dynamic segments over 1M customers -> bench/results/segments.json
 	$(PY) bench/segments_bench.py
 
+.PHONY: bench-sync
+bench-sync: install  ## first HubSpot sync of 100k contacts, 20k companies, 50k deals with stage history from the stand-in -> bench/results/sync.json
+	$(PY) -m bench.sync_bench
+
 .PHONY: bench-conversations bench-signals
 bench-signals bench-conversations: install  ## conversation signals: precision/recall per signal on 346 hand-labelled messages (held-out and all) -> bench/results/signals.json
 	$(PY) -m bench.conversations_bench
