@@ -382,8 +382,10 @@ class Running(hubspot.Running):
     """The stand-in served by uvicorn over TLS on a free loopback port, in a thread (as the
     HubSpot stand-in is); `ca` is the certificate the client trusts."""
 
+    store: Store  # type: ignore[assignment]
+
     def __init__(self, store: Store) -> None:
-        self.store = store  # type: ignore[assignment]
+        self.store = store
         self.folder = tempfile.TemporaryDirectory(prefix="sf-standin-")
         cert, key = self_signed(Path(self.folder.name))
         self.ca = str(cert)
