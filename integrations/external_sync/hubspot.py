@@ -14,6 +14,8 @@ with orjson): the SDK's model deserialisation costs more than the rest of a page
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -265,9 +267,46 @@ class HubSpotProvider:
         return answer
 
     def changed(self, obj: str, since: datetime | None) -> Iterator[list[VendorRecord]]:
-        """Pages of the records modified at or after `since` (all when None), oldest first."""
+        """Pages of the records modified at or after `since` (all when None), oldest first.
+        The searches run one page ahead in a thread while a page's associations are read and
+        mapped (HubSpot answers while the sync works)."""
+        pages: queue.Queue[list[dict[str, Any]] | BaseException | None] = queue.Queue(maxsize=4)
+        stop = threading.Event()
+
+        def search_all() -> None:
+            try:
+                for results in self._search_pages(obj, since):
+                    while not stop.is_set():
+                        try:
+                            pages.put(results, timeout=0.5)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+                pages.put(None)
+            except BaseException as exc:  # handed to the reader, who raises it
+                pages.put(exc)
+
+        reader = threading.Thread(target=search_all, name=f"hubspot-search-{obj}", daemon=True)
+        reader.start()
+        try:
+            while (item := pages.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                page = self._records(obj, item)
+                if page:
+                    yield page
+        finally:
+            stop.set()
+            reader.join(10)
+
+    def _search_pages(self, obj: str, since: datetime | None) -> Iterator[list[dict[str, Any]]]:
+        """The raw results of the searches, page by page. Past the search window the search
+        starts again at the last time seen, leaving out the records already read at that time."""
         after: str | None = None
         start = since
+        last: tuple[datetime | None, set[str]] = (None, set())  # the latest time read, its ids
         while True:
             filters = (
                 [FilterGroup(filters=[Filter(property_name=MODIFIED, operator="GTE", value=_ms_text(start))])]
@@ -282,16 +321,22 @@ class HubSpotProvider:
                 after=after,
             )
             answer = self._search(obj, request)
-            results = answer.get("results") or []
-            page = self._records(obj, results)
-            if page:
-                yield page
+            fresh = []
+            for r in answer.get("results") or []:
+                at, rid = _time(r["properties"].get(MODIFIED)), str(r["id"])
+                if at == last[0] and rid in last[1]:
+                    continue  # read before the search started again
+                fresh.append(r)
+                last = (at, last[1] | {rid}) if at == last[0] else (at, {rid})
+            if fresh:
+                yield fresh
             nxt = (answer.get("paging") or {}).get("next", {}).get("after")
             if nxt is None:
                 return
             if int(nxt) + self.page > SEARCH_WINDOW:  # the window is spent: search again from here
-                last = results[-1]["properties"][MODIFIED]
-                start, after = _time(last), None
+                if last[0] == start:
+                    raise RuntimeError(f"more {obj} modified at {start} than HubSpot's search window")
+                start, after = last[0], None
             else:
                 after = nxt
 

@@ -244,3 +244,31 @@ def test_peoples_activities_are_pushed_once_as_engagements(
     assert again.status == "completed" and not again.failures
     assert footprint(pg_url, tenant) == before and s.writes == writes
     assert again.totals()["created"] + again.totals()["updated"] == 0
+
+
+def test_past_the_search_window_nothing_is_read_twice(
+    pg_url: str, tenant: uuid.UUID, hubspot: Running, monkeypatch: Any
+) -> None:
+    """Search again from the last time seen once the window is spent (here 4 results, pages of
+    2): the records at that time already read are left out, so each is written once."""
+    import standins.hubspot as standin
+
+    from integrations.external_sync import hubspot as provider
+
+    seed_engagements(hubspot.store)
+    monkeypatch.setattr(standin, "SEARCH_WINDOW", 4)
+    monkeypatch.setattr(provider, "SEARCH_WINDOW", 4)
+    s = hubspot.store
+    at = s.clock
+    for i in range(3):  # three contacts modified in the same millisecond
+        s.clock = at
+        s.put("contacts", {"email": f"same{i}@acme.com", "lifecyclestage": "lead"})
+    result = run_sync(connect_hubspot(pg_url, tenant, hubspot.url), url=pg_url)
+    assert result.status == "completed" and not result.failures
+    assert result.counts["inbound"]["lead"] == {
+        "created": 6,
+        "updated": 0,
+        "deleted": 0,
+        "unchanged": 0,
+        "failed": 0,
+    }
