@@ -17,6 +17,7 @@ PAGES: list[tuple[str, str, str]] = [
     ("segments.py", "Segments", ":material/group_work:"),
     ("attribution.py", "Attribution", ":material/share:"),
     ("campaigns.py", "Campaigns", ":material/campaign:"),
+    ("integrations.py", "Integrations", ":material/hub:"),
 ]
 
 

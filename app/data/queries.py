@@ -656,6 +656,136 @@ order by spent desc, campaign_name
 )
 
 
+# --- Integrations -----------------------------------------------------------------------------
+# What the integrations did (admins and managers): ticket enrichments, outbound webhook
+# deliveries and their dead letters, external CRM sync runs and the retry queue, per day from
+# dash_integrations_daily and as rows from the facts; conversation signals from their mart. The
+# days are live ones (the integrations run now), so the window ends at the tenant's newest day.
+
+INTEGRATIONS = "Integrations"
+
+q(
+    "integrations_daily",
+    INTEGRATIONS,
+    ("analytics.dash_integrations_daily",),
+    f"""
+select day, tickets_enriched, unknown_requesters, enrichment_p95_latency_ms, leads_from_tickets,
+       deliveries_planned, deliveries_delivered, delivery_attempts_failed, deliveries_dead, webhooks_received,
+       campaign_sends, campaign_sends_dead, sync_runs_completed, sync_runs_failed, records_synced,
+       records_failed, retry_queue_pending, retry_queue_dead
+from analytics.dash_integrations_daily
+where tenant_id = {TENANT}
+  and day > (select max(day) from analytics.dash_integrations_daily where tenant_id = {TENANT}) - :days
+order by day
+""",
+    {"days": 30},
+)
+
+q(
+    "integrations_enrichments",
+    INTEGRATIONS,
+    ("analytics.fct_ticket_enrichments",),
+    f"""
+select requester_kind, count(*) as enrichments,
+       percentile_cont(0.5) within group (order by latency_ms) as p50_latency_ms,
+       percentile_cont(0.95) within group (order by latency_ms) as p95_latency_ms,
+       count(lead_link_kind) as turned_into_leads
+from analytics.fct_ticket_enrichments
+where tenant_id = {TENANT}
+group by requester_kind order by enrichments desc
+""",
+)
+
+q(
+    "integrations_delivery_status",
+    INTEGRATIONS,
+    ("analytics.fct_webhook_deliveries",),
+    f"""
+select delivery_status, count(*) as deliveries, sum(attempts) as attempts, sum(failed_attempts) as failed_attempts,
+       percentile_cont(0.95) within group (order by enqueue_to_delivered_ms) as p95_delivered_ms
+from analytics.fct_webhook_deliveries
+where tenant_id = {TENANT}
+group by delivery_status order by delivery_status
+""",
+)
+
+q(
+    "integrations_failed_deliveries",
+    INTEGRATIONS,
+    ("analytics.fct_webhook_deliveries",),
+    f"""
+select delivery_id, event_type, delivery_status, attempts, failed_attempts, last_status_code, last_error,
+       enqueued_at, dead_at, next_attempt_at, replay_count
+from analytics.fct_webhook_deliveries
+where tenant_id = {TENANT} and (delivery_status = 'dead' or failed_attempts > 0)
+order by (delivery_status = 'dead') desc, enqueued_at desc limit 200
+""",
+)
+
+q(
+    "integrations_sync_runs",
+    INTEGRATIONS,
+    ("analytics.fct_sync_runs",),
+    f"""
+select sync_run_id, provider, direction, run_trigger, run_status, requested_at, duration_s, records_created,
+       records_updated, records_deleted, records_unchanged, records_failed, records_synced, error
+from analytics.fct_sync_runs
+where tenant_id = {TENANT}
+order by requested_at desc limit 100
+""",
+)
+
+q(
+    "integrations_sync_objects",
+    INTEGRATIONS,
+    ("analytics.fct_sync_run_objects",),
+    f"""
+select provider, direction, vendor_object, sum(records_created) as created, sum(records_updated) as updated,
+       sum(records_deleted) as deleted, sum(records_unchanged) as unchanged, sum(records_failed) as failed
+from analytics.fct_sync_run_objects
+where tenant_id = {TENANT}
+group by 1, 2, 3 order by 1, 2, 3
+""",
+)
+
+q(
+    "integrations_retry_queue",
+    INTEGRATIONS,
+    ("analytics.fct_sync_retry_queue",),
+    f"""
+select retry_status, count(*) as items from analytics.fct_sync_retry_queue
+where tenant_id = {TENANT}
+group by retry_status order by retry_status
+""",
+)
+
+q(
+    "integrations_retry_items",
+    INTEGRATIONS,
+    ("analytics.fct_sync_retry_queue",),
+    f"""
+select provider, direction, vendor_object, record_id, retry_status, attempt_count, last_error, queued_at,
+       next_attempt_at, updated_at
+from analytics.fct_sync_retry_queue
+where tenant_id = {TENANT} and retry_status in ('pending', 'dead')
+order by (retry_status = 'dead') desc, updated_at desc limit 200
+""",
+)
+
+q(
+    "integrations_signals",
+    INTEGRATIONS,
+    ("analytics.fct_conversation_signals",),
+    f"""
+select signal_type, count(*) as signals, count(distinct conversation_id) as conversations,
+       avg(confidence) as avg_confidence
+from analytics.fct_conversation_signals
+where tenant_id = {TENANT}
+group by signal_type order by signals desc
+""",
+)
+
+
 def page_queries() -> dict[str, list[str]]:
     """Page title -> the names of the queries it runs (for the benchmark)."""
     out: dict[str, list[str]] = {}
