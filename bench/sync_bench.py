@@ -7,7 +7,9 @@ contact) moved through one to five stages of HubSpot's default pipeline, so each
 its `hs_date_entered_<stage>` history. A tenant on a fresh database of the configured server
 (DATABASE_URL or the local stack) connects to it and one run reads everything in (search pages
 of 200, HubSpot's documented maximum), written by the import writer; a second run then finds
-nothing new. Writes bench/results/sync.json; prints figures, never fails on timing. Target:
+nothing new. `write_s` is the import writer's part of the first run (its import run, from the
+first write to the last), `read_and_map_s` the rest: the searches, association reads, the
+export files and their mapping. Writes bench/results/sync.json; prints figures, never fails on timing. Target:
 the first sync <= 120 s.
 
     make bench-sync             # or: .venv/bin/python -m bench.sync_bench [--companies N ...]
@@ -182,12 +184,19 @@ def main() -> None:
                     ).fetchone()[0]  # type: ignore[index]
                     for t in ("customers", "leads", "deals", "deal_activities", "audit_log", "outbox")
                 }
+                span = conn.execute(
+                    "SELECT extract(epoch FROM finished_at - started_at) FROM crm.import_runs WHERE id = %s",
+                    (first.import_run_id,),
+                ).fetchone()
+            write_s = round(float(span[0]), 2) if span else None
             server = server_info(url)
         records = counts["companies"] + counts["contacts"] + counts["deals"]
         result = {
             "records": records,
             "seconds": first_s,
             "records_per_s": round(records / first_s),
+            "write_s": write_s,
+            "read_and_map_s": round(first_s - write_s, 2) if write_s is not None else None,
             "second_run_s": second_s,
             "second_run_written": second_changes,
             "objects": {**counts, "page_size": a.page},
