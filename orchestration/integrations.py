@@ -17,3 +17,5 @@ JOBS: list[Any] = [j for a in _AREAS for j in a.JOBS]
 SCHEDULES: list[Any] = [s for a in _AREAS for s in a.SCHEDULES]
 SENSORS: list[Any] = [s for a in _AREAS for s in a.SENSORS]
 CHECKS: list[Any] = [*integrations_tickets.CHECKS, *integrations_observed.CHECKS]
+JOBS += integrations_observed.JOBS
+SCHEDULES += integrations_observed.SCHEDULES

@@ -1,4 +1,5 @@
-"""Warnings on the integrations' operational tables, evaluated whenever `observe_landing` observes
+"""The integrations in Dagster: the job and schedule that rebuild their marts, and warnings on
+their operational tables, evaluated whenever `observe_landing` observes
 them (every 15 minutes): outbound webhook deliveries and campaign sends dead-lettered, external
 CRM sync runs failed, and sync retry queue items that gave up, each within a trailing window.
 
@@ -14,12 +15,17 @@ from dagster import (
     AssetCheckResult,
     AssetChecksDefinition,
     AssetCheckSeverity,
+    AssetSelection,
     Config,
+    DefaultScheduleStatus,
     MetadataValue,
+    ScheduleDefinition,
     asset_check,
+    define_asset_job,
 )
 
-from .keys import crm_key
+from .jobs import EVENT_MARTS_TAG
+from .keys import crm_key, mart_key
 from .resources import PostgresResource
 
 
@@ -154,3 +160,35 @@ def _failures_check(f: Failures) -> AssetChecksDefinition:
 
 
 CHECKS: list[AssetChecksDefinition] = [_failures_check(f) for f in FAILURES]
+
+
+INTEGRATION_MARTS = tuple(
+    mart_key(m)
+    for m in (
+        "fct_ticket_enrichments",
+        "fct_webhook_deliveries",
+        "fct_sync_run_objects",
+        "fct_sync_runs",
+        "fct_sync_retry_queue",
+        "dash_integrations_daily",
+    )
+)
+"""The marts of the Integrations page (dbt/models/marts/integrations)."""
+
+_marts = AssetSelection.assets(*INTEGRATION_MARTS)
+integration_marts_job = define_asset_job(
+    "integration_marts",
+    selection=_marts | (_marts.upstream() & AssetSelection.groups("staging", "intermediate", "marts")),
+    description="Rebuild the integrations' marts (enrichments, deliveries, sync runs, the daily summary).",
+    tags={EVENT_MARTS_TAG: "1"},  # one dbt run over the event marts at a time
+)
+
+JOBS = [integration_marts_job]
+SCHEDULES = [
+    ScheduleDefinition(
+        name="integration_marts_15min",
+        job=integration_marts_job,
+        cron_schedule="7-59/15 * * * *",
+        default_status=DefaultScheduleStatus.RUNNING,
+    )
+]

@@ -1,7 +1,8 @@
 """The integrations' checks, run by the real `observe_landing` job against real Postgres: dead
 webhook deliveries and campaign sends, failed sync runs and dead retry items within the last 24 h,
 and the p95 enrichment latency warn (never fail the run), and older failures are outside the
-window; the integrations' crm tables are observed assets of that job."""
+window; the integrations' crm tables are observed assets of that job, and the `integration_marts`
+job builds their marts."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import psycopg
 import pytest
 from dagster import AssetCheckEvaluation, AssetCheckSeverity, AssetKey, DagsterEventType
 
-from orchestration import integrations
+from orchestration import integrations, integrations_observed
 
 CHECKED = {c.node_def.name: next(iter(c.check_keys)) for c in integrations.CHECKS}
 """op name -> the check's key (asset and name)."""
@@ -94,6 +95,23 @@ def test_integration_failures_warn_within_the_window(
     assert md["dead_retry_items"]["by_status"] == {"dead": 1, "pending": 1}
     assert md["dead_campaign_sends"]["top_reasons"] == {"SMTP 550": 1}
     assert md["enrichment_latency"]["enrichments"] == 3 and md["enrichment_latency"]["p95_ms"] > 5000
+
+    # the integration_marts job builds the marts from the same rows
+    built = defs.resolve_job_def("integration_marts").execute_in_process(
+        instance=dagster_instance, raise_on_error=False
+    )
+    assert built.success, [
+        e.message for e in built.all_events if e.event_type == DagsterEventType.STEP_FAILURE
+    ]
+    assert {m.asset_key for m in built.get_asset_materialization_events()} >= set(
+        integrations_observed.INTEGRATION_MARTS
+    )
+    with psycopg.connect(url) as conn:
+        daily = conn.execute(
+            "select tenant_id::text, sum(deliveries_dead), sum(sync_runs_failed), sum(tickets_enriched),"
+            " max(enrichment_p95_latency_ms) > 5000 from analytics.dash_integrations_daily group by 1 order by 2 desc"
+        ).fetchall()
+    assert sorted(daily) == sorted([(alpha, 2, 0, 3, True), (beta, 0, 1, 0, None)])
 
     # tolerant thresholds: the same rows pass
     evaluations, _ = _evaluate(defs, dagster_instance, {"window_hours": 0.5})
