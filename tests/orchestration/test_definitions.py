@@ -30,6 +30,9 @@ def test_definitions_load_and_jobs_resolve(defs) -> None:
         "refreshed_marts_sensor",
         "stale_segments_sensor",
         "rescore_requests_sensor",
+        "conversation_signals_sensor",
+        "external_sync_sensor",
+        "webhooks_backlog_sensor",
     }
 
 
