@@ -106,6 +106,10 @@ bench-sync: install  ## first HubSpot sync of 100k contacts, 20k companies, 50k 
 bench-signals bench-conversations: install  ## conversation signals: precision/recall per signal on 346 hand-labelled messages (held-out and all) -> bench/results/signals.json
 	$(PY) -m bench.conversations_bench
 
+.PHONY: bench-webhooks
+bench-webhooks: install  ## webhook delivery: 20k events at once, then 600/s for 30 s, to a verifying loopback receiver (2 deliverers) -> bench/results/webhooks.json
+	$(PY) -m bench.webhooks_bench --events $(or $(EVENTS),20000) --rate 600 --seconds 30 --workers 2
+
 # --- write API -------------------------------------------------------------------------------
 API_HOST    ?= 127.0.0.1
 API_PORT    ?= 8000
