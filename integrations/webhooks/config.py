@@ -17,7 +17,7 @@ class WebhookSettings(BaseSettings):
     timeout_s: float = Field(10.0, alias="WEBHOOK_TIMEOUT_S", gt=0)
     batch: int = Field(500, alias="WEBHOOK_BATCH", ge=1, le=5000)
     """Deliveries claimed per round; their outcomes are written in one transaction."""
-    concurrency: int = Field(64, alias="WEBHOOK_CONCURRENCY", ge=1, le=512)
+    concurrency: int = Field(32, alias="WEBHOOK_CONCURRENCY", ge=1, le=512)
     """Requests in flight at once (one connection pool shared by every receiver)."""
     plan_batch: int = Field(5000, alias="WEBHOOK_PLAN_BATCH", ge=1, le=100_000)
     """Outbox rows read per subscription and pass when planning deliveries."""

@@ -133,23 +133,37 @@ def _secrets(rows: list[dict[str, Any]]) -> dict[UUID, list[str]]:
     return out
 
 
-async def deliver_due(url: str, s: WebhookSettings, client: httpx.AsyncClient) -> dict[str, int]:
-    """One round: claim up to a batch of due deliveries, send them with up to `concurrency`
-    requests in flight, record the batch."""
-    counts: dict[str, int] = {"delivered": 0, "retry": 0, "dead": 0}
+def claim(url: str, s: WebhookSettings) -> list[dict[str, Any]]:
+    """Lease up to a batch of due deliveries to this worker."""
     with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
-        rows = conn.execute(CLAIM, {"lease": s.lease_s, "batch": s.batch}).fetchall()
-        if not rows:
-            return counts
-        secrets = _secrets(rows)
-        gate = asyncio.Semaphore(s.concurrency)
+        return conn.execute(CLAIM, {"lease": s.lease_s, "batch": s.batch}).fetchall()
 
-        async def one(row: dict[str, Any]) -> Outcome:
-            async with gate:
-                return await send(client, row, secrets[row["subscription_id"]])
 
-        outcomes = await asyncio.gather(*(one(r) for r in rows))
-        return record(conn, list(outcomes), s)
+async def send_all(
+    client: httpx.AsyncClient, rows: list[dict[str, Any]], s: WebhookSettings
+) -> list[Outcome]:
+    """Send claimed deliveries with up to `concurrency` requests in flight."""
+    secrets = _secrets(rows)
+    gate = asyncio.Semaphore(s.concurrency)
+
+    async def one(row: dict[str, Any]) -> Outcome:
+        async with gate:
+            return await send(client, row, secrets[row["subscription_id"]])
+
+    return list(await asyncio.gather(*(one(r) for r in rows)))
+
+
+def record_batch(url: str, outcomes: list[Outcome], s: WebhookSettings) -> dict[str, int]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return record(conn, outcomes, s)
+
+
+async def deliver_due(url: str, s: WebhookSettings, client: httpx.AsyncClient) -> dict[str, int]:
+    """One round: claim up to a batch of due deliveries, send them, record the batch."""
+    rows = claim(url, s)
+    if not rows:
+        return {"delivered": 0, "retry": 0, "dead": 0}
+    return record_batch(url, await send_all(client, rows, s), s)
 
 
 def http_client(s: WebhookSettings) -> httpx.AsyncClient:

@@ -91,15 +91,13 @@ def _plan_one(url: str, sub: dict[str, Any], limit: int) -> int:
 
     def handle(conn: psycopg.Connection[Any], rows: list[dict[str, Any]]) -> int:
         ids = [r["id"] for r in rows if matches(sub["event_types"], r["event_type"])]
-        if ids:
-            conn.execute(PLAN_DELIVERIES, (sub["id"], ids))
-        return len(ids)
+        return conn.execute(PLAN_DELIVERIES, (sub["id"], ids)).rowcount if ids else 0
 
     return read_new(url, sub["tenant_id"], str(sub["id"]), "true", (), handle, limit, "id, event_type")
 
 
 def plan(url: str, limit: int = 2000) -> int:
-    """Plan the deliveries of every active subscription's new events; returns rows considered."""
+    """Plan the deliveries of every active subscription's new events; how many were new."""
     from psycopg.rows import dict_row
 
     with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
