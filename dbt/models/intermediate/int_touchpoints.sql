@@ -12,10 +12,13 @@
 -- Every marketing and sales touchpoint, one row each: web events (visits, page views, forms,
 -- downloads), e-mail engagement, answered calls, meetings and demos, proposals and contracts
 -- (lead and deal activities: the event stores, each activity once whichever source reported
--- it, its lead or deal known or not) and support tickets. Website visits, forms and documents
--- are mirrored by web events, so they come from the web stream only. Incremental: a run appends
--- the events landed since the last one (each touchpoint depends on its own event alone), and the
--- attribution fact looks up a deal's touchpoints by lead, deal or customer through the indexes.
+-- it, its lead or deal known or not), support tickets and campaign sends (a campaign delivery
+-- once sent, by e-mail or webhook, to a customer). Website visits, forms and documents are
+-- mirrored by web events, so they come from the web stream only. Incremental: a run appends
+-- the events landed since the last one (each touchpoint depends on its own event alone; a
+-- campaign send lands when it goes out, its sent_at being its received_at, so a send planned
+-- long before it went out is still taken in), and the attribution fact looks up a deal's
+-- touchpoints by lead, deal or customer through the indexes.
 {% set lead_touch_types = [
     'EMAIL_OPENED', 'EMAIL_CLICKED', 'CALL_ANSWERED', 'MEETING_COMPLETED', 'PROPOSAL_SENT', 'CONTRACT_SENT'
 ] %}
@@ -98,6 +101,28 @@ ticket_touches as (
         received_at
     from {{ staged_since_last_run('stg_raw__tickets', 'tickets', 'touchpoint_id', event_types=['ticket.created']) }}
     where event_type = 'ticket.created' and (lead_id is not null or customer_id is not null)
+),
+
+campaign_touches as (
+    select
+        sends.campaign_delivery_id as touchpoint_id,
+        sends.tenant_id,
+        'campaign_delivery'::text as touchpoint_source,
+        'campaign_send'::text as touchpoint_type,
+        sends.channel,
+        sends.campaign_id,
+        null::uuid as lead_id,
+        sends.customer_id,
+        null::uuid as deal_id,
+        sends.sent_at as touched_at,
+        sends.sent_at as received_at
+    from {{ ref('stg_crm__campaign_deliveries') }} as sends
+    where sends.delivery_status = 'sent' and sends.sent_at is not null
+    {% if is_incremental() %}
+      -- sent since the watermark (a send is pending, then sent: sent_at is set once, when it goes out)
+      and sends.sent_at > {{ landed_since() }}
+      and not exists (select 1 from {{ this }} as held where held.touchpoint_id = sends.campaign_delivery_id)
+    {% endif %}
 )
 
 select * from web
@@ -107,3 +132,5 @@ union all
 select * from deal_touches
 union all
 select * from ticket_touches
+union all
+select * from campaign_touches
