@@ -12,6 +12,7 @@ PAGES: list[tuple[str, str, str]] = [
     ("pipeline.py", "Pipeline & forecast", ":material/trending_up:"),
     ("leads.py", "Leads", ":material/person_search:"),
     ("lead.py", "Lead", ":material/person:"),
+    ("deal.py", "Deal", ":material/handshake:"),
     ("customers.py", "Customers", ":material/favorite:"),
     ("customer.py", "Customer 360", ":material/account_circle:"),
     ("segments.py", "Segments", ":material/group_work:"),

@@ -544,6 +544,77 @@ order by s.occurred_at desc, s.signal_type limit 100
     {"customer_id": None},
 )
 
+# --- Deal -------------------------------------------------------------------------------------
+# One deal: the picker (open deals first, by value), its header with the deal model's win
+# probability where fct_deal_forecast scored it (open deals), its stage history and the signals
+# of the conversations that named it.
+
+q(
+    "deals_picker",
+    "Deal",
+    ("analytics.fct_deals", "analytics.dim_customers"),
+    f"""
+with top as materialized (
+    select deal_id, deal_name, customer_id, stage_name, deal_value, is_open
+    from analytics.fct_deals
+    where tenant_id = {TENANT}
+    order by is_open desc, deal_value desc nulls last, deal_id
+    limit :limit
+)
+select top.deal_id, top.deal_name, c.customer_label as customer, top.stage_name as stage, top.deal_value,
+       top.is_open
+from top left join analytics.dim_customers c on c.customer_id = top.customer_id and c.tenant_id = {TENANT}
+order by top.is_open desc, top.deal_value desc nulls last, top.deal_id
+""",
+    {"limit": 200},
+)
+
+q(
+    "deal_detail",
+    "Deal",
+    ("analytics.fct_deals", "analytics.dim_customers", "analytics.fct_deal_forecast"),
+    f"""
+with d as materialized (
+    select * from analytics.fct_deals where tenant_id = {TENANT} and deal_id = cast(:deal_id as uuid)
+)
+select d.deal_id, d.deal_name, d.customer_id, c.customer_label, d.pipeline_name, d.stage_name,
+       d.deal_value, d.currency, d.probability, f.win_probability, f.method as probability_method,
+       d.expected_close_date, d.is_open, d.is_won, d.is_lost, d.lost_reason, d.created_at, d.closed_at,
+       d.age_days, d.days_in_stage
+from d
+left join analytics.dim_customers c on c.customer_id = d.customer_id and c.tenant_id = {TENANT}
+left join analytics.fct_deal_forecast f on f.deal_id = d.deal_id and f.tenant_id = {TENANT}
+""",
+    {"deal_id": None},
+)
+
+q(
+    "deal_stage_history",
+    "Deal",
+    ("analytics.fct_deal_stage_transitions",),
+    f"""
+select stage_sequence, stage_name as stage, from_stage, entered_at, exited_at, days_in_stage, is_current
+from analytics.fct_deal_stage_transitions
+where tenant_id = {TENANT} and deal_id = cast(:deal_id as uuid)
+order by stage_sequence
+""",
+    {"deal_id": None},
+)
+
+q(
+    "deal_conversation_signals",
+    "Deal",
+    ("analytics.fct_conversation_signals",),
+    f"""
+select occurred_at, signal_type, signal_value, confidence, evidence
+from analytics.fct_conversation_signals
+where tenant_id = {TENANT} and deal_id = cast(:deal_id as uuid)
+  and signal_type not in ('sentiment', 'intent')
+order by occurred_at desc, signal_type limit 200
+""",
+    {"deal_id": None},
+)
+
 # --- Segments ---------------------------------------------------------------------------------
 
 q(
