@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request
 
 from api.core.auth import Principal
+from api.core.db import Conn, fetchone
 from api.core.writes import check_version, lock_row, now, record_change, require_refs, update_row
 from api.deps import Db, IdempotencyKey, IfMatch, Paging, Requires, expected_version, request_id
 from api.routes._common import get_row, page_of, respond, row_response
@@ -175,8 +177,9 @@ async def change_status(
     responses={**NOT_FOUND, **CONFLICT},
 )
 async def trigger_campaign(campaign_id: UUID, body: CampaignTrigger, p: Writer, db: Db, request: Request):
-    """Trigger an ACTIVE campaign for one customer (the seed's triggerCampaign): counted in
-    the campaign's metrics and published as `crm.campaign.triggered` for the senders."""
+    """Trigger an ACTIVE campaign for one customer (the seed's triggerCampaign), or without a
+    customer for every member of the campaign's segment: counted in the campaign's metrics and
+    published as `crm.campaign.triggered` for the senders (who expand a segment per member)."""
     at = now()
     async with db.tx(p.tenant_id) as conn:
         before = await lock_row(conn, "marketing_campaigns", campaign_id, NF, "campaign")
@@ -186,7 +189,7 @@ async def trigger_campaign(campaign_id: UUID, body: CampaignTrigger, p: Writer, 
                 f"campaign is {before['status']}: only an ACTIVE campaign can be triggered",
                 {"status": before["status"]},
             )
-        await get_row(conn, "customers", body.customer_id, CRMErrorCode.CUSTOMER_NOT_FOUND, "customer")
+        audience = await _audience(conn, before, body)
         metrics = dict(before["metrics"] or {})
         metrics["triggered"] = int(metrics.get("triggered", 0)) + 1
         after = await update_row(
@@ -200,7 +203,7 @@ async def trigger_campaign(campaign_id: UUID, body: CampaignTrigger, p: Writer, 
             action="triggered",
             entity_id=campaign_id,
             before=before,
-            after=after | {"triggered_for": str(body.customer_id), "trigger_metadata": body.metadata},
+            after=after | audience.event_fields() | {"trigger_metadata": body.metadata},
             request_id=request_id(request),
             at=at,
         )
@@ -208,8 +211,43 @@ async def trigger_campaign(campaign_id: UUID, body: CampaignTrigger, p: Writer, 
         {
             "campaign_id": campaign_id,
             "customer_id": body.customer_id,
+            "segment_id": audience.segment_id,
+            "segment_members": audience.members,
             "triggered_at": at,
             "campaign_version": after["version"],
         },
         202,
     )
+
+
+@dataclass(frozen=True)
+class _Audience:
+    customer_id: UUID | None
+    segment_id: UUID | None = None
+    members: int | None = None
+
+    def event_fields(self) -> dict[str, Any]:
+        """What the senders read from the event: one customer, or the segment to expand."""
+        if self.customer_id is not None:
+            return {"triggered_for": str(self.customer_id)}
+        return {"triggered_for": None, "triggered_segment": str(self.segment_id)}
+
+
+async def _audience(conn: Conn, campaign: dict[str, Any], body: CampaignTrigger) -> _Audience:
+    """The trigger's customer (it must exist) or, without one, the campaign's segment."""
+    if body.customer_id is not None:
+        await get_row(conn, "customers", body.customer_id, CRMErrorCode.CUSTOMER_NOT_FOUND, "customer")
+        return _Audience(body.customer_id)
+    segment_id = campaign["segment_id"]
+    if segment_id is None:
+        raise CRMError(
+            CRMErrorCode.VALIDATION_ERROR,
+            "customer_id is required: the campaign has no segment to send to",
+            {"field": "customer_id", "campaign_id": str(campaign["id"])},
+        )
+    row = await fetchone(
+        conn,
+        "SELECT count(*) AS n FROM crm.customer_segment_memberships WHERE segment_id = %s",
+        (segment_id,),
+    )
+    return _Audience(None, segment_id, int(row["n"]) if row else 0)

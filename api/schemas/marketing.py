@@ -68,13 +68,22 @@ class CampaignStatusChange(Body):
 
 
 class CampaignTrigger(Body):
-    customer_id: UUID
+    customer_id: UUID | None = Field(
+        default=None,
+        description="the customer to send to; without it, every member of the campaign's segment",
+    )
     metadata: JsonObject = Field(default_factory=dict)
 
 
 class CampaignTriggered(BaseModel):
     campaign_id: UUID
-    customer_id: UUID
+    customer_id: UUID | None = Field(description="the customer triggered for; null for a segment trigger")
+    segment_id: UUID | None = Field(
+        default=None, description="the segment whose members get the campaign (a trigger without a customer)"
+    )
+    segment_members: int | None = Field(
+        default=None, description="the segment's members when triggered (a segment trigger)"
+    )
     triggered_at: datetime
     campaign_version: int = Field(description="the campaign's version after counting the trigger")
 

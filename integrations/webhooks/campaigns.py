@@ -1,7 +1,8 @@
 """Campaign delivery: each `crm.campaign.triggered` event becomes one send to the triggered
-customer, by e-mail (EMAIL campaigns, over SMTP) or through the tenant's signed webhook
-subscriptions (every other type), recorded in `crm.campaign_deliveries` once per
-(campaign, trigger, recipient) and retried with backoff like a webhook."""
+customer, or one per member of the campaign's segment (a trigger without a customer), by
+e-mail (EMAIL campaigns, over SMTP) or through the tenant's signed webhook subscriptions (every
+other type), recorded in `crm.campaign_deliveries` once per (campaign, trigger, recipient)
+and retried with backoff like a webhook."""
 
 from __future__ import annotations
 
@@ -22,12 +23,23 @@ from integrations.webhooks.retry import backoff_s
 CONSUMER = "campaigns"
 TRIGGERED = "crm.campaign.triggered"
 
-TARGET = """
-SELECT c.id AS campaign_id, c.type, cu.id AS customer_id, cu.email,
+CAMPAIGN = """
+SELECT c.id AS campaign_id, c.type,
     EXISTS (SELECT 1 FROM crm.webhook_subscriptions s WHERE s.tenant_id = c.tenant_id AND s.is_active
             AND s.event_types && %s::text[]) AS subscribed
-FROM crm.marketing_campaigns c LEFT JOIN crm.customers cu ON cu.id = %s AND cu.tenant_id = c.tenant_id
-WHERE c.id = %s AND c.tenant_id = %s
+FROM crm.marketing_campaigns c WHERE c.id = %s AND c.tenant_id = %s
+"""
+# the triggered customer (kept even if unknown, to record why nothing went out), or the
+# segment's members as the send is planned
+RECIPIENTS = """
+SELECT %(customer)s::uuid AS customer_id,
+    (SELECT email FROM crm.customers WHERE id = %(customer)s::uuid AND tenant_id = %(tenant)s) AS email
+WHERE %(customer)s::uuid IS NOT NULL
+UNION ALL
+SELECT m.customer_id, cu.email
+FROM crm.customer_segment_memberships m
+JOIN crm.customers cu ON cu.id = m.customer_id AND cu.tenant_id = m.tenant_id
+WHERE %(customer)s::uuid IS NULL AND m.segment_id = %(segment)s::uuid AND m.tenant_id = %(tenant)s
 """
 INSERT = (
     "INSERT INTO crm.campaign_deliveries (tenant_id, campaign_id, trigger_id, customer_id, recipient, channel,"
@@ -40,32 +52,38 @@ def _subscribed_patterns() -> list[str]:
     return ["*", "crm.*", "crm.campaign.*", TRIGGERED]
 
 
+def _send_row(
+    campaign: dict[str, Any], customer: UUID, email: str | None
+) -> tuple[str, str, str, str | None]:
+    """(channel, recipient, status, reason) of one recipient's send."""
+    if campaign["type"] == "EMAIL":
+        if email:
+            return "email", email, "pending", None
+        return "email", f"customer:{customer}", "skipped", "the customer has no e-mail address"
+    # delivered by the signed webhook deliveries of the same event
+    if campaign["subscribed"]:
+        return "webhook", f"customer:{customer}", "sent", None
+    return "webhook", f"customer:{customer}", "skipped", f"no subscription to {TRIGGERED}"
+
+
 def _plan_rows(conn: psycopg.Connection[Any], tenant_id: UUID, rows: list[dict[str, Any]]) -> int:
     n = 0
     for r in rows:
         body = r["payload"].get("payload", {})
-        customer = (body.get("after") or {}).get("triggered_for")
-        t = conn.execute(
-            TARGET, (_subscribed_patterns(), customer, body.get("entity_id"), tenant_id)
-        ).fetchone()
-        if t is None or customer is None:
+        after = body.get("after") or {}
+        customer, segment = after.get("triggered_for"), after.get("triggered_segment")
+        c = conn.execute(CAMPAIGN, (_subscribed_patterns(), body.get("entity_id"), tenant_id)).fetchone()
+        if c is None or (customer is None and segment is None):
             continue
-        if t["type"] == "EMAIL":
-            channel, recipient = "email", t["email"] or f"customer:{customer}"
-            status, error = (
-                ("pending", None) if t["email"] else ("skipped", "the customer has no e-mail address")
-            )
-        else:
-            # delivered by the signed webhook deliveries of the same event
-            channel, recipient = "webhook", f"customer:{customer}"
-            status, error = (
-                ("sent", None) if t["subscribed"] else ("skipped", f"no subscription to {TRIGGERED}")
-            )
-        conn.execute(
-            INSERT,
-            (tenant_id, t["campaign_id"], r["event_id"], customer, recipient, channel, status, error, status),
-        )
-        n += 1
+        targets = conn.execute(RECIPIENTS, {"customer": customer, "segment": segment, "tenant": tenant_id})
+        params = []
+        for t in targets.fetchall():
+            channel, recipient, status, error = _send_row(c, t["customer_id"], t["email"])
+            key = (tenant_id, c["campaign_id"], r["event_id"], t["customer_id"], recipient, channel)
+            params.append((*key, status, error, status))
+        with conn.cursor() as cur:
+            cur.executemany(INSERT, params)
+        n += len(params)
     return n
 
 

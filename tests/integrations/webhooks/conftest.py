@@ -184,3 +184,30 @@ def deliver(pg_url: str) -> Callable[..., dict[str, int]]:
         return total
 
     return run
+
+
+class Inbox:
+    """The mail relay's stand-in: keeps every message aiosmtpd accepts."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(envelope)
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    """An aiosmtpd server on a free loopback port: (its inbox, its port)."""
+    from aiosmtpd.controller import Controller
+
+    from stack.procs import free_port
+
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()

@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from aiosmtpd.controller import Controller
 from hubspot.utils.signature import Signature
 from standardwebhooks import Webhook
@@ -135,27 +133,6 @@ def test_standard_webhooks_in_verified_idempotent_and_capped(api, as_, tenants, 
     assert big.status_code == 413
 
 
-class _Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(envelope)
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[_Inbox, int]]:
-    inbox = _Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
-
-
 def test_campaign_trigger_sends_one_email_per_trigger(api, as_, tenants, deliver, smtp, sql) -> None:
     inbox, port = smtp
     h = as_("a")
@@ -185,7 +162,7 @@ def test_campaign_trigger_sends_one_email_per_trigger(api, as_, tenants, deliver
 
 
 def test_refused_mail_is_retried_then_dead_lettered(api, as_, tenants, deliver, sql) -> None:
-    class Refusing(_Inbox):
+    class Refusing:
         async def handle_RCPT(
             self, server: Any, session: Any, envelope: Any, address: str, options: Any
         ) -> str:
