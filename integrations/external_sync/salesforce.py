@@ -20,6 +20,7 @@ from requests.adapters import HTTPAdapter
 from simple_salesforce import Salesforce
 
 from crm.enums import CustomerStage, LeadStatus
+from integrations.external_sync import salesforce_out as out_
 from integrations.external_sync.provider import Outbound, Pushed, VendorRecord, http_retry
 from integrations.imports.formats import salesforce as fmt
 
@@ -109,6 +110,28 @@ WRITABLE: dict[str, tuple[str, ...]] = {
         "AccountId",
         "ContactId",
     ),
+    "Task": (
+        "WhoId",
+        "WhatId",
+        "Subject",
+        "Description",
+        "TaskSubtype",
+        "Type",
+        "Status",
+        "Priority",
+        "ActivityDate",
+    ),
+    "Event": (
+        "WhoId",
+        "WhatId",
+        "Subject",
+        "Description",
+        "EventSubtype",
+        "Type",
+        "StartDateTime",
+        "EndDateTime",
+    ),
+    "Case": ("Subject", "Status", "Priority", "Origin", "Type", "AccountId", "ContactId"),
 }
 NOT_PROVIDED = "[not provided]"
 """What Salesforce's own web-to-lead puts in a required name it was not given."""
@@ -161,7 +184,16 @@ def _day(v: Any) -> str | None:
 class SalesforceProvider:
     system = fmt.SYSTEM
     objects: tuple[str, ...] = tuple(FIELDS)
-    tables: ClassVar[dict[str, str]] = {"customers": "Account", "leads": "Contact", "deals": "Opportunity"}
+    tables: ClassVar[dict[str, str]] = {
+        "customers": "Account",
+        "leads": "Contact",
+        "deals": "Opportunity",
+        "lead_activities": "Task",
+        "deal_activities": "Task",
+    }
+    """CRM table -> the sobject its rows are pushed as (a lead a Lead without an Account, a
+    meeting an Event)."""
+    ticket_object = "Case"
 
     def __init__(self, credentials: dict[str, Any], base_url: str | None, settings: dict[str, Any]) -> None:
         session = requests.Session()
@@ -255,7 +287,11 @@ class SalesforceProvider:
     # outbound -----------------------------------------------------------------------------
     def outbound(self, table: str, row: dict[str, Any], refs: dict[str, str | None]) -> Outbound | None:
         """A CRM row as sobject fields: a customer an Account, a lead a Contact of its
-        customer's Account (a Lead when it has none), a deal an Opportunity."""
+        customer's Account (a Lead when it has none), a deal an Opportunity, an activity a Task or
+        an Event (None: one Salesforce records itself)."""
+        if table in ("lead_activities", "deal_activities"):
+            made = out_.activity(table, row, refs)
+            return Outbound(made[0], {k: _text(v) for k, v in made[1].items()}) if made else None
         if table == "customers":
             name = row.get("company") or " ".join(filter(None, [row.get("first_name"), row.get("last_name")]))
             fields: dict[str, Any] = {
@@ -320,7 +356,7 @@ class SalesforceProvider:
         if external_id is None:
             external_id = str(api.create(body)["id"])
         else:
-            api.update(external_id, body)
+            api.update(external_id, {k: v for k, v in body.items() if k not in out_.CREATE_ONLY})
         at = _time(api.get(external_id)[MODIFIED])
         assert at is not None
         return Pushed(
