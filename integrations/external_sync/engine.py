@@ -44,6 +44,7 @@ from crm.db import connect
 from crm.errors import CRMError, CRMErrorCode
 from integrations.external_sync import store
 from integrations.external_sync.provider import Provider, VendorRecord
+from integrations.external_sync.tickets_out import TicketPusher, push_tickets
 from integrations.imports import writer
 from integrations.imports.formats import format_module
 from integrations.imports.run import resolve_tenant, run_import
@@ -410,6 +411,8 @@ def _outbound(
             result.count("outbound", table, "failed")
         else:
             store.resolved(conn, c.id, "outbound", table, [str(eid)])
+    if isinstance(prov, TicketPusher):  # tickets are events, not audited rows: their own pass
+        push_tickets(conn, c, prov, result)
     return cursor
 
 
