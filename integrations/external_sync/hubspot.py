@@ -6,7 +6,7 @@ maps as it maps an export's columns; a deal's `hs_date_entered_<stage>` values a
 history. Deals live in HubSpot's default pipeline. Engagements (calls, e-mails, meetings,
 notes, tasks) are read with their deal and contact associations, tickets with their company
 and contact ones; people's lead and deal activities are pushed as calls, meetings, tasks or
-notes. Tickets belong to the ticketing system: read in only.
+notes. Tickets made or changed in the CRM are pushed as tickets on their company and contact.
 
 Searches and association reads take the SDK's raw answer (`_preload_content=False`, parsed
 with orjson): the SDK's model deserialisation costs more than the rest of a page's handling.
@@ -138,8 +138,15 @@ ASSOCIATION_TYPE = {
     ("notes", "deals"): 214,
     ("tasks", "contacts"): 204,
     ("tasks", "deals"): 216,
+    ("tickets", "contacts"): 16,
+    ("tickets", "companies"): 26,
 }
 """HubSpot-defined (primary) association type ids."""
+TICKET_STAGE = {"OPEN": "1", "PENDING": "2", "RESOLVED": "4", "CLOSED": "4"}
+TICKET_PRIORITY = {"LOW": "LOW", "NORMAL": "MEDIUM", "HIGH": "HIGH", "URGENT": "URGENT"}
+TICKET_SOURCE = {"EMAIL": "EMAIL", "CHAT": "CHAT", "PHONE": "PHONE", "WEB": "FORM"}
+"""A ticket's status (a stage of the default support pipeline), priority and channel as
+HubSpot ticket property values: the inverse of the import's tables."""
 SYSTEM_ACTIVITIES = {t for t in DealActivityType if t.value not in LeadActivityType.__members__}
 """Deal activities HubSpot records itself from the deal's own pushes: not pushed again."""
 ANSWERED = "f240bbac-87c9-4f6e-bf70-924b57d47db7"
@@ -194,6 +201,7 @@ class HubSpotProvider:
         "deal_activities": "notes",
     }
     """CRM table -> the HubSpot object its rows are pushed as (an activity's by its type)."""
+    ticket_object = "tickets"
 
     def __init__(self, credentials: dict[str, Any], base_url: str | None, settings: dict[str, Any]) -> None:
         retry = http_retry(
@@ -423,6 +431,23 @@ class HubSpotProvider:
                 if v
             }
         return Outbound(obj, {k: v for k, v in props.items() if v is not None}, links)
+
+    @staticmethod
+    def ticket_outbound(ticket: dict[str, Any], refs: dict[str, str | None]) -> Outbound:
+        """A ticket's latest state (a `tickets` event payload) as a ticket of the support pipeline
+        on its company and contact."""
+        props = {
+            "subject": ticket.get("subject"),
+            "content": ticket.get("body"),
+            "hs_pipeline": "0",
+            "hs_pipeline_stage": TICKET_STAGE.get(str(ticket.get("status")), "1"),
+            "hs_ticket_priority": TICKET_PRIORITY.get(str(ticket.get("priority"))),
+            "source_type": TICKET_SOURCE.get(str(ticket.get("channel"))),
+        }
+        links = {
+            k: v for k, v in (("companies", refs.get("customer_id")), ("contacts", refs.get("lead_id"))) if v
+        }
+        return Outbound("tickets", {k: v for k, v in props.items() if v is not None}, links)
 
     @staticmethod
     def _stage_id(row: dict[str, Any]) -> str:

@@ -334,6 +334,12 @@ class SalesforceProvider:
         return Outbound(obj, {k: _text(v) for k, v in fields.items() if v is not None})
 
     @staticmethod
+    def ticket_outbound(ticket: dict[str, Any], refs: dict[str, str | None]) -> Outbound:
+        """A ticket's latest state (a `tickets` event payload) as a Case on its Account."""
+        fields = out_.case(ticket, refs.get("customer_id"), refs.get("lead_id"))
+        return Outbound("Case", {k: _text(v) for k, v in fields.items() if v is not None})
+
+    @staticmethod
     def _stage(row: dict[str, Any]) -> str:
         """The CRM stage as an opportunity stage: the same name when Salesforce has it, else the
         won or lost stage, else the open standard stage nearest in probability."""

@@ -5,7 +5,7 @@ The CRM holds a ticket as its `tickets` events (`ticket.created`, `ticket.update
 change made in the CRM is such an event whose source is not the system's (imports and this
 sync write the vendor's own tickets: pushing them would echo). Each run pushes, per ticket, the
 latest such event not yet pushed: a new ticket is created on its customer's account (and its
-lead's contact, from `crm.ticket_leads`) and linked in `crm.external_ids`; a linked one is
+lead's contact, from `crm.ticket_leads` or the event) and linked in `crm.external_ids`; a linked one is
 updated. The link remembers the event pushed (`content_hash = pushed:<event id>`), so each event
 is pushed once; a vendor change read in after it (a later link change) wins over older CRM
 events. A push that fails is counted and tried again by the next run (its event is still the
@@ -95,7 +95,7 @@ def push_tickets(
         refs: dict[str, str | None] = {}
         for ref, entity, eid in (
             ("customer_id", "customers", payload.get("customer_id")),
-            ("lead_id", "leads", requesters.get(tid)),
+            ("lead_id", "leads", requesters.get(tid) or payload.get("lead_id")),
         ):
             found = links.get((entity, UUID(str(eid)))) if eid else None
             refs[ref] = found[1] if found else None
