@@ -88,7 +88,6 @@ def case(ticket: dict[str, Any], account: str | None, contact: str | None) -> di
         "Status": CASE_STATUS.get(str(ticket.get("status")), "New"),
         "Priority": CASE_PRIORITY.get(str(ticket.get("priority")), "Medium"),
         "Origin": CASE_ORIGIN.get(str(ticket.get("channel")), "Web"),
-        "Type": ticket.get("category"),
         "AccountId": account,
         "ContactId": contact if contact and fmt._object(contact) == "Contact" else None,
     }
