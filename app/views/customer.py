@@ -154,6 +154,17 @@ if customer_id:
         deals = load("customer_deals", customer_id=customer_id, empty="No deals with this customer.")
         if deals is not None:
             st.dataframe(deals.drop(columns=["deal_id"]), hide_index=True, key="customer_deals_table")
+            picks = {
+                f"{r.deal_name} · {r.stage} · {money(r.deal_value)}": str(r.deal_id)
+                for r in deals.itertuples()
+            }
+            pick = st.selectbox("Open a deal", list(picks), key="customer_deal_pick")
+            st.page_link(
+                "views/deal.py",
+                label="Open deal page (stage history, conversation signals)",
+                icon=":material/open_in_new:",
+                query_params={"deal": picks[pick]},
+            )
         st.markdown("**Conversation signals**")
         signals = load(
             "customer_conversation_signals", customer_id=customer_id, empty="No conversation signals yet."

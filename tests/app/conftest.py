@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import secrets
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 from signed_in import open_page
 from streamlit.testing.v1 import AppTest
 
@@ -125,3 +128,59 @@ def run_page(world: World) -> Callable[..., AppTest]:
         return open_page(page, who or world.managers[0], query, timeout)
 
     return run
+
+
+DEAL_MESSAGES = (
+    "We're ready to sign by end of Q3.",
+    "The price is too high at $40 per seat.",
+    "Let's schedule a call next week.",
+)
+"""What the messages naming a deal say (a buying signal, pricing, a timeline, a next step)."""
+
+
+@pytest.fixture(scope="package")
+def conversation_signals(world: World) -> World:
+    """The world with its landed conversation messages analysed by the conversation job and
+    analytics.fct_conversation_signals built over them (what Customer 360 and Deal show). The
+    simulator's conversations name customers only, so a few messages naming the first tenant's
+    open deal with a customer and the most stage changes land too, as the ticketing source sends them."""
+    from orchestration.integrations_conversations import conversation_signals_job
+    from orchestration.resources import PostgresResource
+    from warehouse.dbt import run_dbt
+
+    with psycopg.connect(world.url, autocommit=True) as conn:
+        deal = conn.execute(
+            """select d.deal_id, d.created_at from analytics.fct_deals d
+               where d.tenant_id = %s and d.is_open and d.customer_id is not null
+               order by d.stages_entered desc, d.deal_value desc, d.deal_id limit 1""",
+            (world.managers[0].tenant_id,),
+        ).fetchone()
+        assert deal is not None, "the world has no open deal"
+        conversation = uuid.uuid4()
+        for n, said in enumerate(DEAL_MESSAGES, start=1):
+            payload = {"conversation_id": str(conversation), "deal_id": str(deal[0]), "channel": "EMAIL"}
+            conn.execute(
+                "insert into raw.conversations (event_id, tenant_id, event_type, schema_version, occurred_at,"
+                " source, payload) values (%s, %s, 'conversation.message', 1, %s, 'ticketing', %s)",
+                (
+                    uuid.uuid4(),
+                    world.managers[0].tenant_id,
+                    deal[1] + timedelta(days=n),
+                    Jsonb(payload | {"direction": "inbound", "text": said}),
+                ),
+            )
+    assert conversation_signals_job.execute_in_process(
+        resources={"postgres": PostgresResource(database_url=world.url)}
+    ).success
+    target = Path(tempfile.mkdtemp(prefix="crm-app-conv-"))
+    done = run_dbt(
+        ["build", "--quiet", "--select", "fct_conversation_signals"],
+        world.url,
+        target_path=target / "target",
+        log_path=target / "logs",
+        check=False,
+        capture=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    return world

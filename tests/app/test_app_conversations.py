@@ -4,31 +4,11 @@ dbt, and the page's table equal to the mart."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import psycopg
 
-from orchestration.integrations_conversations import conversation_signals_job
-from orchestration.resources import PostgresResource
-from warehouse.dbt import run_dbt
 
-
-def test_customer_360_shows_conversation_signals(run_page, world) -> None:
-    assert conversation_signals_job.execute_in_process(
-        resources={"postgres": PostgresResource(database_url=world.url)}
-    ).success
-    target = Path(tempfile.mkdtemp(prefix="crm-app-conv-"))
-    done = run_dbt(
-        ["build", "--quiet", "--select", "fct_conversation_signals"],
-        world.url,
-        target_path=target / "target",
-        log_path=target / "logs",
-        check=False,
-        capture=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout[-3000:]
+def test_customer_360_shows_conversation_signals(run_page, conversation_signals) -> None:
+    world = conversation_signals
     manager = world.managers[0]
     with psycopg.connect(world.url) as conn:
         row = conn.execute(
