@@ -4,6 +4,7 @@
 ciphertext, so keys can rotate) and hands out keys by name. The default reads
 `CRM_SYNC_CREDENTIALS_KEY` (base64 of 32 bytes) from the environment or `.crm/env`, as
 `crm.settings` reads its secrets; `CRM_SYNC_CREDENTIALS_KEY_ID` names it (default `env-1`).
+Without it the key is derived from TENANT_CONTEXT_KEY (id `derived-1`).
 The associated data binds a ciphertext to its tenant, so a row copied to another tenant does
 not decrypt.
 """
@@ -17,12 +18,14 @@ from uuid import UUID
 
 import orjson
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crm.errors import CRMError, CRMErrorCode
-from crm.settings import default_home
+from crm.settings import default_home, get_settings
 
 NONCE = 12
 
@@ -41,14 +44,26 @@ class _KeySettings(BaseSettings):
     crm_sync_credentials_key_id: str = "env-1"
 
 
+DERIVED_KEY_ID = "derived-1"
+"""The id of the key derived from TENANT_CONTEXT_KEY when no explicit key is set."""
+
+
 class EnvKeyProvider:
-    """The key of `CRM_SYNC_CREDENTIALS_KEY`; refuses to work without one (never a default)."""
+    """The key of `CRM_SYNC_CREDENTIALS_KEY`; without it, one derived (HKDF-SHA256) from
+    TENANT_CONTEXT_KEY, the secret every API and worker process already holds (as the webhook
+    secrets do); neither: refuses to work (never a built-in default)."""
 
     def __init__(self) -> None:
         s = _KeySettings(_env_file=default_home() / "env")
         self._id = s.crm_sync_credentials_key_id
         raw = s.crm_sync_credentials_key.get_secret_value() if s.crm_sync_credentials_key else None
         self._key = _decode(raw) if raw else None
+        if self._key is None:
+            base = get_settings().tenant_context_key
+            if base is not None:
+                self._id = DERIVED_KEY_ID
+                hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"crm-sync-credentials")
+                self._key = hkdf.derive(base.get_secret_value().encode())
 
     def current(self) -> tuple[str, bytes]:
         return self._id, self.key(self._id)
@@ -57,7 +72,8 @@ class EnvKeyProvider:
         if self._key is None:
             raise CRMError(
                 CRMErrorCode.INTEGRATION_SYNC_FAILED,
-                "no key to encrypt sync credentials: set CRM_SYNC_CREDENTIALS_KEY (base64 of 32 bytes)",
+                "no key to encrypt sync credentials: set CRM_SYNC_CREDENTIALS_KEY (base64 of 32 bytes)"
+                " or TENANT_CONTEXT_KEY",
                 {"setting": "CRM_SYNC_CREDENTIALS_KEY"},
             )
         if key_id != self._id:
