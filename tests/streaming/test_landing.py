@@ -34,7 +34,7 @@ def test_duplicated_sends_land_once(lander: Lander) -> None:
         " from raw.tickets where event_id = %s",
         events[0].event_id,
     )[0]
-    assert row[:4] == (lander.tenant, events[0].event_type, 1, "sample")
+    assert row[:4] == (lander.tenant, events[0].event_type, events[0].schema_version, "sample")
     assert row[4] is not None and row[5] is not None
     assert row[6] == orjson.loads(events[0].payload.model_dump_json())
     assert worker.metric_sum("crm_lander_events_landed_total") == 700

@@ -102,7 +102,7 @@ def test_rows_are_the_events_exactly(migrated_db: str) -> None:
             event.event_id,
             TENANT,
             event.event_type,
-            1,
+            event.schema_version,
             event.occurred_at,
             event.source,
             2,
