@@ -78,7 +78,8 @@ if deal_id:
                     else "analytics.fct_deals.closed_at",
                 ),
                 ("Days in stage", f"{num(d['days_in_stage']):,.0f}", None, "In the current stage"),
-            ]
+            ],
+            per_row=2,  # a date fits a tile only two to a row beside the sidebar
         )
         if present(d["customer_id"]):
             st.page_link(
