@@ -16,6 +16,18 @@ from integrations.external_sync.engine import SyncConfig, sync_with_external_crm
 __all__ = ["salesforce"]
 
 
+@pytest.fixture(autouse=True)
+def _cli_database(pg_url: str, monkeypatch: pytest.MonkeyPatch):
+    """The command line reads its database from the settings: make them this test's (an
+    earlier test of the session may have cached others)."""
+    from crm.settings import get_settings
+
+    monkeypatch.setenv("DATABASE_URL", pg_url)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
 def test_the_cli_connects_and_runs_salesforce(
     pg_url: str, salesforce: Running, monkeypatch: pytest.MonkeyPatch
 ) -> None:
