@@ -31,7 +31,8 @@ def shots(world, tmp_path_factory):
 
 
 WITHOUT_DATA_IN_THE_WORLD = {"Integrations"}
-"""Pages whose data the seeded world does not make (no webhooks, syncs or enrichments ran)."""
+"""Pages whose data the seeded world does not make (no webhooks, syncs or enrichments ran; an
+earlier test of the session may have written some)."""
 
 
 def test_every_page_at_both_widths(shots) -> None:
@@ -44,8 +45,8 @@ def test_pages_render_without_errors(shots, world, width: str) -> None:
         assert not s.errors, f"{s.title} ({width}) shows an error: {s.errors}"
         assert not s.blank, f"{s.title} ({width}) is blank"
         assert s.path is not None and s.path.stat().st_size > 5_000
-        if s.title in WITHOUT_DATA_IN_THE_WORLD:  # it says so instead of drawing
-            assert s.empty_states >= 1, f"{s.title} ({width}) drew nothing and said nothing"
+        if s.title in WITHOUT_DATA_IN_THE_WORLD:  # it draws what other tests wrote, else says why not
+            assert s.charts >= 1 or s.empty_states >= 1, f"{s.title} ({width}) drew nothing and said nothing"
         else:
             assert s.charts >= 1, f"{s.title} ({width}) drew no chart"
 
