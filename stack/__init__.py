@@ -17,7 +17,17 @@ from stack import kafka, procs, redis
 from stack.postgres import EmbeddedPostgres
 
 # Stopped in this order: consumers of the stores first.
-STOP_ORDER = ["app", "api", "dagster", "outbox-relay", "lander", kafka.NAME, redis.NAME, "postgres"]
+STOP_ORDER = [
+    "app",
+    "api",
+    "ops-metrics",
+    "dagster",
+    "outbox-relay",
+    "lander",
+    kafka.NAME,
+    redis.NAME,
+    "postgres",
+]
 
 
 @dataclass

@@ -16,6 +16,7 @@ from crm import cli as crm_cli
 from crm.settings import get_settings
 from integrations import cli as integrations_cli
 from ml import cli as ml_cli
+from monitoring import cli as monitoring_cli
 from orchestration import cli as orchestration_cli
 from sim import cli as sim_cli
 from streaming import cli as streaming_cli
@@ -34,6 +35,7 @@ for layer in (
     api_cli,
     app_cli,
     orchestration_cli,
+    monitoring_cli,
 ):
     layer.register(app)
 

@@ -35,6 +35,8 @@ class Service:
     preferred_port: int | None = None
     """Used when free (the documented address), else any free port."""
     uses_port: bool = True
+    metrics_path: str | None = None
+    """Where Prometheus scrapes it (None: it serves no metrics)."""
 
 
 def _http(port: int) -> str:
@@ -50,6 +52,7 @@ SERVICES: dict[str, Service] = {
             None,
             lambda p: f"{_http(p)}/metrics",
             timeout=180,
+            metrics_path="/metrics",
             # `crm seed` writes a new world's tenants in one transaction while its events are
             # already flowing: the lander parks them until that commit (LANDER_PARK_TIMEOUT, 600 s
             # by default, is far longer than a seed's transaction), holding nothing else up.
@@ -61,9 +64,17 @@ SERVICES: dict[str, Service] = {
             _http,
             timeout=60,
             preferred_port=8000,
+            metrics_path="/metrics",
         ),
         Service("outbox-relay", lambda p: ["outbox-relay"], None, lambda p: "", uses_port=False),
         Service("app", lambda p: ["app", "serve", "--port", str(p)], HEALTH_PATH, _http, timeout=60),
+        Service(
+            "ops-metrics",
+            lambda p: ["ops", "metrics", "--port", str(p)],
+            "/metrics",
+            lambda p: f"{_http(p)}/metrics",
+            metrics_path="/metrics",
+        ),
         Service(
             "dagster", lambda p: ["dagster", "ui", "--port", str(p)], SERVER_INFO_PATH, _http, timeout=300
         ),
