@@ -1,69 +1,46 @@
-"""Secrets at rest: AES-GCM with a key from a provider, so a KMS can replace the environment.
+"""Webhook signing secrets at rest, through `crm.secrets` (AES-GCM, a KMS-replaceable provider).
 
-The key is WEBHOOK_SECRET_KEY (32 bytes, base64) when set; otherwise it is derived (HKDF-SHA256)
-from TENANT_CONTEXT_KEY, the secret every API and worker process already holds. Each
-ciphertext is bound to its tenant and purpose (the AES-GCM associated data), so a value copied
-to another tenant's row does not decrypt.
+The key is WEBHOOK_SECRET_KEY (base64 of 32 bytes) when set, otherwise one derived from
+TENANT_CONTEXT_KEY. A stored secret reads `v2:<key id>:<base64>`; `v1:<base64>` (written before
+keys had ids) opens with the key in use. Each ciphertext is bound to its tenant and purpose.
 """
 
 from __future__ import annotations
 
 import base64
-import os
 import secrets
-from collections.abc import Callable
 from uuid import UUID
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from crm import secrets as sealed
+from crm.secrets import KeyProvider
 
-from crm.settings import get_settings
-
-VERSION = "v1"
 SECRET_PREFIX = "whsec_"
+SETTING = "WEBHOOK_SECRET_KEY"
 
 
-class SecretKeyMissing(RuntimeError):
-    """Neither WEBHOOK_SECRET_KEY nor TENANT_CONTEXT_KEY is configured."""
-
-
-def environment_key() -> bytes:
-    """The default key provider: WEBHOOK_SECRET_KEY, else a key derived from TENANT_CONTEXT_KEY."""
-    explicit = os.environ.get("WEBHOOK_SECRET_KEY")
-    if explicit:
-        key = base64.b64decode(explicit)
-        if len(key) != 32:
-            raise SecretKeyMissing("WEBHOOK_SECRET_KEY must be 32 bytes, base64-encoded")
-        return key
-    base = get_settings().tenant_context_key
-    if base is None:
-        raise SecretKeyMissing("set WEBHOOK_SECRET_KEY (or TENANT_CONTEXT_KEY) to store webhook secrets")
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"crm-webhook-secrets")
-    return hkdf.derive(base.get_secret_value().encode())
-
-
-KeyProvider = Callable[[], bytes]
-key_provider: KeyProvider = environment_key
-"""Replace (e.g. with a KMS data-key fetch) to keep the key out of the environment."""
+def key_provider() -> KeyProvider:
+    return sealed.EnvKeyProvider(SETTING, "crm-webhook-secrets")
 
 
 def _aad(tenant_id: UUID, purpose: str) -> bytes:
     return f"{tenant_id}:{purpose}".encode()
 
 
-def encrypt(plain: str, tenant_id: UUID, purpose: str) -> str:
-    nonce = os.urandom(12)
-    sealed = AESGCM(key_provider()).encrypt(nonce, plain.encode(), _aad(tenant_id, purpose))
-    return f"{VERSION}:{base64.b64encode(nonce + sealed).decode()}"
+def encrypt(plain: str, tenant_id: UUID, purpose: str, keys: KeyProvider | None = None) -> str:
+    blob, key_id = sealed.seal(plain.encode(), _aad(tenant_id, purpose), keys or key_provider())
+    return f"v2:{key_id}:{base64.b64encode(blob).decode()}"
 
 
-def decrypt(stored: str, tenant_id: UUID, purpose: str) -> str:
-    version, _, body = stored.partition(":")
-    if version != VERSION:
+def decrypt(stored: str, tenant_id: UUID, purpose: str, keys: KeyProvider | None = None) -> str:
+    keys = keys or key_provider()
+    version, _, rest = stored.partition(":")
+    if version == "v2":
+        key_id, _, body = rest.partition(":")
+    elif version == "v1":
+        key_id, body = keys.current()[0], rest
+    else:
         raise ValueError(f"unknown secret format {version!r}")
-    raw = base64.b64decode(body)
-    return AESGCM(key_provider()).decrypt(raw[:12], raw[12:], _aad(tenant_id, purpose)).decode()
+    return sealed.unseal(base64.b64decode(body), key_id, _aad(tenant_id, purpose), keys).decode()
 
 
 def new_secret() -> str:

@@ -40,7 +40,7 @@ def test_signed_delivery_verifies_and_matches_wildcards(api, as_, receiver: Rece
     assert not req.verifies_with("whsec_" + "A" * 43)
     # stored encrypted, never in clear
     row = sql("SELECT secret_enc FROM crm.webhook_subscriptions WHERE id = %s", sub["id"])[0]
-    assert sub["secret"] not in row["secret_enc"] and row["secret_enc"].startswith("v1:")
+    assert sub["secret"] not in row["secret_enc"] and row["secret_enc"].startswith("v2:")
     got = api.get(f"/webhooks/subscriptions/{sub['id']}", headers=as_("a")).json()
     assert "secret" not in got and "secret_enc" not in got
 
