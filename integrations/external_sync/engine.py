@@ -350,7 +350,7 @@ def _archived(conn: psycopg.Connection[Any], c: store.Connection, prov: Provider
                         " WHERE id = %s RETURNING *",
                         (mark, eid),
                     ).fetchone()
-                    writer._write_changes(
+                    writer.write_changes(
                         cur,
                         change_rows(
                             actor,

@@ -99,7 +99,7 @@ def _create_pipeline(
     assert values is not None
     after = dict(zip(names, values, strict=True))
     with conn.cursor() as cur:
-        writer._write_changes(
+        writer.write_changes(
             cur,
             change_rows(
                 writer.ImportActor(tenant_id),
@@ -136,7 +136,7 @@ def _extend_pipeline(
     assert after_row is not None
     after = dict(zip(names, after_row, strict=True))
     with conn.cursor() as c:
-        writer._write_changes(
+        writer.write_changes(
             c,
             change_rows(
                 writer.ImportActor(tenant_id),

@@ -312,8 +312,8 @@ def _copy(cur: psycopg.Cursor[Any], table: str, rows: list[dict[str, Any]]) -> N
             copy.write_row([_param(row[c]) for c in cols])
 
 
-def _write_changes(cur: psycopg.Cursor[Any], pairs: list[tuple[str, dict[str, Any]]]) -> None:
-    """COPY the audit_log and outbox rows of a batch of changes."""
+def write_changes(cur: psycopg.Cursor[Any], pairs: list[tuple[str, dict[str, Any]]]) -> None:
+    """COPY the audit_log and outbox rows of a batch of changes (imports and the sync alike)."""
     by_table: dict[str, list[dict[str, Any]]] = {}
     for table, row in pairs:
         by_table.setdefault(table, []).append(row)
@@ -477,7 +477,7 @@ class Writer:
                 links.append(((r.object, r.external_id), table, eid, h))
         _copy(cur, table, inserts)
         counts.created += len(new)
-        _write_changes(cur, changes)
+        write_changes(cur, changes)
         self._link_rows(cur, links)
         for key, _, eid, h in links:
             self.plan.links[key] = Link(eid, h)
