@@ -70,6 +70,11 @@ class RunAs:
 
 
 class EmbeddedPostgres:
+    name = NAME
+    """Its PID record under `.crm/run` (a replica has its own)."""
+    folder = "pg"
+    """Its folder under the home (data and log)."""
+
     def __init__(self, home: Path):
         self.home = home
         self.run_as = RunAs.detect()
@@ -104,24 +109,24 @@ class EmbeddedPostgres:
     def destroy(self) -> None:
         """Stop the server and delete its data (also when it lives outside the home)."""
         self.stop()
-        link = self.home / "pg"
+        link = self.home / self.folder
         target = link.resolve() if link.is_symlink() else link
         shutil.rmtree(target, ignore_errors=True)
         if link.is_symlink():
             link.unlink()
 
     def root(self) -> Path:
-        local = self.home / "pg"
+        local = self.home / self.folder
         self.home.mkdir(parents=True, exist_ok=True)
         if self.run_as.can_reach(self.home):
             local.mkdir(exist_ok=True)
             self.run_as.chown(local)
             return local
         digest = hashlib.sha1(str(self.home).encode()).hexdigest()[:12]
-        outside = Path("/var/tmp") / f"crm-pg-{digest}"
+        outside = Path("/var/tmp") / f"crm-{self.folder}-{digest}"
         outside.mkdir(mode=0o700, exist_ok=True)
         self.run_as.chown(outside)
-        link = self.home / "pg"
+        link = self.home / self.folder
         if not link.exists():
             link.symlink_to(outside)
         return outside
@@ -195,7 +200,7 @@ class EmbeddedPostgres:
 
     def start(self) -> procs.PidRecord:
         """Start (initialising on first use) and return the PID record; reuse a running one."""
-        rec = procs.read_record(self.home, NAME)
+        rec = procs.read_record(self.home, self.name)
         if rec and procs.record_alive(rec) and rec.port and procs.port_open(rec.port):
             return rec
         port = self.configured_port()
@@ -205,19 +210,24 @@ class EmbeddedPostgres:
         elif port is None or procs.port_open(port):
             port = procs.free_port()
             self.set_port(port)
-        log = procs.log_dir(self.home) / "postgres.log"
+        rec = self.launch(port)
+        self.ensure_database(port)
+        return rec
+
+    def launch(self, port: int) -> procs.PidRecord:
+        """Start the initialised cluster on `port`, wait for it, write its PID record."""
+        log = procs.log_dir(self.home) / f"{self.name}.log"
         log.touch()
         self.run_as.chown(log)
         if not self.run_as.can_reach(log, "-w"):
-            log = self.root() / "postgres.log"
+            log = self.root() / f"{self.name}.log"
         self._run("pg_ctl", "-D", str(self.data), "-l", str(log), "-w", "-t", "60", "start")
         pid = self.postmaster_pid()
         if pid is None:
-            raise RuntimeError(f"postgres did not write its pid; see {log}")
-        procs.wait_until(lambda: procs.port_open(port), 30, "postgres")
-        self.ensure_database(port)
+            raise RuntimeError(f"{self.name} did not write its pid; see {log}")
+        procs.wait_until(lambda: procs.port_open(port), 30, self.name)
         rec = procs.PidRecord(
-            name=NAME,
+            name=self.name,
             pid=pid,
             argv=[str(self.bin_dir() / "postgres"), "-D", str(self.data)],
             port=port,
@@ -234,7 +244,7 @@ class EmbeddedPostgres:
                 conn.execute(f'create database "{name}"')
 
     def stop(self) -> bool:
-        rec = procs.read_record(self.home, NAME)
+        rec = procs.read_record(self.home, self.name)
         if rec is None:
             return False
         running = procs.record_alive(rec)
@@ -243,7 +253,7 @@ class EmbeddedPostgres:
                 self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "30", "stop")
             except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
                 procs.terminate(rec.pid)
-        procs.forget(self.home, NAME)
+        procs.forget(self.home, self.name)
         return running
 
 
