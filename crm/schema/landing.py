@@ -49,6 +49,8 @@ def _landing_table(name: str) -> Table:
         Column("kafka_partition", Integer),
         Column("kafka_offset", BigInteger),
         Column("payload", JSONB, nullable=False),
+        # W3C traceparent of the Kafka record (a write through the API), else NULL
+        Column("traceparent", Text),
         schema=RAW,
     )
 
@@ -74,7 +76,7 @@ dead_letters = Table(
     Column("event_id", UUID(as_uuid=True)),  # when the bytes parsed far enough to have one
     Column("tenant_id", UUID(as_uuid=True)),
     Column("raw_bytes", LargeBinary),
-    Column("headers", JSONB),
+    Column("headers", JSONB),  # the record's Kafka headers ({name: text value}), NULL when none
     # a redelivered bad message must not add a second row
     UniqueConstraint("topic", "kafka_partition", "kafka_offset"),
     Index(None, "received_at"),
@@ -95,6 +97,7 @@ parked_events = Table(
     Column("reason_code", Text, nullable=False),
     Column("reason", Text, nullable=False),
     Column("raw_bytes", LargeBinary, nullable=False),
+    Column("headers", JSONB),  # the record's Kafka headers, as in raw.dead_letters
     # a redelivered message parks once
     UniqueConstraint("topic", "kafka_partition", "kafka_offset"),
     schema=RAW,

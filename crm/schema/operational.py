@@ -368,6 +368,8 @@ outbox = Table(
     # a row the broker refuses for good (too large, invalid) is set aside, never retried
     Column("dead_at", DateTime(timezone=True)),
     Column("dead_reason", Text),
+    # W3C traceparent of the request that wrote it (the relay sends it as a Kafka header)
+    Column("traceparent", Text),
     # the relay polls `WHERE sent_at IS NULL AND dead_at IS NULL ORDER BY id`: keep that index small
     Index("ix_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL AND dead_at IS NULL")),
     Index("ix_outbox_dead", "dead_at", postgresql_where=text("dead_at IS NOT NULL")),
