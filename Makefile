@@ -40,13 +40,13 @@ status: install  ## what runs, and where
 seed: install  ## seed the synthetic world (SCALE=S|D|M|L SEED=n)
 	$(CRM) seed --scale $(SCALE) --seed $(SEED)
 
-demo: install  ## install, start the stack, seed the demo world (scale D; SCALE=S|M|L for another), run every stage, print the addresses
+demo: install monitoring  ## install, start the stack, seed the demo world (scale D; SCALE=S|M|L for another), run every stage, print the addresses
 	$(CRM) demo --scale $(if $(filter command line,$(origin SCALE)),$(SCALE),D) --seed $(SEED)
 
 down:  ## stop everything `make demo` started, and nothing else
 	@if [ -x $(CRM) ]; then $(CRM) down; else echo "nothing installed, nothing to stop"; fi
 
-test: install chromium  ## install and run the whole test suite
+test: install chromium monitoring  ## install and run the whole test suite
 	$(PY) -m pytest -q
 
 lint: install  ## ruff (lint and format check), import-linter (layers point down), mypy (cached in .mypy_cache)
@@ -161,7 +161,7 @@ bench-scoring: install  ## 1M leads: features built by dbt, read, scored, explai
 	$(PY) -m bench.scoring_throughput --leads 1000000
 
 # --- dashboards -------------------------------------------------------------------------------
-.PHONY: app chromium screenshots bench-dashboard
+.PHONY: app chromium monitoring screenshots bench-dashboard
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -172,6 +172,21 @@ chromium:  ## install Debian's chromium + chromium-driver once (screenshot tests
 	@if [ -x $(CHROMIUM) ]; then echo "chromium present: $(CHROMIUM)"; else \
 	  ( $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium chromium-driver ) \
 	  || echo "warning: could not install chromium (needs root or sudo): the screenshot tests will be skipped"; fi
+
+# Debian's packages; `crm up` runs them as the stack's own processes (config and data under .crm).
+# Their postinst would start system services on 9090/9093/9187/9100: a policy-rc.d that refuses
+# (unless the machine already has one) keeps them down, and systemd, where it runs, gets them
+# disabled, so only the stack's copies ever run.
+MONITORING_PKGS := prometheus prometheus-alertmanager prometheus-postgres-exporter prometheus-node-exporter
+MONITORING_BINS := prometheus promtool prometheus-alertmanager prometheus-postgres-exporter prometheus-node-exporter
+monitoring:  ## install Debian's Prometheus, Alertmanager, postgres and node exporters once (no system service left running)
+	@if ( for b in $(MONITORING_BINS); do command -v $$b >/dev/null || exit 1; done ); then echo "monitoring present: $$(command -v prometheus)"; else \
+	  policy=/usr/sbin/policy-rc.d; own=; \
+	  if [ ! -e $$policy ]; then printf '#!/bin/sh\nexit 101\n' | $(SUDO) tee $$policy >/dev/null && $(SUDO) chmod 755 $$policy && own=1; fi; \
+	  ( $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $(MONITORING_PKGS) ) \
+	    || echo "warning: could not install $(MONITORING_PKGS) (needs root or sudo): crm up runs without monitoring, its tests are skipped"; \
+	  if [ -n "$$own" ]; then $(SUDO) rm -f $$policy; fi; \
+	  if [ -d /run/systemd/system ]; then $(SUDO) systemctl disable --now $(MONITORING_PKGS) 2>/dev/null || true; fi; fi
 
 screenshots: install chromium  ## screenshots of every page for docs/managers.md, desktop + phone (needs `make demo`: the seeded world)
 	$(PY) -m stack.screenshots --out docs/screenshots

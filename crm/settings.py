@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     """host:port[,host:port] of a Kafka-protocol broker; unset means the local Tansu."""
     redis_url: str | None = None
     """Rate limits and caches; unset means in-process fallbacks (with a warning)."""
+    prometheus_url: str | None = None
+    """Prometheus scraping the stack and evaluating its alert rules; unset means the local one."""
+    alertmanager_url: str | None = None
+    """Where that Prometheus sends its alerts (shown by `crm status`, `crm env`)."""
 
     jwt_secret: SecretStr | None = None
     """HS256 secret for API tokens (RS256: set `jwt_public_key` instead)."""

@@ -1,9 +1,10 @@
 """The local stack and the `crm` command line: `crm up | down | status`, the demo.
 
 `up` starts what the environment does not provide (embedded Postgres when DATABASE_URL is
-unset, Tansu when KAFKA_BOOTSTRAP is unset, Redis when REDIS_URL is unset), writes the addresses to `.crm/env` and keeps a PID
-file per process. `down` stops every process that has a PID file under `.crm/run` (only ever
-things the project started) and nothing else.
+unset, Tansu when KAFKA_BOOTSTRAP is unset, Redis when REDIS_URL is unset, Prometheus with its
+Alertmanager and exporters when PROMETHEUS_URL is unset: `stack.prometheus`), writes the
+addresses to `.crm/env` and keeps a PID file per process. `down` stops every process that has
+a PID file under `.crm/run` (only ever things the project started) and nothing else.
 """
 
 from __future__ import annotations
@@ -13,17 +14,22 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stack import kafka, procs, redis
+from stack import kafka, procs, prometheus, redis
 from stack.postgres import EmbeddedPostgres
 
-# Stopped in this order: consumers of the stores first.
+# Stopped in this order: Prometheus first (no alert for what `down` stops), consumers of the
+# stores next, the exporters before what they read.
 STOP_ORDER = [
+    prometheus.PROMETHEUS,
+    prometheus.ALERTMANAGER,
     "app",
     "api",
     "ops-metrics",
     "dagster",
     "outbox-relay",
     "lander",
+    prometheus.PG_EXPORTER,
+    prometheus.NODE_EXPORTER,
     kafka.NAME,
     redis.NAME,
     "postgres",
@@ -35,8 +41,12 @@ class StackState:
     database_url: str
     kafka_bootstrap: str
     redis_url: str = ""
+    prometheus_url: str = ""
+    alertmanager_url: str = ""
     started: list[str] = field(default_factory=list)
     external: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """Warnings for the user (monitoring not installed)."""
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -98,6 +108,8 @@ def up(home: Path) -> StackState:
         redis_url = values["REDIS_URL"] = _address(redis.start(home))
         started.append("redis")
 
+    prom_url, am_url, notes = _monitoring(home, db_url, values, started, external)
+
     existing = read_env_file(env_path)
     for secret in ("JWT_SECRET", "TENANT_CONTEXT_KEY"):
         if not os.environ.get(secret) and secret not in existing:
@@ -110,9 +122,31 @@ def up(home: Path) -> StackState:
         database_url=db_url,
         kafka_bootstrap=bootstrap,
         redis_url=redis_url,
+        prometheus_url=prom_url,
+        alertmanager_url=am_url,
         started=started,
         external=external,
+        notes=notes,
     )
+
+
+def _monitoring(
+    home: Path, db_url: str, values: dict[str, str], started: list[str], external: list[str]
+) -> tuple[str, str, list[str]]:
+    """PROMETHEUS_URL (and ALERTMANAGER_URL) from the environment, else the local monitoring
+    (`stack.prometheus`), else nothing and a note saying how to get it."""
+    given = os.environ.get("PROMETHEUS_URL")
+    if given:
+        external.append("prometheus")
+        return given, os.environ.get("ALERTMANAGER_URL", ""), []
+    prometheus.prune_targets(home)
+    absent = prometheus.missing()
+    if absent:
+        return "", "", [f"monitoring not started: {', '.join(absent)} missing (make monitoring)"]
+    mon = prometheus.start(home, db_url, [EmbeddedPostgres(home).data] if "postgres" in started else [])
+    values["PROMETHEUS_URL"], values["ALERTMANAGER_URL"] = mon.prometheus_url, mon.alertmanager_url
+    started += prometheus.NAMES
+    return mon.prometheus_url, mon.alertmanager_url, []
 
 
 def down(home: Path) -> list[str]:
@@ -127,6 +161,7 @@ def down(home: Path) -> list[str]:
             ok = procs.stop(home, name)
         if ok:
             stopped.append(name)
+    prometheus.remove_targets(home, names)
     return stopped
 
 

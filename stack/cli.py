@@ -83,10 +83,17 @@ def up(
         console.print(f"[green]running[/] {name}" + (f" at {rec.url}" if rec.url else ""))
         if name == "app":
             _print_sign_in(home, state.database_url)
-    console.print(
-        f"Postgres  {state.database_url}\nKafka     {state.kafka_bootstrap}\nRedis     {state.redis_url}"
-        f"\nenv file  {home / 'env'}"
-    )
+    for note in state.notes:
+        console.print(f"[yellow]{note}[/]")
+    for label, address in (
+        ("Postgres", state.database_url),
+        ("Kafka", state.kafka_bootstrap),
+        ("Redis", state.redis_url),
+        ("Prometheus", state.prometheus_url or "-"),
+        ("Alertmanager", state.alertmanager_url or "-"),
+        ("env file", str(home / "env")),
+    ):
+        console.print(f"{label:<13}{address}")
 
 
 @app.command()
@@ -115,9 +122,15 @@ def status() -> None:
     """What runs, where."""
     import stack
 
+    s = get_settings()
     table = Table("service", "pid", "address", "state")
-    for rec, alive in stack.status(get_settings().home):
+    local = set()
+    for rec, alive in stack.status(s.home):
+        local.add(rec.name)
         table.add_row(rec.name, str(rec.pid), rec.url or "", "[green]up[/]" if alive else "[red]dead[/]")
+    for name, url in (("prometheus", s.prometheus_url), ("alertmanager", s.alertmanager_url)):
+        if url and name not in local:
+            table.add_row(name, "", url, "[cyan]external[/]")
     console.print(table)
 
 
@@ -135,6 +148,10 @@ def env_cmd() -> None:
         print(f"export KAFKA_BOOTSTRAP='{s.kafka_bootstrap}'")
     if s.redis_url:
         print(f"export REDIS_URL='{s.redis_url}'")
+    if s.prometheus_url:
+        print(f"export PROMETHEUS_URL='{s.prometheus_url}'")
+    if s.alertmanager_url:
+        print(f"export ALERTMANAGER_URL='{s.alertmanager_url}'")
 
 
 @app.command()

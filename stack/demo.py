@@ -58,6 +58,11 @@ def stage_stack(ctx: DemoContext) -> str:
     ctx.database_url, ctx.kafka_bootstrap = state.database_url, state.kafka_bootstrap
     ctx.addresses["Postgres"] = state.database_url
     ctx.addresses["Kafka broker"] = state.kafka_bootstrap
+    if state.prometheus_url:
+        ctx.addresses["Prometheus (alerts: /alerts)"] = state.prometheus_url
+    if state.alertmanager_url:
+        ctx.addresses["Alertmanager"] = state.alertmanager_url
+    ctx.notes += state.notes
     local = ", ".join(state.started) or "nothing"
     return f"migrated; started {local}" + (f", using {', '.join(state.external)}" if state.external else "")
 
@@ -241,6 +246,13 @@ def stage_app(ctx: DemoContext) -> str:
     return f"serving at {rec.url}, {len(logins)} demo sign-ins"
 
 
+def stage_ops_metrics(ctx: DemoContext) -> str:
+    """The stores' gauges for Prometheus (`crm ops metrics`): runs, freshness, drift, queues."""
+    rec = services.start(get_settings().home, "ops-metrics", ctx.database_url, ctx.kafka_bootstrap)
+    ctx.addresses["Ops metrics"] = rec.url or ""
+    return f"serving at {rec.url}, scraped by Prometheus"
+
+
 STAGES: list[tuple[str, Callable[[DemoContext], str]]] = [
     ("local stack + migrations", stage_stack),
     ("landing worker", stage_lander),
@@ -251,6 +263,7 @@ STAGES: list[tuple[str, Callable[[DemoContext], str]]] = [
     ("dbt docs", stage_dbt_docs),
     ("write API + outbox relay", stage_api),
     ("dashboards", stage_app),
+    ("monitoring: ops metrics", stage_ops_metrics),
 ]
 
 

@@ -4,7 +4,8 @@ Each long-running component has a foreground command registered by its own layer
 (`crm lander`, `crm api`, `crm outbox-relay`, `crm app serve`, `crm dagster ui`). Here each gets
 a name, the arguments of that command and how to tell it is ready; `start` runs it detached
 through `stack.procs` (PID file `.crm/run/<name>.pid`, log `.crm/logs/<name>.log`, stopped by
-`crm down`) and waits until it answers. A service that already runs is reused.
+`crm down`) and waits until it answers. A service that already runs is reused. One that serves
+metrics gets a scrape target for the local Prometheus (`stack.prometheus.write_target`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from app.cli import HEALTH_PATH
 from crm.settings import PROJECT_ROOT, get_settings
 from orchestration.instance import SERVER_INFO_PATH
-from stack import procs
+from stack import procs, prometheus
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ def start(
     service = SERVICES[name]
     rec = procs.read_record(home, name)
     if rec is not None and procs.record_alive(rec):
+        _scrape(home, service, rec)
         return rec
     procs.forget(home, name)
     if service.uses_port and port is None:
@@ -143,4 +145,10 @@ def start(
     except BaseException:
         procs.stop(home, name)
         raise
+    _scrape(home, service, rec)
     return rec
+
+
+def _scrape(home: Path, service: Service, rec: procs.PidRecord) -> None:
+    if service.metrics_path and rec.port:
+        prometheus.write_target(home, service.name, rec.port, service.metrics_path)

@@ -11,14 +11,15 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from stack import read_env_file
+from stack import prometheus, read_env_file
 from stack.procs import cmdline, is_alive, read_record
 
 CRM = [sys.executable, "-m", "stack"]
 
 
 def run_crm(home: Path, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP", "REDIS_URL")}
+    given = ("DATABASE_URL", "KAFKA_BOOTSTRAP", "REDIS_URL", "PROMETHEUS_URL", "ALERTMANAGER_URL")
+    env = {k: v for k, v in os.environ.items() if k not in given}
     env["CRM_HOME"] = str(home)
     env.update(extra_env or {})
     return subprocess.run([*CRM, *args], env=env, capture_output=True, text=True, timeout=180)
@@ -66,6 +67,9 @@ def test_up_from_nothing_round_trip_and_down_leaves_no_process(home: Path) -> No
     assert env["DATABASE_URL"].startswith("postgresql://") and "127.0.0.1" in env["DATABASE_URL"]
     assert env["KAFKA_BOOTSTRAP"].startswith("127.0.0.1:")
     assert env["REDIS_URL"].startswith("redis://127.0.0.1:")
+    if not prometheus.missing():
+        assert env["PROMETHEUS_URL"].startswith("http://127.0.0.1:"), r.stdout
+        assert env["ALERTMANAGER_URL"].startswith("http://127.0.0.1:")
     assert env.get("JWT_SECRET"), "a local secret is generated, never committed"
     assert (os.stat(home / "env").st_mode & 0o077) == 0, ".crm/env is private"
 
@@ -83,7 +87,8 @@ def test_up_from_nothing_round_trip_and_down_leaves_no_process(home: Path) -> No
     assert shared.incr("crm:stack-smoke") == 1 and shared.incr("crm:stack-smoke") == 2
     shared.close()
 
-    pids = {name: read_record(home, name).pid for name in ("postgres", "kafka", "redis")}
+    names = ("postgres", "kafka", "redis") + (() if prometheus.missing() else prometheus.NAMES)
+    pids = {name: read_record(home, name).pid for name in names}
     assert all(is_alive(p) for p in pids.values())
 
     # A second `up` reuses what runs; the API it starts counts its rate limits in that Redis.
@@ -95,15 +100,18 @@ def test_up_from_nothing_round_trip_and_down_leaves_no_process(home: Path) -> No
 
     health = httpx.get(f"{read_record(home, 'api').url}/health", timeout=10).json()
     assert health["rate_limit_backend"] == "redis"
+    assert (prometheus.targets_dir(home) / "api.json").exists(), "the API is a scrape target"
 
     status = run_crm(home, "status")
     assert "postgres" in status.stdout and "kafka" in status.stdout and "redis" in status.stdout
+    assert prometheus.missing() or "prometheus" in status.stdout
 
     r3 = run_crm(home, "down")
     assert r3.returncode == 0, r3.stderr
     for pid in pids.values():
         assert not is_alive(pid) or cmdline(pid) is None
     assert not list((home / "run").glob("*.pid"))
+    assert not list(prometheus.targets_dir(home).glob("*.json")), "no target of a stopped service is left"
 
 
 def test_external_servers_start_nothing(home: Path, empty_db: str, kafka_bootstrap: str) -> None:
@@ -111,12 +119,14 @@ def test_external_servers_start_nothing(home: Path, empty_db: str, kafka_bootstr
         "DATABASE_URL": empty_db,
         "KAFKA_BOOTSTRAP": kafka_bootstrap,
         "REDIS_URL": "redis://127.0.0.1:1/0",
+        "PROMETHEUS_URL": "http://127.0.0.1:1",
     }
     r = run_crm(home, "up", extra_env=given)
     assert r.returncode == 0, r.stderr + r.stdout
     assert not (home / "run").exists() or not list((home / "run").glob("*.pid"))
     env = read_env_file(home / "env")
     assert "DATABASE_URL" not in env and "KAFKA_BOOTSTRAP" not in env and "REDIS_URL" not in env
+    assert "PROMETHEUS_URL" not in env
     assert "using" in r.stdout
 
 
