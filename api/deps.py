@@ -30,6 +30,15 @@ async def get_db(request: Request) -> Database:
 
 Db = Annotated[Database, Depends(get_db)]
 
+
+async def get_mart_db(request: Request) -> Database:
+    """The read replica when DATABASE_REPLICA_URL is set, else the primary: marts are rebuilt by
+    jobs, never by the request's own writes, so a replica's lag of a moment reads the same."""
+    return request.app.state.mart_db
+
+
+MartDb = Annotated[Database, Depends(get_mart_db)]
+
 SECURITY_SCHEMES = {
     "bearer": {
         "type": "http",

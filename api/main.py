@@ -62,6 +62,15 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         pool = Pool(settings.db_url(), settings.api_pool_size, settings.api_statement_timeout_ms)
         await pool.open()
         app.state.db = Database(pool, settings.api_batch_max, settings.api_batch_inflight)
+        replica_url = settings.read_db_url()
+        replica = (
+            Pool(replica_url, settings.api_pool_size, settings.api_statement_timeout_ms)
+            if replica_url
+            else None
+        )
+        if replica is not None:
+            await replica.open()
+        app.state.mart_db = Database(replica, 1, 1) if replica is not None else app.state.db
         app.state.key_usage = KeyUsage(app.state.db, settings.api_key_touch_s)
         app.state.limiter = RateLimiter(
             settings.api_rate_limit,
@@ -83,6 +92,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             await app.state.auth_changes.stop()
             await app.state.key_usage.flush()
             await app.state.db.batcher.close()
+            if replica is not None:
+                await replica.close()
             await app.state.limiter.close()
             await app.state.login_limiter.close()
             await pool.close()

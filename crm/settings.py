@@ -36,6 +36,9 @@ class Settings(BaseSettings):
 
     database_url: str | None = None
     """SQLAlchemy or libpq URL of the Postgres to use; unset means the embedded one."""
+    database_replica_url: str | None = None
+    """A streaming replica of `database_url` serving the mart reads (the dashboards, the API's
+    analytics); unset means they read the primary (`crm replica up` makes a local one)."""
     kafka_bootstrap: str | None = None
     """host:port[,host:port] of a Kafka-protocol broker; unset means the local Tansu."""
     redis_url: str | None = None

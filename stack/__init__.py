@@ -32,6 +32,7 @@ STOP_ORDER = [
     prometheus.NODE_EXPORTER,
     kafka.NAME,
     redis.NAME,
+    "postgres-replica",
     "postgres",
 ]
 
@@ -157,6 +158,10 @@ def down(home: Path) -> list[str]:
     for name in ordered:
         if name == "postgres":
             ok = EmbeddedPostgres(home).stop()
+        elif name == "postgres-replica":
+            from stack.replica import EmbeddedReplica
+
+            ok = EmbeddedReplica(home).stop()
         else:
             ok = procs.stop(home, name)
         if ok:
@@ -169,7 +174,10 @@ def purge(home: Path) -> None:
     """Stop everything, then delete the local state (and the Postgres data kept outside it)."""
     import shutil
 
+    from stack.replica import EmbeddedReplica
+
     down(home)
+    EmbeddedReplica(home).destroy()
     EmbeddedPostgres(home).destroy()
     shutil.rmtree(home, ignore_errors=True)
 

@@ -19,6 +19,7 @@ from ml import cli as ml_cli
 from monitoring import cli as monitoring_cli
 from orchestration import cli as orchestration_cli
 from sim import cli as sim_cli
+from stack import replica_cli
 from streaming import cli as streaming_cli
 from warehouse import cli as warehouse_cli
 
@@ -38,6 +39,8 @@ for layer in (
     monitoring_cli,
 ):
     layer.register(app)
+
+app.add_typer(replica_cli.replica, name="replica")
 
 
 def _print_sign_in(home: Path, database_url: str) -> None:

@@ -3,7 +3,8 @@
 The API connects to Postgres as `crm_api`, a role that owns no table, so row-level security
 applies to every query it makes. `API_DATABASE_URL` names that connection explicitly;
 otherwise it is DATABASE_URL with the user replaced by `crm_api` (password
-`CRM_API_DB_PASSWORD`, or none on the trust-auth local stack).
+`CRM_API_DB_PASSWORD`, or none on the trust-auth local stack). With DATABASE_REPLICA_URL the
+mart reads (`api.deps.MartDb`) go to that replica as the same role.
 """
 
 from __future__ import annotations
@@ -65,6 +66,14 @@ class ApiSettings(BaseSettings):
             return libpq_url(self.api_database_url)
         password = self.crm_api_db_password.get_secret_value() if self.crm_api_db_password else None
         return role_url(self.api_db_role, password=password)
+
+    def read_db_url(self) -> str | None:
+        """libpq URL of the same role on the read replica (DATABASE_REPLICA_URL), or None."""
+        replica = self.core.database_replica_url
+        if not replica:
+            return None
+        password = self.crm_api_db_password.get_secret_value() if self.crm_api_db_password else None
+        return role_url(self.api_db_role, replica, password=password)
 
 
 @lru_cache(maxsize=1)

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query
 
 from api.core.auth import Principal
 from api.core.db import Conn, fetchall, fetchone
-from api.deps import DateRange, Db, Paging, Requires, date_range
+from api.deps import DateRange, MartDb, Paging, Requires, date_range
 from api.routes._common import respond, table_exists
 from api.schemas.analytics import AttributionOut, DashboardOut
 from api.schemas.common import ERRORS, Responses
@@ -40,7 +40,7 @@ def _unavailable(table: str) -> CRMError:
 @router.get("/dashboard", response_model=DashboardOut, responses=UNAVAILABLE)
 async def dashboard_metrics(
     p: Reader,
-    db: Db,
+    db: MartDb,
     dates: Annotated[DateRange, date_range(30)],
     owner_id: Annotated[
         UUID | None, Query(description="one sales rep's figures (default: the tenant total)")
@@ -65,7 +65,7 @@ async def dashboard_metrics(
 @router.get("/attribution", response_model=AttributionOut, responses=UNAVAILABLE)
 async def revenue_attribution(
     p: Reader,
-    db: Db,
+    db: MartDb,
     page: Paging,
     dates: Annotated[DateRange, date_range(90)],
     model: Annotated[

@@ -2,8 +2,9 @@
 
 Row-level security on the marts and ML tables applies only to non-owners, so the app never
 connects as the database owner. The URL is `CRM_READER_DATABASE_URL` when set, else the
-configured `DATABASE_URL` with the user swapped for `crm_reader` and the password taken from
-`CRM_READER_DB_PASSWORD` (the embedded Postgres trusts loopback and needs none).
+configured `DATABASE_REPLICA_URL` (a read replica), else `DATABASE_URL`, with the user swapped
+for `crm_reader` and the password taken from `CRM_READER_DB_PASSWORD` (the embedded Postgres
+trusts loopback and needs none). The dashboards only read, so a hot standby serves them whole.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 from sqlalchemy import Engine, create_engine, text
 
 from crm.db import role_url, sqlalchemy_url
+from crm.settings import get_settings
 
 READER_ROLE = "crm_reader"
 
@@ -23,6 +25,8 @@ def reader_url(url: str | None = None) -> str:
     if explicit:
         return sqlalchemy_url(explicit)
     password = os.environ.get("CRM_READER_DB_PASSWORD") or None
+    if url is None:
+        url = get_settings().database_replica_url
     return sqlalchemy_url(role_url(READER_ROLE, url, password=password))
 
 

@@ -1,4 +1,5 @@
-"""Helpers shared by the API tests: starting the API as a real uvicorn process, row counts."""
+"""Helpers shared by the API tests: a tenant with a user per role, starting the API as a real
+uvicorn process, row counts."""
 
 from __future__ import annotations
 
@@ -7,16 +8,59 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psycopg
+from psycopg.types.json import Jsonb
 
+from crm.schema.pipelines import DEFAULT_PIPELINE_NAME, DEFAULT_PIPELINE_STAGES
+from crm.security import hash_password
 from stack.procs import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 JWT_SECRET = "test-secret-" + uuid.uuid4().hex
 PASSWORD = "correct horse battery staple"
 ROLES = ("admin", "manager", "sales_rep", "analyst")
+
+
+@dataclass
+class Tenant:
+    id: uuid.UUID
+    slug: str
+    users: dict[str, uuid.UUID] = field(default_factory=dict)  # role -> user id (+ "sales_rep2")
+    pipeline_id: uuid.UUID | None = None
+    product_id: uuid.UUID | None = None
+    customer_id: uuid.UUID | None = None
+
+
+def seed_tenant(conn: psycopg.Connection, slug: str) -> Tenant:
+    t = Tenant(id=uuid.uuid4(), slug=slug)
+    conn.execute("INSERT INTO crm.tenants (id, slug, name) VALUES (%s, %s, %s)", (t.id, slug, slug.title()))
+    for role in (*ROLES, "sales_rep2"):
+        uid = uuid.uuid4()
+        conn.execute(
+            "INSERT INTO crm.users (id, tenant_id, email, full_name, role, password_hash) VALUES (%s,%s,%s,%s,%s,%s)",
+            (uid, t.id, f"{role}@{slug}.test", role, role.rstrip("2"), hash_password(PASSWORD)),
+        )
+        t.users[role] = uid
+    t.pipeline_id = uuid.uuid4()
+    conn.execute(
+        "INSERT INTO crm.sales_pipelines (id, tenant_id, name, stages, is_default) VALUES (%s,%s,%s,%s,true)",
+        (t.pipeline_id, t.id, DEFAULT_PIPELINE_NAME, Jsonb(DEFAULT_PIPELINE_STAGES)),
+    )
+    t.product_id = uuid.uuid4()
+    conn.execute(
+        "INSERT INTO crm.products (id, tenant_id, name, sku, price) VALUES (%s,%s,'Seat','SEAT-1',100.00)",
+        (t.product_id, t.id),
+    )
+    t.customer_id = uuid.uuid4()
+    conn.execute(
+        "INSERT INTO crm.customers (id, tenant_id, email, company) VALUES (%s,%s,%s,'Acme')",
+        (t.customer_id, t.id, f"buyer@{slug}.test"),
+    )
+    return t
 
 
 def _redis_url() -> str | None:

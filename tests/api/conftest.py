@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,51 +14,9 @@ import httpx
 import psycopg
 import pytest
 import scored_world
-from api_testkit import JWT_SECRET, PASSWORD, ROLES, start_api, stop_api
+from api_testkit import JWT_SECRET, Tenant, seed_tenant, start_api, stop_api
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 from scored_world import ScoredWorld
-
-from crm.schema.pipelines import DEFAULT_PIPELINE_NAME, DEFAULT_PIPELINE_STAGES
-from crm.security import hash_password
-
-
-@dataclass
-class Tenant:
-    id: uuid.UUID
-    slug: str
-    users: dict[str, uuid.UUID] = field(default_factory=dict)  # role -> user id (+ "sales_rep2")
-    pipeline_id: uuid.UUID | None = None
-    product_id: uuid.UUID | None = None
-    customer_id: uuid.UUID | None = None
-
-
-def seed_tenant(conn: psycopg.Connection, slug: str) -> Tenant:
-    t = Tenant(id=uuid.uuid4(), slug=slug)
-    conn.execute("INSERT INTO crm.tenants (id, slug, name) VALUES (%s, %s, %s)", (t.id, slug, slug.title()))
-    for role in (*ROLES, "sales_rep2"):
-        uid = uuid.uuid4()
-        conn.execute(
-            "INSERT INTO crm.users (id, tenant_id, email, full_name, role, password_hash) VALUES (%s,%s,%s,%s,%s,%s)",
-            (uid, t.id, f"{role}@{slug}.test", role, role.rstrip("2"), hash_password(PASSWORD)),
-        )
-        t.users[role] = uid
-    t.pipeline_id = uuid.uuid4()
-    conn.execute(
-        "INSERT INTO crm.sales_pipelines (id, tenant_id, name, stages, is_default) VALUES (%s,%s,%s,%s,true)",
-        (t.pipeline_id, t.id, DEFAULT_PIPELINE_NAME, Jsonb(DEFAULT_PIPELINE_STAGES)),
-    )
-    t.product_id = uuid.uuid4()
-    conn.execute(
-        "INSERT INTO crm.products (id, tenant_id, name, sku, price) VALUES (%s,%s,'Seat','SEAT-1',100.00)",
-        (t.product_id, t.id),
-    )
-    t.customer_id = uuid.uuid4()
-    conn.execute(
-        "INSERT INTO crm.customers (id, tenant_id, email, company) VALUES (%s,%s,%s,'Acme')",
-        (t.customer_id, t.id, f"buyer@{slug}.test"),
-    )
-    return t
 
 
 @pytest.fixture(scope="session")
