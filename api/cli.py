@@ -164,11 +164,11 @@ def outbox_relay(
 ) -> None:
     """Publish crm.outbox rows to `crm-changes` until stopped (SIGTERM/Ctrl-C)."""
     import asyncio
-    import logging
 
     from api.outbox import serve
+    from crm.logs import setup_logging
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    setup_logging("outbox-relay")
     asyncio.run(serve(database_url, bootstrap))
 
 

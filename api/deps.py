@@ -21,6 +21,7 @@ from api.core.auth import (
 )
 from api.core.db import Database, fetchone
 from api.schemas.common import FIRST_DAY, LAST_DAY
+from crm import logs
 from crm.errors import CRMError, CRMErrorCode
 
 
@@ -110,6 +111,7 @@ async def _require_active_subject(state: Any, p: Principal) -> None:
 async def admit(state: Any, p: Principal) -> None:
     """Count the request against the caller's rate limit (429 past it); note an API key's use
     (api_keys.last_used_at, written off the request path at most once a minute)."""
+    logs.annotate(tenant_id=str(p.tenant_id))  # on the request's log lines
     await state.limiter.hit(p.rate_key)
     if p.actor_type == "api_key":
         state.key_usage.note(p.actor_id, p.tenant_id)
@@ -251,7 +253,8 @@ def etag(version: int) -> str:
 
 
 def request_id(request: Request) -> str | None:
-    return request.headers.get("x-request-id")
+    """The caller's X-Request-ID, or the one the API gave the request (api.core.tracing)."""
+    return logs.current_field("request_id") or request.headers.get("x-request-id")
 
 
 IdPath = Annotated[UUID, "path id"]

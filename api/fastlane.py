@@ -34,6 +34,7 @@ from api.deps import admit, cached_principal
 from api.routes._common import respond
 from api.routes.leads import created_answer, created_rows, is_plain, new_lead
 from api.schemas.leads import LeadCreate
+from crm import logs
 from crm.errors import CRMError
 
 PERMISSION = "leads:write"
@@ -83,7 +84,7 @@ class FastLane:
             return False
         try:
             await admit(state, p)
-            rows = created_rows(p, row, h.get(b"x-request-id"))
+            rows = created_rows(p, row, logs.current_field("request_id") or h.get(b"x-request-id"))
             await state.db.insert(p.tenant_id, rows)
             response: Any = respond(created_answer(rows), 201, version=1)
         except CRMError as exc:

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
-from api.core import errors, guard
+from api.core import errors, guard, tracing
 from api.core.auth import KeyCache, TokenCache
 from api.core.auth_events import AuthChanges
 from api.core.config import ApiSettings, get_api_settings
@@ -113,6 +113,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(FastLane)
     guard.install(app, settings.api_max_body_bytes)  # outermost: before the fast lane
+    tracing.install(app)  # around all of them: trace context and access log of every request
     _declare_security(app)
     for module in (
         health,

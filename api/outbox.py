@@ -7,7 +7,9 @@ sees activities made through the CRM like any other source's).
 `python -m api.outbox` (or `crm outbox-relay`). Each round locks a batch of unsent rows
 (`FOR UPDATE SKIP LOCKED`, so several relays never send the same row), sends them in id
 order keyed by the topic's key rule (one entity's events stay in order), waits for the broker's
-acknowledgements and marks them sent in the same transaction. A crash between the
+acknowledgements and marks them sent in the same transaction. A row's `traceparent` (the
+request that wrote it) goes with it as the Kafka header `traceparent`; each batch logs one
+`outbox_sent` line naming the trace ids it carried. A crash between the
 acknowledgement and the commit re-sends that batch with the same `event_id`s: the landing's
 `ON CONFLICT (event_id) DO NOTHING` keeps one row each. The relay reads every tenant's rows,
 so it connects with DATABASE_URL (the owner), not as `crm_api`.
@@ -44,6 +46,7 @@ from psycopg.rows import DictRow, dict_row
 from crm.db import libpq_url
 from crm.events.producer import ensure_topics, resolve_bootstrap
 from crm.events.topics import Topic
+from crm.logs import TRACEPARENT, log_event, trace_id_of
 
 log = logging.getLogger("api.outbox")
 
@@ -51,9 +54,11 @@ OUTBOX_TOPICS: tuple[str, ...] = (Topic.CRM_CHANGES, Topic.LEAD_ACTIVITIES, Topi
 """The topics the API's outbox rows are published on."""
 
 CLAIM = (
-    "SELECT id, topic, key, payload FROM crm.outbox WHERE sent_at IS NULL AND dead_at IS NULL"
+    "SELECT id, topic, key, payload, traceparent FROM crm.outbox WHERE sent_at IS NULL AND dead_at IS NULL"
     " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED"
 )
+LOG_TRACE_IDS = 100
+"""At most this many trace ids on an `outbox_sent` line (`traces` counts them all)."""
 REFUSED: tuple[type[Exception], ...] = (
     MessageSizeTooLargeError,
     RecordTooLargeError,
@@ -123,7 +128,7 @@ class OutboxRelay:
                         (reason, reason, row_id),
                     )
         except Exception as exc:
-            log.warning("outbox batch failed, will retry: %s", exc)
+            log_event(log, "outbox_batch_failed", logging.WARNING, error=str(exc)[:500])
             if not self._conn.closed:
                 await self._conn.execute(
                     "UPDATE crm.outbox SET attempts = attempts + 1, last_error = %s WHERE id IN"
@@ -132,7 +137,18 @@ class OutboxRelay:
                 )
             raise
         for row_id, reason in dead:
-            log.error("outbox row %s dead-lettered: %s", row_id, reason)
+            log_event(log, "outbox_dead_lettered", logging.ERROR, outbox_id=row_id, reason=reason)
+        traces = sorted({t for r in rows if (t := trace_id_of(r["traceparent"]))})
+        log_event(
+            log,
+            "outbox_sent",
+            rows=len(rows),
+            sent=len(sent),
+            dead=len(dead),
+            ids=f"{rows[0]['id']}-{rows[-1]['id']}",
+            traces=len(traces),
+            trace_ids=traces[:LOG_TRACE_IDS],
+        )
         self.sent += len(sent)
         self.dead += len(dead)
         return len(rows)
@@ -146,7 +162,12 @@ class OutboxRelay:
         for r in rows:
             try:
                 value = orjson.dumps(r["payload"])
-                fut = await self._producer.send(self.topic_prefix + r["topic"], value, key=r["key"].encode())
+                fut = await self._producer.send(
+                    self.topic_prefix + r["topic"],
+                    value,
+                    key=r["key"].encode(),
+                    headers=[(TRACEPARENT, r["traceparent"].encode())] if r["traceparent"] else None,
+                )
             except REFUSED as exc:
                 dead.append((r["id"], _reason(exc, len(value))))
                 continue
@@ -195,6 +216,6 @@ async def serve(database_url: str | None = None, bootstrap: str | None = None) -
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with OutboxRelay(database_url, bootstrap) as relay:
-        log.info("outbox relay: %s -> %s", relay.conninfo.rsplit("@", 1)[-1], relay.bootstrap)
+        log_event(log, "relay_started", database=relay.conninfo.rsplit("@", 1)[-1], bootstrap=relay.bootstrap)
         await relay.run(stop)
-        log.info("outbox relay stopped after %d events", relay.sent)
+        log_event(log, "relay_stopped", sent=relay.sent, dead=relay.dead)

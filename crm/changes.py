@@ -18,6 +18,7 @@ from uuid import UUID
 from crm.errors import CRMError, CRMErrorCode
 from crm.events import Event, build_event, key_for
 from crm.events.activities import ActivityFieldError, Parent, activity_event
+from crm.logs import current_traceparent
 
 API_SOURCE = "crm-api"
 """The envelope `source` of changes made through the write API."""
@@ -144,7 +145,8 @@ def change_rows(
 
 
 def outbox_row(event: Event, at: datetime) -> dict[str, Any]:
-    """The crm.outbox row publishing `event` on its topic, keyed by the topic's key rule."""
+    """The crm.outbox row publishing `event` on its topic, keyed by the topic's key rule, with
+    the trace of the request or job that wrote it (the relay sends it as a Kafka header)."""
     return {
         "event_id": event.event_id,
         "tenant_id": event.tenant_id,
@@ -153,6 +155,7 @@ def outbox_row(event: Event, at: datetime) -> dict[str, Any]:
         "event_type": event.event_type,
         "payload": event.model_dump(mode="json"),
         "created_at": at,
+        "traceparent": current_traceparent(),
     }
 
 
