@@ -75,7 +75,7 @@ bench-ingest: install  ## benchmark one landing worker vs COPY and row inserts (
 	$(PY) bench/ingest_handoff.py --events 200000
 
 # --- warehouse: the dbt project in dbt/, segments in warehouse/segments ---------------------
-.PHONY: dbt-build dbt-docs dbt-test dbt-docs-serve segments-recalc bench-dbt bench-segments
+.PHONY: dbt-build dbt-docs dbt-test dbt-docs-serve segments-recalc bench-dbt bench-capacity bench-segments
 
 dbt-build: install  ## dbt build (models + tests) against DATABASE_URL or the local stack
 	$(CRM) dbt build
@@ -94,6 +94,10 @@ segments-recalc: install  ## recalculate every dynamic segment
 
 bench-dbt: install  ## scale M: full dbt build and an incremental one after 1% new events -> bench/results/dbt.json
 	$(PY) -m bench.dbt_bench
+
+bench-capacity: install  ## bytes per event and per write measured on the stack's Postgres + the cost figures of the other benchmarks -> a capacity model for 1x, 10x, 100x the M world (bench/results/capacity.json)
+	$(CRM) up --no-lander
+	eval "$$($(CRM) env)" && $(PY) -m bench.capacity
 
 bench-segments: install  ## 20 dynamic segments over 1M customers -> bench/results/segments.json
 	$(PY) bench/segments_bench.py
