@@ -112,6 +112,36 @@ class EventWindow(ConfigurableResource):
         return out
 
 
+TRACE_SAMPLE = 10
+"""Trace ids a refresh run names in its tags (`crm/trace_ids`); `crm/traced_events` counts all."""
+
+
+def window_traces(
+    postgres: PostgresResource, since: Mapping[str, str], until: Mapping[str, str], sample: int = TRACE_SAMPLE
+) -> tuple[int, list[str]]:
+    """How many of the window's events carry a trace (API writes: their `traceparent`), and up
+    to `sample` of their trace ids, the newest first."""
+    lanes = [lane for lane in until if lane in EVENT_LANES and until[lane] > since.get(lane, "")]
+    if not lanes:
+        return 0, []
+    params: dict[str, str] = {}
+    parts = []
+    for lane in lanes:
+        params[f"{lane}_since"] = since.get(lane, "-infinity")
+        params[f"{lane}_until"] = until[lane]
+        parts.append(
+            f"select traceparent, received_at from raw.{lane} where traceparent is not null"
+            f" and received_at > %({lane}_since)s::timestamptz and received_at <= %({lane}_until)s::timestamptz"
+        )
+    sql = (
+        "with t as (" + " union all ".join(parts) + ")"
+        " select (select count(*) from t), array(select substr(traceparent, 4, 32) from t"
+        f" group by 1 order by max(received_at) desc limit {int(sample)})"
+    )
+    rows = postgres.fetchall(sql, params)
+    return (int(rows[0][0]), list(rows[0][1])) if rows else (0, [])
+
+
 def window_config(since: Mapping[str, str], until: Mapping[str, str]) -> dict:
     """The run config that hands a window to a run (the resource is keyed `event_window`)."""
     return {"resources": {"event_window": {"config": {"since": dict(since), "until": dict(until)}}}}

@@ -18,6 +18,12 @@ DAGSTER_YAML = """\
 # written by orchestration/instance.py; production: see docs/data-engineers.md
 telemetry:
   enabled: false
+python_logs:
+  # every run's events as JSON lines in .crm/logs/dagster-runs.log (orchestration/logs.py)
+  dagster_handler_config:
+    handlers:
+      crm_json:
+        class: orchestration.logs.RunLogHandler
 run_coordinator:
   module: dagster._core.run_coordinator
   class: QueuedRunCoordinator

@@ -5,6 +5,8 @@
   for one `event_refresh` run over the window: per lane, received after the last successful
   run's end up to the newest now. One run at a time: while one is queued or running, the window
   grows and the next run takes it all. A failed run's window is taken again by the next one.
+  The run's tags count the window's traced events (API writes) and name a sample of their
+  trace ids, so a write's trace id leads to the refresh that took it in.
 - `refreshed_marts_sensor` (every 5 s): when an `event_refresh` run has taken in events the
   last rescoring has not, it asks for one `event_rescore` run over that window (the entities its
   events name are rescored, their memberships re-evaluated). It overlaps the next refresh.
@@ -37,7 +39,7 @@ from dagster import (
     sensor,
 )
 
-from .event_window import window_config
+from .event_window import window_config, window_traces
 from .jobs import event_refresh_job, event_rescore_job, segment_refresh_job
 from .landing import newest_landing_times
 from .rescore import REQUEST_TAG, TENANT_TAG, lead_rescore, lead_rescore_job
@@ -45,6 +47,10 @@ from .resources import PostgresResource
 from .segments import segment_recalculation
 
 TRIGGER_TAG = "crm/trigger"
+TRACED_TAG = "crm/traced_events"
+TRACE_IDS_TAG = "crm/trace_ids"
+"""A refresh run's tags: how many of its window's events carry a trace (API writes) and a sample
+of their trace ids, newest first (`orchestration.event_window.TRACE_SAMPLE`)."""
 SEGMENTS_MARK = "crm.customer_segments"
 """Not a landing lane: the newest full segment recalculation, whose marts the refresh rebuilds."""
 INTERVAL_SECONDS = 5
@@ -129,12 +135,19 @@ def new_events_sensor(context: SensorEvaluationContext, postgres: PostgresResour
     if not lanes:
         return SkipReason("nothing landed since the last refresh")
     since = {lane: through[lane] for lane in newest if lane in through}
+    traced, trace_ids = window_traces(postgres, since, newest)
     return RunRequest(
         # the last run's id in the key: a failed window asked again is a new request (the
         # daemon drops one whose key has run before)
         run_key=_key(since, newest, last.run_id if last is not None else None),
         run_config=window_config(since, newest),
-        tags={TRIGGER_TAG: "new_events", "crm/new_lanes": ",".join(lanes)},
+        tags={
+            TRIGGER_TAG: "new_events",
+            "crm/new_lanes": ",".join(lanes),
+            # the API writes it takes in: `grep <trace id>` finds the run's lines too
+            TRACED_TAG: str(traced),
+            TRACE_IDS_TAG: ",".join(trace_ids),
+        },
     )
 
 

@@ -114,7 +114,7 @@ async def send_dead_letters(dead: Sequence[DeadLetter]) -> None:
     records = [for_topic(d) for d in dead]
     await asyncio.gather(
         *(
-            producer.send_and_wait(cfg.dead_letter_topic, d.key, d.to_bytes(), None, None, None)
+            producer.send_and_wait(cfg.dead_letter_topic, d.key, d.to_bytes(), None, None, d.kafka_headers())
             for d in records
         )
     )
@@ -174,6 +174,7 @@ for _kafka_topic, _logical in cfg.data_topics.items():
         max_event_bytes=cfg.max_event_bytes,
         retry_base=cfg.retry_base,
         retry_max=cfg.retry_max,
+        latency_max_age=cfg.latency_max_age,
     )
     LANDERS[_logical] = _lander
     _topic = app.topic(_kafka_topic, schema=BatchSchema(key_serializer="raw", value_serializer="raw"))

@@ -46,6 +46,10 @@ class LanderConfig(BaseSettings):
     park_recheck: float = Field(1.0, gt=0)
     """Seconds between the worker's passes over raw.parked_events: how soon a parked event
     lands after its tenant is committed."""
+    latency_max_age: float = Field(3600.0, gt=0)
+    """Seconds: a record its producer stamped (CreateTime) longer ago than this at landing is a
+    backfill or a replay, counted in `crm_lander_event_age_seconds` instead of the landing
+    latency (a record stamped by the broker, LogAppendTime, always counts as latency)."""
     retry_base: float = Field(0.2, gt=0)
     retry_max: float = Field(10.0, gt=0)
     shutdown_grace: float = Field(30.0, gt=0)

@@ -11,10 +11,11 @@ TEMP_TABLES = (
     # the merge path: a batch with an event_id already landed (streaming.landing)
     "create temp table if not exists landing (event_id uuid, tenant_id uuid, occurred_at timestamptz,"
     " event_type text, schema_version int, source text, kafka_partition int,"
-    " kafka_offset bigint, payload jsonb) on commit delete rows",
+    " kafka_offset bigint, payload jsonb, traceparent text) on commit delete rows",
     # events of a tenant not (yet) known, on their way to raw.parked_events (streaming.parking)
     "create temp table if not exists parking (topic text, kafka_partition int, kafka_offset bigint,"
-    " event_id uuid, tenant_id uuid, reason_code text, reason text, raw_bytes bytea) on commit delete rows",
+    " event_id uuid, tenant_id uuid, reason_code text, reason text, raw_bytes bytea, headers jsonb)"
+    " on commit delete rows",
 )
 
 

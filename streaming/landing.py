@@ -35,8 +35,11 @@ from uuid import UUID
 import orjson
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from crm.events import DeadLetter, FieldError, InvalidEvent, ReasonCode, parse_event
+from crm.events.dead_letter import headers_of
+from crm.logs import TRACEPARENT, parse_traceparent
 from crm.schema.landing import LANDING_TABLES
 from streaming import metrics
 from streaming.connection import open_connection
@@ -54,12 +57,34 @@ _NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 """A JSON `\\u0000` escape (not an escaped backslash followed by `u0000`): jsonb refuses it."""
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
-LAND_COLUMNS = "event_id, tenant_id, occurred_at, event_type, schema_version, source, kafka_partition, kafka_offset, payload"
+LAND_COLUMNS = "event_id, tenant_id, occurred_at, event_type, schema_version, source, kafka_partition, kafka_offset, payload, traceparent"
 """The COPY line's columns, in order (the first three come from one orjson call)."""
+_NO_TRACE = b"\\N"
+"""COPY's NULL: a record without a (valid) `traceparent` header."""
+LOG_TRACE_IDS = 100
+"""At most this many distinct trace ids on a `batch_landed` line (then `traces` counts them all)."""
+LANDED_ELSEWHERE = (
+    " (t.kafka_partition, t.kafka_offset) is distinct from (r.kafka_partition, r.kafka_offset)"
+    " and (t.tenant_id, t.event_type, t.schema_version, t.occurred_at, t.source, t.payload)"
+    " is distinct from (r.tenant_id, r.event_type, r.schema_version, r.occurred_at, r.source, r.payload)"
+)
+"""A merged row whose event id landed from another record with other content: a conflict (an
+identical resend, or the same record again, is a duplicate)."""
 
 _HEAD_OPTIONS = orjson.OPT_UTC_Z
 _TYPE_COLUMNS: dict[type, bytes] = {}
 """Event class -> b"<event_type>\\t<schema_version>" (constants of each registered type)."""
+
+
+def trace_of(record: Any) -> bytes | None:
+    """The record's `traceparent` header, normalised; None when it has none or an invalid one."""
+    headers = getattr(record, "headers", None)
+    if headers:
+        for key, value in headers:
+            if key == TRACEPARENT:
+                trace = parse_traceparent(value)
+                return trace.traceparent.encode() if trace is not None else None
+    return None
 
 
 @dataclass
@@ -67,6 +92,7 @@ class BatchResult:
     messages: int = 0
     landed: int = 0
     duplicates: int = 0
+    conflicts: list[DeadLetter] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     parked: list[ParkedEvent] = field(default_factory=list)
     retries: int = 0
@@ -131,6 +157,7 @@ class TopicLander:
         retry_base: float = 0.2,
         retry_max: float = 10.0,
         tenants: TenantCache = TENANTS,
+        latency_max_age: float = 3600.0,
     ) -> None:
         self.kafka_topic = kafka_topic
         self.topic = logical_topic
@@ -140,6 +167,7 @@ class TopicLander:
         self.max_event_bytes = max_event_bytes
         self.retry_base, self.retry_max = retry_base, retry_max
         self.tenants = tenants
+        self.latency_max_age_ms = latency_max_age * 1000.0
         self._conn: psycopg.AsyncConnection | None = None
         self._sources: dict[str, bytes] = {}
         self._copy = sql.SQL("copy raw.{} (" + LAND_COLUMNS + ") from stdin").format(
@@ -150,6 +178,13 @@ class TopicLander:
             "insert into raw.{} (" + LAND_COLUMNS + ") "
             "select " + LAND_COLUMNS + " from pg_temp.landing "
             "on conflict (event_id) do nothing"
+        ).format(sql.Identifier(self.table))
+        self.find_conflicts = sql.SQL(
+            "select t.kafka_partition, t.kafka_offset, t.event_id, t.tenant_id, t.event_type,"
+            " r.kafka_partition, r.kafka_offset from pg_temp.landing t join raw.{} r using (event_id)"
+            " where" + LANDED_ELSEWHERE + " and not exists (select 1 from raw.dead_letters d"
+            " where d.topic = %s and d.kafka_partition = t.kafka_partition"
+            " and d.kafka_offset = t.kafka_offset)"
         ).format(sql.Identifier(self.table))
 
     # -- connection -------------------------------------------------------------------------
@@ -205,13 +240,14 @@ class TopicLander:
             )
         # b'["<event_id>","<tenant_id>","<occurred_at>"]': fixed-form ids and an ISO timestamp
         head = orjson.dumps((event.event_id, event.tenant_id, event.occurred_at), option=_HEAD_OPTIONS)
-        return b"%b\t%b\t%b\t%d\t%d\t%b\n" % (
+        return b"%b\t%b\t%b\t%d\t%d\t%b\t%b\n" % (
             head[2:-2].replace(b'","', b"\t"),
             kind,
             source,
             record.partition,
             record.offset,
             body,
+            trace_of(record) or _NO_TRACE,
         )
 
     def _remember_source(self, source: str) -> bytes:
@@ -287,10 +323,16 @@ class TopicLander:
                 await conn.close()
 
     async def _write(
-        self, data: bytes, rows: int, dead: Sequence[DeadLetter], parked: Sequence[ParkedEvent]
-    ) -> tuple[int, int]:
+        self,
+        data: bytes,
+        rows: int,
+        dead: Sequence[DeadLetter],
+        parked: Sequence[ParkedEvent],
+        records: Callable[[tuple[int, int]], Any],
+    ) -> tuple[int, int, list[DeadLetter]]:
         """One transaction: the rows (`rows` COPY lines in `data`), the dead letters and the
-        parked events. Returns how many rows and how many parked events were new."""
+        parked events. Returns how many rows and how many parked events were new, and the
+        conflicts (`records((partition, offset))` finds their Kafka records)."""
         conn = await self.connection()
         if data:
             try:
@@ -304,21 +346,59 @@ class TopicLander:
                         async with cur.copy(self._copy) as copy:
                             await copy.write(data)
                         await self._dead_letters(cur, dead)
-                        return rows, await park(cur, parked)
+                        return rows, await park(cur, parked), []
                 async with conn.cursor() as cur, cur.copy(self._copy) as copy:
                     await copy.write(data)
-                return rows, 0
+                return rows, 0, []
             except psycopg.errors.UniqueViolation:
                 log_event("batch_merged", topic=self.topic, reason="event_id already landed", rows=rows)
         inserted = 0
+        conflicts: list[DeadLetter] = []
         async with conn.transaction(), conn.cursor() as cur:
             if data:
                 async with cur.copy(self.copy_to_temp) as copy:
                     await copy.write(data)
                 await cur.execute(self.insert_from_temp)
                 inserted = cur.rowcount
-            await self._dead_letters(cur, dead)
-            return inserted, await park(cur, parked)
+                if inserted < rows:
+                    conflicts = await self.conflicts(cur, records)
+            await self._dead_letters(cur, [*dead, *conflicts])
+            return inserted, await park(cur, parked), conflicts
+
+    async def conflicts(
+        self, cur: psycopg.AsyncCursor, records: Callable[[tuple[int, int]], Any]
+    ) -> list[DeadLetter]:
+        """The merged rows (`pg_temp.landing`, after the insert) whose event id had landed with
+        other content: dead letters (CONFLICT) of their records, delivered to `dead-letters`
+        before the caller's commit; the stored event stays as it is."""
+        await cur.execute(self.find_conflicts, (self.kafka_topic,))
+        found = await cur.fetchall()
+        if not found:
+            return []
+        now = datetime.now(UTC)
+        out: list[DeadLetter] = []
+        for partition, offset, event_id, tenant_id, event_type, at_partition, at_offset in found:
+            record = records((partition, offset))
+            reason = (
+                f"event_id {event_id} already landed with other content (raw.{self.table}, partition"
+                f" {at_partition} offset {at_offset}); the landed event is kept"
+            )
+            exc = InvalidEvent(
+                ReasonCode.CONFLICT, reason, event_id=event_id, tenant_id=tenant_id, event_type=event_type
+            )
+            out.append(
+                DeadLetter.from_invalid(
+                    exc,
+                    record.value or b"",
+                    topic=self.kafka_topic,
+                    partition=partition,
+                    offset=offset,
+                    received_at=now,
+                    headers=headers_of(getattr(record, "headers", None)),
+                )
+            )
+        await self.send_dead_letters(out)
+        return out
 
     @staticmethod
     async def _dead_letters(cur: psycopg.AsyncCursor, dead: Sequence[DeadLetter]) -> None:
@@ -340,7 +420,7 @@ class TopicLander:
                     d.event_id,
                     d.tenant_id,
                     d.raw_bytes,
-                    None,
+                    Jsonb(d.headers) if d.headers else None,
                 )
                 for d in dead
             ],
@@ -361,20 +441,30 @@ class TopicLander:
                 partition=record.partition,
                 offset=record.offset,
                 received_at=now,
+                headers=headers_of(getattr(record, "headers", None)),
             )
             for record, exc in refused
         ]
         if result.dead:
             await self._with_retries(lambda: self.send_dead_letters(result.dead), result)
         data = b"".join(lines)
-        inserted, parked = await self._with_retries(
-            lambda: self._write(data, len(lines), result.dead, result.parked), result
+        index: dict[tuple[int, int], Any] = {}
+
+        def record_at(at: tuple[int, int]) -> Any:
+            if not index:
+                index.update(((r.partition, r.offset), r) for b in batches for r in b.records)
+            return index[at]
+
+        inserted, parked, result.conflicts = await self._with_retries(
+            lambda: self._write(data, len(lines), result.dead, result.parked, record_at), result
         )
         committed_at = time.time()
         if result.parked:
             log_parked(self.topic, result.parked, parked)
+        if result.conflicts:
+            log_conflicts(self.topic, result.conflicts)
         result.landed = inserted
-        result.duplicates = len(lines) - inserted
+        result.duplicates = len(lines) - inserted - len(result.conflicts)
         result.seconds = time.perf_counter() - t0
         self._observe(batches, result, started_at, committed_at)
         return result
@@ -387,17 +477,38 @@ class TopicLander:
         metrics.LANDED.labels(topic).inc(result.landed)
         if result.duplicates:
             metrics.DUPLICATES.labels(topic).inc(result.duplicates)
-        for d in result.dead:
+        if result.conflicts:
+            metrics.CONFLICTS.labels(topic).inc(len(result.conflicts))
+        for d in (*result.dead, *result.conflicts):
             metrics.DEAD_LETTERED.labels(topic, d.reason_code.value).inc()
         if result.parked:
             metrics.PARKED.labels(topic).inc(len(result.parked))
         metrics.BATCH_EVENTS.labels(topic).observe(result.messages)
         metrics.BATCH_SECONDS.labels(topic).observe(result.seconds)
-        ms = committed_at * 1000.0
-        metrics.LATENCY.observe_many(
-            topic,
-            ((ms - r.timestamp) / 1000.0 for b in batches for r in b.records if r.timestamp is not None),
-        )
+        # Landing latency runs from the record's timestamp to the commit. A record stamped with
+        # the broker's time (LogAppendTime) counts always; one stamped by its producer
+        # (CreateTime) counts while it is at most `latency_max_age` old: an older stamp is a
+        # backfill, a replay or a seed that stamped the event's own time, not a wait in the
+        # pipeline, and goes to the event-age histogram instead (see docs/operators.md).
+        ms, bound = committed_at * 1000.0, self.latency_max_age_ms
+        fresh: list[float] = []
+        old: list[float] = []
+        traces: set[bytes] = set()
+        for b in batches:
+            for r in b.records:
+                if r.timestamp is not None:
+                    age = ms - r.timestamp
+                    (fresh if age <= bound or r.timestamp_type == 1 else old).append(age / 1000.0)
+                if getattr(r, "headers", None):
+                    trace = trace_of(r)
+                    if trace is not None:
+                        traces.add(trace[3:35])
+        metrics.LATENCY.observe_many(topic, fresh)
+        if old:
+            metrics.EVENT_AGE.observe_many(topic, old)
+        fields: dict[str, Any] = {}
+        if traces:
+            fields = {"traces": len(traces), "trace_ids": sorted(t.decode() for t in traces)[:LOG_TRACE_IDS]}
         log_event(
             "batch_landed",
             topic=topic,
@@ -405,9 +516,23 @@ class TopicLander:
             messages=result.messages,
             landed=result.landed,
             duplicates=result.duplicates,
+            conflicts=len(result.conflicts),
             dead_letters=len(result.dead),
             parked=len(result.parked),
             retries=result.retries,
             ms=round(result.seconds * 1000, 1),
             oldest_age_ms=round(started_at * 1000 - min(b.records[0].timestamp or 0 for b in batches)),
+            **fields,
         )
+
+
+def log_conflicts(topic: str, conflicts: Sequence[DeadLetter]) -> None:
+    log_event(
+        "events_conflicting",
+        logging.WARNING,
+        topic=topic,
+        events=len(conflicts),
+        event_ids=sorted({str(d.event_id) for d in conflicts})[:LOG_TRACE_IDS],
+        offsets=[f"{d.partition}:{d.offset}" for d in conflicts][:LOG_TRACE_IDS],
+        reason="event_id already landed with other content: dead-lettered as CONFLICT, the landed event kept",
+    )

@@ -33,6 +33,12 @@ DUPLICATES = Counter(
     ["topic"],
     registry=REGISTRY,
 )
+CONFLICTS = Counter(
+    "crm_lander_conflicts",
+    "Events whose event_id had landed with other content: dead-lettered as CONFLICT, the landed one kept.",
+    ["topic"],
+    registry=REGISTRY,
+)
 DEAD_LETTERED = Counter(
     "crm_lander_dead_letters",
     "Messages refused and dead-lettered, by reason code.",
@@ -120,11 +126,30 @@ class BulkHistogram:
 
 LATENCY = BulkHistogram(
     "crm_lander_event_latency_seconds",
-    "Kafka message timestamp (producer) to the landing transaction's commit.",
+    "Kafka record timestamp to the landing transaction's commit: the broker's time (LogAppendTime),"
+    " or the producer's (CreateTime) when at most LANDER_LATENCY_MAX_AGE old.",
     "topic",
     LATENCY_BUCKETS,
 )
 REGISTRY.register(LATENCY)
+EVENT_AGE_BUCKETS = (
+    3600.0,
+    6 * 3600.0,
+    86400.0,
+    7 * 86400.0,
+    30 * 86400.0,
+    90 * 86400.0,
+    365 * 86400.0,
+    730 * 86400.0,
+)
+EVENT_AGE = BulkHistogram(
+    "crm_lander_event_age_seconds",
+    "Age at the commit of records whose producer stamped them over LANDER_LATENCY_MAX_AGE ago"
+    " (backfills, replays, seeds stamping the event's own time): not landing latency.",
+    "topic",
+    EVENT_AGE_BUCKETS,
+)
+REGISTRY.register(EVENT_AGE)
 
 
 class LagCollector:

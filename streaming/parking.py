@@ -28,8 +28,10 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from crm.events import DeadLetter, FieldError, InvalidEvent, ReasonCode
+from crm.events.dead_letter import headers_of
 from streaming import metrics
 from streaming.connection import open_connection
 from streaming.logs import log_event
@@ -37,7 +39,9 @@ from streaming.logs import log_event
 if TYPE_CHECKING:
     from streaming.landing import TenantCache, TopicLander
 
-PARKING_COLUMNS = "topic, kafka_partition, kafka_offset, event_id, tenant_id, reason_code, reason, raw_bytes"
+PARKING_COLUMNS = (
+    "topic, kafka_partition, kafka_offset, event_id, tenant_id, reason_code, reason, raw_bytes, headers"
+)
 
 _PARK = (
     "insert into raw.parked_events ("
@@ -57,7 +61,7 @@ _WAITING = (
 )
 
 _TAKE = (
-    "select id, kafka_partition, kafka_offset, tenant_id, raw_bytes,"
+    "select id, kafka_partition, kafka_offset, tenant_id, raw_bytes, headers,"
     " extract(epoch from now() - first_seen_at)::float8 from raw.parked_events"
     " where topic = %(topic)s and (tenant_id = any(%(ready)s::uuid[])"
     " or (tenant_id = any(%(expired)s::uuid[]) and first_seen_at <= now() - make_interval(secs => %(timeout)s)))"
@@ -76,6 +80,7 @@ class ParkedEvent:
     tenant_id: UUID
     reason: str
     raw_bytes: bytes
+    headers: dict[str, str]
 
     @classmethod
     def of(cls, record: Any, exc: InvalidEvent, topic: str) -> ParkedEvent:
@@ -88,6 +93,7 @@ class ParkedEvent:
             exc.tenant_id,
             exc.reason,
             record.value or b"",
+            headers_of(getattr(record, "headers", None)),
         )
 
 
@@ -108,6 +114,7 @@ async def park(cur: psycopg.AsyncCursor, parked: Sequence[ParkedEvent]) -> int:
                     ReasonCode.UNKNOWN_TENANT.value,
                     p.reason,
                     p.raw_bytes,
+                    Jsonb(p.headers) if p.headers else None,
                 )
             )
     await cur.execute(_PARK)
@@ -138,6 +145,11 @@ class _Record:
     value: bytes
     partition: int
     offset: int
+    headers: tuple[tuple[str, bytes], ...]
+
+    @classmethod
+    def of(cls, raw: bytes, partition: int, offset: int, headers: dict[str, str] | None) -> _Record:
+        return cls(raw, partition, offset, tuple((k, v.encode()) for k, v in (headers or {}).items()))
 
 
 class ParkedReleaser:
@@ -246,8 +258,10 @@ class ParkedReleaser:
                 lines: list[bytes] = []
                 released: set[UUID] = set()
                 dead: list[DeadLetter] = []
-                for _, partition, offset, tenant, raw, waited in rows:
-                    out = lander._parse(_Record(bytes(raw), partition, offset), known, now)
+                records = {(r[1], r[2]): _Record.of(bytes(r[4]), r[1], r[2], r[5]) for r in rows}
+                for _, partition, offset, tenant, raw, _, waited in rows:
+                    record = records[(partition, offset)]
+                    out = lander._parse(record, known, now)
                     if isinstance(out, bytes):
                         lines.append(out)
                         released.add(tenant)
@@ -262,21 +276,28 @@ class ParkedReleaser:
                             partition=partition,
                             offset=offset,
                             received_at=now,
+                            headers=headers_of(record.headers),
                         )
                     )
                 if dead:  # delivered before the commit, as a batch's refusals are
                     await self.send_dead_letters(dead)
                 inserted = 0
+                conflicts: list[DeadLetter] = []
                 if lines:
                     async with cur.copy(lander.copy_to_temp) as copy:
                         await copy.write(b"".join(lines))
                     await cur.execute(lander.insert_from_temp)
                     inserted = cur.rowcount
+                    if inserted < len(lines):
+                        conflicts = await lander.conflicts(cur, records.__getitem__)
+                        dead += conflicts
                 await lander._dead_letters(cur, dead)
                 await cur.execute("delete from raw.parked_events where id = any(%s)", ([r[0] for r in rows],))
             done += len(rows)
-            longest = max(r[5] for r in rows)
-            _observe(lander.topic, len(lines), inserted, released, dead, longest)
+            longest = max(r[6] for r in rows)
+            _observe(lander.topic, len(lines) - len(conflicts), inserted, released, dead, longest)
+            if conflicts:
+                metrics.CONFLICTS.labels(lander.topic).inc(len(conflicts))
             if len(rows) < self.chunk_rows:
                 return done
 

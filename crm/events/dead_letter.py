@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -17,6 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_seriali
 
 from crm.events.errors import InvalidEvent, ReasonCode
 from crm.events.types import UtcDatetime
+
+
+def headers_of(record_headers: Sequence[tuple[str, bytes | None]] | None) -> dict[str, str]:
+    """A Kafka record's headers as {name: text}: values decoded as UTF-8 (an undecodable byte
+    kept as a backslash escape); of a name given twice, the last (Kafka's `lastHeader`)."""
+    if not record_headers:
+        return {}
+    return {k: (v or b"").decode("utf-8", "backslashreplace") for k, v in record_headers}
 
 
 class DeadLetter(BaseModel):
@@ -38,6 +47,9 @@ class DeadLetter(BaseModel):
         ),
     ]
     received_at: UtcDatetime
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="The message's Kafka headers (name: UTF-8 text), verbatim."
+    )
 
     @field_validator("raw_bytes", mode="before")
     @classmethod
@@ -64,6 +76,7 @@ class DeadLetter(BaseModel):
         partition: int,
         offset: int,
         received_at: datetime | None = None,
+        headers: dict[str, str] | None = None,
     ) -> DeadLetter:
         return cls(
             topic=topic,
@@ -77,7 +90,12 @@ class DeadLetter(BaseModel):
             event_type=exc.event_type,
             raw_bytes=bytes(raw),
             received_at=received_at or datetime.now(UTC),
+            headers=headers or {},
         )
+
+    def kafka_headers(self) -> list[tuple[str, bytes]] | None:
+        """The headers to send the record on `dead-letters` with (the original's)."""
+        return [(k, v.encode()) for k, v in self.headers.items()] or None
 
     @property
     def key(self) -> bytes | None:

@@ -21,6 +21,8 @@ class ReasonCode(StrEnum):
     PAYLOAD_INVALID = "PAYLOAD_INVALID"
     TIMESTAMP_OUT_OF_BOUNDS = "TIMESTAMP_OUT_OF_BOUNDS"
     UNKNOWN_TENANT = "UNKNOWN_TENANT"
+    CONFLICT = "CONFLICT"
+    """The event id already landed with other content (the stored event is kept)."""
 
 
 class FieldError(NamedTuple):

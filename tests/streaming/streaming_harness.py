@@ -135,11 +135,9 @@ class Lander:
         return w.start()
 
     # -- Kafka ------------------------------------------------------------------------------
-    def produce(
-        self, messages: Iterable[tuple[str, bytes | None, bytes | None]], partition: int | None = None
-    ) -> int:
-        """Send (logical topic, key, value) in order (to `partition` if given, else by key);
-        returns how many."""
+    def produce(self, messages: Iterable[tuple], partition: int | None = None) -> int:
+        """Send (logical topic, key, value[, Kafka headers]) in order (to `partition` if given,
+        else by key); returns how many."""
         from aiokafka import AIOKafkaProducer
 
         async def run() -> int:
@@ -150,8 +148,16 @@ class Lander:
             n = 0
             try:
                 futs = []
-                for topic, key, value in messages:
-                    futs.append(await producer.send(self.topic(topic), value, key=key, partition=partition))
+                for topic, key, value, *headers in messages:
+                    futs.append(
+                        await producer.send(
+                            self.topic(topic),
+                            value,
+                            key=key,
+                            partition=partition,
+                            headers=headers[0] if headers else None,
+                        )
+                    )
                     n += 1
                 await asyncio.gather(*futs)
             finally:

@@ -171,3 +171,35 @@ def test_a_batch_with_landed_events_is_merged_once(migrated_db: str) -> None:
         dead_rows = conn.execute("select kafka_offset, reason_code from raw.dead_letters").fetchall()
     assert sorted(ids) == sorted(e.event_id for e in first + more)
     assert sorted(dead_rows) == [(0, "EMPTY"), (103, "NOT_JSON")]
+
+
+def _latency(name: str, topic: str) -> tuple[float, float]:
+    """(count, sum) of one of the lander's histograms for `topic`."""
+    from streaming.metrics import REGISTRY
+
+    count = REGISTRY.get_sample_value(f"{name}_count", {"topic": topic}) or 0.0
+    total = REGISTRY.get_sample_value(f"{name}_sum", {"topic": topic}) or 0.0
+    return count, total
+
+
+def test_landing_latency_leaves_out_backdated_records(migrated_db: str) -> None:
+    """A seed or a replay stamps its records with the event's own time (a year ago): those go to
+    the event-age histogram, not the landing latency, whose records reached the broker just now."""
+    _tenant(migrated_db)
+    events = [*_awkward_events(), *_awkward_events()]
+    batch = _batch("x.tickets", [e.to_bytes() for e in events])
+    now_ms = time.time() * 1000
+    for i, record in enumerate(batch.records):
+        record.timestamp = now_ms - (355 * 86400 * 1000 if i % 2 else 50)  # every other one: backdated
+    latency0, age0 = (
+        _latency("crm_lander_event_latency_seconds", "tickets"),
+        _latency("crm_lander_event_age_seconds", "tickets"),
+    )
+    lander = _lander(migrated_db, "tickets", [])
+    assert asyncio.run(lander.land([batch])).landed == 6
+    asyncio.run(lander.close())
+    latency = _latency("crm_lander_event_latency_seconds", "tickets")
+    age = _latency("crm_lander_event_age_seconds", "tickets")
+    count, total = latency[0] - latency0[0], latency[1] - latency0[1]
+    assert count == 3 and 0 <= total / count < 60, (count, total)
+    assert age[0] - age0[0] == 3 and (age[1] - age0[1]) / 3 > 354 * 86400

@@ -48,7 +48,7 @@ def test_validation_splits_rows_refusals_and_parked_events() -> None:
     msg = BatchMessage([(TP("t.tickets", 1), _records(1, 0, len(values), values))], None)
     # the tenants were loaded just now: the unknown one is parked without asking the database
     lines, refused, parked = asyncio.run(lander.validate([msg]))
-    assert len(lines) == 3 and all(line.count(b"\t") == 8 and line.endswith(b"\n") for line in lines)
+    assert len(lines) == 3 and all(line.count(b"\t") == 9 and line.endswith(b"\t\\N\n") for line in lines)
     assert [exc.reason_code for _, exc in refused] == [
         ReasonCode.EMPTY,
         ReasonCode.NOT_JSON,
