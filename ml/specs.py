@@ -74,6 +74,8 @@ class ModelSpec:
     entities deleted since lose their score."""
     load: Callable[[str | None, str, str], tuple[Any, Version]] = field(default=registry.load_active)
     """(url, tenant, name) -> the active model and its version; CRMError when none or unloadable."""
+    score_column: str | None = None
+    """The output's score, whose distribution the registry keeps at training (`ml.drift`)."""
 
 
 def _label(v: Version | None) -> str | None:
@@ -126,6 +128,7 @@ LEAD = ModelSpec(
     key="lead_id",
     fallback="rules",
     columns=tuple(lead.COLUMNS),
+    score_column="score",
 )
 
 # --- churn ----------------------------------------------------------------------------------
@@ -154,6 +157,7 @@ CHURN = ModelSpec(
     output="ml.churn_predictions",
     key="customer_id",
     fallback="rules",
+    score_column="churn_probability",
 )
 
 # --- deal win probability -------------------------------------------------------------------
@@ -178,6 +182,7 @@ DEALS = ModelSpec(
     output="ml.deal_probabilities",
     key="deal_id",
     fallback=deals.STAGE_DEFAULT,
+    score_column="probability",
 )
 
 # --- revenue forecast -----------------------------------------------------------------------

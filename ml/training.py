@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from crm.errors import CRMError
-from ml import registry, store
+from ml import drift, registry, store
 from ml.clock import run_clock
 from ml.registry import Version
 from ml.specs import ModelSpec
@@ -58,7 +58,8 @@ def train_tenant(
     frame: Any | None = None,
 ) -> Version | str:
     """Train the tenant's model (on `frame`, else its training frame) and register it as a
-    candidate with the gate's inputs; the reason when the tenant cannot have a model."""
+    candidate with the gate's inputs and the distribution of its scores over the tenant's
+    scoring frame (`ml.drift`); the reason when the tenant cannot have a model."""
     np.random.seed(seed)
     try:
         c = spec.train(spec.training_frame(url, tenant) if frame is None else frame, as_of, seed)
@@ -71,6 +72,9 @@ def train_tenant(
         "gate_baseline": c.baseline,
         "gate_higher_is_better": c.higher_is_better,
     }
+    score_reference = drift.reference(spec, url, tenant, c.artifact, as_of, seed)
+    if score_reference is not None:
+        metrics[drift.REFERENCE_KEY] = score_reference
     return registry.register(url, tenant, spec.name, c.artifact, metrics, c.params, c.window)
 
 
