@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -53,7 +54,21 @@ def api(
     workers: Annotated[int, typer.Option(help="uvicorn worker processes (one per core)")] = 2,
 ) -> None:
     """Run the write API in the foreground (uvicorn, uvloop, httptools); OpenAPI page at /docs."""
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir(port))
     os.execv(sys.executable, uvicorn_argv(host, port, workers))
+
+
+def metrics_dir(port: int) -> Path:
+    """Where the workers keep their metrics (api.core.metrics): PROMETHEUS_MULTIPROC_DIR, else
+    `.crm/metrics/api-<port>`; emptied first, since counts of an earlier run must not add up."""
+    from crm.settings import get_settings
+
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    path = Path(given) if given else get_settings().home / "metrics" / f"api-{port}"
+    path.mkdir(parents=True, exist_ok=True)
+    for old in path.glob("*.db"):
+        old.unlink()
+    return path
 
 
 def api_token(

@@ -82,6 +82,7 @@ class FastLane:
             return False
         if not is_plain(p, row):
             return False
+        scope.setdefault("state", {})["principal"] = p  # as `_authenticate` does (api.core.metrics)
         try:
             await admit(state, p)
             rows = created_rows(p, row, logs.current_field("request_id") or h.get(b"x-request-id"))

@@ -21,6 +21,7 @@ from api.core.auth_events import AuthChanges
 from api.core.config import ApiSettings, get_api_settings
 from api.core.db import Database, Pool
 from api.core.key_usage import KeyUsage
+from api.core.metrics import install as install_metrics
 from api.core.ratelimit import LoginLimiter, RateLimiter
 from api.core.responses import JSONResponse
 from api.fastlane import FastLane
@@ -36,6 +37,7 @@ from api.routes import (
     health,
     integrations,
     leads,
+    metrics,
     pipelines,
     products,
     segments,
@@ -112,7 +114,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.on_demand = OnDemand()
     errors.install(app)
     app.add_middleware(FastLane)
-    guard.install(app, settings.api_max_body_bytes)  # outermost: before the fast lane
+    guard.install(app, settings.api_max_body_bytes)  # before the fast lane
+    install_metrics(app)  # outermost: every answer is counted, the guard's too
     tracing.install(app)  # around all of them: trace context and access log of every request
     _declare_security(app)
     for module in (
@@ -132,6 +135,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         conversations,
         webhooks,
         integrations,
+        metrics,
     ):
         app.include_router(module.router)
     return app
