@@ -135,6 +135,7 @@ def start(
         url=service.url(port) if port else None,
     )
     if not wait:
+        _scrape(home, service, rec)  # down to Prometheus until it answers
         return rec
     try:
         procs.wait_until(
