@@ -179,18 +179,20 @@ chromium:  ## install Debian's chromium + chromium-driver once (screenshot tests
 
 # Debian's packages; `crm up` runs them as the stack's own processes (config and data under .crm).
 # Their postinst would start system services on 9090/9093/9187/9100: a policy-rc.d that refuses
-# (unless the machine already has one) keeps them down, and systemd, where it runs, gets them
-# disabled, so only the stack's copies ever run.
+# (unless the machine already has one) keeps them down while apt runs, then they are disabled
+# (systemd) or stopped (init scripts), so only the stack's copies ever run.
 MONITORING_PKGS := prometheus prometheus-alertmanager prometheus-postgres-exporter prometheus-node-exporter
 MONITORING_BINS := prometheus promtool prometheus-alertmanager prometheus-postgres-exporter prometheus-node-exporter
+POLICY_RC_D ?= /usr/sbin/policy-rc.d
 monitoring:  ## install Debian's Prometheus, Alertmanager, postgres and node exporters once (no system service left running)
 	@if ( for b in $(MONITORING_BINS); do command -v $$b >/dev/null || exit 1; done ); then echo "monitoring present: $$(command -v prometheus)"; else \
-	  policy=/usr/sbin/policy-rc.d; own=; \
+	  policy=$(POLICY_RC_D); own=; \
 	  if [ ! -e $$policy ]; then printf '#!/bin/sh\nexit 101\n' | $(SUDO) tee $$policy >/dev/null && $(SUDO) chmod 755 $$policy && own=1; fi; \
 	  ( $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $(MONITORING_PKGS) ) \
 	    || echo "warning: could not install $(MONITORING_PKGS) (needs root or sudo): crm up runs without monitoring, its tests are skipped"; \
 	  if [ -n "$$own" ]; then $(SUDO) rm -f $$policy; fi; \
-	  if [ -d /run/systemd/system ]; then $(SUDO) systemctl disable --now $(MONITORING_PKGS) 2>/dev/null || true; fi; fi
+	  if [ -d /run/systemd/system ]; then $(SUDO) systemctl disable --now $(MONITORING_PKGS) 2>/dev/null || true; \
+	  else for s in $(MONITORING_PKGS); do $(SUDO) service $$s stop >/dev/null 2>&1 || true; done; fi; fi
 
 screenshots: install chromium  ## screenshots of every page for docs/managers.md, desktop + phone (needs `make demo`: the seeded world)
 	$(PY) -m stack.screenshots --out docs/screenshots
