@@ -346,7 +346,7 @@ def bench_per_row(url: str, docs) -> float:
         ]
         sql = (
             f"insert into bench_rows ({COPY_COLUMNS}) values (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb)"
-            " on conflict (event_id) do nothing"
+            " on conflict (event_id, occurred_at) do nothing"
         )
         t0 = time.perf_counter()
         with conn.cursor() as cur:

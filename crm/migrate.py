@@ -37,6 +37,10 @@ def include_name(name: str | None, type_: NameFilterType, parent_names: NameFilt
     nor anything else sharing the database)."""
     if type_ == "schema":
         return name in MANAGED_SCHEMAS
+    if type_ == "table" and name and parent_names.get("schema_name") == "raw":
+        from crm.schema.landing import is_partition
+
+        return not is_partition(name)  # the months of a partitioned landing table
     return True
 
 

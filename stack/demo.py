@@ -103,6 +103,14 @@ def stage_landed(ctx: DemoContext) -> str:
     return f"{rows:,} seeded events in raw.* (lander caught up on {len(lag)} partitions)"
 
 
+def stage_partitions(ctx: DemoContext) -> str:
+    """The landed history moved from the default partitions to its months (the daily job's step)."""
+    from streaming import partitions
+
+    made = partitions.maintain(ctx.database_url)
+    return f"{len(made)} monthly partitions of raw.*, {sum(m.rows for m in made):,} rows moved in"
+
+
 def _wait_rows_landed(ctx: DemoContext, timeout: float = 600.0) -> int:
     """Count the seeded tenants' rows (landed or dead-lettered) until every event the seed sent
     is there. The group's lag alone is not enough: Tansu reports a partition's end offset as
@@ -259,6 +267,7 @@ STAGES: list[tuple[str, Callable[[DemoContext], str]]] = [
     ("synthetic world", stage_seed),
     ("seeded events landed in raw.*", stage_landed),
     ("real data: CDNOW imported", stage_real_data),
+    ("raw.* by month", stage_partitions),
     ("dagster: the whole graph (dbt, ML, segments) + UI", stage_dagster),
     ("dbt docs", stage_dbt_docs),
     ("write API + outbox relay", stage_api),

@@ -1,4 +1,5 @@
-"""`crm lander`: one landing worker in the foreground (Kafka -> raw.*)."""
+"""`crm lander`: one landing worker in the foreground (Kafka -> raw.*); `crm raw partitions |
+retention`: the landing tables' months."""
 
 from __future__ import annotations
 
@@ -26,5 +27,38 @@ def lander(
     os.execv(argv[0], argv)
 
 
+raw = typer.Typer(help="the landing tables' monthly partitions and their retention", no_args_is_help=True)
+
+
+@raw.command("partitions")
+def raw_partitions(
+    ahead: Annotated[int, typer.Option(help="months after this one to create now")] = 2,
+) -> None:
+    """Create the months ahead and move rows waiting in the default partitions to their month's."""
+    from streaming import partitions
+
+    made = partitions.maintain(ahead=ahead)
+    for m in made:
+        print(f"created {m.partition} ({m.rows} rows moved in)")
+    print(f"{len(made)} partitions created")
+
+
+@raw.command("retention")
+def raw_retention(
+    keep_months: Annotated[int, typer.Option(help="months before this one to keep")],
+    apply: Annotated[bool, typer.Option("--apply", help="drop them (default: only list them)")] = False,
+) -> None:
+    """Drop the months of raw events that end before the kept ones (a dry run unless --apply)."""
+    from streaming import partitions
+
+    cutoff = partitions.retention_cutoff(keep_months)
+    dropped = partitions.drop_before(cutoff, dry_run=not apply)
+    verb = "dropped" if apply else "would drop"
+    for d in dropped:
+        print(f"{verb} {d.partition} ({d.rows} rows)")
+    print(f"events before {cutoff:%Y-%m-%d}: {verb} {sum(d.rows for d in dropped)} rows")
+
+
 def register(app: typer.Typer) -> None:
     app.command()(lander)
+    app.add_typer(raw, name="raw")

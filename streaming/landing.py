@@ -4,7 +4,7 @@ One `TopicLander` per topic (each with its own connection, so the seven agents w
 parallel). A batch is one transaction. Its valid events are COPYed straight into
 `raw.<topic>`; if that hits an `event_id` already landed (a redelivery after a crash or a
 rebalance, a producer's resend), the transaction is rolled back and the batch is merged instead:
-COPY into a temporary table, then `INSERT ... ON CONFLICT (event_id) DO NOTHING`. Either way the
+COPY into a temporary table, then `INSERT ... ON CONFLICT (event_id, occurred_at) DO NOTHING`. Either way the
 refused messages go to `raw.dead_letters` (unique on topic/partition/offset) in the same
 transaction, after they were delivered to the `dead-letters` topic, and events of a tenant
 not (yet) in crm.tenants are parked in `raw.parked_events`, also in that transaction, so that
@@ -177,7 +177,7 @@ class TopicLander:
         self.insert_from_temp = sql.SQL(
             "insert into raw.{} (" + LAND_COLUMNS + ") "
             "select " + LAND_COLUMNS + " from pg_temp.landing "
-            "on conflict (event_id) do nothing"
+            "on conflict (event_id, occurred_at) do nothing"
         ).format(sql.Identifier(self.table))
         self.find_conflicts = sql.SQL(
             "select t.kafka_partition, t.kafka_offset, t.event_id, t.tenant_id, t.event_type,"

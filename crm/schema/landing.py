@@ -1,14 +1,19 @@
 """Schema `raw`: one append-only landing table per Kafka topic, plus `raw.dead_letters` and
 `raw.parked_events`.
 
-`event_id` is the primary key, so at-least-once delivery lands each event exactly once (the
-lander COPYs a batch and merges it with `ON CONFLICT (event_id) DO NOTHING` when one of its events
-is already there). No foreign key to `crm.tenants`: raw is a landing zone written by another
+`(event_id, occurred_at)` is the primary key, so at-least-once delivery lands each event exactly
+once (the lander COPYs a batch and merges it with `ON CONFLICT (event_id, occurred_at) DO NOTHING`
+when one of its events is already there; a resend keeps its event's time). Each table is
+partitioned by UTC month of `occurred_at` (`raw.<topic>_p<YYYYMM>`, plus `raw.<topic>_default`
+for months without a partition yet: migration 1801, `streaming.partitions`), so retention drops
+whole months. No foreign key to `crm.tenants`: raw is a landing zone written by another
 role, and validation happens in the lander. No other index: every index is paid on each landed
 row, and raw is read in full (dbt staging, Dagster checks) or by `received_at` (migration 0401).
 """
 
 from __future__ import annotations
+
+import re
 
 from sqlalchemy import (
     BigInteger,
@@ -43,7 +48,7 @@ def _landing_table(name: str) -> Table:
         Column("tenant_id", UUID(as_uuid=True), nullable=False),
         Column("event_type", Text, nullable=False),
         Column("schema_version", Integer, nullable=False),
-        Column("occurred_at", DateTime(timezone=True), nullable=False),
+        Column("occurred_at", DateTime(timezone=True), primary_key=True),
         Column("received_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
         Column("source", Text, nullable=False),
         Column("kafka_partition", Integer),
@@ -52,6 +57,7 @@ def _landing_table(name: str) -> Table:
         # W3C traceparent of the Kafka record (a write through the API), else NULL
         Column("traceparent", Text),
         schema=RAW,
+        postgresql_partition_by="RANGE (occurred_at)",
     )
 
 
@@ -105,6 +111,15 @@ parked_events = Table(
 """Valid events of a tenant not (yet) in crm.tenants, kept aside by the lander so they hold up
 nothing: its timer lands them once the tenant exists (deleting the row in the same
 transaction) or dead-letters them after `LANDER_PARK_TIMEOUT`. Written only by the lander."""
+
+
+PARTITION_NAME = re.compile(r"^(?P<table>[a-z_]+)_(?:p\d{6}|default)$")
+"""A partition of a landing table: `<table>_p<YYYYMM>` or `<table>_default`."""
+
+
+def is_partition(name: str) -> bool:
+    m = PARTITION_NAME.match(name)
+    return m is not None and m["table"] in LANDING_TABLES.values()
 
 
 def landing_table(topic: str) -> Table:
