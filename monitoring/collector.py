@@ -35,6 +35,7 @@ carries a tenant id. Names and labels are stable; the alert rules are written on
 | `crm_sync_retry_oldest_pending_seconds` | | sync_retries | age of the oldest pending retry |
 | `crm_ticket_enrichment_backlog` | | ticket_enrichment | ticket events of the last 24 h not enriched |
 | `crm_ops_scrape_errors_total` | source | | sources that failed, since the exporter started (counter) |
+| `crm_ops_source_absent` | source | | 1 for a source with nothing to read yet (no Dagster instance, a mart not built): not an error |
 | `crm_ops_scrape_duration_seconds` | source | | how long each source took in the last scrape |
 """
 
@@ -66,6 +67,10 @@ T = TypeVar("T")
 
 DEFAULT_TIMEOUT_MS = 5000
 """Each database statement's bound: a scrape of all sources stays within Prometheus' timeout."""
+
+
+NOT_YET: tuple[type[Exception], ...] = (FileNotFoundError, psycopg.errors.UndefinedTable)
+"""What a source raises before there is anything to read: not a failure of the stack."""
 
 
 class Scrape:
@@ -338,12 +343,18 @@ class OpsCollector(Collector):
         with self._lock:
             scrape = Scrape(self.database_url, self.timeout_ms)
             took: dict[str, float] = {}
+            absent: list[str] = []
             out: list[Metric] = []
             try:
                 for source in self.sources:
                     t0 = time.perf_counter()
                     try:
                         out += self._read(source, scrape)
+                    except NOT_YET as exc:
+                        # a stack before its first Dagster run or dbt build: nothing to report yet
+                        absent.append(source.name)
+                        log.info("source %s has nothing yet: %s", source.name, exc)
+                        scrape.drop_if_broken()
                     except Exception as exc:
                         self.errors[source.name] += 1
                         log.warning("source %s failed: %s: %s", source.name, type(exc).__name__, exc)
@@ -358,6 +369,12 @@ class OpsCollector(Collector):
                 errors.add_metric([name], n)
             out += [
                 errors,
+                _gauge(
+                    "crm_ops_source_absent",
+                    "1 for a source with nothing to read yet (no Dagster instance, a mart not built).",
+                    ["source"],
+                    (([name], 1.0) for name in absent),
+                ),
                 _gauge(
                     "crm_ops_scrape_duration_seconds",
                     "How long each source took in the last scrape.",
