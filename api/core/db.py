@@ -91,7 +91,8 @@ def tolerate_out_of_range_dates(conn: Conn) -> None:
 
 
 class Pool:
-    """A LIFO pool of autocommit async connections (at most `size`); broken ones are dropped."""
+    """A LIFO pool of autocommit async connections (at most `size`); broken ones are dropped,
+    and once one turns out closed by the server, all the idle ones with it."""
 
     def __init__(self, conninfo: str, size: int, statement_timeout_ms: int = 10_000) -> None:
         self.conninfo = conninfo
@@ -136,6 +137,12 @@ class Pool:
                 if healthy and not self._closed:
                     self._idle.append(conn)
                 else:
+                    if conn.closed:
+                        # the server dropped it (a database restart): the idle ones are as dead,
+                        # and each would fail one more request
+                        stale, self._idle = self._idle, []
+                        for c in stale:
+                            await c.close()
                     await conn.close()
 
 
