@@ -209,3 +209,7 @@ dagster: install  ## start the stack if needed, then the Dagster UI in the backg
 
 bench-freshness: install  ## API writes (RATE=200/s for DURATION=300 s) -> marts and lead scores on the running stack (make demo) -> bench/results/freshness.json
 	$(PY) -m bench.freshness --rate $(or $(RATE),200) --seconds $(or $(DURATION),300)
+
+.PHONY: bench-soak
+bench-soak: install  ## the whole stack (its own, in .crm/soak) for MINUTES=10: 20k events/s, 300 API writes/s, 20 dashboard sessions, the sensors; the broker restarted at 30%, Postgres at 60% -> bench/results/soak.json (--smoke: python -m bench.soak --smoke)
+	$(PY) -m bench.soak --minutes $(or $(MINUTES),10)

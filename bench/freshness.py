@@ -323,6 +323,8 @@ class Write:
     score_wall: float | None = None
     score_mart_wall: float | None = None
     """When analytics.fct_lead_scores (the Leads pages' score) had a score computed after it."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """Sent with it besides the caller's (a benchmark's own trace context)."""
 
     @property
     def ok(self) -> bool:
@@ -353,7 +355,7 @@ class Load:
         w.caller = who.role
         t0 = time.perf_counter()
         try:
-            r = await next(self.clients).request(method, path, json=body, headers=who.headers)
+            r = await next(self.clients).request(method, path, json=body, headers=who.headers | w.headers)
             w.status = r.status_code
             out = r.json() if r.status_code < 300 else None
             if out is None:
@@ -404,6 +406,10 @@ class Load:
             w.lead_id = w.event_id = out["id"]
             self.world.leads[w.tenant].append((out["id"], out.get("assigned_user_id")))
 
+    def new_write(self, kind: str, tenant: str) -> Write:
+        """The record of a write about to be sent (a subclass may add headers to it)."""
+        return Write(kind, tenant, time.time())
+
     def start_write(self, i: int) -> None:
         kind = self.rng.choices(list(MIX), weights=list(MIX.values()))[0]
         deal = None
@@ -416,7 +422,7 @@ class Load:
                 kind = "lead_activity"
                 self.substituted += 1
         tenant = deal.tenant if deal else self.rng.choices(self.tenant_ids, weights=self.tenant_weights)[0]
-        w = Write(kind, tenant, time.time())
+        w = self.new_write(kind, tenant)
         self.writes.append(w)
         if deal is not None:
             self._spawn(self.stage_change(w, deal))
@@ -448,8 +454,8 @@ class Load:
         )
         for at, what, i in events:
             delay = t0 + at - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            # behind schedule, still yield: the answers to earlier requests are read meanwhile
+            await asyncio.sleep(max(delay, 0))
             if what == "w":
                 self.start_write(i)
             else:
