@@ -94,14 +94,22 @@ def redis_url(crm_home: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def create_database(pg_server_url: str) -> Iterator[Callable[[str], str]]:
+def create_database(pg_server_url: str) -> Iterator[Callable[..., str]]:
     """Factory: a new empty database on the test server; all are dropped at the end."""
     made: list[str] = []
 
-    def make(prefix: str = "crm_test") -> str:
+    def make(prefix: str = "crm_test", template: str | None = None) -> str:
+        """`template`: the URL of a database to copy (nobody may be connected to it)."""
         name = f"{prefix}_{uuid.uuid4().hex[:10]}"
         with psycopg.connect(pg_server_url, autocommit=True) as conn:
-            conn.execute(f'create database "{name}"')
+            if template is None:
+                conn.execute(f'create database "{name}"')
+            else:
+                source = make_url(template).database
+                conn.execute(
+                    "select pg_terminate_backend(pid) from pg_stat_activity where datname = %s", (source,)
+                )
+                conn.execute(f'create database "{name}" template "{source}"')
         made.append(name)
         return make_url(pg_server_url).set(database=name).render_as_string(False)
 
