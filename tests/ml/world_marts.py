@@ -9,7 +9,6 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-
 _BUILT: dict[tuple[str, date], str] = {}
 """(scale, as-of) -> the database the world was built in, copied by every caller."""
 
