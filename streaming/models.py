@@ -22,11 +22,14 @@ class BatchMessage(ConsumerMessage):
     """The records of one topic from one fetch, possibly from several partitions: `ranges`
     maps each partition to its (first, last) offset; `tp`/`offset` are the first partition's
     and its last offset (what Faust's per-message bookkeeping looks at). `landed` is set by the
-    lander after the database commit; the consumer refuses to ack a batch that has not landed."""
+    lander after the database commit; the consumer refuses to ack a batch that has not landed,
+    or one fetched before its latest assignment (`epoch`)."""
 
-    __slots__ = ("landed", "ranges", "records")
+    __slots__ = ("epoch", "landed", "ranges", "records")
 
-    def __init__(self, parts: Sequence[tuple[TP, Sequence[Any]]], generation_id: int | None) -> None:
+    def __init__(
+        self, parts: Sequence[tuple[TP, Sequence[Any]]], generation_id: int | None, epoch: int = 0
+    ) -> None:
         tp, recs = parts[0]
         last = recs[-1]
         records = recs if len(parts) == 1 else [r for _, rs in parts for r in rs]
@@ -51,6 +54,7 @@ class BatchMessage(ConsumerMessage):
         self.records = records
         self.ranges: dict[TP, tuple[int, int]] = {p: (rs[0].offset, rs[-1].offset) for p, rs in parts}
         self.landed = False
+        self.epoch = epoch
 
     def __len__(self) -> int:
         return len(self.records)

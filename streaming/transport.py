@@ -12,14 +12,25 @@ rebalancing, and the offset commit machinery (`_acked` -> `_new_offset` -> `comm
 batches the lander has not committed to Postgres (`BatchMessage.landed`), so no path through
 Faust (a cancelled agent, a stream closing its take() buffer, a skipped stale event) can commit
 an offset whose events are not in the database.
+
+A broker that comes back without its log (the local Tansu keeps it in memory) is a new cluster:
+the group's committed offsets there can only be stale ones, written by a worker still acking
+what it read from the old log (Tansu does not check the group generation of a commit), and
+seeking to them would skip the new log's first records. So each assignment asks the cluster id
+(`crm.events.broker.cluster_id`) and, when it changed, starts every assigned partition at its
+beginning; and a batch fetched before the latest assignment is never acked after it (its events
+are in the database; read again, they merge). See docs/operators.md, "Broker restarts".
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, cast
 
 import faust
+from aiokafka import TopicPartition
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
@@ -27,6 +38,8 @@ from faust.types.tuples import ack_lock
 from mode import Service
 from mode.utils.futures import notify
 
+from crm.events.broker import cluster_id
+from streaming.logs import log_event
 from streaming.models import BatchMessage
 
 FETCH_MAX_WAIT_MS = 100
@@ -42,8 +55,46 @@ class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
 
 class BatchConsumer(faust_aiokafka.Consumer):
+    _epoch = 0
+    """Assignments (and seeks back to the committed offsets) so far; batches carry the one they
+    were fetched in."""
+    _cluster: str | None = None
+    """The cluster id at the latest assignment (kept in the worker's datadir, so that a worker
+    restarted meanwhile knows it too)."""
+
     def _new_consumer_thread(self) -> BatchConsumerThread:
         return BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    def _bootstrap(self) -> str:
+        return ",".join(f"{u.host}:{u.port or 9092}" for u in self.transport.url)
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        """The committed offsets, unless the broker is a new cluster (it lost its log): then
+        every assigned partition starts at its beginning, whatever is committed there."""
+        self._epoch += 1
+        kept = Path(self.app.conf.datadir) / "cluster-id"
+        if self._cluster is None and kept.exists():
+            self._cluster = kept.read_text().strip() or None
+        current = await cluster_id(self._bootstrap())
+        changed = self._cluster is not None and current is not None and current != self._cluster
+        if current is not None and current != self._cluster:
+            self._cluster = current
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            kept.write_text(current)
+        if not changed:
+            return await super().seek_to_committed()
+        assigned = sorted(self.assignment())
+        for tp in assigned:
+            for state in (self._acked, self._acked_index, self._gap):
+                state.pop(tp, None)
+            self._read_offset[tp] = None
+            self._committed_offset[tp] = None
+        if assigned:
+            await self._thread.seek_to_beginning(*(TopicPartition(tp.topic, tp.partition) for tp in assigned))
+        log_event(
+            "broker_log_lost", cluster=current, partitions=len(assigned), action="reading from the beginning"
+        )
+        return {}
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - runs in the worker
         callback = self.callback
@@ -87,7 +138,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 for parts in by_topic.values():
                     if not self.flow_active or self.app.consumer_generation_id != generation_id:
                         break
-                    message = BatchMessage(parts, generation_id)
+                    message = BatchMessage(parts, generation_id, self._epoch)
                     await self.wait_first(callback(message), self.suspend_flow.wait())
                     for tp, recs in parts:
                         read_offset[tp] = recs[-1].offset
@@ -113,6 +164,8 @@ class BatchConsumer(faust_aiokafka.Consumer):
             return super().ack(message)
         if not message.landed:
             return False  # never commit what is not in the database
+        if message.epoch != self._epoch:
+            return False  # read before the latest assignment: perhaps from a log since lost
         with ack_lock:
             if message.acked:
                 return False
