@@ -149,7 +149,11 @@ def test_changes_published_before_a_broker_restart_land_once(
             await asyncio.to_thread(worker.stop)
             return first | second | third, relay.watch.resets, requeued
 
-    expected, resets, _ = asyncio.run(scenario())
+    try:
+        expected, resets, _ = asyncio.run(scenario())
+    finally:
+        for w in lander.workers:
+            w.stop()
     landed = _landed(lander)
     assert len(landed) == len(set(landed)) == len(expected)
     assert set(landed) == expected
