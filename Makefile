@@ -92,7 +92,7 @@ dbt-docs-serve: dbt-docs  ## serve the dbt docs on 127.0.0.1:8081
 segments-recalc: install  ## recalculate every dynamic segment
 	$(CRM) segments recalc
 
-bench-dbt: install  ## scale M: full dbt build and an incremental one after 1% new events -> bench/results/dbt.json
+bench-dbt: install  ## scale M, on the embedded Postgres and the system one (BENCH_SYSTEM_URL, default 127.0.0.1:5432): full dbt build, incremental after 1% new events, whole run, ratios -> bench/results/dbt.json
 	$(PY) -m bench.dbt_bench
 
 bench-capacity: install  ## bytes per event and per write measured on the stack's Postgres + the cost figures of the other benchmarks -> a capacity model for 1x, 10x, 100x the M world (bench/results/capacity.json)
