@@ -19,6 +19,7 @@ PAGES: list[tuple[str, str, str]] = [
     ("attribution.py", "Attribution", ":material/share:"),
     ("campaigns.py", "Campaigns", ":material/campaign:"),
     ("integrations.py", "Integrations", ":material/hub:"),
+    ("operations.py", "Operations", ":material/monitor_heart:"),
 ]
 
 

@@ -58,13 +58,18 @@ def tenant_id() -> str:
     return user().tenant_id
 
 
-def ago(seconds: float) -> str:
-    """`40 s ago`, `3 min ago`, `2 h ago`, `5 d ago`."""
+def span(seconds: float) -> str:
+    """`40 s`, `3 min`, `2 h`, `5 d` (whole units, rounded down)."""
     s = max(0, round(seconds))
     for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
         if s >= size:
-            return f"{s // size} {unit} ago"
-    return f"{s} s ago"
+            return f"{s // size} {unit}"
+    return f"{s} s"
+
+
+def ago(seconds: float) -> str:
+    """`40 s ago`, `3 min ago`, `2 h ago`, `5 d ago`."""
+    return f"{span(seconds)} ago"
 
 
 def as_of_line(page: str, built: Mapping[str, datetime], now: datetime | None = None) -> tuple[str, str]:

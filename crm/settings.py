@@ -24,6 +24,15 @@ def default_home() -> Path:
     return Path(os.environ.get("CRM_HOME", PROJECT_ROOT / ".crm")).resolve()
 
 
+def dagster_home() -> Path:
+    """DAGSTER_HOME, else the local stack's instance (`.crm/dagster`, as
+    `orchestration.instance.dagster_home` lays it out): where the runs are recorded."""
+    import os
+
+    env = os.environ.get("DAGSTER_HOME")
+    return Path(env) if env else get_settings().home / "dagster"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file_encoding="utf-8",

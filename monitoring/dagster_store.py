@@ -11,7 +11,6 @@ The checks are those of each job's latest run's execution plan, gathered as jobs
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from dagster import (
     RunsFilter,
 )
 
-from crm.settings import get_settings
+from crm.settings import dagster_home
 
 FINISHED = {
     DagsterEventType.RUN_SUCCESS: "success",
@@ -43,13 +42,6 @@ IN_FLIGHT = (
 PAGE = 1000
 DBT_TEST_PREFIX = "test."
 """dagster-dbt puts the test's dbt `unique_id` in each check evaluation's metadata."""
-
-
-def dagster_home() -> Path:
-    """DAGSTER_HOME, else the local stack's instance (`.crm/dagster`, as
-    `orchestration.instance.dagster_home` lays it out)."""
-    env = os.environ.get("DAGSTER_HOME")
-    return Path(env) if env else get_settings().home / "dagster"
 
 
 @dataclass

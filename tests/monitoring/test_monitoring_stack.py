@@ -5,118 +5,30 @@ and tenant class (both workers counted), the outbox backlog, and no alert on the
 
 from __future__ import annotations
 
-import os
-import time
-import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import httpx
-import psycopg
 import pytest
+from monitoring_stack import MISSING, Running, alerts, monitored, query, scalar, targets, wait_for
 
-from stack import down, prometheus, services
+from stack import prometheus
 
-pytestmark = pytest.mark.skipif(
-    bool(prometheus.missing()), reason=f"not installed: {prometheus.missing()} (make monitoring)"
-)
-JWT_SECRET = "monitoring-test-" + uuid.uuid4().hex
-
-
-@dataclass
-class Running:
-    prometheus: str
-    alertmanager: str
-    api: str
-    headers: dict[str, str]
-    tenant_id: uuid.UUID
-
-
-def wait_for(what: str, check: Callable[[], object], timeout: float = 60.0) -> object:
-    """`check()` until it returns something truthy (bounded)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not seen after {timeout:.0f}s")
-        time.sleep(0.5)
-
-
-def query(base: str, promql: str) -> list[dict]:
-    r = httpx.get(f"{base}/api/v1/query", params={"query": promql}, timeout=10)
-    r.raise_for_status()
-    return r.json()["data"]["result"]
-
-
-def scalar(base: str, promql: str) -> float | None:
-    found = query(base, promql)
-    return float(found[0]["value"][1]) if found else None
-
-
-def seed_admin(url: str) -> tuple[uuid.UUID, uuid.UUID]:
-    tenant, user = uuid.uuid4(), uuid.uuid4()
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO crm.tenants (id, slug, name) VALUES (%s, %s, 'Monitored')",
-            (tenant, f"mon-{tenant.hex[:8]}"),
-        )
-        conn.execute(
-            "INSERT INTO crm.users (id, tenant_id, email, full_name, role) VALUES (%s, %s, %s, 'Admin', 'admin')",
-            (user, tenant, f"admin@{tenant.hex[:8]}.test"),
-        )
-    return tenant, user
+pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"not installed: {MISSING} (make monitoring)")
 
 
 @pytest.fixture(scope="module")
 def running(
     create_database: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Running]:
-    from api.core.auth import mint_token
-    from api.core.config import ApiSettings
-    from crm import migrate
-    from crm.settings import Settings
-
-    url = create_database("crm_monitoring")
-    home = tmp_path_factory.mktemp("crm-monitoring-home")
-    saved = {k: os.environ.get(k) for k in ("JWT_SECRET", "PROMETHEUS_MULTIPROC_DIR")}
-    os.environ["JWT_SECRET"] = JWT_SECRET
-    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)  # `crm api` sets its own under `home`
-    try:
-        with ThreadPoolExecutor(1) as pool:  # Prometheus starts while the database is made
-            starting = pool.submit(prometheus.start, home, url)
-            migrate.upgrade(url)
-            tenant, user = seed_admin(url)
-            api = services.start(home, "api", url)
-            mon = starting.result()
-
-        class Signing(ApiSettings):
-            @property
-            def core(self) -> Settings:
-                return Settings(jwt_secret=JWT_SECRET)
-
-        token = mint_token(Signing(), user, tenant, ["admin"])
-        assert api.url is not None
-        yield Running(
-            mon.prometheus_url, mon.alertmanager_url, api.url, {"Authorization": f"Bearer {token}"}, tenant
-        )
-    finally:
-        down(home)
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with monitored(create_database, tmp_path_factory.mktemp("crm-monitoring-home")) as r:
+        yield r
 
 
 def test_every_target_is_up(running: Running) -> None:
     expected = {"api", *prometheus.NAMES}
 
     def healthy() -> dict[str, str] | None:
-        r = httpx.get(f"{running.prometheus}/api/v1/targets", timeout=10).json()
-        health = {t["labels"]["job"]: t["health"] for t in r["data"]["activeTargets"]}
+        health = targets(running.prometheus)
         return health if set(health) == expected and set(health.values()) == {"up"} else None
 
     wait_for(f"targets {sorted(expected)} up", healthy)
@@ -182,6 +94,5 @@ def test_no_alert_on_the_healthy_stack(running: Running) -> None:
     groups = httpx.get(f"{running.prometheus}/api/v1/rules", timeout=10).json()["data"]["groups"]
     assert {g["file"] for g in groups} == {str(p) for p in sorted(prometheus.RULES_DIR.glob("*.yml"))}
     assert all(r["health"] == "ok" for g in groups for r in g["rules"]), groups
-    alerts = httpx.get(f"{running.prometheus}/api/v1/alerts", timeout=10).json()["data"]["alerts"]
-    assert alerts == []
+    assert alerts(running.prometheus) == []
     assert httpx.get(f"{running.alertmanager}/api/v2/alerts", timeout=10).json() == []
