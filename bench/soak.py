@@ -91,6 +91,8 @@ DASHBOARD_PAGES = (
 )
 """The pages a manager goes through (the detail pages need a record picked first)."""
 STATUS_EVERY = 1.0
+CHUNK = 5_000
+"""Events the producer sends at most per round of its loop."""
 LAG_EVERY = 2.0
 RSS_AT = 120.0
 
@@ -270,7 +272,6 @@ class Upstream:
         self.kept.clear()
         self.parts.clear()
         self.resets.append({"at": time.time(), "reason": reason, "resent": len(again)})
-        self.resent += len(again)
         self.retry.extend(again)
 
     def oldest_unconfirmed(self) -> int:
@@ -307,19 +308,26 @@ class Upstream:
         admin: Any = None
         total = int(seconds * self.source.rate)
         last_check = last_status = 0.0
-        drained_at = None
+        drained_at = sent_all_at = None
         try:
             while True:
                 now = time.monotonic() - t0_mono
+                if now >= seconds and self.due < total:
+                    total = self.due  # not sent by the planned end: never produced
                 due = min(total, int(now * self.source.rate) + 1)
+                # at most CHUNK events a round: behind schedule (a starved process, a re-send after
+                # a broker reset) the loop still checks the broker and reports every second
                 if self.retry:
-                    again, self.retry = sorted(self.retry), []
+                    self.retry.sort()
+                    again, self.retry = self.retry[:CHUNK], self.retry[CHUNK:]
                     self.resent += len(again)
                     await self.send(producer, again)
                 if due > self.due:
-                    fresh = range(self.due, due)
-                    self.due = due
+                    fresh = range(self.due, min(due, self.due + CHUNK))
+                    self.due = fresh.stop
                     await self.send(producer, fresh)
+                    if self.due >= total:
+                        sent_all_at = now
                 if now - last_check >= STATUS_EVERY:
                     last_check = now
                     try:
@@ -357,10 +365,12 @@ class Upstream:
                     await admin.close()
         return {
             "events": total,
+            "planned": int(seconds * self.source.rate),
             "resent": self.resent,
             "seen_landed": self.confirmed,
             "unconfirmed_at_end": self.held(),
             "drain_s": None if drained_at is None else round(max(0.0, drained_at - seconds), 1),
+            "rate_achieved": round(total / (sent_all_at or seconds), 1),
             "errors": dict(self.errors),
             "broker_resets": self.resets,
         }
@@ -407,6 +417,17 @@ def writes_main(cfg: dict[str, Any], out: mp.Queue) -> None:
     from bench import freshness as fr
 
     class TracedLoad(fr.Load):
+        deadline = cfg["t0"] + cfg["seconds"] + 1
+        not_sent = 0
+        """Writes still due at the planned end: a load generator that cannot keep its schedule
+        (a starved process) does not stretch the run."""
+
+        def start_write(self, i: int) -> None:
+            if time.time() > self.deadline:
+                self.not_sent += 1
+                return
+            super().start_write(i)
+
         def new_write(self, kind: str, tenant: str) -> fr.Write:
             w = super().new_write(kind, tenant)
             w.headers = {
@@ -457,7 +478,12 @@ def writes_main(cfg: dict[str, Any], out: mp.Queue) -> None:
             for w in load.writes
         ]
         Path(cfg["file"]).write_text(json.dumps(rows))
-        return {"run": load.run, "writes": len(rows), "substituted": load.substituted}
+        return {
+            "run": load.run,
+            "writes": len(rows),
+            "not_sent": load.not_sent,
+            "substituted": load.substituted,
+        }
 
     result = asyncio.run(run())
     out.put(("result", "writes", result))
@@ -850,6 +876,12 @@ def verify_writes(url: str, writes: list[list[Any]], outbox_lo: int) -> dict[str
     }
 
 
+def _span(writes: list[list[Any]]) -> float:
+    """Seconds from the first write sent to the last (longer than planned when the load
+    generator could not keep its schedule)."""
+    return max(w[1] for w in writes) - min(w[1] for w in writes) if writes else 0.0
+
+
 def in_windows(t: float, windows: list[tuple[float, float]]) -> bool:
     return any(a <= t <= b for a, b in windows)
 
@@ -1147,9 +1179,11 @@ class Soak:
                 | {
                     "latency_ms_outside_restarts": summary(outside),
                     "latency_ms_within_restarts": summary(within),
-                    "rate_achieved": round(len(writes_rows) / plan.seconds, 1),
+                    "rate_achieved": round(len(writes_rows) / max(plan.seconds, _span(writes_rows)), 1),
                     "mix": dict(Counter(w[0] for w in writes_rows)),
                     "run": self.results.get("writes", {}).get("run"),
+                    "planned": int(plan.write_rate * plan.seconds),
+                    "not_sent_by_the_end": self.results.get("writes", {}).get("not_sent"),
                 },
                 "dashboards": {
                     "sessions": plan.dashboards,
