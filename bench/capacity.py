@@ -270,7 +270,16 @@ def model(measured: dict[str, Any]) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--no-marts", action="store_true", help="skip the dbt build (no analytics bytes)")
+    ap.add_argument(
+        "--model-only",
+        action="store_true",
+        help="keep the bytes measured last time (capacity.json), redo the model from the other results",
+    )
     args = ap.parse_args()
+    if args.model_only:
+        measured = json.loads((RESULTS / "capacity.json").read_text())["measured"]
+        _write(measured)
+        return
     from crm.settings import get_settings
 
     server = get_settings().database_url
@@ -280,12 +289,17 @@ def main() -> None:
     try:
         measured = measure(url, marts=not args.no_marts)
         measured["server"] = server_info(url)
+        measured["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     finally:
         drop_database(url)
+    _write(measured)
+
+
+def _write(measured: dict[str, Any]) -> None:
     out = {
         "measured": measured,
         **model(measured),
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "modelled_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "capacity.json").write_text(json.dumps(out, indent=2, default=str) + "\n")
