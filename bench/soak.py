@@ -605,8 +605,9 @@ def ensure_stack(home: Path, scale: str, seed: int) -> dict[str, Any]:
         home.mkdir(parents=True, exist_ok=True)
         crm = [sys.executable, "-m", "stack"]
         if seeded.exists():
-            log(f"starting the soak's stack in {home}: crm up {' '.join(SERVICES)}")
-            argv = [*crm, "up", *SERVICES]
+            others = [s for s in SERVICES if s != "api"]  # the API: `own_api`
+            log(f"starting the soak's stack in {home}: crm up {' '.join(others)}")
+            argv = [*crm, "up", *others]
         else:
             log(f"starting the soak's stack in {home} with `crm demo --scale {scale}` (several minutes)")
             argv = [*crm, "demo", "--scale", scale, "--seed", str(seed)]
@@ -625,7 +626,28 @@ def ensure_stack(home: Path, scale: str, seed: int) -> dict[str, Any]:
     from crm.settings import get_settings
 
     get_settings.cache_clear()
+    alive["api"] = own_api(home)
     return alive
+
+
+def own_api(home: Path) -> Any:
+    """The soak's API (`crm api --workers 2`) on a port of its own: the documented 8000 may be
+    another stack's on a shared machine, whose /health would pass for ours."""
+    from stack import procs
+    from stack import services as svc
+
+    rec = procs.read_record(home, "api")
+    if (
+        rec is not None
+        and rec.port != svc.SERVICES["api"].preferred_port
+        and svc.is_ready(svc.SERVICES["api"], rec)
+    ):
+        return rec
+    procs.stop(home, "api")
+    log("starting the soak's API on a port of its own")
+    return svc.start(
+        home, "api", os.environ["DATABASE_URL"], os.environ["KAFKA_BOOTSTRAP"], port=procs.free_port()
+    )
 
 
 TRANSIENT = ("execute_run", "execute_step")
