@@ -4,8 +4,10 @@ a Postgres restart, for 10 minutes. Writes bench/results/soak.json.
 The stack is the one `crm demo` starts (embedded Postgres, Tansu, Redis, the monitoring, one
 lander, the API as `crm api --workers 2`, the outbox relay, `dagster dev` whose daemon runs the
 event sensors, the dashboards), under a home of its own (`.crm/soak`, `--home`) so that
-restarting its broker and its database disturbs no other stack; a first run seeds it (scale S).
-At once, for `--minutes`:
+restarting its broker and its database disturbs no other stack; a first run seeds it (scale S),
+later ones start it with `crm up`; its API gets a port of its own. The stack is stopped at the
+end (`--keep` leaves it). At once, for `--minutes` (a load generator that falls behind its
+schedule does not stretch the run: what it could not send by the end is counted, not sent):
 
 - events: 20,000/s over the seven data topics (contract envelopes, the payloads of
   `streaming.sample_events`), from a process of their own. Event i's id is the run's 64 bits and
@@ -18,8 +20,9 @@ At once, for `--minutes`:
   users' tokens and integration keys); each write carries a trace of its own (`traceparent`), so
   its outbox rows and their landed events are found by it;
 - dashboards: 20 sessions, each a manager of one of the tenants running the list pages one after
-  another (streamlit.testing AppTest, as the app's tests sign in) with `--think` seconds between
-  pages, on 2 threads (as a Streamlit server runs its sessions' scripts); each run is timed;
+  another (streamlit.testing AppTest, as the app's tests sign in), reading each for `--think`
+  seconds (30), on 2 threads (as a Streamlit server runs its sessions' scripts); each run is
+  timed;
 - the sensor-driven refresh: whatever the Dagster daemon runs meanwhile (its runs are recorded).
 
 The broker is restarted once (`stack.kafka.restart`: a real stop and start; it comes back
