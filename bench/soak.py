@@ -648,9 +648,22 @@ def own_api(home: Path) -> Any:
         return rec
     procs.stop(home, "api")
     log("starting the soak's API on a port of its own")
-    return svc.start(
-        home, "api", os.environ["DATABASE_URL"], os.environ["KAFKA_BOOTSTRAP"], port=procs.free_port()
+    api = svc.SERVICES["api"]
+    rec = svc.start(
+        home,
+        "api",
+        os.environ["DATABASE_URL"],
+        os.environ["KAFKA_BOOTSTRAP"],
+        port=procs.free_port(),
+        wait=False,
     )
+    # a busy machine takes longer than the stack's 60 s to import and warm two workers
+    procs.wait_until(
+        lambda: svc.is_ready(api, rec) or not procs.is_alive(rec.pid), 600, "the soak's API", 1.0
+    )
+    if not procs.is_alive(rec.pid):
+        raise RuntimeError(f"the API exited: see {procs.log_dir(home) / 'api.log'}")
+    return rec
 
 
 TRANSIENT = ("execute_run", "execute_step")
