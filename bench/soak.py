@@ -389,10 +389,27 @@ class Upstream:
         }
 
 
+def second_interrupt_stops(signum: int, frame: object) -> None:
+    """The first SIGINT is noted and ignored (on a shared machine another user's broad interrupt
+    once ended a run at minute 6); a second one stops the run."""
+    import signal
+
+    log("SIGINT: noted; a second one stops the run")
+    INTERRUPTS.append(time.time())
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+INTERRUPTS: list[float] = []
+
+
 def quiet() -> None:
     """The clients' own logging of a broker or a database going away is what the soak causes
-    (its errors are counted by the soak itself)."""
+    (its errors are counted by the soak itself). The load processes leave SIGINT to the run."""
     import logging
+    import signal
+
+    if mp.parent_process() is not None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     for name in ("aiokafka", "kafka", "streamlit", "httpx"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
@@ -1189,6 +1206,7 @@ class Soak:
             "rss_end": rss_end,
             "rss_end_over_2min": memory_ratio,
             "restarted_processes": [restarted[r.what] for r in self.restarts],
+            "interrupts_ignored": [round(t - t0, 1) for t in INTERRUPTS],
             "rss_note": (
                 "the processes the soak restarted are new processes at the end (their ratio is not"
                 " judged); the processes of Dagster runs (and their dbt) are left out: they come and go"
@@ -1331,6 +1349,9 @@ def main() -> None:
     )
     home = args.home.resolve()
     quiet()
+    import signal
+
+    signal.signal(signal.SIGINT, second_interrupt_stops)
     services = ensure_stack(home, args.scale, args.seed)
     try:
         result = Soak(plan, home, services).run()
