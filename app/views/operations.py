@@ -23,7 +23,12 @@ STATES = ("due", "waiting", "dead")
 
 st.title("Operations")
 if user().role != "admin":
-    st.info("The Operations page is for admins.", icon=":material/lock:")
+    st.info(
+        "**The Operations page is for admins.**\n\nIt shows the health of the platform behind every "
+        "workspace: its services, alerts, how fresh the warehouse is, the queues and the pipeline "
+        "runs. If a page of yours looks stale or wrong, tell an admin of your workspace.",
+        icon=":material/lock:",
+    )
     st.stop()
 
 if st.button("Refresh now", icon=":material/refresh:", key="ops_refresh"):
