@@ -117,7 +117,7 @@ def start_api(
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a loaded machine: the app imports take seconds of CPU
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"API exited: see {log.name}")
