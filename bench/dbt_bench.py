@@ -102,11 +102,20 @@ def fresh_database(admin: str, scale: str, seed: int) -> tuple[str, str]:
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
     url = with_database(admin, name)
-    migrate.upgrade(url)
-    t0 = time.perf_counter()
-    seed_world(scale=scale, seed=seed, database_url=url, sink="raw", progress=True)
+    try:
+        migrate.upgrade(url)
+        t0 = time.perf_counter()
+        seed_world(scale=scale, seed=seed, database_url=url, sink="raw", progress=True)
+    except BaseException:  # an interrupted seed leaves no half-seeded database behind
+        drop_database(admin, name)
+        raise
     print(f"seeded scale {scale} in {time.perf_counter() - t0:.1f}s into {name}")
     return name, url
+
+
+def drop_database(admin: str, name: str) -> None:
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
 def land_one_percent(url: str) -> int:
@@ -187,10 +196,7 @@ def on_server(which: str, scale: str, seed: int, keep: bool) -> dict[str, object
             return measure(url)
         finally:
             if not keep:
-                with psycopg.connect(admin, autocommit=True) as conn:
-                    conn.execute(
-                        sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
-                    )
+                drop_database(admin, name)
 
 
 def main() -> None:
