@@ -164,14 +164,17 @@ class BatchConsumer(faust_aiokafka.Consumer):
             return super().ack(message)
         if not message.landed:
             return False  # never commit what is not in the database
-        if message.epoch != self._epoch:
-            return False  # read before the latest assignment: perhaps from a log since lost
         with ack_lock:
             if message.acked:
                 return False
             message.acked = True
             try:
                 if not self.app.topics.acks_enabled_for(message.topic):
+                    return False
+                if message.epoch != self._epoch:
+                    # read before the latest assignment (perhaps from a log since lost): done
+                    # with (a rebalance waits for it), its offsets never committed
+                    self._unacked_messages.discard(message)
                     return False
                 n = 0
                 for tp, (first, last) in message.ranges.items():
