@@ -63,7 +63,7 @@ SERVICES: dict[str, Service] = {
             lambda p: ["api", "--port", str(p), "--workers", "2"],
             "/health",
             _http,
-            timeout=60,
+            timeout=180,  # importing the app costs about 8 s of CPU: minutes on a loaded machine
             preferred_port=8000,
             metrics_path="/metrics",
         ),
