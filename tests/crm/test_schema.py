@@ -280,7 +280,11 @@ def test_landing_is_idempotent_per_event_id(engine: Engine) -> None:
     assert table is t.raw_lead_activities
     with engine.begin() as conn:
         for _ in range(2):
-            conn.execute(pg_insert(table).values(**event).on_conflict_do_nothing(index_elements=["event_id", "occurred_at"]))
+            conn.execute(
+                pg_insert(table)
+                .values(**event)
+                .on_conflict_do_nothing(index_elements=["event_id", "occurred_at"])
+            )
         assert conn.execute(select(func.count()).select_from(table)).scalar_one() == 1
 
     letter = {
