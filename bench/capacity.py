@@ -77,17 +77,13 @@ def _sizes(conn: psycopg.Connection, schema: str) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def _exact_rows(conn: psycopg.Connection, schema: str) -> int:
-    tables = [
-        r[0]
-        for r in conn.execute(
-            "select tablename from pg_tables where schemaname = %s and tablename not in ('dead_letters')",
-            (schema,),
-        )
-    ]
+def _landed_events(conn: psycopg.Connection) -> int:
+    """Events in the landing tables (each counted once through its partitioned parent)."""
+    from crm.schema.landing import LANDING_TABLES
+
     total = 0
-    for t in tables:
-        got = conn.execute(f'select count(*) from {schema}."{t}"').fetchone()
+    for table in LANDING_TABLES.values():
+        got = conn.execute(f'select count(*) from raw."{table}"').fetchone()
         total += int(got[0]) if got else 0
     return total
 
@@ -154,7 +150,7 @@ def measure(url: str, marts: bool) -> dict[str, Any]:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("vacuum analyze")
         raw_bytes, _ = _sizes(conn, "raw")
-        raw_rows = _exact_rows(conn, "raw")
+        raw_rows = _landed_events(conn)
         crm_bytes, _ = _sizes(conn, "crm")
     out |= {
         "raw_events": raw_rows,
