@@ -139,7 +139,10 @@ def test_writes_go_to_the_primary_and_mart_reads_to_the_replica(
     finally:
         with psycopg.connect(cluster.replica, autocommit=True) as r:
             r.execute("select pg_wal_replay_resume()")
+    # Once replay resumes the change reaches the API's reads (a new snapshot on the standby can
+    # trail the replayed LSN by a moment, so the read is retried, bounded).
     _wait(lambda: _replayed(cluster), "the replica did not resume")
+    _wait(lambda: _dashboard(api, headers) != before, "the API never read the replayed change", 30)
     after = _dashboard(api, headers)
     assert {k: v - 100 for k, v in after.items()} == before
 
