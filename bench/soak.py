@@ -96,6 +96,8 @@ DASHBOARD_PAGES = (
 STATUS_EVERY = 1.0
 CHUNK = 5_000
 """Events the producer sends at most per round of its loop."""
+RECHECK_S = 60.0
+"""How far back a broker reset re-checks by id what the group had committed past."""
 LAG_EVERY = 2.0
 RSS_AT = 120.0
 
@@ -180,17 +182,27 @@ class EventSource:
 
 class Upstream:
     """Sends events 0..N-1 at `rate`, keeps each batch (per partition, by base offset) until the
-    lander's group has committed past it, re-sends failed batches, and re-sends all it keeps
-    when the broker lost its log."""
+    lander's group has committed past it, re-sends failed batches, and when the broker lost its
+    log re-sends all it keeps plus whatever of the last `RECHECK_S` seconds' confirmed batches
+    is not in `raw.*` by id (a broker shutting down can acknowledge records no fetch returns
+    and let the group commit past them: offsets alone cannot be trusted across a reset)."""
 
     def __init__(
-        self, source: EventSource, bootstrap: str, group: str, report: Callable[[dict], None]
+        self,
+        source: EventSource,
+        bootstrap: str,
+        group: str,
+        report: Callable[[dict], None],
+        url: str | None = None,
     ) -> None:
         from crm.events.broker import BrokerWatch
 
         self.source, self.bootstrap, self.group, self.report = source, bootstrap, group, report
+        self.url = url
         self.watch = BrokerWatch(bootstrap)
-        self.kept: dict[tuple[str, int], deque[tuple[int, list[int]]]] = {}
+        self.kept: dict[tuple[str, int], deque[tuple[int, list[int], float]]] = {}
+        self.recent: deque[tuple[float, list[int]]] = deque()
+        """Batches seen committed, with when the broker acknowledged them (for a reset's re-check)."""
         self.retry: list[int] = []
         self.inflight: dict[int, list[int]] = {}
         self.parts: dict[str, list[int]] = {}
@@ -251,7 +263,7 @@ class Upstream:
             return
         chunk = self.inflight.pop(seq, [])
         offset = fut.result().offset
-        self.kept.setdefault((topic, partition), deque()).append((offset, chunk))
+        self.kept.setdefault((topic, partition), deque()).append((offset, chunk, time.monotonic()))
         self.watch.acked(topic, partition, offset)
 
     async def confirm(self, admin: Any) -> None:
@@ -265,16 +277,62 @@ class Upstream:
         for tp, meta in committed.items():
             q = self.kept.get((tp.topic, tp.partition))
             while q and meta.offset >= 0 and q[0][0] + len(q[0][1]) <= meta.offset:
-                self.confirmed += len(q.popleft()[1])
+                _, chunk, acked_at = q.popleft()
+                self.confirmed += len(chunk)
+                self.recent.append((acked_at, chunk))
+        horizon = time.monotonic() - RECHECK_S
+        while self.recent and self.recent[0][0] < horizon:
+            self.recent.popleft()
+
+    def not_landed(self, indexes: Sequence[int]) -> list[int]:
+        """Those of `indexes` whose event is not in its raw table (all of them without a database)."""
+        if not indexes or self.url is None:
+            return list(indexes)
+        import psycopg
+
+        from crm.schema.landing import LANDING_TABLES
+
+        by_topic: dict[str, list[int]] = {}
+        for i in indexes:
+            by_topic.setdefault(self.source.topic(i), []).append(i)
+        missing: list[int] = []
+        with psycopg.connect(self.url) as conn:
+            for topic, idx in by_topic.items():
+                ids = {event_id(self.source.run_hi, i): i for i in idx}
+                found = {
+                    row[0]
+                    for row in conn.execute(
+                        f"select event_id from raw.{LANDING_TABLES[topic]} where event_id = any(%s)",
+                        (list(ids),),
+                    )
+                }
+                missing += [i for e, i in ids.items() if e not in found]
+        return missing
 
     async def check_broker(self, producer: Any) -> None:
         reason = await self.watch.lost()
         if reason is None:
             return
-        again = sorted(i for q in self.kept.values() for _, chunk in q for i in chunk)
+        again = [i for q in self.kept.values() for _, chunk, _ in q for i in chunk]
+        seen = [i for _, chunk in self.recent for i in chunk]
         self.kept.clear()
+        self.recent.clear()
         self.parts.clear()
-        self.resets.append({"at": time.time(), "reason": reason, "resent": len(again)})
+        try:
+            missing = await asyncio.to_thread(self.not_landed, seen)
+        except Exception as exc:  # the database restarting too: send them all again
+            self.errors[f"recheck {type(exc).__name__}"] += 1
+            missing = seen
+        again = sorted(again + missing)
+        self.resets.append(
+            {
+                "at": time.time(),
+                "reason": reason,
+                "resent": len(again),
+                "rechecked": len(seen),
+                "committed_not_landed": len(missing),
+            }
+        )
         self.retry.extend(again)
 
     def oldest_unconfirmed(self) -> int:
@@ -287,7 +345,7 @@ class Upstream:
 
     def held(self) -> int:
         return (
-            sum(len(c) for q in self.kept.values() for _, c in q)
+            sum(len(c) for q in self.kept.values() for _, c, _ in q)
             + len(self.retry)
             + sum(len(c) for c in self.inflight.values())
         )
@@ -420,7 +478,9 @@ def events_main(cfg: dict[str, Any], out: mp.Queue) -> None:
     quiet()
     t0 = datetime.fromtimestamp(cfg["t0"], UTC)
     source = EventSource(cfg["run_hi"], t0, cfg["rate"], cfg["tenants"], cfg["seed"])
-    up = Upstream(source, cfg["bootstrap"], cfg["group"], lambda s: out.put(("status", "events", s)))
+    up = Upstream(
+        source, cfg["bootstrap"], cfg["group"], lambda s: out.put(("status", "events", s)), cfg["url"]
+    )
     t0_mono = time.monotonic() - (time.time() - cfg["t0"])
     result = asyncio.run(up.run(cfg["seconds"], cfg["drain_s"], t0_mono))
     out.put(("result", "events", result))
@@ -707,12 +767,21 @@ def tree_memory(pid: int) -> dict[str, float] | None:
     if not procs:
         return None
     rss = pss = 0
+    cpu = 0.0
     for p in procs:
         with contextlib.suppress(psutil.Error):
             info = p.memory_full_info()
             rss += info.rss
             pss += getattr(info, "pss", info.rss)
-    return {"rss_mb": round(rss / 2**20, 1), "pss_mb": round(pss / 2**20, 1), "processes": len(procs)}
+            t = p.cpu_times()
+            # children_*: the reaped ones (a Dagster run and its dbt, once they ended)
+            cpu += t.user + t.system + t.children_user + t.children_system
+    return {
+        "rss_mb": round(rss / 2**20, 1),
+        "pss_mb": round(pss / 2**20, 1),
+        "processes": len(procs),
+        "cpu_s": round(cpu, 1),
+    }
 
 
 def memory(home: Path) -> dict[str, dict[str, Any]]:
@@ -1178,6 +1247,12 @@ class Soak:
             if name in rss_end and m["rss_mb"]
         }
         restarted = {"postgres": "postgres", "broker": "kafka"}
+        between = max(1.0, plan.seconds - RSS_AT)
+        cpu_cores = {
+            name: round((rss_end[name]["cpu_s"] - m["cpu_s"]) / between, 2)
+            for name, m in rss_2min.items()
+            if name in rss_end and rss_end[name].get("pid") == m.get("pid") and "cpu_s" in m
+        }
         lost = events["lost"] + writes["not_in_crm"] + writes["outbox_events_not_landed"]
         duplicated = (
             events["duplicated"] + writes["writes_committed_twice"] + writes["outbox_events_landed_twice"]
@@ -1205,6 +1280,13 @@ class Soak:
             "rss_2min": rss_2min,
             "rss_end": rss_end,
             "rss_end_over_2min": memory_ratio,
+            "cpu_cores_2min_to_end": cpu_cores,
+            "cpu_note": (
+                "cores each long-running service used on average from minute 2 to the end (CPU"
+                " seconds over wall seconds; Dagster's include its finished runs and their dbt;"
+                " the restarted services are new processes and left out); the machine has"
+                f" {os.cpu_count()}"
+            ),
             "restarted_processes": [restarted[r.what] for r in self.restarts],
             "interrupts_ignored": [round(t - t0, 1) for t in INTERRUPTS],
             "rss_note": (

@@ -232,9 +232,11 @@ def read_runs(_: Scrape, d: DagsterStore) -> Iterator[Metric]:
     d.read_finished()
     jobs = sorted({job for job, _ in d.finished})
     runs = CounterMetricFamily(
-        "crm_dagster_runs", "Finished Dagster runs by job and status.", labels=["job", "status"]
+        "crm_dagster_runs", "Finished Dagster runs by job and status.", labels=["dagster_job", "status"]
     )
-    failed = CounterMetricFamily("crm_dagster_runs_failed", "Failed Dagster runs by job.", labels=["job"])
+    failed = CounterMetricFamily(
+        "crm_dagster_runs_failed", "Failed Dagster runs by job.", labels=["dagster_job"]
+    )
     for job in jobs:
         for status in FINISHED.values():
             runs.add_metric([job, status], d.finished[(job, status)])
@@ -246,13 +248,13 @@ def read_runs(_: Scrape, d: DagsterStore) -> Iterator[Metric]:
     yield _gauge(
         "crm_dagster_runs_in_progress",
         "Dagster runs not finished, by job and status.",
-        ["job", "status"],
+        ["dagster_job", "status"],
         (([job, status], flying[(job, status)]) for job, status in sorted(shown)),
     )
     yield _gauge(
         "crm_dagster_run_duration_seconds",
         "Duration of the job's last finished run.",
-        ["job"],
+        ["dagster_job"],
         (
             ([job], last.duration)
             for job, last in sorted(d.last_finished.items())
@@ -262,7 +264,7 @@ def read_runs(_: Scrape, d: DagsterStore) -> Iterator[Metric]:
     yield _gauge(
         "crm_dagster_last_success_timestamp_seconds",
         "When the job's last successful run ended (epoch seconds).",
-        ["job"],
+        ["dagster_job"],
         (([job], ts) for job, ts in sorted(d.last_success.items())),
     )
 

@@ -125,7 +125,7 @@ def _scraped(prom: str) -> bool:
     return (
         set(health) == JOBS
         and set(health.values()) == {"up"}
-        and scalar(prom, 'crm_dagster_runs_failed_total{exported_job="partner_feed"}') == 0
+        and scalar(prom, 'crm_dagster_runs_failed_total{dagster_job="partner_feed"}') == 0
         and scalar(prom, "count(crm_mart_freshness_seconds)") == 3
         and scalar(prom, "sum(crm_outbox_backlog)") == 1
     )

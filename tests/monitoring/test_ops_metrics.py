@@ -365,22 +365,22 @@ def test_dagster_runs_materializations_and_checks_are_what_the_instance_recorded
         def runs(job_name: str, status: DagsterRunStatus) -> int:
             return instance.get_runs_count(RunsFilter(job_name=job_name, statuses=[status]))
 
-        assert value(m, "crm_dagster_runs_failed_total", job="ops_probe_failing") == 2
-        assert value(m, "crm_dagster_runs_total", job="ops_probe_failing", status="failure") == runs(
+        assert value(m, "crm_dagster_runs_failed_total", dagster_job="ops_probe_failing") == 2
+        assert value(m, "crm_dagster_runs_total", dagster_job="ops_probe_failing", status="failure") == runs(
             "ops_probe_failing", DagsterRunStatus.FAILURE
         )
-        assert value(m, "crm_dagster_runs_total", job="ops_probe_ok", status="success") == 1
-        assert value(m, "crm_dagster_runs_total", job="ops_probe_ok", status="failure") == 0
-        assert value(m, "crm_dagster_runs_in_progress", job="ops_probe_ok", status="queued") == 0
+        assert value(m, "crm_dagster_runs_total", dagster_job="ops_probe_ok", status="success") == 1
+        assert value(m, "crm_dagster_runs_total", dagster_job="ops_probe_ok", status="failure") == 0
+        assert value(m, "crm_dagster_runs_in_progress", dagster_job="ops_probe_ok", status="queued") == 0
         last = instance.get_run_records(RunsFilter(job_name="ops_probe_ok"), limit=1)[0]
         assert last.start_time is not None and last.end_time is not None
-        assert value(m, "crm_dagster_run_duration_seconds", job="ops_probe_ok") == pytest.approx(
+        assert value(m, "crm_dagster_run_duration_seconds", dagster_job="ops_probe_ok") == pytest.approx(
             last.end_time - last.start_time
         )
         success = instance.fetch_run_status_changes(DagsterEventType.RUN_SUCCESS, limit=1).records[0]
         assert success.event_log_entry.job_name == "__ephemeral_asset_job__"
         assert value(
-            m, "crm_dagster_last_success_timestamp_seconds", job="__ephemeral_asset_job__"
+            m, "crm_dagster_last_success_timestamp_seconds", dagster_job="__ephemeral_asset_job__"
         ) == pytest.approx(success.event_log_entry.timestamp)
         materialized = instance.get_latest_materialization_event(AssetKey(["analytics", "ops_probe"]))
         assert materialized is not None
@@ -396,11 +396,11 @@ def test_dagster_runs_materializations_and_checks_are_what_the_instance_recorded
         failing.execute_in_process(instance=instance, raise_on_error=False)
         m = scrape(collector)
         assert (
-            value(m, "crm_dagster_runs_failed_total", job="ops_probe_failing")
+            value(m, "crm_dagster_runs_failed_total", dagster_job="ops_probe_failing")
             == 3
             == runs("ops_probe_failing", DagsterRunStatus.FAILURE)
         )
-        assert value(m, "crm_dagster_runs_total", job="ops_probe_ok", status="success") == 1
+        assert value(m, "crm_dagster_runs_total", dagster_job="ops_probe_ok", status="success") == 1
 
 
 def test_a_failing_or_hanging_source_is_counted_and_the_rest_answers(world: str, tmp_path: Path) -> None:
