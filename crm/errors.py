@@ -50,6 +50,8 @@ class CRMErrorCode(StrEnum):
     PROMOTION_REFUSED = "PROMOTION_REFUSED"
     # data produced by other components that is not there (yet)
     ANALYTICS_UNAVAILABLE = "ANALYTICS_UNAVAILABLE"
+    # the database cannot be reached (restarting, failing over): retry after a moment
+    DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
 
@@ -86,6 +88,7 @@ HTTP_STATUS: dict[CRMErrorCode, int] = {
     CRMErrorCode.MODEL_NOT_FOUND: 404,
     CRMErrorCode.PROMOTION_REFUSED: 409,
     CRMErrorCode.ANALYTICS_UNAVAILABLE: 503,
+    CRMErrorCode.DATABASE_UNAVAILABLE: 503,
     CRMErrorCode.INTERNAL_ERROR: 500,
 }
 

@@ -144,8 +144,16 @@ def spawn(
     port: int | None = None,
     url: str | None = None,
     extra: dict | None = None,
+    nice: int = 0,
 ) -> PidRecord:
-    """Start `argv` detached (own session, output to .crm/logs/<name>.log) and record it."""
+    """Start `argv` detached (own session, output to .crm/logs/<name>.log) and record it; `nice`
+    lowers its priority (and its children's)."""
+
+    def prepare() -> None:
+        _reset_signals()
+        if nice:
+            os.nice(nice)
+
     log = (log_dir(home) / f"{name}.log").open("ab")
     proc = subprocess.Popen(
         list(argv),
@@ -155,7 +163,7 @@ def spawn(
         cwd=cwd,
         env=env,
         start_new_session=True,
-        preexec_fn=_reset_signals,
+        preexec_fn=prepare,
     )
     log.close()
     rec = PidRecord(

@@ -38,6 +38,8 @@ class Service:
     uses_port: bool = True
     metrics_path: str | None = None
     """Where Prometheus scrapes it (None: it serves no metrics)."""
+    nice: int = 0
+    """Scheduling priority it runs at (and its children): batch work yields the cores."""
 
 
 def _http(port: int) -> str:
@@ -77,7 +79,14 @@ SERVICES: dict[str, Service] = {
             metrics_path="/metrics",
         ),
         Service(
-            "dagster", lambda p: ["dagster", "ui", "--port", str(p)], SERVER_INFO_PATH, _http, timeout=300
+            "dagster",
+            lambda p: ["dagster", "ui", "--port", str(p)],
+            SERVER_INFO_PATH,
+            _http,
+            timeout=300,
+            # Dagster's runs (dbt, training, scoring) are batch work: on a machine they share with
+            # the API and the lander, they take the cores those leave (DAGSTER_NICE, default 10).
+            nice=int(os.environ.get("DAGSTER_NICE", "10")),
         ),
     )
 }
@@ -133,6 +142,7 @@ def start(
         cwd=PROJECT_ROOT,
         port=port,
         url=service.url(port) if port else None,
+        nice=service.nice,
     )
     if not wait:
         _scrape(home, service, rec)  # down to Prometheus until it answers

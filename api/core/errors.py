@@ -45,7 +45,34 @@ def validation_error(exc: RequestValidationError) -> CRMError:
     )
 
 
+DB_RETRY_AFTER_S = 5
+"""What a 503 DATABASE_UNAVAILABLE asks the client to wait (a local restart takes about 7 s)."""
+
+_DOWN = (
+    psycopg.errors.AdminShutdown,
+    psycopg.errors.CrashShutdown,
+    psycopg.errors.CannotConnectNow,
+    psycopg.errors.ConnectionException,
+    psycopg.errors.ReadOnlySqlTransaction,
+)
+"""Server answers that mean it is going away, starting, or a standby (a failover under way)."""
+
+
+def database_unavailable(exc: psycopg.Error) -> bool:
+    """The database could not be reached or is going away: nothing about the request is wrong.
+    Client-side failures (a lost connection, the pool's timeout) carry no SQLSTATE."""
+    if isinstance(exc, _DOWN):
+        return True
+    return isinstance(exc, psycopg.OperationalError) and exc.sqlstate is None
+
+
 def db_error(exc: psycopg.Error) -> CRMError | None:
+    if database_unavailable(exc):
+        return CRMError(
+            CRMErrorCode.DATABASE_UNAVAILABLE,
+            "the database is not reachable right now; retry shortly",
+            {"retry_after_s": DB_RETRY_AFTER_S},
+        )
     diag = exc.diag
     if isinstance(exc, psycopg.errors.ForeignKeyViolation):
         field = diag.message_detail if diag.message_hint else (diag.constraint_name or "")
@@ -83,6 +110,9 @@ def db_error_response(exc: psycopg.Error, method: str, path: str) -> JSONRespons
     if err is None:
         log.exception("database error on %s %s", method, path, exc_info=exc)
         err = CRMError(CRMErrorCode.INTERNAL_ERROR, "internal error", {})
+    elif err.code is CRMErrorCode.DATABASE_UNAVAILABLE:
+        log.warning("database unavailable on %s %s: %s", method, path, exc)
+        return error_response(err, {"Retry-After": str(DB_RETRY_AFTER_S)})
     return error_response(err)
 
 

@@ -179,6 +179,10 @@ ERRORS: Responses = {
     403: {"model": ErrorOut, "description": "the role or key may not do this"},
     422: {"model": ErrorOut, "description": "invalid input (context.field names it)"},
     429: {"model": ErrorOut, "description": "rate limited (Retry-After)"},
+    503: {
+        "model": ErrorOut,
+        "description": "DATABASE_UNAVAILABLE: the database is restarting or failing over (Retry-After)",
+    },
 }
 NOT_FOUND: Responses = {404: {"model": ErrorOut, "description": "no such record in your tenant"}}
 CONFLICT: Responses = {409: {"model": ErrorOut, "description": "version conflict or invalid state change"}}
