@@ -483,7 +483,7 @@ def events_main(cfg: dict[str, Any], out: mp.Queue) -> None:
     )
     t0_mono = time.monotonic() - (time.time() - cfg["t0"])
     result = asyncio.run(up.run(cfg["seconds"], cfg["drain_s"], t0_mono))
-    out.put(("result", "events", result))
+    out.put(("result", "events", result | {"cpu_s": round(time.process_time(), 1)}))
 
 
 # --- API writes ----------------------------------------------------------------------------------
@@ -566,7 +566,7 @@ def writes_main(cfg: dict[str, Any], out: mp.Queue) -> None:
         }
 
     result = asyncio.run(run())
-    out.put(("result", "writes", result))
+    out.put(("result", "writes", result | {"cpu_s": round(time.process_time(), 1)}))
 
 
 # --- dashboards ------------------------------------------------------------------------------------
@@ -656,7 +656,13 @@ def dashboards_main(cfg: dict[str, Any], out: mp.Queue) -> None:
     for t in threads:
         t.join()
     Path(cfg["file"]).write_text(json.dumps(runs))
-    out.put(("result", "dashboards", {"runs": len(runs), "sessions": len(users)}))
+    out.put(
+        (
+            "result",
+            "dashboards",
+            {"runs": len(runs), "sessions": len(users), "cpu_s": round(time.process_time(), 1)},
+        )
+    )
 
 
 # --- the stack, its faults and what it shows ------------------------------------------------------
@@ -1281,6 +1287,11 @@ class Soak:
             "rss_end": rss_end,
             "rss_end_over_2min": memory_ratio,
             "cpu_cores_2min_to_end": cpu_cores,
+            "load_generators_cpu_cores": {
+                name: round(r["cpu_s"] / plan.seconds, 2)
+                for name, r in sorted(self.results.items())
+                if isinstance(r, dict) and "cpu_s" in r
+            },
             "cpu_note": (
                 "cores each long-running service used on average from minute 2 to the end (CPU"
                 " seconds over wall seconds; Dagster's include its finished runs and their dbt;"

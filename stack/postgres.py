@@ -131,8 +131,9 @@ class EmbeddedPostgres:
         return target
 
     def destroy(self) -> None:
-        """Stop the server and delete its data (also when it lives outside the home)."""
-        self.stop()
+        """Stop the server and delete its data (also when it lives outside the home). The data
+        is thrown away, so the stop skips the shutdown checkpoint (`immediate`)."""
+        self.stop(mode="immediate")
         link = self.home / self.folder
         target = link.resolve() if link.is_symlink() else link
         shutil.rmtree(target, ignore_errors=True)
@@ -258,14 +259,14 @@ class EmbeddedPostgres:
             if not exists:
                 conn.execute(f'create database "{name}"')
 
-    def stop(self) -> bool:
+    def stop(self, mode: str = "fast") -> bool:
         rec = procs.read_record(self.home, self.name)
         if rec is None:
             return False
         running = procs.record_alive(rec)
         if running:
             try:
-                self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "30", "stop")
+                self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "30", "stop")
             except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
                 procs.terminate(rec.pid)
         procs.forget(self.home, self.name)

@@ -95,7 +95,8 @@ def redis_url(crm_home: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def create_database(pg_server_url: str) -> Iterator[Callable[..., str]]:
-    """Factory: a new empty database on the test server; all are dropped at the end."""
+    """Factory: a new empty database on the test server; all are dropped at the end (with the
+    session's own server, by destroying it)."""
     made: list[str] = []
 
     def make(prefix: str = "crm_test", template: str | None = None) -> str:
@@ -114,6 +115,8 @@ def create_database(pg_server_url: str) -> Iterator[Callable[..., str]]:
         return make_url(pg_server_url).set(database=name).render_as_string(False)
 
     yield make
+    if not _EXTERNAL_DB:
+        return  # the session's own server is destroyed whole (each DROP DATABASE checkpoints)
     with psycopg.connect(pg_server_url, autocommit=True) as conn:
         for name in made:
             conn.execute(f'drop database if exists "{name}" with (force)')

@@ -33,7 +33,9 @@ def test_definitions_load_and_jobs_resolve(defs) -> None:
         "conversation_signals_sensor",
         "external_sync_sensor",
         "webhooks_backlog_sensor",
+        "tenant_partitions",
     }
+    assert defs.resolve_job_def("ml_by_tenant").partitions_def is not None
 
 
 def test_every_key_is_defined(defs) -> None:
