@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app.auth import SESSION_KEY, SignedIn
-from app.data import DataUnavailable, fetch
+from app.data import DataUnavailable, fetch, record_shown
 from app.data.queries import QUERIES
 from crm.tenants import tenant_now as clocked_now
 
@@ -165,6 +165,7 @@ def load(
     if frame.empty:
         empty_state(empty, hint)
         return None
+    _shown(name, params, frame)
     return frame
 
 
@@ -174,7 +175,17 @@ def fetch_or_none(name: str, **params: object) -> pd.DataFrame | None:
         frame = fetch(name, tenant_id(), **params)
     except DataUnavailable:
         return None
-    return None if frame.empty else frame
+    if frame.empty:
+        return None
+    _shown(name, params, frame)
+    return frame
+
+
+def _shown(name: str, params: dict[str, object], frame: pd.DataFrame) -> None:
+    """Personal data about to be shown is recorded for the signed-in user (crm.access_log)."""
+    if QUERIES[name].personal is not None:
+        u = user()
+        record_shown(name, u.tenant_id, u.user_id, params, len(frame))
 
 
 def num(v: object) -> float:

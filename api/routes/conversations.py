@@ -15,6 +15,7 @@ from uuid import UUID, uuid5
 
 from fastapi import APIRouter, Request
 
+from api.core.access import record_read
 from api.core.auth import Principal
 from api.core.db import fetchall, fetchone
 from api.core.writes import record_activity, record_change, update_row
@@ -100,11 +101,13 @@ async def analyze(body: AnalyzeIn, p: Writer, db: Db) -> AnalysisOut:
 async def signals(conversation_id: UUID, p: Reader, db: Db) -> list[dict[str, Any]]:
     """The stored signals of a conversation, in the order they were said."""
     async with db.tx(p.tenant_id) as conn:
-        return await fetchall(
+        rows = await fetchall(
             conn,
             "SELECT * FROM crm.conversation_signals WHERE conversation_id = %s ORDER BY occurred_at, span_start",
             (conversation_id,),
         )
+        await record_read(conn, p, "conversation_signals", len(rows), conversation_id)
+        return rows
 
 
 async def _apply(

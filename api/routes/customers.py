@@ -8,6 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 
+from api.core.access import record_read
 from api.core.auth import Principal
 from api.core.db import fetchone
 from api.core.writes import now
@@ -45,13 +46,17 @@ async def list_customers(
         if v is not None
     ]
     async with db.tx(p.tenant_id) as conn:
-        return respond(await page_of(conn, "customers", where, page))
+        found = await page_of(conn, "customers", where, page)
+        await record_read(conn, p, "customers", len(found["items"]))
+        return respond(found)
 
 
 @router.get("/{customer_id}", response_model=CustomerOut, responses=NOT_FOUND)
 async def get_customer(customer_id: UUID, p: Reader, db: Db):
     async with db.tx(p.tenant_id) as conn:
-        return row_response(await get_row(conn, "customers", customer_id, NF, "customer"))
+        row = await get_row(conn, "customers", customer_id, NF, "customer")
+        await record_read(conn, p, "customers", 1, customer_id)
+        return row_response(row)
 
 
 @router.post("/{customer_id}/stage", response_model=CustomerOut, responses={**NOT_FOUND, **CONFLICT})

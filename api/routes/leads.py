@@ -9,6 +9,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
 
+from api.core.access import record_read
 from api.core.auth import Principal
 from api.core.batcher import Rows
 from api.core.db import fetchall, fetchone
@@ -188,6 +189,7 @@ async def list_leads(
             f" WHERE {clauses} ORDER BY l.created_at DESC, l.id LIMIT %s OFFSET %s",
             [*(v for _, v in where), page.limit, page.offset],
         )
+        await record_read(conn, p, "leads", len(rows))
     return respond(
         {
             "items": [_with_score(r) for r in rows],
@@ -229,6 +231,7 @@ async def get_lead(lead_id: UUID, p: Reader, db: Db):
         if row is None:
             raise CRMError(NF, f"lead {lead_id} not found", {"id": str(lead_id)})
         check_owner(p, row, "lead")
+        await record_read(conn, p, "leads", 1, lead_id)
         row["score_explanation"] = await fetchone(
             conn,
             "SELECT score, confidence, method, model_version, factors, recommendations, next_best_actions,"
@@ -321,7 +324,9 @@ async def list_lead_activities(lead_id: UUID, p: Reader, db: Db, page: Paging):
     async with db.tx(p.tenant_id) as conn:
         lead = await get_row(conn, "leads", lead_id, NF, "lead")
         check_owner(p, lead, "lead")
-        return respond(await page_of(conn, "lead_activities", [("lead_id = %s", lead_id)], page))
+        found = await page_of(conn, "lead_activities", [("lead_id = %s", lead_id)], page)
+        await record_read(conn, p, "lead_activities", len(found["items"]), lead_id)
+        return respond(found)
 
 
 @router.post("/{lead_id}/convert", response_model=ConvertOut, responses={**NOT_FOUND, **CONFLICT})
@@ -433,4 +438,5 @@ async def lead_history(lead_id: UUID, p: Reader, db: Db):
             " FROM crm.audit_log WHERE entity = 'leads' AND entity_id = %s ORDER BY id",
             (lead_id,),
         )
+        await record_read(conn, p, "lead_history", len(rows), lead_id)
     return respond({"items": rows})

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 
+from api.core.access import record_read
 from api.core.auth import Principal
 from api.core.db import Conn, fetchone
 from api.core.writes import insert_rows, jsonable
@@ -67,6 +68,7 @@ async def enrichment(ticket_id: UUID, p: Reader, db: Db, activities: Activities 
         out = await enrich_ticket(
             conn, p.tenant_id, await landed_ticket(conn, ticket_id), activities=activities
         )
+        await record_read(conn, p, "ticket_enrichment", 1, ticket_id)
     return respond(out.model_dump(mode="json"))
 
 

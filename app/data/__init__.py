@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
-from app.data.access import DataUnavailable, run_query
+from app.data.access import DataUnavailable, record_view, run_query
 from app.data.engine import assert_restricted, make_reader_engine
 from app.data.queries import QUERIES
 
@@ -24,7 +24,7 @@ CACHE_TTL_SECONDS = int(os.environ.get("CRM_APP_CACHE_TTL", "300"))
 FRESHNESS_TTL_SECONDS = int(os.environ.get("CRM_APP_FRESHNESS_TTL", "5"))
 FRESHNESS = "mart_freshness"
 
-__all__ = ["CACHE_TTL_SECONDS", "DataUnavailable", "built_at", "engine", "fetch"]
+__all__ = ["CACHE_TTL_SECONDS", "DataUnavailable", "built_at", "engine", "fetch", "record_shown"]
 
 
 @st.cache_resource(show_spinner=False)
@@ -45,6 +45,13 @@ def _cached(
 @st.cache_data(ttl=FRESHNESS_TTL_SECONDS, show_spinner=False, max_entries=500)
 def _freshness(tenant_id: str) -> pd.DataFrame:
     return run_query(engine(), tenant_id, FRESHNESS)
+
+
+def record_shown(name: str, tenant_id: str, user_id: str, params: dict[str, object], rows: int) -> None:
+    """A page showed the rows of a query that returns personal data: recorded for the user
+    (crm.access_log), cached or not."""
+    if QUERIES[name].personal is not None:
+        record_view(engine(), tenant_id, user_id, name, {**QUERIES[name].defaults, **params}, rows)
 
 
 def built_at(tenant_id: str) -> dict[str, datetime]:

@@ -7,6 +7,7 @@ grant becomes `DataUnavailable` with a sentence a manager can read, never a trac
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from app.data.queries import QUERIES, Query
 from crm.db import enter_tenant
+
+log = logging.getLogger(__name__)
 
 STATEMENT_TIMEOUT = "20s"
 
@@ -74,6 +77,41 @@ def run_query(
     if timings is not None:
         timings.append(Timing(name, (time.perf_counter() - t0) * 1000, len(frame)))
     return frame
+
+
+RECORD_VIEW = text(
+    "select crm.record_access('dashboard', 'user', cast(:user_id as uuid), :entity,"
+    " cast(:entity_id as uuid), :rows, null)"
+)
+
+
+def record_view(
+    engine: Engine, tenant_id: str, user_id: str, name: str, params: Mapping[str, object], rows: int
+) -> bool:
+    """Record that `user_id` was shown `rows` rows of personal query `name` (crm.access_log,
+    through `crm.record_access`: the tenant is the transaction's signed one). False when it
+    could not be recorded (logged; the page still shows)."""
+    personal = QUERIES[name].personal
+    if personal is None:
+        return False
+    entity, key = personal
+    record = params.get(key) if key else None
+    try:
+        with engine.begin() as conn:
+            enter_tenant(conn, tenant_id)
+            conn.execute(
+                RECORD_VIEW,
+                {
+                    "user_id": user_id,
+                    "entity": entity,
+                    "entity_id": str(record) if record else None,
+                    "rows": rows,
+                },
+            )
+    except DBAPIError as exc:
+        log.warning("view of %s not recorded: %s", name, exc)
+        return False
+    return True
 
 
 def _unavailable(q: Query, exc: DBAPIError) -> DataUnavailable:

@@ -40,6 +40,9 @@ class Query:
     defaults: dict = field(default_factory=dict)
     bench_params: dict = field(default_factory=dict)
     """Parameters the benchmark uses (ids are looked up by `bench_lookup`)."""
+    personal: tuple[str, str | None] | None = None
+    """(entity, parameter naming the record) when it returns personal data (names, e-mails,
+    what a person said): each time a page shows it, the view is recorded in crm.access_log."""
 
 
 QUERIES: dict[str, Query] = {}
@@ -52,8 +55,9 @@ def q(
     sql: str,
     defaults: dict | None = None,
     bench_params: dict | None = None,
+    personal: tuple[str, str | None] | None = None,
 ) -> None:
-    QUERIES[name] = Query(page, sql, relations, defaults or {}, bench_params or {})
+    QUERIES[name] = Query(page, sql, relations, defaults or {}, bench_params or {}, personal)
 
 
 # --- Every page -------------------------------------------------------------------------------
@@ -298,6 +302,7 @@ from top join analytics.dim_leads l on l.lead_id = top.lead_id and l.tenant_id =
 order by top.score desc, top.lead_id
 """,
     {**LEAD_DEFAULTS, "limit": 200},
+    personal=("leads", None),
 )
 
 # The tiles, the score histogram and the filter options come from dash_lead_score_summary
@@ -367,6 +372,7 @@ select l.lead_id, concat_ws(' ', l.first_name, l.last_name) as full_name, l.emai
 from l left join analytics.fct_lead_scores s on s.lead_id = l.lead_id and s.tenant_id = {TENANT}
 """,
     {"lead_id": None},
+    personal=("leads", "lead_id"),
 )
 
 q(
@@ -542,6 +548,7 @@ where s.tenant_id = {TENANT} and s.customer_id = cast(:customer_id as uuid)
 order by s.occurred_at desc, s.signal_type limit 100
 """,
     {"customer_id": None},
+    personal=("conversation_signals", "customer_id"),
 )
 
 # --- Deal -------------------------------------------------------------------------------------
@@ -613,6 +620,7 @@ where tenant_id = {TENANT} and deal_id = cast(:deal_id as uuid)
 order by occurred_at desc, signal_type limit 200
 """,
     {"deal_id": None},
+    personal=("conversation_signals", "deal_id"),
 )
 
 # --- Segments ---------------------------------------------------------------------------------

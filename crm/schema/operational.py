@@ -351,6 +351,24 @@ audit_log = Table(
     schema=CRM,
 )
 
+access_log = Table(
+    "access_log",
+    metadata,
+    bigserial_pk(),
+    tenant_fk(),
+    Column("channel", Text, nullable=False),  # api | dashboard | export
+    Column("actor_type", Text, nullable=False),  # user | api_key | system
+    Column("actor_id", UUID(as_uuid=True)),
+    Column("entity", Text, nullable=False),  # what was read, e.g. "leads"
+    Column("entity_id", UUID(as_uuid=True)),  # one record's read; NULL for a list
+    Column("row_count", Integer, nullable=False),
+    Column("request_id", Text),
+    Column("occurred_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Index(None, "tenant_id", "occurred_at"),
+    Index(None, "tenant_id", "actor_id", "occurred_at"),
+    schema=CRM,
+)
+
 outbox = Table(
     "outbox",
     metadata,

@@ -48,6 +48,7 @@ from crm.schema.operational import (
     MUTABLE_TABLES as OPERATIONAL_MUTABLE_TABLES,
 )
 from crm.schema.operational import (
+    access_log,
     api_keys,
     audit_log,
     custom_properties,
@@ -90,6 +91,7 @@ __all__ = [
     "NAMING_CONVENTION",
     "RAW",
     "SCHEMAS",
+    "access_log",
     "api_keys",
     "audit_log",
     "churn_predictions",
