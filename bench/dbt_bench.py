@@ -212,6 +212,7 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the benchmark databases")
     a = ap.parse_args()
     given = os.environ.get("BENCH_DATABASE_URL")
+    load_at_start = round(os.getloadavg()[0], 2)  # other work on the machine moves every figure
     if given:
         runs = {"given": measure(libpq_url(given))}
     else:
@@ -232,7 +233,9 @@ def main() -> None:
         result["ratio_full_build"] = ratios["full_build"]
     result |= {
         "targets": {"full_build_s": 60, "incremental_s": 10},
-        "machine": f"{platform.node()} ({os.cpu_count()} cpus, shared with other work)",
+        "machine": f"{platform.node()} ({os.cpu_count()} cpus)",
+        "load_avg_1m_at_start": load_at_start,
+        "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
