@@ -179,8 +179,37 @@ def spawn(
     return rec
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` now, whatever its process group or session."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat(int(entry.name))
+            if fields and len(fields) > 1:
+                children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _wait_gone(pids: list[int], timeout: float) -> list[int]:
+    deadline = time.monotonic() + timeout
+    alive = [p for p in pids if is_alive(p)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = [p for p in alive if is_alive(p)]
+    return alive
+
+
 def terminate(pid: int, timeout: float = 15.0, group: bool = True) -> None:
-    """SIGTERM (the process group when it leads one), then SIGKILL after `timeout`."""
+    """SIGTERM (the process group when it leads one), then SIGKILL after `timeout`. With
+    `group`, what it started and left behind goes too: a descendant in a session of its own
+    (Dagster's code server, which otherwise waits out a 45 s heartbeat) or slow to follow gets
+    SIGTERM once the leader is gone, then SIGKILL."""
 
     def send(sig: int) -> None:
         try:
@@ -191,6 +220,7 @@ def terminate(pid: int, timeout: float = 15.0, group: bool = True) -> None:
         except ProcessLookupError:
             pass
 
+    family = descendants(pid) if group else []
     send(signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -199,6 +229,12 @@ def terminate(pid: int, timeout: float = 15.0, group: bool = True) -> None:
         time.sleep(0.1)
     else:
         send(signal.SIGKILL)
+    left = _wait_gone(family, 2.0)
+    for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 1.0)):
+        for p in left:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(p, sig)
+        left = _wait_gone(left, wait)
     # Reap it if it is our child (tests start services in-process).
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)

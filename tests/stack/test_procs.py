@@ -14,6 +14,10 @@ from stack import procs
 from stack.services import SERVICES
 
 CHILD = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)']); time.sleep(30)"
+DETACHED = (
+    "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'],"
+    " start_new_session=True); time.sleep(60)"
+)
 
 
 def _children(pid: int) -> list[psutil.Process]:
@@ -42,3 +46,14 @@ def test_a_niced_service_and_its_children_run_at_its_priority(tmp_path: Path) ->
 def test_dagster_is_the_batch_service() -> None:
     assert SERVICES["dagster"].nice > 0
     assert all(s.nice == 0 for name, s in SERVICES.items() if name != "dagster")
+
+
+def test_stopping_a_service_stops_what_it_started_in_a_session_of_its_own(tmp_path: Path) -> None:
+    """As Dagster's code server: started by the service in its own session, out of reach of the
+    service's process group, it would outlive `crm down`."""
+    rec = procs.spawn(tmp_path, "leader", [sys.executable, "-c", DETACHED])
+    [child] = _children(rec.pid)
+    assert os.getsid(child.pid) != os.getsid(rec.pid)
+    procs.terminate(rec.pid, timeout=5)
+    assert not procs.is_alive(rec.pid)
+    assert not procs.is_alive(child.pid)
