@@ -10,8 +10,9 @@ row count. The API (`crm_api`) and the dashboards (`crm_reader`, which may write
 append through `crm.record_access(...)`, a SECURITY DEFINER function that takes the tenant from
 the transaction's signed tenant context (`crm.current_tenant()`), so neither can write a row for
 another tenant or without one. The API may read its tenant's rows (row-level security, as every
-crm table); the dashboards' role reads no crm table, this one included. The table is append-only for every role, the owner included (the triggers of
-1901's kind; a tenant removed whole takes its rows with it).
+crm table); the dashboards' role reads no crm table, this one included. The table is
+append-only for every role, the owner included (1901's `crm.append_only()` triggers; a tenant
+removed whole takes its rows with it).
 
 Hand-written: no imports from crm.schema (a migration is frozen history).
 """
@@ -29,19 +30,6 @@ depends_on: str | tuple[str, ...] | None = None
 TENANT = "( SELECT crm.current_tenant() AS current_tenant)"
 RESTRICTED = "crm_api, crm_reader"
 ALL_ROWS = "crm_transform, crm_sim, crm_lander, crm_ml"
-
-APPEND_ONLY = """
-CREATE FUNCTION crm.append_only() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
-BEGIN
-  IF TG_OP = 'DELETE' AND NOT EXISTS (SELECT 1 FROM crm.tenants t WHERE t.id = OLD.tenant_id) THEN
-    RETURN OLD;  -- the tenant itself was removed: its rows go with it
-  END IF;
-  RAISE EXCEPTION 'crm.% is append-only: % is refused for every role', TG_TABLE_NAME, TG_OP
-    USING ERRCODE = 'insufficient_privilege';
-END
-$$
-"""
 
 RECORD_ACCESS = """
 CREATE FUNCTION crm.record_access(
@@ -102,8 +90,6 @@ def upgrade() -> None:
     op.execute(f"CREATE POLICY all_rows ON crm.access_log TO {ALL_ROWS} USING (true) WITH CHECK (true)")
     op.execute("REVOKE ALL ON crm.access_log FROM crm_api, crm_reader")
     op.execute("GRANT SELECT ON crm.access_log TO crm_api")
-    op.execute(APPEND_ONLY)
-    op.execute("REVOKE ALL ON FUNCTION crm.append_only() FROM PUBLIC")
     op.execute(
         "CREATE TRIGGER access_log_append_only BEFORE UPDATE OR DELETE ON crm.access_log"
         " FOR EACH ROW EXECUTE FUNCTION crm.append_only()"
@@ -125,4 +111,3 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP FUNCTION crm.record_access(text, text, uuid, text, uuid, integer, text)")
     op.drop_table("access_log", schema="crm")
-    op.execute("DROP FUNCTION crm.append_only()")
