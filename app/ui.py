@@ -183,9 +183,8 @@ def fetch_or_none(name: str, **params: object) -> pd.DataFrame | None:
 
 def _shown(name: str, params: dict[str, object], frame: pd.DataFrame) -> None:
     """Personal data about to be shown is recorded for the signed-in user (crm.access_log)."""
-    if QUERIES[name].personal is not None:
-        u = user()
-        record_shown(name, u.tenant_id, u.user_id, params, len(frame))
+    u = user()
+    record_shown(name, u.tenant_id, u.user_id, params, len(frame))
 
 
 def num(v: object) -> float:

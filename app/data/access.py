@@ -87,13 +87,13 @@ RECORD_VIEW = text(
 
 def record_view(
     engine: Engine, tenant_id: str, user_id: str, name: str, params: Mapping[str, object], rows: int
-) -> bool:
+) -> None:
     """Record that `user_id` was shown `rows` rows of personal query `name` (crm.access_log,
-    through `crm.record_access`: the tenant is the transaction's signed one). False when it
-    could not be recorded (logged; the page still shows)."""
+    through `crm.record_access`: the tenant is the transaction's signed one); a query without
+    personal data records nothing. A failure is logged and the page still shows."""
     personal = QUERIES[name].personal
     if personal is None:
-        return False
+        return
     entity, key = personal
     record = params.get(key) if key else None
     try:
@@ -110,8 +110,6 @@ def record_view(
             )
     except DBAPIError as exc:
         log.warning("view of %s not recorded: %s", name, exc)
-        return False
-    return True
 
 
 def _unavailable(q: Query, exc: DBAPIError) -> DataUnavailable:
