@@ -103,16 +103,18 @@ bench-segments: install  ## 20 dynamic segments over 1M customers -> bench/resul
 	$(PY) bench/segments_bench.py
 
 .PHONY: bench-sync
-bench-sync: install  ## first HubSpot sync of 100k contacts, 20k companies, 50k deals with stage history from the stand-in -> bench/results/sync.json
-	$(PY) -m bench.sync_bench
+bench-sync: install  ## first HubSpot sync of 100k contacts, 20k companies, 50k deals with stage history from the stand-in, on the stack's Postgres -> bench/results/sync.json
+	$(CRM) up --no-lander
+	eval "$$($(CRM) env)" && $(PY) -m bench.sync_bench
 
 .PHONY: bench-conversations bench-signals
 bench-signals bench-conversations: install  ## conversation signals: precision/recall per signal on 346 hand-labelled messages (held-out and all) -> bench/results/signals.json
 	$(PY) -m bench.conversations_bench
 
 .PHONY: bench-webhooks
-bench-webhooks: install  ## webhook delivery: 20k events at once, then 600/s for 30 s, to a verifying loopback receiver (2 deliverers) -> bench/results/webhooks.json
-	$(PY) -m bench.webhooks_bench --events $(or $(EVENTS),20000) --rate 600 --seconds 30 --workers 2
+bench-webhooks: install  ## webhook delivery on the stack's Postgres: 20k events at once, then 600/s for 30 s, to a verifying loopback receiver (1 deliverer) -> bench/results/webhooks.json
+	$(CRM) up --no-lander
+	eval "$$($(CRM) env)" && $(PY) -m bench.webhooks_bench --events $(or $(EVENTS),20000) --rate 600 --seconds 30 --workers 1
 
 # --- write API -------------------------------------------------------------------------------
 API_HOST    ?= 127.0.0.1

@@ -1,18 +1,21 @@
-"""External CRM sync benchmark: a first HubSpot sync of a large account into a fresh database.
+"""External CRM sync benchmark: a first sync of a large account into a fresh database, from
+HubSpot and from Salesforce.
 
-The HubSpot stand-in (tests/integrations/external_sync/standins/hubspot.py) runs in its own
-process on loopback, loaded with an account generated deterministically from the seed: 20,000
-companies, 100,000 contacts (each of a company) and 50,000 deals (each of a company and a
-contact) moved through one to five stages of HubSpot's default pipeline, so each deal carries
-its `hs_date_entered_<stage>` history. A tenant on a fresh database of the configured server
-(DATABASE_URL or the local stack) connects to it and one run reads everything in (search pages
-of 200, HubSpot's documented maximum), written by the import writer; a second run then finds
-nothing new. `write_s` is the import writer's part of the first run (its import run, from the
-first write to the last), `read_and_map_s` the rest: the searches, association reads, the
-export files and their mapping. Writes bench/results/sync.json; prints figures, never fails on timing. Target:
-the first sync <= 120 s.
+Each vendor's stand-in (tests/integrations/external_sync/standins/) runs in its own process on
+loopback, loaded with an account generated deterministically from the seed: 20,000 companies
+(Accounts), 100,000 contacts (each of a company) and 50,000 deals (Opportunities, each of a
+company and a contact) moved through one to five open stages, a fifth of them on to won and a
+seventh to lost, so each carries its stage history (HubSpot's `hs_date_entered_<stage>`,
+Salesforce's OpportunityHistory). A tenant on a fresh database of the configured server
+(DATABASE_URL or the local stack) connects to it through the vendor's SDK and one run reads
+everything in (HubSpot search pages of 200, its documented maximum; Salesforce query batches of
+2,000, the default), written by the import writer; a second run then finds nothing new.
+`write_s` is the import writer's part of the first run (its import run, from the first write to
+the last), `read_and_map_s` the rest: the reads, the export files and their mapping. Writes
+bench/results/sync.json (one entry per provider); prints figures, never fails on timing.
+Target: each first sync <= 120 s.
 
-    make bench-sync             # or: .venv/bin/python -m bench.sync_bench [--companies N ...]
+    make bench-sync             # or: .venv/bin/python -m bench.sync_bench [--provider salesforce ...]
 """
 
 from __future__ import annotations
@@ -51,8 +54,18 @@ INDUSTRIES = ["Software", "Retail", "Manufacturing", "Finance", "Healthcare", "E
 LEAD_STATUSES = ["NEW", "OPEN", "IN_PROGRESS", "CONNECTED", "OPEN_DEAL", "UNQUALIFIED"]
 
 
-def load(store: Any, companies: int, contacts: int, deals: int, seed: int) -> dict[str, int]:
-    """The account: the same records for the same seed and sizes."""
+SF_STAGES = ["Prospecting", "Qualification", "Needs Analysis", "Proposal/Price Quote", "Negotiation/Review"]
+
+
+def _stage_path(rng: random.Random, stages: list[str], won: str, lost: str) -> list[str]:
+    """A deal's stages: one to all of the open ones, then won for a fifth, lost for a seventh."""
+    path = stages[: rng.randint(1, len(stages))]
+    close = rng.random()
+    return [*path, won] if close < 0.2 else [*path, lost] if close < 0.35 else path
+
+
+def load_hubspot(store: Any, companies: int, contacts: int, deals: int, seed: int) -> dict[str, int]:
+    """The HubSpot account: the same records for the same seed and sizes."""
     rng = random.Random(seed)
     company_ids = []
     for i in range(companies):
@@ -80,12 +93,7 @@ def load(store: Any, companies: int, contacts: int, deals: int, seed: int) -> di
         contact_ids.append(cid)
     entries = 0
     for i in range(deals):
-        path = STAGES[: rng.randint(1, len(STAGES))]
-        close = rng.random()
-        if close < 0.2:
-            path = [*path, "closedwon"]
-        elif close < 0.35:
-            path = [*path, "closedlost"]
+        path = _stage_path(rng, STAGES, "closedwon", "closedlost")
         props = {
             "dealname": f"Deal {i}",
             "amount": str(rng.randint(500, 250_000)),
@@ -103,17 +111,75 @@ def load(store: Any, companies: int, contacts: int, deals: int, seed: int) -> di
     return {"companies": companies, "contacts": contacts, "deals": deals, "stage_entries": entries}
 
 
-def serve(sizes: tuple[int, int, int, int], ready: Any) -> None:
-    """The stand-in's process: load the account, serve it, report the address and counts."""
-    sys.path.insert(0, str(STANDINS))
-    from standins.hubspot import Running, Store
+def load_salesforce(store: Any, companies: int, contacts: int, deals: int, seed: int) -> dict[str, int]:
+    """The Salesforce org: the same shape as the HubSpot account (the stand-in writes an
+    OpportunityHistory row for each stage an Opportunity enters, as Salesforce does)."""
+    rng = random.Random(seed)
+    accounts = [
+        store.put(
+            "Account",
+            {
+                "Name": f"Company {i}",
+                "Website": f"company{i}.example",
+                "Industry": rng.choice(INDUSTRIES),
+                "NumberOfEmployees": rng.randint(5, 5000),
+                "BillingCountry": rng.choice(["US", "GB", "DE", "FR", "CA"]),
+                "Type": "Customer - Direct" if rng.random() < 0.4 else "Prospect",
+            },
+        )["Id"]
+        for i in range(companies)
+    ]
+    people = [
+        store.put(
+            "Contact",
+            {
+                "Email": f"person{i}@company{i % companies}.example",
+                "FirstName": f"First{i}",
+                "LastName": f"Last{i}",
+                "Phone": f"+1555{i:07d}",
+                "AccountId": accounts[i % companies],
+            },
+        )["Id"]
+        for i in range(contacts)
+    ]
+    entries = 0
+    for i in range(deals):
+        path = _stage_path(rng, SF_STAGES, "Closed Won", "Closed Lost")
+        contact = rng.randrange(contacts)
+        oid = store.put(
+            "Opportunity",
+            {
+                "Name": f"Deal {i}",
+                "Amount": rng.randint(500, 250_000),
+                "StageName": path[0],
+                "CloseDate": f"2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+                "AccountId": accounts[contact % companies],
+                "ContactId": people[contact],
+            },
+        )["Id"]
+        for stage in path[1:]:
+            store.put("Opportunity", {"StageName": stage}, oid)
+        entries += len(path)
+    return {"companies": companies, "contacts": contacts, "deals": deals, "stage_entries": entries}
 
-    store = Store()
+
+def serve(provider: str, sizes: tuple[int, int, int, int], ready: Any) -> None:
+    """The stand-in's process: load the account, serve it, report the address, the CA it
+    serves TLS under (Salesforce) and the counts."""
+    sys.path.insert(0, str(STANDINS))
+    if provider == "hubspot":
+        from standins.hubspot import Running, Store
+
+        store, load = Store(), load_hubspot
+    else:
+        from standins.salesforce import Running, Store  # type: ignore[assignment]
+
+        store, load = Store(), load_salesforce  # type: ignore[assignment]
     t0 = time.perf_counter()
     counts = load(store, *sizes)
     loaded = time.perf_counter() - t0
     with Running(store) as running:
-        ready.put((running.url, counts, round(loaded, 1)))
+        ready.put((running.url, getattr(running, "ca", None), counts, round(loaded, 1)))
         while True:
             time.sleep(3600)
 
@@ -133,45 +199,34 @@ def sync_once(url: str, cid: Any, profile: str | None = None) -> tuple[float, An
     return seconds, result
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--companies", type=int, default=20_000)
-    ap.add_argument("--contacts", type=int, default=100_000)
-    ap.add_argument("--deals", type=int, default=50_000)
-    ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--page", type=int, default=200, help="search page size (HubSpot's maximum: 200)")
-    ap.add_argument("--no-write", action="store_true", help="print the figures only")
-    ap.add_argument("--profile", help="write the first sync's cProfile stats here")
-    a = ap.parse_args()
-    os.environ.setdefault("CRM_SYNC_CREDENTIALS_KEY", base64.b64encode(os.urandom(32)).decode())
-    get_settings.cache_clear()
-
+def bench(provider: str, a: argparse.Namespace) -> dict[str, Any]:
+    """One provider's first and second sync into a fresh database; its figures."""
     ctx = mp.get_context("spawn")
     ready = ctx.Queue()
-    standin = ctx.Process(target=serve, args=((a.companies, a.contacts, a.deals, a.seed), ready), daemon=True)
+    sizes = (a.companies, a.contacts, a.deals, a.seed)
+    standin = ctx.Process(target=serve, args=(provider, sizes, ready), daemon=True)
     standin.start()
     try:
-        hubspot_url, counts, loaded = ready.get(timeout=900)
-        print(f"stand-in at {hubspot_url}: {counts} (loaded in {loaded}s)")
+        base_url, ca, counts, loaded = ready.get(timeout=900)
+        print(f"{provider} stand-in at {base_url}: {counts} (loaded in {loaded}s)")
         sys.path.insert(0, str(STANDINS))
         from standins.hubspot import TOKEN
+        from standins.salesforce import SESSION
 
         from integrations.external_sync import store
         from integrations.imports.run import resolve_tenant
 
-        with scratch_database("crm_bench_sync") as url:
+        if provider == "hubspot":
+            credentials, settings = {"access_token": TOKEN}, {"page_size": a.page}
+        else:
+            credentials, settings = {"access_token": SESSION}, {"ca_bundle": ca}
+        with scratch_database(f"crm_bench_sync_{provider}") as url:
             with psycopg.connect(url, autocommit=True) as conn:
                 tenant = resolve_tenant(conn, "bench-sync", "Sync benchmark")
                 cid = store.create_connection(
-                    conn,
-                    tenant,
-                    "hubspot",
-                    "bench",
-                    {"access_token": TOKEN},
-                    base_url=hubspot_url,
-                    settings={"page_size": a.page},
+                    conn, tenant, provider, "bench", credentials, base_url=base_url, settings=settings
                 )
-            first_s, first = sync_once(url, cid, a.profile)
+            first_s, first = sync_once(url, cid, a.profile and f"{a.profile}.{provider}")
             assert first.status == "completed", first.failures
             print(f"first sync: {first_s}s  {first.counts['inbound']}")
             second_s, second = sync_once(url, cid)
@@ -190,32 +245,54 @@ def main() -> None:
                 ).fetchone()
             write_s = round(float(span[0]), 2) if span else None
             server = server_info(url)
-        records = counts["companies"] + counts["contacts"] + counts["deals"]
-        result = {
-            "records": records,
-            "seconds": first_s,
-            "records_per_s": round(records / first_s),
-            "write_s": write_s,
-            "read_and_map_s": round(first_s - write_s, 2) if write_s is not None else None,
-            "second_run_s": second_s,
-            "second_run_written": second_changes,
-            "objects": {**counts, "page_size": a.page},
-            "counts": first.counts["inbound"],
-            "rows": rows,
-            "failures": len(first.failures),
-            "standin_load_s": loaded,
-            "targets": {"seconds": 120},
-            "machine": f"{platform.node()} ({os.cpu_count()} cpus, Postgres shared with other work)",
-            "server": server,
-            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        print(json.dumps(result, indent=2))
-        if not a.no_write:
-            RESULTS.parent.mkdir(parents=True, exist_ok=True)
-            RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     finally:
         standin.terminate()
         standin.join(5)
+    records = counts["companies"] + counts["contacts"] + counts["deals"]
+    return {
+        "records": records,
+        "seconds": first_s,
+        "records_per_s": round(records / first_s),
+        "write_s": write_s,
+        "read_and_map_s": round(first_s - write_s, 2) if write_s is not None else None,
+        "second_run_s": second_s,
+        "second_run_written": second_changes,
+        "objects": {**counts, "page_size": a.page if provider == "hubspot" else 2000},
+        "counts": first.counts["inbound"],
+        "rows": rows,
+        "failures": len(first.failures),
+        "standin_load_s": loaded,
+        "targets": {"seconds": 120},
+        "server": server,
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--provider", choices=["hubspot", "salesforce", "both"], default="both")
+    ap.add_argument("--companies", type=int, default=20_000)
+    ap.add_argument("--contacts", type=int, default=100_000)
+    ap.add_argument("--deals", type=int, default=50_000)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--page", type=int, default=200, help="HubSpot search page size (its maximum: 200)")
+    ap.add_argument("--no-write", action="store_true", help="print the figures only")
+    ap.add_argument("--profile", help="write each first sync's cProfile stats here (.<provider> added)")
+    a = ap.parse_args()
+    os.environ.setdefault("CRM_SYNC_CREDENTIALS_KEY", base64.b64encode(os.urandom(32)).decode())
+    get_settings.cache_clear()
+
+    providers = ["hubspot", "salesforce"] if a.provider == "both" else [a.provider]
+    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    result = {k: v for k, v in previous.items() if k in ("hubspot", "salesforce")}
+    for provider in providers:
+        result[provider] = bench(provider, a)
+        print(json.dumps({provider: result[provider]}, indent=2))
+    result["load_average"] = list(os.getloadavg())
+    result["machine"] = f"{platform.node()} ({os.cpu_count()} cpus)"
+    if not a.no_write:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

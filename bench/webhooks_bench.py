@@ -312,7 +312,7 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=20_000, help="events of the burst run")
     ap.add_argument("--rate", type=float, default=600.0, help="events a second of the steady run")
     ap.add_argument("--seconds", type=float, default=30.0, help="length of the steady run")
-    ap.add_argument("--workers", type=int, default=2, help="deliverer processes (they share the queue)")
+    ap.add_argument("--workers", type=int, default=1, help="deliverer processes (they share the queue)")
     ap.add_argument("--timeout", type=float, default=300.0, help="how long to wait for stragglers")
     args = ap.parse_args()
     result = run(args)

@@ -18,7 +18,6 @@ def deliver(
     from integrations.webhooks.worker import run_forever, run_once
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per request
     if once:
         typer.echo(run_once())
         return

@@ -6,7 +6,9 @@ keeps `settled_id` (every row up to it is handled) and re-reads everything after
 pass; its handling is idempotent (ON CONFLICT DO NOTHING). The newest id it saw becomes
 `pending_id` with the snapshot's xmax; once the oldest running transaction is newer than that
 xmax, every transaction that could still hold a lower id has ended, so `pending_id` settles.
-The reader's transaction is REPEATABLE READ: its scan and its snapshot bounds agree.
+The reader's transaction is REPEATABLE READ: its scan and its snapshot bounds agree. Several
+workers may read one cursor: the one holding it (or having just moved it) reads it, the others
+pass it by for this round instead of waiting or failing.
 """
 
 from __future__ import annotations
@@ -48,35 +50,38 @@ def read_new(
     """Hand the consumer's unsettled outbox rows (`where` narrows them) to `handle` in one
     transaction with the cursor's update; returns what `handle` returned. `columns` (always
     with `id`) leaves out what the handler does not need, such as the payload."""
-    with psycopg.connect(url, row_factory=dict_row) as conn:
-        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        with conn.transaction():
-            snap = conn.execute(SNAPSHOT).fetchone()
-            cur = conn.execute(
-                "SELECT settled_id, pending_id, pending_xmax FROM crm.webhook_cursors"
-                " WHERE tenant_id = %s AND consumer = %s FOR UPDATE",
-                (tenant_id, consumer),
-            ).fetchone()
-            if cur is None or snap is None:
-                return 0
-            rows = conn.execute(
-                f"SELECT {columns} FROM crm.outbox"
-                f" WHERE id > %s AND tenant_id = %s AND ({where}) ORDER BY id LIMIT %s",
-                (cur["settled_id"], tenant_id, *params, limit),
-            ).fetchall()
-            done = handle(conn, rows) if rows else 0
-            settled, pending, pxmax = cur["settled_id"], cur["pending_id"], cur["pending_xmax"]
-            newest = rows[-1]["id"] if rows else None
-            if pending is not None and snap["xmin"] >= pxmax:
-                # a full page may stop short of pending_id: settle only what this pass read
-                upto = pending if len(rows) < limit or newest is None else min(pending, newest)
-                settled = max(settled, upto)
-                pending, pxmax = (None, None) if upto == pending else (pending, pxmax)
-            if pending is None and newest is not None and newest > settled:
-                pending, pxmax = newest, snap["xmax"]
-            conn.execute(
-                "UPDATE crm.webhook_cursors SET settled_id = %s, pending_id = %s, pending_xmax = %s"
-                " WHERE tenant_id = %s AND consumer = %s",
-                (settled, pending, pxmax, tenant_id, consumer),
-            )
+    try:
+        with psycopg.connect(url, row_factory=dict_row) as conn:
+            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            with conn.transaction():
+                snap = conn.execute(SNAPSHOT).fetchone()
+                cur = conn.execute(
+                    "SELECT settled_id, pending_id, pending_xmax FROM crm.webhook_cursors"
+                    " WHERE tenant_id = %s AND consumer = %s FOR UPDATE SKIP LOCKED",
+                    (tenant_id, consumer),
+                ).fetchone()
+                if cur is None or snap is None:
+                    return 0
+                rows = conn.execute(
+                    f"SELECT {columns} FROM crm.outbox"
+                    f" WHERE id > %s AND tenant_id = %s AND ({where}) ORDER BY id LIMIT %s",
+                    (cur["settled_id"], tenant_id, *params, limit),
+                ).fetchall()
+                done = handle(conn, rows) if rows else 0
+                settled, pending, pxmax = cur["settled_id"], cur["pending_id"], cur["pending_xmax"]
+                newest = rows[-1]["id"] if rows else None
+                if pending is not None and snap["xmin"] >= pxmax:
+                    # a full page may stop short of pending_id: settle only what this pass read
+                    upto = pending if len(rows) < limit or newest is None else min(pending, newest)
+                    settled = max(settled, upto)
+                    pending, pxmax = (None, None) if upto == pending else (pending, pxmax)
+                if pending is None and newest is not None and newest > settled:
+                    pending, pxmax = newest, snap["xmax"]
+                conn.execute(
+                    "UPDATE crm.webhook_cursors SET settled_id = %s, pending_id = %s, pending_xmax = %s"
+                    " WHERE tenant_id = %s AND consumer = %s",
+                    (settled, pending, pxmax, tenant_id, consumer),
+                )
+    except psycopg.errors.SerializationFailure:
+        return 0  # another worker moved this cursor after our snapshot began: it has these rows
     return done

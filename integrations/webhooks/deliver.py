@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-import httpx
+import aiohttp
 import psycopg
 from psycopg.rows import dict_row
 
@@ -72,7 +72,7 @@ class Outcome:
         return self.error is None and self.status_code is not None and 200 <= self.status_code < 300
 
 
-async def send(client: httpx.AsyncClient, row: dict[str, Any], secrets: list[str]) -> Outcome:
+async def send(client: aiohttp.ClientSession, row: dict[str, Any], secrets: list[str]) -> Outcome:
     """One signed POST of a claimed delivery (no redirects followed: a 3xx is a failure)."""
     started = time.perf_counter()
     code: int | None = None
@@ -81,13 +81,14 @@ async def send(client: httpx.AsyncClient, row: dict[str, Any], secrets: list[str
         check_url(row["url"])
         body = body_of(row["payload"])
         headers = signed_headers(secrets, f"msg_{row['id'].hex}", body)
-        response = await client.post(row["url"], content=body, headers=headers)
-        code = response.status_code
+        async with client.post(row["url"], data=body, headers=headers, allow_redirects=False) as response:
+            await response.read()  # the connection goes back to the pool only once read
+            code = response.status
         if not 200 <= code < 300:
             error = f"HTTP {code}"
     except TargetRefused as exc:
         error = f"target refused: {exc}"
-    except httpx.HTTPError as exc:
+    except (aiohttp.ClientError, TimeoutError) as exc:
         error = f"{type(exc).__name__}: {exc}"[:500]
     return Outcome(row, code, int((time.perf_counter() - started) * 1000), error)
 
@@ -140,7 +141,7 @@ def claim(url: str, s: WebhookSettings) -> list[dict[str, Any]]:
 
 
 async def send_all(
-    client: httpx.AsyncClient, rows: list[dict[str, Any]], s: WebhookSettings
+    client: aiohttp.ClientSession, rows: list[dict[str, Any]], s: WebhookSettings
 ) -> list[Outcome]:
     """Send claimed deliveries with up to `concurrency` requests in flight."""
     secrets = _secrets(rows)
@@ -158,7 +159,7 @@ def record_batch(url: str, outcomes: list[Outcome], s: WebhookSettings) -> dict[
         return record(conn, outcomes, s)
 
 
-async def deliver_due(url: str, s: WebhookSettings, client: httpx.AsyncClient) -> dict[str, int]:
+async def deliver_due(url: str, s: WebhookSettings, client: aiohttp.ClientSession) -> dict[str, int]:
     """One round: claim up to a batch of due deliveries, send them, record the batch."""
     rows = claim(url, s)
     if not rows:
@@ -166,10 +167,13 @@ async def deliver_due(url: str, s: WebhookSettings, client: httpx.AsyncClient) -
     return record_batch(url, await send_all(client, rows, s), s)
 
 
-def http_client(s: WebhookSettings) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        timeout=s.timeout_s,
-        follow_redirects=False,
+def http_client(s: WebhookSettings) -> aiohttp.ClientSession:
+    """The receivers' connection pool (call inside a running loop). aiohttp rather than httpx:
+    httpcore's pool checks every pooled connection on each request, which cost 60% of a
+    deliverer's CPU at 32 connections; aiohttp's connector does not."""
+    return aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=s.timeout_s),
         headers={"user-agent": "crm-webhooks/1"},
-        limits=httpx.Limits(max_connections=s.concurrency, max_keepalive_connections=s.concurrency),
+        connector=aiohttp.TCPConnector(limit=s.concurrency, limit_per_host=s.concurrency),
+        raise_for_status=False,
     )

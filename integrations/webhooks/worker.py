@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import httpx
+import aiohttp
 
 from crm.db import libpq_url
 from integrations.webhooks import campaigns, outbound
@@ -16,7 +16,7 @@ from integrations.webhooks.deliver import deliver_due, http_client
 log = logging.getLogger(__name__)
 
 
-async def _pass(db: str, s: WebhookSettings, client: httpx.AsyncClient) -> dict[str, int]:
+async def _pass(db: str, s: WebhookSettings, client: aiohttp.ClientSession) -> dict[str, int]:
     """Plan new events, send what is due (webhooks and e-mails); the counts of this pass."""
     counts = {"planned": outbound.plan(db, s.plan_batch), "campaign_planned": campaigns.plan(db, s)}
     counts |= await deliver_due(db, s, client)

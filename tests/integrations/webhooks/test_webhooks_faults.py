@@ -144,7 +144,7 @@ def test_receiver_down_for_ten_minutes_loses_nothing(api, as_, endpoint: Endpoin
     assert {v[0].json["payload"]["entity_id"] for v in by_id.values()} == leads
     refused = sql(
         "SELECT count(*) AS n FROM crm.webhook_delivery_attempts a JOIN crm.webhook_deliveries d ON d.id = a.delivery_id"
-        " WHERE d.subscription_id = %s AND a.error LIKE 'ConnectError%%'",
+        " WHERE d.subscription_id = %s AND a.status_code IS NULL AND a.error ILIKE '%%cannot connect%%'",
         sub["id"],
     )[0]["n"]
     assert refused >= len(leads)

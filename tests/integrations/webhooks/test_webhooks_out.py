@@ -179,3 +179,41 @@ def test_private_targets_are_refused_unless_allowed(monkeypatch) -> None:
     check_url("https://93.184.216.34/hook")
     monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_TARGETS", "1")
     check_url("http://127.0.0.1/x")
+
+
+def test_deliverers_planning_the_same_subscription_at_once_neither_fail_nor_plan_twice(
+    api, as_, receiver: Receiver, pg_url: str, sql
+) -> None:
+    """Several deliverers share one cursor per subscription: while one holds or has just
+    moved it, the others pass it by for that round instead of failing theirs (a serialization
+    failure used to end the whole pass, sends included); every event is planned once."""
+    import threading
+
+    from integrations.webhooks import outbound
+
+    sub = _subscribe(api, as_("a"), receiver.url, ["crm.lead.created"])
+    leads = {_lead(api, as_("a")) for _ in range(30)}
+    start, errors, planned = threading.Barrier(4), [], []
+
+    def planner() -> None:
+        start.wait()
+        try:
+            for _ in range(5):
+                planned.append(outbound.plan(pg_url, 7))  # small pages: several rounds each
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=planner) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    while outbound.plan(pg_url):  # whatever the rounds left
+        pass
+    assert errors == []
+    rows = sql(
+        "SELECT payload->'payload'->>'entity_id' AS lead FROM crm.webhook_deliveries WHERE subscription_id = %s",
+        sub["id"],
+    )
+    assert sorted(r["lead"] for r in rows) == sorted(leads)  # each once
+    assert sum(planned) <= len(leads)
