@@ -193,13 +193,13 @@ def test_deliverers_planning_the_same_subscription_at_once_neither_fail_nor_plan
 
     sub = _subscribe(api, as_("a"), receiver.url, ["crm.lead.created"])
     leads = {_lead(api, as_("a")) for _ in range(30)}
-    start, errors, planned = threading.Barrier(4), [], []
+    start, errors = threading.Barrier(4), []
 
     def planner() -> None:
         start.wait()
         try:
             for _ in range(5):
-                planned.append(outbound.plan(pg_url, 7))  # small pages: several rounds each
+                outbound.plan(pg_url, 7)  # small pages: several rounds each
         except Exception as exc:
             errors.append(exc)
 
@@ -216,4 +216,3 @@ def test_deliverers_planning_the_same_subscription_at_once_neither_fail_nor_plan
         sub["id"],
     )
     assert sorted(r["lead"] for r in rows) == sorted(leads)  # each once
-    assert sum(planned) <= len(leads)
