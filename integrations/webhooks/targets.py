@@ -1,12 +1,21 @@
 """Where deliveries may go: http(s) only, and no loopback, private, link-local or reserved
-address unless WEBHOOK_ALLOW_PRIVATE_TARGETS=1 (the local stack and the tests set it)."""
+address unless WEBHOOK_ALLOW_PRIVATE_TARGETS=1 (the local stack and the tests set it).
+
+A subscription's URL is checked when it is saved; each delivery's host name is checked by the
+deliverer's resolver, on the very addresses the connection then uses. Checking a name and then
+letting the client look it up again would let a name that answers a public address to the check
+and a private one to the connection (DNS rebinding) reach the inside."""
 
 from __future__ import annotations
 
 import ipaddress
 import os
 import socket
+from typing import Any
 from urllib.parse import urlsplit
+
+from aiohttp.abc import ResolveResult
+from aiohttp.resolver import ThreadedResolver
 
 
 class TargetRefused(ValueError):
@@ -56,3 +65,19 @@ def check_url(url: str, *, resolve: bool = True) -> None:
     refused = sorted(str(a) for a in addresses if not _public(a))
     if refused:
         raise TargetRefused(f"the host resolves to a non-public address ({', '.join(refused)})")
+
+
+class PublicResolver(ThreadedResolver):
+    """The deliverer's resolver: answers only when every address of the name is public (or
+    private targets are allowed), so the addresses checked are the addresses connected to."""
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET, **kw: Any
+    ) -> list[ResolveResult]:
+        answers = await super().resolve(host, port, family)
+        if private_allowed():
+            return answers
+        refused = sorted({a["host"] for a in answers if not _public(ipaddress.ip_address(a["host"]))})
+        if refused:
+            raise TargetRefused(f"the host resolves to a non-public address ({', '.join(refused)})")
+        return answers

@@ -216,3 +216,43 @@ def test_deliverers_planning_the_same_subscription_at_once_neither_fail_nor_plan
         sub["id"],
     )
     assert sorted(r["lead"] for r in rows) == sorted(leads)  # each once
+
+
+def test_a_name_that_rebinds_to_a_private_address_never_reaches_it(
+    api, as_, receiver: Receiver, pg_url: str, sql, monkeypatch
+) -> None:
+    """DNS rebinding: a name answering a public address to the check and a loopback one to
+    the connection. The deliverer looks the name up once, in its resolver, and connects to the
+    addresses it checked, so the loopback receiver behind the name never gets a request."""
+    import socket
+
+    from integrations.webhooks import outbound
+    from integrations.webhooks.config import WebhookSettings
+    from integrations.webhooks.worker import run_once
+
+    port = int(receiver.url.rsplit(":", 1)[1].split("/")[0])
+    sub = _subscribe(api, as_("a"), f"http://rebind.invalid:{port}/hook", ["crm.lead.created"])
+    _lead(api, as_("a"))
+    outbound.plan(pg_url)
+    real, answers = socket.getaddrinfo, iter(["192.0.43.10"])  # then 127.0.0.1 for ever
+
+    def lookup(host, port, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if host != "rebind.invalid":
+            return real(host, port, *args, **kwargs)
+        ip = next(answers, "127.0.0.1")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    monkeypatch.delenv("WEBHOOK_ALLOW_PRIVATE_TARGETS")
+    for _ in range(2):  # the first pass gets the public answer, the second the loopback one
+        run_once(pg_url, WebhookSettings(WEBHOOK_RETRY_BASE_S=0, WEBHOOK_TIMEOUT_S=1))
+    assert receiver.requests == []
+    errors = [
+        r["error"]
+        for r in sql(
+            "SELECT a.error FROM crm.webhook_delivery_attempts a JOIN crm.webhook_deliveries d"
+            " ON d.id = a.delivery_id WHERE d.subscription_id = %s ORDER BY a.attempt",
+            sub["id"],
+        )
+    ]
+    assert len(errors) == 2 and "non-public address (127.0.0.1)" in errors[1], errors
