@@ -491,10 +491,23 @@ class HubSpotProvider:
                 external_id,
                 simple_public_object_input=SimplePublicObjectInput(properties=out.properties),
             )
+            self._relink(out, external_id)
         props = made.properties or {}
         at = _time(props.get(MODIFIED)) or _time(made.updated_at)
         assert at is not None
         return Pushed(str(made.id), at)
+
+    def _relink(self, out: Outbound, external_id: str) -> None:
+        """After an update, each association the CRM holds (a contact's or deal's company, a
+        deal's contact) is the record's only one of its kind: the CRM's is added when missing,
+        the others removed. A reference the CRM does not hold leaves HubSpot's as they are."""
+        api = self.client.crm.associations.v4.basic_api
+        for to, vid in out.associations.items():
+            current = set(self._associated(out.object, to, [external_id]).get(external_id, []))
+            if vid not in current:
+                api.create_default(out.object, external_id, to, vid, _preload_content=False)
+            for old in sorted(current - {vid}):
+                api.archive(out.object, external_id, to, old)
 
     def archive(self, obj: str, external_id: str) -> None:
         self.client.crm.objects.basic_api.archive(obj, external_id)

@@ -122,6 +122,38 @@ def test_crm_edits_are_pushed_once_and_not_read_back(
     assert again.totals()["created"] + again.totals()["updated"] == 0
 
 
+def test_a_changed_reference_moves_the_association(pg_url: str, tenant: uuid.UUID, hubspot: Running) -> None:
+    """A deal moved to another customer and a contact to another company in the CRM: after the
+    push, each has the new company as its only one in HubSpot, and reading it back changes
+    nothing in the CRM."""
+    cid = connect_hubspot(pg_url, tenant, hubspot.url)
+    run_sync(cid, url=pg_url)
+
+    def ext(entity: uuid.UUID) -> str:
+        return one(pg_url, "SELECT external_id FROM crm.external_ids WHERE entity_id = %s", entity)
+
+    bore = one(pg_url, "SELECT id FROM crm.customers WHERE tenant_id = %s AND company = 'Borealis'", tenant)
+    deal = one(pg_url, "SELECT id FROM crm.deals WHERE tenant_id = %s AND name = 'Acme renewal'", tenant)
+    ann = one(pg_url, "SELECT id FROM crm.leads WHERE tenant_id = %s AND email = 'ann@acme.com'", tenant)
+    links = hubspot.store.links
+    assert links[("deals", ext(deal), "companies")] == {
+        ext(one(pg_url, "SELECT customer_id FROM crm.deals WHERE id = %s", deal))
+    }
+    assert ext(bore) not in links[("deals", ext(deal), "companies")]
+    human(pg_url, tenant, "deals", "deal", deal, customer_id=bore)
+    human(pg_url, tenant, "leads", "lead", ann, customer_id=bore)
+
+    pushed = run_sync(cid, url=pg_url)
+    assert pushed.failures == []
+    assert links[("deals", ext(deal), "companies")] == {ext(bore)}
+    assert links[("contacts", ext(ann), "companies")] == {ext(bore)}
+    assert hubspot.store.objects["contacts"][ext(ann)]["properties"]["associatedcompanyid"] == ext(bore)
+    again = run_sync(cid, url=pg_url)
+    assert again.totals()["created"] + again.totals()["updated"] == 0
+    assert one(pg_url, "SELECT customer_id FROM crm.deals WHERE id = %s", deal) == bore
+    assert one(pg_url, "SELECT customer_id FROM crm.leads WHERE id = %s", ann) == bore
+
+
 def test_the_later_edit_wins_a_conflict(pg_url: str, tenant: uuid.UUID, hubspot: Running) -> None:
     cid = connect_hubspot(pg_url, tenant, hubspot.url)
     run_sync(cid, url=pg_url)

@@ -1,5 +1,5 @@
-"""A HubSpot stand-in: the CRM v3 objects and v4 associations endpoints the sync's SDK calls
-use, as HubSpot's API reference describes them (bearer token, `after` paging, search filters on
+"""A HubSpot stand-in: the CRM v3 objects and v4 associations endpoints (batch read, default
+create, archive) the sync's SDK calls use, as HubSpot's API reference describes them (bearer token, `after` paging, search filters on
 `hs_lastmodifieddate` and `hs_object_id`, the 10,000-result search window, archived listing),
 for companies, contacts, deals, tickets and the engagements (calls, emails, meetings, notes,
 tasks: `hs_timestamp` required on create, associated by HubSpot's type ids), with optional
@@ -48,6 +48,18 @@ ASSOCIATION_TO = {
     216: "deals",
 }
 """HubSpot-defined association type id -> the object it points to."""
+TYPE_ID = {
+    "contacts": "0-1",
+    "companies": "0-2",
+    "deals": "0-3",
+    "tickets": "0-5",
+    "calls": "0-48",
+    "emails": "0-49",
+    "meetings": "0-47",
+    "notes": "0-46",
+    "tasks": "0-27",
+}
+"""Object type ids, as association answers name the objects."""
 
 
 def iso(t: datetime) -> str:
@@ -101,6 +113,13 @@ class Store:
         self.links.setdefault((frm, fid, to), set()).add(tid)
         if frm == "contacts" and to == "companies":
             self.objects["contacts"][fid]["properties"]["associatedcompanyid"] = tid
+
+    def unlink(self, frm: str, fid: str, to: str, tid: str) -> None:
+        left = self.links.get((frm, fid, to), set())
+        left.discard(tid)
+        if frm == "contacts" and to == "companies":
+            props = self.objects["contacts"][fid]["properties"]
+            props["associatedcompanyid"] = min(left, key=int) if left else None
 
     def archive(self, obj: str, oid: str) -> None:
         rec = self.objects[obj][oid]
@@ -279,12 +298,65 @@ def make_app(store: Store) -> Starlette:
         now = iso(datetime.now(UTC))
         return JSONResponse({"status": "COMPLETE", "results": results, "startedAt": now, "completedAt": now})
 
+    def _pair(request: Request) -> tuple[str, str, str, str] | Response:
+        p = request.path_params
+        frm, fid, to, tid = p["frm"], p["fid"], p["to"], p["tid"]
+        for obj, oid in ((frm, fid), (to, tid)):
+            rec = store.objects.get(obj, {}).get(oid)
+            if rec is None or rec["archived"]:
+                return _error(404, f"No {obj} with id {oid} exists", "OBJECT_NOT_FOUND")
+        return frm, fid, to, tid
+
+    async def association_default(request: Request) -> Response:
+        """PUT /crm/v4/objects/{from}/{id}/associations/default/{to}/{id}: the default
+        (primary) association between two records; repeating it changes nothing."""
+        if (bad := guard(request)) is not None:
+            return bad
+        pair = _pair(request)
+        if isinstance(pair, Response):
+            return pair
+        frm, fid, to, tid = pair
+        with store.lock:
+            store.writes += 1
+            store.associate(frm, fid, to, tid)
+        now = iso(datetime.now(UTC))
+        spec = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 1}
+        result = {
+            "fromObjectTypeId": TYPE_ID[frm],
+            "fromObjectId": int(fid),
+            "toObjectTypeId": TYPE_ID[to],
+            "toObjectId": int(tid),
+            "associationSpec": spec,
+        }
+        return JSONResponse({"status": "COMPLETE", "results": [result], "startedAt": now, "completedAt": now})
+
+    async def association_archive(request: Request) -> Response:
+        """DELETE /crm/v4/objects/{from}/{id}/associations/{to}/{id}: every association
+        between the two records removed (204, also when there was none)."""
+        if (bad := guard(request)) is not None:
+            return bad
+        pair = _pair(request)
+        if isinstance(pair, Response):
+            return pair
+        with store.lock:
+            store.writes += 1
+            store.unlink(*pair)
+        return Response(status_code=204)
+
     return Starlette(
         routes=[
             Route("/crm/v3/objects/{obj}/search", search, methods=["POST"]),
             Route("/crm/v3/objects/{obj}", objects, methods=["GET", "POST"]),
             Route("/crm/v3/objects/{obj}/{oid}", one, methods=["GET", "PATCH", "DELETE"]),
             Route("/crm/v4/associations/{frm}/{to}/batch/read", association_read, methods=["POST"]),
+            Route(
+                "/crm/v4/objects/{frm}/{fid}/associations/default/{to}/{tid}",
+                association_default,
+                methods=["PUT"],
+            ),
+            Route(
+                "/crm/v4/objects/{frm}/{fid}/associations/{to}/{tid}", association_archive, methods=["DELETE"]
+            ),
         ]
     )
 
