@@ -1,4 +1,5 @@
-"""`crm db ...`: schema migrations (Alembic) of the configured database."""
+"""`crm db ...`: schema migrations (Alembic) of the configured database; `crm retention` and
+`crm erase` (crm.privacy.cli)."""
 
 from __future__ import annotations
 
@@ -38,4 +39,7 @@ def db_current() -> None:
 
 
 def register(app: typer.Typer) -> None:
+    from crm.privacy import cli as privacy_cli
+
     app.add_typer(db_app, name="db")
+    privacy_cli.register(app)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dagster import Definitions
 
-from . import checks, integrations, landing, ml_assets, ml_tenants, raw_partitions, segments
+from . import checks, integrations, landing, ml_assets, ml_tenants, raw_partitions, retention, segments
 from .dbt_assets import build_dbt_assets, load_manifest
 from .jobs import JOBS
 from .resources import build_resources
@@ -41,8 +41,19 @@ def build_definitions() -> Definitions:
             *checks.reconciliation_checks(manifest),
             *integrations.CHECKS,
         ],
-        jobs=[*JOBS, *integrations.JOBS, raw_partitions.raw_partitions_job, ml_tenants.ml_by_tenant_job],
-        schedules=[*SCHEDULES, *integrations.SCHEDULES, raw_partitions.raw_partitions_schedule],
+        jobs=[
+            *JOBS,
+            *integrations.JOBS,
+            raw_partitions.raw_partitions_job,
+            retention.retention_job,
+            ml_tenants.ml_by_tenant_job,
+        ],
+        schedules=[
+            *SCHEDULES,
+            *integrations.SCHEDULES,
+            raw_partitions.raw_partitions_schedule,
+            retention.retention_schedule,
+        ],
         sensors=[*SENSORS, *integrations.SENSORS, ml_tenants.tenant_partitions_sensor],
         resources=build_resources(),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from crm.schema import conversations as _conversations  # noqa: F401  (registers its tables)
 from crm.schema import external_sync as _external_sync  # noqa: F401
+from crm.schema import retention as _retention
 from crm.schema import tickets as _tickets  # noqa: F401
 from crm.schema import webhooks as _webhooks
 from crm.schema.base import (
@@ -74,7 +75,7 @@ from crm.schema.operational import (
 
 SCHEMAS: tuple[str, ...] = (CRM, RAW, ML, *DBT_SCHEMAS)
 
-MUTABLE_TABLES = (*OPERATIONAL_MUTABLE_TABLES, *_webhooks.MUTABLE_TABLES)
+MUTABLE_TABLES = (*OPERATIONAL_MUTABLE_TABLES, *_webhooks.MUTABLE_TABLES, _retention.retention_policies)
 """Every table whose `updated_at` the `set_updated_at` trigger keeps."""
 """Every schema the migrations create."""
 

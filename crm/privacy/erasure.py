@@ -1,0 +1,266 @@
+"""Erase one person's personal data in one tenant, keeping the records the marts count.
+
+The person is found by e-mail among the tenant's leads and customers. Their rows stay (ids,
+amounts, stages, dates: counts and revenue still reconcile) with personal values replaced by
+`MARKER` (a customer's e-mail, unique per tenant, becomes NULL); JSON documents that mention
+them (event payloads, outbox rows, webhook deliveries and receipts, import bad-row reports,
+audit before/after) go through `crm.redact_pii` (migration 2002). Rows that are only a copy or
+a key of their personal data (refused raw events, external ids equal to the e-mail, cached
+API responses) are deleted. The audit log is rewritten only through `crm.erase_audit_pii`,
+which records the erasure itself (counts, never values). One transaction: all or nothing.
+Idempotent: a second run finds no one and touches nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from crm.db import libpq_url
+from crm.privacy import policies
+from crm.schema.landing import DEAD_LETTERS_TABLE, LANDING_TABLES, PARKED_EVENTS_TABLE
+
+MARKER: Final = "[erased]"
+PERSONAL_COLUMNS: Final = (
+    "email",
+    "first_name",
+    "last_name",
+    "full_name",
+    "phone",
+    "evidence",
+    "requester",
+    "recipient",
+)
+"""Columns of the warehouse (analytics.*, ml.*) that hold personal values."""
+
+MENTIONS = (
+    "(strpos(lower({col}::text), lower(%(email)s)) > 0"
+    " OR EXISTS (SELECT 1 FROM unnest(%(ids)s::text[]) i WHERE strpos({col}::text, i) > 0))"
+)
+"""A document that names the person: their e-mail or one of their record ids."""
+
+JSON_DOCUMENTS: Final = (
+    *((f"raw.{t}", "payload") for t in LANDING_TABLES.values()),
+    ("crm.outbox", "payload"),
+    ("crm.webhook_deliveries", "payload"),
+    ("crm.webhooks_received", "payload"),
+    ("crm.import_runs", "bad_rows"),
+)
+
+KEPT_ROWS: Final = (
+    (
+        "crm.leads",
+        "email = %(m)s, first_name = CASE WHEN first_name IS NULL THEN NULL ELSE %(m)s END, last_name = CASE WHEN last_name IS NULL THEN NULL ELSE %(m)s END,"
+        " phone = CASE WHEN phone IS NULL THEN NULL ELSE %(m)s END, custom_fields = crm.redact_pii(custom_fields, %(terms)s)",
+        "id = ANY(%(leads)s)",
+    ),
+    (
+        "crm.customers",
+        "email = NULL, first_name = CASE WHEN first_name IS NULL THEN NULL ELSE %(m)s END, last_name = CASE WHEN last_name IS NULL THEN NULL ELSE %(m)s END,"
+        " phone = CASE WHEN phone IS NULL THEN NULL ELSE %(m)s END, custom_fields = crm.redact_pii(custom_fields, %(terms)s)",
+        "id = ANY(%(customers)s)",
+    ),
+    (
+        "crm.lead_activities",
+        "description = %(m)s, metadata = crm.redact_pii(metadata, %(terms)s)",
+        "lead_id = ANY(%(leads)s) AND description IS DISTINCT FROM %(m)s",
+    ),
+    (
+        "crm.ticket_leads",
+        "requester_email = %(m)s",
+        "(lead_id = ANY(%(leads)s) OR customer_id = ANY(%(customers)s) OR lower(requester_email) = lower(%(email)s))"
+        " AND requester_email IS NOT NULL AND requester_email <> %(m)s",
+    ),
+    (
+        "crm.ticket_enrichments",
+        "requester = %(m)s",
+        "(lead_id = ANY(%(leads)s) OR customer_id = ANY(%(customers)s) OR lower(requester) = lower(%(email)s))"
+        " AND requester IS NOT NULL AND requester <> %(m)s",
+    ),
+    (
+        "crm.conversation_signals",
+        "evidence = %(m)s, detail = crm.redact_pii(detail, %(terms)s)",
+        "(lead_id = ANY(%(leads)s) OR customer_id = ANY(%(customers)s)) AND evidence IS DISTINCT FROM %(m)s",
+    ),
+    (
+        "crm.campaign_deliveries",
+        "recipient = %(m)s",
+        "(customer_id = ANY(%(customers)s) OR lower(recipient) = lower(%(email)s)) AND recipient <> %(m)s",
+    ),
+)
+"""(table, SET, WHERE): rows kept with their personal values replaced."""
+
+DELETED_ROWS: Final = (
+    (f"raw.{DEAD_LETTERS_TABLE}", "position(convert_to(%(email)s, 'UTF8') in raw_bytes) > 0"),
+    (f"raw.{PARKED_EVENTS_TABLE}", "position(convert_to(%(email)s, 'UTF8') in raw_bytes) > 0"),
+    ("crm.external_ids", "lower(external_id) = lower(%(email)s)"),
+    ("crm.idempotency_keys", MENTIONS.format(col="response_body")),
+)
+"""(table, WHERE): rows that are only a copy or a key of the person's data."""
+
+
+@dataclass(frozen=True)
+class Touched:
+    table: str
+    action: str  # pseudonymised | redacted | deleted
+    rows: int
+
+
+@dataclass
+class Report:
+    tenant: str
+    leads: int = 0
+    customers: int = 0
+    rows: list[Touched] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return sum(t.rows for t in self.rows)
+
+    def counts(self) -> dict[str, int]:
+        return {t.table: t.rows for t in self.rows if t.rows}
+
+    def summary(self) -> str:
+        if not self.total:
+            return f"{self.tenant}: nothing to erase (no personal data of this person left)"
+        return (
+            f"{self.tenant}: {self.leads} leads and {self.customers} customers; {self.total} rows in"
+            f" {len(self.counts())} tables touched in {self.seconds:.2f} s"
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "tenant": self.tenant,
+            "leads": self.leads,
+            "customers": self.customers,
+            "tables": [t.__dict__ for t in self.rows],
+            "total": self.total,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _count(conn: psycopg.Connection[Any], statement: sql.Composed, params: dict[str, Any]) -> int:
+    row = conn.execute(statement, params).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _update(table: str, set_: str, where: str) -> sql.Composed:
+    schema, name = table.split(".")
+    return sql.SQL(
+        "WITH u AS (UPDATE {}.{} SET " + set_ + " WHERE tenant_id = %(tenant)s AND " + where + " RETURNING 1)"
+        " SELECT count(*) FROM u"
+    ).format(sql.Identifier(schema), sql.Identifier(name))
+
+
+def _delete(table: str, where: str) -> sql.Composed:
+    schema, name = table.split(".")
+    return sql.SQL(
+        "WITH d AS (DELETE FROM {}.{} WHERE tenant_id = %(tenant)s AND " + where + " RETURNING 1)"
+        " SELECT count(*) FROM d"
+    ).format(sql.Identifier(schema), sql.Identifier(name))
+
+
+def _warehouse(conn: psycopg.Connection[Any], p: dict[str, Any]) -> list[Touched]:
+    """analytics.* and ml.* tables with personal columns, keyed by lead or customer id."""
+    rows = conn.execute(
+        """SELECT c.table_schema, c.table_name, array_agg(c.column_name::text ORDER BY c.column_name),
+                  bool_or(c.column_name = 'lead_id'), bool_or(c.column_name = 'customer_id')
+           FROM information_schema.columns c JOIN information_schema.tables t USING (table_schema, table_name)
+           WHERE c.table_schema IN ('analytics', 'ml') AND t.table_type = 'BASE TABLE'
+             AND (c.column_name = ANY(%s) OR c.column_name IN ('lead_id', 'customer_id', 'tenant_id'))
+           GROUP BY 1, 2 ORDER BY 1, 2""",
+        (list(PERSONAL_COLUMNS),),
+    ).fetchall()
+    out = []
+    for schema, table, columns, has_lead, has_customer in rows:
+        personal = [c for c in columns if c in PERSONAL_COLUMNS]
+        if not personal or not (has_lead or has_customer) or "tenant_id" not in columns:
+            continue
+        keys = [k for k, has in (("lead_id", has_lead), ("customer_id", has_customer)) if has]
+        # a customer's e-mail is NULL in crm.customers (unique per tenant): the same here
+        null_email = not has_lead
+        values = {c: (None if c == "email" and null_email else MARKER) for c in personal}
+        sets = sql.SQL(", ").join(
+            sql.SQL("{} = CASE WHEN {} IS NULL THEN NULL ELSE {} END").format(
+                sql.Identifier(c), sql.Identifier(c), sql.Literal(v)
+            )
+            for c, v in values.items()
+        )
+        who = sql.SQL(" OR ").join(sql.SQL("{}::text = ANY(%(ids)s)").format(sql.Identifier(k)) for k in keys)
+        changed = sql.SQL(" OR ").join(
+            sql.SQL("{} IS DISTINCT FROM CASE WHEN {} IS NULL THEN NULL ELSE {} END").format(
+                sql.Identifier(c), sql.Identifier(c), sql.Literal(v)
+            )
+            for c, v in values.items()
+        )
+        statement = sql.SQL(
+            "WITH u AS (UPDATE {}.{} SET {} WHERE tenant_id = %(tenant)s AND ({}) AND ({}) RETURNING 1)"
+            " SELECT count(*) FROM u"
+        ).format(sql.Identifier(schema), sql.Identifier(table), sets, who, changed)
+        out.append(Touched(f"{schema}.{table}", "pseudonymised", _count(conn, statement, p)))
+    return out
+
+
+def erase_person(email: str, tenant: str, url: str | None = None) -> Report:
+    """Erase `email`'s personal data in `tenant` (slug or id); what was touched, per table."""
+    started = time.perf_counter()
+    with psycopg.connect(libpq_url(url)) as conn, conn.transaction():
+        tid = policies.tenant_id(conn, tenant)
+        leads = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM crm.leads WHERE tenant_id = %s AND lower(email) = lower(%s)", (tid, email)
+            )
+        ]
+        customers = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM crm.customers WHERE tenant_id = %s AND lower(email) = lower(%s)", (tid, email)
+            )
+        ]
+        ids = [str(i) for i in (*leads, *customers)]
+        p = {
+            "tenant": tid,
+            "email": email,
+            "terms": [email],
+            "ids": ids,
+            "leads": leads,
+            "customers": customers,
+            "m": MARKER,
+        }
+        report = Report(tenant, len(leads), len(customers))
+        for table, set_, where in KEPT_ROWS:
+            report.rows.append(Touched(table, "pseudonymised", _count(conn, _update(table, set_, where), p)))
+        for table, column in JSON_DOCUMENTS:
+            redacted = f"crm.redact_pii({column}, %(terms)s)"
+            where = MENTIONS.format(col=column) + f" AND {column} IS DISTINCT FROM {redacted}"
+            report.rows.append(
+                Touched(table, "redacted", _count(conn, _update(table, f"{column} = {redacted}", where), p))
+            )
+        for table, where in DELETED_ROWS:
+            report.rows.append(Touched(table, "deleted", _count(conn, _delete(table, where), p)))
+        report.rows += _warehouse(conn, p)
+        audit_ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM crm.audit_log WHERE tenant_id = %(tenant)s AND (entity_id::text = ANY(%(ids)s) OR "
+                + MENTIONS.format(col="before")
+                + " OR "
+                + MENTIONS.format(col="after")
+                + ")",
+                p,
+            )
+        ]
+        done = conn.execute(
+            "SELECT crm.erase_audit_pii(%s, %s, %s)",
+            (tid, audit_ids, Jsonb({"leads": len(leads), "customers": len(customers), **report.counts()})),
+        ).fetchone()
+        report.rows.append(Touched("crm.audit_log", "redacted", int(done[0]) if done else 0))
+    report.seconds = time.perf_counter() - started
+    return report
