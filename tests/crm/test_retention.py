@@ -113,7 +113,10 @@ def test_the_daily_job_runs_the_same_code_in_a_dry_run(two_tenants: tuple[str, s
     from orchestration.retention import retention_job
 
     assert defs.resolve_job_def("retention") is not None
-    assert any(s.name == "retention_daily" and s.cron_schedule == "30 2 * * *" for s in defs.schedules)
+    from orchestration.retention import retention_schedule
+
+    assert retention_schedule.cron_schedule == "30 2 * * *" and retention_schedule.job_name == "retention"
+    assert defs.resolve_schedule_def("retention_daily") is not None
     db, short, _ = two_tenants
     result = retention_job.execute_in_process(
         resources={"postgres": PostgresResource(database_url=db)},

@@ -1,0 +1,101 @@
+"""`crm erase --person` on a seeded, dbt-built world: the person's personal values are gone from
+crm.*, raw.* and the marts, their records stay (counts and revenue reconcile, a dbt build after
+it is green), another tenant's person with the same e-mail is untouched, a second run touches
+nothing, and the erasure is audited."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import pytest
+
+AS_OF = date(2026, 11, 1)
+TOTALS = """select (select count(*) from analytics.dim_leads where tenant_id = %(t)s),
+  (select count(*) from analytics.dim_customers where tenant_id = %(t)s),
+  (select coalesce(sum(deal_value), 0) from analytics.fct_deals where tenant_id = %(t)s and is_won)"""
+
+
+def _dbt(url: str, target: Path) -> None:
+    from warehouse.dbt import run_dbt
+
+    done = run_dbt(
+        ["build", "--vars", json.dumps({"as_of": AS_OF.isoformat()})],
+        url,
+        target_path=target,
+        log_path=target / "logs",
+        check=False,
+        capture=True,
+        timeout=1800,
+    )
+    assert done.returncode == 0, done.stdout[-4000:]
+
+
+@pytest.fixture(scope="module")
+def world(create_database: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory) -> str:
+    from crm import migrate
+    from sim import seed_world
+
+    url = create_database("crm_erase")
+    migrate.upgrade(url)
+    seed_world(scale="S", seed=42, as_of=AS_OF, database_url=url, sink="raw", progress=False)
+    _dbt(url, tmp_path_factory.mktemp("dbt-erase"))
+    return url
+
+
+def test_erasure_keeps_the_marts_reconciled_and_other_tenants_untouched(
+    world: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from crm.privacy.erasure import MARKER, erase_person
+
+    with psycopg.connect(world, autocommit=True) as conn:
+        slug, tenant, email, lead = conn.execute(
+            """select t.slug, t.id, l.email, l.id from crm.leads l join crm.tenants t on t.id = l.tenant_id
+               join crm.customers c on c.tenant_id = l.tenant_id and c.email = l.email
+               where exists (select 1 from crm.deals d where d.lead_id = l.id) order by l.email limit 1"""
+        ).fetchone()  # type: ignore[misc]
+        other = conn.execute("select id from crm.tenants where id <> %s limit 1", (tenant,)).fetchone()[0]  # type: ignore[index]
+        conn.execute(
+            "insert into crm.leads (tenant_id, email, first_name, source) values (%s, %s, 'Same', 'web')",
+            (other, email),
+        )
+        conn.execute(
+            "insert into crm.audit_log (tenant_id, actor_type, action, entity, entity_id, after)"
+            " values (%s, 'user', 'create', 'leads', %s, %s)",
+            (tenant, lead, json.dumps({"email": email, "stage": "NEW"})),
+        )
+        before = conn.execute(TOTALS, {"t": tenant}).fetchone()
+
+    report = erase_person(email, slug, world)
+    counts = report.counts()
+    assert counts["crm.leads"] >= 1 and counts["crm.customers"] == 1
+    assert counts["analytics.dim_leads"] >= 1 and counts["crm.audit_log"] == 1
+    assert counts.get("raw.lead_activities", 0) + counts.get("raw.tickets", 0) > 0
+
+    with psycopg.connect(world) as conn:
+        hits = conn.execute(
+            """select (select count(*) from crm.leads where tenant_id = %(t)s and lower(email) = lower(%(e)s))
+                    + (select count(*) from crm.customers where tenant_id = %(t)s and lower(email) = lower(%(e)s))
+                    + (select count(*) from analytics.dim_leads where tenant_id = %(t)s and lower(email) = lower(%(e)s))
+                    + (select count(*) from crm.audit_log where tenant_id = %(t)s and after::text ilike '%%' || %(e)s || '%%')""",
+            {"t": tenant, "e": email},
+        ).fetchone()
+        assert hits == (0,)
+        assert conn.execute("select first_name from crm.leads where id = %s", (lead,)).fetchone() == (MARKER,)
+        assert conn.execute(
+            "select first_name from crm.leads where tenant_id = %s and email = %s", (other, email)
+        ).fetchone() == ("Same",)
+        assert conn.execute(TOTALS, {"t": tenant}).fetchone() == before
+        assert conn.execute(
+            "select count(*) from crm.audit_log where tenant_id = %s and action = 'person_erased'", (tenant,)
+        ).fetchone() == (1,)
+
+    again = erase_person(email, slug, world)
+    assert again.total == 0 and "nothing to erase" in again.summary()
+
+    _dbt(world, tmp_path_factory.mktemp("dbt-after-erase"))
+    with psycopg.connect(world) as conn:
+        assert conn.execute(TOTALS, {"t": tenant}).fetchone() == before
