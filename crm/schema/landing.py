@@ -62,6 +62,12 @@ def _landing_table(name: str) -> Table:
 
 
 raw_tickets = _landing_table("tickets")
+Index(
+    "ix_tickets_tenant_id_ticket_id",
+    raw_tickets.c.tenant_id,
+    text("(payload ->> 'ticket_id')"),
+    raw_tickets.c.occurred_at,
+)  # one ticket's landed snapshots (crm.landed_ticket)
 raw_conversations = _landing_table("conversations")
 raw_lead_activities = _landing_table("lead_activities")
 raw_deal_activities = _landing_table("deal_activities")
