@@ -45,6 +45,7 @@ from api.routes import (
     webhooks,
 )
 from api.routes._on_demand import OnDemand
+from crm.keys import keyring
 
 log = logging.getLogger("api")
 
@@ -63,6 +64,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = Pool(settings.db_url(), settings.api_pool_size, settings.api_statement_timeout_ms)
         await pool.open()
+        keyring.use(settings.db_url())  # tenant keys read as the API's role: its tenant's only
         app.state.db = Database(pool, settings.api_batch_max, settings.api_batch_inflight)
         replica_url = settings.read_db_url()
         replica = (

@@ -1,5 +1,5 @@
 """`crm db ...`: schema migrations (Alembic) of the configured database; `crm retention` and
-`crm erase` (crm.privacy.cli)."""
+`crm erase` (crm.privacy.cli); `crm keys` (crm.keys.cli)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,9 @@ def db_current() -> None:
 
 
 def register(app: typer.Typer) -> None:
+    from crm.keys import cli as keys_cli
     from crm.privacy import cli as privacy_cli
 
     app.add_typer(db_app, name="db")
     privacy_cli.register(app)
+    keys_cli.register(app)

@@ -43,7 +43,7 @@ class KeyProvider(Protocol):
     def key(self, key_id: str) -> bytes: ...
 
 
-def _setting(name: str) -> str | None:
+def env_setting(name: str) -> str | None:
     """The environment's value, else `.crm/env`'s (as `crm.settings` reads its secrets)."""
     value = os.environ.get(name)
     if value:
@@ -59,6 +59,15 @@ def decode_key(raw: str, setting: str) -> bytes:
     return key
 
 
+def derived_key(purpose: str) -> bytes | None:
+    """A key for `purpose` derived (HKDF-SHA256) from TENANT_CONTEXT_KEY; None without it."""
+    base = get_settings().tenant_context_key
+    if base is None:
+        return None
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode())
+    return hkdf.derive(base.get_secret_value().encode())
+
+
 def new_key() -> str:
     """A fresh key in the form the settings take."""
     return base64.b64encode(os.urandom(32)).decode()
@@ -70,15 +79,13 @@ class EnvKeyProvider:
 
     def __init__(self, setting: str, purpose: str) -> None:
         self.setting = setting
-        raw = _setting(setting)
-        self._id = _setting(f"{setting}_ID") or "env-1"
+        raw = env_setting(setting)
+        self._id = env_setting(f"{setting}_ID") or "env-1"
         self._key = decode_key(raw, setting) if raw else None
         if self._key is None:
-            base = get_settings().tenant_context_key
-            if base is not None:
+            self._key = derived_key(purpose)
+            if self._key is not None:
                 self._id = DERIVED_KEY_ID
-                hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode())
-                self._key = hkdf.derive(base.get_secret_value().encode())
 
     def current(self) -> tuple[str, bytes]:
         return self._id, self.key(self._id)

@@ -115,6 +115,11 @@ def up(home: Path) -> StackState:
     for secret in ("JWT_SECRET", "TENANT_CONTEXT_KEY"):
         if not os.environ.get(secret) and secret not in existing:
             values[secret] = secrets.token_urlsafe(48)
+    if not os.environ.get("CRM_MASTER_KEY") and "CRM_MASTER_KEY" not in existing:
+        from crm.secrets import new_key
+
+        # wraps the tenants' data keys (crm.keys); a KMS holds it in production
+        values["CRM_MASTER_KEY"], values["CRM_MASTER_KEY_ID"] = new_key(), "local-1"
     write_env_file(env_path, values)
     from crm.settings import get_settings
 

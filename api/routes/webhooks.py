@@ -38,6 +38,7 @@ from api.schemas.webhooks import (
     SubscriptionWithSecret,
 )
 from crm.errors import CRMError, CRMErrorCode
+from crm.keys.columns import WEBHOOK_INBOUND
 from integrations.webhooks import inbound
 from integrations.webhooks.crypto import decrypt, encrypt, new_secret
 from integrations.webhooks.outbound import SECRET_PURPOSE
@@ -46,7 +47,7 @@ from integrations.webhooks.targets import TargetRefused, check_url
 router = APIRouter(prefix="/webhooks", tags=["webhooks"], responses=ERRORS)
 Admin = Annotated[Principal, Requires("webhooks:manage")]
 CampaignReader = Annotated[Principal, Requires("campaigns:read")]
-INBOUND_PURPOSE = "webhook-inbound"
+INBOUND_PURPOSE = WEBHOOK_INBOUND
 SOURCE = r"^[a-z][a-z0-9_-]{1,39}$"
 HIDDEN = ("secret_enc", "previous_secret_enc")
 SUBS = "webhook_subscriptions"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from crm.schema import conversations as _conversations  # noqa: F401  (registers its tables)
 from crm.schema import external_sync as _external_sync  # noqa: F401
+from crm.schema import keys as _keys  # noqa: F401
 from crm.schema import retention as _retention
 from crm.schema import tickets as _tickets  # noqa: F401
 from crm.schema import webhooks as _webhooks

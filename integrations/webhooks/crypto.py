@@ -1,8 +1,9 @@
-"""Webhook signing secrets at rest, through `crm.secrets` (AES-GCM, a KMS-replaceable provider).
+"""Webhook signing secrets at rest: under the tenant's data key (`crm.keys`, envelope encryption).
 
-The key is WEBHOOK_SECRET_KEY (base64 of 32 bytes) when set, otherwise one derived from
-TENANT_CONTEXT_KEY. A stored secret reads `v2:<key id>:<base64>`; `v1:<base64>` (written before
-keys had ids) opens with the key in use. Each ciphertext is bound to its tenant and purpose.
+A stored secret reads `v2:dk<version>:<base64>`. Values written before data keys still open:
+`v2:<key id>:<base64>` and `v1:<base64>` under WEBHOOK_SECRET_KEY (or the key derived from
+TENANT_CONTEXT_KEY), until `crm keys rotate` moves them. Each ciphertext is bound to its tenant
+and purpose (`crm.keys.columns`).
 """
 
 from __future__ import annotations
@@ -11,36 +12,30 @@ import base64
 import secrets
 from uuid import UUID
 
-from crm import secrets as sealed
-from crm.secrets import KeyProvider
+from crm.keys import sealed
+from crm.keys.columns import WEBHOOK_LEGACY
+from crm.secrets import EnvKeyProvider, KeyProvider
 
 SECRET_PREFIX = "whsec_"
-SETTING = "WEBHOOK_SECRET_KEY"
+SETTING = WEBHOOK_LEGACY[0]
 
 
 def key_provider() -> KeyProvider:
-    return sealed.EnvKeyProvider(SETTING, "crm-webhook-secrets")
+    """The key of values written before data keys."""
+    return EnvKeyProvider(*WEBHOOK_LEGACY)
 
 
 def _aad(tenant_id: UUID, purpose: str) -> bytes:
     return f"{tenant_id}:{purpose}".encode()
 
 
-def encrypt(plain: str, tenant_id: UUID, purpose: str, keys: KeyProvider | None = None) -> str:
-    blob, key_id = sealed.seal(plain.encode(), _aad(tenant_id, purpose), keys or key_provider())
-    return f"v2:{key_id}:{base64.b64encode(blob).decode()}"
+def encrypt(plain: str, tenant_id: UUID, purpose: str) -> str:
+    return sealed.seal_text(tenant_id, plain.encode(), _aad(tenant_id, purpose))
 
 
 def decrypt(stored: str, tenant_id: UUID, purpose: str, keys: KeyProvider | None = None) -> str:
-    keys = keys or key_provider()
-    version, _, rest = stored.partition(":")
-    if version == "v2":
-        key_id, _, body = rest.partition(":")
-    elif version == "v1":
-        key_id, body = keys.current()[0], rest
-    else:
-        raise ValueError(f"unknown secret format {version!r}")
-    return sealed.unseal(base64.b64decode(body), key_id, _aad(tenant_id, purpose), keys).decode()
+    """`keys`: the legacy key to open pre-data-key values with (default: the environment's)."""
+    return sealed.unseal_text(tenant_id, stored, _aad(tenant_id, purpose), keys or key_provider()).decode()
 
 
 def new_secret() -> str:

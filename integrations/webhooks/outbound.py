@@ -13,10 +13,11 @@ import orjson
 import psycopg
 from standardwebhooks import Webhook
 
+from crm.keys.columns import WEBHOOK_SUBSCRIPTION
 from integrations.webhooks.crypto import decrypt
 from integrations.webhooks.cursor import read_new, start_at
 
-SECRET_PURPOSE = "webhook-subscription"
+SECRET_PURPOSE = WEBHOOK_SUBSCRIPTION
 PATTERN = re.compile(r"^(\*|[a-z0-9_]+(\.[a-z0-9_]+)*(\.\*)?)$")
 """An event type (`crm.deal.won`), a prefix wildcard (`crm.deal.*`) or everything (`*`)."""
 

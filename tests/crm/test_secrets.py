@@ -57,14 +57,16 @@ def test_derived_keys_differ_per_purpose_and_need_the_tenant_context_key(
         get_settings.cache_clear()
 
 
-def test_webhook_secrets_and_sync_credentials_go_through_the_seam(
+def test_values_written_under_the_setting_keys_still_open_bound_to_their_tenant(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """New values go under tenant data keys (tests/crm/test_keys.py); these are the older ones."""
     key = os.urandom(32)
     monkeypatch.setenv("WEBHOOK_SECRET_KEY", base64.b64encode(key).decode())
-    monkeypatch.setenv("CRM_SYNC_CREDENTIALS_KEY", secrets.new_key())
-    stored = crypto.encrypt("whsec_abc", A, "subscription")
-    assert stored.startswith("v2:env-1:") and crypto.decrypt(stored, A, "subscription") == "whsec_abc"
+    monkeypatch.setenv("CRM_SYNC_CREDENTIALS_KEY", base64.b64encode(key).decode())
+    blob, key_id = secrets.seal(b"whsec_abc", f"{A}:subscription".encode(), crypto.key_provider())
+    stored = f"v2:{key_id}:{base64.b64encode(blob).decode()}"
+    assert key_id == "env-1" and crypto.decrypt(stored, A, "subscription") == "whsec_abc"
     with pytest.raises(secrets.Undecryptable):
         crypto.decrypt(stored, B, "subscription")
     # written before keys had ids: nonce + ciphertext under the key in use
@@ -74,10 +76,10 @@ def test_webhook_secrets_and_sync_credentials_go_through_the_seam(
     legacy = "v1:" + base64.b64encode(nonce + AESGCM(key).encrypt(nonce, b"old", f"{A}:p".encode())).decode()
     assert crypto.decrypt(legacy, A, "p") == "old"
 
-    blob, key_id = sync_secrets.encrypt({"token": "t"}, A)
-    assert sync_secrets.decrypt(blob, key_id, A) == {"token": "t"}
+    blob = nonce + AESGCM(key).encrypt(nonce, b'{"token": "t"}', str(A).encode())
+    assert sync_secrets.decrypt(blob, "env-1", A) == {"token": "t"}
     from crm.errors import CRMError
 
     with pytest.raises(CRMError) as e:
-        sync_secrets.decrypt(blob, key_id, B)
+        sync_secrets.decrypt(blob, "env-1", B)
     assert e.value.code.value == "INTEGRATION_SYNC_FAILED"

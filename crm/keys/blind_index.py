@@ -1,0 +1,60 @@
+"""Blind indexes: equality lookups on encrypted values through a keyed HMAC.
+
+`blind_index(tenant, "email", value)` is HMAC-SHA256 under the tenant's own index key (kind
+`index` in `crm.tenant_data_keys`, random, wrapped by the master key like a data key) over the
+field name and the normalised value. It is stored beside the ciphertext and looked up by
+equality; without the index key it reveals only which rows share a value, within one tenant
+and field. The index key is not a data key and not derived from one: rotating data keys (`crm
+keys rotate`) leaves every index value as it is, and a master rotation re-wraps the same key.
+
+Rotating the index key itself is a re-index: add index version n+1, recompute each row's index
+from its decrypted value under it (in batches, as a data key rotation), and while that runs
+look up with every version (`lookup_values`); then drop version n. A value carries its version
+(`bi<version>:`) so both can live in one column meanwhile.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import unicodedata
+from collections.abc import Callable
+from uuid import UUID
+
+from crm.keys.keyring import INDEX, Keyring, keyring
+
+PREFIX = "bi"
+
+
+def normalise_email(value: str) -> str:
+    """What makes two e-mails the same address here: Unicode NFKC, surrounding whitespace
+    dropped, lower case (mailbox names are case-insensitive in practice; `lower`, not
+    `casefold`, so that `ß` and `ss` stay two addresses)."""
+    return unicodedata.normalize("NFKC", value).strip().lower()
+
+
+def normalise_text(value: str) -> str:
+    """Any other field: NFKC, surrounding whitespace dropped, inner runs collapsed, lower case."""
+    return " ".join(unicodedata.normalize("NFKC", value).split()).lower()
+
+
+NORMALISERS: dict[str, Callable[[str], str]] = {"email": normalise_email}
+
+
+def _mac(key: bytes, version: int, field: str, value: str) -> str:
+    normal = NORMALISERS.get(field, normalise_text)(value)
+    digest = hmac.new(key, f"{field}\x00{normal}".encode(), hashlib.sha256).hexdigest()
+    return f"{PREFIX}{version}:{digest}"
+
+
+def blind_index(tenant_id: UUID, field: str, value: str, ring: Keyring | None = None) -> str:
+    """The value to store for `value` of `field` under the tenant's current index key."""
+    version, key = (ring or keyring()).current(tenant_id, INDEX)
+    return _mac(key, version, field, value)
+
+
+def lookup_values(tenant_id: UUID, field: str, value: str, ring: Keyring | None = None) -> list[str]:
+    """What to match (`= ANY(...)`) for `value`: its index under every stored index version."""
+    ring = ring or keyring()
+    ring.current(tenant_id, INDEX)  # makes the first index key if there is none
+    return [_mac(ring.key(tenant_id, v, INDEX), v, field, value) for v in ring.versions(tenant_id, INDEX)]

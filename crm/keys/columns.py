@@ -1,0 +1,61 @@
+"""Every column holding values encrypted under tenant data keys: what `crm keys` rotates.
+
+A column's associated data is its tenant and purpose (`<tenant>:<purpose>`, or the tenant alone
+where the values were first written that way), so a value copied to another tenant's row or to
+another column does not decrypt. `legacy` names the `crm.secrets` key the column used before
+data keys (`<setting>`, HKDF purpose): values still under it decrypt, and rotation moves them.
+A new encrypted column is added here, and nowhere else, to be rotated and counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from crm.secrets import EnvKeyProvider, KeyProvider
+
+
+@dataclass(frozen=True)
+class SealedColumn:
+    table: str  # in schema crm
+    column: str
+    row_key: tuple[str, ...]  # identifies a row within its tenant
+    purpose: str | None  # None: the associated data is the tenant id alone
+    legacy: tuple[str, str]  # (setting, HKDF purpose) of the key used before data keys
+    key_id_column: str | None = None  # bytes stored with their key id beside; None: `v2:` text
+
+    @property
+    def name(self) -> str:
+        return f"{self.table}.{self.column}"
+
+    def aad(self, tenant_id: UUID | str) -> bytes:
+        return (f"{tenant_id}:{self.purpose}" if self.purpose else str(tenant_id)).encode()
+
+    def legacy_keys(self) -> KeyProvider:
+        return EnvKeyProvider(*self.legacy)
+
+
+WEBHOOK_LEGACY = ("WEBHOOK_SECRET_KEY", "crm-webhook-secrets")
+SYNC_LEGACY = ("CRM_SYNC_CREDENTIALS_KEY", "crm-sync-credentials")
+WEBHOOK_SUBSCRIPTION = "webhook-subscription"
+WEBHOOK_INBOUND = "webhook-inbound"
+
+SUBSCRIPTION_SECRET = SealedColumn(
+    "webhook_subscriptions", "secret_enc", ("id",), WEBHOOK_SUBSCRIPTION, WEBHOOK_LEGACY
+)
+SUBSCRIPTION_PREVIOUS_SECRET = SealedColumn(
+    "webhook_subscriptions", "previous_secret_enc", ("id",), WEBHOOK_SUBSCRIPTION, WEBHOOK_LEGACY
+)
+INBOUND_SECRET = SealedColumn(
+    "webhook_inbound_secrets", "secret_enc", ("tenant_id", "source"), WEBHOOK_INBOUND, WEBHOOK_LEGACY
+)
+SYNC_CREDENTIALS = SealedColumn(
+    "sync_connections", "credentials_enc", ("id",), None, SYNC_LEGACY, key_id_column="key_id"
+)
+
+COLUMNS: tuple[SealedColumn, ...] = (
+    SUBSCRIPTION_SECRET,
+    SUBSCRIPTION_PREVIOUS_SECRET,
+    INBOUND_SECRET,
+    SYNC_CREDENTIALS,
+)

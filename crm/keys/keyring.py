@@ -1,0 +1,154 @@
+"""Tenant keys: created, unwrapped and cached per process.
+
+A tenant's key of a kind (`data` or `index`) and version is random, stored only wrapped by the
+master key (`crm.tenant_data_keys`), unwrapped on first use and then kept in this process for
+good (a version's key never changes; a master rotation re-wraps it, same key). Which version is
+current is asked again after `CRM_DATA_KEY_TTL_S` seconds (30): a process that has not yet seen
+a rotation encrypts under the previous version for at most that long, and `crm keys rotate`
+sweeps for that long before it reports. A tenant's first key is made on first use, in a
+transaction of its own (committed before anything is encrypted under it), so the tenant must be
+committed first; a lock timeout turns the mistake into an error instead of a wait.
+
+The keys are read through `url` (default: the configured database, as the owner); the API
+points its keyring at its own restricted role (`use`), which reads and adds only its tenant's.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from crm.keys.master import EnvMasterKeyProvider, MasterKeyProvider
+
+DATA, INDEX = "data", "index"
+TTL_SETTING = "CRM_DATA_KEY_TTL_S"
+LOCK_TIMEOUT = "5s"
+
+CURRENT = (
+    "SELECT version, wrapped_key, master_key_id FROM crm.tenant_data_keys"
+    " WHERE tenant_id = %s AND kind = %s ORDER BY version DESC LIMIT 1"
+)
+ONE = (
+    "SELECT version, wrapped_key, master_key_id FROM crm.tenant_data_keys"
+    " WHERE tenant_id = %s AND kind = %s AND version = %s"
+)
+INSERT = (
+    "INSERT INTO crm.tenant_data_keys (tenant_id, kind, version, wrapped_key, master_key_id)"
+    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+)
+
+
+def context(tenant_id: UUID | str, kind: str, version: int) -> bytes:
+    """What a wrapped key is bound to: its tenant, kind and version."""
+    return f"{tenant_id}:{kind}:{version}".encode()
+
+
+def ttl_s() -> float:
+    return float(os.environ.get(TTL_SETTING) or 30)
+
+
+def add_version(
+    conn: psycopg.Connection[Any], master: MasterKeyProvider, tenant_id: UUID, kind: str, version: int
+) -> bool:
+    """Store a fresh random key as `version` (in the caller's transaction); False if one exists."""
+    wrapped, master_id = master.wrap(os.urandom(32), context(tenant_id, kind, version))
+    return conn.execute(INSERT, (tenant_id, kind, version, wrapped, master_id)).rowcount == 1
+
+
+class Keyring:
+    """A process's view of the tenants' keys."""
+
+    def __init__(self, master: MasterKeyProvider | None = None, url: str | None = None) -> None:
+        self.master = master or EnvMasterKeyProvider()
+        self.url = url
+        self._keys: dict[tuple[str, str, int], bytes] = {}
+        self._current: dict[tuple[str, str], tuple[int, float]] = {}
+        self._lock = threading.Lock()
+
+    def current(self, tenant_id: UUID, kind: str = DATA) -> tuple[int, bytes]:
+        """(version, key) to encrypt with now; the tenant's first key is made if it has none."""
+        seen = self._current.get((str(tenant_id), kind))
+        if seen is not None and time.monotonic() - seen[1] < ttl_s():
+            return seen[0], self.key(tenant_id, seen[0], kind)
+        with self._lock, self._connect(tenant_id) as conn:
+            row = conn.execute(CURRENT, (tenant_id, kind)).fetchone()
+            if row is None:  # a conflict waits for the other maker's commit, then reads its key
+                add_version(conn, self.master, tenant_id, kind, 1)
+                row = conn.execute(CURRENT, (tenant_id, kind)).fetchone()
+                assert row is not None
+            conn.commit()  # stored before anything is encrypted under it
+        version = self._remember(tenant_id, kind, row)
+        self._current[(str(tenant_id), kind)] = (version, time.monotonic())
+        return version, self._keys[(str(tenant_id), kind, version)]
+
+    def key(self, tenant_id: UUID, version: int, kind: str = DATA) -> bytes:
+        """The key of `version` (any version still stored, retired ones included)."""
+        found = self._keys.get((str(tenant_id), kind, version))
+        if found is not None:
+            return found
+        with self._connect(tenant_id) as conn:
+            row = conn.execute(ONE, (tenant_id, kind, version)).fetchone()
+        if row is None:
+            from crm.secrets import KeyUnavailable
+
+            raise KeyUnavailable(f"the tenant has no {kind} key version {version}")
+        self._remember(tenant_id, kind, row)
+        return self._keys[(str(tenant_id), kind, version)]
+
+    def versions(self, tenant_id: UUID, kind: str = DATA) -> list[int]:
+        """Every stored version of the tenant's keys of `kind` (for lookups across index versions)."""
+        with self._connect(tenant_id) as conn:
+            rows = conn.execute(
+                "SELECT version FROM crm.tenant_data_keys WHERE tenant_id = %s AND kind = %s ORDER BY version",
+                (tenant_id, kind),
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def expire(self, tenant_id: UUID, kind: str = DATA) -> None:
+        """Ask for the current version again on next use (after this process rotated it)."""
+        self._current.pop((str(tenant_id), kind), None)
+
+    def forget(self) -> None:
+        """Drop every cached key (tests; after a master key was removed from the process)."""
+        self._keys.clear()
+        self._current.clear()
+
+    def _remember(self, tenant_id: UUID, kind: str, row: tuple[Any, ...]) -> int:
+        version, wrapped, master_id = row
+        key = self.master.unwrap(bytes(wrapped), master_id, context(tenant_id, kind, version))
+        self._keys[(str(tenant_id), kind, int(version))] = key
+        return int(version)
+
+    def _connect(self, tenant_id: UUID) -> psycopg.Connection[Any]:
+        from crm.db import enter_tenant_pg, libpq_url
+
+        conn = psycopg.connect(self.url or libpq_url())
+        conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+        enter_tenant_pg(conn, tenant_id)
+        return conn
+
+
+_default: Keyring | None = None
+_default_lock = threading.Lock()
+
+
+def keyring() -> Keyring:
+    """This process's keyring (made on first use, from the environment)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Keyring()
+        return _default
+
+
+def use(url: str | None = None, master: MasterKeyProvider | None = None) -> Keyring:
+    """Replace this process's keyring: read keys through `url`, wrap with `master`."""
+    global _default
+    with _default_lock:
+        _default = Keyring(master, url)
+        return _default
