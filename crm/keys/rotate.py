@@ -83,25 +83,31 @@ def _batch(
 ) -> int:
     """Re-encrypt up to `n` of the column's values not yet under `version`; rows it moved."""
     rows = conn.execute(_pending(col), _params(tenant_id, version, n)).fetchall()
+    if not rows:
+        conn.commit()
+        return 0
     match = " AND ".join(f"{k} = %s" for k in col.row_key)
-    aad, moved = col.aad(tenant_id), 0
+    aad, updates = col.aad(tenant_id), []
     for row in rows:
         ident = list(row[: len(col.row_key)])
         if col.key_id_column:
             blob, kid = bytes(row[-2]), row[-1]
             plain = sealed.unseal(tenant_id, blob, kid, aad, legacy, ring)
-            new, new_kid = sealed.seal(tenant_id, plain, aad, ring, version)
-            sql = (
-                f"UPDATE crm.{col.table} SET {col.column} = %s, {col.key_id_column} = %s"
-                f" WHERE {match} AND {col.key_id_column} = %s AND {col.column} = %s"
-            )
-            cur = conn.execute(sql, [new, new_kid, *ident, kid, blob])
+            updates.append([*sealed.seal(tenant_id, plain, aad, ring, version), *ident, kid, blob])
         else:
             old = row[-1]
             plain = sealed.unseal_text(tenant_id, old, aad, legacy, ring)
-            sql = f"UPDATE crm.{col.table} SET {col.column} = %s WHERE {match} AND {col.column} = %s"
-            cur = conn.execute(sql, [sealed.seal_text(tenant_id, plain, aad, ring, version), *ident, old])
-        moved += cur.rowcount
+            updates.append([sealed.seal_text(tenant_id, plain, aad, ring, version), *ident, old])
+    if col.key_id_column:
+        sql = (
+            f"UPDATE crm.{col.table} SET {col.column} = %s, {col.key_id_column} = %s"
+            f" WHERE {match} AND {col.key_id_column} = %s AND {col.column} = %s"
+        )
+    else:
+        sql = f"UPDATE crm.{col.table} SET {col.column} = %s WHERE {match} AND {col.column} = %s"
+    with conn.cursor() as cur:
+        cur.executemany(sql, updates)  # pipelined: one round trip per batch, not per row
+        moved = cur.rowcount
     conn.commit()
     return moved
 
