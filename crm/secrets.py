@@ -1,12 +1,14 @@
-"""Values kept encrypted at rest: AES-GCM under keys from a provider a KMS could replace.
+"""AES-GCM under keys from a provider a KMS could replace: the primitive of `crm.keys`.
 
-One seam for everything the project stores encrypted (webhook signing secrets, sync
-credentials). A `KeyProvider` names the key in use (stored beside the ciphertext, so keys can
-rotate) and hands out keys by name. `EnvKeyProvider` reads an explicit key (base64 of 32 bytes)
-from the environment or `.crm/env`; without one it derives a key per purpose (HKDF-SHA256) from
-TENANT_CONTEXT_KEY, the secret every API and worker process already holds; with neither it
-refuses (never a built-in default). The associated data binds a ciphertext to its tenant and
-purpose, so a value copied to another tenant's row, or to another column, does not decrypt.
+New values are encrypted under the tenant's data key (`crm.keys`, envelope encryption); this
+module keeps the AES-GCM seal/unseal both use, and the keys values were encrypted with before
+data keys existed, so that those still open until `crm keys rotate` moves them. A `KeyProvider`
+names the key in use (stored beside the ciphertext) and hands out keys by name.
+`EnvKeyProvider` reads an explicit key (base64 of 32 bytes) from the environment or `.crm/env`;
+without one it derives a key per purpose (HKDF-SHA256) from TENANT_CONTEXT_KEY, the secret every
+API and worker process already holds; with neither it refuses (never a built-in default). The
+associated data binds a ciphertext to its tenant and purpose, so a value copied to another
+tenant's row, or to another column, does not decrypt.
 """
 
 from __future__ import annotations

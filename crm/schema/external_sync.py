@@ -1,7 +1,7 @@
 """External CRM sync: connections (encrypted credentials and cursors), runs, the retry queue,
 and the pushes the CRM made (so their echo in the next inbound read is recognised).
 
-Credentials are stored only as AES-GCM ciphertext (`integrations.external_sync.secrets`, over `crm.secrets`).
+Credentials are stored only as AES-GCM ciphertext under the tenant's data key (`integrations.external_sync.secrets`, over `crm.keys`).
 The outbound cursor is an id of `crm.audit_log`: the changes people made since the last push.
 """
 

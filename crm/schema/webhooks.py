@@ -1,6 +1,6 @@
 """Webhooks out (per-tenant subscriptions and their deliveries) and in (received, verified requests); campaign deliveries.
 
-Secrets are stored only as AES-GCM ciphertext (`integrations.webhooks.crypto`, over `crm.secrets`). The event
+Secrets are stored only as AES-GCM ciphertext under the tenant's data key (`integrations.webhooks.crypto`, over `crm.keys`). The event
 source is `crm.outbox`: each consumer (a subscription, the campaign sender) keeps a cursor
 on its id in `webhook_cursors` (migration 1601 explains why it is safe).
 """

@@ -222,3 +222,24 @@ def test_status_counts_values_per_version(migrated_db: str) -> None:
     assert [(r["kind"], r["version"], r["values"], r["master_key_id"]) for r in rows] == [
         ("data", 1, 3, "m-1")
     ]
+
+
+def test_the_commands_rotate_one_tenant_and_show_it(pg_url: str) -> None:
+    from typer.testing import CliRunner
+
+    from stack.cli import app
+
+    tenant, slug = _tenant(pg_url)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        _add(conn, tenant, "via the command")
+    runner = CliRunner()
+    out = runner.invoke(app, ["keys", "rotate", "--tenant", slug, "--settle", "0"])
+    assert out.exit_code == 0, out.output
+    assert f"{slug}: data key v1 -> v2: 1 values re-encrypted, 0 left" in out.output
+    out = runner.invoke(app, ["keys", "status"], env={"COLUMNS": "200"})
+    assert out.exit_code == 0, out.output
+    mine = [line for line in out.output.splitlines() if slug in line]
+    assert len(mine) == 2 and mine[-1].rstrip(" │").endswith("1")  # v2 holds the value
+    assert (
+        _opened(pg_url, tenant) != {} and runner.invoke(app, ["keys", "rotate", "-t", "nope"]).exit_code != 0
+    )
