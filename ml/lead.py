@@ -44,8 +44,21 @@ COLUMNS = [
     "recommendations",
     "next_best_actions",
     "scored_at",
+    "inputs_digest",
 ]
 """Columns of `ml.lead_scores` that scoring writes, in order."""
+DIGEST_SEED = 0x5EEDC0FFEE
+
+
+def inputs_digest(df: pl.DataFrame) -> pl.Series:
+    """Per row, a 64-bit digest of the feature row a score was computed from (every column,
+    categories as their text): an on-demand read whose row has the stored score's digest, under
+    the same model version, is answered with that score instead of computing it again. Stable
+    within one Polars version (batch and API share it); a differing digest only costs a
+    computation."""
+    text = df.with_columns(pl.col(pl.Categorical, pl.Enum).cast(pl.Utf8))
+    return text.hash_rows(seed=DIGEST_SEED).reinterpret(signed=True).alias("inputs_digest")
+
 
 RULES: tuple[tuple[str, float, float], ...] = (
     # column, points per unit, cap (documented in README "Models")
@@ -214,6 +227,7 @@ def score_chunks(
 def _score_chunk(
     df: pl.DataFrame, model: LeadModel | None, model_version: str | None, scored_at: datetime
 ) -> pl.DataFrame:
+    digest = inputs_digest(df)
     if model is not None:
         df = model.frame(df)
         p, contrib = model.model.contributions(df)
@@ -254,8 +268,10 @@ def _score_chunk(
             "factors": f["factors"],
         }
     )
-    return pl.concat([out, nba.lead_advice(df, s, f)], how="horizontal").with_columns(
-        scored_at=pl.lit(scored_at, dtype=pl.Datetime("us", "UTC"))
+    return (
+        pl.concat([out, nba.lead_advice(df, s, f), digest.to_frame()], how="horizontal")
+        .with_columns(scored_at=pl.lit(scored_at, dtype=pl.Datetime("us", "UTC")))
+        .select(COLUMNS)
     )
 
 

@@ -72,6 +72,24 @@ def lead_score_answer(row: pl.DataFrame, active: Active, now: datetime) -> dict[
     return _decoded(rows.row(0, named=True)) | {"fallback_reason": reason}
 
 
+def stored_lead_answer(
+    row: pl.DataFrame, stored: dict[str, Any] | None, active: Active
+) -> dict[str, Any] | None:
+    """calculateLeadScore answered by the stored batch score (an `ml.lead_scores` row) when it
+    was computed from this very feature row by the model that would answer now (or by the
+    rules, when they would): the same inputs and model give the same answer, so it is not
+    computed again. None when it was not."""
+    if stored is None or stored.get("inputs_digest") != lead.inputs_digest(row)[0]:
+        return None
+    label = _label(active.version) if active.model is not None else lead.RULES_VERSION
+    method = "model" if active.model is not None else "rules"
+    if (stored["model_version"], stored["method"]) != (label, method):
+        return None
+    keys = {"tenant_id": str(row["tenant_id"][0]), "lead_id": str(row["lead_id"][0])}
+    answer = {k: stored[k] for k in lead.COLUMNS if k not in (*keys, "scored_at", "inputs_digest")}
+    return _decoded(keys | answer) | {"fallback_reason": active.reason}
+
+
 def _lead_rows(row: pl.DataFrame, active: Active, now: datetime) -> tuple[pl.DataFrame, str | None]:
     return active.run(lambda m, v: lead.score(row, m, _label(v), now))
 

@@ -8,7 +8,9 @@ the tenant's active model (kept loaded per process: `_active_models`), by the fu
 batch scoring runs (the ML package's `service`): for the same features and model version it
 equals the stored batch score. Without a model (none, unloadable, failing) the rules answer and
 say so in `method` and `fallback_reason`, as the batch does. A lead's answer is kept for its
-exact inputs (`_on_demand.Answers`): a repeated read of an unchanged lead skips the work."""
+exact inputs (`_on_demand.Answers`): a repeated read of an unchanged lead skips the work; and a
+lead whose stored batch score was computed from its current feature row by the model that would
+answer now (`ml.lead_scores.inputs_digest`) is answered with that score."""
 
 from __future__ import annotations
 
@@ -57,15 +59,22 @@ def _out(model: type[BaseModel], answer: dict[str, Any]) -> Any:
     return respond(model.model_validate(answer).model_dump(mode="json"))
 
 
+STORED_SCORE = (
+    "SELECT score, confidence, method, model_version, factors, recommendations, next_best_actions,"
+    " inputs_digest FROM ml.lead_scores WHERE lead_id = %s"
+)
+
+
 async def _lead_answer(lead_id: UUID, p: Principal, db: Db, state: OnDemandState, explain: bool):
     async with db.tx(p.tenant_id) as conn:
         check_owner(p, await get_row(conn, "leads", lead_id, CRMErrorCode.LEAD_NOT_FOUND, "lead"), "lead")
         row = await entity_row(conn, state.columns, marts.LEADS, p.tenant_id, "lead_id", lead_id, "lead")
         active = await state.models.get(conn, specs.LEAD, p.tenant_id)
+        stored = None if explain else await fetchone(conn, STORED_SCORE, (lead_id,))
     now = datetime.now(UTC)
     version = active.version.id if active.version is not None else None
     key = (specs.LEAD.name, explain, version, active.reason, row.row(0))
-    answer = state.answers.get(key)
+    answer = state.answers.get(key) or service.stored_lead_answer(row, stored, active)
     if answer is None:
         fn = service.lead_explanation_answer if explain else service.lead_score_answer
         answer = await asyncio.to_thread(fn, row, active, now)

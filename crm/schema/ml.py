@@ -72,6 +72,9 @@ lead_scores = Table(
     Column("recommendations", JSONB, nullable=False, server_default=EMPTY_ARRAY),
     Column("next_best_actions", JSONB, nullable=False, server_default=EMPTY_ARRAY),
     Column("scored_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    # the feature row's digest (ml.lead.inputs_digest): an on-demand read of an unchanged lead
+    # under the same model is answered with this row
+    Column("inputs_digest", BigInteger),
     CheckConstraint("score BETWEEN 0 AND 100", name="score"),
     CheckConstraint("method IN ('model', 'rules')", name="method"),
     Index(None, "tenant_id", "score"),

@@ -61,6 +61,61 @@ def test_lead_scores_on_demand_equal_the_batch(world, world_client, world_as, wo
 
 
 @pytest.mark.parametrize("which", ["modelled", "rules_only"])
+def test_a_stored_score_is_served_only_for_the_inputs_it_was_computed_from(
+    world, world_client, world_as, world_sql, which
+) -> None:
+    """The API answers an unchanged lead with its stored batch score (the feature row's digest
+    and the model version match). That is right because computing it again gives the same
+    answer; and a stored row whose digest does not match the current features is not served:
+    the answer is computed again."""
+    from datetime import UTC, datetime
+
+    from ml import marts, service, specs
+
+    tenant = getattr(world, which)
+    active = service.Active.load(world.url, specs.LEAD, tenant)
+    rows = _sample(world_sql, "ml.lead_scores", "lead_id", tenant)[:10]
+    for stored in rows:
+        features = marts.lead_frame(world.url, lead_id=str(stored["lead_id"]))
+        assert stored["inputs_digest"] == lead.inputs_digest(features)[0]
+        computed = service.lead_score_answer(features, active, datetime.now(UTC))
+        assert {k: computed[k] for k in SCORE_FIELDS} == {k: stored[k] for k in SCORE_FIELDS}
+
+    stale, served = rows[0], rows[1]
+
+    def forge(row: dict, digest_offset: int) -> int:
+        forged = (row["score"] + 37) % 101
+        world_sql(
+            "UPDATE ml.lead_scores SET score = %s, inputs_digest = inputs_digest + %s WHERE lead_id = %s",
+            forged,
+            digest_offset,
+            row["lead_id"],
+        )
+        return forged
+
+    def restore(row: dict) -> None:
+        world_sql(
+            "UPDATE ml.lead_scores SET score = %s, inputs_digest = %s WHERE lead_id = %s",
+            row["score"],
+            row["inputs_digest"],
+            row["lead_id"],
+        )
+
+    try:
+        forge(stale, 1)  # a row stored for other inputs: computed again, the true score
+        r = world_client.get(f"/leads/{stale['lead_id']}/score", headers=world_as(tenant))
+        assert r.status_code == 200, r.text
+        assert r.json()["score"] == stale["score"]
+        forged = forge(served, 0)  # a row stored for these inputs: it is what is served
+        r = world_client.get(f"/leads/{served['lead_id']}/score", headers=world_as(tenant))
+        assert r.status_code == 200, r.text
+        assert r.json()["score"] == forged != served["score"]
+    finally:
+        restore(stale)
+        restore(served)
+
+
+@pytest.mark.parametrize("which", ["modelled", "rules_only"])
 def test_lead_explanation_adds_up(world, world_client, world_as, world_sql, which) -> None:
     tenant = getattr(world, which)
     for stored in _sample(world_sql, "ml.lead_scores", "lead_id", tenant)[:5]:
