@@ -24,15 +24,15 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from psycopg.types.json import Jsonb
 
+from crm.audit import record_system
 from crm.keys import sealed
 from crm.keys.columns import COLUMNS, SealedColumn
 from crm.keys.keyring import DATA, Keyring, add_version, context, ttl_s
 from crm.secrets import KeyProvider
 
 BATCH = 500
-AUDIT = "INSERT INTO crm.audit_log (tenant_id, actor_type, action, entity, after) VALUES (%s, 'system', %s, 'tenant_data_keys', %s)"
+AUDITED = "tenant_data_keys"
 
 
 @dataclass
@@ -138,7 +138,7 @@ def new_version(conn: psycopg.Connection[Any], ring: Keyring, tenant_id: UUID) -
         (tenant_id, DATA, previous),
     )
     after = {"kind": DATA, "version": previous + 1, "master_key_id": ring.master.current_id()}
-    conn.execute(AUDIT, (tenant_id, "data_key_created", Jsonb(after)))
+    record_system(conn, tenant_id, "data_key_created", AUDITED, after)
     conn.commit()
     ring.expire(tenant_id)
     return previous, previous + 1
@@ -184,7 +184,7 @@ def rotate_data_keys(
                 "remaining": r.remaining,
                 "seconds": seconds,
             }
-            conn.execute(AUDIT, (r.tenant_id, "data_key_rotated", Jsonb(after)))
+            record_system(conn, r.tenant_id, "data_key_rotated", AUDITED, after)
         conn.commit()
     return out
 
@@ -221,6 +221,6 @@ def rewrap(ring: Keyring, url: str | None = None, *, batch: int = BATCH) -> dict
                 "to_master_key_id": target,
                 "rewrapped": n,
             }
-            conn.execute(AUDIT, (tenant_id, "master_key_rewrapped", Jsonb(after)))
+            record_system(conn, tenant_id, "master_key_rewrapped", AUDITED, after)
         conn.commit()
     return dict(done)

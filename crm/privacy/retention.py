@@ -19,6 +19,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from crm.audit import record_system
 from crm.db import libpq_url
 from crm.privacy import policies
 from crm.schema.landing import DEAD_LETTERS_TABLE, LANDING_TABLES, PARKED_EVENTS_TABLE
@@ -109,16 +110,12 @@ def apply_tenant(
         cutoff = now - timedelta(days=days)
         row = conn.execute(_statement(target, dry_run), {"tenant": tenant, "cutoff": cutoff}).fetchone()
         result.counts.setdefault(target.entity, {})[target.table] = int(row[0]) if row else 0
-    conn.execute(
-        "INSERT INTO crm.audit_log (tenant_id, actor_type, action, entity, after)"
-        " VALUES (%s, 'system', %s, 'retention_policies', %s)",
-        (
-            tenant,
-            "retention_dry_run" if dry_run else "retention_applied",
-            psycopg.types.json.Jsonb(
-                {"counts": result.counts, "cutoffs": result.cutoffs, "total": result.total}
-            ),
-        ),
+    record_system(
+        conn,
+        tenant,
+        "retention_dry_run" if dry_run else "retention_applied",
+        "retention_policies",
+        {"counts": result.counts, "cutoffs": result.cutoffs, "total": result.total},
     )
     return result
 
