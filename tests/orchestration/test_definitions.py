@@ -24,7 +24,9 @@ def test_definitions_load_and_jobs_resolve(defs) -> None:
         "lead_scoring_hourly",
         "customer_health_daily",
         "forecast_retrain_weekly",
+        "retention_daily",
     }
+    assert defs.resolve_job_def("retention") is not None
     assert {s.name for s in defs.sensors} == {
         "new_events_sensor",
         "refreshed_marts_sensor",
