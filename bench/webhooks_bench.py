@@ -233,7 +233,7 @@ def setup(url: str, receiver_url: str, secret: str) -> uuid.UUID:
         conn.execute(
             "INSERT INTO crm.webhook_subscriptions (id, tenant_id, url, event_types, secret_enc)"
             " VALUES (%s, %s, %s, %s, %s)",
-            (sub, tenant, receiver_url, ["crm.lead.*"], encrypt(secret, tenant, SECRET_PURPOSE)),
+            (sub, tenant, receiver_url, ["crm.lead.*"], encrypt(secret, tenant, SECRET_PURPOSE, url)),
         )
         subscription_cursor(conn, tenant, sub)
     return tenant

@@ -36,6 +36,14 @@ def libpq_url(url: str | None = None) -> str:
     return u.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def url_of(conn: psycopg.Connection[Any]) -> str:
+    """The libpq URL of the database and role an open connection is on (its password
+    included), to open another connection there."""
+    from psycopg.conninfo import make_conninfo
+
+    return make_conninfo(conn.info.dsn, password=conn.info.password or None)
+
+
 def role_url(role: str, url: str | None = None, *, password: str | None = None) -> str:
     """libpq URL of the database (`url`, else the configured one) logged in as `role`.
 

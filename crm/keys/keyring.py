@@ -9,8 +9,10 @@ sweeps for that long before it reports. A tenant's first key is made on first us
 transaction of its own (committed before anything is encrypted under it), so the tenant must be
 committed first; a lock timeout turns the mistake into an error instead of a wait.
 
-The keys are read through `url` (default: the configured database, as the owner); the API
-points its keyring at its own restricted role (`use`), which reads and adds only its tenant's.
+The keys live in the database that holds the values they encrypt, so a keyring reads one
+database: `keyring(url)` is the one of `url`'s (what a worker handling that database's rows
+asks for), `keyring()` this process's own (the configured database as the owner, or what
+`use` set: the API points it at its restricted role, which reads and adds only its tenant's).
 """
 
 from __future__ import annotations
@@ -134,13 +136,20 @@ class Keyring:
 
 
 _default: Keyring | None = None
+_by_url: dict[str, Keyring] = {}
 _default_lock = threading.Lock()
 
 
-def keyring() -> Keyring:
-    """This process's keyring (made on first use, from the environment)."""
+def keyring(url: str | None = None) -> Keyring:
+    """The keyring of `url`'s database (made on first use, its master key from the
+    environment); without `url`, this process's own."""
     global _default
     with _default_lock:
+        if url is not None:
+            ring = _by_url.get(url)
+            if ring is None:
+                ring = _by_url[url] = Keyring(url=url)
+            return ring
         if _default is None:
             _default = Keyring()
         return _default

@@ -18,6 +18,7 @@ from crm import secrets as legacy_keys
 from crm.errors import CRMError, CRMErrorCode
 from crm.keys import sealed
 from crm.keys.columns import SYNC_CREDENTIALS, SYNC_LEGACY
+from crm.keys.keyring import keyring
 from crm.secrets import DERIVED_KEY_ID, KeyProvider, new_key
 
 __all__ = ["DERIVED_KEY_ID", "KeyProvider", "decrypt", "encrypt", "new_key"]
@@ -27,22 +28,27 @@ FAILURES = (legacy_keys.KeyUnavailable, legacy_keys.Undecryptable)
 
 
 def encrypt(
-    credentials: dict[str, Any], tenant_id: UUID, keys: KeyProvider | None = None
+    credentials: dict[str, Any], tenant_id: UUID, keys: KeyProvider | None = None, url: str | None = None
 ) -> tuple[bytes, str]:
-    """(nonce + ciphertext, key id) of the credentials as JSON. `keys` is accepted for callers
+    """(nonce + ciphertext, key id) of the credentials as JSON, under the data key of `url`'s
+    database (where they are stored; default: this process's). `keys` is accepted for callers
     of the pre-data-key form and ignored: new values are always under the data key."""
     try:
-        return sealed.seal(tenant_id, orjson.dumps(credentials), SYNC_CREDENTIALS.aad(tenant_id))
+        return sealed.seal(
+            tenant_id, orjson.dumps(credentials), SYNC_CREDENTIALS.aad(tenant_id), keyring(url)
+        )
     except legacy_keys.KeyUnavailable as e:
         raise CRMError(CRMErrorCode.INTEGRATION_SYNC_FAILED, str(e), {"setting": "CRM_MASTER_KEY"}) from None
 
 
-def decrypt(blob: bytes, key_id: str, tenant_id: UUID, keys: KeyProvider | None = None) -> dict[str, Any]:
-    """`keys`: the legacy key to open pre-data-key values with (default: the environment's)."""
+def decrypt(
+    blob: bytes, key_id: str, tenant_id: UUID, keys: KeyProvider | None = None, url: str | None = None
+) -> dict[str, Any]:
+    """`keys`: the legacy key to open pre-data-key values with (default: the environment's);
+    `url`: the database the credentials were read from."""
+    legacy = keys or SYNC_CREDENTIALS.legacy_keys()
     try:
-        plain = sealed.unseal(
-            tenant_id, blob, key_id, SYNC_CREDENTIALS.aad(tenant_id), keys or SYNC_CREDENTIALS.legacy_keys()
-        )
+        plain = sealed.unseal(tenant_id, blob, key_id, SYNC_CREDENTIALS.aad(tenant_id), legacy, keyring(url))
     except FAILURES as e:
         raise CRMError(CRMErrorCode.INTEGRATION_SYNC_FAILED, str(e), {"key_id": key_id}) from None
     out: dict[str, Any] = orjson.loads(plain)

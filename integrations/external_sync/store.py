@@ -11,6 +11,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from crm.db import url_of
 from crm.errors import CRMError, CRMErrorCode
 from crm.schema.external_sync import PROVIDERS
 from integrations.external_sync import secrets
@@ -34,9 +35,11 @@ class Connection:
     outbound_cursor: int
     credentials_enc: bytes
     key_id: str
+    database: str | None = None
+    """The database the connection was read from (its credentials' keys are there)."""
 
     def credentials(self, keys: secrets.KeyProvider | None = None) -> dict[str, Any]:
-        return secrets.decrypt(self.credentials_enc, self.key_id, self.tenant_id, keys)
+        return secrets.decrypt(self.credentials_enc, self.key_id, self.tenant_id, keys, self.database)
 
 
 def create_connection(
@@ -55,7 +58,7 @@ def create_connection(
         raise CRMError(
             CRMErrorCode.VALIDATION_ERROR, f"provider: one of {', '.join(PROVIDERS)}", {"provider": provider}
         )
-    blob, key_id = secrets.encrypt(credentials, tenant_id, keys)
+    blob, key_id = secrets.encrypt(credentials, tenant_id, keys, url_of(conn))
     row = conn.execute(
         "INSERT INTO crm.sync_connections (tenant_id, provider, name, base_url, credentials_enc, key_id, settings,"
         " interval_minutes) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (tenant_id, provider, name)"
@@ -79,7 +82,7 @@ def get_connection(conn: psycopg.Connection[Any], connection_id: UUID) -> Connec
         raise CRMError(
             CRMErrorCode.NOT_FOUND, f"no sync connection {connection_id}", {"id": str(connection_id)}
         )
-    return Connection(**row)
+    return Connection(**row, database=url_of(conn))
 
 
 def find_connection(conn: psycopg.Connection[Any], tenant_id: UUID, provider: str, name: str | None) -> UUID:

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from crm.keys import sealed
 from crm.keys.columns import WEBHOOK_LEGACY
+from crm.keys.keyring import keyring
 from crm.secrets import EnvKeyProvider, KeyProvider
 
 SECRET_PREFIX = "whsec_"
@@ -29,13 +30,18 @@ def _aad(tenant_id: UUID, purpose: str) -> bytes:
     return f"{tenant_id}:{purpose}".encode()
 
 
-def encrypt(plain: str, tenant_id: UUID, purpose: str) -> str:
-    return sealed.seal_text(tenant_id, plain.encode(), _aad(tenant_id, purpose))
+def encrypt(plain: str, tenant_id: UUID, purpose: str, url: str | None = None) -> str:
+    """`url`: the database the value is stored in (its keys are there; default: this process's)."""
+    return sealed.seal_text(tenant_id, plain.encode(), _aad(tenant_id, purpose), keyring(url))
 
 
-def decrypt(stored: str, tenant_id: UUID, purpose: str, keys: KeyProvider | None = None) -> str:
-    """`keys`: the legacy key to open pre-data-key values with (default: the environment's)."""
-    return sealed.unseal_text(tenant_id, stored, _aad(tenant_id, purpose), keys or key_provider()).decode()
+def decrypt(
+    stored: str, tenant_id: UUID, purpose: str, keys: KeyProvider | None = None, url: str | None = None
+) -> str:
+    """`keys`: the legacy key to open pre-data-key values with (default: the environment's);
+    `url`: the database the value was read from."""
+    legacy = keys or key_provider()
+    return sealed.unseal_text(tenant_id, stored, _aad(tenant_id, purpose), legacy, keyring(url)).decode()
 
 
 def new_secret() -> str:

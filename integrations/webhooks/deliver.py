@@ -124,13 +124,13 @@ def record(conn: psycopg.Connection[Any], outcomes: list[Outcome], s: WebhookSet
     return {k: len(v) for k, v in by.items()}
 
 
-def _secrets(rows: list[dict[str, Any]]) -> dict[UUID, list[str]]:
+def _secrets(rows: list[dict[str, Any]], url: str) -> dict[UUID, list[str]]:
     """Each subscription's signing secrets, decrypted once per batch."""
     now = datetime.now(UTC)
     out: dict[UUID, list[str]] = {}
     for r in rows:
         if r["subscription_id"] not in out:
-            out[r["subscription_id"]] = signing_secrets(r, now)
+            out[r["subscription_id"]] = signing_secrets(r, now, url)
     return out
 
 
@@ -141,10 +141,10 @@ def claim(url: str, s: WebhookSettings) -> list[dict[str, Any]]:
 
 
 async def send_all(
-    client: aiohttp.ClientSession, rows: list[dict[str, Any]], s: WebhookSettings
+    client: aiohttp.ClientSession, rows: list[dict[str, Any]], s: WebhookSettings, url: str
 ) -> list[Outcome]:
-    """Send claimed deliveries with up to `concurrency` requests in flight."""
-    secrets = _secrets(rows)
+    """Send deliveries claimed from `url`'s database with up to `concurrency` requests in flight."""
+    secrets = _secrets(rows, url)
     gate = asyncio.Semaphore(s.concurrency)
 
     async def one(row: dict[str, Any]) -> Outcome:
@@ -164,7 +164,7 @@ async def deliver_due(url: str, s: WebhookSettings, client: aiohttp.ClientSessio
     rows = claim(url, s)
     if not rows:
         return {"delivered": 0, "retry": 0, "dead": 0}
-    return record_batch(url, await send_all(client, rows, s), s)
+    return record_batch(url, await send_all(client, rows, s, url), s)
 
 
 def http_client(s: WebhookSettings) -> aiohttp.ClientSession:

@@ -60,13 +60,14 @@ def signed_headers(
     }
 
 
-def signing_secrets(sub: dict[str, Any], now: datetime) -> list[str]:
-    """The subscription's current secret, plus the replaced one while its overlap lasts."""
+def signing_secrets(sub: dict[str, Any], now: datetime, url: str | None = None) -> list[str]:
+    """The subscription's current secret, plus the replaced one while its overlap lasts
+    (`url`: the database the subscription was read from)."""
     tenant = sub["tenant_id"]
-    out = [decrypt(sub["secret_enc"], tenant, SECRET_PURPOSE)]
+    out = [decrypt(sub["secret_enc"], tenant, SECRET_PURPOSE, url=url)]
     expires = sub.get("previous_secret_expires_at")
     if sub.get("previous_secret_enc") and expires is not None and expires > now:
-        out.append(decrypt(sub["previous_secret_enc"], tenant, SECRET_PURPOSE))
+        out.append(decrypt(sub["previous_secret_enc"], tenant, SECRET_PURPOSE, url=url))
     return out
 
 

@@ -167,7 +167,7 @@ def test_deliverer_dying_mid_batch_resends_under_the_same_id(
 
     async def send_then_die() -> None:
         async with http_client(s) as client:
-            await send_all(client, claim(pg_url, s), s)  # ... and never records the outcomes
+            await send_all(client, claim(pg_url, s), s, pg_url)  # ... and never records the outcomes
 
     asyncio.run(send_then_die())
     first = {r.headers["webhook-id"] for r in endpoint.requests if r.verifies_with(sub["secret"])}

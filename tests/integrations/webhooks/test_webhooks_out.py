@@ -256,3 +256,24 @@ def test_a_name_that_rebinds_to_a_private_address_never_reaches_it(
         )
     ]
     assert len(errors) == 2 and "non-public address (127.0.0.1)" in errors[1], errors
+
+
+def test_keys_are_read_from_the_database_the_rows_come_from(
+    api, as_, receiver: Receiver, pg_url: str, migrated_db: str, monkeypatch, deliver
+) -> None:
+    """A worker handling one database's rows while the process is configured for another (a
+    deliverer given its database, tests, tools): the secret's tenant key is read where the
+    subscription is stored, not from the configured database, where that tenant has no key."""
+    from crm.settings import get_settings
+
+    sub = _subscribe(api, as_("a"), receiver.url, ["crm.lead.created"])
+    lead = _lead(api, as_("a"))
+    monkeypatch.setenv("DATABASE_URL", migrated_db)
+    get_settings.cache_clear()
+    try:
+        deliver()
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    mine = [r for r in receiver.requests if r.json["payload"]["entity_id"] == lead]
+    assert len(mine) == 1 and mine[0].verifies_with(sub["secret"])
