@@ -17,21 +17,9 @@ the provider refuses: there is no built-in default.
 
 from __future__ import annotations
 
-import os
 from typing import Protocol
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-from crm.secrets import (
-    DERIVED_KEY_ID,
-    NONCE,
-    KeyUnavailable,
-    Undecryptable,
-    decode_key,
-    derived_key,
-    env_setting,
-)
+from crm.secrets import DERIVED_KEY_ID, KeyUnavailable, decode_key, derived_key, env_setting, seal, unseal
 
 SETTING = "CRM_MASTER_KEY"
 PREVIOUS = "CRM_MASTER_KEY_PREVIOUS"
@@ -74,16 +62,18 @@ class EnvMasterKeyProvider:
             raise KeyUnavailable(f"no master key: set {SETTING} (base64 of 32 bytes) or TENANT_CONTEXT_KEY")
         return self._current
 
+    # as a `crm.secrets.KeyProvider`, so wrapping is that module's AES-GCM seal
+    def current(self) -> tuple[str, bytes]:
+        return self.current_id(), self._keys[self.current_id()]
+
+    def key(self, key_id: str) -> bytes:
+        master = self._keys.get(key_id)
+        if master is None:
+            raise KeyUnavailable(f"wrapped by master key {key_id!r}, which this process does not hold")
+        return master
+
     def wrap(self, key: bytes, context: bytes) -> tuple[bytes, str]:
-        master_id = self.current_id()
-        nonce = os.urandom(NONCE)
-        return nonce + AESGCM(self._keys[master_id]).encrypt(nonce, key, context), master_id
+        return seal(key, context, self)
 
     def unwrap(self, wrapped: bytes, master_key_id: str, context: bytes) -> bytes:
-        master = self._keys.get(master_key_id)
-        if master is None:
-            raise KeyUnavailable(f"wrapped by master key {master_key_id!r}, which this process does not hold")
-        try:
-            return AESGCM(master).decrypt(bytes(wrapped[:NONCE]), bytes(wrapped[NONCE:]), context)
-        except InvalidTag:
-            raise Undecryptable(f"a key does not unwrap with master key {master_key_id!r}") from None
+        return unseal(wrapped, master_key_id, context, self)
