@@ -64,7 +64,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = Pool(settings.db_url(), settings.api_pool_size, settings.api_statement_timeout_ms)
         await pool.open()
-        keyring.use(settings.db_url())  # tenant keys read as the API's role: its tenant's only
+        # Tenant keys are read as the API's role (its tenant's only) while the app runs.
+        previous_keyring = keyring.use(settings.db_url())
         app.state.db = Database(pool, settings.api_batch_max, settings.api_batch_inflight)
         replica_url = settings.read_db_url()
         replica = (
@@ -101,6 +102,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             await app.state.limiter.close()
             await app.state.login_limiter.close()
             await pool.close()
+            keyring.restore(previous_keyring)
 
     app = FastAPI(
         title="CRM write API",

@@ -155,3 +155,14 @@ def migrated_db(create_database: Callable[[str], str]) -> str:
     url = create_database("crm_fresh")
     migrate.upgrade(url)
     return url
+
+
+@pytest.fixture
+def pg_env(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """`pg_url`, and DATABASE_URL pointing at it for this test: code that reads its database
+    from the settings (the process's keyring, the CLI) reads this one, whatever a session
+    fixture of another area left DATABASE_URL pointing at."""
+    monkeypatch.setenv("DATABASE_URL", pg_url)
+    get_settings.cache_clear()
+    yield pg_url
+    get_settings.cache_clear()

@@ -92,7 +92,8 @@ async def _lead_answer(lead_id: UUID, p: Principal, db: Db, state: OnDemandState
 async def score_lead(lead_id: UUID, p: LeadReader, db: Db, state: OnDemandState):
     """calculateLeadScore, now: score 0-100, confidence, factors with signed contributions,
     recommendations and next best actions, from the lead's analytics.ml_features__leads row
-    and the tenant's active lead model (ml.model_versions), else the rules."""
+    and the tenant's active lead model (ml.model_versions), else the rules; the stored batch
+    score in ml.lead_scores when it was computed from this row by that model."""
     return await _lead_answer(lead_id, p, db, state, explain=False)
 
 

@@ -155,9 +155,17 @@ def keyring(url: str | None = None) -> Keyring:
         return _default
 
 
-def use(url: str | None = None, master: MasterKeyProvider | None = None) -> Keyring:
-    """Replace this process's keyring: read keys through `url`, wrap with `master`."""
+def use(url: str | None = None, master: MasterKeyProvider | None = None) -> Keyring | None:
+    """Replace this process's keyring: read keys through `url`, wrap with `master`.
+    Returns the one replaced, for `restore` (an app that stops gives the process back)."""
     global _default
     with _default_lock:
-        _default = Keyring(master, url)
-        return _default
+        previous, _default = _default, Keyring(master, url)
+        return previous
+
+
+def restore(previous: Keyring | None) -> None:
+    """Put back the keyring `use` replaced."""
+    global _default
+    with _default_lock:
+        _default = previous

@@ -25,6 +25,8 @@ from integrations.external_sync import secrets as sync_secrets
 from integrations.webhooks import crypto
 
 PURPOSE = "webhook-subscription"
+# Code under test reads its database from the settings (the process keyring, the CLI).
+pytestmark = pytest.mark.usefixtures("pg_env")
 
 
 def _tenant(url: str) -> uuid.UUID:
