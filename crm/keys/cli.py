@@ -62,8 +62,14 @@ def rotate(
             f"{r.slug}: data key v{r.from_version} -> v{r.to_version}: {moved} values re-encrypted,"
             f" {r.remaining} left, {r.seconds:.1f} s"
         )
-        if r.remaining:
-            console.print(f"  [yellow]{r.remaining} values still on an older version: run it again[/]")
+        for column, rows in r.unreadable.items():
+            console.print(
+                f"  [red]{len(rows)} values of {column} do not open and were left as they are:[/]"
+                f" {', '.join(rows[:10])}{' ...' if len(rows) > 10 else ''}"
+            )
+        behind = r.remaining - sum(len(rows) for rows in r.unreadable.values())
+        if behind > 0:
+            console.print(f"  [yellow]{behind} values still on an older version: run it again[/]")
 
 
 @keys_app.command("status")

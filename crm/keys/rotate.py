@@ -6,7 +6,9 @@ encrypts it under the new version and writes it back only if it is still the val
 version check is redundant under the lock, and keeps a wrong plan from ever writing over a
 newer value), then commits. Writers keep working: a value written meanwhile is either already
 under the new version or is picked up by a later pass, and every old version stays stored, so
-nothing that was written can become undecryptable. Processes learn of a new version within
+nothing that was written can become undecryptable. A value that does not open (damaged, or
+sealed under a key no longer held) is left as it is, counted in `unreadable` with its row key
+in the report and the audit row, and the sweep goes on past it. Processes learn of a new version within
 `CRM_DATA_KEY_TTL_S`, so the sweep goes on at least that long (`settle_s`) and until no value is
 left on an older version. A master rotation re-wraps each stored key under the master key now
 in use: the keys themselves, and so every value, are unchanged.
@@ -29,7 +31,7 @@ from crm.audit import record_system
 from crm.keys import sealed
 from crm.keys.columns import COLUMNS, SealedColumn
 from crm.keys.keyring import DATA, Keyring, add_version, context, ttl_s
-from crm.secrets import KeyProvider
+from crm.secrets import KeyProvider, KeyUnavailable, Undecryptable
 
 BATCH = 500
 AUDITED = "tenant_data_keys"
@@ -43,6 +45,8 @@ class Rotation:
     to_version: int
     reencrypted: Counter[str] = field(default_factory=Counter)
     remaining: int = 0
+    unreadable: dict[str, list[str]] = field(default_factory=dict)
+    """Per column, the row keys of values that did not open (left as they are)."""
     seconds: float = 0.0
 
 
@@ -52,7 +56,9 @@ def _connect(url: str | None) -> psycopg.Connection[Any]:
     return connect(url)
 
 
-def _pending(col: SealedColumn, count: bool = False) -> str:
+def _pending(col: SealedColumn, count: bool = False, after: bool = False) -> str:
+    """The column's values not under the version; `after`: only rows past a row key (a
+    sweep's position, so a value left behind is not read again and again)."""
     keys = ", ".join(col.row_key)
     if col.key_id_column:
         where = f"tenant_id = %(t)s AND {col.key_id_column} <> %(kid)s"
@@ -62,6 +68,8 @@ def _pending(col: SealedColumn, count: bool = False) -> str:
         cols = f"{keys}, {col.column}"
     if count:
         return f"SELECT count(*) FROM crm.{col.table} WHERE {where}"
+    if after:
+        where += f" AND ({keys}) > ({', '.join(f'%(k{i})s' for i in range(len(col.row_key)))})"
     return (
         f"SELECT {cols} FROM crm.{col.table} WHERE {where} ORDER BY {keys} LIMIT %(n)s FOR UPDATE SKIP LOCKED"
     )
@@ -77,27 +85,36 @@ def _batch(
     ring: Keyring,
     col: SealedColumn,
     legacy: KeyProvider,
-    tenant_id: UUID,
-    version: int,
+    r: Rotation,
     n: int,
-) -> int:
-    """Re-encrypt up to `n` of the column's values not yet under `version`; rows it moved."""
-    rows = conn.execute(_pending(col), _params(tenant_id, version, n)).fetchall()
+    after: list[Any] | None,
+) -> tuple[int, list[Any] | None]:
+    """Re-encrypt up to `n` of the column's values not yet under the rotation's version, past
+    the row key `after`; (rows it moved, the last row key read: None when none was left)."""
+    params = _params(r.tenant_id, r.to_version, n) | {f"k{i}": k for i, k in enumerate(after or [])}
+    rows = conn.execute(_pending(col, after=after is not None), params).fetchall()
     if not rows:
         conn.commit()
-        return 0
+        return 0, None
     match = " AND ".join(f"{k} = %s" for k in col.row_key)
+    tenant_id, version = r.tenant_id, r.to_version
     aad, updates = col.aad(tenant_id), []
     for row in rows:
         ident = list(row[: len(col.row_key)])
-        if col.key_id_column:
-            blob, kid = bytes(row[-2]), row[-1]
-            plain = sealed.unseal(tenant_id, blob, kid, aad, legacy, ring)
-            updates.append([*sealed.seal(tenant_id, plain, aad, ring, version), *ident, kid, blob])
-        else:
-            old = row[-1]
-            plain = sealed.unseal_text(tenant_id, old, aad, legacy, ring)
-            updates.append([sealed.seal_text(tenant_id, plain, aad, ring, version), *ident, old])
+        try:
+            if col.key_id_column:
+                blob, kid = bytes(row[-2]), row[-1]
+                plain = sealed.unseal(tenant_id, blob, kid, aad, legacy, ring)
+                updates.append([*sealed.seal(tenant_id, plain, aad, ring, version), *ident, kid, blob])
+            else:
+                old = row[-1]
+                plain = sealed.unseal_text(tenant_id, old, aad, legacy, ring)
+                updates.append([sealed.seal_text(tenant_id, plain, aad, ring, version), *ident, old])
+        except (Undecryptable, KeyUnavailable):
+            seen = r.unreadable.setdefault(col.name, [])
+            key = "/".join(str(i) for i in ident)
+            if key not in seen:
+                seen.append(key)
     if col.key_id_column:
         sql = (
             f"UPDATE crm.{col.table} SET {col.column} = %s, {col.key_id_column} = %s"
@@ -105,11 +122,13 @@ def _batch(
         )
     else:
         sql = f"UPDATE crm.{col.table} SET {col.column} = %s WHERE {match} AND {col.column} = %s"
-    with conn.cursor() as cur:
-        cur.executemany(sql, updates)  # pipelined: one round trip per batch, not per row
-        moved = cur.rowcount
+    moved = 0
+    if updates:
+        with conn.cursor() as cur:
+            cur.executemany(sql, updates)  # pipelined: one round trip per batch, not per row
+            moved = cur.rowcount
     conn.commit()
-    return moved
+    return moved, list(rows[-1][: len(col.row_key)])
 
 
 def remaining(conn: psycopg.Connection[Any], tenant_id: UUID, version: int) -> int:
@@ -163,14 +182,17 @@ def rotate_data_keys(
         while True:
             for r in out:
                 for col in COLUMNS:
-                    while moved := _batch(
-                        conn, ring, col, legacy[col.name], r.tenant_id, r.to_version, batch
-                    ):
-                        r.reencrypted[col.name] += moved
+                    position: list[Any] | None = None
+                    while True:
+                        moved, position = _batch(conn, ring, col, legacy[col.name], r, batch, position)
+                        if moved:
+                            r.reencrypted[col.name] += moved
+                        if position is None:
+                            break
                 r.remaining = remaining(conn, r.tenant_id, r.to_version)
                 conn.commit()
             waited = time.monotonic() - started
-            left = sum(r.remaining for r in out)
+            left = sum(r.remaining - sum(len(k) for k in r.unreadable.values()) for r in out)
             if waited >= settle and (left == 0 or waited >= 2 * settle + 5):
                 break
             time.sleep(min(0.2, max(settle - waited, 0.01)))
@@ -182,6 +204,7 @@ def rotate_data_keys(
                 "to_version": r.to_version,
                 "reencrypted": dict(r.reencrypted),
                 "remaining": r.remaining,
+                "unreadable": r.unreadable,
                 "seconds": seconds,
             }
             record_system(conn, r.tenant_id, "data_key_rotated", AUDITED, after)

@@ -124,6 +124,41 @@ def test_rotation_under_concurrent_writes_loses_nothing(pg_url: str, short_ttl: 
     assert retired == [(1, True), (2, False)]
 
 
+def test_a_value_that_does_not_open_is_left_and_reported_and_the_sweep_goes_on(
+    pg_url: str, short_ttl: None
+) -> None:
+    tenant, slug = _tenant(pg_url)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        good = {_add(conn, tenant, f"s{i}"): f"s{i}" for i in range(6)}
+        bad = sorted(good)[2]  # in the middle of the sweep's order
+        damaged = "v2:dk1:" + base64.b64encode(os.urandom(48)).decode()
+        conn.execute("UPDATE crm.webhook_subscriptions SET secret_enc = %s WHERE id = %s", (damaged, bad))
+        del good[bad]
+    ring = kr.Keyring()
+    (result,) = rotate.rotate_data_keys([(tenant, slug)], ring, batch=1, settle_s=TTL)
+    column = "webhook_subscriptions.secret_enc"
+    assert result.reencrypted[column] == 5 and result.unreadable == {column: [str(bad)]}
+    assert result.remaining == 1  # the damaged value, still on the old version
+    with psycopg.connect(pg_url) as conn:
+        kept = conn.execute(
+            "SELECT secret_enc FROM crm.webhook_subscriptions WHERE id = %s", (bad,)
+        ).fetchone()
+        after = conn.execute(
+            "SELECT after FROM crm.audit_log WHERE tenant_id = %s AND action = 'data_key_rotated'", (tenant,)
+        ).fetchone()[0]
+    assert kept == (damaged,) and after["unreadable"] == {column: [str(bad)]}
+    opened = {}
+    kr.keyring().forget()
+    for sub, plain in good.items():
+        with psycopg.connect(pg_url) as conn:
+            value = conn.execute(
+                "SELECT secret_enc FROM crm.webhook_subscriptions WHERE id = %s", (sub,)
+            ).fetchone()[0]
+        assert value.startswith("v2:dk2:")
+        opened[sub] = crypto.decrypt(value, tenant, PURPOSE)
+    assert opened == good
+
+
 def test_rotation_moves_values_written_before_data_keys(
     pg_url: str, short_ttl: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
