@@ -149,7 +149,7 @@ def test_a_value_that_does_not_open_is_left_and_reported_and_the_sweep_goes_on(
     assert kept == (damaged,) and after["unreadable"] == {column: [str(bad)]}
     opened = {}
     kr.keyring().forget()
-    for sub, plain in good.items():
+    for sub in good:
         with psycopg.connect(pg_url) as conn:
             value = conn.execute(
                 "SELECT secret_enc FROM crm.webhook_subscriptions WHERE id = %s", (sub,)
