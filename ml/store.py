@@ -2,7 +2,8 @@
 
 Reads cast uuid columns to text (Polars has no uuid type). Writes go through CSV COPY into a
 temporary table and one `INSERT ... ON CONFLICT DO UPDATE` (a re-score replaces the old row
-of the same entity; nothing else is touched), or a plain COPY for append-only forecasts.
+of the same entity; nothing else is touched), or a plain COPY for append-only forecasts. Each
+write records, in its transaction, one `job.write` audit row per tenant with its row count.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TypeVar
 import polars as pl
 import psycopg
 
+from crm.audit import record_job_write
 from crm.db import connect
 
 COPY_BLOCK = 8 << 20
@@ -187,6 +189,12 @@ def _csv(df: pl.DataFrame) -> bytes:
     return buf.getvalue()
 
 
+def _per_tenant(df: pl.DataFrame) -> dict[str, int]:
+    """Rows of `df` per tenant (what the audit row of a write counts)."""
+    counted = df.group_by("tenant_id").len()
+    return dict(zip(counted["tenant_id"].to_list(), counted["len"].to_list(), strict=True))
+
+
 def upsert(url: str | None, table: str, df: pl.DataFrame, key: str) -> int:
     """COPY `df` (columns = table columns) into a temp table, then upsert on `key`."""
     if df.height == 0:
@@ -202,6 +210,7 @@ def upsert(url: str | None, table: str, df: pl.DataFrame, key: str) -> int:
         conn.execute(
             f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _load ON CONFLICT ({key}) DO UPDATE SET {updates}"
         )
+        record_job_write(conn, table, _per_tenant(df), mode="upsert")
     return df.height
 
 
@@ -219,6 +228,7 @@ def replace_tenants(url: str | None, table: str, df: pl.DataFrame) -> int:
         with conn.cursor().copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv, NULL '\\N')") as cp:
             for i in range(0, len(data), COPY_BLOCK):
                 cp.write(data[i : i + COPY_BLOCK])
+        record_job_write(conn, table, _per_tenant(df), mode="replace")
     return df.height
 
 
@@ -229,10 +239,13 @@ def replace_tenants_stream(
     next chunk (and its CSV) while Postgres parses the previous one, all in one transaction."""
     q: queue.Queue = queue.Queue(maxsize=2)
     done = object()
+    counts: dict[str, int] = {}
 
     def produce() -> None:
         try:
             for chunk in chunks:
+                for tenant, n in _per_tenant(chunk).items():
+                    counts[tenant] = counts.get(tenant, 0) + n
                 q.put((chunk.height, _csv(chunk.select(columns))))
             q.put(done)
         except BaseException as exc:
@@ -255,7 +268,8 @@ def replace_tenants_stream(
                 rows += n
                 for i in range(0, len(data), COPY_BLOCK):
                     cp.write(data[i : i + COPY_BLOCK])
-    worker.join()
+        worker.join()
+        record_job_write(conn, table, counts, mode="replace")
     return rows
 
 
@@ -264,12 +278,11 @@ def append(url: str | None, table: str, df: pl.DataFrame) -> int:
         return 0
     cols = ", ".join(df.columns)
     data = _csv(df)
-    with (
-        connect(url) as conn,
-        conn.cursor().copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv, NULL '\\N')") as cp,
-    ):
-        for i in range(0, len(data), COPY_BLOCK):
-            cp.write(data[i : i + COPY_BLOCK])
+    with connect(url) as conn:
+        with conn.cursor().copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv, NULL '\\N')") as cp:
+            for i in range(0, len(data), COPY_BLOCK):
+                cp.write(data[i : i + COPY_BLOCK])
+        record_job_write(conn, table, _per_tenant(df), mode="append")
     return df.height
 
 

@@ -32,7 +32,7 @@ from dagster import (
 
 from . import keys
 from .event_window import EventWindow, taken_in
-from .resources import PostgresResource
+from .resources import PostgresResource, named_run
 
 if TYPE_CHECKING:
     from ml.specs import ModelSpec
@@ -205,12 +205,13 @@ def _scored(
     from ml import scoring
 
     spec = _spec(model)
-    if window is not None and window.limited and spec.key is not None:
-        ids = taken_in(window, context.run_id).touched(postgres).by_key(spec.key)
-        run = scoring.score_ids(postgres.url, spec, ids, seed=seed, force_rules=force_rules)
-        summary = {"scope": "entities new events touched", **run.summary()}
-    else:
-        summary = scoring.score_model(postgres.url, spec, seed=seed, force_rules=force_rules).summary()
+    with named_run(context):
+        if window is not None and window.limited and spec.key is not None:
+            ids = taken_in(window, context.run_id).touched(postgres).by_key(spec.key)
+            run = scoring.score_ids(postgres.url, spec, ids, seed=seed, force_rules=force_rules)
+            summary = {"scope": "entities new events touched", **run.summary()}
+        else:
+            summary = scoring.score_model(postgres.url, spec, seed=seed, force_rules=force_rules).summary()
     if summary.get("fallback_reason"):
         context.log.warning(f"{model}: fallback ({summary['fallback_reason']})")
     return MaterializeResult(metadata=_md(summary))

@@ -33,7 +33,7 @@ from dagster import (
     sensor,
 )
 
-from .resources import PostgresResource
+from .resources import PostgresResource, named_run
 
 TENANTS = DynamicPartitionsDefinition(name="tenants")
 """One partition per tenant id (`crm.tenants.id`)."""
@@ -88,7 +88,8 @@ def _model_op(model: str):
             context.log.info(f"{model} v{v.version}: {v.kind} ({v.reason})")
         promoted = training.promote_candidates(postgres.url, model, tenants=[tenant])
         context.log.info(f"{model} promotion: {promoted.summary()}")
-        scored = scoring.score_model(postgres.url, spec, tenants=[tenant]).summary()
+        with named_run(context):
+            scored = scoring.score_model(postgres.url, spec, tenants=[tenant]).summary()
         if scored.get("fallback_reason"):
             context.log.warning(f"{model}: fallback ({scored['fallback_reason']})")
         context.log.info(f"{model} scores: {scored}")

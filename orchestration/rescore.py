@@ -11,7 +11,7 @@ from dagster import AssetMaterialization, Config, OpExecutionContext, in_process
 
 from . import keys
 from .ml_assets import _md
-from .resources import PostgresResource
+from .resources import PostgresResource, named_run
 
 REQUEST_TAG = "crm/rescore-request"
 TENANT_TAG = "crm/rescore-tenant"
@@ -32,7 +32,8 @@ class RescoreRequest(Config):
 def lead_rescore(context: OpExecutionContext, config: RescoreRequest, postgres: PostgresResource) -> None:
     from ml import rescore
 
-    summary = rescore.rescore(postgres.url, config.request_id)
+    with named_run(context):
+        summary = rescore.rescore(postgres.url, config.request_id)
     if "skipped" in summary:
         context.log.info(f"rescore request {config.request_id}: {summary['skipped']}")
         return

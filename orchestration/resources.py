@@ -16,7 +16,7 @@ from dagster_dbt import DbtCliResource
 from packaging.version import Version
 from sqlalchemy import Engine
 
-from crm import db
+from crm import audit, db
 from warehouse import dbt as warehouse
 
 from .project import dbt_project
@@ -57,6 +57,24 @@ class PostgresResource(ConfigurableResource):
         os.environ["DATABASE_URL"] = self.database_url
         os.environ.update(db.pg_env(self.database_url))
         os.environ.update(warehouse.DBT_SESSION_ENV)
+
+
+@contextmanager
+def named_run(context: Any) -> Iterator[None]:
+    """While a step writes: the process's connections carry the run's job as their
+    `application_name` (PGAPPNAME: what `pg_stat_activity` shows and the job-write audit rows
+    name, `crm.audit.record_job_write`) and the run id (`crm.audit.RUN_ID_ENV`)."""
+    named = {"PGAPPNAME": f"dagster {context.job_name}"[:63], audit.RUN_ID_ENV: context.run_id}
+    saved = {k: os.environ.get(k) for k in named}
+    os.environ.update(named)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 class DbtCli(DbtCliResource):

@@ -11,7 +11,7 @@ from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataVa
 from . import keys
 from .event_window import EventWindow
 from .ml_assets import SCORING_RETRY
-from .resources import PostgresResource
+from .resources import PostgresResource, named_run
 
 
 class SegmentsConfig(Config):
@@ -42,16 +42,17 @@ def segment_recalculation(
     from warehouse.segments import recalculate_all, recalculate_customers
 
     engine = postgres.engine()
-    if config.segment_ids:
-        scope = f"{len(config.segment_ids)} segments asked for"
-        results = recalculate_all(engine, segment_ids=config.segment_ids)
-    elif event_window.limited:
-        customers = event_window.touched(postgres).of("customer")
-        scope = f"{sum(len(v) for v in customers.values())} customers new events touched"
-        results = recalculate_customers(engine, customers)
-    else:
-        scope = "every segment"
-        results = recalculate_all(engine)
+    with named_run(context):
+        if config.segment_ids:
+            scope = f"{len(config.segment_ids)} segments asked for"
+            results = recalculate_all(engine, segment_ids=config.segment_ids)
+        elif event_window.limited:
+            customers = event_window.touched(postgres).of("customer")
+            scope = f"{sum(len(v) for v in customers.values())} customers new events touched"
+            results = recalculate_customers(engine, customers)
+        else:
+            scope = "every segment"
+            results = recalculate_all(engine)
     failed = [r for r in results if not r.ok]
     for r in failed:
         context.log.warning(f"segment {r.name} ({r.segment_id}) kept its old memberships: {r.code} {r.error}")

@@ -99,6 +99,14 @@ def test_a_rescore_request_is_carried_out_for_its_tenant_only(
     assert materialized.asset_key == keys.LEAD_SCORES
     metadata = materialized.event_specific_data.materialization.metadata
     assert metadata["rows"].value == leads and metadata["tenant_id"].value == tenant
+    # the write is audited for its tenant only, naming the job and the run
+    audited = _sql(
+        seeded_db,
+        "select tenant_id::text, entity, after->>'job', (after->>'rows')::int from crm.audit_log"
+        " where action = 'job.write' and request_id = %s",
+        (result.run_id,),
+    )
+    assert audited == [(tenant, "ml.lead_scores", "dagster lead_rescore", leads)]
     assert isinstance(_tick(seeded_db, dagster_instance), SkipReason)  # nothing due
 
     # a run that fails (the lead features are gone once it runs) marks the request failed

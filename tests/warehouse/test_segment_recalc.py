@@ -170,6 +170,17 @@ def test_recalculation_writes_members_count_and_time(world) -> None:
     result = recalculate_segment(engine, sid)
     assert (result.customer_count, result.added, result.removed) == (2, 1, 1)
     assert members(url, sid) == {customers[t][4], customers[t][5]}
+    # each recalculation that changed memberships is audited for its tenant, with the counts
+    with psycopg.connect(url) as conn:
+        audited = conn.execute(
+            "select after - 'job' from crm.audit_log where action = 'job.write'"
+            " and entity = 'crm.customer_segment_memberships' and tenant_id = %s order by id",
+            (t,),
+        ).fetchall()
+    assert [a for (a,) in audited][-2:] == [
+        {"rows": 2, "added": 2, "removed": 0, "segments": 1},
+        {"rows": 2, "added": 1, "removed": 1, "segments": 1},
+    ]
 
 
 def test_segments_never_cross_tenants(world) -> None:

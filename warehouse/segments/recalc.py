@@ -32,6 +32,7 @@ from uuid import UUID
 
 from sqlalchemy import Engine, text
 
+from crm.audit import record_job_write
 from crm.db import enter_tenant
 from warehouse.segments.compiler import compile_criteria
 from warehouse.segments.fields import SOURCE_TABLE
@@ -201,6 +202,18 @@ def _apply(
                 "ids": [s.id for s, _, _ in compiled],
                 "counts": [int(rows[s.id].members) for s, _, _ in compiled],
             },
+        )
+        added = sum(int(r.added) for r in rows.values())
+        removed = sum(int(r.removed) for r in rows.values())
+        raw = conn.connection.driver_connection  # psycopg's, in this transaction
+        assert raw is not None
+        record_job_write(
+            raw,
+            "crm.customer_segment_memberships",
+            {tenant_id: added + removed},
+            added=added,
+            removed=removed,
+            segments=len(compiled),
         )
     return [
         RecalcResult(
