@@ -2,8 +2,9 @@
 
 Reads cast uuid columns to text (Polars has no uuid type). Writes go through CSV COPY into a
 temporary table and one `INSERT ... ON CONFLICT DO UPDATE` (a re-score replaces the old row
-of the same entity; nothing else is touched), or a plain COPY for append-only forecasts. Each
-write records, in its transaction, one `job.write` audit row per tenant with its row count.
+of the same entity; nothing else is touched), or a plain COPY for append-only forecasts (through a
+temporary table when row-level security applies: `crm_ml`). Each write records, in its
+transaction, one `job.write` audit row per tenant with its row count.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import io
 import queue
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 import polars as pl
@@ -195,6 +197,26 @@ def _per_tenant(df: pl.DataFrame) -> dict[str, int]:
     return dict(zip(counted["tenant_id"].to_list(), counted["len"].to_list(), strict=True))
 
 
+def _send(cp: psycopg.Copy, data: bytes) -> None:
+    for i in range(0, len(data), COPY_BLOCK):
+        cp.write(data[i : i + COPY_BLOCK])
+
+
+@contextmanager
+def _copy_in(conn: psycopg.Connection, table: str, cols: str) -> Iterator[psycopg.Copy]:
+    """COPY CSV rows into `table`: straight in, or through a temporary table and one INSERT when
+    row-level security applies to the session's role (Postgres refuses COPY FROM then: the ML
+    jobs' own role, `crm_ml`; the owner bypasses it)."""
+    rls = fetch_one(conn.execute("SELECT row_security_active(%s)", (table,)), "row_security_active")[0]
+    target = "_copy_rows" if rls else table
+    if rls:
+        conn.execute(f"CREATE TEMP TABLE _copy_rows (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
+    with conn.cursor().copy(f"COPY {target} ({cols}) FROM STDIN (FORMAT csv, NULL '\\N')") as cp:
+        yield cp
+    if rls:
+        conn.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _copy_rows")
+
+
 def upsert(url: str | None, table: str, df: pl.DataFrame, key: str) -> int:
     """COPY `df` (columns = table columns) into a temp table, then upsert on `key`."""
     if df.height == 0:
@@ -205,8 +227,7 @@ def upsert(url: str | None, table: str, df: pl.DataFrame, key: str) -> int:
     with connect(url) as conn:
         conn.execute(f"CREATE TEMP TABLE _load (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
         with conn.cursor().copy(f"COPY _load ({cols}) FROM STDIN (FORMAT csv, NULL '\\N')") as cp:
-            for i in range(0, len(data), COPY_BLOCK):
-                cp.write(data[i : i + COPY_BLOCK])
+            _send(cp, data)
         conn.execute(
             f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _load ON CONFLICT ({key}) DO UPDATE SET {updates}"
         )
@@ -225,9 +246,8 @@ def replace_tenants(url: str | None, table: str, df: pl.DataFrame) -> int:
     data = _csv(df)
     with connect(url) as conn:
         conn.execute(f"DELETE FROM {table} WHERE tenant_id = ANY(%s::uuid[])", (tenants,))
-        with conn.cursor().copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv, NULL '\\N')") as cp:
-            for i in range(0, len(data), COPY_BLOCK):
-                cp.write(data[i : i + COPY_BLOCK])
+        with _copy_in(conn, table, cols) as cp:
+            _send(cp, data)
         record_job_write(conn, table, _per_tenant(df), mode="replace")
     return df.height
 
@@ -257,7 +277,7 @@ def replace_tenants_stream(
     with connect(url) as conn:
         conn.execute(f"DELETE FROM {table} WHERE tenant_id = ANY(%s::uuid[])", (tenants,))
         worker.start()
-        with conn.cursor().copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv, NULL '\\N')") as cp:
+        with _copy_in(conn, table, cols) as cp:
             while True:
                 item = q.get()
                 if item is done:
@@ -266,8 +286,7 @@ def replace_tenants_stream(
                     raise item
                 n, data = item
                 rows += n
-                for i in range(0, len(data), COPY_BLOCK):
-                    cp.write(data[i : i + COPY_BLOCK])
+                _send(cp, data)
         worker.join()
         record_job_write(conn, table, counts, mode="replace")
     return rows
@@ -279,9 +298,8 @@ def append(url: str | None, table: str, df: pl.DataFrame) -> int:
     cols = ", ".join(df.columns)
     data = _csv(df)
     with connect(url) as conn:
-        with conn.cursor().copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv, NULL '\\N')") as cp:
-            for i in range(0, len(data), COPY_BLOCK):
-                cp.write(data[i : i + COPY_BLOCK])
+        with _copy_in(conn, table, cols) as cp:
+            _send(cp, data)
         record_job_write(conn, table, _per_tenant(df), mode="append")
     return df.height
 

@@ -60,18 +60,24 @@ def test_a_jobs_write_records_its_rows_per_tenant_as_the_ml_role(
     monkeypatch.setenv("PGAPPNAME", "dagster weekly_retrain")
     monkeypatch.setenv(RUN_ID_ENV, "run-42")
     as_ml = f"{migrated_db}?options=-crole%3Dcrm_ml"  # the role cannot log in: the owner becomes it
-    rows = _forecasts({a: 3, b: 2}).with_row_index("id", offset=1).with_columns(pl.col("id").cast(pl.Int64))
-    assert store.upsert(as_ml, TABLE, rows, "id") == 5  # COPY into an RLS table is refused to the role
-
-    got = {t: (actor, entity, after, run) for t, actor, entity, after, run in _audit(migrated_db, [a, b, c])}
-    assert set(got) == {a, b}  # c had no rows written
-    for tenant, n in ((a, 3), (b, 2)):
-        assert got[tenant] == (
-            "system",
-            TABLE,
-            {"job": "dagster weekly_retrain", "rows": n, "mode": "upsert"},
-            "run-42",
+    # as the ML role, row-level security applies: the rows go through a temporary table
+    assert store.append(as_ml, TABLE, _forecasts({a: 3, b: 2})) == 5
+    assert store.replace_tenants(as_ml, TABLE, _forecasts({a: 3})) == 3
+    with psycopg.connect(migrated_db) as conn:
+        stored = dict(
+            conn.execute(
+                f"SELECT tenant_id::text, count(*) FROM {TABLE} WHERE tenant_id = ANY(%s::uuid[]) GROUP BY 1",
+                ([a, b],),
+            ).fetchall()
         )
+    assert stored == {a: 3, b: 2}  # a's three replaced, b's two kept
+
+    got = [(t, actor, entity, after, run) for t, actor, entity, after, run in _audit(migrated_db, [a, b, c])]
+    expected = [
+        (tenant, "system", TABLE, {"job": "dagster weekly_retrain", "rows": n, "mode": mode}, "run-42")
+        for tenant, n, mode in ((a, 3, "append"), (a, 3, "replace"), (b, 2, "append"))
+    ]
+    assert sorted(got, key=str) == sorted(expected, key=str)  # c had no rows written
 
     # the role appends its job rows and nothing else, and reads none
     with psycopg.connect(as_ml) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
