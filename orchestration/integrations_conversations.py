@@ -20,7 +20,7 @@ from dagster import (
     sensor,
 )
 
-from .resources import PostgresResource
+from .resources import PostgresResource, named_run
 
 
 @op(
@@ -30,7 +30,8 @@ from .resources import PostgresResource
 def analyze_conversation_messages(context: OpExecutionContext, postgres: PostgresResource) -> None:
     from integrations.conversations.store import analyze_new_messages
 
-    counts = analyze_new_messages(postgres.url)
+    with named_run(context):
+        counts = analyze_new_messages(postgres.url)
     context.log.info(f"conversation messages analysed: {counts}")
     context.log_event(
         AssetMaterialization(

@@ -6,6 +6,7 @@ is skipped, and a row already there is left alone (ON CONFLICT DO NOTHING).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +17,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from crm import db
+from crm.audit import record_job_write
 from integrations.conversations.analyzer import ANALYZER_VERSION, MessageAnalysis, extract_sales_signals
 
 COMPETITORS_SETTING = "conversation_competitors"
@@ -131,6 +133,7 @@ def analyze_new_messages(url: str | None = None, *, batch: int = 2000) -> dict[s
                 out += signal_rows(ref, analysis)
             with conn.cursor() as cur:
                 cur.executemany(INSERT, out)
+            record_job_write(conn, "crm.conversation_signals", Counter(r[0] for r in out), mode="insert")
             conn.commit()
             messages += len(found)
             rows += len(out)

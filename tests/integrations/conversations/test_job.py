@@ -61,6 +61,14 @@ def test_landed_messages_are_analysed_once(migrated_db: str) -> None:
     with psycopg.connect(migrated_db) as conn:
         again = conn.execute("SELECT count(*) FROM crm.conversation_signals").fetchone()
     assert again is not None and again[0] == len(rows)
+    # the job's write was audited once, for its tenant, with the rows; the second run wrote none
+    with psycopg.connect(migrated_db) as conn:
+        audited = conn.execute(
+            "SELECT after->>'job', (after->>'rows')::int FROM crm.audit_log"
+            " WHERE tenant_id = %s AND action = 'job.write' AND entity = 'crm.conversation_signals'",
+            (tenant,),
+        ).fetchall()
+    assert audited == [("dagster conversation_signals", len(rows))]
 
 
 def test_the_mart_carries_the_signals_with_the_deals_customer(migrated_db: str, tmp_path) -> None:
