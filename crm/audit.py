@@ -21,8 +21,8 @@ from psycopg.types.json import Jsonb
 from crm.changes import jsonable
 
 INSERT = (
-    "INSERT INTO crm.audit_log (tenant_id, actor_type, action, entity, entity_id, after)"
-    " VALUES (%s, 'system', %s, %s, %s, %s)"
+    "INSERT INTO crm.audit_log (tenant_id, actor_type, action, entity, entity_id, after, request_id)"
+    " VALUES (%s, 'system', %s, %s, %s, %s, %s)"
 )
 
 
@@ -34,7 +34,7 @@ def record_system(
     after: dict[str, Any],
     entity_id: UUID | str | None = None,
 ) -> None:
-    conn.execute(INSERT, (tenant, action, entity, entity_id, Jsonb(jsonable(after))))
+    conn.execute(INSERT, (tenant, action, entity, entity_id, Jsonb(jsonable(after)), None))
 
 
 RUN_ID_ENV = "CRM_JOB_RUN_ID"
@@ -60,14 +60,10 @@ def record_job_write(
     who = job_name(conn)
     run = os.environ.get(RUN_ID_ENV) or None
     params = [
-        (tenant, table, Jsonb(jsonable({"job": who, "rows": int(n), **detail})), run)
+        (tenant, "job.write", table, None, Jsonb(jsonable({"job": who, "rows": int(n), **detail})), run)
         for tenant, n in sorted(rows.items(), key=lambda kv: str(kv[0]))
         if n
     ]
     if params:
         with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO crm.audit_log (tenant_id, actor_type, action, entity, after, request_id)"
-                " VALUES (%s, 'system', 'job.write', %s, %s, %s)",
-                params,
-            )
+            cur.executemany(INSERT, params)
