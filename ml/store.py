@@ -203,18 +203,23 @@ def _send(cp: psycopg.Copy, data: bytes) -> None:
 
 
 @contextmanager
-def _copy_in(conn: psycopg.Connection, table: str, cols: str) -> Iterator[psycopg.Copy]:
-    """COPY CSV rows into `table`: straight in, or through a temporary table and one INSERT when
-    row-level security applies to the session's role (Postgres refuses COPY FROM then: the ML
-    jobs' own role, `crm_ml`; the owner bypasses it)."""
-    rls = fetch_one(conn.execute("SELECT row_security_active(%s)", (table,)), "row_security_active")[0]
-    target = "_copy_rows" if rls else table
-    if rls:
+def _copy_in(
+    conn: psycopg.Connection, table: str, cols: str, on_conflict: str = ""
+) -> Iterator[psycopg.Copy]:
+    """COPY CSV rows into `table`: straight in, or through a temporary table and one INSERT
+    (`on_conflict` appended to it) when that clause is given or row-level security applies to
+    the session's role (Postgres refuses COPY FROM then: the ML jobs' own role, `crm_ml`; the
+    owner bypasses it)."""
+    staged = bool(on_conflict) or bool(
+        fetch_one(conn.execute("SELECT row_security_active(%s)", (table,)), "row_security_active")[0]
+    )
+    target = "_copy_rows" if staged else table
+    if staged:
         conn.execute(f"CREATE TEMP TABLE _copy_rows (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
     with conn.cursor().copy(f"COPY {target} ({cols}) FROM STDIN (FORMAT csv, NULL '\\N')") as cp:
         yield cp
-    if rls:
-        conn.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _copy_rows")
+    if staged:
+        conn.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _copy_rows {on_conflict}")
 
 
 def upsert(url: str | None, table: str, df: pl.DataFrame, key: str) -> int:
@@ -225,12 +230,8 @@ def upsert(url: str | None, table: str, df: pl.DataFrame, key: str) -> int:
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in df.columns if c != key)
     data = _csv(df)
     with connect(url) as conn:
-        conn.execute(f"CREATE TEMP TABLE _load (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
-        with conn.cursor().copy(f"COPY _load ({cols}) FROM STDIN (FORMAT csv, NULL '\\N')") as cp:
+        with _copy_in(conn, table, cols, f"ON CONFLICT ({key}) DO UPDATE SET {updates}") as cp:
             _send(cp, data)
-        conn.execute(
-            f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _load ON CONFLICT ({key}) DO UPDATE SET {updates}"
-        )
         record_job_write(conn, table, _per_tenant(df), mode="upsert")
     return df.height
 
