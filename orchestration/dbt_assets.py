@@ -155,7 +155,10 @@ def build_dbt_assets():
         postgres: PostgresResource,
     ) -> Iterator:
         postgres.export_env()
-        if keys.LEAD_SCORES in context.job_def.asset_layer.executable_asset_keys:
+        if (
+            context.selected_asset_keys
+            and keys.LEAD_SCORES in context.job_def.asset_layer.executable_asset_keys
+        ):
             # the run scores after this step: the entities of what dbt takes in, ML imported meanwhile
             mark_before_dbt(context.run_id, postgres)
             import_ml_meanwhile()

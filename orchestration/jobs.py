@@ -107,25 +107,27 @@ incremental_refresh_job = define_asset_job(
     tags=_event_marts,
 )
 
+_event_refreshed = (*keys.EVENT_DRIVEN_MODELS, *keys.EVENT_FRESH_MARTS, *keys.EVENT_REFRESH_SCORES)
+_event_rescored = (*keys.EVENT_SCORED, *keys.EVENT_SCORE_MARTS)
+
 event_refresh_job = define_asset_job(
     "event_refresh",
-    selection=AssetSelection.assets(
-        *keys.EVENT_DRIVEN_MODELS, *keys.EVENT_FRESH_MARTS, *keys.EVENT_REFRESH_SCORES
-    ),
+    selection=AssetSelection.assets(*_event_refreshed).without_checks(),
     executor_def=in_process_executor,
     description=(
         "On new landed events and API writes (the new-events sensor, every few seconds): the "
         "incremental models take the events in and the marts of the entities they name are "
         "rebuilt, features included; then the leads and deals they name are rescored with the "
         "active models (the rules when there is none). One dbt invocation in one process: a run "
-        "lasts seconds. Customers' churn and segments follow (event_rescore)."
+        "lasts seconds. Customers' churn and segments follow (event_rescore); the checks of what "
+        "it built run after it, off the write-to-mart path (event_checks)."
     ),
     tags=_event_marts,
 )
 
 event_rescore_job = define_asset_job(
     "event_rescore",
-    selection=AssetSelection.assets(*keys.EVENT_SCORED, *keys.EVENT_SCORE_MARTS),
+    selection=AssetSelection.assets(*_event_rescored).without_checks(),
     executor_def=in_process_executor,
     description=(
         "After an event_refresh (the refreshed-marts sensor passes its window): the customers the "
@@ -134,6 +136,18 @@ event_rescore_job = define_asset_job(
         "included) are rebuilt. It overlaps the next event_refresh."
     ),
     tags=_score_marts,
+)
+
+event_checks_job = define_asset_job(
+    "event_checks",
+    selection=AssetSelection.checks_for_assets(*_event_refreshed, *_event_rescored),
+    executor_def=in_process_executor,
+    description=(
+        "After event-driven refreshes and rescorings (the refreshed-checks sensor, a minute apart "
+        "at most): the dbt data tests and the Python checks of every asset they build, in one dbt "
+        "invocation. They read only, so they overlap the next refresh instead of holding up its "
+        "writes; a failed check is a red check on its asset, never a stale mart."
+    ),
 )
 
 segment_refresh_job = define_asset_job(
@@ -157,6 +171,7 @@ JOBS: list[UnresolvedAssetJobDefinition | JobDefinition] = [
     incremental_refresh_job,
     event_refresh_job,
     event_rescore_job,
+    event_checks_job,
     segment_refresh_job,
     lead_rescore_job,
     import_job,

@@ -10,6 +10,9 @@
 - `refreshed_marts_sensor` (every 5 s): when an `event_refresh` run has taken in events the
   last rescoring has not, it asks for one `event_rescore` run over that window (the entities its
   events name are rescored, their memberships re-evaluated). It overlaps the next refresh.
+- `refreshed_checks_sensor` (every 5 s): when a refresh or a rescoring succeeded since the last
+  checks ran, and those began a minute ago at least, it asks for one `event_checks` run: the
+  dbt data tests and checks of what they built, off the write-to-mart path.
 - `stale_segments_sensor` (every 5 s): segments asked for (POST /segments/{id}/recalculate) or
   failed a minute ago are recalculated by a `segment_refresh` run.
 - `rescore_requests_sensor` (every 5 s): each tenant rescore asked for (POST /leads/rescore),
@@ -40,7 +43,7 @@ from dagster import (
 )
 
 from .event_window import window_config, window_traces
-from .jobs import event_refresh_job, event_rescore_job, segment_refresh_job
+from .jobs import event_checks_job, event_refresh_job, event_rescore_job, segment_refresh_job
 from .landing import newest_landing_times
 from .rescore import REQUEST_TAG, TENANT_TAG, lead_rescore, lead_rescore_job
 from .resources import PostgresResource
@@ -54,7 +57,12 @@ of their trace ids, newest first (`orchestration.event_window.TRACE_SAMPLE`)."""
 SEGMENTS_MARK = "crm.customer_segments"
 """Not a landing lane: the newest full segment recalculation, whose marts the refresh rebuilds."""
 INTERVAL_SECONDS = 5
-"""Both sensors' interval (the daemon evaluates sensors every 5 s at most anyway)."""
+"""The sensors' interval (the daemon evaluates sensors every 5 s at most anyway)."""
+CHECKED_RUNS_TAG = "crm/checked_runs"
+"""An `event_checks` run's tag: the refresh and rescoring runs whose outputs it checks."""
+CHECKS_EVERY_SECONDS = 60
+"""The event-driven checks run at most once a minute: under a steady stream of writes a refresh
+succeeds every few seconds, and checking each one would keep a core busy for nothing new."""
 
 _UNFINISHED = {
     DagsterRunStatus.QUEUED,
@@ -184,6 +192,43 @@ def refreshed_marts_sensor(context: SensorEvaluationContext):
 
 
 @sensor(
+    job=event_checks_job,
+    minimum_interval_seconds=INTERVAL_SECONDS,
+    default_status=DefaultSensorStatus.RUNNING,
+    description=(
+        "An event_refresh or event_rescore succeeded since the checks last ran: one event_checks "
+        "run tests what they built (dbt data tests and the Python checks), a minute apart at most."
+    ),
+)
+def refreshed_checks_sensor(context: SensorEvaluationContext):
+    built = [
+        run
+        for run in (
+            last_run(context.instance, event_refresh_job.name, "new_events", DagsterRunStatus.SUCCESS),
+            last_run(context.instance, event_rescore_job.name, "refreshed_marts", DagsterRunStatus.SUCCESS),
+        )
+        if run is not None
+    ]
+    if not built:
+        return SkipReason("no event-driven refresh has succeeded yet")
+    checked = ",".join(run.run_id for run in built)
+    last = last_run(context.instance, event_checks_job.name, "refreshed")
+    if last is not None:
+        if last.status in _UNFINISHED:
+            return SkipReason(f"checks {last.run_id[:8]} are {last.status.value.lower()}")
+        if last.tags.get(CHECKED_RUNS_TAG) == checked:
+            return SkipReason("the last refresh and rescoring are checked")
+        record = context.instance.get_run_record_by_id(last.run_id)
+        if record is not None:
+            age = datetime.now(UTC).timestamp() - record.create_timestamp.timestamp()
+            if age < CHECKS_EVERY_SECONDS:
+                return SkipReason(f"checked {age:.0f} s ago: once a minute at most")
+    return RunRequest(
+        run_key=_key("checks", checked), tags={TRIGGER_TAG: "refreshed", CHECKED_RUNS_TAG: checked}
+    )
+
+
+@sensor(
     job=segment_refresh_job,
     minimum_interval_seconds=INTERVAL_SECONDS,
     default_status=DefaultSensorStatus.RUNNING,
@@ -272,4 +317,10 @@ def rescore_requests_sensor(context: SensorEvaluationContext, postgres: Postgres
     return SkipReason(f"rescores under way: {', '.join(waiting)}" if waiting else "no rescore asked for")
 
 
-SENSORS = [new_events_sensor, refreshed_marts_sensor, stale_segments_sensor, rescore_requests_sensor]
+SENSORS = [
+    new_events_sensor,
+    refreshed_marts_sensor,
+    refreshed_checks_sensor,
+    stale_segments_sensor,
+    rescore_requests_sensor,
+]

@@ -30,6 +30,7 @@ def test_definitions_load_and_jobs_resolve(defs) -> None:
     assert {s.name for s in defs.sensors} == {
         "new_events_sensor",
         "refreshed_marts_sensor",
+        "refreshed_checks_sensor",
         "stale_segments_sensor",
         "rescore_requests_sensor",
         "conversation_signals_sensor",
