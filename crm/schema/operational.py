@@ -391,6 +391,8 @@ outbox = Table(
     # the relay polls `WHERE sent_at IS NULL AND dead_at IS NULL ORDER BY id`: keep that index small
     Index("ix_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL AND dead_at IS NULL")),
     Index("ix_outbox_dead", "dead_at", postgresql_where=text("dead_at IS NOT NULL")),
+    # the webhook and campaign cursors read one tenant's rows past their own
+    Index("ix_outbox_tenant_id", "tenant_id", "id"),
     schema=CRM,
 )
 

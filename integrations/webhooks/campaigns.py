@@ -16,7 +16,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from integrations.webhooks.config import WebhookSettings
-from integrations.webhooks.cursor import read_new, start_at
+from integrations.webhooks.cursor import behind, read_new
 from integrations.webhooks.outbound import matches
 from integrations.webhooks.retry import backoff_s
 
@@ -89,10 +89,14 @@ def _plan_rows(conn: psycopg.Connection[Any], tenant_id: UUID, rows: list[dict[s
 
 def plan(url: str, s: WebhookSettings) -> int:
     """Record the sends of every tenant's new triggers (recent ones only, see config)."""
-    with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
-        tenants = [r["id"] for r in conn.execute("SELECT id FROM crm.tenants WHERE is_active").fetchall()]
-        for t in tenants:
-            start_at(conn, t, CONSUMER, 0)
+    with psycopg.connect(url, autocommit=True) as conn:
+        active = {r[0] for r in conn.execute("SELECT id FROM crm.tenants WHERE is_active").fetchall()}
+        conn.execute(
+            "INSERT INTO crm.webhook_cursors (tenant_id, consumer, settled_id)"
+            " SELECT id, %s, 0 FROM crm.tenants WHERE is_active ON CONFLICT DO NOTHING",
+            (CONSUMER,),
+        )
+        tenants = sorted(t for t, _ in behind(conn, [CONSUMER]) if t in active)
     where = "event_type = %s AND created_at > now() - make_interval(days => %s)"
     total = 0
     for t in tenants:

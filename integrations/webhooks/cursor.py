@@ -37,6 +37,21 @@ def start_at(conn: psycopg.Connection[Any], tenant_id: UUID, consumer: str, sett
     )
 
 
+BEHIND = """
+SELECT c.tenant_id, c.consumer FROM crm.webhook_cursors c
+WHERE c.consumer = ANY(%s)
+  AND EXISTS (SELECT 1 FROM crm.outbox o WHERE o.tenant_id = c.tenant_id AND o.id > c.settled_id)
+"""
+"""The cursors of `consumers` with outbox rows past them: a pass reads only those (a quiet
+tenant or subscription costs nothing, instead of a connection and a scan each)."""
+
+
+def behind(conn: psycopg.Connection[Any], consumers: list[str]) -> set[tuple[UUID, str]]:
+    """`{(tenant_id, consumer)}` of the cursors among `consumers` that have rows to read."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return {(r["tenant_id"], r["consumer"]) for r in cur.execute(BEHIND, (consumers,)).fetchall()}
+
+
 def read_new(
     url: str,
     tenant_id: UUID,
@@ -49,7 +64,8 @@ def read_new(
 ) -> int:
     """Hand the consumer's unsettled outbox rows (`where` narrows them) to `handle` in one
     transaction with the cursor's update; returns what `handle` returned. `columns` (always
-    with `id`) leaves out what the handler does not need, such as the payload."""
+    with `id`) leaves out what the handler does not need, such as the payload. The cursor moves
+    past the rows `where` leaves out as well."""
     try:
         with psycopg.connect(url, row_factory=dict_row) as conn:
             conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
@@ -62,12 +78,24 @@ def read_new(
                 ).fetchone()
                 if cur is None or snap is None:
                     return 0
+                # every row past the cursor is read, so rows `where` leaves out settle too (a
+                # tenant's events that are not the consumer's are not scanned again each pass)
                 rows = conn.execute(
-                    f"SELECT {columns} FROM crm.outbox"
-                    f" WHERE id > %s AND tenant_id = %s AND ({where}) ORDER BY id LIMIT %s",
-                    (cur["settled_id"], tenant_id, *params, limit),
+                    f"SELECT id, ({where}) AS wanted FROM crm.outbox"
+                    " WHERE id > %s AND tenant_id = %s ORDER BY id LIMIT %s",
+                    (*params, cur["settled_id"], tenant_id, limit),
                 ).fetchall()
-                done = handle(conn, rows) if rows else 0
+                wanted = [r["id"] for r in rows if r["wanted"]]
+                done = (
+                    handle(
+                        conn,
+                        conn.execute(
+                            f"SELECT {columns} FROM crm.outbox WHERE id = ANY(%s) ORDER BY id", (wanted,)
+                        ).fetchall(),
+                    )
+                    if wanted
+                    else 0
+                )
                 settled, pending, pxmax = cur["settled_id"], cur["pending_id"], cur["pending_xmax"]
                 newest = rows[-1]["id"] if rows else None
                 if pending is not None and snap["xmin"] >= pxmax:

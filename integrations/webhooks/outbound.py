@@ -15,7 +15,7 @@ from standardwebhooks import Webhook
 
 from crm.keys.columns import WEBHOOK_SUBSCRIPTION
 from integrations.webhooks.crypto import decrypt
-from integrations.webhooks.cursor import read_new, start_at
+from integrations.webhooks.cursor import behind, read_new, start_at
 
 SECRET_PURPOSE = WEBHOOK_SUBSCRIPTION
 PATTERN = re.compile(r"^(\*|[a-z0-9_]+(\.[a-z0-9_]+)*(\.\*)?)$")
@@ -106,4 +106,5 @@ def plan(url: str, limit: int = 2000) -> int:
         subs = conn.execute(
             "SELECT id, tenant_id, event_types FROM crm.webhook_subscriptions WHERE is_active"
         ).fetchall()
-    return sum(_plan_one(url, s, limit) for s in subs)
+        due = behind(conn, [str(s["id"]) for s in subs]) if subs else set()
+    return sum(_plan_one(url, s, limit) for s in subs if (s["tenant_id"], str(s["id"])) in due)

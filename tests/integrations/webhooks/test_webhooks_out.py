@@ -277,3 +277,37 @@ def test_keys_are_read_from_the_database_the_rows_come_from(
         get_settings.cache_clear()
     mine = [r for r in receiver.requests if r.json["payload"]["entity_id"] == lead]
     assert len(mine) == 1 and mine[0].verifies_with(sub["secret"])
+
+
+def test_cursors_move_past_what_their_consumer_does_not_want(
+    api, as_, receiver: Receiver, deliver, sql, tenants, pg_url: str
+) -> None:
+    """A cursor settles past the rows its consumer leaves out (the campaign sender wants
+    triggers only; a subscription its event types), and a pass reads only the cursors with rows
+    past them: a quiet tenant or subscription costs it nothing."""
+    import psycopg
+
+    from integrations.webhooks.campaigns import CONSUMER
+    from integrations.webhooks.cursor import behind
+
+    tenant = tenants["a"].id
+    sub = _subscribe(api, as_("a"), receiver.url, ["crm.deal.won"])
+    for _ in range(3):
+        _lead(api, as_("a"))  # crm.lead.created: neither a campaign trigger nor the subscription's type
+    (newest,) = sql("SELECT max(id) AS id FROM crm.outbox WHERE tenant_id = %s", tenant)
+    with psycopg.connect(pg_url) as conn:
+        assert {(tenant, CONSUMER), (tenant, sub["id"])} <= behind(conn, [CONSUMER, sub["id"]])
+    deliver()  # the newest row read becomes pending
+    deliver()  # no older transaction can still commit below it: settled
+    settled = sql(
+        "SELECT consumer, settled_id FROM crm.webhook_cursors WHERE tenant_id = %s AND consumer = ANY(%s)",
+        tenant,
+        [CONSUMER, sub["id"]],
+    )
+    assert {r["consumer"]: r["settled_id"] for r in settled} == {
+        CONSUMER: newest["id"],
+        sub["id"]: newest["id"],
+    }
+    with psycopg.connect(pg_url) as conn:
+        assert not behind(conn, [CONSUMER, sub["id"]]) & {(tenant, CONSUMER), (tenant, sub["id"])}
+    assert receiver.requests == []
