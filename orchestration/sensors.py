@@ -12,7 +12,8 @@
   events name are rescored, their memberships re-evaluated). It overlaps the next refresh.
 - `refreshed_checks_sensor` (every 5 s): when a refresh or a rescoring succeeded since the last
   checks ran, and those began a minute ago at least, it asks for one `event_checks` run: the
-  dbt data tests and checks of what they built, off the write-to-mart path.
+  dbt data tests and checks of what they built, off the write-to-mart path. While refreshes
+  follow each other it waits for a pause, ten minutes at most.
 - `stale_segments_sensor` (every 5 s): segments asked for (POST /segments/{id}/recalculate) or
   failed a minute ago are recalculated by a `segment_refresh` run.
 - `rescore_requests_sensor` (every 5 s): each tenant rescore asked for (POST /leads/rescore),
@@ -63,6 +64,23 @@ CHECKED_RUNS_TAG = "crm/checked_runs"
 CHECKS_EVERY_SECONDS = 60
 """The event-driven checks run at most once a minute: under a steady stream of writes a refresh
 succeeds every few seconds, and checking each one would keep a core busy for nothing new."""
+CHECKS_UNDER_LOAD_SECONDS = 600
+"""While a refresh or a rescoring is queued or running, the checks wait for a pause, ten minutes
+at most: under a steady stream of writes they took half a core from the refreshes (at 200
+writes/s on two cores each checks run took 30-65 s, beside refreshes of 20-70 s)."""
+
+
+def checks_wait(age_s: float | None, busy: bool) -> str | None:
+    """Why the event-driven checks should not run now (None: they should). `age_s`: seconds
+    since the last checks run began (None: never); `busy`: a refresh or rescoring is unfinished."""
+    if age_s is None:
+        return None
+    if age_s < CHECKS_EVERY_SECONDS:
+        return f"checked {age_s:.0f} s ago: once a minute at most"
+    if busy and age_s < CHECKS_UNDER_LOAD_SECONDS:
+        return f"a refresh is under way: checking in a pause, or {CHECKS_UNDER_LOAD_SECONDS} s after the last"
+    return None
+
 
 _UNFINISHED = {
     DagsterRunStatus.QUEUED,
@@ -219,10 +237,17 @@ def refreshed_checks_sensor(context: SensorEvaluationContext):
         if last.tags.get(CHECKED_RUNS_TAG) == checked:
             return SkipReason("the last refresh and rescoring are checked")
         record = context.instance.get_run_record_by_id(last.run_id)
-        if record is not None:
-            age = datetime.now(UTC).timestamp() - record.create_timestamp.timestamp()
-            if age < CHECKS_EVERY_SECONDS:
-                return SkipReason(f"checked {age:.0f} s ago: once a minute at most")
+        age = datetime.now(UTC).timestamp() - record.create_timestamp.timestamp() if record else None
+        busy = any(
+            run is not None and run.status in _UNFINISHED
+            for run in (
+                last_run(context.instance, event_refresh_job.name, "new_events"),
+                last_run(context.instance, event_rescore_job.name, "refreshed_marts"),
+            )
+        )
+        wait = checks_wait(age, busy)
+        if wait is not None:
+            return SkipReason(wait)
     return RunRequest(
         run_key=_key("checks", checked), tags={TRIGGER_TAG: "refreshed", CHECKED_RUNS_TAG: checked}
     )

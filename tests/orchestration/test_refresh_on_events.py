@@ -302,3 +302,13 @@ def test_the_checks_run_after_the_refresh_off_its_path(loop: Loop) -> None:
     loop.run("event_refresh", again)
     wait = loop.refreshed_checks()
     assert isinstance(wait, SkipReason) and "once a minute" in (wait.skip_message or "")
+
+
+def test_the_checks_wait_for_a_pause_in_the_refreshes_ten_minutes_at_most() -> None:
+    from orchestration.sensors import CHECKS_EVERY_SECONDS, CHECKS_UNDER_LOAD_SECONDS, checks_wait
+
+    assert checks_wait(None, busy=True) is None  # never checked: now
+    assert "once a minute" in (checks_wait(CHECKS_EVERY_SECONDS - 1, busy=False) or "")
+    assert checks_wait(CHECKS_EVERY_SECONDS + 1, busy=False) is None
+    assert "under way" in (checks_wait(CHECKS_EVERY_SECONDS + 1, busy=True) or "")
+    assert checks_wait(CHECKS_UNDER_LOAD_SECONDS + 1, busy=True) is None
