@@ -143,8 +143,8 @@ event_checks_job = define_asset_job(
     selection=AssetSelection.checks_for_assets(*_event_refreshed, *_event_rescored),
     executor_def=in_process_executor,
     description=(
-        "After event-driven refreshes and rescorings (the refreshed-checks sensor, a minute apart "
-        "at most): the dbt data tests and the Python checks of every asset they build, in one dbt "
+        "After event-driven refreshes and rescorings (the refreshed-checks sensor: a minute apart "
+        "at least, in a pause of the refreshes, ten minutes apart at most under load): the dbt data tests and the Python checks of every asset they build, in one dbt "
         "invocation. They read only, so they overlap the next refresh instead of holding up its "
         "writes; a failed check is a red check on its asset, never a stale mart."
     ),

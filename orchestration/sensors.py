@@ -215,7 +215,8 @@ def refreshed_marts_sensor(context: SensorEvaluationContext):
     default_status=DefaultSensorStatus.RUNNING,
     description=(
         "An event_refresh or event_rescore succeeded since the checks last ran: one event_checks "
-        "run tests what they built (dbt data tests and the Python checks), a minute apart at most."
+        "run tests what they built (dbt data tests and the Python checks): a minute apart at "
+        "least, and while refreshes follow each other, in a pause or ten minutes after the last."
     ),
 )
 def refreshed_checks_sensor(context: SensorEvaluationContext):
