@@ -70,6 +70,7 @@ class Keyring:
         self.url = url
         self._keys: dict[tuple[str, str, int], bytes] = {}
         self._current: dict[tuple[str, str], tuple[int, float]] = {}
+        self._versions: dict[tuple[str, str], tuple[list[int], float]] = {}
         self._lock = threading.Lock()
 
     def current(self, tenant_id: UUID, kind: str = DATA) -> tuple[int, bytes]:
@@ -103,22 +104,30 @@ class Keyring:
         return self._keys[(str(tenant_id), kind, version)]
 
     def versions(self, tenant_id: UUID, kind: str = DATA) -> list[int]:
-        """Every stored version of the tenant's keys of `kind` (for lookups across index versions)."""
+        """Every stored version of the tenant's keys of `kind` (for lookups across index
+        versions), asked again after the same TTL as the current version."""
+        seen = self._versions.get((str(tenant_id), kind))
+        if seen is not None and time.monotonic() - seen[1] < ttl_s():
+            return seen[0]
         with self._connect(tenant_id) as conn:
             rows = conn.execute(
                 "SELECT version FROM crm.tenant_data_keys WHERE tenant_id = %s AND kind = %s ORDER BY version",
                 (tenant_id, kind),
             ).fetchall()
-        return [r[0] for r in rows]
+        found = [r[0] for r in rows]
+        self._versions[(str(tenant_id), kind)] = (found, time.monotonic())
+        return found
 
     def expire(self, tenant_id: UUID, kind: str = DATA) -> None:
         """Ask for the current version again on next use (after this process rotated it)."""
         self._current.pop((str(tenant_id), kind), None)
+        self._versions.pop((str(tenant_id), kind), None)
 
     def forget(self) -> None:
         """Drop every cached key (tests; after a master key was removed from the process)."""
         self._keys.clear()
         self._current.clear()
+        self._versions.clear()
 
     def _remember(self, tenant_id: UUID, kind: str, row: tuple[Any, ...]) -> int:
         version, wrapped, master_id = row

@@ -90,11 +90,15 @@ customers = Table(
     metadata,
     uuid_pk(),
     tenant_fk(),
-    Column("email", Text, nullable=True),  # ticketing customers may be phone/chat only
-    Column("first_name", Text),
+    Column(
+        "email", Text, nullable=True
+    ),  # sealed (crm.keys.personal); ticketing customers may be phone/chat only
+    Column("first_name", Text),  # sealed, as are last_name and phone
     Column("last_name", Text),
     Column("company", Text),
     Column("phone", Text),
+    Column("email_bidx", Text),  # blind index of the e-mail: lookups and uniqueness
+    Column("email_domain", Text),
     Column("industry", Text),
     Column("company_size", Integer),
     Column("country", Text),
@@ -107,7 +111,7 @@ customers = Table(
     created_at(),
     updated_at(),
     version(),
-    UniqueConstraint("tenant_id", "email"),
+    UniqueConstraint("tenant_id", "email_bidx"),
     Index(None, "tenant_id", "lifecycle_stage"),
     schema=CRM,
 )
@@ -120,11 +124,13 @@ leads = Table(
     uuid_pk(),
     tenant_fk(),
     fk("customer_id", "customers.id"),
-    Column("email", Text, nullable=False),
+    Column("email", Text, nullable=False),  # sealed (crm.keys.personal), as are the names and phone
     Column("first_name", Text),
     Column("last_name", Text),
     Column("company", Text),
     Column("phone", Text),
+    Column("email_bidx", Text),  # blind index of the e-mail: lookups and dedupe
+    Column("email_domain", Text),
     Column("source", Text, nullable=False),
     Column("status", lead_status, nullable=False, server_default=text("'NEW'")),
     Column("score", Integer, nullable=False, server_default=text("0")),
@@ -141,6 +147,7 @@ leads = Table(
     Index(None, "tenant_id", "status"),
     Index(None, "tenant_id", "score"),
     Index(None, "tenant_id", "assigned_user_id"),
+    Index(None, "tenant_id", "email_bidx"),
     Index(None, "customer_id"),
     schema=CRM,
 )

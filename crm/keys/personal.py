@@ -1,0 +1,130 @@
+"""People's personal values (leads' and customers' e-mail, names, phone), encrypted in their own
+columns under the tenant's data key, and found by e-mail through a blind index.
+
+A stored value is `v2:dk<version>:<base64>` text, its associated data `<tenant>:person-<column>`:
+the same field of a lead and a customer share it, so converting a lead copies its values as
+they are, while a value moved to another tenant or another field does not open. Every writer
+seals a row before it is stored (`seal_row`); its audit and outbox images, and so `raw.*`, the
+marts and Kafka, carry the sealed values. What shows a person to someone (the API's answers,
+webhook deliveries, e-mail sends, the dashboards' guarded path, exports to a synced CRM)
+opens them (`open_row`).
+
+Beside the e-mail a row stores `email_bidx` (the tenant's blind index of the address: lookups,
+dedupe, uniqueness) and `email_domain` (the part after `@`, lower case, kept readable: segments
+and the marts group by company domain; on its own it names no person).
+
+A value that is not in the sealed form is a value written before the columns were encrypted:
+it reads as it is, and `crm keys rotate` seals it (and its row's index) like any value not
+under the current key. Lookups by e-mail also match such rows by their text (`email_match`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+from uuid import UUID
+
+from crm.keys import sealed
+from crm.keys.blind_index import blind_index, lookup_values, normalise_email
+from crm.keys.keyring import Keyring
+from crm.secrets import EnvKeyProvider
+
+FIELDS: tuple[str, ...] = ("email", "first_name", "last_name", "phone")
+PERSONAL: dict[str, tuple[str, ...]] = {"leads": FIELDS, "customers": FIELDS}
+"""Tables of `crm` holding people, and their encrypted columns."""
+EMAIL_INDEX = "email_bidx"
+EMAIL_DOMAIN = "email_domain"
+SEALED_PREFIX = f"v2:{sealed.PREFIX}"
+
+_NO_LEGACY = EnvKeyProvider("CRM_PERSONAL_LEGACY_KEY_UNUSED", "crm-personal")  # never used: no v1 values
+
+
+def purpose(column: str) -> str:
+    return f"person-{column}"
+
+
+def aad(tenant_id: UUID | str, column: str) -> bytes:
+    return f"{tenant_id}:{purpose(column)}".encode()
+
+
+def is_sealed(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(SEALED_PREFIX)
+
+
+def seal_value(tenant_id: UUID, column: str, value: str | None, ring: Keyring | None = None) -> str | None:
+    """`value` sealed for `column` of the tenant's people (None stays None; sealed stays as is)."""
+    if value is None or is_sealed(value):
+        return value
+    return sealed.seal_text(tenant_id, value.encode(), aad(tenant_id, column), ring)
+
+
+def open_value(tenant_id: UUID, column: str, value: Any, ring: Keyring | None = None) -> Any:
+    """The readable value (a value written before encryption, or None, comes back as it is)."""
+    if not is_sealed(value):
+        return value
+    return sealed.unseal_text(tenant_id, value, aad(tenant_id, column), _NO_LEGACY, ring).decode()
+
+
+def email_domain(email: str | None) -> str | None:
+    if not email or "@" not in email:
+        return None
+    return normalise_email(email).rpartition("@")[2] or None
+
+
+def email_columns(tenant_id: UUID, email: str | None, ring: Keyring | None = None) -> dict[str, Any]:
+    """`email_bidx` and `email_domain` for a readable address (None for none)."""
+    if email is None:
+        return {EMAIL_INDEX: None, EMAIL_DOMAIN: None}
+    return {EMAIL_INDEX: blind_index(tenant_id, "email", email, ring), EMAIL_DOMAIN: email_domain(email)}
+
+
+def seal_row(
+    tenant_id: UUID, table: str, row: Mapping[str, Any], ring: Keyring | None = None
+) -> dict[str, Any]:
+    """A copy of `row` ready to store: its personal values sealed, and where it holds a readable
+    e-mail, that address's index and domain beside it."""
+    out = dict(row)
+    fields = PERSONAL[table]
+    if "email" in out and not is_sealed(out["email"]):
+        out |= email_columns(tenant_id, out["email"], ring)
+    for col in fields:
+        if col in out:
+            out[col] = seal_value(tenant_id, col, out[col], ring)
+    return out
+
+
+def open_row(
+    tenant_id: UUID, table: str, row: Mapping[str, Any], ring: Keyring | None = None
+) -> dict[str, Any]:
+    """A copy of `row` with its personal values readable."""
+    out = dict(row)
+    for col in PERSONAL[table]:
+        if col in out:
+            out[col] = open_value(tenant_id, col, out[col], ring)
+    return out
+
+
+def open_rows(
+    tenant_id: UUID, table: str, rows: Iterable[Mapping[str, Any]], ring: Keyring | None = None
+) -> list[dict[str, Any]]:
+    return [open_row(tenant_id, table, r, ring) for r in rows]
+
+
+def email_lookup(tenant_id: UUID, email: str, ring: Keyring | None = None) -> list[str]:
+    """The index values to match for `email` (`email_bidx = ANY(...)`): one per index version."""
+    return lookup_values(tenant_id, "email", email, ring)
+
+
+def email_match(alias: str = "") -> str:
+    """SQL matching a row by e-mail, given `%(email_bidx)s` (`email_lookup`) and `%(email)s`:
+    by index, or by its text where it was written before encryption and not swept yet."""
+    p = f"{alias}." if alias else ""
+    return (
+        f"({p}{EMAIL_INDEX} = ANY(%(email_bidx)s)"
+        f" OR ({p}{EMAIL_INDEX} IS NULL AND lower({p}email) = lower(%(email)s)))"
+    )
+
+
+def email_params(tenant_id: UUID, email: str, ring: Keyring | None = None) -> dict[str, Any]:
+    """The parameters `email_match` names."""
+    return {"email_bidx": email_lookup(tenant_id, email, ring), "email": normalise_email(email)}
