@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import unicodedata
 from collections.abc import Callable
 from uuid import UUID
@@ -38,7 +39,12 @@ def normalise_text(value: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", value).split()).lower()
 
 
-NORMALISERS: dict[str, Callable[[str], str]] = {"email": normalise_email}
+def normalise_phone(value: str) -> str:
+    """A phone number's digits alone (spaces, dashes, brackets and a leading + dropped)."""
+    return re.sub(r"\D", "", value)
+
+
+NORMALISERS: dict[str, Callable[[str], str]] = {"email": normalise_email, "phone": normalise_phone}
 
 
 def _mac(key: bytes, version: int, field: str, value: str) -> str:

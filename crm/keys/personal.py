@@ -11,7 +11,9 @@ opens them (`open_row`).
 
 Beside the e-mail a row stores `email_bidx` (the tenant's blind index of the address: lookups,
 dedupe, uniqueness) and `email_domain` (the part after `@`, lower case, kept readable: segments
-and the marts group by company domain; on its own it names no person).
+and the marts group by company domain; on its own it names no person); beside the phone,
+`phone_bidx` (the index of its digits, for numbers of at least `MIN_PHONE_DIGITS`: a ticket's
+requester is matched by phone).
 
 A value that is not in the sealed form is a value written before the columns were encrypted:
 it reads as it is, and `crm keys rotate` seals it (and its row's index) like any value not
@@ -25,7 +27,7 @@ from typing import Any
 from uuid import UUID
 
 from crm.keys import sealed
-from crm.keys.blind_index import blind_index, lookup_values, normalise_email
+from crm.keys.blind_index import blind_index, lookup_values, normalise_email, normalise_phone
 from crm.keys.keyring import Keyring
 from crm.secrets import EnvKeyProvider
 
@@ -34,6 +36,9 @@ PERSONAL: dict[str, tuple[str, ...]] = {"leads": FIELDS, "customers": FIELDS}
 """Tables of `crm` holding people, and their encrypted columns."""
 EMAIL_INDEX = "email_bidx"
 EMAIL_DOMAIN = "email_domain"
+PHONE_INDEX = "phone_bidx"
+MIN_PHONE_DIGITS = 7
+"""A phone number shorter than this (an extension, a typo) is not indexed and never matches."""
 SEALED_PREFIX = f"v2:{sealed.PREFIX}"
 
 _NO_LEGACY = EnvKeyProvider("CRM_PERSONAL_LEGACY_KEY_UNUSED", "crm-personal")  # never used: no v1 values
@@ -78,6 +83,23 @@ def email_columns(tenant_id: UUID, email: str | None, ring: Keyring | None = Non
     return {EMAIL_INDEX: blind_index(tenant_id, "email", email, ring), EMAIL_DOMAIN: email_domain(email)}
 
 
+def phone_digits(phone: str | None) -> str | None:
+    """The digits a phone number is matched by; None when too short to name anyone."""
+    digits = normalise_phone(phone or "")
+    return digits if len(digits) >= MIN_PHONE_DIGITS else None
+
+
+def phone_index(tenant_id: UUID, phone: str | None, ring: Keyring | None = None) -> str | None:
+    digits = phone_digits(phone)
+    return blind_index(tenant_id, "phone", digits, ring) if digits else None
+
+
+def phone_lookup(tenant_id: UUID, phone: str, ring: Keyring | None = None) -> list[str]:
+    """The index values to match for a phone number (`phone_bidx = ANY(...)`); [] if too short."""
+    digits = phone_digits(phone)
+    return lookup_values(tenant_id, "phone", digits, ring) if digits else []
+
+
 def seal_row(
     tenant_id: UUID, table: str, row: Mapping[str, Any], ring: Keyring | None = None
 ) -> dict[str, Any]:
@@ -87,6 +109,8 @@ def seal_row(
     fields = PERSONAL[table]
     if "email" in out and not is_sealed(out["email"]):
         out |= email_columns(tenant_id, out["email"], ring)
+    if "phone" in out and not is_sealed(out["phone"]):
+        out[PHONE_INDEX] = phone_index(tenant_id, out["phone"], ring)
     for col in fields:
         if col in out:
             out[col] = seal_value(tenant_id, col, out[col], ring)
@@ -121,10 +145,24 @@ def email_match(alias: str = "") -> str:
     p = f"{alias}." if alias else ""
     return (
         f"({p}{EMAIL_INDEX} = ANY(%(email_bidx)s)"
-        f" OR ({p}{EMAIL_INDEX} IS NULL AND lower({p}email) = lower(%(email)s)))"
+        f" OR ({p}{EMAIL_INDEX} IS NULL AND {p}email NOT LIKE 'v2:%%' AND lower({p}email) = lower(%(email)s)))"
     )
 
 
 def email_params(tenant_id: UUID, email: str, ring: Keyring | None = None) -> dict[str, Any]:
     """The parameters `email_match` names."""
     return {"email_bidx": email_lookup(tenant_id, email, ring), "email": normalise_email(email)}
+
+
+def phone_match(alias: str = "") -> str:
+    """SQL matching a row by phone, given `%(phone_bidx)s` and `%(phone)s` (`phone_params`)."""
+    p = f"{alias}." if alias else ""
+    return (
+        f"({p}{PHONE_INDEX} = ANY(%(phone_bidx)s) OR ({p}{PHONE_INDEX} IS NULL AND {p}phone NOT LIKE 'v2:%%'"
+        f" AND regexp_replace(coalesce({p}phone, ''), '\\D', '', 'g') = %(phone)s))"
+    )
+
+
+def phone_params(tenant_id: UUID, phone: str, ring: Keyring | None = None) -> dict[str, Any]:
+    """The parameters `phone_match` names (matching nothing for a number too short)."""
+    return {"phone_bidx": phone_lookup(tenant_id, phone, ring), "phone": phone_digits(phone) or "-"}

@@ -99,6 +99,7 @@ customers = Table(
     Column("phone", Text),
     Column("email_bidx", Text),  # blind index of the e-mail: lookups and uniqueness
     Column("email_domain", Text),
+    Column("phone_bidx", Text),  # blind index of the phone's digits
     Column("industry", Text),
     Column("company_size", Integer),
     Column("country", Text),
@@ -131,6 +132,7 @@ leads = Table(
     Column("phone", Text),
     Column("email_bidx", Text),  # blind index of the e-mail: lookups and dedupe
     Column("email_domain", Text),
+    Column("phone_bidx", Text),  # blind index of the phone's digits
     Column("source", Text, nullable=False),
     Column("status", lead_status, nullable=False, server_default=text("'NEW'")),
     Column("score", Integer, nullable=False, server_default=text("0")),
