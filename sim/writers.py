@@ -21,12 +21,16 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import Callable
+from uuid import UUID
 
 import orjson
 import polars as pl
 import psycopg
 
 from crm.events.producer import ensure_topics, resolve_bootstrap
+from crm.keys import personal
+from crm.keys.bulk import load_keys, saved_keys
+from crm.keys.keyring import Keyring
 from crm.schema.landing import LANDING_TABLES
 from sim.events import envelope
 from sim.rng import partitions_for
@@ -69,6 +73,20 @@ def copy_frame(
             cp.write(chunk)
             if progress:
                 progress(min(CHUNK_ROWS, df.height - off))
+
+
+def seal_people(df: pl.DataFrame, table: str, ring: Keyring) -> pl.DataFrame:
+    """A frame of `crm.leads` or `crm.customers` as stored: personal values sealed under each
+    row's tenant key, with the e-mail's index and domain and the phone's index beside."""
+    if df.height == 0:
+        return df
+    cols = [c for c in personal.PERSONAL[table] if c in df.columns]
+    sealed = [
+        personal.seal_row(UUID(r["tenant_id"]), table, r, ring)
+        for r in df.select("tenant_id", *cols).iter_rows(named=True)
+    ]
+    names = [*cols, personal.EMAIL_INDEX, personal.EMAIL_DOMAIN, personal.PHONE_INDEX]
+    return df.with_columns(pl.Series(name, [r.get(name) for r in sealed], dtype=pl.Utf8) for name in names)
 
 
 def delete_tenants(
@@ -121,12 +139,18 @@ def write_database(
         ensure_truth_schema(conn)
         conn.commit()
         conn.execute("SET LOCAL synchronous_commit = off")
+        keys = saved_keys(conn, world.tenant_ids)  # kept across the replacement
         if replace_seed:
             delete_tenants(conn, tenant_ids(plan.seed, len(plan.tenants)), plan.seed, raw_events=not landing)
         else:
             delete_tenants(conn, world.tenant_ids, None, raw_events=not landing)
+        ring: Keyring | None = None
         for table in TABLE_ORDER:
-            copy_frame(conn, table, world.tables[table], progress)
+            frame = world.tables[table]
+            if table.removeprefix("crm.") in personal.PERSONAL:
+                ring = ring or load_keys(conn, world.tenant_ids, keys, url)
+                frame = seal_people(frame, table.removeprefix("crm."), ring)
+            copy_frame(conn, table, frame, progress)
         if replace_seed:
             conn.execute(
                 "INSERT INTO sim_truth.world_runs (seed, scale, as_of, params) VALUES (%s, %s, %s, %s)",

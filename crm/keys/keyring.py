@@ -68,14 +68,14 @@ class Keyring:
     def __init__(self, master: MasterKeyProvider | None = None, url: str | None = None) -> None:
         self.master = master or EnvMasterKeyProvider()
         self.url = url
-        self._keys: dict[tuple[str, str, int], bytes] = {}
-        self._current: dict[tuple[str, str], tuple[int, float]] = {}
-        self._versions: dict[tuple[str, str], tuple[list[int], float]] = {}
+        self._keys: dict[tuple[str, str, str, int], bytes] = {}
+        self._current: dict[tuple[str, str, str], tuple[int, float]] = {}
+        self._versions: dict[tuple[str, str, str], tuple[list[int], float]] = {}
         self._lock = threading.Lock()
 
     def current(self, tenant_id: UUID, kind: str = DATA) -> tuple[int, bytes]:
         """(version, key) to encrypt with now; the tenant's first key is made if it has none."""
-        seen = self._current.get((str(tenant_id), kind))
+        seen = self._current.get((self._scope(), str(tenant_id), kind))
         if seen is not None and time.monotonic() - seen[1] < ttl_s():
             return seen[0], self.key(tenant_id, seen[0], kind)
         with self._lock, self._connect(tenant_id) as conn:
@@ -86,12 +86,12 @@ class Keyring:
                 assert row is not None
             conn.commit()  # stored before anything is encrypted under it
         version = self._remember(tenant_id, kind, row)
-        self._current[(str(tenant_id), kind)] = (version, time.monotonic())
-        return version, self._keys[(str(tenant_id), kind, version)]
+        self._current[(self._scope(), str(tenant_id), kind)] = (version, time.monotonic())
+        return version, self._keys[(self._scope(), str(tenant_id), kind, version)]
 
     def key(self, tenant_id: UUID, version: int, kind: str = DATA) -> bytes:
         """The key of `version` (any version still stored, retired ones included)."""
-        found = self._keys.get((str(tenant_id), kind, version))
+        found = self._keys.get((self._scope(), str(tenant_id), kind, version))
         if found is not None:
             return found
         with self._connect(tenant_id) as conn:
@@ -101,12 +101,12 @@ class Keyring:
 
             raise KeyUnavailable(f"the tenant has no {kind} key version {version}")
         self._remember(tenant_id, kind, row)
-        return self._keys[(str(tenant_id), kind, version)]
+        return self._keys[(self._scope(), str(tenant_id), kind, version)]
 
     def versions(self, tenant_id: UUID, kind: str = DATA) -> list[int]:
         """Every stored version of the tenant's keys of `kind` (for lookups across index
         versions), asked again after the same TTL as the current version."""
-        seen = self._versions.get((str(tenant_id), kind))
+        seen = self._versions.get((self._scope(), str(tenant_id), kind))
         if seen is not None and time.monotonic() - seen[1] < ttl_s():
             return seen[0]
         with self._connect(tenant_id) as conn:
@@ -115,13 +115,13 @@ class Keyring:
                 (tenant_id, kind),
             ).fetchall()
         found = [r[0] for r in rows]
-        self._versions[(str(tenant_id), kind)] = (found, time.monotonic())
+        self._versions[(self._scope(), str(tenant_id), kind)] = (found, time.monotonic())
         return found
 
     def expire(self, tenant_id: UUID, kind: str = DATA) -> None:
         """Ask for the current version again on next use (after this process rotated it)."""
-        self._current.pop((str(tenant_id), kind), None)
-        self._versions.pop((str(tenant_id), kind), None)
+        self._current.pop((self._scope(), str(tenant_id), kind), None)
+        self._versions.pop((self._scope(), str(tenant_id), kind), None)
 
     def forget(self) -> None:
         """Drop every cached key (tests; after a master key was removed from the process)."""
@@ -129,10 +129,26 @@ class Keyring:
         self._current.clear()
         self._versions.clear()
 
+    def _scope(self) -> str:
+        """The database the cached keys belong to: a tenant id names the same tenant in two
+        databases (copies, re-seeded worlds), never the same keys."""
+        if self.url:
+            return self.url
+        from crm.db import database_url
+
+        return database_url()
+
+    def prime(self, tenant_id: UUID, kind: str, version: int, key: bytes) -> None:
+        """Hold a key this process stored itself in a transaction not yet committed (a bulk
+        load adding its tenants and their keys together) as the tenant's current one for the
+        ring's life: a ring made for that load alone, which must not ask the database."""
+        self._keys[(self._scope(), str(tenant_id), kind, version)] = key
+        self._current[(self._scope(), str(tenant_id), kind)] = (version, time.monotonic() + 1e9)
+
     def _remember(self, tenant_id: UUID, kind: str, row: tuple[Any, ...]) -> int:
         version, wrapped, master_id = row
         key = self.master.unwrap(bytes(wrapped), master_id, context(tenant_id, kind, version))
-        self._keys[(str(tenant_id), kind, int(version))] = key
+        self._keys[(self._scope(), str(tenant_id), kind, int(version))] = key
         return int(version)
 
     def _connect(self, tenant_id: UUID) -> psycopg.Connection[Any]:
