@@ -23,6 +23,7 @@ from crm.enums import (
     TicketPriority,
     TicketStatus,
 )
+from crm.keys.blind_index import normalise_email
 
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
@@ -212,9 +213,12 @@ ORDER: tuple[type[Record], ...] = (
 
 
 def _email(v: str) -> str:
-    v = v.strip().lower()
+    """The address as the CRM compares addresses (`normalise_email`, as its blind index does).
+    A bad one's reason leaves the value out: import runs and the sync's retry queue keep the
+    reasons, and an address with a typo still names a person."""
+    v = normalise_email(v)
     if v.count("@") != 1 or not v.split("@")[1] or " " in v:
-        raise ValueError(f"not an e-mail address: {v!r}")
+        raise ValueError("not an e-mail address (one @, a domain after it, no spaces)")
     return v
 
 

@@ -25,8 +25,12 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from crm.changes import activity_rows, change_rows, jsonable, outbox_row
+from crm.db import url_of
 from crm.enums import DealActivityType, LeadActivityType
 from crm.events import build_event
+from crm.keys import personal
+from crm.keys.blind_index import normalise_email
+from crm.keys.keyring import Keyring, keyring
 from crm.schema.pipelines import StageDefinition
 from integrations.imports.formats.base import Located
 from integrations.imports.records import (
@@ -98,6 +102,8 @@ class Plan:
 
     tenant_id: UUID
     system: str
+    ring: Keyring
+    """The keys of the database written to (people's values are sealed under them)."""
     links: dict[Key, Link] = field(default_factory=dict)
     ids: dict[Key, UUID] = field(default_factory=dict)
     bad: list[BadRow] = field(default_factory=list)
@@ -131,7 +137,7 @@ REFS: dict[type[Record], tuple[tuple[str, str, bool], ...]] = {
 
 def plan(conn: psycopg.Connection[Any], tenant_id: UUID, system: str, records: Sequence[Located]) -> Plan:
     """Assign ids, bind customers to existing rows by e-mail, and check every reference."""
-    p = Plan(tenant_id, system, load_links(conn, tenant_id, system))
+    p = Plan(tenant_id, system, keyring(url_of(conn)), load_links(conn, tenant_id, system))
     emails = [
         loc.record.email
         for loc in records
@@ -139,21 +145,14 @@ def plan(conn: psycopg.Connection[Any], tenant_id: UUID, system: str, records: S
         and loc.record.email
         and (loc.record.object, loc.record.external_id) not in p.links
     ]
-    by_email: dict[str, UUID] = {}
-    if emails:
-        by_email = dict(
-            conn.execute(
-                "SELECT email, id FROM crm.customers WHERE tenant_id = %s AND email = ANY(%s)",
-                (tenant_id, emails),
-            ).fetchall()
-        )
+    by_email = customers_by_email(conn, tenant_id, emails, p.ring) if emails else {}
     for loc in records:
         r = loc.record
         key = (r.object, r.external_id)
         if key in p.links:
             continue
-        if isinstance(r, CustomerRecord) and r.email in by_email:
-            p.links[key] = Link(by_email[r.email], None)
+        if isinstance(r, CustomerRecord) and r.email and normalise_email(r.email) in by_email:
+            p.links[key] = Link(by_email[normalise_email(r.email)], None)
             continue
         p.ids[key] = stable_id(tenant_id, system, r.object, r.external_id)
     for loc in records:
@@ -170,6 +169,32 @@ def plan(conn: psycopg.Connection[Any], tenant_id: UUID, system: str, records: S
                 else:  # an optional reference to what is not there (a deleted account): left empty
                     p.warnings.append(BadRow(file=loc.file, line=loc.line, reason=f"{reason}; left empty"))
     return p
+
+
+BY_EMAIL = (
+    "SELECT id, email_bidx, email FROM crm.customers WHERE tenant_id = %s AND (email_bidx = ANY(%s)"
+    " OR (email_bidx IS NULL AND email NOT LIKE 'v2:%%' AND lower(email) = ANY(%s)))"
+)
+"""The tenant's customers under any of the addresses: by index, or by text where a row was
+written before encryption (as `personal.email_match`, for many addresses at once)."""
+
+
+def customers_by_email(
+    conn: psycopg.Connection[Any], tenant_id: UUID, emails: Iterable[str], ring: Keyring
+) -> dict[str, UUID]:
+    """The normalised address -> id of the tenant's customers among `emails`."""
+    plain = {normalise_email(e) for e in emails}
+    exists = conn.execute("SELECT EXISTS (SELECT 1 FROM crm.customers WHERE tenant_id = %s)", (tenant_id,))
+    found = exists.fetchone()
+    if not plain or not (found and found[0]):  # none to match (a tenant still to create has no keys)
+        return {}
+    by_index = {v: e for e in plain for v in personal.email_lookup(tenant_id, e, ring)}
+    out: dict[str, UUID] = {}
+    for cid, bidx, email in conn.execute(BY_EMAIL, (tenant_id, list(by_index), list(plain))).fetchall():
+        address = by_index.get(bidx) if bidx is not None else normalise_email(email)
+        if address is not None:
+            out.setdefault(address, cid)
+    return out
 
 
 # --- rows of each record -----------------------------------------------------------------
@@ -380,6 +405,18 @@ class Writer:
             source=SOURCE,
         )
 
+    def _sealed(self, table: str, row: dict[str, Any]) -> dict[str, Any]:
+        """The row to store: people's values sealed (other tables' rows as they are)."""
+        if table not in personal.PERSONAL:
+            return row
+        return personal.seal_row(self.plan.tenant_id, table, row, self.plan.ring)
+
+    def _opened(self, table: str, row: dict[str, Any]) -> dict[str, Any]:
+        """A stored row with people's values readable, to compare with a record's."""
+        if table not in personal.PERSONAL:
+            return row
+        return personal.open_row(self.plan.tenant_id, table, row, self.plan.ring)
+
     # batches ------------------------------------------------------------------------------
     def write(self, batch: Sequence[Located]) -> Counts:
         """One transaction: every record of `batch` (all of one class)."""
@@ -423,7 +460,9 @@ class Writer:
         for loc, h in new:
             r = loc.record
             eid = self.plan.ids[(r.object, r.external_id)]
-            row = {"id": eid, "tenant_id": self.plan.tenant_id} | build(r, self.plan, self.now)
+            row = self._sealed(
+                table, {"id": eid, "tenant_id": self.plan.tenant_id} | build(r, self.plan, self.now)
+            )
             inserts.append(row)
             changes += self._changes(entity, table, "created", eid, None, row)
             links.append(((r.object, r.external_id), table, eid, h))
@@ -441,11 +480,12 @@ class Writer:
                 before = current.get(eid)
                 wanted = build(r, self.plan, self.now)
                 if before is None:  # linked row deleted in the CRM since: create it again
-                    row = {"id": eid, "tenant_id": self.plan.tenant_id} | wanted
+                    row = self._sealed(table, {"id": eid, "tenant_id": self.plan.tenant_id} | wanted)
                     inserts.append(row)
                     changes += self._changes(entity, table, "created", eid, None, row)
                     counts.created += 1
                 else:
+                    readable = self._opened(table, before)
                     filling = self.plan.links[(r.object, r.external_id)].content_hash is None
                     if filling:  # a row the CRM had: fill what it lacks, keep what it has
                         wanted = {
@@ -460,9 +500,10 @@ class Writer:
                     sets = {
                         c: v
                         for c, v in wanted.items()
-                        if c not in IMMUTABLE and _comparable(before.get(c)) != _comparable(v)
+                        if c not in IMMUTABLE and _comparable(readable.get(c)) != _comparable(v)
                     }
                     if sets:
+                        sets = self._sealed(table, sets)
                         assignments = ", ".join(f"{c} = %s" for c in sets)
                         cur.execute(
                             f"UPDATE crm.{table} SET {assignments}, version = version + 1 WHERE id = %s RETURNING *",
