@@ -1,6 +1,7 @@
 {{ config(indexes=[{'columns': ['tenant_id', 'customer_id'], 'unique': True}]) }}
 -- Customer 360, one row per customer: lifecycle stage, MRR and revenue, open deals, tickets
--- and CSAT, conversations, product usage and health. Dynamic segments (warehouse/segments)
+-- and CSAT, conversations, product usage and health. Pseudonymous: the contact's e-mail, names
+-- and phone are stored encrypted (crm.keys.personal), so only the e-mail's key and domain are here. Dynamic segments (warehouse/segments)
 -- filter on a whitelisted set of these columns, so nothing here may come from the segment
 -- memberships they write (fct_segment_memberships has them, downstream).
 with customers as (
@@ -60,15 +61,13 @@ converted_leads as (
 select
     customers.customer_id,
     customers.tenant_id,
-    customers.email,
-    nullif(trim(concat_ws(' ', customers.first_name, customers.last_name)), '') as full_name,
+    customers.email_key,
+    customers.email_domain,
     customers.company,
-    -- the one name every page and list shows: a customer imported from an order history has
-    -- no company, name or e-mail, and is shown by the start of its id
+    -- the one name every page and list shows, naming no person: the company, else the start of
+    -- the id (a consumer, or a customer imported from an order history, has no company)
     coalesce(
         nullif(trim(customers.company), ''),
-        nullif(trim(concat_ws(' ', customers.first_name, customers.last_name)), ''),
-        nullif(trim(customers.email), ''),
         'Customer ' || left(customers.customer_id::text, 8)
     ) as customer_label,
     customers.industry,

@@ -1,6 +1,8 @@
 {{ config(indexes=[{'columns': ['tenant_id', 'lead_id'], 'unique': True}]) }}
--- One row per lead: who, where from (source, UTM, campaign), owner, status and conversion,
--- activity totals, the rep's first response time, and the deals it produced.
+-- One row per lead: who (pseudonymous: the e-mail's key and domain, the company; the person's
+-- e-mail, names and phone are stored encrypted and only the API and the dashboards' guarded
+-- path open them), where from (source, UTM, campaign), owner, status and conversion, activity
+-- totals, the rep's first response time, and the deals it produced.
 with leads as (
     select * from {{ ref('stg_crm__leads') }}
 ),
@@ -35,10 +37,11 @@ deals as (
 select
     leads.lead_id,
     leads.tenant_id,
-    leads.email,
-    leads.first_name,
-    leads.last_name,
+    leads.email_key,
+    leads.email_domain,
     leads.company,
+    -- what a list names the lead by without opening its name: its company, else the start of its id
+    coalesce(nullif(trim(leads.company), ''), 'Lead ' || left(leads.lead_id::text, 8)) as lead_label,
     leads.job_title,
     leads.industry,
     leads.country,

@@ -6,9 +6,10 @@ renamed as (
     select
         id as customer_id,
         tenant_id,
-        email,
-        first_name,
-        last_name,
+        -- the person's e-mail, names and phone are stored encrypted (crm.keys.personal): only
+        -- the address's blind index and its domain come this way
+        email_bidx as email_key,
+        {{ email_domain('email_domain', 'email') }} as email_domain,
         company,
         industry,
         company_size,

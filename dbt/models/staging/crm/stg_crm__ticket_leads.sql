@@ -9,7 +9,7 @@ renamed as (
         lead_id,
         customer_id,
         link as link_kind,
-        requester_email,
+        -- (the requester's e-mail is personal, stored encrypted: it stays in crm.ticket_leads)
         created_by as created_by_user_id,
         created_at as linked_at
     from source
