@@ -4,7 +4,9 @@ A column's associated data is its tenant and purpose (`<tenant>:<purpose>`, or t
 where the values were first written that way), so a value copied to another tenant's row or to
 another column does not decrypt. `legacy` names the `crm.secrets` key the column used before
 data keys (`<setting>`, HKDF purpose): values still under it decrypt, and rotation moves them.
-A new encrypted column is added here, and nowhere else, to be rotated and counted.
+A new encrypted column is added here, and nowhere else, to be rotated and counted. People's
+columns (`crm.keys.personal`) may still hold values written before they were encrypted:
+rotation seals those too, and fills the indexes beside them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
+from crm.keys import personal
 from crm.secrets import EnvKeyProvider, KeyProvider
 
 
@@ -23,6 +26,8 @@ class SealedColumn:
     purpose: str | None  # None: the associated data is the tenant id alone
     legacy: tuple[str, str]  # (setting, HKDF purpose) of the key used before data keys
     key_id_column: str | None = None  # bytes stored with their key id beside; None: `v2:` text
+    plaintext: bool = False  # values written before the column was encrypted may be readable text
+    indexes: tuple[str, ...] = ()  # columns beside derived from the value (`personal.index_values`)
 
     @property
     def name(self) -> str:
@@ -53,9 +58,29 @@ SYNC_CREDENTIALS = SealedColumn(
     "sync_connections", "credentials_enc", ("id",), None, SYNC_LEGACY, key_id_column="key_id"
 )
 
+PERSONAL_LEGACY = ("CRM_PERSONAL_LEGACY_KEY", "crm-personal")  # none: values before were readable
+
+
+def _person(table: str, column: str) -> SealedColumn:
+    return SealedColumn(
+        table,
+        column,
+        ("id",),
+        personal.purpose(column),
+        PERSONAL_LEGACY,
+        plaintext=True,
+        indexes=personal.INDEXES.get(column, ()),
+    )
+
+
+PEOPLE: tuple[SealedColumn, ...] = tuple(
+    _person(table, column) for table, columns in personal.PERSONAL.items() for column in columns
+)
+
 COLUMNS: tuple[SealedColumn, ...] = (
     SUBSCRIPTION_SECRET,
     SUBSCRIPTION_PREVIOUS_SECRET,
     INBOUND_SECRET,
     SYNC_CREDENTIALS,
+    *PEOPLE,
 )

@@ -40,6 +40,8 @@ PHONE_INDEX = "phone_bidx"
 MIN_PHONE_DIGITS = 7
 """A phone number shorter than this (an extension, a typo) is not indexed and never matches."""
 SEALED_PREFIX = f"v2:{sealed.PREFIX}"
+INDEXES: dict[str, tuple[str, ...]] = {"email": ("email_bidx", "email_domain"), "phone": ("phone_bidx",)}
+"""The columns beside a personal column that derive from its value (`index_values`)."""
 
 _NO_LEGACY = EnvKeyProvider("CRM_PERSONAL_LEGACY_KEY_UNUSED", "crm-personal")  # never used: no v1 values
 
@@ -166,3 +168,12 @@ def phone_match(alias: str = "") -> str:
 def phone_params(tenant_id: UUID, phone: str, ring: Keyring | None = None) -> dict[str, Any]:
     """The parameters `phone_match` names (matching nothing for a number too short)."""
     return {"phone_bidx": phone_lookup(tenant_id, phone, ring), "phone": phone_digits(phone) or "-"}
+
+
+def index_values(tenant_id: UUID, column: str, value: str, ring: Keyring | None = None) -> dict[str, Any]:
+    """The values of `INDEXES[column]` for a readable value of `column`."""
+    if column == "email":
+        return email_columns(tenant_id, value, ring)
+    if column == "phone":
+        return {PHONE_INDEX: phone_index(tenant_id, value, ring)}
+    return {}

@@ -28,7 +28,7 @@ from uuid import UUID
 import psycopg
 
 from crm.audit import record_system
-from crm.keys import sealed
+from crm.keys import personal, sealed
 from crm.keys.columns import COLUMNS, SealedColumn
 from crm.keys.keyring import DATA, Keyring, add_version, context, ttl_s
 from crm.secrets import KeyProvider, KeyUnavailable, Undecryptable
@@ -108,8 +108,15 @@ def _batch(
                 updates.append([*sealed.seal(tenant_id, plain, aad, ring, version), *ident, kid, blob])
             else:
                 old = row[-1]
-                plain = sealed.unseal_text(tenant_id, old, aad, legacy, ring)
-                updates.append([sealed.seal_text(tenant_id, plain, aad, ring, version), *ident, old])
+                if col.plaintext and not old.startswith(("v1:", "v2:")):
+                    plain = old.encode()  # written before the column was encrypted
+                else:
+                    plain = sealed.unseal_text(tenant_id, old, aad, legacy, ring)
+                beside = (
+                    personal.index_values(tenant_id, col.column, plain.decode(), ring) if col.indexes else {}
+                )
+                new = sealed.seal_text(tenant_id, plain, aad, ring, version)
+                updates.append([new, *(beside[c] for c in col.indexes), *ident, old])
         except (Undecryptable, KeyUnavailable):
             seen = r.unreadable.setdefault(col.name, [])
             key = "/".join(str(i) for i in ident)
@@ -121,7 +128,8 @@ def _batch(
             f" WHERE {match} AND {col.key_id_column} = %s AND {col.column} = %s"
         )
     else:
-        sql = f"UPDATE crm.{col.table} SET {col.column} = %s WHERE {match} AND {col.column} = %s"
+        sets = "".join(f", {c} = %s" for c in col.indexes)
+        sql = f"UPDATE crm.{col.table} SET {col.column} = %s{sets} WHERE {match} AND {col.column} = %s"
     moved = 0
     if updates:
         with conn.cursor() as cur:

@@ -1,8 +1,9 @@
 """Erase one person's personal data in one tenant, keeping the records the marts count.
 
-The person is found by e-mail among the tenant's leads and customers. Their rows stay (ids,
-amounts, stages, dates: counts and revenue still reconcile) with personal values replaced by
-`MARKER` (a customer's e-mail, unique per tenant, becomes NULL); JSON documents that mention
+The person is found by e-mail among the tenant's leads and customers, through the e-mail's
+blind index (`crm.keys.personal`: their values are sealed). Their rows stay (ids, amounts,
+stages, dates: counts and revenue still reconcile) with personal values replaced by `MARKER`
+and the indexes and domain beside them cleared (a customer's e-mail becomes NULL); JSON documents that mention
 them (event payloads, outbox rows, webhook deliveries and receipts, import bad-row reports,
 audit before/after) go through `crm.redact_pii` (migration 2002). Rows that are only a copy or
 a key of their personal data (refused raw events, external ids equal to the e-mail, cached
@@ -16,12 +17,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from typing import Any, Final
+from uuid import UUID
 
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from crm.db import libpq_url
+from crm.keys import personal
+from crm.keys.keyring import keyring
 from crm.privacy import policies
 from crm.schema.landing import DEAD_LETTERS_TABLE, LANDING_TABLES, PARKED_EVENTS_TABLE
 
@@ -35,8 +39,17 @@ PERSONAL_COLUMNS: Final = (
     "evidence",
     "requester",
     "recipient",
+    "email_key",
+    "email_domain",
 )
-"""Columns of the warehouse (analytics.*, ml.*) that hold personal values."""
+"""Columns of the warehouse (analytics.*, ml.*) that hold personal values or find them."""
+CLEARED_KEYS: Final = ("email_key", "email_domain")
+"""Of those, the ones set to NULL rather than to `MARKER` (a key to a person, not a value)."""
+
+CLEARED: Final = (
+    f"{personal.EMAIL_INDEX} = NULL, {personal.EMAIL_DOMAIN} = NULL, {personal.PHONE_INDEX} = NULL"
+)
+"""What finds a person again (their indexes) and the domain, cleared with their values."""
 
 MENTIONS = (
     "(strpos(lower({col}::text), lower(%(email)s)) > 0"
@@ -56,13 +69,15 @@ KEPT_ROWS: Final = (
     (
         "crm.leads",
         "email = %(m)s, first_name = CASE WHEN first_name IS NULL THEN NULL ELSE %(m)s END, last_name = CASE WHEN last_name IS NULL THEN NULL ELSE %(m)s END,"
-        " phone = CASE WHEN phone IS NULL THEN NULL ELSE %(m)s END, custom_fields = crm.redact_pii(custom_fields, %(terms)s)",
+        " phone = CASE WHEN phone IS NULL THEN NULL ELSE %(m)s END, custom_fields = crm.redact_pii(custom_fields, %(terms)s),"
+        f" {CLEARED}",
         "id = ANY(%(leads)s)",
     ),
     (
         "crm.customers",
         "email = NULL, first_name = CASE WHEN first_name IS NULL THEN NULL ELSE %(m)s END, last_name = CASE WHEN last_name IS NULL THEN NULL ELSE %(m)s END,"
-        " phone = CASE WHEN phone IS NULL THEN NULL ELSE %(m)s END, custom_fields = crm.redact_pii(custom_fields, %(terms)s)",
+        " phone = CASE WHEN phone IS NULL THEN NULL ELSE %(m)s END, custom_fields = crm.redact_pii(custom_fields, %(terms)s),"
+        f" {CLEARED}",
         "id = ANY(%(customers)s)",
     ),
     (
@@ -185,7 +200,9 @@ def _warehouse(conn: psycopg.Connection[Any], p: dict[str, Any]) -> list[Touched
         keys = [k for k, has in (("lead_id", has_lead), ("customer_id", has_customer)) if has]
         # a customer's e-mail is NULL in crm.customers (unique per tenant): the same here
         null_email = not has_lead
-        values = {c: (None if c == "email" and null_email else MARKER) for c in personal}
+        values = {
+            c: (None if (c == "email" and null_email) or c in CLEARED_KEYS else MARKER) for c in personal
+        }
         sets = sql.SQL(", ").join(
             sql.SQL("{} = CASE WHEN {} IS NULL THEN NULL ELSE {} END").format(
                 sql.Identifier(c), sql.Identifier(c), sql.Literal(v)
@@ -212,18 +229,17 @@ def erase_person(email: str, tenant: str, url: str | None = None) -> Report:
     started = time.perf_counter()
     with psycopg.connect(libpq_url(url)) as conn, conn.transaction():
         tid = policies.tenant_id(conn, tenant)
-        leads = [
-            r[0]
-            for r in conn.execute(
-                "SELECT id FROM crm.leads WHERE tenant_id = %s AND lower(email) = lower(%s)", (tid, email)
-            )
-        ]
-        customers = [
-            r[0]
-            for r in conn.execute(
-                "SELECT id FROM crm.customers WHERE tenant_id = %s AND lower(email) = lower(%s)", (tid, email)
-            )
-        ]
+        match = personal.email_params(UUID(tid), email, keyring(libpq_url(url))) | {"tenant": tid}
+        leads, customers = (
+            [
+                r[0]
+                for r in conn.execute(
+                    f"SELECT id FROM crm.{table} WHERE tenant_id = %(tenant)s AND {personal.email_match()}",
+                    match,
+                )
+            ]
+            for table in ("leads", "customers")
+        )
         ids = [str(i) for i in (*leads, *customers)]
         p = {
             "tenant": tid,

@@ -49,14 +49,18 @@ def world(create_database: Callable[[str], str], tmp_path_factory: pytest.TempPa
 def test_erasure_keeps_the_marts_reconciled_and_other_tenants_untouched(
     world: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
+    from crm.keys import personal
+    from crm.keys.keyring import keyring
     from crm.privacy.erasure import MARKER, erase_person
 
     with psycopg.connect(world, autocommit=True) as conn:
-        slug, tenant, email, lead = conn.execute(
+        slug, tenant, sealed_email, lead = conn.execute(
             """select t.slug, t.id, l.email, l.id from crm.leads l join crm.tenants t on t.id = l.tenant_id
-               join crm.customers c on c.tenant_id = l.tenant_id and c.email = l.email
-               where exists (select 1 from crm.deals d where d.lead_id = l.id) order by l.email limit 1"""
+               join crm.customers c on c.tenant_id = l.tenant_id and c.email_bidx = l.email_bidx
+               where exists (select 1 from crm.deals d where d.lead_id = l.id) order by l.id limit 1"""
         ).fetchone()  # type: ignore[misc]
+        email = personal.open_value(tenant, "email", sealed_email, keyring(world))
+        assert personal.is_sealed(sealed_email) and "@" in email
         other = conn.execute("select id from crm.tenants where id <> %s limit 1", (tenant,)).fetchone()[0]  # type: ignore[index]
         conn.execute(
             "insert into crm.leads (tenant_id, email, first_name, source) values (%s, %s, 'Same', 'web')",
@@ -76,15 +80,18 @@ def test_erasure_keeps_the_marts_reconciled_and_other_tenants_untouched(
     assert counts.get("raw.lead_activities", 0) + counts.get("raw.tickets", 0) > 0
 
     with psycopg.connect(world) as conn:
+        found = personal.email_params(tenant, email, keyring(world)) | {"t": tenant, "e": email}
         hits = conn.execute(
-            """select (select count(*) from crm.leads where tenant_id = %(t)s and lower(email) = lower(%(e)s))
-                    + (select count(*) from crm.customers where tenant_id = %(t)s and lower(email) = lower(%(e)s))
-                    + (select count(*) from analytics.dim_leads where tenant_id = %(t)s and lower(email) = lower(%(e)s))
+            f"""select (select count(*) from crm.leads where tenant_id = %(t)s and {personal.email_match()})
+                    + (select count(*) from crm.customers where tenant_id = %(t)s and {personal.email_match()})
+                    + (select count(*) from analytics.dim_leads where tenant_id = %(t)s and email_key = any(%(email_bidx)s))
                     + (select count(*) from crm.audit_log where tenant_id = %(t)s and after::text ilike '%%' || %(e)s || '%%')""",
-            {"t": tenant, "e": email},
+            found,
         ).fetchone()
         assert hits == (0,)
-        assert conn.execute("select first_name from crm.leads where id = %s", (lead,)).fetchone() == (MARKER,)
+        assert conn.execute(
+            "select email, first_name, email_bidx, email_domain from crm.leads where id = %s", (lead,)
+        ).fetchone() == (MARKER, MARKER, None, None)
         assert conn.execute(
             "select first_name from crm.leads where tenant_id = %s and email = %s", (other, email)
         ).fetchone() == ("Same",)

@@ -183,6 +183,56 @@ def test_rotation_moves_values_written_before_data_keys(
     assert stored.startswith("v2:dk1:") and crypto.decrypt(stored, tenant, "webhook-inbound") == "from before"
 
 
+def test_rotation_seals_people_written_before_encryption_and_indexes_them(
+    pg_url: str, short_ttl: None
+) -> None:
+    from crm.keys import personal
+
+    tenant, slug = _tenant(pg_url)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        old = conn.execute(
+            "INSERT INTO crm.leads (tenant_id, email, first_name, last_name, phone, source)"
+            " VALUES (%s, 'Ann.Old@Acme.test', 'Ann', NULL, '+1 555 010 2030', 'sql') RETURNING id",
+            (tenant,),
+        ).fetchone()[0]
+        new = personal.seal_row(
+            tenant, "leads", {"email": "bo@acme.test", "first_name": "Bo", "source": "api"}
+        )
+        conn.execute(
+            "INSERT INTO crm.leads (tenant_id, email, first_name, email_bidx, email_domain, source)"
+            " VALUES (%(t)s, %(email)s, %(first_name)s, %(email_bidx)s, %(email_domain)s, 'api')",
+            new | {"t": tenant},
+        )
+        found = personal.email_params(tenant, "ann.old@acme.test")
+        assert conn.execute(  # before the sweep, found by its text
+            f"SELECT id FROM crm.leads WHERE tenant_id = %(t)s AND {personal.email_match()}",
+            found | {"t": tenant},
+        ).fetchall() == [(old,)]
+
+    (result,) = rotate.rotate_data_keys([(tenant, slug)], kr.Keyring(), settle_s=0)
+    assert result.reencrypted["leads.email"] == 2 and result.reencrypted["leads.first_name"] == 2
+    assert result.reencrypted["leads.phone"] == 1 and result.remaining == 0
+    with psycopg.connect(pg_url) as conn:
+        row = conn.execute(
+            "SELECT email, first_name, last_name, phone, email_bidx, email_domain, phone_bidx"
+            " FROM crm.leads WHERE id = %s",
+            (old,),
+        ).fetchone()
+        assert all(v.startswith("v2:dk2:") for v in (row[0], row[1], row[3])) and row[2] is None
+        assert row[4:6] == (found["email_bidx"][0], "acme.test")
+        assert row[6] == personal.phone_lookup(tenant, "15550102030")[0]
+        opened = personal.open_row(
+            tenant,
+            "leads",
+            dict(zip(("email", "first_name", "phone"), (row[0], row[1], row[3]), strict=True)),
+        )
+        assert opened == {"email": "Ann.Old@Acme.test", "first_name": "Ann", "phone": "+1 555 010 2030"}
+        assert conn.execute(  # after it, by its index alone
+            f"SELECT id FROM crm.leads WHERE tenant_id = %(t)s AND {personal.email_match()}",
+            found | {"t": tenant},
+        ).fetchall() == [(old,)]
+
+
 def test_a_master_rotation_rewraps_and_the_old_master_key_can_go(migrated_db: str) -> None:
     one, two = os.urandom(32), os.urandom(32)
     old = kr.Keyring(EnvMasterKeyProvider({"m-1": one}, "m-1"), migrated_db)
