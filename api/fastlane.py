@@ -14,7 +14,9 @@ side effect, so FastAPI stays the one place that produces 401/403/422 and idempo
 
 - credentials not yet verified by this process (first use of a token or key), no permission,
 - an `Idempotency-Key`, a content type other than `application/json`, a body that does not
-  parse or validate, a CONVERTED status, an assignee other than the caller.
+  parse or validate, a CONVERTED status, an assignee other than the caller,
+- the tenant's keys not at hand to seal the lead's personal values with (`new_lead`): FastAPI
+  tries again and answers the failure as any route does.
 
 The OpenAPI document still describes the route (it exists in FastAPI as before).
 """
@@ -36,6 +38,7 @@ from api.routes.leads import created_answer, created_rows, is_plain, new_lead
 from api.schemas.leads import LeadCreate
 from crm import logs
 from crm.errors import CRMError
+from crm.secrets import KeyUnavailable
 
 PERMISSION = "leads:write"
 _WANTED = {b"authorization", b"x-api-key", b"idempotency-key", b"x-request-id", b"content-type"}
@@ -78,7 +81,7 @@ class FastLane:
         try:
             body = LeadCreate.model_validate(orjson.loads(raw))
             row = new_lead(p, body)
-        except (orjson.JSONDecodeError, ValidationError, CRMError):
+        except (orjson.JSONDecodeError, ValidationError, CRMError, psycopg.Error, KeyUnavailable):
             return False
         if not is_plain(p, row):
             return False

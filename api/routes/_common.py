@@ -35,9 +35,9 @@ async def page_of(
     page: Page,
     order: str = "created_at DESC, id",
 ) -> dict[str, Any]:
-    """`where`: (sql fragment with one %s or none, param) pairs, ANDed; params are bound."""
+    """`where`: (sql fragment, its param) pairs, ANDed; params are bound (`where_params`)."""
     clauses = [w for w, _ in where] or ["true"]
-    params = [v for w, v in where if "%s" in w]
+    params = where_params(where)
     rows = await fetchall(
         conn,
         f"SELECT * FROM crm.{table} WHERE {' AND '.join(clauses)} ORDER BY {order} LIMIT %s OFFSET %s",
@@ -49,6 +49,20 @@ async def page_of(
         "offset": page.offset,
         "next_offset": page.offset + page.limit if len(rows) == page.limit else None,
     }
+
+
+def where_params(where: list[tuple[str, Any]]) -> list[Any]:
+    """The bound parameters of (sql fragment, param) pairs: none for a fragment without `%s`,
+    its param for one, and for a fragment with several, its param is their tuple in order."""
+    params: list[Any] = []
+    for sql, value in where:
+        n = sql.count("%s")
+        if n == 1:
+            params.append(value)
+        elif n > 1:
+            assert isinstance(value, tuple) and len(value) == n, sql
+            params.extend(value)
+    return params
 
 
 async def get_row(conn: Conn, table: str, row_id: UUID, code: CRMErrorCode, label: str) -> dict[str, Any]:
@@ -107,21 +121,32 @@ async def create(
     body: Any,
     idem_key: str | None,
     write: Callable[[Conn], Awaitable[Any]],
+    answer: Callable[[Any], Any] | None = None,
 ) -> Response:
-    """Run `write(conn)` in one tenant transaction, idempotently when a key is given; 201."""
+    """Run `write(conn)` in one tenant transaction, idempotently when a key is given; 201.
+
+    `answer` turns what `write` returns into the response body (a row holding people's values
+    opened, `api.core.people`): the idempotency key stores what `write` returned, sealed as it
+    was stored, and a replay is answered through `answer` as well."""
+    answer = answer or _same
     async with db.tx(p.tenant_id) as conn:
         if idem_key is not None:
             req_hash = idempotency.request_hash(request.method, request.url.path, jsonable(body))
             replay = await idempotency.claim(conn, p, idem_key, req_hash)
             if replay is not None:
-                resp = JSONResponse(replay["body"], status_code=replay["status"])
+                resp = JSONResponse(answer(replay["body"]), status_code=replay["status"])
                 resp.headers["Idempotent-Replayed"] = "true"
                 return resp
-        out = jsonable(await write(conn))
+        stored = jsonable(await write(conn))
         if idem_key is not None:
-            await idempotency.store(conn, p, idem_key, 201, out)
+            await idempotency.store(conn, p, idem_key, 201, stored)
+    out = answer(stored)
     version = out.get("version") if isinstance(out, dict) else None
     return respond(out, 201, version=version if isinstance(version, int) else None)
+
+
+def _same(out: Any) -> Any:
+    return out
 
 
 async def table_exists(conn: Conn, name: str) -> bool:

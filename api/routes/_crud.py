@@ -1,5 +1,7 @@
 """Plain create / list / read / update of a versioned entity (pipelines, products, segments,
-campaigns): each write with its audit and outbox rows, updates with optimistic concurrency."""
+campaigns, a customer's stage): each write with its audit and outbox rows, updates with
+optimistic concurrency. A table holding people's values stores them sealed and answers them
+readable (`api.core.people`)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from fastapi import Request
 
 from api.core.auth import Principal
 from api.core.db import Conn, Database
+from api.core.people import opened, sealed, sealed_changes
 from api.core.writes import check_version, insert_row, lock_row, new_id, now, record_change, update_row
 from api.deps import expected_version, request_id
 from api.routes._common import create, row_response, unchanged_or
@@ -43,7 +46,8 @@ async def create_entity(
     async def write(conn: Conn):
         if check is not None:
             await check(conn, row, None)
-        await insert_row(conn, table, row)
+        stored = sealed(p.tenant_id, table, row)
+        await insert_row(conn, table, stored)
         await record_change(
             conn,
             p,
@@ -52,13 +56,13 @@ async def create_entity(
             action="created",
             entity_id=row["id"],
             before=None,
-            after=row,
+            after=stored,
             request_id=request_id(request),
             at=at,
         )
-        return row
+        return stored
 
-    return await create(db, p, request, values, idem, write)
+    return await create(db, p, request, values, idem, write, lambda out: opened(p.tenant_id, table, out))
 
 
 async def update_entity(
@@ -88,7 +92,7 @@ async def update_entity(
         check_version(before, expected_version(if_match, body_version), label)
         if check is not None:
             await check(conn, changes, before)
-        after = await update_row(conn, table, row_id, changes)
+        after = await update_row(conn, table, row_id, sealed_changes(p.tenant_id, table, before, changes))
         await record_change(
             conn,
             p,
@@ -101,4 +105,4 @@ async def update_entity(
             request_id=request_id(request),
             at=at,
         )
-    return row_response(after)
+    return row_response(opened(p.tenant_id, table, after))

@@ -1,5 +1,6 @@
 """Customers: list, read, lifecycle stage changes, and the health score computed now (churn and
-next best actions are in `ai`)."""
+next best actions are in `ai`). Their e-mail, names and phone are stored sealed and answered
+readable (`api.core.people`); `?email=` finds a customer by the e-mail's blind index."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 from api.core.access import record_read
 from api.core.auth import Principal
 from api.core.db import fetchone
+from api.core.people import email_filter, opened, opened_page
 from api.core.writes import now
 from api.deps import Db, IfMatch, Paging, Requires
 from api.routes._common import get_row, page_of, respond, row_response, table_exists
@@ -36,19 +38,20 @@ async def list_customers(
     email: Annotated[str | None, Query(max_length=320)] = None,
     company: Annotated[str | None, Query(max_length=200)] = None,
 ):
-    where = [
+    where: list[tuple[str, Any]] = [
         (sql, v)
         for sql, v in (
             ("lifecycle_stage = %s", lifecycle_stage.value if lifecycle_stage else None),
-            ("lower(email) = lower(%s)", email),
             ("company = %s", company),
         )
         if v is not None
     ]
+    if email is not None:
+        where.append(email_filter(p.tenant_id, email))
     async with db.tx(p.tenant_id) as conn:
         found = await page_of(conn, "customers", where, page)
         await record_read(conn, p, "customers", len(found["items"]))
-        return respond(found)
+    return respond(opened_page(p.tenant_id, "customers", found))
 
 
 @router.get("/{customer_id}", response_model=CustomerOut, responses=NOT_FOUND)
@@ -56,7 +59,7 @@ async def get_customer(customer_id: UUID, p: Reader, db: Db):
     async with db.tx(p.tenant_id) as conn:
         row = await get_row(conn, "customers", customer_id, NF, "customer")
         await record_read(conn, p, "customers", 1, customer_id)
-        return row_response(row)
+    return row_response(opened(p.tenant_id, "customers", row))
 
 
 @router.post("/{customer_id}/stage", response_model=CustomerOut, responses={**NOT_FOUND, **CONFLICT})

@@ -13,6 +13,7 @@ from api.core.access import record_read
 from api.core.auth import Principal
 from api.core.batcher import Rows
 from api.core.db import fetchall, fetchone
+from api.core.people import email_filter, opened, opened_rows, sealed, sealed_changes
 from api.core.writes import (
     after_image,
     change_rows,
@@ -37,6 +38,7 @@ from api.routes._common import (
     respond,
     row_response,
     unchanged_or,
+    where_params,
 )
 from api.routes._owned import activity_row, add_activity, locked_for_write, record_update
 from api.schemas.common import CONFLICT, ERRORS, NOT_FOUND, HistoryOut, PageOut
@@ -52,11 +54,13 @@ from api.schemas.leads import (
 )
 from crm.enums import CustomerStage, LeadActivityType, LeadStatus
 from crm.errors import CRMError, CRMErrorCode
+from crm.keys.personal import EMAIL_DOMAIN, EMAIL_INDEX, FIELDS, PHONE_INDEX, is_sealed, open_value
 
 router = APIRouter(prefix="/leads", tags=["leads"], responses=ERRORS)
 Reader = Annotated[Principal, Requires("leads:read")]
 Writer = Annotated[Principal, Requires("leads:write")]
 NF = CRMErrorCode.LEAD_NOT_FOUND
+INDEXES = (EMAIL_INDEX, EMAIL_DOMAIN, PHONE_INDEX)
 
 
 async def _lead_for_write(conn: Any, p: Principal, lead_id: UUID, expected: int | None) -> dict[str, Any]:
@@ -70,8 +74,9 @@ def _activity(p: Principal, lead_id: UUID, description: str, metadata: dict, at:
 
 
 def new_lead(p: Principal, body: LeadCreate) -> dict[str, Any]:
-    """The row of a lead to create (422 for a CONVERTED status, 403 for a sales_rep assigning
-    someone else). Shared by the route below and the fast lane (api.fastlane)."""
+    """The row of a lead to create, its personal values sealed (422 for a CONVERTED status,
+    403 for a sales_rep assigning someone else). Shared by the route below and the fast lane
+    (api.fastlane)."""
     if body.status is LeadStatus.CONVERTED:
         raise CRMError(
             CRMErrorCode.VALIDATION_ERROR,
@@ -79,7 +84,7 @@ def new_lead(p: Principal, body: LeadCreate) -> dict[str, Any]:
             {"field": "status"},
         )
     at = now()
-    return {
+    row = {
         "id": new_id(),
         "tenant_id": p.tenant_id,
         "customer_id": None,
@@ -101,6 +106,7 @@ def new_lead(p: Principal, body: LeadCreate) -> dict[str, Any]:
         "updated_at": at,
         "version": 1,
     }
+    return sealed(p.tenant_id, "leads", row)
 
 
 UNSCORED: dict[str, Any] = {"score": None, "score_reason": None}
@@ -109,8 +115,14 @@ no longer answers with)."""
 
 
 def created_answer(rows: Rows) -> Any:
-    """What a create answers: the lead as audited, not scored yet. Shared with the fast lane."""
-    return after_image(rows) | UNSCORED
+    """What a create answers: the lead as audited, readable, not scored yet. Shared with the
+    fast lane."""
+    return answer(rows[0][1]["tenant_id"], after_image(rows) | UNSCORED)
+
+
+def answer(tenant_id: UUID, lead: dict[str, Any] | None) -> Any:
+    """A lead (or its audit image) as the API answers it: its personal values readable."""
+    return opened(tenant_id, "leads", lead)
 
 
 def is_plain(p: Principal, row: dict[str, Any]) -> bool:
@@ -151,7 +163,9 @@ async def create_lead(body: LeadCreate, p: Writer, db: Db, request: Request, ide
             await insert_row(conn, table, r)
         return row | UNSCORED
 
-    return await create(db, p, request, body.model_dump(mode="json"), idem, write)
+    return await create(
+        db, p, request, body.model_dump(mode="json"), idem, write, lambda out: answer(p.tenant_id, out)
+    )
 
 
 @router.get("", response_model=PageOut[LeadOut])
@@ -170,11 +184,12 @@ async def list_leads(
     """Leads, newest first, each with the score the lead scoring last wrote (ml.lead_scores;
     null until the lead is scored) and its strongest factor as `score_reason`."""
     where: list[tuple[str, Any]] = []
+    if email is not None:
+        where.append(email_filter(p.tenant_id, email, "l"))
     for sql, val in (
         ("l.status = %s", status.value if status else None),
         ("l.assigned_user_id = %s", assigned_user_id),
         ("l.source = %s", source),
-        ("lower(l.email) = lower(%s)", email),
         ("s.score >= %s", min_score),
         ("l.created_at >= %s", created_from),
         ("l.created_at < %s", created_to),
@@ -187,12 +202,12 @@ async def list_leads(
             conn,
             f"SELECT l.*, {SCORED} FROM crm.leads l LEFT JOIN ml.lead_scores s ON s.lead_id = l.id"
             f" WHERE {clauses} ORDER BY l.created_at DESC, l.id LIMIT %s OFFSET %s",
-            [*(v for _, v in where), page.limit, page.offset],
+            [*where_params(where), page.limit, page.offset],
         )
         await record_read(conn, p, "leads", len(rows))
     return respond(
         {
-            "items": [_with_score(r) for r in rows],
+            "items": [_with_score(r) for r in opened_rows(p.tenant_id, "leads", rows)],
             "limit": page.limit,
             "offset": page.offset,
             "next_offset": page.offset + page.limit if len(rows) == page.limit else None,
@@ -212,9 +227,10 @@ def _with_score(row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _scored(conn: Any, row: dict[str, Any]) -> dict[str, Any]:
-    """A written lead row as the reads answer it: the score the lead scoring last wrote."""
+    """A written lead row as the reads answer it: readable, with the score the lead scoring
+    last wrote."""
     score = await fetchone(conn, f"SELECT {SCORED} FROM ml.lead_scores s WHERE s.lead_id = %s", (row["id"],))
-    return _with_score(row | (score or {"scored": None, "scored_reason": None}))
+    return _with_score(answer(row["tenant_id"], row) | (score or {"scored": None, "scored_reason": None}))
 
 
 @router.get("/{lead_id}", response_model=LeadOut, responses=NOT_FOUND)
@@ -238,7 +254,7 @@ async def get_lead(lead_id: UUID, p: Reader, db: Db):
             " scored_at FROM ml.lead_scores WHERE lead_id = %s",
             (lead_id,),
         )
-    return row_response(_with_score(row))
+    return row_response(_with_score(answer(p.tenant_id, row)))
 
 
 @router.patch("/{lead_id}", response_model=LeadOut, responses={**NOT_FOUND, **CONFLICT})
@@ -263,7 +279,9 @@ async def update_lead(
             raise CRMError(
                 CRMErrorCode.LEAD_ALREADY_CONVERTED, "a converted lead keeps its status", {"field": "status"}
             )
-        after = await update_row(conn, "leads", lead_id, changes)
+        after = await update_row(
+            conn, "leads", lead_id, sealed_changes(p.tenant_id, "leads", before, changes)
+        )
         if "status" in changes and changes["status"] != before["status"]:
             act = _activity(
                 p,
@@ -355,21 +373,16 @@ async def convert_lead(
                     {"field": "customer_id"},
                 )
         else:
+            match, params = email_filter(p.tenant_id, open_value(p.tenant_id, "email", before["email"]))
             customer = await fetchone(
-                conn,
-                "SELECT * FROM crm.customers WHERE lower(email) = lower(%s) ORDER BY created_at LIMIT 1",
-                (before["email"],),
+                conn, f"SELECT * FROM crm.customers WHERE {match} ORDER BY created_at LIMIT 1", params
             )
         if customer is None:
             created = True
-            customer = {
+            customer = _customer_of(p, before) | {
                 "id": new_id(),
                 "tenant_id": p.tenant_id,
-                "email": before["email"],
-                "first_name": before["first_name"],
-                "last_name": before["last_name"],
                 "company": before["company"],
-                "phone": before["phone"],
                 "lifecycle_stage": CustomerStage.ONBOARDING.value,
                 "became_customer_at": at,
                 "custom_fields": {"converted_from_lead": str(lead_id)},
@@ -423,7 +436,20 @@ async def convert_lead(
             action="converted",
         )
         lead = await _scored(conn, after)
-    return respond({"lead": lead, "customer": customer, "customer_created": created}, version=lead["version"])
+    readable = opened(p.tenant_id, "customers", customer)
+    return respond({"lead": lead, "customer": readable, "customer_created": created}, version=lead["version"])
+
+
+def _customer_of(p: Principal, lead: dict[str, Any]) -> dict[str, Any]:
+    """The personal values of the customer a lead becomes, sealed: a lead's are copied as they
+    are (a lead and a customer seal a field alike), with their index and domain; a value the
+    lead holds from before encryption is sealed now."""
+    copied = {k: lead[k] for k in (*FIELDS, *INDEXES)}
+    if not is_sealed(copied["email"]) or copied["email_bidx"] is None:
+        copied["email"] = open_value(p.tenant_id, "email", copied["email"])  # its index is made again
+    if copied["phone"] is not None and (not is_sealed(copied["phone"]) or copied["phone_bidx"] is None):
+        copied["phone"] = open_value(p.tenant_id, "phone", copied["phone"])
+    return sealed(p.tenant_id, "customers", copied)
 
 
 @router.get("/{lead_id}/history", response_model=HistoryOut, responses=NOT_FOUND)
@@ -439,4 +465,6 @@ async def lead_history(lead_id: UUID, p: Reader, db: Db):
             (lead_id,),
         )
         await record_read(conn, p, "lead_history", len(rows), lead_id)
+    for r in rows:
+        r["before"], r["after"] = answer(p.tenant_id, r["before"]), answer(p.tenant_id, r["after"])
     return respond({"items": rows})

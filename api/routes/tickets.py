@@ -15,6 +15,7 @@ from api.core.writes import insert_rows, jsonable
 from api.deps import Db, Requires, request_id
 from api.routes._common import owner_for_create, respond
 from api.routes.leads import UNSCORED, _scored
+from api.routes.leads import answer as lead_answer
 from api.schemas.common import ERRORS, NOT_FOUND
 from api.schemas.tickets import TicketEnrichmentOut, TicketIn, TicketLeadOut
 from crm.errors import CRMError, CRMErrorCode
@@ -96,7 +97,11 @@ async def lead_from(ticket_id: UUID, p: Writer, db: Db, request: Request, body: 
         await insert_rows(conn, outcome.rows)
         lead = outcome.lead
         if lead is not None:
-            lead = jsonable(lead | UNSCORED) if outcome.created else await _scored(conn, dict(lead))
+            lead = (
+                lead_answer(p.tenant_id, jsonable(lead | UNSCORED))
+                if outcome.created
+                else await _scored(conn, dict(lead))
+            )
     answer = {
         "ticket_id": ticket_id,
         "link": outcome.link.value,

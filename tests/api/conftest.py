@@ -96,6 +96,19 @@ def owner_sql(pg_url: str) -> Callable[..., list[dict[str, Any]]]:
 
 
 @pytest.fixture(scope="session")
+def readable(pg_url: str) -> Callable[..., dict[str, Any]]:
+    """A lead's or customer's row (or audit image) read as the owner, its personal values
+    opened with the session database's tenant keys: for assertions only."""
+    from crm.keys import personal
+    from crm.keys.keyring import keyring
+
+    def run(table: str, row: dict[str, Any]) -> dict[str, Any]:
+        return personal.open_row(row["tenant_id"], table, row, keyring(pg_url))
+
+    return run
+
+
+@pytest.fixture(scope="session")
 def world(create_database: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory) -> ScoredWorld:
     """A seeded world whose marts dbt built and whose scores the ML jobs wrote
     (tests/api/scored_world.py): what the reads of the marts and the scores run against."""

@@ -15,15 +15,16 @@ def _lead(client, headers, **kw):
     return r.json()
 
 
-def test_create_lead_writes_row_audit_and_outbox(client, as_, owner_sql, tenants):
+def test_create_lead_writes_row_audit_and_outbox(client, as_, owner_sql, tenants, readable):
     lead = _lead(client, as_(), first_name="Ada", tags=["vip"], custom_fields={"size": 10})
     assert lead["status"] == "NEW" and lead["version"] == 1 and lead["tenant_id"] == str(tenants["a"].id)
     assert (lead["score"], lead["score_reason"]) == (None, None)  # the lead scoring has not scored it
-    row = owner_sql("SELECT * FROM crm.leads WHERE id = %s", lead["id"])[0]
+    assert lead["first_name"] == "Ada"
+    row = readable("leads", owner_sql("SELECT * FROM crm.leads WHERE id = %s", lead["id"])[0])
     assert row["first_name"] == "Ada" and row["tags"] == ["vip"] and row["custom_fields"] == {"size": 10}
     audit = owner_sql("SELECT * FROM crm.audit_log WHERE entity_id = %s", lead["id"])
     assert [a["action"] for a in audit] == ["created"] and audit[0]["before"] is None
-    assert audit[0]["after"]["email"] == lead["email"] and audit[0]["actor_type"] == "user"
+    assert readable("leads", audit[0]["after"])["email"] == lead["email"] and audit[0]["actor_type"] == "user"
     out = owner_sql("SELECT * FROM crm.outbox WHERE topic = 'crm-changes' AND key = %s", lead["id"])
     assert [o["event_type"] for o in out] == ["crm.lead.created"]
     env = out[0]["payload"]
@@ -148,7 +149,7 @@ def test_assign_and_activities(client, as_, tenants, owner_sql):
     assert [h["action"] for h in hist] == ["created", "updated"]
 
 
-def test_convert_creates_then_links_customer(client, as_, owner_sql, tenants):
+def test_convert_creates_then_links_customer(client, as_, owner_sql, tenants, readable):
     email = f"{uuid.uuid4().hex[:8]}@convert.test"
     lead = _lead(client, as_(), email=email, company="Initech")
     r = client.post(f"/leads/{lead['id']}/convert", json={}, headers=as_())
@@ -159,8 +160,10 @@ def test_convert_creates_then_links_customer(client, as_, owner_sql, tenants):
         and out["lead"]["status"] == "CONVERTED"
         and out["lead"]["converted_at"]
     )
-    cust = owner_sql("SELECT * FROM crm.customers WHERE id = %s", out["customer"]["id"])[0]
-    assert cust["email"] == email and cust["company"] == "Initech"
+    cust = readable(
+        "customers", owner_sql("SELECT * FROM crm.customers WHERE id = %s", out["customer"]["id"])[0]
+    )
+    assert out["customer"]["email"] == email and cust["email"] == email and cust["company"] == "Initech"
     # history kept: the lead row, its activities and the audit trail stay
     assert (
         owner_sql("SELECT customer_id FROM crm.leads WHERE id = %s", lead["id"])[0]["customer_id"]
