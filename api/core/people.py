@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from uuid import UUID
 
+from crm.errors import CRMError, CRMErrorCode
 from crm.keys import personal
 
 _NAMED = re.compile(r"%\((\w+)\)s")
@@ -28,7 +29,22 @@ def holds_people(table: str) -> bool:
 def sealed(tenant_id: UUID, table: str, row: dict[str, Any]) -> dict[str, Any]:
     """`row` ready to store: personal values sealed, the e-mail's index and domain and the
     phone's index beside them."""
-    return personal.seal_row(tenant_id, table, row) if holds_people(table) else row
+    if not holds_people(table):
+        return row
+    _storable(table, row)
+    return personal.seal_row(tenant_id, table, row)
+
+
+def _storable(table: str, row: Mapping[str, Any]) -> None:
+    """422 for a value Postgres would refuse in a text column (NUL): sealed, it would be stored,
+    and then refused wherever it is opened into text (the answer to the client stays the same
+    as before the values were sealed)."""
+    for col in personal.PERSONAL[table]:
+        value = row.get(col)
+        if isinstance(value, str) and "\x00" in value:
+            raise CRMError(
+                CRMErrorCode.VALIDATION_ERROR, f"{col}: may not contain NUL characters", {"field": col}
+            )
 
 
 def sealed_changes(
@@ -45,6 +61,7 @@ def sealed_changes(
         for k, v in changes.items()
         if k not in fields or personal.open_value(tenant_id, k, before.get(k)) != v
     }
+    _storable(table, kept)
     return personal.seal_row(tenant_id, table, kept)
 
 

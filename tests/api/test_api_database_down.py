@@ -25,9 +25,10 @@ def test_a_database_gone_away_is_a_503_to_retry(client: httpx.Client, as_, owner
     assert _end_api_sessions(pg_url) > 0
 
     email = f"retry-{uuid.uuid4().hex[:8]}@example.test"
+    source = email.partition("@")[0]  # found again by it: the e-mail is stored sealed
     answers = []
     for _ in range(8):  # each worker meets its dead connections once, then reconnects
-        r = client.post("/leads", json={"email": email, "source": "website"}, headers=as_())
+        r = client.post("/leads", json={"email": email, "source": source}, headers=as_())
         answers.append(r)
         if r.status_code == 201:
             break
@@ -40,4 +41,4 @@ def test_a_database_gone_away_is_a_503_to_retry(client: httpx.Client, as_, owner
         assert body["code"] == "DATABASE_UNAVAILABLE"
         assert set(body) == {"code", "message", "context"}
         assert int(r.headers["Retry-After"]) > 0
-    assert owner_sql("select count(*) as n from crm.leads where email = %s", email)[0]["n"] == 1
+    assert owner_sql("select count(*) as n from crm.leads where source = %s", source)[0]["n"] == 1
