@@ -32,6 +32,8 @@ def leaf(field: str, op: str, value=None, **kw) -> dict:
         leaf("mrr", "between", [100, 500]),
         leaf("became_customer_at", "between", ["2025-01-01", "2025-12-31T23:59:59Z"]),
         leaf("company", "contains", "acme"),
+        leaf("email_domain", "eq", "acme.example"),
+        leaf("email_domain", "in", ["acme.example", "globex.example"]),
         leaf("tags", "contains", "enterprise"),
         leaf("churned_at", "is_null", True),
         leaf("churned_at", "is_null", False),
@@ -87,6 +89,10 @@ def test_valid_criteria_compile(criteria: dict) -> None:
         (leaf("segment_count", "gt", 1), "field", "unknown field 'segment_count'"),
         # health risk and churn risk are distinct: the bare name is neither
         (leaf("risk_level", "eq", "high"), "field", "unknown field 'risk_level'"),
+        # people's e-mail and names are stored encrypted: a segment saved on them is told why
+        (leaf("email", "contains", "@acme"), "field", "'email' is no longer offered"),
+        (leaf("email", "contains", "@acme"), "field", "use email_domain"),
+        ({"all": [leaf("mrr", "gt", 1), leaf("full_name", "eq", "Ada")]}, "all[1].field", "names are stored"),
     ],
 )
 def test_invalid_criteria_rejected_with_path(criteria, path: str, fragment: str) -> None:
@@ -144,6 +150,13 @@ def test_only_whitelisted_identifiers_reach_sql() -> None:
     where, _ = compile_criteria(criteria, TENANT)
     quoted = {part.split('"')[1] for part in where.split(" ") if part.count('"') == 2}
     assert quoted <= set(FIELDS) | {"tenant_id"}
+
+
+def test_no_field_names_a_person() -> None:
+    """The mart is pseudonymous: a segment filters on the e-mail's domain, never on an address,
+    a name or a phone (stored encrypted, they cannot be compared as text)."""
+    assert {"email", "full_name", "first_name", "last_name", "phone"}.isdisjoint(FIELDS)
+    assert FIELDS["email_domain"].kind == Kind.TEXT
 
 
 def test_fields_are_columns_of_the_mart_contract() -> None:

@@ -254,6 +254,88 @@ def test_invalid_stored_criteria_marks_stale_without_sql(world) -> None:
     assert customer_count(engine, tenants) == 12
 
 
+def test_email_domain_segments_match_sealed_and_older_rows(world) -> None:
+    """People's e-mail is stored encrypted, its domain beside it: a segment on the domain matches
+    a sealed row by that column and a row written before encryption by its readable address,
+    and the mart it runs over holds no address and no name."""
+    from uuid import UUID
+
+    from crm.keys import personal
+    from crm.keys.keyring import keyring
+
+    url, engine, tenants, customers, rebuild = world
+    t, c = tenants[0], customers[tenants[0]]
+    sealed = personal.seal_row(
+        UUID(t),
+        "customers",
+        {
+            "email": "Ada@Acme.example",
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "phone": "+44 20 7946 0018",
+        },
+        keyring(url),
+    )
+    assert personal.is_sealed(sealed["email"]) and sealed["email_domain"] == "acme.example"
+    change(
+        url,
+        "update crm.customers set email = %s, first_name = %s, last_name = %s, phone = %s, email_bidx = %s,"
+        " email_domain = %s, phone_bidx = %s where id = %s",
+        *(sealed[k] for k in ("email", "first_name", "last_name", "phone", "email_bidx", "email_domain")),
+        sealed["phone_bidx"],
+        c[0],
+    )
+    rebuild()
+    acme = add_segment(url, t, "acme", {"field": "email_domain", "op": "eq", "value": "acme.example"})
+    older = add_segment(url, t, "older rows", {"field": "email_domain", "op": "in", "value": ["t0.example"]})
+    results = {r.segment_id: r for r in recalculate_all(engine, tenant_id=t)}
+    assert results[acme].ok and results[older].ok, (results[acme].error, results[older].error)
+    assert members(url, acme) == {c[0]}
+    assert members(url, older) == set(c[1:])
+    with psycopg.connect(url) as conn:
+        columns = {
+            r[0]
+            for r in conn.execute(
+                "select column_name from information_schema.columns"
+                " where table_schema = 'analytics' and table_name = 'dim_customers'"
+            )
+        }
+        shown = conn.execute(
+            "select count(*) from analytics.dim_customers where tenant_id = %s"
+            " and (email_domain like '%%@%%' or customer_label ilike '%%lovelace%%'"
+            " or customer_label like '%%@%%' or email_key like 'v2:%%')",
+            (t,),
+        ).fetchone()
+    assert {"email_key", "email_domain"} <= columns
+    assert columns.isdisjoint({"email", "full_name", "first_name", "last_name", "phone"})
+    assert shown == (0,)
+
+
+def test_a_segment_saved_on_a_removed_field_is_refused_with_the_reason(world) -> None:
+    """A segment saved when it could filter on the e-mail or the name fails alone, with a
+    sentence saying why, keeps its last members and turns stale; the others are recalculated."""
+    url, engine, tenants, customers, _rebuild = world
+    t, c = tenants[0], customers[tenants[0]]
+    sid = add_segment(url, t, "by address", {"field": "lifecycle_stage", "op": "eq", "value": "ACTIVE"})
+    assert recalculate_segment(engine, sid).ok
+    change(
+        url,
+        "update crm.customer_segments set criteria = %s where id = %s",
+        Jsonb({"any": [{"field": "email", "op": "contains", "value": "@t0"}]}),
+        sid,
+    )
+    named = add_segment(url, t, "by name", {"field": "full_name", "op": "eq", "value": "Ada Lovelace"})
+    fine = add_segment(url, t, "fine", {"field": "mrr", "op": "gte", "value": 100})
+    results = {r.segment_id: r for r in recalculate_all(engine, tenant_id=t)}
+    assert not results[sid].ok and "field 'email' is no longer offered" in (results[sid].error or "")
+    assert "email_domain" in (results[sid].error or "")
+    assert not results[named].ok and "names are stored encrypted" in (results[named].error or "")
+    assert results[fine].ok and members(url, fine) == set(c[1:])
+    assert members(url, sid) == {c[0], c[1], c[5]}
+    row = segment_row(url, sid)
+    assert row["is_stale"] and "no longer offered" in row["last_error"]
+
+
 def test_injection_values_match_nothing_and_harm_nothing(world) -> None:
     url, engine, tenants, _, _rebuild = world
     sid = add_segment(

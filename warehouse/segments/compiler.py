@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from warehouse.segments.fields import FIELDS, Field, Kind
+from warehouse.segments.fields import FIELDS, REMOVED, Field, Kind
 
 MAX_DEPTH = 12
 MAX_NODES = 300
@@ -92,6 +92,8 @@ class _Compiler:
         if unknown:
             raise _fail(path, f"unknown keys {sorted(unknown)}: a condition has field, op and value")
         name = node.get("field")
+        if isinstance(name, str) and name in REMOVED:
+            raise _fail(_sub(path, "field"), f"field {name!r} is no longer offered: {REMOVED[name]}")
         if not isinstance(name, str) or name not in FIELDS:
             raise _fail(_sub(path, "field"), f"unknown field {name!r}; allowed: {', '.join(sorted(FIELDS))}")
         field = FIELDS[name]

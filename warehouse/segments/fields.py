@@ -1,7 +1,9 @@
 """The columns of `analytics.dim_customers` a segment may filter on, and their kinds.
 
 Only names listed here ever reach SQL, and only as identifiers quoted by us: a criteria tree
-naming anything else is rejected before compilation. Nothing here may come from the memberships
+naming anything else is rejected before compilation. People's e-mail and names are stored
+encrypted and the mart is pseudonymous, so a segment filters on the e-mail's domain, never on
+an address or a name. Nothing here may come from the memberships
 the recalculation writes (dim_customers does not read them): a segment filtering on segment
 membership would feed its own output back into its input.
 """
@@ -39,8 +41,7 @@ def _enum(name: str, values: type[StrEnum], description: str) -> Field:
 FIELDS: dict[str, Field] = {
     f.name: f
     for f in (
-        Field("email", Kind.TEXT, description="e-mail address"),
-        Field("full_name", Kind.TEXT, description="first and last name"),
+        Field("email_domain", Kind.TEXT, description="e-mail domain"),
         Field("company", Kind.TEXT, description="company name"),
         Field("industry", Kind.TEXT, description="industry"),
         Field("country", Kind.TEXT, description="country"),
@@ -76,3 +77,10 @@ FIELDS: dict[str, Field] = {
     )
 }
 """Whitelisted dim_customers columns, by name."""
+
+REMOVED: dict[str, str] = {
+    "email": "e-mail addresses are stored encrypted and cannot be filtered on; use email_domain",
+    "full_name": "names are stored encrypted and cannot be filtered on",
+}
+"""Fields segments offered before people's e-mail and names were encrypted (the mart holds only
+the e-mail's key and domain): a saved segment naming one is refused with the reason."""
