@@ -4,7 +4,9 @@ Live rows (`crm.*`) give who the requester is, the owner, open deals and recent 
 an enrichment is right the moment a deal moves; the warehouse marts give what only they compute
 (health and its trend, segments, won revenue), and the churn scoring's latest prediction
 (ml.churn_predictions, which fct_customer_risk copies at its next build) the churn risk. A mart not built yet leaves its
-fields empty instead of failing the enrichment."""
+fields empty instead of failing the enrichment. The requester's name and e-mail are the
+readable values (`find_requester` opens the rows it finds): the enrichment is for the people
+answering the ticket."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from crm.events.payloads.tickets_enriched import (
     RequesterKind,
     TicketEnriched,
 )
+from crm.keys.keyring import Keyring
 from integrations.tickets.requester import Conn, Found, Row, Ticket, fetchall, fetchone, find_requester
 
 RECENT_ACTIVITIES = 10
@@ -225,9 +228,11 @@ async def enrich_ticket(
     *,
     activities: int = RECENT_ACTIVITIES,
     source_event_id: UUID | None = None,
+    ring: Keyring | None = None,
 ) -> TicketEnriched:
-    """enrichTicketWithCRMData: find the requester, then gather its context."""
-    found = await find_requester(conn, tenant, ticket)
+    """enrichTicketWithCRMData: find the requester, then gather its context. `ring`: the keys
+    of the connection's database (default: this process's)."""
+    found = await find_requester(conn, tenant, ticket, ring)
     return await enrich_found(
         conn, tenant, ticket, found, activities=activities, source_event_id=source_event_id
     )

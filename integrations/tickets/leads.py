@@ -10,7 +10,13 @@ lead as its NOTE_ADDED activity (published on lead-activities) and an audit row.
 
 The writer (the API route) takes the returned rows into its own tenant transaction; this
 module only reads and plans, under advisory locks on the ticket and the e-mail, so concurrent
-requests for one ticket or one requester make one lead."""
+requests for one ticket or one requester make one lead.
+
+People's values are stored sealed (`crm.keys.personal`): the rows to insert carry them sealed
+(the new lead's e-mail, names and phone, the link's `requester_email`, and so their audit
+images and events), a requester is matched by the e-mail's blind index and a company by the
+readable `email_domain` (rows written before encryption by their text), and the outcome's lead
+is readable, for the caller's answer."""
 
 from __future__ import annotations
 
@@ -23,7 +29,9 @@ from uuid import UUID, uuid4
 from crm.changes import Actor, activity_rows, change_rows, jsonable, now
 from crm.enums import LeadActivityType, LeadStatus
 from crm.errors import CRMError, CRMErrorCode
-from integrations.tickets.requester import Conn, Row, Ticket, fetchone
+from crm.keys import personal
+from crm.keys.keyring import Keyring
+from integrations.tickets.requester import Conn, Row, Ticket, fetchone, opened
 
 LEAD_SOURCE = "ticket"
 
@@ -69,10 +77,15 @@ class Link(StrEnum):
     DOMAIN = "DOMAIN"
 
 
+_BY = {Link.EMAIL: "e-mail address", Link.DOMAIN: "company domain"}
+"""How a ticket's note names the match."""
+
+
 @dataclass
 class Outcome:
     link: Link
     lead: Row | None
+    """The lead created or linked, its people's values readable (`rows` holds it sealed)."""
     customer_id: UUID | None
     created: bool
     """True only when this call made the lead (201); a repeat or a match is 200."""
@@ -82,9 +95,7 @@ class Outcome:
 
 def company_domain(email: str | None) -> str | None:
     """The e-mail's domain when it can name a company (None for free-mail and bad addresses)."""
-    if not email or "@" not in email:
-        return None
-    domain = email.rsplit("@", 1)[1].strip().lower()
+    domain = personal.email_domain(email)
     return None if not domain or domain in FREE_MAIL_DOMAINS else domain
 
 
@@ -100,7 +111,7 @@ async def _lock(conn: Conn, *keys: str) -> None:
         await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
 
 
-async def _existing_link(conn: Conn, tenant: UUID, ticket_id: UUID) -> Outcome | None:
+async def _existing_link(conn: Conn, tenant: UUID, ticket_id: UUID, ring: Keyring | None) -> Outcome | None:
     link = await fetchone(
         conn, "SELECT * FROM crm.ticket_leads WHERE tenant_id = %s AND ticket_id = %s", (tenant, ticket_id)
     )
@@ -109,43 +120,63 @@ async def _existing_link(conn: Conn, tenant: UUID, ticket_id: UUID) -> Outcome |
     lead = None
     if link["lead_id"] is not None:
         lead = await fetchone(conn, "SELECT * FROM crm.leads WHERE id = %s", (link["lead_id"],))
-    return Outcome(Link(link["link"]), lead, link["customer_id"], created=False)
+    return Outcome(
+        Link(link["link"]), opened(tenant, "leads", lead, ring) if lead else None, link["customer_id"], False
+    )
 
 
-async def _match(conn: Conn, tenant: UUID, email: str) -> tuple[Link, Row | None, UUID | None] | None:
+BY_DOMAIN = (
+    f"({personal.EMAIL_DOMAIN} = %(domain)s OR ({personal.EMAIL_DOMAIN} IS NULL AND email NOT LIKE 'v2:%%'"
+    " AND lower(split_part(email, '@', 2)) = %(domain)s))"
+)
+"""A row by its e-mail's domain: the readable `email_domain`, or the text of an e-mail written
+before encryption."""
+
+
+async def _match(
+    conn: Conn, tenant: UUID, email: str, ring: Keyring | None
+) -> tuple[Link, Row | None, UUID | None] | None:
     """An existing customer or lead by e-mail, else by company domain (customers first)."""
     domain = company_domain(email)
-    wheres = [(Link.EMAIL, "lower(email) = lower(%s)", email)]
+    wheres = [(Link.EMAIL, personal.email_match(), personal.email_params(tenant, email, ring))]
     if domain is not None:
-        wheres.append((Link.DOMAIN, "lower(split_part(email, '@', 2)) = %s", domain))
-    for link, where, value in wheres:
+        wheres.append((Link.DOMAIN, BY_DOMAIN, {"domain": domain}))
+    for link, where, params in wheres:
+        named = params | {"tenant": tenant}
         customer = await fetchone(
             conn,
-            f"SELECT id FROM crm.customers WHERE tenant_id = %s AND {where} ORDER BY created_at LIMIT 1",
-            (tenant, value),
+            f"SELECT id FROM crm.customers WHERE tenant_id = %(tenant)s AND {where} ORDER BY created_at LIMIT 1",
+            named,
         )
         if customer is not None:
             return link, None, customer["id"]
         lead = await fetchone(
             conn,
-            f"SELECT * FROM crm.leads WHERE tenant_id = %s AND {where} ORDER BY created_at LIMIT 1",
-            (tenant, value),
+            f"SELECT * FROM crm.leads WHERE tenant_id = %(tenant)s AND {where} ORDER BY created_at LIMIT 1",
+            named,
         )
         if lead is not None:
-            return link, lead, lead["customer_id"]
+            return link, opened(tenant, "leads", lead, ring), lead["customer_id"]
     return None
 
 
 def _link_row(
-    actor: Actor, ticket: Ticket, link: Link, lead: Row | None, customer_id: UUID | None, at: datetime
+    actor: Actor,
+    ticket: Ticket,
+    link: Link,
+    lead: Row | None,
+    customer_id: UUID | None,
+    at: datetime,
+    ring: Keyring | None,
 ) -> dict:
+    """The ticket's link, its requester's e-mail sealed as a person's e-mail is."""
     return {
         "tenant_id": actor.tenant_id,
         "ticket_id": ticket.ticket_id,
         "lead_id": lead["id"] if lead else None,
         "customer_id": customer_id,
         "link": link.value,
-        "requester_email": ticket.email,
+        "requester_email": personal.seal_value(actor.tenant_id, "email", ticket.email, ring),
         "created_by": actor.actor_id if actor.actor_type == "user" else None,
         "created_at": at,
     }
@@ -170,6 +201,7 @@ def _audit_link(actor: Actor, row: dict[str, Any], request_id: str | None, at: d
 
 
 def new_lead_row(actor: Actor, ticket: Ticket, email: str, owner: UUID | None, at: datetime) -> Row:
+    """The requester's lead, readable (`personal.seal_row` makes the row to store)."""
     first, last = _split_name(ticket.name)
     return {
         "id": uuid4(),
@@ -196,13 +228,20 @@ def new_lead_row(actor: Actor, ticket: Ticket, email: str, owner: UUID | None, a
 
 
 async def lead_from_ticket(
-    conn: Conn, actor: Actor, ticket: Ticket, *, owner: UUID | None = None, request_id: str | None = None
+    conn: Conn,
+    actor: Actor,
+    ticket: Ticket,
+    *,
+    owner: UUID | None = None,
+    request_id: str | None = None,
+    ring: Keyring | None = None,
 ) -> Outcome:
-    """createLeadFromTicket's plan, in the caller's tenant transaction (see the module doc)."""
+    """createLeadFromTicket's plan, in the caller's tenant transaction (see the module doc).
+    `ring`: the keys of the connection's database (default: this process's)."""
     tenant = actor.tenant_id
     email = (ticket.email or "").strip()
     await _lock(conn, f"ticket:{tenant}:{ticket.ticket_id}", f"requester:{tenant}:{email.lower()}")
-    repeat = await _existing_link(conn, tenant, ticket.ticket_id)
+    repeat = await _existing_link(conn, tenant, ticket.ticket_id, ring)
     if repeat is not None:
         return repeat
     if not email:
@@ -212,11 +251,12 @@ async def lead_from_ticket(
             {"field": "requester_email", "ticket_id": str(ticket.ticket_id)},
         )
     at = now()
-    matched = await _match(conn, tenant, email)
+    matched = await _match(conn, tenant, email, ring)
     if matched is None:
         lead = new_lead_row(actor, ticket, email, owner, at)
-        link_row = _link_row(actor, ticket, Link.CREATED, lead, None, at)
-        rows = [("leads", lead)]
+        stored = personal.seal_row(tenant, "leads", lead, ring)
+        link_row = _link_row(actor, ticket, Link.CREATED, lead, None, at, ring)
+        rows = [("leads", stored)]
         rows += change_rows(
             actor,
             table="leads",
@@ -224,13 +264,13 @@ async def lead_from_ticket(
             action="created",
             entity_id=lead["id"],
             before=None,
-            after=lead,
+            after=stored,
             request_id=request_id,
             at=at,
         )
         return Outcome(Link.CREATED, lead, None, True, [*rows, ("ticket_leads", link_row)])
     link, existing, customer_id = matched
-    link_row = _link_row(actor, ticket, link, existing, customer_id, at)
+    link_row = _link_row(actor, ticket, link, existing, customer_id, at, ring)
     rows = [("ticket_leads", link_row), _audit_link(actor, link_row, request_id, at)]
     if existing is not None:
         note = {
@@ -239,7 +279,8 @@ async def lead_from_ticket(
             "lead_id": existing["id"],
             "user_id": actor.actor_id if actor.actor_type == "user" else None,
             "type": LeadActivityType.NOTE_ADDED,
-            "description": f"Ticket {ticket.subject or ticket.ticket_id} from {email}",
+            # the note names no address: its text is stored and published readable
+            "description": f"Ticket {ticket.subject or ticket.ticket_id} from the lead's {_BY[link]}",
             "metadata": {"kind": "ticket_linked", "ticket_id": str(ticket.ticket_id), "link": link.value},
             "created_at": at,
         }

@@ -1,11 +1,14 @@
 """A ticket's requester as the ticketing system names them, and finding them in the CRM: by the
 ticket's customer or lead id, else by e-mail, else by phone. Queries take an open psycopg async
 connection whose rows are dicts (the API's tenant transaction, or the enrichment worker's) and
-filter by tenant themselves as well, so the worker's owner connection sees one tenant too."""
+filter by tenant themselves as well, so the worker's owner connection sees one tenant too.
+
+People's values are stored sealed (`crm.keys.personal`): the e-mail and the phone are matched by
+their blind indexes (and by their text in rows written before encryption), and the rows found
+come back readable, since what they are found for shows them to a person."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,11 +17,13 @@ from uuid import UUID
 from psycopg import AsyncConnection
 
 from crm.events.payloads.tickets_enriched import MatchedBy, RequesterKind
+from crm.keys import personal
+from crm.keys.keyring import Keyring
 
 Conn = AsyncConnection[Any]
 Row = dict[str, Any]
 
-MIN_PHONE_DIGITS = 7
+MIN_PHONE_DIGITS = personal.MIN_PHONE_DIGITS
 """A phone number shorter than this (an extension, a typo) never matches anyone."""
 
 
@@ -69,8 +74,7 @@ UNKNOWN = Found(RequesterKind.UNKNOWN)
 
 
 def phone_digits(phone: str | None) -> str | None:
-    digits = re.sub(r"\D", "", phone or "")
-    return digits if len(digits) >= MIN_PHONE_DIGITS else None
+    return personal.phone_digits(phone)
 
 
 async def fetchall(conn: Conn, sql: str, params: Any) -> list[Row]:
@@ -85,38 +89,63 @@ async def fetchone(conn: Conn, sql: str, params: Any) -> Row | None:
 
 _CUSTOMER = "SELECT * FROM crm.customers WHERE tenant_id = %s AND "
 _LEAD = "SELECT * FROM crm.leads WHERE tenant_id = %s AND "
-_BY_EMAIL = "lower(email) = lower(%s) ORDER BY created_at DESC LIMIT 1"
-_BY_PHONE = "regexp_replace(coalesce(phone, ''), '\\D', '', 'g') = %s ORDER BY created_at DESC LIMIT 1"
+_LATEST = " ORDER BY created_at DESC LIMIT 1"
 
 
-async def _customer_of(conn: Conn, tenant: UUID, lead: Row, how: MatchedBy) -> Found:
+def opened(tenant: UUID, table: str, row: Row, ring: Keyring | None = None) -> Row:
+    """A stored customer or lead with its people's values readable."""
+    return personal.open_row(tenant, table, row, ring)
+
+
+def lookups(
+    tenant: UUID, t: Ticket, ring: Keyring | None = None
+) -> list[tuple[MatchedBy, str, dict[str, Any]]]:
+    """(how, SQL condition, its named parameters) of the ticket's e-mail and phone, in the
+    order they are tried; none for a value the ticket lacks (or a phone too short)."""
+    out: list[tuple[MatchedBy, str, dict[str, Any]]] = []
+    email = t.email.strip() if t.email else None
+    if email:
+        out.append((MatchedBy.EMAIL, personal.email_match(), personal.email_params(tenant, email, ring)))
+    phone = t.phone if phone_digits(t.phone) else None
+    if phone:
+        out.append((MatchedBy.PHONE, personal.phone_match(), personal.phone_params(tenant, phone, ring)))
+    return out
+
+
+async def _customer_of(conn: Conn, tenant: UUID, lead: Row, how: MatchedBy, ring: Keyring | None) -> Found:
     """A lead that became a customer is presented as that customer (with its lead id)."""
     if lead["customer_id"] is not None:
         customer = await fetchone(conn, _CUSTOMER + "id = %s", (tenant, lead["customer_id"]))
         if customer is not None:
-            return Found(RequesterKind.CUSTOMER, how, customer, lead)
+            return Found(RequesterKind.CUSTOMER, how, opened(tenant, "customers", customer, ring), lead)
     return Found(RequesterKind.LEAD, how, None, lead)
 
 
-async def find_requester(conn: Conn, tenant: UUID, t: Ticket) -> Found:
-    """The requester's customer or lead, or UNKNOWN (never an error)."""
+async def find_requester(conn: Conn, tenant: UUID, t: Ticket, ring: Keyring | None = None) -> Found:
+    """The requester's customer or lead, or UNKNOWN (never an error). `ring`: the keys of the
+    connection's database (default: this process's)."""
     if t.customer_id is not None:
         customer = await fetchone(conn, _CUSTOMER + "id = %s", (tenant, t.customer_id))
         if customer is not None:
-            return Found(RequesterKind.CUSTOMER, MatchedBy.CUSTOMER_ID, customer)
+            return Found(
+                RequesterKind.CUSTOMER, MatchedBy.CUSTOMER_ID, opened(tenant, "customers", customer, ring)
+            )
     if t.lead_id is not None:
         lead = await fetchone(conn, _LEAD + "id = %s", (tenant, t.lead_id))
         if lead is not None:
-            return await _customer_of(conn, tenant, lead, MatchedBy.LEAD_ID)
-    lookups = [(MatchedBy.EMAIL, _BY_EMAIL, t.email.strip() if t.email else None)]
-    lookups.append((MatchedBy.PHONE, _BY_PHONE, phone_digits(t.phone)))
-    for how, where, value in lookups:
-        if not value:
-            continue
-        customer = await fetchone(conn, _CUSTOMER + where, (tenant, value))
+            return await _customer_of(
+                conn, tenant, opened(tenant, "leads", lead, ring), MatchedBy.LEAD_ID, ring
+            )
+    for how, where, params in lookups(tenant, t, ring):
+        named = params | {"tenant": tenant}
+        customer = await fetchone(
+            conn, f"SELECT * FROM crm.customers WHERE tenant_id = %(tenant)s AND {where}{_LATEST}", named
+        )
         if customer is not None:
-            return Found(RequesterKind.CUSTOMER, how, customer)
-        lead = await fetchone(conn, _LEAD + where, (tenant, value))
+            return Found(RequesterKind.CUSTOMER, how, opened(tenant, "customers", customer, ring))
+        lead = await fetchone(
+            conn, f"SELECT * FROM crm.leads WHERE tenant_id = %(tenant)s AND {where}{_LATEST}", named
+        )
         if lead is not None:
-            return await _customer_of(conn, tenant, lead, how)
+            return await _customer_of(conn, tenant, opened(tenant, "leads", lead, ring), how, ring)
     return UNKNOWN

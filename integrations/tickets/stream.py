@@ -26,6 +26,7 @@ from psycopg.rows import dict_row
 from crm.db import libpq_url
 from crm.events import InvalidEvent, Topic, build_event, key_for, parse_event
 from crm.events.envelope import Event
+from crm.keys.keyring import keyring
 from integrations.tickets.enrich import RECENT_ACTIVITIES, enrich_ticket
 from integrations.tickets.requester import Ticket
 
@@ -76,6 +77,8 @@ class Enricher:
         self.tenants: set[UUID] = set()
         self.topic_in = f"{cfg.topic_prefix}{Topic.TICKETS}"
         self.topic_out = f"{cfg.topic_prefix}{Topic.TICKETS_ENRICHED}"
+        # the keys of the database read: its people's values are sealed under them
+        self.ring = keyring(libpq_url(cfg.database_url)) if cfg.database_url else keyring()
 
     async def _known(self, conn: psycopg.AsyncConnection[Any], tenant: UUID) -> bool:
         if tenant not in self.tenants:
@@ -102,6 +105,7 @@ class Enricher:
                 Ticket.from_payload(payload),
                 activities=self.cfg.activities,
                 source_event_id=event.event_id,
+                ring=self.ring,
             )
             out = build_event(
                 "ticket.enriched",

@@ -120,10 +120,15 @@ def test_another_tenants_customer_is_unknown(client, as_, tenants) -> None:
     assert out["requester"] == "UNKNOWN" and out["customer_id"] is None
 
 
-def test_lead_from_ticket_created_once_audited(client, as_, tenants, pg_url, owner_sql) -> None:
+def test_lead_from_ticket_created_once_audited(client, as_, tenants, pg_url, owner_sql, people) -> None:
     a = tenants["a"]
     email = f"dana@{uuid.uuid4().hex[:8]}.example"
-    body = ticket(requester_email=email, requester_name="Dana Scully", requester_company="FBI")
+    body = ticket(
+        requester_email=email,
+        requester_name="Dana Scully",
+        requester_company="FBI",
+        requester_phone="+1 555 0100",
+    )
     land(pg_url, a.id, body)
     url = f"/tickets/{body['ticket_id']}/lead"
     r = client.post(url, headers=as_("a"))
@@ -141,15 +146,31 @@ def test_lead_from_ticket_created_once_audited(client, as_, tenants, pg_url, own
     again = client.post(url, headers=as_("a"))
     assert again.status_code == 200 and again.json()["lead"]["id"] == lead["id"]
     assert again.json()["created"] is False
-    assert owner_sql("SELECT count(*) AS n FROM crm.leads WHERE email = %s", email)[0]["n"] == 1
+    found = people(pg_url).rows("leads", a.id, email.upper())
+    assert [r["id"] for r in found] == [uuid.UUID(lead["id"])]
+    assert (found[0]["phone"], found[0]["first_name"]) == ("+1 555 0100", "Dana")
+    # stored sealed, beside the e-mail's index and domain and the phone's index
+    stored = people(pg_url).stored("leads", lead["id"])
+    people(pg_url).assert_sealed(stored, "email", "first_name", "last_name", "phone")
+    assert stored["email_domain"] == email.split("@")[1] and stored["phone_bidx"] is not None
     link = owner_sql("SELECT * FROM crm.ticket_leads WHERE ticket_id = %s", uuid.UUID(body["ticket_id"]))
     assert [(r["lead_id"], r["link"]) for r in link] == [(uuid.UUID(lead["id"]), "CREATED")]
+    people(pg_url).assert_sealed(link[0], "requester_email")
+    assert people(pg_url).open_value(a.id, "email", link[0]["requester_email"]) == email
     audit = owner_sql(
-        "SELECT action FROM crm.audit_log WHERE entity = 'leads' AND entity_id = %s", uuid.UUID(lead["id"])
+        "SELECT action, after FROM crm.audit_log WHERE entity = 'leads' AND entity_id = %s",
+        uuid.UUID(lead["id"]),
     )
     assert [x["action"] for x in audit] == ["created"]
-    outbox = owner_sql("SELECT event_type FROM crm.outbox WHERE key = %s", lead["id"])
+    people(pg_url).assert_sealed(audit[0]["after"], "email", "first_name", "last_name", "phone")
+    outbox = owner_sql("SELECT event_type, payload FROM crm.outbox WHERE key = %s", lead["id"])
     assert [x["event_type"] for x in outbox] == ["crm.lead.created"]
+    people(pg_url).assert_sealed(outbox[0]["payload"]["payload"]["after"], "email", "first_name", "phone")
+    linked = owner_sql(
+        "SELECT after FROM crm.audit_log WHERE entity = 'ticket_leads' AND after->>'ticket_id' = %s",
+        body["ticket_id"],
+    )
+    assert all(x["after"]["requester_email"].startswith("v2:dk") for x in linked)
     # the other tenant: no such ticket
     r = client.post(url, headers=as_("b"))
     assert r.status_code == 404 and r.json()["code"] == "TICKET_NOT_FOUND"
@@ -177,6 +198,36 @@ def test_lead_from_ticket_matches_email_and_company_domain(client, as_, tenants,
     # the same domain in the other tenant is nobody's
     t5 = ticket(requester_email=f"cy@{domain}")
     assert client.post(f"/tickets/{t5['ticket_id']}/lead", json=t5, headers=as_("b")).status_code == 201
+
+
+def test_requester_matched_by_sealed_email_phone_and_domain(client, as_, tenants, pg_url, people) -> None:
+    """A lead the API stored (its values sealed) is found by e-mail in any case, by phone in
+    any format, and its company by the e-mail's domain; its note names no address."""
+    h = as_("a")
+    domain = f"{uuid.uuid4().hex[:8]}.example"
+    lead = client.post(
+        "/leads",
+        json={"email": f"Zoe@{domain}", "phone": "+44 20 7946 0958", "first_name": "Zoe", "source": "web"},
+        headers=h,
+    ).json()
+    people(pg_url).assert_sealed(people(pg_url).stored("leads", lead["id"]), "email", "phone", "first_name")
+    for body, how in (
+        (ticket(requester_email=f"zoe@{domain.upper()}"), "EMAIL"),
+        (ticket(requester_phone="44 (20) 7946-0958"), "PHONE"),
+    ):
+        out = client.post("/tickets/enrich", json=body, headers=h).json()
+        assert (out["requester"], out["matched_by"], out["lead_id"]) == ("LEAD", how, lead["id"])
+        assert (out["email"], out["name"]) == (f"Zoe@{domain}", "Zoe")
+    assert client.post("/tickets/enrich", json=ticket(requester_phone="0958"), headers=h).json()[
+        "requester"
+    ] == ("UNKNOWN")
+    t = ticket(requester_email=f"max@{domain}")
+    r = client.post(f"/tickets/{t['ticket_id']}/lead", json=t, headers=h)
+    assert r.status_code == 200 and (r.json()["link"], r.json()["lead"]["id"]) == ("DOMAIN", lead["id"])
+    assert r.json()["lead"]["email"] == f"Zoe@{domain}"
+    with psycopg.connect(pg_url) as conn:
+        notes = conn.execute("SELECT description FROM crm.lead_activities WHERE lead_id = %s", (lead["id"],))
+        assert [n for (n,) in notes.fetchall() if "@" in n] == []
 
 
 def test_free_mail_domains_never_match(client, as_) -> None:
