@@ -1,0 +1,68 @@
+"""People's e-mails, names and phones are sealed at rest: a `pg_dump` of a seeded world (its
+leads and customers, their activities, tickets and conversations landed in `raw.*`) shows none
+of them, in any case, while every one of them opens from its row and is found by its index."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import subprocess
+from datetime import date
+from pathlib import Path
+from uuid import UUID
+
+import psycopg
+
+from crm.keys import personal
+from crm.keys.keyring import keyring
+from stack.postgres import EmbeddedPostgres
+
+PEOPLE = """select 'leads', tenant_id, email, first_name, last_name, phone from crm.leads
+            union all select 'customers', tenant_id, email, first_name, last_name, phone from crm.customers"""
+
+
+def test_a_dump_of_a_seeded_world_shows_no_ones_email_name_or_phone(migrated_db: str, crm_home: Path) -> None:
+    from sim import seed_world
+
+    seed_world(
+        scale="S", seed=7, as_of=date(2026, 11, 1), database_url=migrated_db, sink="raw", progress=False
+    )
+    ring = keyring(migrated_db)
+    with psycopg.connect(migrated_db) as conn:
+        rows = conn.execute(PEOPLE).fetchall()
+        people = [
+            personal.open_row(t, table, dict(zip(personal.FIELDS, values, strict=True)), ring)
+            for table, t, *values in rows
+        ]
+        assert len(people) > 1000 and all(personal.is_sealed(r[2]) for r in rows)
+        some = next(p | {"tenant": t} for p, (_, t, *_) in zip(people, rows, strict=True) if p["phone"])
+        found = personal.email_params(UUID(str(some["tenant"])), some["email"].upper(), ring)
+        assert conn.execute(
+            f"select count(*) from crm.leads where tenant_id = %(t)s and {personal.email_match()}",
+            found | {"t": some["tenant"]},
+        ).fetchone() >= (1,)
+
+    pg_dump = EmbeddedPostgres(crm_home).bin_dir() / "pg_dump"
+    dump = subprocess.run(
+        [str(pg_dump), "--no-owner", "--dbname", migrated_db, "--exclude-table-data=crm.users"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout.lower()
+    assert len(dump) > 1_000_000  # the world is in it
+    emails = {p["email"].lower() for p in people if p["email"]}
+    names = {
+        f"{p['first_name']} {p['last_name']}".lower() for p in people if p["first_name"] and p["last_name"]
+    }
+    phones = {p["phone"] for p in people if p["phone"]}
+    assert len(emails) > 1000 and len(names) > 500 and len(phones) > 500
+    # one pass over the dump: its e-mail- and phone-like tokens, and its pairs of adjacent words
+    tokens = set(re.findall(r"[\w.+@-]+", dump))
+    words = re.findall(r"\w+", dump)
+    pairs = {f"{a} {b}" for a, b in itertools.pairwise(words)}
+    assert "tenant_id" in tokens and any(
+        p.startswith("create table") for p in pairs
+    )  # the scan sees the dump
+    shown = [v for v in (*emails, *phones) if v in tokens] + sorted(names & pairs)
+    assert shown == [], shown[:10]
