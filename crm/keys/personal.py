@@ -108,14 +108,15 @@ def seal_row(
     """A copy of `row` ready to store: its personal values sealed, and where it holds a readable
     e-mail, that address's index and domain beside it."""
     out = dict(row)
-    fields = PERSONAL[table]
     if "email" in out and not is_sealed(out["email"]):
         out |= email_columns(tenant_id, out["email"], ring)
     if "phone" in out and not is_sealed(out["phone"]):
         out[PHONE_INDEX] = phone_index(tenant_id, out["phone"], ring)
-    for col in fields:
-        if col in out:
-            out[col] = seal_value(tenant_id, col, out[col], ring)
+    todo = [c for c in PERSONAL[table] if out.get(c) is not None and not is_sealed(out[c])]
+    if todo:
+        seal = sealed.text_sealer(tenant_id, ring)
+        for col in todo:
+            out[col] = seal(out[col].encode(), aad(tenant_id, col))
     return out
 
 
