@@ -6,12 +6,15 @@ Inbound, then outbound, in one run:
   records whose retry is due) are fetched through the vendor's SDK, mapped by the import format
   of that vendor, and written by the import writer (`integrations.imports.run.run_import`, as
   an import run of format `<vendor>-sync`): each new or changed record one audited change with
-  its event, linked in `crm.external_ids`; an unchanged one writes nothing. A record that does
+  its event, linked in `crm.external_ids`; an unchanged one writes nothing. People's values are
+  sealed as the writer builds their rows, and a contact is matched to a customer by the index
+  of its e-mail. A record that does
   not map is queued for retry. Records the vendor archived mark their CRM row (below).
 - **Outbound.** The changes people made in the CRM (audit rows not by the system: imports and
   this sync are the system, so nothing echoes) since the outbound cursor are pushed: a row
   without a vendor record is created there and linked, a linked one updated, a deleted one
-  archived. A push that fails is queued for retry.
+  archived. A push that fails is queued for retry. People's values, stored sealed, are opened
+  for the push: the vendor holds them readable, as before.
 
 Conflicts: the later edit wins the whole record. A vendor record modified at or before the last
 CRM edit (by a person, since the last push) of the row it is linked to is not read in; the CRM
@@ -42,6 +45,8 @@ from psycopg.types.json import Jsonb
 from crm.changes import change_rows
 from crm.db import connect
 from crm.errors import CRMError, CRMErrorCode
+from crm.keys import personal
+from crm.keys.keyring import keyring
 from integrations.external_sync import store
 from integrations.external_sync.provider import Provider, VendorRecord
 from integrations.external_sync.tickets_out import TicketPusher, push_tickets
@@ -463,6 +468,8 @@ def _push_one(
         if row.get(ref):
             found = _link(conn, c, prov.system, target, row[ref])
             refs[ref] = found[1] if found else None
+    if table in personal.PERSONAL:  # the vendor keeps people's values readable
+        row = personal.open_row(c.tenant_id, table, row, keyring(c.database))
     out = prov.outbound(table, row, refs)
     if out is None:  # nothing the vendor keeps
         result.count("outbound", table, "unchanged")

@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
+from sealed_people import People
 from standins.account import connect_hubspot
 from standins.hubspot import Running, Store
 
@@ -205,7 +206,7 @@ def test_peoples_activities_are_pushed_once_as_engagements(
 ) -> None:
     cid = connect_hubspot(pg_url, tenant, hubspot.url)
     assert run_sync(cid, url=pg_url).status == "completed"
-    lead = q(pg_url, "SELECT id FROM crm.leads WHERE tenant_id = %s AND email = 'ann@acme.com'", tenant)[0][0]
+    lead = People(pg_url).id("leads", tenant, "ann@acme.com")
     deal = q(pg_url, "SELECT id FROM crm.deals WHERE tenant_id = %s AND name = 'Acme renewal'", tenant)[0][0]
     person_activity(pg_url, tenant, "lead", lead, "CALL_ANSWERED", "Talked pricing")
     person_activity(pg_url, tenant, "lead", lead, "NOTE_ADDED", "Wants SSO", due_at="2025-04-01T09:00:00Z")

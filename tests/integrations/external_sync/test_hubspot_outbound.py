@@ -10,10 +10,13 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+from sealed_people import People
 from standins.account import connect_hubspot
 from standins.hubspot import Running
 
 from crm.changes import change_rows
+from crm.keys import personal
+from crm.keys.keyring import keyring
 from integrations.external_sync.engine import run_sync
 
 
@@ -36,7 +39,10 @@ def _write_audit(conn: psycopg.Connection[Any], pairs: list[tuple[str, dict[str,
 def human(
     pg_url: str, tenant: uuid.UUID, table: str, entity: str, eid: uuid.UUID | None, **sets: Any
 ) -> uuid.UUID:
-    """A person's change as the write API records it: the row, its audit row and its event."""
+    """A person's change as the write API records it: the row (people's values sealed), its
+    audit row and its event."""
+    if table in personal.PERSONAL:
+        sets = personal.seal_row(tenant, table, sets, keyring(pg_url))
     with psycopg.connect(pg_url, autocommit=True) as conn, conn.transaction():
         cur = conn.cursor(row_factory=dict_row)
         if eid is None:
@@ -104,6 +110,9 @@ def test_crm_edits_are_pushed_once_and_not_read_back(
     assert pushed.counts["outbound"]["deals"]["updated"] == 1, (pushed.counts, pushed.failures)
     contacts = hubspot.store.objects["contacts"]
     made = next(r for r in contacts.values() if r["properties"].get("email") == "dee@acme.com")
+    # stored sealed, pushed readable
+    People.assert_sealed(People(pg_url).stored("leads", lead), "email", "first_name")
+    assert made["properties"]["firstname"] == "Dee"
     acme_id = one(pg_url, "SELECT external_id FROM crm.external_ids WHERE entity_id = %s", acme)
     assert made["properties"]["associatedcompanyid"] == acme_id
     assert one(pg_url, "SELECT external_id FROM crm.external_ids WHERE entity_id = %s", lead) == made["id"]
@@ -134,7 +143,7 @@ def test_a_changed_reference_moves_the_association(pg_url: str, tenant: uuid.UUI
 
     bore = one(pg_url, "SELECT id FROM crm.customers WHERE tenant_id = %s AND company = 'Borealis'", tenant)
     deal = one(pg_url, "SELECT id FROM crm.deals WHERE tenant_id = %s AND name = 'Acme renewal'", tenant)
-    ann = one(pg_url, "SELECT id FROM crm.leads WHERE tenant_id = %s AND email = 'ann@acme.com'", tenant)
+    ann = People(pg_url).id("leads", tenant, "ann@acme.com")
     links = hubspot.store.links
     assert links[("deals", ext(deal), "companies")] == {
         ext(one(pg_url, "SELECT customer_id FROM crm.deals WHERE id = %s", deal))
@@ -157,8 +166,8 @@ def test_a_changed_reference_moves_the_association(pg_url: str, tenant: uuid.UUI
 def test_the_later_edit_wins_a_conflict(pg_url: str, tenant: uuid.UUID, hubspot: Running) -> None:
     cid = connect_hubspot(pg_url, tenant, hubspot.url)
     run_sync(cid, url=pg_url)
-    ann = one(pg_url, "SELECT id FROM crm.leads WHERE tenant_id = %s AND email = 'ann@acme.com'", tenant)
-    bob = one(pg_url, "SELECT id FROM crm.leads WHERE tenant_id = %s AND email = 'bob@acme.com'", tenant)
+    ann = People(pg_url).id("leads", tenant, "ann@acme.com")
+    bob = People(pg_url).id("leads", tenant, "bob@acme.com")
     ann_hs = one(pg_url, "SELECT external_id FROM crm.external_ids WHERE entity_id = %s", ann)
     bob_hs = one(pg_url, "SELECT external_id FROM crm.external_ids WHERE entity_id = %s", bob)
     # Ann: edited in HubSpot, then in the CRM -> the CRM wins. Bob: the other way round.
@@ -170,9 +179,9 @@ def test_the_later_edit_wins_a_conflict(pg_url: str, tenant: uuid.UUID, hubspot:
     hubspot.store.put("contacts", {"firstname": "Bob-HubSpot"}, bob_hs)
 
     run_sync(cid, url=pg_url)
-    assert one(pg_url, "SELECT first_name FROM crm.leads WHERE id = %s", ann) == "Ann-CRM"
+    assert People(pg_url).get("leads", ann)["first_name"] == "Ann-CRM"
     assert hubspot.store.objects["contacts"][ann_hs]["properties"]["firstname"] == "Ann-CRM"
-    assert one(pg_url, "SELECT first_name FROM crm.leads WHERE id = %s", bob) == "Bob-HubSpot"
+    assert People(pg_url).get("leads", bob)["first_name"] == "Bob-HubSpot"
     assert hubspot.store.objects["contacts"][bob_hs]["properties"]["firstname"] == "Bob-HubSpot"
 
 
@@ -182,7 +191,7 @@ def test_deletions_both_ways(pg_url: str, tenant: uuid.UUID, hubspot: Running) -
     bore = one(pg_url, "SELECT id FROM crm.customers WHERE tenant_id = %s AND company = 'Borealis'", tenant)
     bore_hs = one(pg_url, "SELECT external_id FROM crm.external_ids WHERE entity_id = %s", bore)
     hubspot.store.archive("companies", bore_hs)
-    cy = one(pg_url, "SELECT id FROM crm.leads WHERE tenant_id = %s AND email = 'cy@borealis.io'", tenant)
+    cy = People(pg_url).id("leads", tenant, "cy@borealis.io")
     cy_hs = one(pg_url, "SELECT external_id FROM crm.external_ids WHERE entity_id = %s", cy)
     human(pg_url, tenant, "leads", "lead", cy)  # deleted in the CRM
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from sealed_people import People
 from standins.account import connect_hubspot
 from standins.hubspot import Running
 
@@ -48,13 +49,15 @@ def test_inbound_maps_every_object_and_a_second_sync_changes_nothing(
         tenant,
     )[0]
     assert deal == ("Contract Sent", 12000, True, True)
-    lead = q(
-        pg_url,
-        "SELECT l.status, c.company FROM crm.leads l JOIN crm.customers c ON c.id = l.customer_id"
-        " WHERE l.tenant_id = %s AND l.email = 'cy@borealis.io'",
-        tenant,
-    )[0]
-    assert lead == ("NEW", "Borealis")
+    people = People(pg_url)
+    cy = people.rows("leads", tenant, "cy@borealis.io")
+    assert [(r["status"], people.get("customers", r["customer_id"])["company"]) for r in cy] == [
+        ("NEW", "Borealis")
+    ]
+    # people's values are stored sealed, beside the e-mail's index and domain
+    stored = people.stored("leads", cy[0]["id"])
+    people.assert_sealed(stored, "email", "first_name", "last_name")
+    assert (stored["email_domain"], cy[0]["first_name"]) == ("borealis.io", "P2")
     # the credentials are ciphertext only
     blob = q(pg_url, "SELECT credentials_enc FROM crm.sync_connections WHERE id = %s", cid)[0][0]
     assert b"pat-standin" not in bytes(blob)

@@ -3,6 +3,7 @@ their Contact, Lead or Opportunity, once, and not read back."""
 
 from __future__ import annotations
 
+from sealed_people import People
 from standins.salesforce import Running
 from standins.salesforce_account import connect_salesforce, salesforce
 from test_hubspot_engagements import person_activity
@@ -19,8 +20,8 @@ def test_peoples_activities_are_pushed_once_as_tasks_and_events(pg_url: str, sal
     tenant = new_tenant(pg_url)
     cid = connect_salesforce(pg_url, tenant, salesforce)
     assert run_sync(cid, url=pg_url).status == "completed"
-    ann = one(pg_url, "SELECT id FROM crm.leads WHERE tenant_id = %s AND email = 'ann@acme.com'", tenant)
-    cy = one(pg_url, "SELECT id FROM crm.leads WHERE tenant_id = %s AND email = 'cy@borealis.io'", tenant)
+    ann = People(pg_url).id("leads", tenant, "ann@acme.com")
+    cy = People(pg_url).id("leads", tenant, "cy@borealis.io")
     deal = one(pg_url, "SELECT id FROM crm.deals WHERE tenant_id = %s AND name = 'Acme renewal'", tenant)
     call = person_activity(pg_url, tenant, "lead", ann, "CALL_ANSWERED", "Talked pricing")
     todo = person_activity(

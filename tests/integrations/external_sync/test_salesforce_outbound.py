@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from sealed_people import People
 from standins.salesforce import Running
 from standins.salesforce_account import connect_salesforce, salesforce
 from test_hubspot_outbound import human, one
@@ -26,7 +27,7 @@ def test_crm_edits_are_pushed_once_and_not_read_back(pg_url: str, salesforce: Ru
     run_sync(cid, url=pg_url)
     acme = one(pg_url, "SELECT id FROM crm.customers WHERE tenant_id = %s AND company = 'Acme'", tenant)
     deal = one(pg_url, "SELECT id FROM crm.deals WHERE tenant_id = %s AND name = 'Acme renewal'", tenant)
-    cy = one(pg_url, "SELECT id FROM crm.leads WHERE tenant_id = %s AND email = 'cy@borealis.io'", tenant)
+    cy = People(pg_url).id("leads", tenant, "cy@borealis.io")
     dee = human(
         pg_url,
         tenant,
@@ -54,6 +55,9 @@ def test_crm_edits_are_pushed_once_and_not_read_back(pg_url: str, salesforce: Ru
     sf = salesforce.store.objects
     contact = sf["Contact"][linked(pg_url, dee)]
     assert (contact["Email"], contact["AccountId"]) == ("dee@acme.com", linked(pg_url, acme))
+    # stored sealed, pushed readable
+    People.assert_sealed(People(pg_url).stored("leads", dee), "email", "first_name")
+    assert contact["FirstName"] == "Dee"
     lead = sf["Lead"][linked(pg_url, eve)]  # no customer: a Lead, with Salesforce's placeholder company
     assert (lead["LastName"], lead["Company"], lead["Status"]) == (
         "Eve",
@@ -85,8 +89,8 @@ def test_the_later_edit_wins_a_conflict(pg_url: str, salesforce: Running) -> Non
     tenant = new_tenant(pg_url)
     cid = connect_salesforce(pg_url, tenant, salesforce)
     run_sync(cid, url=pg_url)
-    ann = one(pg_url, "SELECT id FROM crm.leads WHERE tenant_id = %s AND email = 'ann@acme.com'", tenant)
-    bob = one(pg_url, "SELECT id FROM crm.leads WHERE tenant_id = %s AND email = 'bob@acme.com'", tenant)
+    ann = People(pg_url).id("leads", tenant, "ann@acme.com")
+    bob = People(pg_url).id("leads", tenant, "bob@acme.com")
     ann_sf, bob_sf = linked(pg_url, ann), linked(pg_url, bob)
     # Ann: edited in Salesforce, then in the CRM -> the CRM wins. Bob: the other way round.
     salesforce.store.clock = datetime.now(UTC) - timedelta(seconds=1)
@@ -97,9 +101,9 @@ def test_the_later_edit_wins_a_conflict(pg_url: str, salesforce: Running) -> Non
     salesforce.store.put("Contact", {"FirstName": "Bob-SF"}, bob_sf)
 
     run_sync(cid, url=pg_url)
-    assert one(pg_url, "SELECT first_name FROM crm.leads WHERE id = %s", ann) == "Ann-CRM"
+    assert People(pg_url).get("leads", ann)["first_name"] == "Ann-CRM"
     assert salesforce.store.objects["Contact"][ann_sf]["FirstName"] == "Ann-CRM"
-    assert one(pg_url, "SELECT first_name FROM crm.leads WHERE id = %s", bob) == "Bob-SF"
+    assert People(pg_url).get("leads", bob)["first_name"] == "Bob-SF"
     assert salesforce.store.objects["Contact"][bob_sf]["FirstName"] == "Bob-SF"
 
 
@@ -109,7 +113,7 @@ def test_deletions_both_ways(pg_url: str, salesforce: Running) -> None:
     run_sync(cid, url=pg_url)
     pilot = one(pg_url, "SELECT id FROM crm.deals WHERE tenant_id = %s AND name = 'Borealis pilot'", tenant)
     salesforce.store.delete("Opportunity", linked(pg_url, pilot))  # to Salesforce's recycle bin
-    bob = one(pg_url, "SELECT id FROM crm.leads WHERE tenant_id = %s AND email = 'bob@acme.com'", tenant)
+    bob = People(pg_url).id("leads", tenant, "bob@acme.com")
     bob_sf = linked(pg_url, bob)
     human(pg_url, tenant, "leads", "lead", bob)  # deleted in the CRM
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from sealed_people import People
 from standins.salesforce import Running
 from standins.salesforce_account import connect_salesforce, salesforce
 
@@ -61,19 +62,15 @@ def test_inbound_maps_every_object_and_a_second_sync_changes_nothing(
         ("Prospecting", "Qualification"),
         ("Qualification", "Negotiation/Review"),
     ]
-    lead = q(
-        pg_url,
-        "SELECT status, company FROM crm.leads WHERE tenant_id = %s AND email = 'cy@borealis.io'",
-        tenant,
-    )
-    assert lead == [("NEW", "Borealis")]
-    contact = q(
-        pg_url,
-        "SELECT c.company FROM crm.leads l JOIN crm.customers c ON c.id = l.customer_id"
-        " WHERE l.tenant_id = %s AND l.email = 'ann@acme.com'",
-        tenant,
-    )
-    assert contact == [("Acme",)]
+    people = People(pg_url)
+    lead = people.rows("leads", tenant, "cy@borealis.io")
+    assert [(r["status"], r["company"]) for r in lead] == [("NEW", "Borealis")]
+    contact = people.rows("leads", tenant, "Ann@Acme.com")
+    assert [people.get("customers", r["customer_id"])["company"] for r in contact] == ["Acme"]
+    # people's values are stored sealed, beside the e-mail's index and domain
+    stored = people.stored("leads", contact[0]["id"])
+    people.assert_sealed(stored, "email", "last_name")
+    assert stored["email_domain"] == "acme.com" and stored["email_bidx"].startswith("bi")
     acts = q(
         pg_url,
         "SELECT (SELECT type FROM crm.deal_activities WHERE tenant_id = %s AND description = 'Kickoff call'),"

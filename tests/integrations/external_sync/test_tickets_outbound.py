@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
+from sealed_people import People
 from standins.account import connect_hubspot
 from standins.hubspot import Running as HubSpot
 from standins.salesforce import Running as Salesforce
@@ -70,7 +71,7 @@ def test_a_ticket_made_in_the_crm_is_pushed_once_to_hubspot(
     cid = connect_hubspot(pg_url, tenant, hubspot.url)
     assert run_sync(cid, url=pg_url).status == "completed"
     acme = one(pg_url, "SELECT id FROM crm.customers WHERE tenant_id = %s AND company = 'Acme'", tenant)
-    ann = one(pg_url, "SELECT id FROM crm.leads WHERE tenant_id = %s AND email = 'ann@acme.com'", tenant)
+    ann = People(pg_url).id("leads", tenant, "ann@acme.com")
     tid = uuid.uuid4()
     ticket = {
         "ticket_id": str(tid),
