@@ -116,6 +116,10 @@ NEVER_FEATURES = frozenset(
         "first_name",
         "last_name",
         "phone",
+        "email_key",
+        "email_domain",
+        "lead_label",
+        "customer_label",
         "company",
         "name",
         "assigned_user_id",
@@ -128,8 +132,10 @@ NEVER_FEATURES = frozenset(
 )
 """Ids, labels, snapshot bookkeeping (the customer marts' `snapshot_at`, and
 `is_active_at_snapshot`: the rows the churn model trains on and scores), outcome-driven fields
-(status, proposal/contract counts follow the outcome), personal data, and the raw JSON of custom
-properties (its keys become inputs of their own: `ml.custom`): never model inputs."""
+(status, proposal/contract counts follow the outcome), personal data and what stands for a person
+(the e-mail's blind index and domain, the marts' display labels: one value per person or company,
+no signal), and the raw JSON of custom properties (its keys become inputs of their own:
+`ml.custom`): never model inputs."""
 
 
 def humanize(column: str) -> str:
