@@ -90,7 +90,7 @@ class FastLane:
             await admit(state, p)
             rows = created_rows(p, row, logs.current_field("request_id") or h.get(b"x-request-id"))
             await state.db.insert(p.tenant_id, rows)
-            response: Any = respond(created_answer(rows), 201, version=1)
+            response: Any = respond(created_answer(rows, body), 201, version=1)
         except CRMError as exc:
             response = crm_error_response(exc)
         except psycopg.Error as exc:

@@ -114,10 +114,10 @@ UNSCORED: dict[str, Any] = {"score": None, "score_reason": None}
 no longer answers with)."""
 
 
-def created_answer(rows: Rows) -> Any:
-    """What a create answers: the lead as audited, readable, not scored yet. Shared with the
-    fast lane."""
-    return answer(rows[0][1]["tenant_id"], after_image(rows) | UNSCORED)
+def created_answer(rows: Rows, body: LeadCreate) -> Any:
+    """What a create answers: the lead as audited, not scored yet, its personal values as the
+    client sent them (what was sealed: nothing to open). Shared with the fast lane."""
+    return after_image(rows) | UNSCORED | {k: getattr(body, k) for k in FIELDS}
 
 
 def answer(tenant_id: UUID, lead: dict[str, Any] | None) -> Any:
@@ -154,7 +154,7 @@ async def create_lead(body: LeadCreate, p: Writer, db: Db, request: Request, ide
     rows = created_rows(p, row, request_id(request))
     if idem is None and is_plain(p, row):
         await db.insert(p.tenant_id, rows)
-        return respond(created_answer(rows), 201, version=1)
+        return respond(created_answer(rows, body), 201, version=1)
 
     async def write(conn):
         if not is_plain(p, row):
