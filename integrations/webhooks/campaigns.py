@@ -1,8 +1,14 @@
 """Campaign delivery: each `crm.campaign.triggered` event becomes one send to the triggered
 customer, or one per member of the campaign's segment (a trigger without a customer), by
 e-mail (EMAIL campaigns, over SMTP) or through the tenant's signed webhook subscriptions (every
-other type), recorded in `crm.campaign_deliveries` once per (campaign, trigger, recipient)
-and retried with backoff like a webhook."""
+other type), recorded in `crm.campaign_deliveries` once per (campaign, trigger, customer)
+and retried with backoff like a webhook.
+
+A customer's e-mail is stored sealed (`crm.keys.personal`), and so is a delivery's `recipient`
+(as a person's e-mail is: `customer:<id>` stands for a customer without one, readable); the
+address is opened only to send. A sealed value differs each time it is sealed, so a trigger read
+again (the outbox cursor re-reads until it settles) skips the customers it already has a
+delivery for, instead of relying on the recipient's uniqueness."""
 
 from __future__ import annotations
 
@@ -15,6 +21,9 @@ from uuid import UUID
 import psycopg
 from psycopg.rows import dict_row
 
+from crm.keys import personal
+from crm.keys.keyring import Keyring, keyring
+from crm.secrets import KeyUnavailable
 from integrations.webhooks.config import WebhookSettings
 from integrations.webhooks.cursor import behind, read_new
 from integrations.webhooks.outbound import matches
@@ -41,11 +50,15 @@ FROM crm.customer_segment_memberships m
 JOIN crm.customers cu ON cu.id = m.customer_id AND cu.tenant_id = m.tenant_id
 WHERE %(customer)s::uuid IS NULL AND m.segment_id = %(segment)s::uuid AND m.tenant_id = %(tenant)s
 """
-INSERT = (
-    "INSERT INTO crm.campaign_deliveries (tenant_id, campaign_id, trigger_id, customer_id, recipient, channel,"
-    " status, last_error, sent_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s,"
-    " CASE WHEN %s = 'sent' THEN now() END) ON CONFLICT (campaign_id, trigger_id, recipient) DO NOTHING"
-)
+INSERT = """
+INSERT INTO crm.campaign_deliveries (tenant_id, campaign_id, trigger_id, customer_id, recipient, channel,
+    status, last_error, sent_at)
+SELECT %(tenant)s, %(campaign)s, %(trigger)s, %(customer)s, %(recipient)s, %(channel)s, %(status)s, %(error)s,
+    CASE WHEN %(status)s = 'sent' THEN now() END
+WHERE NOT EXISTS (SELECT 1 FROM crm.campaign_deliveries WHERE campaign_id = %(campaign)s
+    AND trigger_id = %(trigger)s AND customer_id = %(customer)s)
+ON CONFLICT (campaign_id, trigger_id, recipient) DO NOTHING
+"""
 
 
 def _subscribed_patterns() -> list[str]:
@@ -66,7 +79,18 @@ def _send_row(
     return "webhook", f"customer:{customer}", "skipped", f"no subscription to {TRIGGERED}"
 
 
-def _plan_rows(conn: psycopg.Connection[Any], tenant_id: UUID, rows: list[dict[str, Any]]) -> int:
+def _opened(tenant_id: UUID, stored: str | None, ring: Keyring) -> tuple[str | None, str | None]:
+    """(the customer's readable e-mail or None, why a stored one does not open): a customer
+    whose address does not open is skipped, not a trigger that never settles."""
+    try:
+        return personal.open_value(tenant_id, "email", stored, ring), None
+    except (KeyUnavailable, ValueError) as exc:
+        return None, f"the customer's e-mail does not open: {type(exc).__name__}"
+
+
+def _plan_rows(
+    conn: psycopg.Connection[Any], tenant_id: UUID, rows: list[dict[str, Any]], ring: Keyring
+) -> int:
     n = 0
     for r in rows:
         body = r["payload"].get("payload", {})
@@ -78,9 +102,23 @@ def _plan_rows(conn: psycopg.Connection[Any], tenant_id: UUID, rows: list[dict[s
         targets = conn.execute(RECIPIENTS, {"customer": customer, "segment": segment, "tenant": tenant_id})
         params = []
         for t in targets.fetchall():
-            channel, recipient, status, error = _send_row(c, t["customer_id"], t["email"])
-            key = (tenant_id, c["campaign_id"], r["event_id"], t["customer_id"], recipient, channel)
-            params.append((*key, status, error, status))
+            email, unreadable = _opened(tenant_id, t["email"], ring)
+            channel, recipient, status, error = _send_row(c, t["customer_id"], email)
+            if unreadable is not None and channel == "email":
+                error = unreadable
+            sealed = personal.seal_value(tenant_id, "email", email, ring) if recipient == email else None
+            params.append(
+                {
+                    "tenant": tenant_id,
+                    "campaign": c["campaign_id"],
+                    "trigger": r["event_id"],
+                    "customer": t["customer_id"],
+                    "recipient": sealed or recipient,
+                    "channel": channel,
+                    "status": status,
+                    "error": error,
+                }
+            )
         with conn.cursor() as cur:
             cur.executemany(INSERT, params)
         n += len(params)
@@ -99,10 +137,11 @@ def plan(url: str, s: WebhookSettings) -> int:
         tenants = sorted(t for t, _ in behind(conn, [CONSUMER]) if t in active)
     where = "event_type = %s AND created_at > now() - make_interval(days => %s)"
     total = 0
+    ring = keyring(url)
     for t in tenants:
 
         def handle(c: psycopg.Connection[Any], rows: list[dict[str, Any]], t: UUID = t) -> int:
-            return _plan_rows(c, t, rows)
+            return _plan_rows(c, t, rows, ring)
 
         total += read_new(url, t, CONSUMER, where, (TRIGGERED, s.trigger_max_age_days), handle)
     return total
@@ -116,6 +155,21 @@ WHERE c.id = d.campaign_id AND d.id IN (
     AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT %(batch)s FOR UPDATE SKIP LOCKED)
 RETURNING d.id, d.tenant_id, d.recipient, d.attempts, c.name, c.description
 """
+
+
+def _address(row: dict[str, Any], ring: Keyring) -> tuple[str | None, str | None]:
+    """(the claimed delivery's readable address, None), or (None, why it does not open: the
+    delivery is retried, then dead, like a refusal)."""
+    try:
+        return personal.open_value(row["tenant_id"], "email", row["recipient"], ring), None
+    except (KeyUnavailable, ValueError) as exc:
+        return None, f"the recipient does not open: {type(exc).__name__}: {exc}"[:500]
+
+
+def _scrubbed(error: str, address: str) -> str:
+    """A send's failure as it is recorded: a server's refusal names the address, which is not
+    kept readable beside the sealed recipient."""
+    return error.replace(address, "<recipient>")
 
 
 def message(row: dict[str, Any], s: WebhookSettings) -> EmailMessage:
@@ -137,17 +191,24 @@ def send_due(url: str, s: WebhookSettings) -> dict[str, int]:
         rows = conn.execute(CLAIM, {"lease": s.lease_s, "batch": s.batch}).fetchall()
         if not rows:
             return counts
+        ring = keyring(url)
         smtp: smtplib.SMTP | None = None
         for row in rows:
-            error: str | None = None
-            try:
-                if smtp is None:
-                    smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.timeout_s)
-                smtp.send_message(message(row, s))
-            except smtplib.SMTPResponseException as exc:
-                error = f"SMTP {exc.smtp_code}: {exc.smtp_error.decode(errors='replace') if isinstance(exc.smtp_error, bytes) else exc.smtp_error}"
-            except (smtplib.SMTPException, OSError) as exc:
-                error, smtp = f"{type(exc).__name__}: {exc}", None
+            address, error = _address(row, ring)
+            if address is not None:
+                try:
+                    if smtp is None:
+                        smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.timeout_s)
+                    smtp.send_message(message(row | {"recipient": address}, s))
+                except smtplib.SMTPResponseException as exc:
+                    text = (
+                        exc.smtp_error.decode(errors="replace")
+                        if isinstance(exc.smtp_error, bytes)
+                        else exc.smtp_error
+                    )
+                    error = _scrubbed(f"SMTP {exc.smtp_code}: {text}", address)
+                except (smtplib.SMTPException, OSError) as exc:
+                    error, smtp = _scrubbed(f"{type(exc).__name__}: {exc}", address), None
             counts[_record(conn, row, error, s)] += 1
         if smtp is not None:
             smtp.quit()

@@ -5,7 +5,8 @@ Claiming moves a delivery's `next_attempt_at` a lease ahead (`FOR UPDATE SKIP LO
 several deliverers share the queue and a crashed one's claims come due again. The webhook-id
 is the delivery's id: the same on every retry and replay, so a receiver can drop repeats.
 A batch's outcomes are written in one transaction (a few set-based statements), so the
-database costs the same whether a batch holds one delivery or a thousand.
+database costs the same whether a batch holds one delivery or a thousand. A delivery stores its
+event as the outbox holds it (people's values sealed); the request body opens them.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ import aiohttp
 import psycopg
 from psycopg.rows import dict_row
 
+from crm.keys.keyring import keyring
+from crm.secrets import KeyUnavailable
 from integrations.webhooks.config import WebhookSettings
-from integrations.webhooks.outbound import body_of, signed_headers, signing_secrets
+from integrations.webhooks.outbound import body_of, readable, signed_headers, signing_secrets
 from integrations.webhooks.retry import backoff_s
 from integrations.webhooks.targets import PublicResolver, TargetRefused, check_url
 
@@ -72,14 +75,17 @@ class Outcome:
         return self.error is None and self.status_code is not None and 200 <= self.status_code < 300
 
 
-async def send(client: aiohttp.ClientSession, row: dict[str, Any], secrets: list[str]) -> Outcome:
-    """One signed POST of a claimed delivery (no redirects followed: a 3xx is a failure)."""
+async def send(
+    client: aiohttp.ClientSession, row: dict[str, Any], secrets: list[str], body: bytes | None = None
+) -> Outcome:
+    """One signed POST of a claimed delivery (no redirects followed: a 3xx is a failure).
+    `body`: the request body made already (default: the payload as it is)."""
     started = time.perf_counter()
     code: int | None = None
     error: str | None = None
     try:
         check_url(row["url"], resolve=False)  # a name is checked by the resolver, when connecting
-        body = body_of(row["payload"])
+        body = body if body is not None else body_of(row["payload"])
         headers = signed_headers(secrets, f"msg_{row['id'].hex}", body)
         async with client.post(row["url"], data=body, headers=headers, allow_redirects=False) as response:
             await response.read()  # the connection goes back to the pool only once read
@@ -134,6 +140,19 @@ def _secrets(rows: list[dict[str, Any]], url: str) -> dict[UUID, list[str]]:
     return out
 
 
+def _bodies(rows: list[dict[str, Any]], url: str) -> dict[UUID, bytes | str]:
+    """Each delivery's request body with people's values opened (`outbound.readable`), or why
+    it cannot be made (a value that does not open: the delivery is retried, then dead)."""
+    ring = keyring(url)
+    out: dict[UUID, bytes | str] = {}
+    for r in rows:
+        try:
+            out[r["id"]] = body_of(readable(r["payload"], ring))
+        except (KeyUnavailable, ValueError) as exc:
+            out[r["id"]] = f"the payload does not open: {type(exc).__name__}: {exc}"[:500]
+    return out
+
+
 def claim(url: str, s: WebhookSettings) -> list[dict[str, Any]]:
     """Lease up to a batch of due deliveries to this worker."""
     with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
@@ -145,11 +164,15 @@ async def send_all(
 ) -> list[Outcome]:
     """Send deliveries claimed from `url`'s database with up to `concurrency` requests in flight."""
     secrets = _secrets(rows, url)
+    bodies = _bodies(rows, url)
     gate = asyncio.Semaphore(s.concurrency)
 
     async def one(row: dict[str, Any]) -> Outcome:
+        body = bodies[row["id"]]
+        if isinstance(body, str):
+            return Outcome(row, None, 0, body)
         async with gate:
-            return await send(client, row, secrets[row["subscription_id"]])
+            return await send(client, row, secrets[row["subscription_id"]], body)
 
     return list(await asyncio.gather(*(one(r) for r in rows)))
 

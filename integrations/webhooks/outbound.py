@@ -1,5 +1,9 @@
 """Webhooks out: which events a subscription takes, how a request is signed, and planning
-deliveries from `crm.outbox` (one row per subscription and event)."""
+deliveries from `crm.outbox` (one row per subscription and event).
+
+A lead's or customer's event carries its row images with people's values sealed, as stored
+(`crm.keys.personal`), and a delivery keeps them so; the request opens them (`readable`), so
+subscribers receive the values as they were written."""
 
 from __future__ import annotations
 
@@ -13,7 +17,9 @@ import orjson
 import psycopg
 from standardwebhooks import Webhook
 
+from crm.keys import personal
 from crm.keys.columns import WEBHOOK_SUBSCRIPTION
+from crm.keys.keyring import Keyring
 from integrations.webhooks.crypto import decrypt
 from integrations.webhooks.cursor import behind, read_new, start_at
 
@@ -34,6 +40,32 @@ def matches(patterns: list[str], event_type: str) -> bool:
 def body_of(envelope: dict[str, Any]) -> bytes:
     """The request body: the event envelope as JSON (the bytes that are signed)."""
     return orjson.dumps(envelope)
+
+
+PEOPLE = {"lead": "leads", "customer": "customers"}
+"""Change events whose images hold people's values: entity -> crm table."""
+INDEXES = frozenset({personal.EMAIL_INDEX, personal.PHONE_INDEX})
+"""The blind index columns: lookups inside the CRM, never sent."""
+
+
+def readable(envelope: dict[str, Any], ring: Keyring | None = None) -> dict[str, Any]:
+    """The event as subscribers receive it: a lead's or customer's `before` and `after` with
+    people's values opened and the index columns left out (other events as they are). Raises
+    KeyUnavailable or ValueError when a value does not open."""
+    body = envelope.get("payload")
+    if not isinstance(body, dict) or body.get("entity") not in PEOPLE:
+        return envelope
+    table = PEOPLE[body["entity"]]
+    tenant = UUID(str(envelope["tenant_id"]))
+    out = dict(body)
+    for side in ("before", "after"):
+        image = body.get(side)
+        if isinstance(image, dict):
+            opened = personal.open_row(tenant, table, image, ring)
+            out[side] = {k: v for k, v in opened.items() if k not in INDEXES}
+    if isinstance(body.get("changed_fields"), list):
+        out["changed_fields"] = [f for f in body["changed_fields"] if f not in INDEXES]
+    return envelope | {"payload": out}
 
 
 def signature_header(secrets: list[str], msg_id: str, at: datetime, body: bytes) -> str:

@@ -47,6 +47,10 @@ class People:
     def open_value(self, tenant: Any, column: str, value: Any) -> Any:
         return personal.open_value(uuid.UUID(str(tenant)), column, value, keyring(self.url))
 
+    def sealed(self, table: str, tenant: Any, row: dict[str, Any]) -> dict[str, Any]:
+        """`row` as a writer stores it: people's values sealed, their indexes beside."""
+        return personal.seal_row(uuid.UUID(str(tenant)), table, row, keyring(self.url))
+
     @staticmethod
     def assert_sealed(row: dict[str, Any], *columns: str) -> None:
         """Each of `columns` holds a sealed value (`v2:dk...`), not readable text."""

@@ -150,6 +150,8 @@ def test_campaign_trigger_sends_one_email_per_trigger(api, as_, tenants, deliver
     mine = [m for m in inbox.messages if b"Spring offer" in m.content]
     assert len(mine) == 2  # two triggers, one e-mail each
     assert all(m.rcpt_tos == [f"buyer@{tenants['a'].slug}.test"] for m in mine)
+    stored = sql("SELECT recipient FROM crm.campaign_deliveries WHERE campaign_id = %s", cid)
+    assert len(stored) == 2 and all(d["recipient"].startswith("v2:dk") for d in stored)  # sealed
     page = api.get("/webhooks/campaign-deliveries", params={"campaign_id": cid}, headers=h).json()
     assert [d["status"] for d in page["items"]] == ["sent", "sent"]
     assert all(d["channel"] == "email" and d["attempts"] == 1 for d in page["items"])

@@ -45,6 +45,34 @@ def test_signed_delivery_verifies_and_matches_wildcards(api, as_, receiver: Rece
     assert "secret" not in got and "secret_enc" not in got
 
 
+def test_subscribers_receive_people_readable(api, as_, receiver: Receiver, deliver, sql) -> None:
+    """A lead's events carry its values sealed (outbox, deliveries); the request opens them,
+    before and after alike, and leaves the blind indexes out."""
+    sub = _subscribe(api, as_("a"), receiver.url, ["crm.lead.*"])
+    email = f"Rita-{uuid.uuid4().hex[:6]}@example.com"
+    made = {"email": email, "first_name": "Rita", "last_name": "Levi", "phone": "+39 06 1234 5678"}
+    r = api.post("/leads", json=made | {"source": "website"}, headers=as_("a"))
+    assert r.status_code == 201, r.text
+    lead = r.json()["id"]
+    r = api.patch(f"/leads/{lead}", json={"first_name": "Rita M."}, headers=as_("a"))
+    assert r.status_code == 200, r.text
+    deliver()
+    mine = {q.json["event_type"]: q for q in receiver.requests if q.json["payload"]["entity_id"] == lead}
+    assert set(mine) == {"crm.lead.created", "crm.lead.updated"}
+    assert all(q.verifies_with(sub["secret"]) for q in mine.values())
+    created = mine["crm.lead.created"].json["payload"]["after"]
+    assert {k: created[k] for k in made} == made
+    assert not {"email_bidx", "phone_bidx"} & set(created) and created["email_domain"] == "example.com"
+    updated = mine["crm.lead.updated"].json["payload"]
+    assert (updated["before"]["first_name"], updated["after"]["first_name"]) == ("Rita", "Rita M.")
+    assert updated["after"]["email"] == email and updated["changed_fields"] == ["first_name"]
+    # what the CRM keeps is sealed: the outbox and the delivery's copy of it
+    for table in ("outbox", "webhook_deliveries"):
+        rows = sql(f"SELECT payload FROM crm.{table} WHERE payload->'payload'->>'entity_id' = %s", lead)
+        assert rows and all(email not in str(x["payload"]) for x in rows), table
+        assert all(x["payload"]["payload"]["after"]["email"].startswith("v2:dk") for x in rows), table
+
+
 def test_receiver_down_retries_then_dead_letter_then_replay(api, as_, receiver: Receiver, deliver) -> None:
     sub = _subscribe(api, as_("a"), receiver.url, ["crm.lead.created"])
     lead = _lead(api, as_("a"))
