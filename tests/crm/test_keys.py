@@ -147,14 +147,27 @@ def test_values_written_before_data_keys_still_open(
     assert crypto.decrypt(legacy, a, PURPOSE, derived) == "older"
 
 
-def test_wrapped_keys_are_unreadable_to_the_dashboards_and_other_tenants(pg_url: str, tenants) -> None:
+def test_the_dashboards_read_only_their_tenants_wrapped_data_keys(pg_url: str, tenants) -> None:
+    from crm.keys.blind_index import blind_index
+
     a, b = tenants
     for tid in (a, b):
         crypto.encrypt("s", tid, PURPOSE)  # each tenant gets its first key
+        blind_index(tid, "email", "x@y.test", kr.keyring(pg_url))  # and its index key
+    with _as(pg_url, "crm_reader") as conn:
+        enter_tenant_pg(conn, a)
+        seen = conn.execute("SELECT tenant_id, kind FROM crm.tenant_data_keys").fetchall()
+        assert seen == [(a, "data")]  # to open the names a page shows; never an index key
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT retired_at FROM crm.tenant_data_keys").fetchall()
     with _as(pg_url, "crm_reader") as conn:
         enter_tenant_pg(conn, a)
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            conn.execute("SELECT wrapped_key FROM crm.tenant_data_keys").fetchall()
+            conn.execute(
+                "INSERT INTO crm.tenant_data_keys (tenant_id, kind, version, wrapped_key, master_key_id)"
+                " VALUES (%s, 'data', 9, '\\x00', 'm')",
+                (a,),
+            )
     with _as(pg_url, "crm_api") as conn:
         enter_tenant_pg(conn, a)
         seen = {r[0] for r in conn.execute("SELECT tenant_id FROM crm.tenant_data_keys").fetchall()}
