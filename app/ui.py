@@ -4,7 +4,7 @@ states, KPI tiles, chart defaults that read on a phone, and number formats."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
@@ -13,6 +13,7 @@ import streamlit as st
 
 from app.auth import SESSION_KEY, SignedIn
 from app.data import DataUnavailable, fetch, record_shown
+from app.data.people import PeopleUnavailable, Person, people
 from app.data.queries import QUERIES
 from crm.tenants import tenant_now as clocked_now
 
@@ -185,6 +186,29 @@ def _shown(name: str, params: dict[str, object], frame: pd.DataFrame) -> None:
     """Personal data about to be shown is recorded for the signed-in user (crm.access_log)."""
     u = user()
     record_shown(name, u.tenant_id, u.user_id, params, len(frame))
+
+
+def people_shown(table: str, ids: Iterable[object]) -> dict[str, Person] | None:
+    """The readable names and e-mails of the leads or customers (`table`) a page is about to
+    show, opened and recorded for the signed-in user (`app.data.people`); None, after a note
+    saying so, when they cannot be shown (the page names them by their labels instead)."""
+    u = user()
+    try:
+        return people(u.tenant_id, u.user_id, table, ids)
+    except PeopleUnavailable as exc:
+        st.caption(f":material/lock: Names are not shown: {exc}.")
+        return None
+
+
+def named(frame: pd.DataFrame, table: str, id_column: str, label_column: str) -> pd.DataFrame:
+    """`frame` with a `name` column: each row's person by name (else e-mail) where it can be
+    shown (`people_shown`), else its pseudonymous label (`label_column`)."""
+    found = people_shown(table, frame[id_column]) or {}
+    names = []
+    for record, label in zip(frame[id_column], frame[label_column], strict=True):
+        person = found.get(str(record))
+        names.append(person.label if person is not None and person.label else label)
+    return frame.assign(name=names)
 
 
 def num(v: object) -> float:

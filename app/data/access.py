@@ -85,29 +85,36 @@ RECORD_VIEW = text(
 )
 
 
+def record_access(
+    engine: Engine, tenant_id: str, user_id: str, entity: str, entity_id: object | None, rows: int
+) -> None:
+    """Record that `user_id` was shown `rows` rows of `entity` (the record's id when the page is
+    about one) in crm.access_log, through `crm.record_access`: the tenant is the transaction's
+    signed one. Raises what the database raises."""
+    with engine.begin() as conn:
+        enter_tenant(conn, tenant_id)
+        conn.execute(
+            RECORD_VIEW,
+            {
+                "user_id": user_id,
+                "entity": entity,
+                "entity_id": str(entity_id) if entity_id else None,
+                "rows": rows,
+            },
+        )
+
+
 def record_view(
     engine: Engine, tenant_id: str, user_id: str, name: str, params: Mapping[str, object], rows: int
 ) -> None:
-    """Record that `user_id` was shown `rows` rows of personal query `name` (crm.access_log,
-    through `crm.record_access`: the tenant is the transaction's signed one); a query without
-    personal data records nothing. A failure is logged and the page still shows."""
+    """Record that `user_id` was shown `rows` rows of personal query `name` (`record_access`);
+    a query without personal data records nothing. A failure is logged and the page still shows."""
     personal = QUERIES[name].personal
     if personal is None:
         return
     entity, key = personal
-    record = params.get(key) if key else None
     try:
-        with engine.begin() as conn:
-            enter_tenant(conn, tenant_id)
-            conn.execute(
-                RECORD_VIEW,
-                {
-                    "user_id": user_id,
-                    "entity": entity,
-                    "entity_id": str(record) if record else None,
-                    "rows": rows,
-                },
-            )
+        record_access(engine, tenant_id, user_id, entity, params.get(key) if key else None, rows)
     except DBAPIError as exc:
         log.warning("view of %s not recorded: %s", name, exc)
 

@@ -41,8 +41,10 @@ class Query:
     bench_params: dict = field(default_factory=dict)
     """Parameters the benchmark uses (ids are looked up by `bench_lookup`)."""
     personal: tuple[str, str | None] | None = None
-    """(entity, parameter naming the record) when it returns personal data (names, e-mails,
-    what a person said): each time a page shows it, the view is recorded in crm.access_log."""
+    """(entity, parameter naming the record) when it returns personal data (what a person
+    said): each time a page shows it, the view is recorded in crm.access_log. The marts name
+    no one (people's e-mail and names are stored encrypted): a page naming a lead or a customer
+    opens its name through `app.data.people`, which records that read."""
 
 
 QUERIES: dict[str, Query] = {}
@@ -272,6 +274,8 @@ order by period_start, category
 # Ranked by score in fct_lead_scores (index tenant_id, score desc, lead_id), where the filters
 # live too: the limit is taken there first, then the few leads are joined to dim_leads.
 # `band` is a lead score band (hot, warm, cold: crm.bands' thresholds, applied by dbt).
+# dim_leads names a lead by its company or id (lead_label): the pages open the names of the
+# leads they list through app.data.people.
 
 LEAD_FILTER = """
   and (cast(:band as text) is null or s.score_band = :band)
@@ -293,7 +297,7 @@ with top as materialized (
     order by s.score desc, s.lead_id
     limit :limit
 )
-select top.lead_id, concat_ws(' ', l.first_name, l.last_name) as full_name, l.company, top.score,
+select top.lead_id, l.lead_label, l.company, top.score,
        top.method as score_method,
        top.factors -> 0 ->> 'label' as top_factor,
        top.next_best_actions -> 0 ->> 'action' as next_best_action,
@@ -302,7 +306,6 @@ from top join analytics.dim_leads l on l.lead_id = top.lead_id and l.tenant_id =
 order by top.score desc, top.lead_id
 """,
     {**LEAD_DEFAULTS, "limit": 200},
-    personal=("leads", None),
 )
 
 # The tiles, the score histogram and the filter options come from dash_lead_score_summary
@@ -364,7 +367,7 @@ q(
 with l as materialized (
     select * from analytics.dim_leads where tenant_id = {TENANT} and lead_id = cast(:lead_id as uuid)
 )
-select l.lead_id, concat_ws(' ', l.first_name, l.last_name) as full_name, l.email, l.company, l.job_title,
+select l.lead_id, l.lead_label, l.email_domain, l.company, l.job_title,
        l.industry, l.country, l.lead_status as status, l.lead_source as source, l.owner_name, l.created_at,
        l.converted_at, l.activity_count, l.response_time_hours, l.deal_count, l.won_value,
        s.score, s.score_band, s.confidence, s.method, s.model_version, s.factors, s.recommendations,
@@ -372,7 +375,6 @@ select l.lead_id, concat_ws(' ', l.first_name, l.last_name) as full_name, l.emai
 from l left join analytics.fct_lead_scores s on s.lead_id = l.lead_id and s.tenant_id = {TENANT}
 """,
     {"lead_id": None},
-    personal=("leads", "lead_id"),
 )
 
 q(

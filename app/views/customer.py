@@ -1,6 +1,8 @@
 """Customer 360: profile, segments, deals, tickets, conversations, usage and health history.
 The risk shown here is the health score's (health risk); the churn model's churn risk only
-orders the customer picker."""
+orders the customer picker. The customer is named by its company (the mart's label); its
+contact's name and e-mail are opened from the operational store for this one customer
+(`app.data.people`: recorded for the user)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.ui import chart, data_as_of, fetch_or_none, load, money, num, tiles, user
+from app.ui import chart, data_as_of, fetch_or_none, load, money, num, people_shown, tiles, user
 
 
 def count(v: object) -> str:
@@ -89,6 +91,13 @@ if customer_id:
             " risk (from the health score)"
         )
         st.subheader(f"{c.get('customer_label') or customer_id}")
+        contact = (people_shown("customers", [c["customer_id"]]) or {}).get(str(c["customer_id"]))
+        if contact is not None and contact.shown:
+            st.markdown(
+                "Contact: "
+                + " · ".join(p for p in (contact.name, contact.email) if p)
+                + "  \n:material/lock: opened from crm.customers, recorded for you"
+            )
         st.markdown(" · ".join(str(c[k]) for k in ("lifecycle_stage", "industry", "country") if c.get(k)))
         segments = fetch_or_none("customer_segments", customer_id=customer_id)
         names = [] if segments is None else list(segments["segment_name"])

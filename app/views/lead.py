@@ -1,5 +1,7 @@
 """Lead page: the score with its explanation (factors with signed contributions,
-recommendations, next best actions) and the activity timeline."""
+recommendations, next best actions) and the activity timeline. The lead's name and e-mail are
+opened from the operational store (`app.data.people`: recorded for the user); the marts name
+no one."""
 
 from __future__ import annotations
 
@@ -9,7 +11,19 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.ui import chart, data_as_of, empty_state, fetch_or_none, load, money, num, tiles, user
+from app.ui import (
+    chart,
+    data_as_of,
+    empty_state,
+    fetch_or_none,
+    load,
+    money,
+    named,
+    num,
+    people_shown,
+    tiles,
+    user,
+)
 
 
 def as_list(v: object) -> list:
@@ -33,18 +47,24 @@ lead_id = st.query_params.get("lead")
 if not lead_id:
     top = load("leads_ranked", empty="No scored leads yet.", limit=50)
     if top is not None:
-        labels = {f"{r.full_name} · {r.company or ''} · {r.score}": str(r.lead_id) for r in top.itertuples()}
+        top = named(top, "leads", "lead_id", "lead_label")
+        labels = {f"{r.name} · {r.company or ''} · {r.score}": str(r.lead_id) for r in top.itertuples()}
         lead_id = labels[st.selectbox("Lead (top 50 by score)", list(labels), key="lead_select")]
 
 if lead_id:
     detail = load("lead_detail", lead_id=lead_id, empty="This lead does not exist in your workspace.")
     if detail is not None:
         d = detail.iloc[0]
+        person = (people_shown("leads", [d["lead_id"]]) or {}).get(str(d["lead_id"]))
+        domain = f"@{d['email_domain']}" if present(d["email_domain"]) and d["email_domain"] else None
+        email = person.email if person is not None and person.email else domain
         st.caption(
-            f"{user().tenant_name} · {d['email']} · from analytics.dim_leads, analytics.fct_lead_scores, "
-            "analytics.fct_lead_activities"
+            " · ".join(p for p in (user().tenant_name, email) if p)
+            + " · from analytics.dim_leads, analytics.fct_lead_scores, analytics.fct_lead_activities;"
+            " name and e-mail opened from crm.leads, recorded for you"
         )
-        st.subheader(f"{d['full_name']} · {d['company'] or ''}")
+        name = person.label if person is not None and person.label else d["lead_label"]
+        st.subheader(f"{name} · {d['company'] or ''}")
         st.markdown(
             " · ".join(str(d[k]) for k in ("job_title", "industry", "country") if present(d[k]) and d[k])
             + f"  \n**{d['status']}** · source {d['source']} · owner {d['owner_name'] or 'unassigned'}"

@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.ui import chart, data_as_of, empty_state, fetch_or_none, load, num, tiles, user
+from app.ui import chart, data_as_of, empty_state, fetch_or_none, load, named, num, tiles, user
 from crm.bands import LEAD_SCORE_HOT_MIN, LEAD_SCORE_WARM_MIN
 
 # score band filter: label -> the band fct_lead_scores gives (crm.bands' thresholds)
@@ -24,7 +24,8 @@ st.title("Leads")
 data_as_of("Leads", fetch_or_none("mart_freshness"), fetch_or_none("tenant_clock"))
 st.caption(
     f"{user().tenant_name} · ranked by score · from analytics.fct_lead_scores, analytics.dim_leads and "
-    "analytics.dash_lead_score_summary (fct_lead_scores)"
+    "analytics.dash_lead_score_summary (fct_lead_scores); the listed leads' names opened from crm.leads, "
+    "recorded for you"
 )
 
 
@@ -71,6 +72,7 @@ if options is not None:
         )
         ranked = load("leads_ranked", empty="No leads match these filters.", **params)
         if ranked is not None:
+            ranked = named(ranked, "leads", "lead_id", "lead_label")
             decades = fetch_or_none("leads_score_decades", **params)
             if decades is not None:
                 fig = go.Figure(go.Bar(x=decades["score_decade"] + 5, y=decades["leads"], width=9))
@@ -80,7 +82,7 @@ if options is not None:
                 ranked,
                 hide_index=True,
                 column_order=[
-                    "full_name",
+                    "name",
                     "score",
                     "score_method",
                     "next_best_action",
@@ -91,7 +93,7 @@ if options is not None:
                     "owner_name",
                 ],
                 column_config={
-                    "full_name": "Lead",
+                    "name": "Lead",
                     "company": "Company",
                     "status": "Status",
                     "source": "Source",
@@ -106,7 +108,7 @@ if options is not None:
                 key="leads_table",
             )
             labels = {
-                f"{r.full_name} · {r.company or ''} · {r.score}": str(r.lead_id) for r in ranked.itertuples()
+                f"{r.name} · {r.company or ''} · {r.score}": str(r.lead_id) for r in ranked.itertuples()
             }
             pick = st.selectbox("Open a lead", list(labels), key="lead_pick")
             st.page_link(
