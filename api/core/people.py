@@ -20,6 +20,13 @@ from crm.errors import CRMError, CRMErrorCode
 from crm.keys import personal
 
 _NAMED = re.compile(r"%\((\w+)\)s")
+INDEXES = (personal.EMAIL_INDEX, personal.PHONE_INDEX)
+"""Stored beside people's values for lookups, never answered: a pseudonymous key to a person
+is the server's (the marts' `email_key`), not a client's."""
+
+
+def without_indexes(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in INDEXES}
 
 
 def holds_people(table: str) -> bool:
@@ -66,10 +73,10 @@ def sealed_changes(
 
 
 def opened(tenant_id: UUID, table: str, row: Mapping[str, Any] | None) -> Any:
-    """`row` with its personal values readable (None stays None)."""
+    """`row` as answered: its personal values readable, its indexes left out (None stays None)."""
     if row is None or not holds_people(table):
         return row
-    return personal.open_row(tenant_id, table, row)
+    return without_indexes(personal.open_row(tenant_id, table, row))
 
 
 def opened_rows(tenant_id: UUID, table: str, rows: Iterable[Mapping[str, Any]]) -> list[Any]:

@@ -13,7 +13,7 @@ from api.core.access import record_read
 from api.core.auth import Principal
 from api.core.batcher import Rows
 from api.core.db import fetchall, fetchone
-from api.core.people import email_filter, opened, opened_rows, sealed, sealed_changes
+from api.core.people import email_filter, opened, opened_rows, sealed, sealed_changes, without_indexes
 from api.core.writes import (
     after_image,
     change_rows,
@@ -117,7 +117,7 @@ no longer answers with)."""
 def created_answer(rows: Rows, body: LeadCreate) -> Any:
     """What a create answers: the lead as audited, not scored yet, its personal values as the
     client sent them (what was sealed: nothing to open). Shared with the fast lane."""
-    return after_image(rows) | UNSCORED | {k: getattr(body, k) for k in FIELDS}
+    return without_indexes(after_image(rows)) | UNSCORED | {k: getattr(body, k) for k in FIELDS}
 
 
 def answer(tenant_id: UUID, lead: dict[str, Any] | None) -> Any:

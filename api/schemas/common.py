@@ -135,10 +135,12 @@ def table_row(table: str, base: type[BaseModel] | None = None) -> Any:
     subclass declares what it adds or describes further."""
     from pydantic import create_model
 
+    from crm.keys import personal
     from crm.schema.tables import metadata
 
     columns = metadata.tables[f"crm.{table}"].columns
-    fields: dict[str, Any] = {c.name: (_column_type(c), None) for c in columns}
+    hidden = (personal.EMAIL_INDEX, personal.PHONE_INDEX)  # lookup keys, never answered
+    fields: dict[str, Any] = {c.name: (_column_type(c), None) for c in columns if c.name not in hidden}
     return create_model(f"{table.title().replace('_', '')}Columns", __base__=base or Row, **fields)
 
 

@@ -76,6 +76,9 @@ def test_a_lead_is_stored_sealed_and_answered_readable(client, as_, owner_sql, p
 
     got = client.get(f"/leads/{lead['id']}", headers=as_()).json()
     assert {k: got[k] for k in PERSONAL} == person
+    for answered in (lead, got):  # the indexes are the server's lookup keys, never answered
+        assert "email_bidx" not in answered and "phone_bidx" not in answered
+        assert answered["email_domain"] == row["email_domain"]
     listed = client.get("/leads", params={"email": person["email"].upper()}, headers=as_()).json()["items"]
     assert [i["id"] for i in listed] == [lead["id"]]
     assert {k: listed[0][k] for k in PERSONAL} == person
