@@ -38,10 +38,11 @@ from api.schemas.webhooks import (
     SubscriptionWithSecret,
 )
 from crm.errors import CRMError, CRMErrorCode
+from crm.keys import personal
 from crm.keys.columns import WEBHOOK_INBOUND
 from integrations.webhooks import inbound
 from integrations.webhooks.crypto import decrypt, encrypt, new_secret
-from integrations.webhooks.outbound import SECRET_PURPOSE
+from integrations.webhooks.outbound import SECRET_PURPOSE, readable
 from integrations.webhooks.targets import TargetRefused, check_url
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"], responses=ERRORS)
@@ -231,7 +232,8 @@ async def get_delivery(delivery_id: UUID, p: Admin, db: Db):
             " WHERE delivery_id = %s ORDER BY id",
             (delivery_id,),
         )
-    return respond(row | {"attempt_log": log})
+    # the stored event keeps a lead's or customer's values sealed: shown as it was sent
+    return respond(row | {"payload": readable(row["payload"]), "attempt_log": log})
 
 
 REPLAY = (
@@ -399,4 +401,7 @@ async def list_campaign_deliveries(p: CampaignReader, db: Db, page: Paging, camp
     """Each send of a triggered campaign (e-mail or webhook) with its state and last error."""
     where = [("campaign_id = %s", campaign_id)] if campaign_id else []
     async with db.tx(p.tenant_id) as conn:
-        return respond(await page_of(conn, "campaign_deliveries", where, page))
+        found = await page_of(conn, "campaign_deliveries", where, page)
+    for r in found["items"]:  # a recipient's address is stored sealed
+        r["recipient"] = personal.open_value(p.tenant_id, "email", r["recipient"])
+    return respond(found)

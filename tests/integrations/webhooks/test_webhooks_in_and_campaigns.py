@@ -155,6 +155,7 @@ def test_campaign_trigger_sends_one_email_per_trigger(api, as_, tenants, deliver
     page = api.get("/webhooks/campaign-deliveries", params={"campaign_id": cid}, headers=h).json()
     assert [d["status"] for d in page["items"]] == ["sent", "sent"]
     assert all(d["channel"] == "email" and d["attempts"] == 1 for d in page["items"])
+    assert {d["recipient"] for d in page["items"]} == {f"buyer@{tenants['a'].slug}.test"}  # answered readable
     assert (
         api.get("/webhooks/campaign-deliveries", params={"campaign_id": cid}, headers=as_("b")).json()[
             "items"

@@ -87,6 +87,8 @@ def test_receiver_down_retries_then_dead_letter_then_replay(api, as_, receiver: 
     assert d["status"] == "dead" and d["attempts"] == 4 and d["last_status_code"] == 500
     detail = api.get(f"/webhooks/deliveries/{d['id']}", headers=as_("a")).json()
     assert [a["status_code"] for a in detail["attempt_log"]] == [500] * 4
+    assert detail["payload"] == mine[0].json  # the event as it was sent: the lead's values readable
+    assert "@" in detail["payload"]["payload"]["after"]["email"]
     assert all(a["error"] == "HTTP 500" and a["latency_ms"] >= 0 for a in detail["attempt_log"])
 
     receiver.status = 200
