@@ -28,6 +28,7 @@ class SealedColumn:
     key_id_column: str | None = None  # bytes stored with their key id beside; None: `v2:` text
     plaintext: bool = False  # values written before the column was encrypted may be readable text
     indexes: tuple[str, ...] = ()  # columns beside derived from the value (`personal.index_values`)
+    not_personal: str | None = None  # LIKE pattern of values that name no one, left as they are
 
     @property
     def name(self) -> str:
@@ -73,9 +74,27 @@ def _person(table: str, column: str) -> SealedColumn:
     )
 
 
-PEOPLE: tuple[SealedColumn, ...] = tuple(
-    _person(table, column) for table, columns in personal.PERSONAL.items() for column in columns
+PEOPLE: tuple[SealedColumn, ...] = (
+    *(_person(table, column) for table, columns in personal.PERSONAL.items() for column in columns),
+    SealedColumn(
+        "ticket_leads",
+        "requester_email",
+        ("tenant_id", "ticket_id"),
+        personal.purpose("email"),
+        PERSONAL_LEGACY,
+        plaintext=True,
+    ),
+    SealedColumn(
+        "campaign_deliveries",
+        "recipient",
+        ("id",),
+        personal.purpose("email"),
+        PERSONAL_LEGACY,
+        plaintext=True,
+        not_personal="customer:%",
+    ),
 )
+"""People's values: their own columns, and the e-mails copied to a ticket's link and a send."""
 
 COLUMNS: tuple[SealedColumn, ...] = (
     SUBSCRIPTION_SECRET,

@@ -12,13 +12,18 @@ from crm.keys.columns import COLUMNS, SealedColumn
 
 
 def _key_ids(col: SealedColumn) -> str:
-    """(tenant, key id, values) of one column; `v1` for text written before key ids."""
+    """(tenant, key id, values) of one column; `v1` for text written before key ids,
+    `plaintext` for a person's value written before the column was encrypted."""
+    older = "'v1'"
+    if col.plaintext:
+        older = f"CASE WHEN {col.column} LIKE 'v1:%' THEN 'v1' ELSE 'plaintext' END"
     kid = col.key_id_column or (
-        f"CASE WHEN {col.column} LIKE 'v2:%' THEN split_part({col.column}, ':', 2) ELSE 'v1' END"
+        f"CASE WHEN {col.column} LIKE 'v2:%' THEN split_part({col.column}, ':', 2) ELSE {older} END"
     )
+    skip = f" AND {col.column} NOT LIKE '{col.not_personal}'" if col.not_personal else ""
     return (
         f"SELECT tenant_id::text, {kid}, count(*) FROM crm.{col.table}"
-        f" WHERE {col.column} IS NOT NULL GROUP BY 1, 2"
+        f" WHERE {col.column} IS NOT NULL{skip} GROUP BY 1, 2"
     )
 
 

@@ -203,6 +203,21 @@ def test_rotation_seals_people_written_before_encryption_and_indexes_them(
             " VALUES (%(t)s, %(email)s, %(first_name)s, %(email_bidx)s, %(email_domain)s, 'api')",
             new | {"t": tenant},
         )
+        conn.execute(  # the e-mails copied to a ticket's link and a campaign's sends, from before too
+            "INSERT INTO crm.ticket_leads (tenant_id, ticket_id, lead_id, link, requester_email)"
+            " VALUES (%s, gen_random_uuid(), %s, 'EMAIL', 'Ann.Old@Acme.test')",
+            (tenant, old),
+        )
+        campaign = conn.execute(
+            "INSERT INTO crm.marketing_campaigns (tenant_id, name, type) VALUES (%s, 'c', 'EMAIL') RETURNING id",
+            (tenant,),
+        ).fetchone()[0]
+        for recipient in ("Ann.Old@Acme.test", "customer:00000000-0000-0000-0000-000000000001"):
+            conn.execute(
+                "INSERT INTO crm.campaign_deliveries (tenant_id, campaign_id, trigger_id, recipient, channel)"
+                " VALUES (%s, %s, gen_random_uuid(), %s, 'email')",
+                (tenant, campaign, recipient),
+            )
         found = personal.email_params(tenant, "ann.old@acme.test")
         assert conn.execute(  # before the sweep, found by its text
             f"SELECT id FROM crm.leads WHERE tenant_id = %(t)s AND {personal.email_match()}",
@@ -212,6 +227,8 @@ def test_rotation_seals_people_written_before_encryption_and_indexes_them(
     (result,) = rotate.rotate_data_keys([(tenant, slug)], kr.Keyring(), settle_s=0)
     assert result.reencrypted["leads.email"] == 2 and result.reencrypted["leads.first_name"] == 2
     assert result.reencrypted["leads.phone"] == 1 and result.remaining == 0
+    assert result.reencrypted["ticket_leads.requester_email"] == 1
+    assert result.reencrypted["campaign_deliveries.recipient"] == 1  # the placeholder names no one
     with psycopg.connect(pg_url) as conn:
         row = conn.execute(
             "SELECT email, first_name, last_name, phone, email_bidx, email_domain, phone_bidx"
@@ -227,6 +244,13 @@ def test_rotation_seals_people_written_before_encryption_and_indexes_them(
             dict(zip(("email", "first_name", "phone"), (row[0], row[1], row[3]), strict=True)),
         )
         assert opened == {"email": "Ann.Old@Acme.test", "first_name": "Ann", "phone": "+1 555 010 2030"}
+        copies = conn.execute(
+            "SELECT requester_email FROM crm.ticket_leads WHERE tenant_id = %(t)s UNION ALL"
+            " SELECT recipient FROM crm.campaign_deliveries WHERE tenant_id = %(t)s ORDER BY 1",
+            {"t": tenant},
+        ).fetchall()
+        assert copies[0][0].startswith("customer:") and all(c.startswith("v2:dk2:") for (c,) in copies[1:])
+        assert {personal.open_value(tenant, "email", c) for (c,) in copies[1:]} == {"Ann.Old@Acme.test"}
         assert conn.execute(  # after it, by its index alone
             f"SELECT id FROM crm.leads WHERE tenant_id = %(t)s AND {personal.email_match()}",
             found | {"t": tenant},
