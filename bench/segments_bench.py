@@ -93,12 +93,12 @@ SEGMENTS: list[tuple[str, dict]] = [
 ]
 
 FILL = """
-insert into analytics.dim_customers (customer_id, tenant_id, email, full_name, company, industry, country, tags,
+insert into analytics.dim_customers (customer_id, tenant_id, email_domain, company, industry, country, tags,
     lifecycle_stage, health_trend, health_risk_level, company_size, mrr, arr, total_revenue, won_deals, open_deals,
     open_pipeline_value, tickets_total, open_tickets, tickets_90d, avg_csat, conversations_total, logins_30d,
     feature_events_90d, active_users_90d, days_since_last_usage, health_score, became_customer_at,
     churned_at, created_at, last_won_at, last_ticket_at, last_conversation_at)
-select id, tenant_id, email, 'Customer ' || n, company, industry, country,
+select id, tenant_id, split_part(email, '@', 2), company, industry, country,
     case when n % 50 = 0 then array['vip'] else array[]::text[] end,
     lifecycle_stage::text,
     (array['improving', 'stable', 'declining'])[1 + n % 3],
