@@ -16,6 +16,11 @@ Per event, after the contract validation (`parse_event`), the COPY line is built
 the payload by `Event.payload_json` (one orjson call), the ids and the timestamp by one more
 orjson call, the event type/version and the source from small caches. No `str(UUID)`, no
 `isoformat()`, no pydantic serialiser on the happy path (see the README, "Benchmark").
+
+A ticket event that names its requester (schema v2: `requester_email`, `requester_phone`,
+`requester_name`) lands with those values sealed deterministically under the tenant's data key
+(`streaming.requesters`): the same event sent twice lands as the same text, so a redelivery is
+still told from a conflict by comparing payloads. Other events pay one type check.
 """
 
 from __future__ import annotations
@@ -39,6 +44,9 @@ from psycopg.types.json import Jsonb
 
 from crm.events import DeadLetter, FieldError, InvalidEvent, ReasonCode, parse_event
 from crm.events.dead_letter import headers_of
+from crm.events.envelope import dumps
+from crm.events.payloads.tickets import TicketRequester
+from crm.events.topics import Topic
 from crm.logs import TRACEPARENT, parse_traceparent
 from crm.schema.landing import LANDING_TABLES
 from streaming import metrics
@@ -46,6 +54,7 @@ from streaming.connection import open_connection
 from streaming.logs import log_event
 from streaming.models import BatchMessage
 from streaming.parking import ParkedEvent, log_parked, park
+from streaming.requesters import RequesterKeys
 
 log = logging.getLogger("streaming.landing")
 
@@ -85,6 +94,13 @@ def trace_of(record: Any) -> bytes | None:
                 trace = parse_traceparent(value)
                 return trace.traceparent.encode() if trace is not None else None
     return None
+
+
+@dataclass(frozen=True)
+class KeyNeeded:
+    """A ticket event whose tenant's data key is not loaded yet (parsed again once it is)."""
+
+    tenant_id: UUID
 
 
 @dataclass
@@ -158,6 +174,7 @@ class TopicLander:
         retry_max: float = 10.0,
         tenants: TenantCache = TENANTS,
         latency_max_age: float = 3600.0,
+        requester_keys: RequesterKeys | None = None,
     ) -> None:
         self.kafka_topic = kafka_topic
         self.topic = logical_topic
@@ -169,6 +186,10 @@ class TopicLander:
         self.tenants = tenants
         self.latency_max_age_ms = latency_max_age * 1000.0
         self._conn: psycopg.AsyncConnection | None = None
+        self.requesters = (
+            (requester_keys or RequesterKeys(database_url)) if logical_topic == Topic.TICKETS else None
+        )
+        """The tickets lander's keys for sealing requesters' contact (None on other topics)."""
         self._sources: dict[str, bytes] = {}
         self._copy = sql.SQL("copy raw.{} (" + LAND_COLUMNS + ") from stdin").format(
             sql.Identifier(self.table)
@@ -206,8 +227,9 @@ class TopicLander:
         return self._conn.info.backend_pid if self._conn is not None and not self._conn.closed else None
 
     # -- validation -------------------------------------------------------------------------
-    def _parse(self, record: Any, known: set[UUID], now: datetime) -> bytes | InvalidEvent:
-        """One COPY line, or why the record is refused."""
+    def _parse(self, record: Any, known: set[UUID], now: datetime) -> bytes | InvalidEvent | KeyNeeded:
+        """One COPY line, or why the record is refused (or that its tenant's key must be loaded
+        first: `RequesterKeys.warm`)."""
         try:
             event = parse_event(
                 record.value or b"",
@@ -218,7 +240,14 @@ class TopicLander:
             )
         except InvalidEvent as exc:
             return exc
-        body = event.payload_json()
+        if self.requesters is not None and isinstance(event.payload, TicketRequester):
+            seal = self.requesters.sealer(event.tenant_id)
+            if seal is None:
+                return KeyNeeded(event.tenant_id)
+            fields = seal(event.payload.__dict__)
+            body = event.payload_json() if fields is None else dumps(fields)
+        else:
+            body = event.payload_json()
         if b"u0000" in body and _NUL_ESCAPE.search(body):
             return _refused(
                 event,
@@ -264,6 +293,7 @@ class TopicLander:
         refused: list[tuple[Any, InvalidEvent]] = []
         misses: list[tuple[Any, InvalidEvent]] = []
         known = self.tenants.ids
+        keyless: list[tuple[Any, KeyNeeded]] = []
         parse = self._parse
         now = datetime.now(UTC)
         for batch in batches:
@@ -271,6 +301,8 @@ class TopicLander:
                 out = parse(record, known, now)
                 if isinstance(out, bytes):
                     lines.append(out)
+                elif isinstance(out, KeyNeeded):
+                    keyless.append((record, out))
                 elif out.reason_code is ReasonCode.UNKNOWN_TENANT:
                     misses.append((record, out))
                 else:
@@ -287,11 +319,42 @@ class TopicLander:
                 out = parse(record, known, now) if exc.tenant_id in known else exc
                 if isinstance(out, bytes):
                     lines.append(out)
+                elif isinstance(out, KeyNeeded):
+                    keyless.append((record, out))
                 elif out.reason_code is ReasonCode.UNKNOWN_TENANT:
                     parked.append(ParkedEvent.of(record, out, self.kafka_topic))
                 else:
                     refused.append((record, out))
+        if self.requesters is not None:
+            await self._requester_keys(keyless, known, now, lines, refused)
         return lines, refused, parked
+
+    async def _requester_keys(
+        self,
+        keyless: list[tuple[Any, KeyNeeded]],
+        known: set[UUID],
+        now: datetime,
+        lines: list[bytes],
+        refused: list[tuple[Any, InvalidEvent]],
+    ) -> None:
+        """Load the keys the batch missed and parse its events put aside again; ask again for
+        the keys whose time is up (for the next batches), both off the event loop."""
+        requesters = self.requesters
+        assert requesters is not None
+        if keyless:
+            tenants = [k.tenant_id for _, k in keyless]
+            await self._with_retries(lambda: requesters.warm(tenants))
+            for record, _ in keyless:
+                out = self._parse(record, known, now)
+                if isinstance(out, bytes):
+                    lines.append(out)
+                elif isinstance(out, KeyNeeded):  # loaded just now: never
+                    raise RuntimeError(f"no data key loaded for tenant {out.tenant_id}")
+                else:
+                    refused.append((record, out))
+        due = requesters.due()
+        if due:
+            await self._with_retries(lambda: requesters.warm(due))
 
     async def _refresh_tenants(self) -> None:
         await self.tenants.refresh(await self.connection())

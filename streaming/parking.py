@@ -255,6 +255,9 @@ class ParkedReleaser:
                 if not rows:
                     return done
                 known, now = self.tenants.ids, datetime.now(UTC)
+                keys = lander.requesters
+                if keys is not None:  # the tickets lander seals requesters under these tenants' keys
+                    await keys.warm(r[3] for r in rows if r[3] in known and keys.sealer(r[3]) is None)
                 lines: list[bytes] = []
                 released: set[UUID] = set()
                 dead: list[DeadLetter] = []
@@ -266,6 +269,8 @@ class ParkedReleaser:
                         lines.append(out)
                         released.add(tenant)
                         continue
+                    if not isinstance(out, InvalidEvent):  # a key not loaded: loaded above, never
+                        raise RuntimeError(f"no data key loaded for tenant {tenant}")
                     if out.reason_code is ReasonCode.UNKNOWN_TENANT:
                         out = _still_unknown(out, waited)
                     dead.append(

@@ -18,15 +18,21 @@ requester is matched by phone).
 A value that is not in the sealed form is a value written before the columns were encrypted:
 it reads as it is, and `crm keys rotate` seals it (and its row's index) like any value not
 under the current key. Lookups by e-mail also match such rows by their text (`email_match`).
+
+A ticket event's requester (`REQUESTER`: e-mail, phone, name, as the ticketing system sends
+them) is sealed by the lander in the deterministic form (`crm.keys.deterministic`, `d2:dk<n>:`)
+under the same associated data as the people's columns (`<tenant>:person-<field>`): a redelivered
+event must land as the same text. It reveals which landed tickets share a requester value within
+one tenant and field, as a blind index does. `open_value` opens both forms.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from uuid import UUID
 
-from crm.keys import sealed
+from crm.keys import deterministic, sealed
 from crm.keys.blind_index import blind_index, lookup_values, normalise_email, normalise_phone
 from crm.keys.keyring import Keyring
 from crm.secrets import EnvKeyProvider
@@ -42,6 +48,9 @@ MIN_PHONE_DIGITS = 7
 SEALED_PREFIX = f"v2:{sealed.PREFIX}"
 INDEXES: dict[str, tuple[str, ...]] = {"email": ("email_bidx", "email_domain"), "phone": ("phone_bidx",)}
 """The columns beside a personal column that derive from its value (`index_values`)."""
+
+REQUESTER: dict[str, str] = {"requester_email": "email", "requester_phone": "phone", "requester_name": "name"}
+"""A ticket event's requester fields (schema v2) and the people's field each is sealed as."""
 
 _NO_LEGACY = EnvKeyProvider("CRM_PERSONAL_LEGACY_KEY_UNUSED", "crm-personal")  # never used: no v1 values
 
@@ -66,10 +75,56 @@ def seal_value(tenant_id: UUID, column: str, value: str | None, ring: Keyring | 
 
 
 def open_value(tenant_id: UUID, column: str, value: Any, ring: Keyring | None = None) -> Any:
-    """The readable value (a value written before encryption, or None, comes back as it is)."""
+    """The readable value, of either sealed form (a value written before encryption, or None,
+    comes back as it is)."""
     if not is_sealed(value):
+        if deterministic.is_deterministic(value):
+            return deterministic.unseal_text(tenant_id, value, aad(tenant_id, column), ring).decode()
         return value
     return sealed.unseal_text(tenant_id, value, aad(tenant_id, column), _NO_LEGACY, ring).decode()
+
+
+def seal_equal(tenant_id: UUID, column: str, value: str, ring: Keyring | None = None) -> str:
+    """`value` sealed deterministically for `column` under the tenant's current data key."""
+    return deterministic.seal_text(tenant_id, value.encode(), aad(tenant_id, column), ring)
+
+
+def equal_forms(tenant_id: UUID, column: str, value: str, ring: Keyring | None = None) -> list[str]:
+    """The deterministic forms of `value` under every data key version of the tenant: what a
+    document holding it sealed contains (erasure finds a person's landed tickets by them)."""
+    return deterministic.all_forms(tenant_id, value.encode(), aad(tenant_id, column), ring)
+
+
+def requester_sealer(
+    tenant_id: UUID, version: int, data_key: bytes
+) -> Callable[[Mapping[str, Any]], dict[str, Any] | None]:
+    """For a tenant's ticket payloads (their field dicts): a copy with the requester's values
+    sealed deterministically under data key `version`, or None when it carries none."""
+    seal = deterministic.text_sealer(version, data_key)
+    aads = {f: aad(tenant_id, column) for f, column in REQUESTER.items()}
+
+    def sealed_payload(fields: Mapping[str, Any]) -> dict[str, Any] | None:
+        out: dict[str, Any] | None = None
+        for f, fixed in aads.items():
+            value = fields.get(f)
+            if value is not None:
+                if out is None:
+                    out = dict(fields)
+                out[f] = seal(value.encode(), fixed)
+        return out
+
+    return sealed_payload
+
+
+def open_requester(
+    tenant_id: UUID, payload: Mapping[str, Any], ring: Keyring | None = None
+) -> dict[str, Any]:
+    """A copy of a ticket payload with its requester's values readable."""
+    out = dict(payload)
+    for f, column in REQUESTER.items():
+        if f in out:
+            out[f] = open_value(tenant_id, column, out[f], ring)
+    return out
 
 
 def email_domain(email: str | None) -> str | None:

@@ -7,7 +7,11 @@ and the indexes and domain beside them cleared (a customer's e-mail becomes NULL
 them (event payloads, outbox rows, webhook deliveries and receipts, import bad-row reports,
 audit before/after) go through `crm.redact_pii` (migration 2002). Rows that are only a copy or
 a key of their personal data (refused raw events, external ids equal to the e-mail, cached
-API responses) are deleted. The audit log is rewritten only through `crm.erase_audit_pii`,
+API responses) are deleted. A landed ticket names its requester sealed (deterministically, by
+the lander: `crm.keys.personal.REQUESTER`), so it is found by the e-mail's sealed text under
+each of the tenant's data key versions (`personal.equal_forms`, for the address as given and
+normalised: a ticket that spelled it in other letter case is found by the person's record ids
+only), and its requester's e-mail, phone and name all become the marker. The audit log is rewritten only through `crm.erase_audit_pii`,
 which records the erasure itself (counts, never values). One transaction: all or nothing.
 Idempotent: a second run finds no one and touches nothing.
 """
@@ -25,6 +29,7 @@ from psycopg.types.json import Jsonb
 
 from crm.db import libpq_url
 from crm.keys import personal
+from crm.keys.blind_index import normalise_email
 from crm.keys.keyring import keyring
 from crm.privacy import policies
 from crm.schema.landing import DEAD_LETTERS_TABLE, LANDING_TABLES, PARKED_EVENTS_TABLE
@@ -56,6 +61,17 @@ MENTIONS = (
     " OR EXISTS (SELECT 1 FROM unnest(%(ids)s::text[]) i WHERE strpos({col}::text, i) > 0))"
 )
 """A document that names the person: their e-mail or one of their record ids."""
+RAW_TICKETS: Final = f"raw.{LANDING_TABLES['tickets']}"
+SEALED_MENTION = "EXISTS (SELECT 1 FROM unnest(%(sealed)s::text[]) s WHERE strpos({col}::text, s) > 0)"
+"""A landed ticket naming the person's e-mail sealed (`personal.equal_forms`)."""
+REQUESTER_ERASED = (
+    "CASE WHEN {col} ->> 'requester_email' = ANY(%(sealed)s::text[]) THEN jsonb_strip_nulls(jsonb_build_object("
+    + ", ".join(
+        f"'{f}', CASE WHEN {{col}} ->> '{f}' IS NOT NULL THEN %(m)s::text END" for f in personal.REQUESTER
+    )
+    + ")) ELSE jsonb_build_object() END"
+)
+"""A landed ticket whose requester is the person: each requester value present becomes the marker."""
 
 JSON_DOCUMENTS: Final = (
     *((f"raw.{t}", "payload") for t in LANDING_TABLES.values()),
@@ -229,7 +245,8 @@ def erase_person(email: str, tenant: str, url: str | None = None) -> Report:
     started = time.perf_counter()
     with psycopg.connect(libpq_url(url)) as conn, conn.transaction():
         tid = policies.tenant_id(conn, tenant)
-        match = personal.email_params(UUID(tid), email, keyring(libpq_url(url))) | {"tenant": tid}
+        ring = keyring(libpq_url(url))
+        match = personal.email_params(UUID(tid), email, ring) | {"tenant": tid}
         leads, customers = (
             [
                 r[0]
@@ -241,10 +258,18 @@ def erase_person(email: str, tenant: str, url: str | None = None) -> Report:
             for table in ("leads", "customers")
         )
         ids = [str(i) for i in (*leads, *customers)]
+        sealed = sorted(
+            {
+                form
+                for spelling in {email, email.strip(), normalise_email(email)}
+                for form in personal.equal_forms(UUID(tid), "email", spelling, ring)
+            }
+        )
         p = {
+            "sealed": sealed,
             "tenant": tid,
             "email": email,
-            "terms": [email],
+            "terms": [email, *sealed],
             "ids": ids,
             "leads": leads,
             "customers": customers,
@@ -255,7 +280,11 @@ def erase_person(email: str, tenant: str, url: str | None = None) -> Report:
             report.rows.append(Touched(table, "pseudonymised", _count(conn, _update(table, set_, where), p)))
         for table, column in JSON_DOCUMENTS:
             redacted = f"crm.redact_pii({column}, %(terms)s)"
-            where = MENTIONS.format(col=column) + f" AND {column} IS DISTINCT FROM {redacted}"
+            mentions = MENTIONS.format(col=column)
+            if table == RAW_TICKETS:
+                redacted = f"({redacted} || {REQUESTER_ERASED.format(col=column)})"
+                mentions = f"({mentions} OR {SEALED_MENTION.format(col=column)})"
+            where = mentions + f" AND {column} IS DISTINCT FROM {redacted}"
             report.rows.append(
                 Touched(table, "redacted", _count(conn, _update(table, f"{column} = {redacted}", where), p))
             )

@@ -231,7 +231,9 @@ async def enrich_ticket(
     ring: Keyring | None = None,
 ) -> TicketEnriched:
     """enrichTicketWithCRMData: find the requester, then gather its context. `ring`: the keys
-    of the connection's database (default: this process's)."""
+    of the connection's database (default: this process's). A landed ticket's sealed requester
+    is opened: the enrichment goes to the people answering the ticket, readable."""
+    ticket = ticket.opened(tenant, ring)
     found = await find_requester(conn, tenant, ticket, ring)
     return await enrich_found(
         conn, tenant, ticket, found, activities=activities, source_event_id=source_event_id

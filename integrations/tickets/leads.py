@@ -239,6 +239,7 @@ async def lead_from_ticket(
     """createLeadFromTicket's plan, in the caller's tenant transaction (see the module doc).
     `ring`: the keys of the connection's database (default: this process's)."""
     tenant = actor.tenant_id
+    ticket = ticket.opened(tenant, ring)  # a landed ticket's requester is sealed
     email = (ticket.email or "").strip()
     await _lock(conn, f"ticket:{tenant}:{ticket.ticket_id}", f"requester:{tenant}:{email.lower()}")
     repeat = await _existing_link(conn, tenant, ticket.ticket_id, ring)

@@ -5,19 +5,21 @@ filter by tenant themselves as well, so the worker's owner connection sees one t
 
 People's values are stored sealed (`crm.keys.personal`): the e-mail and the phone are matched by
 their blind indexes (and by their text in rows written before encryption), and the rows found
-come back readable, since what they are found for shows them to a person."""
+come back readable, since what they are found for shows them to a person. A landed ticket's
+requester values are sealed (the lander seals them, `crm.keys.personal.REQUESTER`): a `Ticket`
+read from `raw.tickets` is opened (`Ticket.opened`) before it is matched or shown."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection
 
 from crm.events.payloads.tickets_enriched import MatchedBy, RequesterKind
-from crm.keys import personal
+from crm.keys import deterministic, personal
 from crm.keys.keyring import Keyring
 
 Conn = AsyncConnection[Any]
@@ -42,7 +44,8 @@ class Ticket:
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> Ticket:
-        """From a ticket snapshot's payload (v1 or v2, as landed or on the wire)."""
+        """From a ticket snapshot's payload (v1 or v2, as landed or on the wire; a landed one's
+        requester values stay sealed until `opened`)."""
 
         def uuid_or_none(key: str) -> UUID | None:
             value = payload.get(key)
@@ -60,6 +63,13 @@ class Ticket:
             company=payload.get("requester_company"),
             subject=payload.get("subject"),
         )
+
+    def opened(self, tenant: UUID, ring: Keyring | None = None) -> Ticket:
+        """The ticket with its requester's values readable (itself when none is sealed)."""
+        values = {"email": self.email, "phone": self.phone, "name": self.name}
+        if not any(deterministic.is_deterministic(v) for v in values.values()):
+            return self
+        return replace(self, **{k: personal.open_value(tenant, k, v, ring) for k, v in values.items()})
 
 
 @dataclass(frozen=True)
@@ -103,6 +113,7 @@ def lookups(
     """(how, SQL condition, its named parameters) of the ticket's e-mail and phone, in the
     order they are tried; none for a value the ticket lacks (or a phone too short)."""
     out: list[tuple[MatchedBy, str, dict[str, Any]]] = []
+    t = t.opened(tenant, ring)
     email = t.email.strip() if t.email else None
     if email:
         out.append((MatchedBy.EMAIL, personal.email_match(), personal.email_params(tenant, email, ring)))
@@ -124,6 +135,7 @@ async def _customer_of(conn: Conn, tenant: UUID, lead: Row, how: MatchedBy, ring
 async def find_requester(conn: Conn, tenant: UUID, t: Ticket, ring: Keyring | None = None) -> Found:
     """The requester's customer or lead, or UNKNOWN (never an error). `ring`: the keys of the
     connection's database (default: this process's)."""
+    t = t.opened(tenant, ring)
     if t.customer_id is not None:
         customer = await fetchone(conn, _CUSTOMER + "id = %s", (tenant, t.customer_id))
         if customer is not None:
