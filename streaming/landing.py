@@ -240,12 +240,20 @@ class TopicLander:
             )
         except InvalidEvent as exc:
             return exc
-        if self.requesters is not None and isinstance(event.payload, TicketRequester):
+        payload = event.payload
+        if (
+            self.requesters is not None
+            and isinstance(payload, TicketRequester)
+            and (
+                payload.requester_email is not None
+                or payload.requester_phone is not None
+                or payload.requester_name is not None
+            )
+        ):
             seal = self.requesters.sealer(event.tenant_id)
             if seal is None:
                 return KeyNeeded(event.tenant_id)
-            fields = seal(event.payload.__dict__)
-            body = event.payload_json() if fields is None else dumps(fields)
+            body = dumps(seal(payload.__dict__))
         else:
             body = event.payload_json()
         if b"u0000" in body and _NUL_ESCAPE.search(body):

@@ -13,7 +13,12 @@ from psycopg.types.json import Jsonb
 
 
 def land(pg_url: str, tenant_id: uuid.UUID, payload: dict, event_type: str = "ticket.created") -> None:
-    """A ticket event in raw.tickets, as the lander writes it."""
+    """A ticket event in raw.tickets, as the lander writes it: its requester sealed."""
+    from crm.keys import personal
+    from crm.keys.keyring import keyring
+
+    version, key = keyring(pg_url).current(tenant_id)
+    payload = personal.requester_sealer(tenant_id, version, key)(payload) or payload
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO raw.tickets (event_id, tenant_id, event_type, schema_version, occurred_at, source,"
@@ -111,6 +116,34 @@ def test_landed_ticket_enrichment_and_404(client, as_, tenants, pg_url) -> None:
     r = client.get(f"/tickets/{body['ticket_id']}/enrichment", headers=as_("b"))
     assert r.status_code == 404 and r.json()["code"] == "TICKET_NOT_FOUND"
     assert r.json()["context"]["id"] == body["ticket_id"]
+
+
+def test_landed_ticket_sealed_requester_is_matched_by_email_and_phone(
+    client, as_, tenants, pg_url, owner_sql
+) -> None:
+    a = tenants["a"]
+    owner_sql("UPDATE crm.customers SET phone = '+1 (555) 010-2099' WHERE id = %s", a.customer_id)
+    by_email = ticket(channel="EMAIL", requester_email=f"buyer@{a.slug}.test", requester_name="Bo Buyer")
+    by_phone = ticket(channel="PHONE", requester_phone="1 555 010 2099")
+    for body, how in ((by_email, "EMAIL"), (by_phone, "PHONE")):
+        land(pg_url, a.id, body)
+        stored = owner_sql(
+            "SELECT payload::text AS p FROM raw.tickets WHERE payload ->> 'ticket_id' = %s", body["ticket_id"]
+        )[0]["p"]
+        assert "d2:dk" in stored and f"{a.slug}.test" not in stored and "010 2099" not in stored
+        r = client.get(f"/tickets/{body['ticket_id']}/enrichment", headers=as_("a", "analyst"))
+        assert r.status_code == 200, r.text
+        out = r.json()
+        assert (out["requester"], out["matched_by"], out["customer_id"]) == (
+            "CUSTOMER",
+            how,
+            str(a.customer_id),
+        )
+    unknown = ticket(channel="EMAIL", requester_email="nobody@nowhere.example", requester_name="No Body")
+    land(pg_url, a.id, unknown)
+    out = client.get(f"/tickets/{unknown['ticket_id']}/enrichment", headers=as_("a", "analyst")).json()
+    assert (out["requester"], out["email"], out["name"]) == ("UNKNOWN", "nobody@nowhere.example", "No Body")
+    owner_sql("UPDATE crm.customers SET phone = '+1 (555) 010-2030' WHERE id = %s", a.customer_id)
 
 
 def test_another_tenants_customer_is_unknown(client, as_, tenants) -> None:
