@@ -106,3 +106,68 @@ def test_erasure_keeps_the_marts_reconciled_and_other_tenants_untouched(
     _dbt(world, tmp_path_factory.mktemp("dbt-after-erase"))
     with psycopg.connect(world) as conn:
         assert conn.execute(TOTALS, {"t": tenant}).fetchone() == before
+
+
+def test_erasure_redacts_a_landed_ticket_whose_requester_is_sealed(migrated_db: str) -> None:
+    import uuid
+    from datetime import UTC, datetime
+
+    from psycopg.types.json import Jsonb
+
+    from crm.keys import personal
+    from crm.keys.keyring import keyring
+    from crm.privacy.erasure import MARKER, erase_person
+
+    email, ring = "ana.silva@example.com", keyring(migrated_db)
+    mine, theirs = uuid.uuid4(), uuid.uuid4()
+    tickets: dict[str, uuid.UUID] = {}
+    with psycopg.connect(migrated_db, autocommit=True) as conn:
+        for tenant in (mine, theirs):
+            conn.execute(
+                "insert into crm.tenants (id, slug, name) values (%s, %s, 'Erase')",
+                (tenant, f"e-{tenant.hex[:8]}"),
+            )
+        for name, tenant, requester in (
+            ("hers", mine, email),
+            ("someone else's", mine, "bo@example.com"),
+            ("hers elsewhere", theirs, email),
+        ):
+            version, key = ring.current(tenant)
+            payload = personal.requester_sealer(tenant, version, key)(
+                {
+                    "ticket_id": str(uuid.uuid4()),
+                    "subject": "Printer on fire",
+                    "requester_email": requester,
+                    "requester_phone": "+44 20 7946 0000",
+                    "requester_name": "Ana Silva",
+                    "requester_company": "Acme",
+                }
+            )
+            assert payload is not None and email not in str(payload)
+            tickets[name] = uuid.uuid4()
+            conn.execute(
+                "insert into raw.tickets (event_id, tenant_id, event_type, schema_version, occurred_at, source,"
+                " payload) values (%s, %s, 'ticket.created', 2, %s, 'ticketing', %s)",
+                (tickets[name], tenant, datetime.now(UTC), Jsonb(payload)),
+            )
+
+    def payload(name: str) -> dict:
+        with psycopg.connect(migrated_db) as conn:
+            row = conn.execute(
+                "select payload from raw.tickets where event_id = %s", (tickets[name],)
+            ).fetchone()
+        assert row is not None
+        return row[0]
+
+    untouched = {name: payload(name) for name in ("someone else's", "hers elsewhere")}
+    report = erase_person(" Ana.Silva@Example.COM", f"e-{mine.hex[:8]}", migrated_db)  # as she spelled it
+    assert report.counts().get("raw.tickets") == 1, report.counts()
+    hers = payload("hers")
+    assert [hers[f] for f in personal.REQUESTER] == [MARKER] * 3
+    assert hers["requester_company"] == "Acme" and hers["subject"] == MARKER  # a free-text key
+    assert {name: payload(name) for name in untouched} == untouched
+    assert (
+        personal.open_value(mine, "email", untouched["someone else's"]["requester_email"], ring)
+        == "bo@example.com"
+    )
+    assert erase_person(email, f"e-{mine.hex[:8]}", migrated_db).counts().get("raw.tickets", 0) == 0
