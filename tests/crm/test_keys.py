@@ -191,3 +191,29 @@ def test_the_api_role_makes_its_tenants_first_key(pg_url: str, tenants) -> None:
         assert conn.execute(
             "SELECT count(*) FROM crm.tenant_data_keys WHERE tenant_id = %s", (a,)
         ).fetchone() == (1,)
+
+
+def test_a_deterministic_value_is_the_same_text_opens_in_its_binding_and_is_found_across_versions(
+    pg_url: str, tenants
+) -> None:
+    from crm.keys import personal
+    from crm.keys.rotate import new_version
+
+    a, b = tenants
+    ring = kr.keyring()
+    first = personal.seal_equal(a, "email", "ana@example.com")
+    assert first.startswith("d2:dk1:") and "ana@example.com" not in first
+    assert personal.seal_equal(a, "email", "ana@example.com") == first  # equal values, equal text
+    assert personal.seal_equal(a, "email", "bo@example.com") != first
+    assert personal.seal_equal(b, "email", "ana@example.com") != first  # another tenant's key
+    assert personal.seal_equal(a, "name", "ana@example.com") != first  # another field's binding
+    assert personal.open_value(a, "email", first) == "ana@example.com"
+    for tenant, field in ((b, "email"), (a, "name")):
+        with pytest.raises(secrets.Undecryptable):
+            personal.open_value(tenant, field, first)
+    with psycopg.connect(pg_url) as conn:
+        assert new_version(conn, ring, a) == (1, 2)
+    second = personal.seal_equal(a, "email", "ana@example.com")
+    assert second.startswith("d2:dk2:") and personal.open_value(a, "email", second) == "ana@example.com"
+    assert personal.open_value(a, "email", first) == "ana@example.com"  # the old version still opens
+    assert sorted(personal.equal_forms(a, "email", "ana@example.com")) == sorted([first, second])
