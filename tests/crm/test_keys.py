@@ -174,8 +174,14 @@ def test_the_dashboards_read_only_their_tenants_wrapped_data_keys(pg_url: str, t
         assert seen == {a}
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("UPDATE crm.tenant_data_keys SET retired_at = now()")
+    with psycopg.connect(pg_url) as conn:  # the lander seals ticket requesters (2010): its tenant's data keys
+        conn.execute("SET ROLE crm_lander")  # a NOLOGIN role, granted to the lander's login
+        enter_tenant_pg(conn, a)
+        assert conn.execute("SELECT tenant_id, kind FROM crm.tenant_data_keys").fetchall() == [(a, "data")]
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("UPDATE crm.tenant_data_keys SET retired_at = now()")
     with psycopg.connect(pg_url) as conn:
-        for role in ("crm_reader", "crm_transform", "crm_sim", "crm_lander", "crm_ml"):
+        for role in ("crm_reader", "crm_transform", "crm_sim", "crm_ml"):
             got = conn.execute(
                 "SELECT has_table_privilege(%s, 'crm.tenant_data_keys', 'SELECT')", (role,)
             ).fetchone()
