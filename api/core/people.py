@@ -20,13 +20,10 @@ from crm.errors import CRMError, CRMErrorCode
 from crm.keys import personal
 
 _NAMED = re.compile(r"%\((\w+)\)s")
-INDEXES = (personal.EMAIL_INDEX, personal.PHONE_INDEX)
-"""Stored beside people's values for lookups, never answered: a pseudonymous key to a person
-is the server's (the marts' `email_key`), not a client's."""
 
 
 def without_indexes(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if k not in INDEXES}
+    return {k: v for k, v in row.items() if k not in personal.LOOKUP_KEYS}
 
 
 def holds_people(table: str) -> bool:

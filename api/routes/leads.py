@@ -54,13 +54,12 @@ from api.schemas.leads import (
 )
 from crm.enums import CustomerStage, LeadActivityType, LeadStatus
 from crm.errors import CRMError, CRMErrorCode
-from crm.keys.personal import EMAIL_DOMAIN, EMAIL_INDEX, FIELDS, PHONE_INDEX, is_sealed, open_value
+from crm.keys.personal import DERIVED, FIELDS, is_sealed, open_value
 
 router = APIRouter(prefix="/leads", tags=["leads"], responses=ERRORS)
 Reader = Annotated[Principal, Requires("leads:read")]
 Writer = Annotated[Principal, Requires("leads:write")]
 NF = CRMErrorCode.LEAD_NOT_FOUND
-INDEXES = (EMAIL_INDEX, EMAIL_DOMAIN, PHONE_INDEX)
 
 
 async def _lead_for_write(conn: Any, p: Principal, lead_id: UUID, expected: int | None) -> dict[str, Any]:
@@ -444,7 +443,7 @@ def _customer_of(p: Principal, lead: dict[str, Any]) -> dict[str, Any]:
     """The personal values of the customer a lead becomes, sealed: a lead's are copied as they
     are (a lead and a customer seal a field alike), with their index and domain; a value the
     lead holds from before encryption is sealed now."""
-    copied = {k: lead[k] for k in (*FIELDS, *INDEXES)}
+    copied = {k: lead[k] for k in (*FIELDS, *DERIVED)}
     if not is_sealed(copied["email"]) or copied["email_bidx"] is None:
         copied["email"] = open_value(p.tenant_id, "email", copied["email"])  # its index is made again
     if copied["phone"] is not None and (not is_sealed(copied["phone"]) or copied["phone_bidx"] is None):

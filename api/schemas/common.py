@@ -139,8 +139,9 @@ def table_row(table: str, base: type[BaseModel] | None = None) -> Any:
     from crm.schema.tables import metadata
 
     columns = metadata.tables[f"crm.{table}"].columns
-    hidden = (personal.EMAIL_INDEX, personal.PHONE_INDEX)  # lookup keys, never answered
-    fields: dict[str, Any] = {c.name: (_column_type(c), None) for c in columns if c.name not in hidden}
+    fields: dict[str, Any] = {
+        c.name: (_column_type(c), None) for c in columns if c.name not in personal.LOOKUP_KEYS
+    }
     return create_model(f"{table.title().replace('_', '')}Columns", __base__=base or Row, **fields)
 
 

@@ -59,8 +59,6 @@ SYNC_CREDENTIALS = SealedColumn(
     "sync_connections", "credentials_enc", ("id",), None, SYNC_LEGACY, key_id_column="key_id"
 )
 
-PERSONAL_LEGACY = ("CRM_PERSONAL_LEGACY_KEY", "crm-personal")  # none: values before were readable
-
 
 def _person(table: str, column: str) -> SealedColumn:
     return SealedColumn(
@@ -68,7 +66,7 @@ def _person(table: str, column: str) -> SealedColumn:
         column,
         ("id",),
         personal.purpose(column),
-        PERSONAL_LEGACY,
+        personal.LEGACY,
         plaintext=True,
         indexes=personal.INDEXES.get(column, ()),
     )
@@ -81,7 +79,7 @@ PEOPLE: tuple[SealedColumn, ...] = (
         "requester_email",
         ("tenant_id", "ticket_id"),
         personal.purpose("email"),
-        PERSONAL_LEGACY,
+        personal.LEGACY,
         plaintext=True,
     ),
     SealedColumn(
@@ -89,7 +87,7 @@ PEOPLE: tuple[SealedColumn, ...] = (
         "recipient",
         ("id",),
         personal.purpose("email"),
-        PERSONAL_LEGACY,
+        personal.LEGACY,
         plaintext=True,
         not_personal="customer:%",
     ),

@@ -28,7 +28,7 @@ one tenant and field, as a blind index does. `open_value` opens both forms.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -46,13 +46,18 @@ PHONE_INDEX = "phone_bidx"
 MIN_PHONE_DIGITS = 7
 """A phone number shorter than this (an extension, a typo) is not indexed and never matches."""
 SEALED_PREFIX = f"v2:{sealed.PREFIX}"
-INDEXES: dict[str, tuple[str, ...]] = {"email": ("email_bidx", "email_domain"), "phone": ("phone_bidx",)}
+INDEXES: dict[str, tuple[str, ...]] = {"email": (EMAIL_INDEX, EMAIL_DOMAIN), "phone": (PHONE_INDEX,)}
 """The columns beside a personal column that derive from its value (`index_values`)."""
+DERIVED: tuple[str, ...] = tuple(c for columns in INDEXES.values() for c in columns)
+LOOKUP_KEYS: tuple[str, ...] = (EMAIL_INDEX, PHONE_INDEX)
+"""The blind indexes: the server's keys to find a person, never answered or sent."""
 
 REQUESTER: dict[str, str] = {"requester_email": "email", "requester_phone": "phone", "requester_name": "name"}
 """A ticket event's requester fields (schema v2) and the people's field each is sealed as."""
 
-_NO_LEGACY = EnvKeyProvider("CRM_PERSONAL_LEGACY_KEY_UNUSED", "crm-personal")  # never used: no v1 values
+LEGACY = ("CRM_PERSONAL_LEGACY_KEY", "crm-personal")
+"""No key: people's values before encryption were readable text, never `v1:` values."""
+_NO_LEGACY = EnvKeyProvider(*LEGACY)
 
 
 def purpose(column: str) -> str:
@@ -163,10 +168,9 @@ def seal_row(
     """A copy of `row` ready to store: its personal values sealed, and where it holds a readable
     e-mail, that address's index and domain beside it."""
     out = dict(row)
-    if "email" in out and not is_sealed(out["email"]):
-        out |= email_columns(tenant_id, out["email"], ring)
-    if "phone" in out and not is_sealed(out["phone"]):
-        out[PHONE_INDEX] = phone_index(tenant_id, out["phone"], ring)
+    for col in INDEXES:
+        if col in out and not is_sealed(out[col]):
+            out |= index_values(tenant_id, col, out[col], ring)
     todo = [c for c in PERSONAL[table] if out.get(c) is not None and not is_sealed(out[c])]
     if todo:
         seal = sealed.text_sealer(tenant_id, ring)
@@ -184,12 +188,6 @@ def open_row(
         if col in out:
             out[col] = open_value(tenant_id, col, out[col], ring)
     return out
-
-
-def open_rows(
-    tenant_id: UUID, table: str, rows: Iterable[Mapping[str, Any]], ring: Keyring | None = None
-) -> list[dict[str, Any]]:
-    return [open_row(tenant_id, table, r, ring) for r in rows]
 
 
 def email_lookup(tenant_id: UUID, email: str, ring: Keyring | None = None) -> list[str]:
@@ -226,8 +224,10 @@ def phone_params(tenant_id: UUID, phone: str, ring: Keyring | None = None) -> di
     return {"phone_bidx": phone_lookup(tenant_id, phone, ring), "phone": phone_digits(phone) or "-"}
 
 
-def index_values(tenant_id: UUID, column: str, value: str, ring: Keyring | None = None) -> dict[str, Any]:
-    """The values of `INDEXES[column]` for a readable value of `column`."""
+def index_values(
+    tenant_id: UUID, column: str, value: str | None, ring: Keyring | None = None
+) -> dict[str, Any]:
+    """The values of `INDEXES[column]` for a readable value of `column` (None for none)."""
     if column == "email":
         return email_columns(tenant_id, value, ring)
     if column == "phone":

@@ -44,8 +44,6 @@ def body_of(envelope: dict[str, Any]) -> bytes:
 
 PEOPLE = {"lead": "leads", "customer": "customers"}
 """Change events whose images hold people's values: entity -> crm table."""
-INDEXES = frozenset({personal.EMAIL_INDEX, personal.PHONE_INDEX})
-"""The blind index columns: lookups inside the CRM, never sent."""
 
 
 def readable(envelope: dict[str, Any], ring: Keyring | None = None) -> dict[str, Any]:
@@ -62,9 +60,9 @@ def readable(envelope: dict[str, Any], ring: Keyring | None = None) -> dict[str,
         image = body.get(side)
         if isinstance(image, dict):
             opened = personal.open_row(tenant, table, image, ring)
-            out[side] = {k: v for k, v in opened.items() if k not in INDEXES}
+            out[side] = {k: v for k, v in opened.items() if k not in personal.LOOKUP_KEYS}
     if isinstance(body.get("changed_fields"), list):
-        out["changed_fields"] = [f for f in body["changed_fields"] if f not in INDEXES]
+        out["changed_fields"] = [f for f in body["changed_fields"] if f not in personal.LOOKUP_KEYS]
     return envelope | {"payload": out}
 
 
