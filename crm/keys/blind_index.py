@@ -59,6 +59,30 @@ def blind_index(tenant_id: UUID, field: str, value: str, ring: Keyring | None = 
     return _mac(key, version, field, value)
 
 
+def keyed_digest(tenant_id: UUID, purpose: str, data: bytes, ring: Keyring | None = None) -> str:
+    """A digest of `data` (a whole record, not a normalised value) under the tenant's current
+    index key: tells a changed record from an unchanged one without letting anyone who reads
+    it confirm a guess of its content, as a plain SHA-256 would."""
+    version, key = (ring or keyring()).current(tenant_id, INDEX)
+    return f"{PREFIX}{version}:{_digest(key, purpose, data)}"
+
+
+def digest_matches(
+    tenant_id: UUID, purpose: str, data: bytes, stored: str, ring: Keyring | None = None
+) -> bool:
+    """Whether `stored` is the digest of `data`: under the index key version it names, or a
+    plain SHA-256 (digests written before they were keyed)."""
+    m = re.match(rf"^{PREFIX}(\d+):([0-9a-f]{{64}})$", stored)
+    if m is None:
+        return hmac.compare_digest(stored, hashlib.sha256(data).hexdigest())
+    key = (ring or keyring()).key(tenant_id, int(m.group(1)), INDEX)
+    return hmac.compare_digest(m.group(2), _digest(key, purpose, data))
+
+
+def _digest(key: bytes, purpose: str, data: bytes) -> str:
+    return hmac.new(key, purpose.encode() + b"\x00" + data, hashlib.sha256).hexdigest()
+
+
 def lookup_values(tenant_id: UUID, field: str, value: str, ring: Keyring | None = None) -> list[str]:
     """What to match (`= ANY(...)`) for `value`: its index under every stored index version."""
     ring = ring or keyring()

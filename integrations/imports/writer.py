@@ -11,7 +11,6 @@ system update the row (last import wins).
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from crm.changes import activity_rows, change_rows, jsonable, outbox_row
 from crm.db import url_of
 from crm.enums import DealActivityType, LeadActivityType
 from crm.events import build_event
-from crm.keys import personal
+from crm.keys import blind_index, personal
 from crm.keys.blind_index import normalise_email
 from crm.keys.keyring import Keyring, keyring
 from crm.schema.pipelines import StageDefinition
@@ -73,10 +72,13 @@ def stable_id(tenant_id: UUID, system: str, obj: str, external_id: str) -> UUID:
     return uuid.uuid5(NAMESPACE, f"{tenant_id}/{system}/{obj}/{external_id}")
 
 
-def content_hash(record: Record) -> str:
-    return hashlib.sha256(
-        orjson.dumps(record.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
-    ).hexdigest()
+RECORD_DIGEST = "import-record"
+"""Purpose of a link's `content_hash`: a digest of the mapped record keyed by the tenant's index
+key, so the links table never lets anyone confirm a guess of a person's record."""
+
+
+def record_bytes(record: Record) -> bytes:
+    return orjson.dumps(record.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
 
 
 @dataclass
@@ -439,16 +441,22 @@ class Writer:
         self, batch: Iterable[Located]
     ) -> tuple[list[tuple[Located, str]], list[tuple[Located, str]], int]:
         """(new, changed, unchanged count): new has no link with a hash, changed a different hash."""
-        new, changed, same = [], [], 0
+        new: list[tuple[Located, str]] = []
+        changed: list[tuple[Located, str]] = []
+        same = 0
+        p = self.plan
         for loc in batch:
-            h = content_hash(loc.record)
-            link = self.plan.links.get((loc.record.object, loc.record.external_id))
-            if link is None:
-                new.append((loc, h))
-            elif link.content_hash == h:
+            data = record_bytes(loc.record)
+            link = p.links.get((loc.record.object, loc.record.external_id))
+            if (
+                link is not None
+                and link.content_hash is not None
+                and blind_index.digest_matches(p.tenant_id, RECORD_DIGEST, data, link.content_hash, p.ring)
+            ):
                 same += 1
-            else:
-                changed.append((loc, h))
+                continue
+            h = blind_index.keyed_digest(p.tenant_id, RECORD_DIGEST, data, p.ring)
+            (new if link is None else changed).append((loc, h))
         return new, changed, same
 
     def _write_entities(self, cur: psycopg.Cursor[Any], batch: Sequence[Located], counts: Counts) -> None:

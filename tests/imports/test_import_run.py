@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from integrations.imports import run as import_run
+from integrations.imports import writer
 from integrations.imports.formats import mapping, transactions
 
 COLUMNS = {"customer": "cust", "timestamp": "when", "amount": "dollars"}
@@ -128,6 +129,35 @@ def test_a_changed_record_updates_its_row_with_an_audited_change(pg_url: str, tm
         first.tenant_id,
     )
     assert (before, after) == ("20.00", "25.00")
+
+
+def test_a_links_digest_is_keyed_and_one_written_before_still_matches(pg_url: str, tmp_path: Path) -> None:
+    """A link's `content_hash` is an HMAC under the tenant's index key: a plain SHA-256 of the
+    record (what anyone could recompute from a guess) is not stored; links written before,
+    with that plain digest, still count as unchanged."""
+    import hashlib
+
+    tenant = _slug()
+    f = _tx(tmp_path / "orders.csv", "id,cust,when,dollars\no1,c1,2020-01-01,10\no2,c1,2020-01-02,20\n")
+    first = _import_tx(pg_url, tenant, f)
+    with psycopg.connect(pg_url) as conn:
+        digests = dict(
+            conn.execute(
+                "SELECT external_id, content_hash FROM crm.external_ids WHERE tenant_id = %s AND object = 'transaction'",
+                (first.tenant_id,),
+            ).fetchall()
+        )
+    assert set(digests) == {"o1", "o2"} and all(d.startswith("bi1:") for d in digests.values())
+    records = {loc.record.external_id: loc.record for loc in transactions.read([f], columns=COLUMNS).records}
+    plain = {k: hashlib.sha256(writer.record_bytes(records[k])).hexdigest() for k in digests}
+    assert all(digests[k].partition(":")[2] != plain[k] for k in digests)
+    with psycopg.connect(pg_url) as conn:  # as an import before digests were keyed left it
+        conn.execute(
+            "UPDATE crm.external_ids SET content_hash = %s WHERE tenant_id = %s AND external_id = 'o1'",
+            (plain["o1"], first.tenant_id),
+        )
+    again = _import_tx(pg_url, tenant, f)
+    assert again.counts["transaction"] == {"created": 0, "updated": 0, "unchanged": 2}
 
 
 def test_bad_rows_stop_the_import_and_are_reported_with_file_line_and_reason(
