@@ -1,4 +1,5 @@
-"""Per-tenant keys, stored only wrapped by the master key (`crm.keys`, migration 2004)."""
+"""Per-tenant keys and the deployment's own, stored only wrapped by the master key (`crm.keys`,
+migrations 2004 and 2011)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sqlalchemy import (
 
 from crm.schema.base import CRM, created_at, metadata, tenant_fk
 
-__all__ = ["KEY_KINDS", "metadata", "tenant_data_keys"]
+__all__ = ["DEPLOYMENT_KEY_KINDS", "KEY_KINDS", "deployment_keys", "metadata", "tenant_data_keys"]
 
 KEY_KINDS = ("data", "index")
 """`data` keys encrypt values; `index` keys make blind indexes (never rotated with data keys)."""
@@ -35,3 +36,22 @@ tenant_data_keys = Table(
     CheckConstraint("version >= 1", name="version_positive"),
     schema=CRM,
 )
+
+DEPLOYMENT_KEY_KINDS = ("signin-index",)
+"""`signin-index` makes the staff e-mails' sign-in index, found before any tenant is known."""
+
+deployment_keys = Table(
+    "deployment_keys",
+    metadata,
+    Column("kind", Text, nullable=False),
+    Column("version", Integer, nullable=False),  # the highest is in use; lookups match every one
+    Column("wrapped_key", LargeBinary, nullable=False),
+    Column("master_key_id", Text, nullable=False),
+    created_at(),
+    Column("retired_at", DateTime(timezone=True)),
+    PrimaryKeyConstraint("kind", "version"),
+    CheckConstraint("kind IN ('signin-index')", name="kind"),
+    CheckConstraint("version >= 1", name="version_positive"),
+    schema=CRM,
+)
+"""Keys of no tenant: what must be computed before a tenant is known (sign-in)."""

@@ -74,14 +74,16 @@ users = Table(
     metadata,
     uuid_pk(),
     tenant_fk(),
-    Column("email", Text, nullable=False),
+    Column("email", Text, nullable=False),  # sealed (crm.keys.staff), as is full_name
     Column("full_name", Text, nullable=True),
     Column("role", user_role, nullable=False),
     Column("password_hash", Text, nullable=True),
     Column("is_active", Boolean, nullable=False, server_default=text("true")),
     created_at(),
     updated_at(),
-    UniqueConstraint("tenant_id", "email"),
+    Column("email_bidx", Text),  # the e-mail's sign-in index (deployment key): sign-in, uniqueness
+    UniqueConstraint("tenant_id", "email_bidx"),
+    Index(None, "email_bidx"),
     schema=CRM,
 )
 
