@@ -15,6 +15,7 @@ from api.core.auth import check_scopes, mint_token, new_api_key, rotation
 from api.core.config import get_api_settings
 from crm.db import libpq_url
 from crm.errors import CRMError, CRMErrorCode
+from crm.keys import staff
 
 
 def _conn() -> psycopg.Connection[DictRow]:
@@ -22,25 +23,27 @@ def _conn() -> psycopg.Connection[DictRow]:
 
 
 def find_user(email: str | None = None, tenant: str | None = None, role: str | None = None) -> dict[str, Any]:
-    """A user by e-mail (and tenant slug when the e-mail is not unique), or the first active
-    user with `role` (of the tenant, or of the first tenant)."""
-    where, params = ["u.is_active"], []
+    """A user by e-mail (its sign-in index; and tenant slug when the e-mail is not unique), or
+    the first active user with `role` (of the tenant, or of the first tenant); e-mail opened."""
+    where: list[str] = ["u.is_active"]
+    params: dict[str, Any] = {}
     if email:
-        where.append("lower(u.email) = lower(%s)")
-        params.append(email)
+        where.append(staff.email_match("u"))
+        params |= staff.email_params(email)
     if tenant:
-        where.append("t.slug = %s")
-        params.append(tenant)
+        where.append("t.slug = %(tenant)s")
+        params["tenant"] = tenant
     if role:
-        where.append("u.role = %s")
-        params.append(role)
+        where.append("u.role = %(role)s")
+        params["role"] = role
     with _conn() as conn:
         rows = conn.execute(
             "SELECT u.id, u.email, u.role::text AS role, u.tenant_id, t.slug FROM crm.users u"
             f" JOIN crm.tenants t ON t.id = u.tenant_id WHERE {' AND '.join(where)} ORDER BY t.created_at, t.slug,"
-            " u.created_at, u.email LIMIT 2",
+            " u.created_at, u.id LIMIT 2",
             params,
         ).fetchall()
+    rows = [r | {"email": staff.open_value(r["tenant_id"], "email", r["email"])} for r in rows]
     if not rows:
         raise CRMError(CRMErrorCode.USER_NOT_FOUND, "no such active user", {"email": email, "tenant": tenant})
     if email and len(rows) > 1:

@@ -4,8 +4,10 @@ The reader role cannot read `crm.users` and never sees a hash: `crm.signin_chall
 (migration 1401) gives the argon2id parameters and salt of each active account with that
 e-mail (made-up ones when there is none, so the work is the same), this process derives the
 hash of the password typed (`crm.security.hash_with`), and `crm.signin_verify` returns the
-accounts whose stored hash it is. The signed-in user's tenant is what every query of the
-session is filtered to.
+accounts whose stored hash it is. The account is found by the e-mail's sign-in index (a key
+of the deployment's, read by this role: `crm.keys.staff`), and its e-mail and name come back
+sealed under its tenant's data key, opened here once the tenant is known. The signed-in user's
+tenant is what every query of the session is filtered to.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, text
 
+from crm.db import libpq_url
+from crm.keys import staff
+from crm.keys.keyring import keyring
 from crm.security import hash_with
 
 SESSION_KEY = "signed_in"
@@ -35,17 +40,22 @@ def authenticate(engine: Engine, email: str, password: str) -> list[SignedIn]:
     email = (email or "").strip()
     if not email or not password:
         return []
+    ring = keyring(libpq_url(engine.url.render_as_string(hide_password=False)))
+    found = staff.email_params(email, ring)
     with engine.connect() as conn:
-        challenges = conn.execute(text("select * from crm.signin_challenge(:email)"), {"email": email}).all()
+        challenges = conn.execute(
+            text("select * from crm.signin_challenge(cast(:email_bidx as text[]), :email)"), found
+        ).all()
         hashes = [hash_with(c.settings, c.hash_len, password) for c in challenges]
-        rows = (
-            conn.execute(
-                text("select * from crm.signin_verify(:email, cast(:hashes as text[]))"),
-                {"email": email, "hashes": hashes},
-            )
-            .mappings()
-            .all()
-        )
+        rows = [
+            staff.open_row(r["tenant_id"], r, ring)
+            for r in conn.execute(
+                text(
+                    "select * from crm.signin_verify(cast(:email_bidx as text[]), :email, cast(:hashes as text[]))"
+                ),
+                found | {"hashes": hashes},
+            ).mappings()
+        ]
     return [
         SignedIn(
             user_id=str(r["user_id"]),

@@ -13,6 +13,7 @@ from api.core.db import fetchall, fetchone
 from api.deps import Db
 from api.schemas.common import Body, Email, ErrorOut, Name
 from crm.errors import CRMError, CRMErrorCode
+from crm.keys import staff
 from crm.security import hash_with
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -33,13 +34,19 @@ class TokenOut(Body):
 async def signed_in_user(db: Any, tenant: str, email: str, password: str) -> dict[str, Any] | None:
     """The user whose password this is, verified by the database (crm.signin_challenge gives
     the account's argon2 parameters and salt, made-up ones for an unknown account, so the work
-    is the same; crm.signin_verify compares): no stored hash is ever read here."""
+    is the same; crm.signin_verify compares): no stored hash is ever read here. The account is
+    found by the e-mail's sign-in index (crm.keys.staff); its e-mail and name come back sealed
+    (a token names neither)."""
+    found = await run_in_threadpool(staff.email_params, email)
+    args = (found["email_bidx"], found["email"])
     async with db.raw() as conn:
-        challenges = await fetchall(conn, "SELECT * FROM crm.signin_challenge(%s, %s)", (email, tenant))
+        challenges = await fetchall(conn, "SELECT * FROM crm.signin_challenge(%s, %s, %s)", (*args, tenant))
         hashes = [
             await run_in_threadpool(hash_with, c["settings"], c["hash_len"], password) for c in challenges
         ]
-        return await fetchone(conn, "SELECT * FROM crm.signin_verify(%s, %s, %s)", (email, hashes, tenant))
+        return await fetchone(
+            conn, "SELECT * FROM crm.signin_verify(%s, %s, %s, %s)", (*args, hashes, tenant)
+        )
 
 
 @router.post(

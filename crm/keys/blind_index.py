@@ -11,6 +11,10 @@ Rotating the index key itself is a re-index: add index version n+1, recompute ea
 from its decrypted value under it (in batches, as a data key rotation), and while that runs
 look up with every version (`lookup_values`); then drop version n. A value carries its version
 (`bi<version>:`) so both can live in one column meanwhile.
+
+What must be found before a tenant is known (a staff e-mail at sign-in) is indexed under the
+deployment's `signin-index` key instead (`deployment_index`, `deployment_lookup_values`): one
+index across tenants, so it reveals which staff accounts of the deployment share an address.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import unicodedata
 from collections.abc import Callable
 from uuid import UUID
 
-from crm.keys.keyring import INDEX, Keyring, keyring
+from crm.keys.keyring import INDEX, SIGNIN_INDEX, Keyring, keyring
 
 PREFIX = "bi"
 
@@ -88,3 +92,17 @@ def lookup_values(tenant_id: UUID, field: str, value: str, ring: Keyring | None 
     ring = ring or keyring()
     ring.current(tenant_id, INDEX)  # makes the first index key if there is none
     return [_mac(ring.key(tenant_id, v, INDEX), v, field, value) for v in ring.versions(tenant_id, INDEX)]
+
+
+def deployment_index(field: str, value: str, ring: Keyring | None = None) -> str:
+    """The value to store for `value` of `field` under the deployment's current sign-in index key
+    (its first version is made here if none is stored: the owner's writers)."""
+    version, key = (ring or keyring()).current(None, SIGNIN_INDEX)
+    return _mac(key, version, field, value)
+
+
+def deployment_lookup_values(field: str, value: str, ring: Keyring | None = None) -> list[str]:
+    """What to match for `value` under every stored version of the sign-in index key (none
+    stored: nothing to match; a restricted role never makes the first)."""
+    ring = ring or keyring()
+    return [_mac(ring.key(None, v, SIGNIN_INDEX), v, field, value) for v in ring.versions(None, SIGNIN_INDEX)]

@@ -6,15 +6,18 @@ another column does not decrypt. `legacy` names the `crm.secrets` key the column
 data keys (`<setting>`, HKDF purpose): values still under it decrypt, and rotation moves them.
 A new encrypted column is added here, and nowhere else, to be rotated and counted. People's
 columns (`crm.keys.personal`) may still hold values written before they were encrypted:
-rotation seals those too, and fills the indexes beside them.
+rotation seals those too, and fills the indexes beside them; so may staff's (`crm.keys.staff`),
+whose e-mail's index is the deployment's sign-in index.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
-from crm.keys import personal
+from crm.keys import personal, staff
+from crm.keys.keyring import Keyring
 from crm.secrets import EnvKeyProvider, KeyProvider
 
 
@@ -29,6 +32,7 @@ class SealedColumn:
     plaintext: bool = False  # values written before the column was encrypted may be readable text
     indexes: tuple[str, ...] = ()  # columns beside derived from the value (`personal.index_values`)
     not_personal: str | None = None  # LIKE pattern of values that name no one, left as they are
+    signin_index: bool = False  # `indexes` are the deployment's sign-in index (`staff`), not the tenant's
 
     @property
     def name(self) -> str:
@@ -39,6 +43,12 @@ class SealedColumn:
 
     def legacy_keys(self) -> KeyProvider:
         return EnvKeyProvider(*self.legacy)
+
+    def index_values(self, tenant_id: UUID, value: str | None, ring: Keyring | None = None) -> dict[str, Any]:
+        """The values of `indexes` for a readable value of the column."""
+        if self.signin_index:
+            return staff.index_values(self.column, value, ring)
+        return personal.index_values(tenant_id, self.column, value, ring)
 
 
 WEBHOOK_LEGACY = ("WEBHOOK_SECRET_KEY", "crm-webhook-secrets")
@@ -94,10 +104,26 @@ PEOPLE: tuple[SealedColumn, ...] = (
 )
 """People's values: their own columns, and the e-mails copied to a ticket's link and a send."""
 
+STAFF: tuple[SealedColumn, ...] = tuple(
+    SealedColumn(
+        staff.TABLE,
+        column,
+        ("id",),
+        staff.purpose(column),
+        personal.LEGACY,
+        plaintext=True,
+        indexes=staff.INDEXES.get(column, ()),
+        signin_index=True,
+    )
+    for column in staff.FIELDS
+)
+"""Staff's e-mail (its sign-in index beside) and name (`crm.keys.staff`)."""
+
 COLUMNS: tuple[SealedColumn, ...] = (
     SUBSCRIPTION_SECRET,
     SUBSCRIPTION_PREVIOUS_SECRET,
     INBOUND_SECRET,
     SYNC_CREDENTIALS,
     *PEOPLE,
+    *STAFF,
 )

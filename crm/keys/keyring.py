@@ -9,6 +9,11 @@ sweeps for that long before it reports. A tenant's first key is made on first us
 transaction of its own (committed before anything is encrypted under it), so the tenant must be
 committed first; a lock timeout turns the mistake into an error instead of a wait.
 
+The deployment's own keys (`crm.deployment_keys`: `signin-index`, what must be computed before
+a tenant is known) are held the same way: `tenant_id` None names them. Their first version is
+made on first use by a role that may add one (the owner: the seed, the demo, rotation); the
+restricted roles only read them, and with none stored a lookup has no version to match.
+
 The keys live in the database that holds the values they encrypt, so a keyring reads one
 database: `keyring(url)` is the one of `url`'s (what a worker handling that database's rows
 asks for), `keyring()` this process's own (the configured database as the owner, or what
@@ -28,6 +33,9 @@ import psycopg
 from crm.keys.master import EnvMasterKeyProvider, MasterKeyProvider
 
 DATA, INDEX = "data", "index"
+SIGNIN_INDEX = "signin-index"
+DEPLOYMENT = "deployment"
+"""What the deployment's keys are bound to and cached under in place of a tenant."""
 TTL_SETTING = "CRM_DATA_KEY_TTL_S"
 LOCK_TIMEOUT = "5s"
 
@@ -43,11 +51,27 @@ INSERT = (
     "INSERT INTO crm.tenant_data_keys (tenant_id, kind, version, wrapped_key, master_key_id)"
     " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
 )
+VERSIONS = "SELECT version FROM crm.tenant_data_keys WHERE tenant_id = %s AND kind = %s ORDER BY version"
+DEPLOYMENT_SQL = {
+    CURRENT: "SELECT version, wrapped_key, master_key_id FROM crm.deployment_keys"
+    " WHERE %s::text IS NULL AND kind = %s ORDER BY version DESC LIMIT 1",
+    ONE: "SELECT version, wrapped_key, master_key_id FROM crm.deployment_keys"
+    " WHERE %s::text IS NULL AND kind = %s AND version = %s",
+    INSERT: "INSERT INTO crm.deployment_keys (kind, version, wrapped_key, master_key_id)"
+    " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+    VERSIONS: "SELECT version FROM crm.deployment_keys WHERE %s::text IS NULL AND kind = %s ORDER BY version",
+}
+"""The same statements for the deployment's keys, taking the same parameters (the tenant's
+None) but for the insert, which has no tenant."""
 
 
-def context(tenant_id: UUID | str, kind: str, version: int) -> bytes:
-    """What a wrapped key is bound to: its tenant, kind and version."""
-    return f"{tenant_id}:{kind}:{version}".encode()
+def sql(statement: str, tenant_id: UUID | str | None) -> str:
+    return statement if tenant_id is not None else DEPLOYMENT_SQL[statement]
+
+
+def context(tenant_id: UUID | str | None, kind: str, version: int) -> bytes:
+    """What a wrapped key is bound to: its tenant (or the deployment), kind and version."""
+    return f"{tenant_id or DEPLOYMENT}:{kind}:{version}".encode()
 
 
 def ttl_s() -> float:
@@ -55,10 +79,12 @@ def ttl_s() -> float:
 
 
 def add_version(
-    conn: psycopg.Connection[Any], master: MasterKeyProvider, tenant_id: UUID, kind: str, version: int
+    conn: psycopg.Connection[Any], master: MasterKeyProvider, tenant_id: UUID | None, kind: str, version: int
 ) -> bool:
     """Store a fresh random key as `version` (in the caller's transaction); False if one exists."""
     wrapped, master_id = master.wrap(os.urandom(32), context(tenant_id, kind, version))
+    if tenant_id is None:
+        return conn.execute(DEPLOYMENT_SQL[INSERT], (kind, version, wrapped, master_id)).rowcount == 1
     return conn.execute(INSERT, (tenant_id, kind, version, wrapped, master_id)).rowcount == 1
 
 
@@ -73,29 +99,30 @@ class Keyring:
         self._versions: dict[tuple[str, str, str], tuple[list[int], float]] = {}
         self._lock = threading.Lock()
 
-    def current(self, tenant_id: UUID, kind: str = DATA) -> tuple[int, bytes]:
-        """(version, key) to encrypt with now; the tenant's first key is made if it has none."""
+    def current(self, tenant_id: UUID | None, kind: str = DATA) -> tuple[int, bytes]:
+        """(version, key) to encrypt with now; the tenant's (or deployment's) first key is made
+        if it has none."""
         seen = self._current.get((self._scope(), str(tenant_id), kind))
         if seen is not None and time.monotonic() - seen[1] < ttl_s():
             return seen[0], self.key(tenant_id, seen[0], kind)
         with self._lock, self._connect(tenant_id) as conn:
-            row = conn.execute(CURRENT, (tenant_id, kind)).fetchone()
+            row = conn.execute(sql(CURRENT, tenant_id), (tenant_id, kind)).fetchone()
             if row is None:  # a conflict waits for the other maker's commit, then reads its key
                 add_version(conn, self.master, tenant_id, kind, 1)
-                row = conn.execute(CURRENT, (tenant_id, kind)).fetchone()
+                row = conn.execute(sql(CURRENT, tenant_id), (tenant_id, kind)).fetchone()
                 assert row is not None
             conn.commit()  # stored before anything is encrypted under it
         version = self._remember(tenant_id, kind, row)
         self._current[(self._scope(), str(tenant_id), kind)] = (version, time.monotonic())
         return version, self._keys[(self._scope(), str(tenant_id), kind, version)]
 
-    def key(self, tenant_id: UUID, version: int, kind: str = DATA) -> bytes:
+    def key(self, tenant_id: UUID | None, version: int, kind: str = DATA) -> bytes:
         """The key of `version` (any version still stored, retired ones included)."""
         found = self._keys.get((self._scope(), str(tenant_id), kind, version))
         if found is not None:
             return found
         with self._connect(tenant_id) as conn:
-            row = conn.execute(ONE, (tenant_id, kind, version)).fetchone()
+            row = conn.execute(sql(ONE, tenant_id), (tenant_id, kind, version)).fetchone()
         if row is None:
             from crm.secrets import KeyUnavailable
 
@@ -103,22 +130,19 @@ class Keyring:
         self._remember(tenant_id, kind, row)
         return self._keys[(self._scope(), str(tenant_id), kind, version)]
 
-    def versions(self, tenant_id: UUID, kind: str = DATA) -> list[int]:
+    def versions(self, tenant_id: UUID | None, kind: str = DATA) -> list[int]:
         """Every stored version of the tenant's keys of `kind` (for lookups across index
         versions), asked again after the same TTL as the current version."""
         seen = self._versions.get((self._scope(), str(tenant_id), kind))
         if seen is not None and time.monotonic() - seen[1] < ttl_s():
             return seen[0]
         with self._connect(tenant_id) as conn:
-            rows = conn.execute(
-                "SELECT version FROM crm.tenant_data_keys WHERE tenant_id = %s AND kind = %s ORDER BY version",
-                (tenant_id, kind),
-            ).fetchall()
+            rows = conn.execute(sql(VERSIONS, tenant_id), (tenant_id, kind)).fetchall()
         found = [r[0] for r in rows]
         self._versions[(self._scope(), str(tenant_id), kind)] = (found, time.monotonic())
         return found
 
-    def expire(self, tenant_id: UUID, kind: str = DATA) -> None:
+    def expire(self, tenant_id: UUID | None, kind: str = DATA) -> None:
         """Ask for the current version again on next use (after this process rotated it)."""
         self._current.pop((self._scope(), str(tenant_id), kind), None)
         self._versions.pop((self._scope(), str(tenant_id), kind), None)
@@ -145,18 +169,19 @@ class Keyring:
         self._keys[(self._scope(), str(tenant_id), kind, version)] = key
         self._current[(self._scope(), str(tenant_id), kind)] = (version, time.monotonic() + 1e9)
 
-    def _remember(self, tenant_id: UUID, kind: str, row: tuple[Any, ...]) -> int:
+    def _remember(self, tenant_id: UUID | None, kind: str, row: tuple[Any, ...]) -> int:
         version, wrapped, master_id = row
         key = self.master.unwrap(bytes(wrapped), master_id, context(tenant_id, kind, version))
         self._keys[(self._scope(), str(tenant_id), kind, int(version))] = key
         return int(version)
 
-    def _connect(self, tenant_id: UUID) -> psycopg.Connection[Any]:
+    def _connect(self, tenant_id: UUID | None) -> psycopg.Connection[Any]:
         from crm.db import enter_tenant_pg, libpq_url
 
         conn = psycopg.connect(self.url or libpq_url())
         conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
-        enter_tenant_pg(conn, tenant_id)
+        if tenant_id is not None:
+            enter_tenant_pg(conn, tenant_id)
         return conn
 
 

@@ -28,7 +28,7 @@ from uuid import UUID
 import psycopg
 
 from crm.audit import record_system
-from crm.keys import personal, sealed
+from crm.keys import sealed
 from crm.keys.columns import COLUMNS, SealedColumn
 from crm.keys.keyring import DATA, Keyring, add_version, context, ttl_s
 from crm.secrets import KeyProvider, KeyUnavailable, Undecryptable
@@ -114,9 +114,7 @@ def _batch(
                     plain = old.encode()  # written before the column was encrypted
                 else:
                     plain = sealed.unseal_text(tenant_id, old, aad, legacy, ring)
-                beside = (
-                    personal.index_values(tenant_id, col.column, plain.decode(), ring) if col.indexes else {}
-                )
+                beside = col.index_values(tenant_id, plain.decode(), ring) if col.indexes else {}
                 new = sealed.seal_text(tenant_id, plain, aad, ring, version)
                 updates.append([new, *(beside[c] for c in col.indexes), *ident, old])
         except (Undecryptable, KeyUnavailable):

@@ -15,6 +15,8 @@ import httpx
 import psycopg
 from psycopg.types.json import Jsonb
 
+from crm.keys import staff
+from crm.keys.keyring import keyring
 from crm.schema.pipelines import DEFAULT_PIPELINE_NAME, DEFAULT_PIPELINE_STAGES
 from crm.security import hash_password
 from stack.procs import free_port
@@ -35,14 +37,31 @@ class Tenant:
     customer_id: uuid.UUID | None = None
 
 
+def conn_url(conn: psycopg.Connection) -> str:
+    """The URL `conn` was opened with (a keyring of its database)."""
+    return psycopg.conninfo.make_conninfo(conn.info.dsn, password=conn.info.password)
+
+
 def seed_tenant(conn: psycopg.Connection, slug: str) -> Tenant:
+    """A tenant (committed: `conn` is autocommit) with a user per role, e-mail and name sealed."""
     t = Tenant(id=uuid.uuid4(), slug=slug)
     conn.execute("INSERT INTO crm.tenants (id, slug, name) VALUES (%s, %s, %s)", (t.id, slug, slug.title()))
+    ring = keyring(conn_url(conn))
     for role in (*ROLES, "sales_rep2"):
         uid = uuid.uuid4()
+        user = staff.seal_row(t.id, {"email": f"{role}@{slug}.test", "full_name": role}, ring)
         conn.execute(
-            "INSERT INTO crm.users (id, tenant_id, email, full_name, role, password_hash) VALUES (%s,%s,%s,%s,%s,%s)",
-            (uid, t.id, f"{role}@{slug}.test", role, role.rstrip("2"), hash_password(PASSWORD)),
+            "INSERT INTO crm.users (id, tenant_id, email, full_name, email_bidx, role, password_hash)"
+            " VALUES (%s,%s,%s,%s,%s,%s,%s)",
+            (
+                uid,
+                t.id,
+                user["email"],
+                user["full_name"],
+                user["email_bidx"],
+                role.rstrip("2"),
+                hash_password(PASSWORD),
+            ),
         )
         t.users[role] = uid
     t.pipeline_id = uuid.uuid4()

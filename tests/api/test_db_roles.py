@@ -13,13 +13,22 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from crm.db import enter_tenant_pg
+from crm.keys import staff
+from crm.keys.keyring import Keyring
 from crm.security import SET_TENANT, hash_password, hash_with, tenant_mac
 
 ROLES = ("crm_api", "crm_reader")
+ROLES_SEEDED = {"admin", "manager", "sales_rep", "analyst", "sales_rep2", "Old Timer"}
+"""The full names the API's test tenants' users have (api_testkit), and the one stored before
+encryption here."""
+
+
+def _role_url(pg_url: str, role: str) -> str:
+    return make_url(pg_url).set(username=role, password=None).render_as_string(False)
 
 
 def _connect(pg_url: str, role: str) -> psycopg.Connection:
-    return psycopg.connect(make_url(pg_url).set(username=role, password=None).render_as_string(False))
+    return psycopg.connect(_role_url(pg_url, role))
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +94,8 @@ def test_no_session_reads_hashes_audit_or_signing_keys(pg_url, tenants, role):
         ]
         if role == "crm_reader":
             refused += [
-                "SELECT id FROM crm.users",
+                "SELECT email FROM crm.users",
+                "SELECT role FROM crm.users",
                 "SELECT * FROM crm.audit_log",
                 "SELECT * FROM crm.api_keys",
             ]
@@ -97,10 +107,18 @@ def test_no_session_reads_hashes_audit_or_signing_keys(pg_url, tenants, role):
         if role == "crm_api":  # what the API needs: the user's own-tenant columns, the audit trail
             assert conn.execute("SELECT count(*) FROM crm.users WHERE is_active").fetchone()[0] >= 4
             conn.execute("SELECT entity, action FROM crm.audit_log LIMIT 1")
+        else:  # what the dashboards need to name an owner (opened and recorded): its tenant's ids and names
+            rows = conn.execute("SELECT tenant_id, full_name FROM crm.users").fetchall()
+            assert len(rows) >= 4 and {r[0] for r in rows} == {tenants["a"].id}
+            assert all(staff.open_value(r[0], "full_name", r[1]) in ROLES_SEEDED for r in rows)
         for gone in ("crm.user_for_login('x', 'y')", "crm.reader_signin_candidates('y')"):
             with pytest.raises(psycopg.errors.UndefinedFunction):
                 conn.execute(f"SELECT * FROM {gone}")
             conn.rollback()
+
+
+CHALLENGE = "SELECT settings, hash_len FROM crm.signin_challenge(%(email_bidx)s, %(email)s, %(tenant)s)"
+VERIFY = "SELECT user_id, role, email, full_name FROM crm.signin_verify(%(email_bidx)s, %(email)s, %(hashes)s, %(tenant)s)"
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -109,28 +127,57 @@ def test_sign_in_functions_never_return_a_hash(pg_url, owner_sql, tenants, role)
 
     t = tenants["a"]
     email = f"manager@{t.slug}.test"
-    stored = owner_sql("SELECT password_hash FROM crm.users WHERE email = %s", email)[0]["password_hash"]
+    stored = owner_sql("SELECT password_hash FROM crm.users WHERE id = %s", t.users["manager"])[0][
+        "password_hash"
+    ]
+    ring = Keyring(url=_role_url(pg_url, role))  # the role reads the sign-in index key to look up
+    found = staff.email_params("  Manager@" + t.slug.upper() + ".TEST ", ring) | {"tenant": t.slug}
+    assert found["email_bidx"] and "manager" not in str(found["email_bidx"])
+    nobody = staff.email_params("nobody@nowhere.test", ring) | {"tenant": t.slug}
     with _connect(pg_url, role) as conn:
-        rows = conn.execute(
-            "SELECT settings, hash_len FROM crm.signin_challenge(%s, %s)", (email, t.slug)
-        ).fetchall()
+        rows = conn.execute(CHALLENGE, found).fetchall()
         assert len(rows) == 1 and stored.startswith(rows[0][0] + "$") and stored not in rows[0][0]
         assert rows[0][0].count("$") == 4  # kind, version, parameters, salt: no hash
-        unknown = conn.execute(
-            "SELECT settings, hash_len FROM crm.signin_challenge(%s, %s)", ("nobody@nowhere.test", t.slug)
-        ).fetchall()
+        unknown = conn.execute(CHALLENGE, nobody).fetchall()
         assert len(unknown) == 1 and unknown[0][0].count("$") == 4  # looks the same, no account
-        again = conn.execute(
-            "SELECT settings FROM crm.signin_challenge(%s, %s)", ("nobody@nowhere.test", t.slug)
-        )
+        again = conn.execute(CHALLENGE, nobody)
         assert again.fetchone()[0] == unknown[0][0]  # stable: asking twice tells nothing either
         right = hash_with(rows[0][0], rows[0][1], PASSWORD)
         wrong = hash_with(rows[0][0], rows[0][1], PASSWORD + "!")
-        verify = "SELECT user_id, role FROM crm.signin_verify(%s, %s, %s)"
-        assert conn.execute(verify, (email, [wrong], t.slug)).fetchall() == []
-        assert conn.execute(verify, (email, [right], t.slug)).fetchall() == [(t.users["manager"], "manager")]
-        assert conn.execute(verify, (email, [right], tenants["b"].slug)).fetchall() == []
-        assert conn.execute(verify, (email, [hash_password(PASSWORD)], t.slug)).fetchall() == []
+        assert conn.execute(VERIFY, found | {"hashes": [wrong]}).fetchall() == []
+        ((uid, got_role, sealed_email, sealed_name),) = conn.execute(
+            VERIFY, found | {"hashes": [right]}
+        ).fetchall()
+        assert (uid, got_role) == (t.users["manager"], "manager")
+        # e-mail and name as stored, sealed: the caller opens them under the tenant it now knows
+        assert sealed_email.startswith("v2:dk") and sealed_name.startswith("v2:dk")
+        assert staff.open_row(t.id, {"email": sealed_email, "full_name": sealed_name}) == {
+            "email": email,
+            "full_name": "manager",
+        }
+        assert conn.execute(VERIFY, found | {"hashes": [right], "tenant": tenants["b"].slug}).fetchall() == []
+        assert conn.execute(VERIFY, found | {"hashes": [hash_password(PASSWORD)]}).fetchall() == []
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_user_stored_before_encryption_signs_in_by_its_text(pg_url, owner_sql, tenants, role):
+    from api_testkit import PASSWORD
+
+    t = tenants["a"]
+    email = f"Legacy-{role}@{t.slug}.test"
+    owner_sql(
+        "INSERT INTO crm.users (tenant_id, email, full_name, role, password_hash) VALUES (%s, %s, 'Old Timer',"
+        " 'analyst', %s)",
+        t.id,
+        email,
+        hash_password(PASSWORD),
+    )
+    found = staff.email_params(email.lower(), Keyring(url=_role_url(pg_url, role))) | {"tenant": None}
+    with _connect(pg_url, role) as conn:
+        ((settings, hash_len),) = conn.execute(CHALLENGE, found).fetchall()
+        right = hash_with(settings, hash_len, PASSWORD)
+        rows = conn.execute(VERIFY, found | {"hashes": [right]}).fetchall()
+    assert [r[1:] for r in rows] == [("analyst", email, "Old Timer")]  # readable as it was stored
 
 
 def test_every_policy_and_view_keys_on_the_signed_tenant(owner_sql):
@@ -141,8 +188,8 @@ def test_every_policy_and_view_keys_on_the_signed_tenant(owner_sql):
         " WHERE definition LIKE '%%app.tenant_id%%' AND schemaname NOT IN ('pg_catalog', 'information_schema')"
     )
     assert raw == [], "read crm.current_tenant(), never the setting itself"
-    restricted = owner_sql(
-        "SELECT count(*) AS n FROM pg_policies WHERE roles && ARRAY['crm_api', 'crm_reader']::name[]"
+    restricted = owner_sql(  # but the deployment's keys, which belong to no tenant (sign-in's index key)
+        "SELECT tablename FROM pg_policies WHERE roles && ARRAY['crm_api', 'crm_reader']::name[]"
         " AND coalesce(qual, with_check) NOT LIKE '%%crm.current_tenant()%%'"
     )
-    assert restricted[0]["n"] == 0
+    assert restricted == [{"tablename": "deployment_keys"}]
