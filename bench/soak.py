@@ -573,10 +573,13 @@ def writes_main(cfg: dict[str, Any], out: mp.Queue) -> None:
 
 
 def managers(url: str, n: int) -> list[Any]:
-    """`n` sessions' users: managers (else admins) of every tenant with leads, round robin."""
+    """`n` sessions' users: managers (else admins) of every tenant with leads, round robin
+    (e-mail and name opened: they are stored sealed)."""
     import psycopg
 
     from app.auth import SignedIn
+    from crm.keys import staff
+    from crm.keys.keyring import keyring
 
     with psycopg.connect(url) as conn:
         rows = conn.execute(
@@ -584,10 +587,13 @@ def managers(url: str, n: int) -> list[Any]:
                from crm.users u join crm.tenants t on t.id = u.tenant_id
                where u.is_active and u.role in ('manager', 'admin')
                  and exists (select 1 from crm.leads l where l.tenant_id = t.id)
-               order by (u.role = 'manager') desc, u.email"""
+               order by (u.role = 'manager') desc, u.created_at, u.id"""
         ).fetchall()
     by_tenant: dict[str, list[Any]] = {}
-    for uid, tid, slug, name, email, full_name, role in rows:
+    ring = keyring(url)
+    for uid, tid, slug, name, sealed_email, sealed_name, role in rows:
+        opened = staff.open_row(tid, {"email": sealed_email, "full_name": sealed_name}, ring)
+        email, full_name = opened["email"], opened["full_name"]
         by_tenant.setdefault(str(tid), []).append(
             SignedIn(str(uid), str(tid), slug, name, email, full_name or email, role)
         )

@@ -28,7 +28,7 @@ import polars as pl
 import psycopg
 
 from crm.events.producer import ensure_topics, resolve_bootstrap
-from crm.keys import personal
+from crm.keys import personal, staff
 from crm.keys.bulk import load_keys, saved_keys
 from crm.keys.keyring import Keyring
 from crm.schema.landing import LANDING_TABLES
@@ -86,6 +86,19 @@ def seal_people(df: pl.DataFrame, table: str, ring: Keyring) -> pl.DataFrame:
         for r in df.select("tenant_id", *cols).iter_rows(named=True)
     ]
     names = [*cols, personal.EMAIL_INDEX, personal.EMAIL_DOMAIN, personal.PHONE_INDEX]
+    return df.with_columns(pl.Series(name, [r.get(name) for r in sealed], dtype=pl.Utf8) for name in names)
+
+
+def seal_staff(df: pl.DataFrame, ring: Keyring) -> pl.DataFrame:
+    """A frame of `crm.users` as stored: e-mail and name sealed under each row's tenant key, the
+    e-mail's sign-in index beside (`crm.keys.staff`)."""
+    if df.height == 0:
+        return df
+    sealed = [
+        staff.seal_row(UUID(r["tenant_id"]), r, ring)
+        for r in df.select("tenant_id", *staff.FIELDS).iter_rows(named=True)
+    ]
+    names = [*staff.FIELDS, staff.EMAIL_INDEX]
     return df.with_columns(pl.Series(name, [r.get(name) for r in sealed], dtype=pl.Utf8) for name in names)
 
 
@@ -150,6 +163,9 @@ def write_database(
             if table.removeprefix("crm.") in personal.PERSONAL:
                 ring = ring or load_keys(conn, world.tenant_ids, keys, url)
                 frame = seal_people(frame, table.removeprefix("crm."), ring)
+            elif table == f"crm.{staff.TABLE}":
+                ring = ring or load_keys(conn, world.tenant_ids, keys, url)
+                frame = seal_staff(frame, ring)
             copy_frame(conn, table, frame, progress)
         if replace_seed:
             conn.execute(

@@ -153,6 +153,8 @@ def stage_real_data(ctx: DemoContext) -> str:
     import psycopg
 
     from crm.db import libpq_url
+    from crm.keys import staff
+    from crm.keys.keyring import keyring
     from integrations.imports.run import import_files
     from integrations.imports.samples import CDNOW_COLUMNS, CDNOW_NAME, CDNOW_TENANT, cdnow_csv
 
@@ -168,11 +170,22 @@ def stage_real_data(ctx: DemoContext) -> str:
         url=ctx.database_url,
         progress=lambda _kind, done, total: ctx.advance(done, total),
     )
-    with psycopg.connect(libpq_url(ctx.database_url), autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO crm.users (tenant_id, email, full_name, role) VALUES (%s, %s, %s, 'manager')"
-            " ON CONFLICT (tenant_id, email) DO NOTHING",
-            (result.tenant_id, f"manager@{CDNOW_TENANT}.example", "CDNOW manager"),
+    url = libpq_url(ctx.database_url)
+    manager = {"email": f"manager@{CDNOW_TENANT}.example", "full_name": "CDNOW manager"}
+    row = staff.seal_row(result.tenant_id, manager, keyring(url))
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(  # once: a manager stored before encryption is found by its text
+            "INSERT INTO crm.users (tenant_id, email, full_name, email_bidx, role)"
+            " SELECT %(t)s, %(sealed)s, %(name)s, %(bidx)s, 'manager' WHERE NOT EXISTS"
+            f" (SELECT 1 FROM crm.users u WHERE u.tenant_id = %(t)s AND {staff.email_match('u')})"
+            " ON CONFLICT (tenant_id, email_bidx) DO NOTHING",
+            {
+                "t": result.tenant_id,
+                "sealed": row["email"],
+                "name": row["full_name"],
+                "bidx": row[staff.EMAIL_INDEX],
+            }
+            | staff.email_params(manager["email"]),
         )
     orders = result.counts.get("transaction", {})
     return (

@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 import psycopg
 
+from crm.keys import staff
+from crm.keys.keyring import keyring
 from stack import down, prometheus, services
 
 JWT_SECRET = "monitoring-test-" + uuid.uuid4().hex
@@ -75,9 +77,12 @@ def seed_admin(url: str) -> tuple[uuid.UUID, uuid.UUID]:
             "INSERT INTO crm.tenants (id, slug, name) VALUES (%s, %s, 'Monitored')",
             (tenant, f"mon-{tenant.hex[:8]}"),
         )
+        sealed = staff.seal_row(
+            tenant, {"email": f"admin@{tenant.hex[:8]}.test", "full_name": "Admin"}, keyring(url)
+        )
         conn.execute(
-            "INSERT INTO crm.users (id, tenant_id, email, full_name, role) VALUES (%s, %s, %s, 'Admin', 'admin')",
-            (user, tenant, f"admin@{tenant.hex[:8]}.test"),
+            "INSERT INTO crm.users (id, tenant_id, email, full_name, email_bidx, role) VALUES (%s, %s, %s, %s, %s, 'admin')",
+            (user, tenant, sealed["email"], sealed["full_name"], sealed["email_bidx"]),
         )
     return tenant, user
 

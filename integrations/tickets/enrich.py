@@ -5,8 +5,8 @@ an enrichment is right the moment a deal moves; the warehouse marts give what on
 (health and its trend, segments, won revenue), and the churn scoring's latest prediction
 (ml.churn_predictions, which fct_customer_risk copies at its next build) the churn risk. A mart not built yet leaves its
 fields empty instead of failing the enrichment. The requester's name and e-mail are the
-readable values (`find_requester` opens the rows it finds): the enrichment is for the people
-answering the ticket."""
+readable values (`find_requester` opens the rows it finds), and so is the owner's name: the
+enrichment is for the people answering the ticket."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from crm.events.payloads.tickets_enriched import (
     RequesterKind,
     TicketEnriched,
 )
+from crm.keys import staff
 from crm.keys.keyring import Keyring
 from integrations.tickets.requester import Conn, Found, Row, Ticket, fetchall, fetchone, find_requester
 
@@ -193,7 +194,7 @@ async def enrich_found(
         email=record["email"],
         company=record["company"],
         owner_id=owner["id"] if owner else None,
-        owner_name=owner["full_name"] if owner else None,
+        owner_name=staff.open_value(tenant, "full_name", owner["full_name"]) if owner else None,
         open_deals=[
             EnrichedDeal(
                 deal_id=d["id"],

@@ -22,6 +22,8 @@ from signed_in import open_page
 from streamlit.testing.v1 import AppTest
 
 from app.auth import SignedIn
+from crm.keys import staff
+from crm.keys.keyring import keyring
 from crm.security import hash_password
 
 
@@ -74,20 +76,35 @@ def _ensure_tenants(url: str, password: str) -> list[SignedIn]:
                 tid = conn.execute(
                     "insert into crm.tenants (slug, name) values (%s, %s) returning id", (slug, name)
                 ).fetchone()[0]
+                user = staff.seal_row(
+                    tid, {"email": f"manager@{slug}.example", "full_name": f"{name} Manager"}, keyring(url)
+                )
                 conn.execute(
-                    "insert into crm.users (tenant_id, email, full_name, role) values (%s, %s, %s, 'manager')",
-                    (tid, f"manager@{slug}.example", f"{name} Manager"),
+                    "insert into crm.users (tenant_id, email, full_name, email_bidx, role)"
+                    " values (%s, %s, %s, %s, 'manager')",
+                    (tid, user["email"], user["full_name"], user["email_bidx"]),
                 )
         rows = conn.execute(
             """select distinct on (t.id) u.id, t.id, t.slug, t.name, u.email, u.full_name, u.role::text
                from crm.users u join crm.tenants t on t.id = u.tenant_id
-               where u.role in ('manager', 'admin') order by t.id, (u.role = 'manager') desc, u.email"""
+               where u.role in ('manager', 'admin') order by t.id, (u.role = 'manager') desc, u.created_at, u.id"""
         ).fetchall()
         h = hash_password(password)
         out = []
         for uid, tid, slug, name, email, full_name, role in rows:
             conn.execute("update crm.users set password_hash = %s where id = %s", (h, uid))
-            out.append(SignedIn(str(uid), str(tid), slug, name, email, full_name or email, role))
+            opened = staff.open_row(tid, {"email": email, "full_name": full_name}, keyring(url))
+            out.append(
+                SignedIn(
+                    str(uid),
+                    str(tid),
+                    slug,
+                    name,
+                    opened["email"],
+                    opened["full_name"] or opened["email"],
+                    role,
+                )
+            )
     return out
 
 

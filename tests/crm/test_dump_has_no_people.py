@@ -1,6 +1,7 @@
 """People's e-mails, names and phones are sealed at rest: a `pg_dump` of a seeded world (its
-leads and customers, their activities, tickets and conversations landed in `raw.*`) shows none
-of them, in any case, while every one of them opens from its row and is found by its index."""
+leads and customers, their activities, tickets and conversations landed in `raw.*`, and its
+staff) shows none of them, in any case, while every one of them opens from its row and is found
+by its index (a staff member's e-mail by the deployment's sign-in index)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ from uuid import UUID
 
 import psycopg
 
-from crm.keys import personal
+from crm.keys import personal, staff
 from crm.keys.keyring import keyring
 from stack.postgres import EmbeddedPostgres
 
 PEOPLE = """select 'leads', tenant_id, email, first_name, last_name, phone from crm.leads
             union all select 'customers', tenant_id, email, first_name, last_name, phone from crm.customers"""
+STAFF = "select id, tenant_id, email, full_name, email_bidx from crm.users"
 
 
 def test_a_dump_of_a_seeded_world_shows_no_ones_email_name_or_phone(migrated_db: str, crm_home: Path) -> None:
@@ -41,20 +43,33 @@ def test_a_dump_of_a_seeded_world_shows_no_ones_email_name_or_phone(migrated_db:
             f"select count(*) from crm.leads where tenant_id = %(t)s and {personal.email_match()}",
             found | {"t": some["tenant"]},
         ).fetchone() >= (1,)
+        users = conn.execute(STAFF).fetchall()
+        crew = [staff.open_row(t, {"email": e, "full_name": n}, ring) for _, t, e, n, _ in users]
+        assert len(users) > 10 and all(
+            personal.is_sealed(e) and personal.is_sealed(n) and b for _, _, e, n, b in users
+        )
+        one, sealed_one = crew[-1], users[-1]
+        assert (
+            conn.execute(  # found across tenants by the sign-in index, in another case
+                f"select id, tenant_id from crm.users u where {staff.email_match('u')}",
+                staff.email_params(f" {one['email'].upper()}", ring),
+            ).fetchall()
+            == [tuple(sealed_one[:2])]
+        )
 
     pg_dump = EmbeddedPostgres(crm_home).bin_dir() / "pg_dump"
     dump = subprocess.run(
-        [str(pg_dump), "--no-owner", "--dbname", migrated_db, "--exclude-table-data=crm.users"],
+        [str(pg_dump), "--no-owner", "--dbname", migrated_db],
         capture_output=True,
         text=True,
         timeout=300,
         check=True,
     ).stdout.lower()
     assert len(dump) > 1_000_000  # the world is in it
-    emails = {p["email"].lower() for p in people if p["email"]}
+    emails = {p["email"].lower() for p in (*people, *crew) if p["email"]}
     names = {
         f"{p['first_name']} {p['last_name']}".lower() for p in people if p["first_name"] and p["last_name"]
-    }
+    } | {c["full_name"].lower() for c in crew}
     phones = {p["phone"] for p in people if p["phone"]}
     assert len(emails) > 1000 and len(names) > 500 and len(phones) > 500
     # one pass over the dump: its e-mail- and phone-like tokens, and its pairs of adjacent words

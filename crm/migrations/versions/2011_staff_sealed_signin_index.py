@@ -176,7 +176,9 @@ def upgrade() -> None:
 
     op.execute("ALTER TABLE crm.users ADD COLUMN email_bidx text")
     op.execute("ALTER TABLE crm.users DROP CONSTRAINT uq_users_tenant_id_email")
-    op.execute("ALTER TABLE crm.users ADD CONSTRAINT uq_users_tenant_id_email_bidx UNIQUE (tenant_id, email_bidx)")
+    op.execute(
+        "ALTER TABLE crm.users ADD CONSTRAINT uq_users_tenant_id_email_bidx UNIQUE (tenant_id, email_bidx)"
+    )
     op.execute("CREATE INDEX ix_users_email_bidx ON crm.users (email_bidx)")
     _functions(OLD_FUNCTIONS, NEW_FUNCTIONS)
     op.execute(f"GRANT SELECT ({READER_USER_COLUMNS}) ON crm.users TO crm_reader")
