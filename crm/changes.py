@@ -2,8 +2,9 @@
 API, file imports, external CRM sync): the audit_log row (actor, action, before, after) and the
 outbox row (a full contract envelope built with `crm.events.build_event`) that the outbox relay
 publishes after commit, and an activity row with the outbox row of its contract event
-(`lead-activities` / `deal-activities`). Pure functions of plain values: each writer queues the
-rows in its own transaction, so a change, its audit and its event commit together or not at all.
+(`lead-activities` / `deal-activities`, the activity's description sealed under the tenant's
+key). Functions of plain values: each writer queues the rows in its own transaction, so a change,
+its audit and its event commit together or not at all.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from uuid import UUID
 from crm.errors import CRMError, CRMErrorCode
 from crm.events import Event, build_event, key_for
 from crm.events.activities import ActivityFieldError, Parent, activity_event
+from crm.keys import notes
+from crm.keys.keyring import Keyring
 from crm.logs import current_traceparent
 
 API_SOURCE = "crm-api"
@@ -160,13 +163,25 @@ def outbox_row(event: Event, at: datetime) -> dict[str, Any]:
 
 
 def activity_rows(
-    parent: Parent, act: dict[str, Any], typed: dict[str, Any] | None = None, source: str = API_SOURCE
+    parent: Parent,
+    act: dict[str, Any],
+    typed: dict[str, Any] | None = None,
+    source: str = API_SOURCE,
+    ring: Keyring | None = None,
 ) -> list[tuple[str, dict[str, Any]]]:
-    """A lead or deal activity row and the outbox row of its contract event (422 naming the
-    field when a typed field of the activity's type is missing or invalid). `typed`: the
-    payload fields the writer knows (a stage change's from/to stages...)."""
-    try:
-        event = activity_event(parent, act | {"metadata": jsonable(act["metadata"])}, source, typed)
+    """A lead or deal activity row, its description sealed (`crm.keys.notes`; the first pair
+    is the row as stored), and the outbox row of its contract event carrying it sealed (422
+    naming the field when a typed field of the activity's type is missing or invalid). `act`
+    holds the description readable; `typed`: the payload fields the writer knows (a stage
+    change's from/to stages...); `ring`: the keys of the database written to."""
+    seal = notes.sealer(act["tenant_id"], ring)
+    text = act.get(notes.COLUMN)
+    stored = act | {notes.COLUMN: seal(text) if text else text}
+    readable = act | {"metadata": jsonable(act["metadata"])}
+    try:  # the event carries the row's own sealed text
+        event = activity_event(
+            parent, readable, source, typed, seal=lambda t: stored[notes.COLUMN] if t == text else seal(t)
+        )
     except ActivityFieldError as exc:
         raise CRMError(CRMErrorCode.VALIDATION_ERROR, str(exc), {"field": exc.field}) from None
-    return [(f"{parent}_activities", act), ("outbox", outbox_row(event, act["created_at"]))]
+    return [(f"{parent}_activities", stored), ("outbox", outbox_row(event, act["created_at"]))]

@@ -28,7 +28,7 @@ import polars as pl
 import psycopg
 
 from crm.events.producer import ensure_topics, resolve_bootstrap
-from crm.keys import personal, staff
+from crm.keys import notes, personal, staff
 from crm.keys.bulk import load_keys, saved_keys
 from crm.keys.keyring import Keyring
 from crm.schema.landing import LANDING_TABLES
@@ -87,6 +87,17 @@ def seal_people(df: pl.DataFrame, table: str, ring: Keyring) -> pl.DataFrame:
     ]
     names = [*cols, personal.EMAIL_INDEX, personal.EMAIL_DOMAIN, personal.PHONE_INDEX]
     return df.with_columns(pl.Series(name, [r.get(name) for r in sealed], dtype=pl.Utf8) for name in names)
+
+
+def seal_notes(df: pl.DataFrame, ring: Keyring) -> pl.DataFrame:
+    """A frame of `crm.lead_activities` or `crm.deal_activities` as stored: each description
+    sealed under its row's tenant key (`crm.keys.notes`)."""
+    if df.height == 0:
+        return df
+    seal = {t: notes.sealer(UUID(t), ring) for t in df["tenant_id"].unique().to_list()}
+    texts = df.select("tenant_id", notes.COLUMN).iter_rows()
+    out = [text if text is None else seal[tenant](text) for tenant, text in texts]
+    return df.with_columns(pl.Series(notes.COLUMN, out, dtype=pl.Utf8))
 
 
 def seal_staff(df: pl.DataFrame, ring: Keyring) -> pl.DataFrame:
@@ -163,6 +174,9 @@ def write_database(
             if table.removeprefix("crm.") in personal.PERSONAL:
                 ring = ring or load_keys(conn, world.tenant_ids, keys, url)
                 frame = seal_people(frame, table.removeprefix("crm."), ring)
+            elif table.removeprefix("crm.") in notes.TABLES:
+                ring = ring or load_keys(conn, world.tenant_ids, keys, url)
+                frame = seal_notes(frame, ring)
             elif table == f"crm.{staff.TABLE}":
                 ring = ring or load_keys(conn, world.tenant_ids, keys, url)
                 frame = seal_staff(frame, ring)

@@ -4,7 +4,9 @@ its own), versioned, each with an activity log (lead_activities / deal_activitie
 One helper per step a write of either makes, so the two routers differ only in what is
 specific to leads (conversion) or deals (pipelines, stages, products):
 `locked_for_write` (lock, owner, version), `activity_row`, `record_update` (audit + outbox of
-an update) and `add_activity` (the POST .../activities route body).
+an update), `add_activity` (the POST .../activities route body) and `activities_page` (the GET).
+An activity's description is stored sealed (`crm.keys.notes`, by `activity_rows`) and answered
+readable.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from api.core.writes import (
     record_change,
     update_row,
 )
-from api.deps import request_id
-from api.routes._common import check_owner, create
+from api.deps import Page, request_id
+from api.routes._common import check_owner, create, page_of
 from crm.errors import CRMErrorCode
 from crm.events.activities import Parent
+from crm.keys import notes
 
 
 async def locked_for_write(
@@ -121,6 +124,7 @@ async def add_activity(
     table, activities = f"{parent}s", f"{parent}_activities"
     act = activity_row(p, parent, parent_id, body.type, body.description, body.metadata, at)
     rows = activity_rows(parent, act)  # the contract refuses it: 422 before any statement
+    stored = rows[0][1]  # its description sealed
 
     async def write(conn: Conn) -> dict[str, Any]:
         parent_row = await lock_row(conn, table, parent_id, code, parent)
@@ -136,11 +140,23 @@ async def add_activity(
             action="created",
             entity_id=act["id"],
             before=None,
-            after=act,
+            after=stored,
             request_id=request_id(request),
             at=at,
         )
-        return act
+        return stored
 
     payload = body.model_dump(mode="json") | {f"{parent}_id": str(parent_id)}
-    return await create(db, p, request, payload, idem, write)
+    # answered as the client sent it (what was sealed; a replay's request is the same body)
+    return await create(
+        db, p, request, payload, idem, write, lambda out: out | {"description": body.description}
+    )
+
+
+async def activities_page(
+    conn: Conn, p: Principal, parent: Parent, parent_id: UUID, page: Page
+) -> dict[str, Any]:
+    """GET /leads/{id}/activities and /deals/{id}/activities: a page of the parent's
+    activities, newest first, their descriptions readable."""
+    found = await page_of(conn, f"{parent}_activities", [(f"{parent}_id = %s", parent_id)], page)
+    return found | {"items": [notes.opened_row(p.tenant_id, r) for r in found["items"]]}

@@ -36,7 +36,7 @@ from api.routes._common import (
     table_exists,
     unchanged_or,
 )
-from api.routes._owned import activity_row, add_activity, locked_for_write, record_update
+from api.routes._owned import activities_page, activity_row, add_activity, locked_for_write, record_update
 from api.schemas.common import CONFLICT, ERRORS, NOT_FOUND, PageOut
 from api.schemas.deals import (
     DealActivityCreate,
@@ -485,7 +485,7 @@ async def list_deal_activities(deal_id: UUID, p: Reader, db: Db, page: Paging):
     async with db.tx(p.tenant_id) as conn:
         deal = await get_row(conn, "deals", deal_id, NF, "deal")
         check_owner(p, deal, "deal")
-        return respond(await page_of(conn, "deal_activities", [("deal_id = %s", deal_id)], page))
+        return respond(await activities_page(conn, p, "deal", deal_id, page))
 
 
 @router.put("/{deal_id}/products/{product_id}", response_model=DealProductOut, responses=NOT_FOUND)

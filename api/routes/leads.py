@@ -34,13 +34,12 @@ from api.routes._common import (
     get_row,
     own_filter,
     owner_for_create,
-    page_of,
     respond,
     row_response,
     unchanged_or,
     where_params,
 )
-from api.routes._owned import activity_row, add_activity, locked_for_write, record_update
+from api.routes._owned import activities_page, activity_row, add_activity, locked_for_write, record_update
 from api.schemas.common import CONFLICT, ERRORS, NOT_FOUND, HistoryOut, PageOut
 from api.schemas.leads import (
     ConvertOut,
@@ -341,7 +340,7 @@ async def list_lead_activities(lead_id: UUID, p: Reader, db: Db, page: Paging):
     async with db.tx(p.tenant_id) as conn:
         lead = await get_row(conn, "leads", lead_id, NF, "lead")
         check_owner(p, lead, "lead")
-        found = await page_of(conn, "lead_activities", [("lead_id = %s", lead_id)], page)
+        found = await activities_page(conn, p, "lead", lead_id, page)
         await record_read(conn, p, "lead_activities", len(found["items"]), lead_id)
         return respond(found)
 

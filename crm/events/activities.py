@@ -7,7 +7,8 @@ counted once by the warehouse (it keeps the first report of each activity). The 
 type's own model: its typed fields come from the writer (`typed`), else from the row's metadata
 under the field's own name, else from what the CRM knows of the activity (`DEFAULTS`); a typed
 field with none of these (a website visit without its url) is an error naming
-`metadata.<field>`.
+`metadata.<field>`. With `seal`, the description and the fields defaulted from it carry it sealed
+(`crm.keys.notes`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from crm.events.build import build_event
 from crm.events.envelope import Event
 from crm.events.registry import get_spec
+from crm.keys.notes import COPIES, Sealer, title_of
 
 Parent = Literal["lead", "deal"]
 
@@ -34,7 +36,7 @@ DEFAULTS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
     "document_id": lambda row: str(row["id"]),
     "duration_seconds": lambda row: 0,
     "scheduled_for": lambda row: row["created_at"],
-    "title": lambda row: str(row["description"])[:500],
+    "title": lambda row: title_of(str(row["description"]), None),
     "note": lambda row: row["description"],
 }
 """What the CRM knows of a logged activity when the writer gives no value for a required
@@ -66,20 +68,24 @@ def activity_event(
     source: str,
     typed: Mapping[str, Any] | None = None,
     occurred_at: datetime | None = None,
+    seal: Sealer | None = None,
 ) -> Event:
-    """The event of one stored activity row (id, tenant_id, lead_id or deal_id, user_id, type,
-    description, metadata, created_at). Raises ActivityFieldError for a typed field the
-    contract refuses or that has no value."""
+    """The event of one activity row (id, tenant_id, lead_id or deal_id, user_id, type,
+    description, metadata, created_at), its description readable; `seal` seals it and its
+    copies in the payload. Raises ActivityFieldError for a typed field the contract refuses or
+    that has no value."""
     activity_type = str(_value(row["type"]))
     event_type = event_type_of(parent, activity_type)
     model: type[BaseModel] = get_spec(event_type).payload_model
     metadata = dict(row.get("metadata") or {})
     given = dict(typed or {})
+    description = row.get("description") or ""
+    sealed = seal(description) if seal is not None else description
     payload: dict[str, Any] = {
         "activity_id": row["id"],
         f"{parent}_id": row[f"{parent}_id"],
         "user_id": row.get("user_id"),
-        "description": row.get("description") or "",
+        "description": sealed,
         "metadata": metadata,
     }
     for name, info in model.model_fields.items():
@@ -89,6 +95,8 @@ def activity_event(
             payload[name] = given[name]
         elif metadata.get(name) is not None:
             payload[name] = metadata[name]
+        elif seal is not None and name in COPIES and row.get("description") is not None:
+            payload[name] = sealed if name == "note" else title_of(description, seal, sealed)
         elif name in DEFAULTS:
             payload[name] = DEFAULTS[name](row)
         elif info.is_required():

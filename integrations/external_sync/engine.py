@@ -13,8 +13,8 @@ Inbound, then outbound, in one run:
 - **Outbound.** The changes people made in the CRM (audit rows not by the system: imports and
   this sync are the system, so nothing echoes) since the outbound cursor are pushed: a row
   without a vendor record is created there and linked, a linked one updated, a deleted one
-  archived. A push that fails is queued for retry. People's values, stored sealed, are opened
-  for the push: the vendor holds them readable, as before.
+  archived. A push that fails is queued for retry. People's values and activities' notes,
+  stored sealed, are opened for the push: the vendor holds them readable, as before.
 
 Conflicts: the later edit wins the whole record. A vendor record modified at or before the last
 CRM edit (by a person, since the last push) of the row it is linked to is not read in; the CRM
@@ -45,7 +45,7 @@ from psycopg.types.json import Jsonb
 from crm.changes import change_rows
 from crm.db import connect
 from crm.errors import CRMError, CRMErrorCode
-from crm.keys import personal
+from crm.keys import notes, personal
 from crm.keys.keyring import keyring
 from integrations.external_sync import store
 from integrations.external_sync.provider import Provider, VendorRecord
@@ -470,6 +470,8 @@ def _push_one(
             refs[ref] = found[1] if found else None
     if table in personal.PERSONAL:  # the vendor keeps people's values readable
         row = personal.open_row(c.tenant_id, table, row, keyring(c.database))
+    elif table in notes.TABLES:  # and the notes
+        row = notes.opened_row(c.tenant_id, row, keyring(c.database))
     out = prov.outbound(table, row, refs)
     if out is None:  # nothing the vendor keeps
         result.count("outbound", table, "unchanged")

@@ -572,7 +572,7 @@ class Writer:
                 "metadata": metadata | ({"custom": r.custom} if r.custom else {}),
                 "created_at": at,
             }
-            pairs = activity_rows(parent, act, typed, SOURCE)  # type: ignore[arg-type]
+            pairs = activity_rows(parent, act, typed, SOURCE, self.plan.ring)  # type: ignore[arg-type]
             for table, row in pairs:
                 rows.get(table, outbox).append(row)
             links.append(((r.object, r.external_id), f"{parent}_activities", eid, h))

@@ -5,8 +5,8 @@ an enrichment is right the moment a deal moves; the warehouse marts give what on
 (health and its trend, segments, won revenue), and the churn scoring's latest prediction
 (ml.churn_predictions, which fct_customer_risk copies at its next build) the churn risk. A mart not built yet leaves its
 fields empty instead of failing the enrichment. The requester's name and e-mail are the
-readable values (`find_requester` opens the rows it finds), and so is the owner's name: the
-enrichment is for the people answering the ticket."""
+readable values (`find_requester` opens the rows it finds), and so are the recent activities'
+notes and the owner's name: the enrichment is for the people answering the ticket."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from crm.events.payloads.tickets_enriched import (
 )
 from crm.keys import staff
 from crm.keys.keyring import Keyring
+from crm.keys.notes import open_note
 from integrations.tickets.requester import Conn, Found, Row, Ticket, fetchall, fetchone, find_requester
 
 RECENT_ACTIVITIES = 10
@@ -158,8 +159,10 @@ async def enrich_found(
     *,
     activities: int = RECENT_ACTIVITIES,
     source_event_id: UUID | None = None,
+    ring: Keyring | None = None,
 ) -> TicketEnriched:
-    """The enrichment of a ticket whose requester was looked up (`find_requester`)."""
+    """The enrichment of a ticket whose requester was looked up (`find_requester`), its recent
+    activities' notes opened (`ring`: the keys of the connection's database)."""
     base: dict[str, Any] = {
         "ticket_id": ticket.ticket_id,
         "source_event_id": source_event_id,
@@ -194,7 +197,7 @@ async def enrich_found(
         email=record["email"],
         company=record["company"],
         owner_id=owner["id"] if owner else None,
-        owner_name=staff.open_value(tenant, "full_name", owner["full_name"]) if owner else None,
+        owner_name=staff.open_value(tenant, "full_name", owner["full_name"], ring) if owner else None,
         open_deals=[
             EnrichedDeal(
                 deal_id=d["id"],
@@ -213,7 +216,7 @@ async def enrich_found(
                 entity=a["entity"],
                 entity_id=a["entity_id"],
                 type=a["type"],
-                description=a["description"],
+                description=open_note(tenant, a["description"], ring),
                 occurred_at=a["created_at"],
             )
             for a in recent
@@ -237,5 +240,5 @@ async def enrich_ticket(
     ticket = ticket.opened(tenant, ring)
     found = await find_requester(conn, tenant, ticket, ring)
     return await enrich_found(
-        conn, tenant, ticket, found, activities=activities, source_event_id=source_event_id
+        conn, tenant, ticket, found, activities=activities, source_event_id=source_event_id, ring=ring
     )

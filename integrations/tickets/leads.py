@@ -280,10 +280,10 @@ async def lead_from_ticket(
             "lead_id": existing["id"],
             "user_id": actor.actor_id if actor.actor_type == "user" else None,
             "type": LeadActivityType.NOTE_ADDED,
-            # the note names no address: its text is stored and published readable
+            # the note names no address, and quotes the subject: stored and published sealed
             "description": f"Ticket {ticket.subject or ticket.ticket_id} from the lead's {_BY[link]}",
             "metadata": {"kind": "ticket_linked", "ticket_id": str(ticket.ticket_id), "link": link.value},
             "created_at": at,
         }
-        rows += activity_rows("lead", note)
+        rows += activity_rows("lead", note, ring=ring)
     return Outcome(link, existing, customer_id, False, rows)

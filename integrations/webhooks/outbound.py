@@ -2,8 +2,9 @@
 deliveries from `crm.outbox` (one row per subscription and event).
 
 A lead's or customer's event carries its row images with people's values sealed, as stored
-(`crm.keys.personal`), and a delivery keeps them so; the request opens them (`readable`), so
-subscribers receive the values as they were written."""
+(`crm.keys.personal`), and an activity's events its note sealed (`crm.keys.notes`); a delivery
+keeps them so, and the request opens them (`readable`), so subscribers receive the values as
+they were written."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import orjson
 import psycopg
 from standardwebhooks import Webhook
 
-from crm.keys import personal
+from crm.keys import notes, personal
 from crm.keys.columns import WEBHOOK_SUBSCRIPTION
 from crm.keys.keyring import Keyring
 from integrations.webhooks.crypto import decrypt
@@ -46,15 +47,33 @@ PEOPLE = {"lead": "leads", "customer": "customers"}
 """Change events whose images hold people's values: entity -> crm table."""
 
 
+NOTED = ("lead_activity", "deal_activity")
+"""Change events whose images hold a note (an activity's description, `crm.keys.notes`)."""
+ACTIVITY_PARENTS = ("lead", "deal")
+"""The first part of an activity event's type (`lead.note_added`: `crm.events.activities`)."""
+
+
 def readable(envelope: dict[str, Any], ring: Keyring | None = None) -> dict[str, Any]:
     """The event as subscribers receive it: a lead's or customer's `before` and `after` with
-    people's values opened and the index columns left out (other events as they are). Raises
-    KeyUnavailable or ValueError when a value does not open."""
+    people's values opened and the index columns left out, an activity's note opened in its
+    change images and in its own event (other events as they are). Raises KeyUnavailable or
+    ValueError when a value does not open."""
     body = envelope.get("payload")
-    if not isinstance(body, dict) or body.get("entity") not in PEOPLE:
+    if not isinstance(body, dict):
+        return envelope
+    tenant = UUID(str(envelope["tenant_id"]))
+    if body.get("entity") in NOTED:
+        images = {
+            s: notes.opened_row(tenant, body[s], ring)
+            for s in ("before", "after")
+            if isinstance(body.get(s), dict)
+        }
+        return envelope | {"payload": body | images}
+    if "activity_id" in body and str(envelope.get("event_type", "")).partition(".")[0] in ACTIVITY_PARENTS:
+        return envelope | {"payload": notes.opened_payload(tenant, body, ring)}
+    if body.get("entity") not in PEOPLE:
         return envelope
     table = PEOPLE[body["entity"]]
-    tenant = UUID(str(envelope["tenant_id"]))
     out = dict(body)
     for side in ("before", "after"):
         image = body.get(side)

@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from crm.keys import personal
+from crm.keys import notes, personal
 from crm.keys.keyring import keyring
 
 
@@ -46,6 +46,10 @@ class People:
 
     def open_value(self, tenant: Any, column: str, value: Any) -> Any:
         return personal.open_value(uuid.UUID(str(tenant)), column, value, keyring(self.url))
+
+    def note(self, tenant: Any, value: Any) -> Any:
+        """An activity's description readable (`crm.keys.notes`)."""
+        return notes.open_note(tenant, value, keyring(self.url))
 
     def sealed(self, table: str, tenant: Any, row: dict[str, Any]) -> dict[str, Any]:
         """`row` as a writer stores it: people's values sealed, their indexes beside."""

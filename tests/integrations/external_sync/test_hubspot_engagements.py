@@ -133,14 +133,16 @@ def test_engagements_and_tickets_come_in_once(pg_url: str, tenant: uuid.UUID, hu
         "meetings": "MEETING_COMPLETED",
         "emails": "EMAIL_SENT",
     }
-    deal_texts = q(
+    stored_texts = q(
         pg_url,
         "SELECT a.description FROM crm.deal_activities a JOIN crm.deals d ON d.id = a.deal_id"
-        " WHERE a.tenant_id = %s AND d.name = 'Acme renewal' AND a.type <> 'STAGE_CHANGED' ORDER BY 1",
+        " WHERE a.tenant_id = %s AND d.name = 'Acme renewal' AND a.type <> 'STAGE_CHANGED'",
         tenant,
     )
-    assert len(deal_texts) == 2 and deal_texts[0][0] == "Call back"
-    assert "Budget confirmed" in deal_texts[1][0]
+    assert all(t.startswith("v2:dk") for (t,) in stored_texts)  # the engagements' notes stored sealed
+    deal_texts = sorted(People(pg_url).note(tenant, t) for (t,) in stored_texts)
+    assert len(deal_texts) == 2 and deal_texts[0] == "Call back"
+    assert "Budget confirmed" in deal_texts[1]
     tickets = q(
         pg_url,
         "SELECT o.event_type, o.payload->'payload'->>'subject', c.company FROM crm.outbox o"
@@ -168,7 +170,8 @@ def test_engagements_and_tickets_come_in_once(pg_url: str, tenant: uuid.UUID, hu
 def person_activity(
     pg_url: str, tenant: uuid.UUID, parent: str, parent_id: uuid.UUID, kind: str, text: str, **meta: Any
 ) -> uuid.UUID:
-    """An activity a person logs, as the write API records it: the row, its event, its audit row."""
+    """An activity a person logs, as the write API records it: the row, its event, its audit row,
+    its description sealed in each."""
     aid = uuid.uuid4()
     act: dict[str, Any] = {
         "id": aid,
@@ -181,6 +184,8 @@ def person_activity(
         "created_at": now(),
     }
     rows = activity_rows(parent, act)  # type: ignore[arg-type]
+    stored = rows[0][1]
+    People(pg_url).assert_sealed(stored, "description")
     rows += change_rows(
         Person(tenant),
         table=f"{parent}_activities",
@@ -188,7 +193,7 @@ def person_activity(
         action="created",
         entity_id=aid,
         before=None,
-        after=act,
+        after=stored,
     )
     with psycopg.connect(pg_url, autocommit=True) as conn, conn.transaction():
         for table, row in rows:

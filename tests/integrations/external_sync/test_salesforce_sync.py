@@ -71,14 +71,17 @@ def test_inbound_maps_every_object_and_a_second_sync_changes_nothing(
     stored = people.stored("leads", contact[0]["id"])
     people.assert_sealed(stored, "email", "last_name")
     assert stored["email_domain"] == "acme.com" and stored["email_bidx"].startswith("bi")
-    acts = q(
+    stored = q(
         pg_url,
-        "SELECT (SELECT type FROM crm.deal_activities WHERE tenant_id = %s AND description = 'Kickoff call'),"
-        " (SELECT type FROM crm.lead_activities WHERE tenant_id = %s AND description = 'Demo')",
+        "SELECT 'deal', type::text, description FROM crm.deal_activities WHERE tenant_id = %s"
+        " UNION ALL SELECT 'lead', type::text, description FROM crm.lead_activities WHERE tenant_id = %s",
         tenant,
         tenant,
-    )[0]
-    assert acts == ("CALL_MADE", "MEETING_SCHEDULED")  # a Call task on the deal, an Event with Ann
+    )
+    assert all(d.startswith("v2:dk") for _, _, d in stored if d)  # notes stored sealed
+    acts = {(parent, people.note(tenant, d)): kind for parent, kind, d in stored}
+    # a Call task on the deal, an Event with Ann
+    assert (acts[("deal", "Kickoff call")], acts[("lead", "Demo")]) == ("CALL_MADE", "MEETING_SCHEDULED")
     ticket = q(
         pg_url,
         "SELECT payload->'payload'->>'priority', payload->'payload'->>'channel' FROM crm.outbox WHERE tenant_id = %s"

@@ -73,6 +73,38 @@ def test_subscribers_receive_people_readable(api, as_, receiver: Receiver, deliv
         assert all(x["payload"]["payload"]["after"]["email"].startswith("v2:dk") for x in rows), table
 
 
+def test_subscribers_receive_notes_readable(api, as_, receiver: Receiver, deliver, sql) -> None:
+    """A logged activity's change event and its own event carry the note sealed (outbox,
+    deliveries); the request opens it, with the note the event copies from it."""
+    sub = _subscribe(api, as_("a"), receiver.url, ["crm.lead_activity.*", "lead.note_added"])
+    lead = _lead(api, as_("a"))
+    text = f"Rita {uuid.uuid4().hex[:6]} asked for a call back on +39 06 1234 5678"
+    r = api.post(
+        f"/leads/{lead}/activities", json={"type": "NOTE_ADDED", "description": text}, headers=as_("a")
+    )
+    assert r.status_code == 201, r.text
+    act = r.json()["id"]
+    deliver()
+    mine = {
+        q.json["event_type"]: q
+        for q in receiver.requests
+        if act in (q.json["event_id"], q.json["payload"].get("entity_id"))
+    }
+    assert set(mine) == {"crm.lead_activity.created", "lead.note_added"}
+    assert all(q.verifies_with(sub["secret"]) for q in mine.values())
+    assert mine["crm.lead_activity.created"].json["payload"]["after"]["description"] == text
+    own = mine["lead.note_added"].json["payload"]
+    assert own["description"] == own["note"] == text and own["activity_id"] == act
+    for table in ("outbox", "webhook_deliveries"):  # what the CRM keeps is sealed
+        rows = sql(
+            f"SELECT payload FROM crm.{table} WHERE event_id IN (SELECT event_id FROM crm.outbox"
+            " WHERE event_id = %s OR payload->'payload'->>'entity_id' = %s)",
+            act,
+            act,
+        )
+        assert len(rows) == 2 and all(text not in str(x["payload"]) for x in rows), table
+
+
 def test_receiver_down_retries_then_dead_letter_then_replay(api, as_, receiver: Receiver, deliver) -> None:
     sub = _subscribe(api, as_("a"), receiver.url, ["crm.lead.created"])
     lead = _lead(api, as_("a"))

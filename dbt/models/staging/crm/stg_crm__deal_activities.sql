@@ -9,7 +9,6 @@ renamed as (
         deal_id,
         user_id,
         type::text as activity_type,
-        description,
         metadata,
         created_at
     from source
