@@ -139,7 +139,8 @@ class Keyring:
         with self._connect(tenant_id) as conn:
             rows = conn.execute(sql(VERSIONS, tenant_id), (tenant_id, kind)).fetchall()
         found = [r[0] for r in rows]
-        self._versions[(self._scope(), str(tenant_id), kind)] = (found, time.monotonic())
+        if found:  # none yet is asked again: the first key may be made any moment
+            self._versions[(self._scope(), str(tenant_id), kind)] = (found, time.monotonic())
         return found
 
     def expire(self, tenant_id: UUID | None, kind: str = DATA) -> None:

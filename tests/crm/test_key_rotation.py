@@ -354,3 +354,39 @@ def test_the_commands_rotate_one_tenant_and_show_it(pg_url: str) -> None:
     assert (
         _opened(pg_url, tenant) != {} and runner.invoke(app, ["keys", "rotate", "-t", "nope"]).exit_code != 0
     )
+
+
+def test_rotation_seals_staff_written_before_encryption_and_fills_their_signin_index(
+    pg_url: str, short_ttl: None
+) -> None:
+    from crm.keys import staff
+
+    tenant, slug = _tenant(pg_url)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        old = conn.execute(
+            "INSERT INTO crm.users (tenant_id, email, full_name, role) VALUES (%s, 'Rita.Old@Acme.test',"
+            " 'Rita Old', 'sales_rep') RETURNING id",
+            (tenant,),
+        ).fetchone()[0]
+        found = staff.email_params("rita.old@acme.test")
+        match = f"SELECT id FROM crm.users u WHERE {staff.email_match('u')}"
+        assert conn.execute(match, found).fetchall() == [(old,)]  # before the sweep, by its text
+
+    (result,) = rotate.rotate_data_keys([(tenant, slug)], kr.Keyring(), settle_s=0)
+    assert result.reencrypted["users.email"] == 1 and result.reencrypted["users.full_name"] == 1
+    assert result.remaining == 0
+    with psycopg.connect(pg_url) as conn:
+        email, name, bidx = conn.execute(
+            "SELECT email, full_name, email_bidx FROM crm.users WHERE id = %s", (old,)
+        ).fetchone()
+        assert email.startswith(f"v2:dk{result.to_version}:") and name.startswith(
+            f"v2:dk{result.to_version}:"
+        )
+        found = staff.email_params("RITA.OLD@acme.test")  # the sweep made the first sign-in index key
+        assert found["email_bidx"] == [bidx] and bidx.startswith("bi1:")
+        assert staff.open_row(tenant, {"email": email, "full_name": name}) == {
+            "email": "Rita.Old@Acme.test",
+            "full_name": "Rita Old",
+        }
+        assert conn.execute(match, found).fetchall() == [(old,)]  # after it, by its index alone
+        assert {r["tenant"]: r["values"] for r in status(conn) if r["kind"] == "legacy"}.get(slug) is None

@@ -223,3 +223,39 @@ def test_a_deterministic_value_is_the_same_text_opens_in_its_binding_and_is_foun
     assert second.startswith("d2:dk2:") and personal.open_value(a, "email", second) == "ana@example.com"
     assert personal.open_value(a, "email", first) == "ana@example.com"  # the old version still opens
     assert sorted(personal.equal_forms(a, "email", "ana@example.com")) == sorted([first, second])
+
+
+def test_the_signin_index_key_is_the_deployments_read_by_the_api_and_the_dashboards_only(pg_url: str) -> None:
+    from crm.keys.blind_index import deployment_index, deployment_lookup_values
+
+    owner = kr.Keyring(url=pg_url)
+    stored = deployment_index("email", " Some.One@Example.test", owner)  # the owner makes the first key
+    assert stored.startswith("bi") and "some.one" not in stored
+    with psycopg.connect(pg_url) as conn:
+        (wrapped, master_id), *more = conn.execute(
+            "SELECT wrapped_key, master_key_id FROM crm.deployment_keys WHERE kind = 'signin-index'"
+        ).fetchall()
+        assert not more and len(bytes(wrapped)) > 32  # wrapped, bound to the deployment, kind and version
+        assert owner.master.unwrap(bytes(wrapped), master_id, kr.context(None, kr.SIGNIN_INDEX, 1))
+        with pytest.raises(secrets.Undecryptable):
+            owner.master.unwrap(bytes(wrapped), master_id, kr.context(uuid.uuid4(), kr.SIGNIN_INDEX, 1))
+    for role in ("crm_api", "crm_reader"):  # they compute the lookup: the same value, for any tenant
+        ring = kr.Keyring(url=make_url(pg_url).set(username=role, password=None).render_as_string(False))
+        assert stored in deployment_lookup_values("email", "some.one@example.TEST", ring)
+        with _as(pg_url, role) as conn:
+            for sql in (
+                "INSERT INTO crm.deployment_keys (kind, version, wrapped_key, master_key_id)"
+                " VALUES ('signin-index', 9, '\\x00', 'm')",
+                "UPDATE crm.deployment_keys SET retired_at = now()",
+                "DELETE FROM crm.deployment_keys",
+                "SELECT created_at FROM crm.deployment_keys",
+            ):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn.execute(sql)
+                conn.rollback()
+    with psycopg.connect(pg_url) as conn:
+        for role in ("crm_api", "crm_reader", "crm_transform", "crm_sim", "crm_ml", "crm_lander"):
+            got = conn.execute(
+                "SELECT has_any_column_privilege(%s, 'crm.deployment_keys', 'SELECT')", (role,)
+            ).fetchone()
+            assert got == (role in ("crm_api", "crm_reader"),), role
