@@ -48,7 +48,7 @@ def authenticate(engine: Engine, email: str, password: str) -> list[SignedIn]:
         ).all()
         hashes = [hash_with(c.settings, c.hash_len, password) for c in challenges]
         rows = [
-            staff.open_row(r["tenant_id"], r, ring)
+            staff.open_row(r["tenant_id"], dict(r), ring)
             for r in conn.execute(
                 text(
                     "select * from crm.signin_verify(cast(:email_bidx as text[]), :email, cast(:hashes as text[]))"
