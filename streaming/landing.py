@@ -17,10 +17,11 @@ the payload by `Event.payload_json` (one orjson call), the ids and the timestamp
 orjson call, the event type/version and the source from small caches. No `str(UUID)`, no
 `isoformat()`, no pydantic serialiser on the happy path (see the README, "Benchmark").
 
-A ticket event that names its requester (schema v2: `requester_email`, `requester_phone`,
-`requester_name`) lands with those values sealed deterministically under the tenant's data key
-(`streaming.requesters`): the same event sent twice lands as the same text, so a redelivery is
-still told from a conflict by comparing payloads. Other events pay one type check.
+What people wrote in a ticket, a conversation or an activity (its subject, body, message,
+description, a ticket's requester: `crm.keys.event_text.FIELDS`) lands sealed deterministically
+under the tenant's data key (`streaming.requesters`): the same event sent twice lands as the same
+text, so a redelivery is still told from a conflict by comparing payloads. An event with no such
+text (or only empty or already sealed values) lands as it was sent; other topics pay one check.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ from psycopg.types.json import Jsonb
 from crm.events import DeadLetter, FieldError, InvalidEvent, ReasonCode, parse_event
 from crm.events.dead_letter import headers_of
 from crm.events.envelope import dumps
-from crm.events.payloads.tickets import TicketRequester
-from crm.events.topics import Topic
+from crm.keys import event_text
+from crm.keys.event_text import needs_sealing
 from crm.logs import TRACEPARENT, parse_traceparent
 from crm.schema.landing import LANDING_TABLES
 from streaming import metrics
@@ -54,7 +55,7 @@ from streaming.connection import open_connection
 from streaming.logs import log_event
 from streaming.models import BatchMessage
 from streaming.parking import ParkedEvent, log_parked, park
-from streaming.requesters import RequesterKeys
+from streaming.requesters import TextKeys
 
 log = logging.getLogger("streaming.landing")
 
@@ -98,7 +99,8 @@ def trace_of(record: Any) -> bytes | None:
 
 @dataclass(frozen=True)
 class KeyNeeded:
-    """A ticket event whose tenant's data key is not loaded yet (parsed again once it is)."""
+    """An event with text to seal whose tenant's data key is not loaded yet (parsed again once
+    it is)."""
 
     tenant_id: UUID
 
@@ -174,7 +176,7 @@ class TopicLander:
         retry_max: float = 10.0,
         tenants: TenantCache = TENANTS,
         latency_max_age: float = 3600.0,
-        requester_keys: RequesterKeys | None = None,
+        text_keys: TextKeys | None = None,
     ) -> None:
         self.kafka_topic = kafka_topic
         self.topic = logical_topic
@@ -186,10 +188,12 @@ class TopicLander:
         self.tenants = tenants
         self.latency_max_age_ms = latency_max_age * 1000.0
         self._conn: psycopg.AsyncConnection | None = None
-        self.requesters = (
-            (requester_keys or RequesterKeys(database_url)) if logical_topic == Topic.TICKETS else None
+        self.text_keys = (
+            (text_keys or TextKeys(logical_topic, database_url))
+            if logical_topic in event_text.FIELDS
+            else None
         )
-        """The tickets lander's keys for sealing requesters' contact (None on other topics)."""
+        """The keys sealing the topic's free text (None on a topic without any)."""
         self._sources: dict[str, bytes] = {}
         self._copy = sql.SQL("copy raw.{} (" + LAND_COLUMNS + ") from stdin").format(
             sql.Identifier(self.table)
@@ -229,7 +233,7 @@ class TopicLander:
     # -- validation -------------------------------------------------------------------------
     def _parse(self, record: Any, known: set[UUID], now: datetime) -> bytes | InvalidEvent | KeyNeeded:
         """One COPY line, or why the record is refused (or that its tenant's key must be loaded
-        first: `RequesterKeys.warm`)."""
+        first: `TextKeys.warm`)."""
         try:
             event = parse_event(
                 record.value or b"",
@@ -240,23 +244,21 @@ class TopicLander:
             )
         except InvalidEvent as exc:
             return exc
-        payload = event.payload
-        if (
-            self.requesters is not None
-            and isinstance(payload, TicketRequester)
-            and (
-                payload.requester_email is not None
-                or payload.requester_phone is not None
-                or payload.requester_name is not None
-            )
-        ):
-            seal = self.requesters.sealer(event.tenant_id)
-            if seal is None:
-                return KeyNeeded(event.tenant_id)
-            body = dumps(seal(payload.__dict__))
-        else:
-            body = event.payload_json()
-        if b"u0000" in body and _NUL_ESCAPE.search(body):
+        keys = self.text_keys
+        sealed: dict[str, Any] | None = None
+        nul = False
+        if keys is not None:
+            payload = event.payload
+            fields: dict[str, Any] = payload if type(payload) is dict else payload.__dict__
+            texts = [v for f in keys.fields if needs_sealing(v := fields.get(f))]
+            if texts:
+                seal = keys.sealer(event.tenant_id)
+                if seal is None:
+                    return KeyNeeded(event.tenant_id)
+                sealed = seal(fields)
+                nul = any("\x00" in v for v in texts)  # refused as when it was stored readable
+        body = event.payload_json() if sealed is None else dumps(sealed)
+        if nul or (b"u0000" in body and _NUL_ESCAPE.search(body)):
             return _refused(
                 event,
                 ReasonCode.PAYLOAD_INVALID,
@@ -333,11 +335,11 @@ class TopicLander:
                     parked.append(ParkedEvent.of(record, out, self.kafka_topic))
                 else:
                     refused.append((record, out))
-        if self.requesters is not None:
-            await self._requester_keys(keyless, known, now, lines, refused)
+        if self.text_keys is not None:
+            await self._text_keys(keyless, known, now, lines, refused)
         return lines, refused, parked
 
-    async def _requester_keys(
+    async def _text_keys(
         self,
         keyless: list[tuple[Any, KeyNeeded]],
         known: set[UUID],
@@ -347,11 +349,11 @@ class TopicLander:
     ) -> None:
         """Load the keys the batch missed and parse its events put aside again; ask again for
         the keys whose time is up (for the next batches), both off the event loop."""
-        requesters = self.requesters
-        assert requesters is not None
+        keys = self.text_keys
+        assert keys is not None
         if keyless:
             tenants = [k.tenant_id for _, k in keyless]
-            await self._with_retries(lambda: requesters.warm(tenants))
+            await self._with_retries(lambda: keys.warm(tenants))
             for record, _ in keyless:
                 out = self._parse(record, known, now)
                 if isinstance(out, bytes):
@@ -360,9 +362,9 @@ class TopicLander:
                     raise RuntimeError(f"no data key loaded for tenant {out.tenant_id}")
                 else:
                     refused.append((record, out))
-        due = requesters.due()
+        due = keys.due()
         if due:
-            await self._with_retries(lambda: requesters.warm(due))
+            await self._with_retries(lambda: keys.warm(due))
 
     async def _refresh_tenants(self) -> None:
         await self.tenants.refresh(await self.connection())

@@ -255,8 +255,8 @@ class ParkedReleaser:
                 if not rows:
                     return done
                 known, now = self.tenants.ids, datetime.now(UTC)
-                keys = lander.requesters
-                if keys is not None:  # the tickets lander seals requesters under these tenants' keys
+                keys = lander.text_keys
+                if keys is not None:  # the lander seals free text under these tenants' keys
                     await keys.warm(r[3] for r in rows if r[3] in known and keys.sealer(r[3]) is None)
                 lines: list[bytes] = []
                 released: set[UUID] = set()

@@ -1,12 +1,13 @@
-"""The tenants' data keys the tickets lander seals requesters' contact with.
+"""The tenants' data keys a lander seals its events' free text with.
 
-A v2 ticket event carries its requester's e-mail, phone and name as the ticketing system sent
-them; the lander stores them sealed deterministically (`crm.keys.personal.requester_sealer`), so
-that a redelivered event lands as the same text and is a duplicate, not a conflict. Validation
-runs on the event loop, one event after another: it never waits for the database. It takes a
-tenant's sealer from here (a dict lookup); an event of a tenant not loaded yet is put aside,
-and the batch's missing tenants are loaded in one call in a thread (`load`), then those events
-parsed again. A loaded key is asked again, also in a thread, once `CRM_DATA_KEY_TTL_S` has passed
+A ticket, a conversation message or an activity carries what people wrote (a subject, a body, a
+message, a requester's contact: `crm.keys.event_text.FIELDS`); the lander of such a topic stores
+those values sealed deterministically (`crm.keys.event_text.sealer`), so that a redelivered event
+lands as the same text and is a duplicate, not a conflict. Only the tenants whose events carry
+such a value get their key loaded. Validation runs on the event loop, one event after another:
+it never waits for the database. It takes a tenant's sealer from here (a dict lookup); an event
+of a tenant not loaded yet is put aside, and the batch's missing tenants are loaded in one call
+in a thread (`load`), then those events parsed again. A loaded key is asked again, also in a thread, once `CRM_DATA_KEY_TTL_S` has passed
 (`due`, between batches), so a rotation reaches the lander within about that time.
 """
 
@@ -14,24 +15,25 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 from uuid import UUID
 
 from crm.db import libpq_url
-from crm.keys import personal
+from crm.keys import event_text
 from crm.keys.keyring import DATA, Keyring, keyring, ttl_s
 
-Sealer = Callable[[Mapping[str, Any]], dict[str, Any] | None]
 
+class TextKeys:
+    """Per tenant, the sealer of `topic`'s payloads under its current data key, as the lander's
+    database holds it."""
 
-class RequesterKeys:
-    """Per tenant, the sealer of its current data key, as the lander's database holds it."""
-
-    def __init__(self, database_url: str | None, ring: Keyring | None = None) -> None:
+    def __init__(self, topic: str, database_url: str | None, ring: Keyring | None = None) -> None:
+        self.topic = topic
+        self.fields = tuple(event_text.FIELDS[topic])
+        """The payload fields sealed."""
         self.database_url = database_url
         self._ring = ring
-        self._sealers: dict[UUID, Sealer] = {}
+        self._sealers: dict[UUID, event_text.Sealer] = {}
         self._loaded_at: dict[UUID, float] = {}
         self._ttl = ttl_s()
 
@@ -40,7 +42,7 @@ class RequesterKeys:
             self._ring = keyring(libpq_url(self.database_url))
         return self._ring
 
-    def sealer(self, tenant_id: UUID) -> Sealer | None:
+    def sealer(self, tenant_id: UUID) -> event_text.Sealer | None:
         """The tenant's sealer; None when its key is not loaded yet (`load` it, off the loop)."""
         return self._sealers.get(tenant_id)
 
@@ -56,7 +58,7 @@ class RequesterKeys:
         ring = self.ring()
         for tenant in tenants:
             version, key = ring.current(tenant, DATA)
-            self._sealers[tenant] = personal.requester_sealer(tenant, version, key)
+            self._sealers[tenant] = event_text.sealer(self.topic, tenant, version, key)
             self._loaded_at[tenant] = time.monotonic()
 
     async def warm(self, tenants: Iterable[UUID]) -> None:

@@ -40,7 +40,7 @@ from integrations.conversations.deal_updates import (
     propose_deal_updates,
     threshold_of,
 )
-from integrations.conversations.store import INSERT, MessageRef, competitors_of, signal_rows
+from integrations.conversations.store import INSERT, MessageRef, competitors_of, opened, signal_rows
 
 router = APIRouter(prefix="/conversations", tags=["conversations"], responses=ERRORS)
 Reader = Annotated[Principal, Requires("conversations:read")]
@@ -107,7 +107,7 @@ async def signals(conversation_id: UUID, p: Reader, db: Db) -> list[dict[str, An
             (conversation_id,),
         )
         await record_read(conn, p, "conversation_signals", len(rows), conversation_id)
-        return rows
+        return opened(p.tenant_id, rows)
 
 
 async def _apply(
@@ -157,10 +157,13 @@ async def deal_updates(
     if body.apply and "deals:write" not in p.permissions:
         raise CRMError(CRMErrorCode.FORBIDDEN, "applying deal updates needs deals:write", {"field": "apply"})
     async with db.tx(p.tenant_id) as conn:
-        found = await fetchall(
-            conn,
-            "SELECT * FROM crm.conversation_signals WHERE conversation_id = %s ORDER BY occurred_at",
-            (conversation_id,),
+        found = opened(
+            p.tenant_id,
+            await fetchall(
+                conn,
+                "SELECT * FROM crm.conversation_signals WHERE conversation_id = %s ORDER BY occurred_at",
+                (conversation_id,),
+            ),
         )
         if not found:
             raise CRMError(

@@ -21,14 +21,15 @@ under the current key. Lookups by e-mail also match such rows by their text (`em
 
 A ticket event's requester (`REQUESTER`: e-mail, phone, name, as the ticketing system sends
 them) is sealed by the lander in the deterministic form (`crm.keys.deterministic`, `d2:dk<n>:`)
-under the same associated data as the people's columns (`<tenant>:person-<field>`): a redelivered
-event must land as the same text. It reveals which landed tickets share a requester value within
-one tenant and field, as a blind index does. `open_value` opens both forms.
+under the same associated data as the people's columns (`<tenant>:person-<field>`), with the
+event's other free text (`crm.keys.event_text`): a redelivered event must land as the same text.
+It reveals which landed tickets share a requester value within one tenant and field, as a blind
+index does. `open_value` opens both forms.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
@@ -98,38 +99,6 @@ def equal_forms(tenant_id: UUID, column: str, value: str, ring: Keyring | None =
     """The deterministic forms of `value` under every data key version of the tenant: what a
     document holding it sealed contains (erasure finds a person's landed tickets by them)."""
     return deterministic.all_forms(tenant_id, value.encode(), aad(tenant_id, column), ring)
-
-
-def requester_sealer(
-    tenant_id: UUID, version: int, data_key: bytes
-) -> Callable[[Mapping[str, Any]], dict[str, Any] | None]:
-    """For a tenant's ticket payloads (their field dicts): a copy with the requester's values
-    sealed deterministically under data key `version`, or None when it carries none."""
-    seal = deterministic.text_sealer(version, data_key)
-    aads = {f: aad(tenant_id, column) for f, column in REQUESTER.items()}
-
-    def sealed_payload(fields: Mapping[str, Any]) -> dict[str, Any] | None:
-        out: dict[str, Any] | None = None
-        for f, fixed in aads.items():
-            value = fields.get(f)
-            if value is not None:
-                if out is None:
-                    out = dict(fields)
-                out[f] = seal(value.encode(), fixed)
-        return out
-
-    return sealed_payload
-
-
-def open_requester(
-    tenant_id: UUID, payload: Mapping[str, Any], ring: Keyring | None = None
-) -> dict[str, Any]:
-    """A copy of a ticket payload with its requester's values readable."""
-    out = dict(payload)
-    for f, column in REQUESTER.items():
-        if f in out:
-            out[f] = open_value(tenant_id, column, out[f], ring)
-    return out
 
 
 def email_domain(email: str | None) -> str | None:

@@ -11,7 +11,11 @@ API responses) are deleted. A landed ticket names its requester sealed (determin
 the lander: `crm.keys.personal.REQUESTER`), so it is found by the e-mail's sealed text under
 each of the tenant's data key versions (`personal.equal_forms`, for the address as given and
 normalised: a ticket that spelled it in other letter case is found by the person's record ids
-only), and its requester's e-mail, phone and name all become the marker. The audit log is rewritten only through `crm.erase_audit_pii`,
+only), and its requester's e-mail, phone and name all become the marker. The free text the
+lander seals (`crm.keys.event_text`: a ticket's subject and body, a message's text, an activity's
+description...) cannot be searched for the person's e-mail: a landed event is found by their
+record ids (and a ticket by its requester's e-mail), and every sealed text field of it becomes
+the marker. The audit log is rewritten only through `crm.erase_audit_pii`,
 which records the erasure itself (counts, never values). One transaction: all or nothing.
 Idempotent: a second run finds no one and touches nothing.
 """
@@ -28,7 +32,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from crm.db import libpq_url
-from crm.keys import personal
+from crm.keys import event_text, personal
 from crm.keys.blind_index import normalise_email
 from crm.keys.keyring import keyring
 from crm.privacy import policies
@@ -72,6 +76,21 @@ REQUESTER_ERASED = (
     + ")) ELSE jsonb_build_object() END"
 )
 """A landed ticket whose requester is the person: each requester value present becomes the marker."""
+
+
+def text_erased(topic: str) -> str:
+    """SQL of a landed payload's sealed free text (`event_text.FIELDS`, the requester aside:
+    `REQUESTER_ERASED`), each field present as the marker, to merge over the document."""
+    fields = [f for f in event_text.FIELDS[topic] if f not in personal.REQUESTER]
+    return (
+        "jsonb_strip_nulls(jsonb_build_object("
+        + ", ".join(f"'{f}', CASE WHEN {{col}} ->> '{f}' IS NOT NULL THEN %(m)s::text END" for f in fields)
+        + "))"
+    )
+
+
+SEALED_TEXT: Final = {f"raw.{LANDING_TABLES[t]}": text_erased(t) for t in event_text.FIELDS}
+"""Landed tables whose payloads carry sealed free text -> the SQL erasing it (`text_erased`)."""
 
 JSON_DOCUMENTS: Final = (
     *((f"raw.{t}", "payload") for t in LANDING_TABLES.values()),
@@ -281,6 +300,8 @@ def erase_person(email: str, tenant: str, url: str | None = None) -> Report:
         for table, column in JSON_DOCUMENTS:
             redacted = f"crm.redact_pii({column}, %(terms)s)"
             mentions = MENTIONS.format(col=column)
+            if table in SEALED_TEXT:
+                redacted = f"({redacted} || {SEALED_TEXT[table].format(col=column)})"
             if table == RAW_TICKETS:
                 redacted = f"({redacted} || {REQUESTER_ERASED.format(col=column)})"
                 mentions = f"({mentions} OR {SEALED_MENTION.format(col=column)})"

@@ -2,6 +2,10 @@
 (`analyze_new_messages`, run by the orchestration's conversation sensor) and from texts the API
 is asked to store. Idempotent by message: a message already analysed by this analyser version
 is skipped, and a row already there is left alone (ON CONFLICT DO NOTHING).
+
+A landed message's text is sealed (the lander seals it, `crm.keys.event_text`): it is opened
+under the tenant's key to be analysed. A signal's evidence quotes a span of it, so it is stored
+sealed too (randomised, purpose `conversation-evidence`) and opened by what shows it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from psycopg.types.json import Jsonb
 
 from crm import db
 from crm.audit import record_job_write
+from crm.events.topics import Topic
+from crm.keys import event_text
+from crm.keys.keyring import Keyring, keyring
 from integrations.conversations.analyzer import ANALYZER_VERSION, MessageAnalysis, extract_sales_signals
 
 COMPETITORS_SETTING = "conversation_competitors"
@@ -70,8 +77,14 @@ class MessageRef:
     deal_id: UUID | None = None
 
 
-def signal_rows(ref: MessageRef, analysis: MessageAnalysis) -> list[tuple[Any, ...]]:
-    """The rows of one analysed message, in `COLUMNS` order."""
+def signal_rows(
+    ref: MessageRef, analysis: MessageAnalysis, ring: Keyring | None = None
+) -> list[tuple[Any, ...]]:
+    """The rows of one analysed message, in `COLUMNS` order, the evidence sealed. `ring`: the
+    keys of the database they go to (default: this process's)."""
+    if not analysis.signals:
+        return []
+    seal = event_text.seal_evidence(ref.tenant_id, ring)
     return [
         (
             ref.tenant_id,
@@ -83,7 +96,7 @@ def signal_rows(ref: MessageRef, analysis: MessageAnalysis) -> list[tuple[Any, .
             s.type,
             s.value,
             s.confidence,
-            s.evidence,
+            seal(s.evidence),
             s.start,
             s.end,
             Jsonb(s.detail),
@@ -92,6 +105,13 @@ def signal_rows(ref: MessageRef, analysis: MessageAnalysis) -> list[tuple[Any, .
         )
         for s in analysis.signals
     ]
+
+
+def opened(
+    tenant_id: UUID, rows: Sequence[dict[str, Any]], ring: Keyring | None = None
+) -> list[dict[str, Any]]:
+    """Stored signal rows with their evidence readable (for what shows or uses it)."""
+    return [r | {"evidence": event_text.open_evidence(tenant_id, r["evidence"], ring)} for r in rows]
 
 
 def competitors_of(settings: dict[str, Any] | None) -> tuple[str, ...]:
@@ -108,6 +128,7 @@ def analyze_new_messages(url: str | None = None, *, batch: int = 2000) -> dict[s
     """Analyse every landed message not yet analysed by this analyser version (as the owner,
     all tenants), in batches; returns the messages and signal rows written."""
     messages = rows = 0
+    ring = keyring(db.libpq_url(url))
     with db.connect(url) as conn:
         settings: dict[Any, Any] = dict(conn.execute("SELECT id, settings FROM crm.tenants").fetchall())
         while True:
@@ -125,12 +146,15 @@ def analyze_new_messages(url: str | None = None, *, batch: int = 2000) -> dict[s
                     lead_id=_uuid(payload, "lead_id"),
                     deal_id=_uuid(payload, "deal_id"),
                 )
+                text = event_text.open_field(
+                    tenant_id, Topic.CONVERSATIONS, "text", payload.get("text"), ring
+                )
                 analysis = extract_sales_signals(
-                    payload.get("text") or "",
+                    text or "",
                     competitors=competitors_of(settings.get(tenant_id)),
                     reference_date=occurred_at.date(),
                 )
-                out += signal_rows(ref, analysis)
+                out += signal_rows(ref, analysis, ring)
             with conn.cursor() as cur:
                 cur.executemany(INSERT, out)
             record_job_write(conn, "crm.conversation_signals", Counter(r[0] for r in out), mode="insert")
@@ -142,10 +166,12 @@ def analyze_new_messages(url: str | None = None, *, batch: int = 2000) -> dict[s
     return {"messages": messages, "signals": rows}
 
 
-def store_analysis(conn: psycopg.Connection[Any], ref: MessageRef, analysis: MessageAnalysis) -> int:
+def store_analysis(
+    conn: psycopg.Connection[Any], ref: MessageRef, analysis: MessageAnalysis, ring: Keyring | None = None
+) -> int:
     """Write one analysed message's signals in the caller's transaction (rows already there
     stay); returns the rows offered."""
-    rows: Sequence[tuple[Any, ...]] = signal_rows(ref, analysis)
+    rows: Sequence[tuple[Any, ...]] = signal_rows(ref, analysis, ring)
     with conn.cursor() as cur:
         cur.executemany(INSERT, rows)
     return len(rows)

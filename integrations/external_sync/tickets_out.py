@@ -10,7 +10,8 @@ updated. The link remembers the event pushed (`content_hash = pushed:<event id>`
 is pushed once; a vendor change read in after it (a later link change) wins over older CRM
 events. A push that fails is counted and tried again by the next run (its event is still the
 latest not pushed). The pushed record's modification time goes to `crm.sync_pushes`, so its
-echo is not read back.
+echo is not read back. A landed ticket's subject, body and requester are sealed (the lander
+seals them, `crm.keys.event_text`): they are opened before the push, the vendor keeps them readable.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from uuid import UUID
 
 import psycopg
 
+from crm.events.topics import Topic
+from crm.keys import event_text
+from crm.keys.keyring import keyring
 from integrations.external_sync import store
 from integrations.external_sync.provider import Outbound, Pushed
 
@@ -82,6 +86,7 @@ def push_tickets(
     if not latest:
         return
     links = _links(conn, c, prov.system)
+    ring = keyring(c.database)
     requesters = dict(
         conn.execute(
             "SELECT ticket_id, lead_id FROM crm.ticket_leads WHERE tenant_id = %s AND lead_id IS NOT NULL",
@@ -99,7 +104,7 @@ def push_tickets(
         ):
             found = links.get((entity, UUID(str(eid)))) if eid else None
             refs[ref] = found[1] if found else None
-        out = prov.ticket_outbound(payload, refs)
+        out = prov.ticket_outbound(event_text.open_payload(c.tenant_id, Topic.TICKETS, payload, ring), refs)
         try:
             pushed = prov.push(out, link[1] if link else None)
         except Exception as exc:  # the SDK gave up: the event stays the latest not pushed

@@ -6,8 +6,8 @@ filter by tenant themselves as well, so the worker's owner connection sees one t
 People's values are stored sealed (`crm.keys.personal`): the e-mail and the phone are matched by
 their blind indexes (and by their text in rows written before encryption), and the rows found
 come back readable, since what they are found for shows them to a person. A landed ticket's
-requester values are sealed (the lander seals them, `crm.keys.personal.REQUESTER`): a `Ticket`
-read from `raw.tickets` is opened (`Ticket.opened`) before it is matched or shown."""
+requester values, company and subject are sealed (the lander seals them, `crm.keys.event_text`):
+a `Ticket` read from `raw.tickets` is opened (`Ticket.opened`) before it is matched or shown."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from uuid import UUID
 from psycopg import AsyncConnection
 
 from crm.events.payloads.tickets_enriched import MatchedBy, RequesterKind
-from crm.keys import deterministic, personal
+from crm.events.topics import Topic
+from crm.keys import event_text, personal
 from crm.keys.keyring import Keyring
 
 Conn = AsyncConnection[Any]
@@ -45,7 +46,7 @@ class Ticket:
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> Ticket:
         """From a ticket snapshot's payload (v1 or v2, as landed or on the wire; a landed one's
-        requester values stay sealed until `opened`)."""
+        requester values, company and subject stay sealed until `opened`)."""
 
         def uuid_or_none(key: str) -> UUID | None:
             value = payload.get(key)
@@ -57,19 +58,32 @@ class Ticket:
             ticket_id=ticket_id,
             customer_id=uuid_or_none("customer_id"),
             lead_id=uuid_or_none("lead_id"),
-            email=payload.get("requester_email"),
-            phone=payload.get("requester_phone"),
-            name=payload.get("requester_name"),
-            company=payload.get("requester_company"),
-            subject=payload.get("subject"),
+            **{k: payload.get(f) for k, f in _PAYLOAD_FIELDS.items()},
         )
 
     def opened(self, tenant: UUID, ring: Keyring | None = None) -> Ticket:
-        """The ticket with its requester's values readable (itself when none is sealed)."""
-        values = {"email": self.email, "phone": self.phone, "name": self.name}
-        if not any(deterministic.is_deterministic(v) for v in values.values()):
+        """The ticket with its requester's values, company and subject readable (itself when
+        none is sealed)."""
+        values = {k: getattr(self, k) for k in _PAYLOAD_FIELDS}
+        if not any(event_text.is_sealed(v) for v in values.values()):
             return self
-        return replace(self, **{k: personal.open_value(tenant, k, v, ring) for k, v in values.items()})
+        return replace(
+            self,
+            **{
+                k: event_text.open_field(tenant, Topic.TICKETS, f, values[k], ring)
+                for k, f in _PAYLOAD_FIELDS.items()
+            },
+        )
+
+
+_PAYLOAD_FIELDS = {
+    "email": "requester_email",
+    "phone": "requester_phone",
+    "name": "requester_name",
+    "company": "requester_company",
+    "subject": "subject",
+}
+"""`Ticket` attribute -> the landed payload's field it comes from (sealed by the lander)."""
 
 
 @dataclass(frozen=True)

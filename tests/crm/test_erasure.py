@@ -114,7 +114,7 @@ def test_erasure_redacts_a_landed_ticket_whose_requester_is_sealed(migrated_db: 
 
     from psycopg.types.json import Jsonb
 
-    from crm.keys import personal
+    from crm.keys import event_text, personal
     from crm.keys.keyring import keyring
     from crm.privacy.erasure import MARKER, erase_person
 
@@ -133,7 +133,7 @@ def test_erasure_redacts_a_landed_ticket_whose_requester_is_sealed(migrated_db: 
             ("hers elsewhere", theirs, email),
         ):
             version, key = ring.current(tenant)
-            payload = personal.requester_sealer(tenant, version, key)(
+            payload = event_text.sealer("tickets", tenant, version, key)(
                 {
                     "ticket_id": str(uuid.uuid4()),
                     "subject": "Printer on fire",
@@ -164,10 +164,100 @@ def test_erasure_redacts_a_landed_ticket_whose_requester_is_sealed(migrated_db: 
     assert report.counts().get("raw.tickets") == 1, report.counts()
     hers = payload("hers")
     assert [hers[f] for f in personal.REQUESTER] == [MARKER] * 3
-    assert hers["requester_company"] == "Acme" and hers["subject"] == MARKER  # a free-text key
+    assert hers["requester_company"] == MARKER and hers["subject"] == MARKER  # sealed free text
     assert {name: payload(name) for name in untouched} == untouched
     assert (
         personal.open_value(mine, "email", untouched["someone else's"]["requester_email"], ring)
         == "bo@example.com"
     )
     assert erase_person(email, f"e-{mine.hex[:8]}", migrated_db).counts().get("raw.tickets", 0) == 0
+
+
+def test_erasure_redacts_a_persons_landed_messages_and_activities_whose_text_is_sealed(
+    migrated_db: str,
+) -> None:
+    """The lander seals what people wrote: a landed message or activity naming the person's lead
+    is found by the lead's id and each sealed text of it becomes the marker; another lead's
+    events stay as they landed."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from psycopg.types.json import Jsonb
+
+    from crm.keys import event_text, personal
+    from crm.keys.keyring import keyring
+    from crm.privacy.erasure import MARKER, erase_person
+
+    email, ring, tenant = "quentin.marsh@example.com", keyring(migrated_db), uuid.uuid4()
+    landed: dict[str, tuple[str, uuid.UUID]] = {}
+    with psycopg.connect(migrated_db, autocommit=True) as conn:
+        conn.execute(
+            "insert into crm.tenants (id, slug, name) values (%s, %s, 'Erase')",
+            (tenant, f"m-{tenant.hex[:8]}"),
+        )
+        leads = {}
+        for who, address in (("his", email), ("hers", "ana@example.com")):
+            row = personal.seal_row(tenant, "leads", {"email": address, "first_name": "Q"}, ring)
+            leads[who] = conn.execute(
+                "insert into crm.leads (tenant_id, email, first_name, email_bidx, email_domain, source)"
+                " values (%s, %s, %s, %s, %s, 'web') returning id",
+                (tenant, row["email"], row["first_name"], row["email_bidx"], row["email_domain"]),
+            ).fetchone()[0]
+        version, key = ring.current(tenant)
+        for who, lead in leads.items():
+            for topic, event_type, payload in (
+                (
+                    "conversations",
+                    "conversation.message",
+                    {
+                        "conversation_id": str(uuid.uuid4()),
+                        "lead_id": str(lead),
+                        "channel": "CHAT",
+                        "direction": "inbound",
+                        "author": "Quentin Marsh",
+                        "text": "Call me on my mobile, it is 07700 900123",
+                    },
+                ),
+                (
+                    "lead-activities",
+                    "lead.email_sent",
+                    {
+                        "activity_id": str(uuid.uuid4()),
+                        "lead_id": str(lead),
+                        "email_id": "e-1",
+                        "subject": "Your quote, Quentin",
+                        "description": "Quote sent to Quentin's home address",
+                        "metadata": {},
+                    },
+                ),
+            ):
+                sealed = event_text.sealer(topic, tenant, version, key)(payload)
+                assert sealed is not None and "Quentin" not in str(sealed)
+                table = topic.replace("-", "_")
+                landed[f"{who} {topic}"] = (table, uuid.uuid4())
+                conn.execute(
+                    f"insert into raw.{table} (event_id, tenant_id, event_type, schema_version, occurred_at,"
+                    " source, payload) values (%s, %s, %s, 1, %s, 'ticketing', %s)",
+                    (landed[f"{who} {topic}"][1], tenant, event_type, datetime.now(UTC), Jsonb(sealed)),
+                )
+
+    def payload(name: str) -> dict:
+        table, event_id = landed[name]
+        with psycopg.connect(migrated_db) as conn:
+            row = conn.execute(f"select payload from raw.{table} where event_id = %s", (event_id,)).fetchone()
+        assert row is not None
+        return row[0]
+
+    untouched = {name: payload(name) for name in landed if name.startswith("hers")}
+    report = erase_person(email, f"m-{tenant.hex[:8]}", migrated_db)
+    assert report.counts().get("raw.conversations") == 1 and report.counts().get("raw.lead_activities") == 1
+    message, activity = payload("his conversations"), payload("his lead-activities")
+    assert (message["text"], message["author"]) == (MARKER, MARKER)
+    assert (activity["subject"], activity["description"]) == (MARKER, MARKER)
+    assert {name: payload(name) for name in untouched} == untouched
+    assert (
+        event_text.open_field(
+            tenant, "conversations", "author", untouched["hers conversations"]["author"], ring
+        )
+        == "Quentin Marsh"
+    )

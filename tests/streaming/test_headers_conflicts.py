@@ -12,6 +12,8 @@ import pytest
 from streaming_harness import Lander, wait_until
 
 from crm.events import DeadLetter, build_event
+from crm.keys import event_text
+from crm.keys.keyring import keyring
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -65,9 +67,12 @@ def test_headers_are_kept_and_a_conflicting_resend_is_a_dead_letter(lander: Land
     )
 
     # the landed row: the original, with the trace of its record
-    assert lander.query("select payload ->> 'subject', traceparent from raw.tickets") == [
-        ("Printer on fire", TRACE_GOOD)
-    ]
+    ((subject, trace),) = lander.query("select payload ->> 'subject', traceparent from raw.tickets")
+    ring = keyring(lander.db_url)
+    assert (event_text.open_field(t, "tickets", "subject", subject, ring), trace) == (
+        "Printer on fire",
+        TRACE_GOOD,
+    )
     rows = {
         r[0]: r[1:]
         for r in lander.query(

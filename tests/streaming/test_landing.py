@@ -11,6 +11,8 @@ import pytest
 from streaming_harness import Lander, wait_until
 
 from crm.events import DeadLetter
+from crm.keys import event_text
+from crm.keys.keyring import keyring
 from streaming.sample_events import sample_events
 
 pytestmark = pytest.mark.timeout(300)
@@ -36,7 +38,9 @@ def test_duplicated_sends_land_once(lander: Lander) -> None:
     )[0]
     assert row[:4] == (lander.tenant, events[0].event_type, events[0].schema_version, "sample")
     assert row[4] is not None and row[5] is not None
-    assert row[6] == orjson.loads(events[0].payload.model_dump_json())
+    opened = event_text.open_payload(lander.tenant, "tickets", row[6], keyring(lander.db_url))
+    assert opened == orjson.loads(events[0].payload.model_dump_json())  # its free text sealed
+    assert row[6]["subject"].startswith("d2:dk1:")
     assert worker.metric_sum("crm_lander_events_landed_total") == 700
     assert worker.metric_sum("crm_lander_dead_letters_total") == 0
 

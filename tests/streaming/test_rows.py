@@ -16,6 +16,8 @@ import psycopg
 from faust.types import TP
 
 from crm.events import Event, ReasonCode, build_event
+from crm.keys import event_text
+from crm.keys.keyring import keyring
 from streaming.landing import TenantCache, TopicLander
 from streaming.models import BatchMessage
 
@@ -96,6 +98,7 @@ def test_rows_are_the_events_exactly(migrated_db: str) -> None:
             " kafka_offset, payload, received_at from raw.tickets order by kafka_offset"
         ).fetchall()
     assert len(rows) == 3
+    ring = keyring(migrated_db)
     for offset, (event, row) in enumerate(zip(events, rows, strict=True)):
         wire = orjson.loads(event.to_bytes())
         assert row[:8] == (
@@ -108,9 +111,13 @@ def test_rows_are_the_events_exactly(migrated_db: str) -> None:
             2,
             offset,
         )
-        assert row[8] == wire["payload"]  # the normalised payload, as producers put it on the wire
+        # the normalised payload, as producers put it on the wire, its free text sealed
+        assert event_text.open_payload(TENANT, "tickets", row[8], ring) == wire["payload"]
         assert row[9] is not None
-    assert rows[0][8]["subject"].startswith("tab\there, newline\nthere")
+    assert rows[0][8]["subject"].startswith("d2:dk1:")
+    assert event_text.open_payload(TENANT, "tickets", rows[0][8], ring)["subject"].startswith(
+        "tab\there, newline\nthere"
+    )
     assert rows[0][5] == "sim\t\\ tab\nnl"
 
 

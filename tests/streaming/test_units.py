@@ -12,6 +12,7 @@ from faust.types import TP
 from crm.events import ReasonCode
 from streaming.landing import TenantCache, TopicLander
 from streaming.models import BatchMessage
+from streaming.requesters import TextKeys
 from streaming.sample_events import sample_events
 
 
@@ -44,7 +45,16 @@ def test_validation_splits_rows_refusals_and_parked_events() -> None:
     unknown = [e.to_bytes() for e in sample_events(2, [stranger], seed=5, topics=1)]
     bad = [b"", b"{", b'{"event_id": 1}']
     values = good + unknown + bad
-    lander = TopicLander("t.tickets", "tickets", database_url=None, send_dead_letters=None, tenants=tenants)  # type: ignore[arg-type]
+    ring = SimpleNamespace(current=lambda tenant, kind: (1, bytes(32)))  # no database: a fixed data key
+    keys = TextKeys("tickets", None, ring)  # type: ignore[arg-type]
+    lander = TopicLander(
+        "t.tickets",
+        "tickets",
+        database_url=None,
+        send_dead_letters=None,
+        tenants=tenants,
+        text_keys=keys,  # type: ignore[arg-type]
+    )
     msg = BatchMessage([(TP("t.tickets", 1), _records(1, 0, len(values), values))], None)
     # the tenants were loaded just now: the unknown one is parked without asking the database
     lines, refused, parked = asyncio.run(lander.validate([msg]))

@@ -67,6 +67,13 @@ def test_storing_a_message_twice_stores_it_once(client, as_, owner_sql) -> None:
     assert rows[0]["n"] == first["stored"]
     listed = client.get(f"/conversations/{conversation}/signals", headers=h).json()
     assert len(listed) == first["stored"]
+    # the evidence is stored sealed and answered readable
+    stored = owner_sql(
+        "SELECT evidence FROM crm.conversation_signals WHERE conversation_id = %s", conversation
+    )
+    assert stored and all(r["evidence"].startswith("v2:dk") for r in stored)
+    assert {s["evidence"] for s in listed} == {s["evidence"] for s in first["signals"]}
+    assert "Let's schedule a demo next week." in {s["evidence"] for s in listed}
     assert client.get(f"/conversations/{conversation}/signals", headers=as_("b")).json() == []
 
 

@@ -21,6 +21,8 @@ from test_salesforce_sync import new_tenant
 
 from crm.changes import API_SOURCE, outbox_row
 from crm.events.build import build_event
+from crm.keys import event_text
+from crm.keys.keyring import keyring
 from integrations.external_sync.engine import run_sync
 
 __all__ = ["salesforce"]
@@ -44,7 +46,11 @@ def ticket_in_outbox(pg_url: str, tenant: uuid.UUID, payload: dict[str, Any]) ->
 
 
 def ticket_landed(pg_url: str, tenant: uuid.UUID, event_type: str, payload: dict[str, Any]) -> None:
-    """A ticket event of the ticketing system, landed."""
+    """A ticket event of the ticketing system, landed as the lander writes it: its subject, body
+    and requester sealed."""
+    version, key = keyring(pg_url).current(tenant)
+    payload = event_text.sealer("tickets", tenant, version, key)(payload) or payload
+    assert all(payload.get(f) is None or payload[f].startswith("d2:dk") for f in ("subject", "body"))
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO raw.tickets (event_id, tenant_id, event_type, schema_version, occurred_at, source, payload)"
@@ -106,10 +112,16 @@ def test_a_ticket_made_in_the_crm_is_pushed_once_to_hubspot(
     assert s.writes == writes and events(pg_url, tenant) == before
     assert again.totals()["created"] + again.totals()["updated"] == 0
 
-    ticket_landed(pg_url, tenant, "ticket.resolved", ticket | {"status": "RESOLVED"})  # landed change
+    landed = ticket | {"status": "RESOLVED", "body": "SSO certificate renewed"}
+    ticket_landed(pg_url, tenant, "ticket.resolved", landed)  # landed change, its text sealed
     resolved = run_sync(cid, url=pg_url)
     assert resolved.counts["outbound"]["tickets"]["updated"] == 1, resolved.failures
-    assert s.objects["tickets"][hid]["properties"]["hs_pipeline_stage"] == "4"
+    props = s.objects["tickets"][hid]["properties"]
+    assert (props["hs_pipeline_stage"], props["subject"], props["content"]) == (
+        "4",
+        "SSO broken",
+        "SSO certificate renewed",
+    )
     writes = s.writes
     assert run_sync(cid, url=pg_url).totals()["updated"] == 0 and s.writes == writes
 

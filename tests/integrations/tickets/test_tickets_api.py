@@ -13,12 +13,12 @@ from psycopg.types.json import Jsonb
 
 
 def land(pg_url: str, tenant_id: uuid.UUID, payload: dict, event_type: str = "ticket.created") -> None:
-    """A ticket event in raw.tickets, as the lander writes it: its requester sealed."""
-    from crm.keys import personal
+    """A ticket event in raw.tickets, as the lander writes it: its requester and text sealed."""
+    from crm.keys import event_text
     from crm.keys.keyring import keyring
 
     version, key = keyring(pg_url).current(tenant_id)
-    payload = personal.requester_sealer(tenant_id, version, key)(payload) or payload
+    payload = event_text.sealer("tickets", tenant_id, version, key)(payload) or payload
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO raw.tickets (event_id, tenant_id, event_type, schema_version, occurred_at, source,"
@@ -260,7 +260,12 @@ def test_requester_matched_by_sealed_email_phone_and_domain(client, as_, tenants
     assert r.json()["lead"]["email"] == f"Zoe@{domain}"
     with psycopg.connect(pg_url) as conn:
         notes = conn.execute("SELECT description FROM crm.lead_activities WHERE lead_id = %s", (lead["id"],))
-        assert [n for (n,) in notes.fetchall() if "@" in n] == []
+        stored = [n for (n,) in notes.fetchall()]
+    assert stored and all(n.startswith("v2:dk") for n in stored)  # a note is stored sealed
+    from crm.keys import notes
+    from crm.keys.keyring import keyring
+
+    assert [n for n in stored if "@" in notes.open_note(lead["tenant_id"], n, keyring(pg_url))] == []
 
 
 def test_free_mail_domains_never_match(client, as_) -> None:
