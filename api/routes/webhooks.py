@@ -13,7 +13,6 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
-from psycopg.types.json import Jsonb
 
 from api.core.auth import Principal
 from api.core.db import Conn, fetchall, fetchone
@@ -38,7 +37,7 @@ from api.schemas.webhooks import (
     SubscriptionWithSecret,
 )
 from crm.errors import CRMError, CRMErrorCode
-from crm.keys import personal
+from crm.keys import personal, received
 from crm.keys.columns import WEBHOOK_INBOUND
 from integrations.webhooks import inbound
 from integrations.webhooks.crypto import decrypt, encrypt, new_secret
@@ -365,6 +364,7 @@ async def receive(source: str, request: Request, db: Db, tenant: Annotated[UUID,
     except inbound.Rejected as exc:
         raise _refused(source, exc) from None
     new = 0
+    seal = received.sealer(tenant)
     async with db.tx(tenant) as conn:
         for e in events:
             stored = await fetchone(
@@ -379,7 +379,7 @@ async def receive(source: str, request: Request, db: Db, tenant: Annotated[UUID,
                     e.event_type,
                     e.object_type,
                     e.object_id,
-                    Jsonb(e.payload),
+                    seal(e.payload),
                 ),
             )
             new += stored is not None
@@ -388,9 +388,13 @@ async def receive(source: str, request: Request, db: Db, tenant: Annotated[UUID,
 
 @router.get("/received", response_model=PageOut[ReceivedOut])
 async def list_received(p: Admin, db: Db, page: Paging, source: str | None = None):
+    """Received webhooks, newest first, each request as it was stored (opened)."""
     where = [("source = %s", source)] if source else []
     async with db.tx(p.tenant_id) as conn:
-        return respond(await page_of(conn, "webhooks_received", where, page, order="received_at DESC, id"))
+        found = await page_of(conn, "webhooks_received", where, page, order="received_at DESC, id")
+    for r in found["items"]:
+        r["payload"] = received.open_payload(p.tenant_id, r["payload"])
+    return respond(found)
 
 
 # --- campaign deliveries ----------------------------------------------------------------------

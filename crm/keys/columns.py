@@ -5,9 +5,10 @@ where the values were first written that way), so a value copied to another tena
 another column does not decrypt. `legacy` names the `crm.secrets` key the column used before
 data keys (`<setting>`, HKDF purpose): values still under it decrypt, and rotation moves them.
 A new encrypted column is added here, and nowhere else, to be rotated and counted. People's
-columns (`crm.keys.personal`) may still hold values written before they were encrypted:
-rotation seals those too, and fills the indexes beside them; so may staff's (`crm.keys.staff`),
-whose e-mail's index is the deployment's sign-in index.
+columns (`crm.keys.personal`), notes (`crm.keys.notes`) and inbound webhook requests
+(`crm.keys.received`) may still hold values written before they were encrypted: rotation seals
+those too, and fills the indexes beside them; so may staff's (`crm.keys.staff`), whose e-mail's
+index is the deployment's sign-in index.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from crm.keys import personal, staff
+from crm.keys import notes, personal, received, staff
 from crm.keys.keyring import Keyring
 from crm.secrets import EnvKeyProvider, KeyProvider
 
@@ -31,7 +32,7 @@ class SealedColumn:
     key_id_column: str | None = None  # bytes stored with their key id beside; None: `v2:` text
     plaintext: bool = False  # values written before the column was encrypted may be readable text
     indexes: tuple[str, ...] = ()  # columns beside derived from the value (`personal.index_values`)
-    not_personal: str | None = None  # LIKE pattern of values that name no one, left as they are
+    not_personal: str | None = None  # LIKE pattern of values that name no one, left as they are ("": empty)
     signin_index: bool = False  # `indexes` are the deployment's sign-in index (`staff`), not the tenant's
 
     @property
@@ -119,11 +120,24 @@ STAFF: tuple[SealedColumn, ...] = tuple(
 )
 """Staff's e-mail (its sign-in index beside) and name (`crm.keys.staff`)."""
 
+NOTES: tuple[SealedColumn, ...] = tuple(
+    SealedColumn(table, notes.COLUMN, ("id",), notes.PURPOSE, notes.LEGACY, plaintext=True, not_personal="")
+    for table in notes.TABLES
+)
+"""Activities' descriptions (`crm.keys.notes`); an empty one says nothing and stays empty."""
+
+WEBHOOKS_RECEIVED = SealedColumn(
+    received.TABLE, received.COLUMN, ("id",), received.PURPOSE, received.LEGACY, plaintext=True
+)
+"""Inbound webhook requests (`crm.keys.received`); one stored before is its JSON text."""
+
 COLUMNS: tuple[SealedColumn, ...] = (
     SUBSCRIPTION_SECRET,
     SUBSCRIPTION_PREVIOUS_SECRET,
     INBOUND_SECRET,
     SYNC_CREDENTIALS,
     *PEOPLE,
+    *NOTES,
+    WEBHOOKS_RECEIVED,
     *STAFF,
 )

@@ -65,7 +65,7 @@ def _pending(col: SealedColumn, count: bool = False, after: bool = False) -> str
         cols = f"{keys}, {col.column}, {col.key_id_column}"
     else:
         where = f"tenant_id = %(t)s AND {col.column} IS NOT NULL AND {col.column} NOT LIKE %(prefix)s"
-        if col.not_personal:
+        if col.not_personal is not None:
             where += f" AND {col.column} NOT LIKE '{col.not_personal.replace('%', '%%')}'"
         cols = f"{keys}, {col.column}"
     if count:

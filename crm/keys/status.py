@@ -20,7 +20,7 @@ def _key_ids(col: SealedColumn) -> str:
     kid = col.key_id_column or (
         f"CASE WHEN {col.column} LIKE 'v2:%' THEN split_part({col.column}, ':', 2) ELSE {older} END"
     )
-    skip = f" AND {col.column} NOT LIKE '{col.not_personal}'" if col.not_personal else ""
+    skip = f" AND {col.column} NOT LIKE '{col.not_personal}'" if col.not_personal is not None else ""
     return (
         f"SELECT tenant_id::text, {kid}, count(*) FROM crm.{col.table}"
         f" WHERE {col.column} IS NOT NULL{skip} GROUP BY 1, 2"

@@ -15,13 +15,19 @@ only), and its requester's e-mail, phone and name all become the marker. The fre
 lander seals (`crm.keys.event_text`: a ticket's subject and body, a message's text, an activity's
 description...) cannot be searched for the person's e-mail: a landed event is found by their
 record ids (and a ticket by its requester's e-mail), and every sealed text field of it becomes
-the marker. The audit log is rewritten only through `crm.erase_audit_pii`,
+the marker. Their leads' activities' notes (`crm.keys.notes`) become the marker, and so does
+each copy of those notes' sealed text in the documents above (outbox events, webhook
+deliveries), found as the text it is; the audit log keeps its images' notes sealed
+(`crm.erase_audit_pii` erases personal keys only). Received webhook requests are stored sealed
+(`crm.keys.received`): each is opened to be searched. The audit log is rewritten only through
+`crm.erase_audit_pii`,
 which records the erasure itself (counts, never values). One transaction: all or nothing.
 Idempotent: a second run finds no one and touches nothing.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -32,9 +38,9 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from crm.db import libpq_url
-from crm.keys import event_text, personal
+from crm.keys import event_text, personal, received
 from crm.keys.blind_index import normalise_email
-from crm.keys.keyring import keyring
+from crm.keys.keyring import Keyring, keyring
 from crm.privacy import policies
 from crm.schema.landing import DEAD_LETTERS_TABLE, LANDING_TABLES, PARKED_EVENTS_TABLE
 
@@ -96,7 +102,6 @@ JSON_DOCUMENTS: Final = (
     *((f"raw.{t}", "payload") for t in LANDING_TABLES.values()),
     ("crm.outbox", "payload"),
     ("crm.webhook_deliveries", "payload"),
-    ("crm.webhooks_received", "payload"),
     ("crm.import_runs", "bad_rows"),
 )
 
@@ -216,6 +221,25 @@ def _delete(table: str, where: str) -> sql.Composed:
     ).format(sql.Identifier(schema), sql.Identifier(name))
 
 
+def _received(conn: psycopg.Connection[Any], p: dict[str, Any], ring: Keyring) -> Touched:
+    """Inbound webhook requests are stored sealed (`crm.keys.received`): each of the tenant's
+    is opened to be searched, and one naming the person is redacted as the documents above are
+    and sealed again."""
+    tenant, n = UUID(p["tenant"]), 0
+    seal = received.sealer(tenant, ring)
+    rows = conn.execute("SELECT id, payload FROM crm.webhooks_received WHERE tenant_id = %s", (tenant,))
+    for rid, stored in rows.fetchall():
+        doc = received.open_payload(tenant, stored, ring)
+        text = json.dumps(doc)
+        if p["email"].lower() not in text.lower() and not any(i in text for i in p["ids"]):
+            continue
+        row = conn.execute("SELECT crm.redact_pii(%s, %s)", (Jsonb(doc), p["terms"])).fetchone()
+        if row is not None and row[0] != doc:
+            conn.execute("UPDATE crm.webhooks_received SET payload = %s WHERE id = %s", (seal(row[0]), rid))
+            n += 1
+    return Touched("crm.webhooks_received", "redacted", n)
+
+
 def _warehouse(conn: psycopg.Connection[Any], p: dict[str, Any]) -> list[Touched]:
     """analytics.* and ml.* tables with personal columns, keyed by lead or customer id."""
     rows = conn.execute(
@@ -284,11 +308,19 @@ def erase_person(email: str, tenant: str, url: str | None = None) -> Report:
                 for form in personal.equal_forms(UUID(tid), "email", spelling, ring)
             }
         )
+        noted = [
+            r[0]
+            for r in conn.execute(
+                "SELECT description FROM crm.lead_activities WHERE tenant_id = %s AND lead_id = ANY(%s)"
+                " AND description LIKE 'v2:%%'",
+                (tid, leads),
+            )
+        ]
         p = {
             "sealed": sealed,
             "tenant": tid,
             "email": email,
-            "terms": [email, *sealed],
+            "terms": [email, *sealed, *noted],
             "ids": ids,
             "leads": leads,
             "customers": customers,
@@ -309,6 +341,7 @@ def erase_person(email: str, tenant: str, url: str | None = None) -> Report:
             report.rows.append(
                 Touched(table, "redacted", _count(conn, _update(table, f"{column} = {redacted}", where), p))
             )
+        report.rows.append(_received(conn, p, ring))
         for table, where in DELETED_ROWS:
             report.rows.append(Touched(table, "deleted", _count(conn, _delete(table, where), p)))
         report.rows += _warehouse(conn, p)

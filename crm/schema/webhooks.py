@@ -150,7 +150,7 @@ webhooks_received = Table(
     Column("event_type", Text),
     Column("object_type", Text),  # contact, company, deal... (HubSpot)
     Column("object_id", Text),
-    Column("payload", JSONB, nullable=False),  # sanitised
+    Column("payload", Text, nullable=False),  # sanitised JSON, sealed (`crm.keys.received`)
     created_at("received_at"),
     _ts("processed_at"),  # set by whoever acts on it (the external sync)
     UniqueConstraint("tenant_id", "source", "sender_id"),

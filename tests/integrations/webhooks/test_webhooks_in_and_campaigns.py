@@ -74,7 +74,23 @@ def test_hubspot_v3_verified_stored_once_and_sanitised(api, as_, tenants, sql) -
         1000 + int(contact["sender_id"])
     )
     assert deal["object_type"] == "deal" and deal["processed_at"] is None
-    assert contact["payload"]["propertyValue"] == "badchars\u202ekept\ttab"  # control characters stripped
+    for row in rows:  # the request is stored sealed under the tenant's data key
+        assert row["payload"].startswith("v2:dk") and "kept" not in row["payload"]
+    listed = api.get("/webhooks/received", params={"source": "hubspot", "limit": 500}, headers=as_("a"))
+    answered = {i["sender_id"]: i["payload"] for i in listed.json()["items"]}
+    # opened in the answer: control characters stripped
+    assert answered[contact["sender_id"]]["propertyValue"] == "badchars\u202ekept\ttab"
+    assert answered[deal["sender_id"]]["subscriptionType"] == "deal.creation"
+    sql(  # a request stored before encryption is its JSON text, and reads as it is
+        "INSERT INTO crm.webhooks_received (tenant_id, source, sender_id, payload) VALUES (%s, 'hubspot', %s, %s)",
+        tid,
+        f"old-{base}",
+        json.dumps({"propertyValue": "stored before"}),
+    )
+    listed = api.get("/webhooks/received", params={"source": "hubspot", "limit": 500}, headers=as_("a"))
+    assert {i["sender_id"]: i["payload"] for i in listed.json()["items"]}[f"old-{base}"] == {
+        "propertyValue": "stored before"
+    }
 
     # wrong secret, stale timestamp, no signature: 401 with the reason, nothing stored
     for resp, reason in (
