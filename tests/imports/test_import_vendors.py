@@ -48,6 +48,13 @@ def test_a_vendor_export_is_imported_once_with_its_references(pg_url: str, fmt: 
         tid,
     )
     assert history == first.counts["stage_change"]["created"]
+    # their notes stored sealed, in the rows and in their events
+    notes = "SELECT tenant_id, description AS d FROM crm.{0}_activities UNION ALL SELECT tenant_id,"
+    notes += " payload->'payload'->>'description' FROM crm.outbox WHERE topic = '{0}-activities'"
+    for parent in ("lead", "deal"):
+        kept = f"SELECT count(*) FROM ({notes.format(parent)}) a WHERE tenant_id = %s AND d <> ''"
+        sealed = _count(pg_url, kept + " AND d LIKE 'v2:dk%%'", tid)
+        assert sealed > 0 and _count(pg_url, kept + " AND d NOT LIKE 'v2:dk%%'", tid) == 0, parent
     tickets = _count(
         pg_url, "SELECT count(*) FROM crm.outbox WHERE tenant_id = %s AND event_type = 'ticket.created'", tid
     )
