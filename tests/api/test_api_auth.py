@@ -176,6 +176,46 @@ def test_sign_in(client, tenants):
     assert r.status_code == 401
 
 
+def test_a_sealed_user_signs_in_by_the_index_and_one_stored_before_encryption_by_its_text(
+    client, tenants, owner_sql
+):
+    """Staff e-mails are stored sealed and found by the deployment's sign-in index (in any case);
+    an account stored before encryption is found by its text; an unknown one is a 401 alike."""
+    from api_testkit import PASSWORD
+
+    from crm.keys import personal
+    from crm.security import hash_password
+
+    t = tenants["a"]
+    (stored,) = owner_sql(
+        "SELECT email, full_name, email_bidx FROM crm.users WHERE id = %s", t.users["sales_rep"]
+    )
+    assert (
+        personal.is_sealed(stored["email"])
+        and personal.is_sealed(stored["full_name"])
+        and stored["email_bidx"]
+    )
+    r = client.post(
+        "/auth/token",
+        json={"tenant": t.slug, "email": f"Sales_Rep@{t.slug.upper()}.test", "password": PASSWORD},
+    )
+    assert r.status_code == 200, r.text
+    legacy = f"before-{uuid.uuid4().hex[:6]}@{t.slug}.test"
+    owner_sql(
+        "INSERT INTO crm.users (tenant_id, email, full_name, role, password_hash) VALUES (%s, %s, 'Old', 'analyst', %s)",
+        t.id,
+        legacy,
+        hash_password(PASSWORD),
+    )
+    r = client.post("/auth/token", json={"tenant": t.slug, "email": legacy.upper(), "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    lead = client.get("/leads", headers={"Authorization": f"Bearer {r.json()['access_token']}"})
+    assert lead.status_code == 200
+    for email, password in ((legacy, "nope"), (f"nobody-{uuid.uuid4().hex[:6]}@{t.slug}.test", PASSWORD)):
+        r = client.post("/auth/token", json={"tenant": t.slug, "email": email, "password": password})
+        assert r.status_code == 401 and r.json()["code"] == "UNAUTHENTICATED"
+
+
 def test_rate_limit_429_with_retry_after(pg_url, crm_home, token, tenants):
     import httpx
     from api_testkit import start_api, stop_api
