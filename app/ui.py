@@ -13,6 +13,7 @@ import streamlit as st
 
 from app.auth import SESSION_KEY, SignedIn
 from app.data import DataUnavailable, fetch, record_shown
+from app.data.evidence import EvidenceUnavailable, evidence
 from app.data.people import PeopleUnavailable, Person, people
 from app.data.queries import QUERIES
 from crm.tenants import tenant_now as clocked_now
@@ -209,6 +210,18 @@ def named(frame: pd.DataFrame, table: str, id_column: str, label_column: str) ->
         person = found.get(str(record))
         names.append(person.label if person is not None and person.label else label)
     return frame.assign(name=names)
+
+
+def with_evidence(frame: pd.DataFrame) -> pd.DataFrame:
+    """Conversation signals (a `signal_id` column) with their quoted evidence in its place,
+    opened from the operational store (`app.data.evidence`); left blank, after a note saying
+    so, when it cannot be read."""
+    try:
+        found = evidence(tenant_id(), frame["signal_id"])
+    except EvidenceUnavailable as exc:
+        st.caption(f":material/lock: The quoted evidence is not shown: {exc}.")
+        found = {}
+    return frame.assign(evidence=[found.get(str(s)) for s in frame["signal_id"]]).drop(columns=["signal_id"])
 
 
 def num(v: object) -> float:

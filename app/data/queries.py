@@ -542,7 +542,7 @@ q(
     "Customer",
     ("analytics.fct_conversation_signals", "analytics.fct_deals"),
     f"""
-select s.occurred_at, d.deal_name as deal, s.signal_type, s.signal_value, s.confidence, s.evidence
+select s.occurred_at, d.deal_name as deal, s.signal_type, s.signal_value, s.confidence, s.signal_id
 from analytics.fct_conversation_signals s
 left join analytics.fct_deals d on d.deal_id = s.deal_id
 where s.tenant_id = {TENANT} and s.customer_id = cast(:customer_id as uuid)
@@ -615,7 +615,7 @@ q(
     "Deal",
     ("analytics.fct_conversation_signals",),
     f"""
-select occurred_at, signal_type, signal_value, confidence, evidence
+select occurred_at, signal_type, signal_value, confidence, signal_id
 from analytics.fct_conversation_signals
 where tenant_id = {TENANT} and deal_id = cast(:deal_id as uuid)
   and signal_type not in ('sentiment', 'intent')

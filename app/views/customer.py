@@ -10,7 +10,18 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.ui import chart, data_as_of, fetch_or_none, load, money, num, people_shown, tiles, user
+from app.ui import (
+    chart,
+    data_as_of,
+    fetch_or_none,
+    load,
+    money,
+    num,
+    people_shown,
+    tiles,
+    user,
+    with_evidence,
+)
 
 
 def count(v: object) -> str:
@@ -179,4 +190,4 @@ if customer_id:
             "customer_conversation_signals", customer_id=customer_id, empty="No conversation signals yet."
         )
         if signals is not None:
-            st.dataframe(signals, hide_index=True, key="customer_conversation_signals_table")
+            st.dataframe(with_evidence(signals), hide_index=True, key="customer_conversation_signals_table")

@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.ui import chart, data_as_of, fetch_or_none, load, money, num, tiles, user
+from app.ui import chart, data_as_of, fetch_or_none, load, money, num, tiles, user, with_evidence
 
 
 def present(v: object) -> bool:
@@ -119,7 +119,7 @@ if deal_id:
         )
         if signals is not None:
             st.dataframe(
-                signals,
+                with_evidence(signals),
                 hide_index=True,
                 column_config={"confidence": st.column_config.NumberColumn(format="%.2f")},
                 key="deal_conversation_signals_table",

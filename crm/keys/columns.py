@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from crm.keys import notes, personal, received, staff
+from crm.keys import event_text, notes, personal, received, staff
 from crm.keys.keyring import Keyring
 from crm.secrets import EnvKeyProvider, KeyProvider
 
@@ -131,6 +131,17 @@ WEBHOOKS_RECEIVED = SealedColumn(
 )
 """Inbound webhook requests (`crm.keys.received`); one stored before is its JSON text."""
 
+CONVERSATION_EVIDENCE = SealedColumn(
+    "conversation_signals",
+    "evidence",
+    ("id",),
+    event_text.EVIDENCE,
+    event_text.LEGACY,
+    plaintext=True,
+    not_personal="[erased]",
+)
+"""A signal's quoted span of a conversation message (the message itself lands sealed)."""
+
 COLUMNS: tuple[SealedColumn, ...] = (
     SUBSCRIPTION_SECRET,
     SUBSCRIPTION_PREVIOUS_SECRET,
@@ -140,4 +151,5 @@ COLUMNS: tuple[SealedColumn, ...] = (
     *NOTES,
     WEBHOOKS_RECEIVED,
     *STAFF,
+    CONVERSATION_EVIDENCE,
 )

@@ -1,6 +1,6 @@
 """Customer 360 shows the customer's conversation signals from analytics.fct_conversation_signals:
 the world's landed conversation messages analysed by the conversation job, the mart built by
-dbt, and the page's table equal to the mart."""
+dbt, and the page's table equal to the mart, with the sealed evidence opened."""
 
 from __future__ import annotations
 
@@ -24,3 +24,6 @@ def test_customer_360_shows_conversation_signals(run_page, conversation_signals)
     shown = next(df.value for df in at.dataframe if "evidence" in df.value.columns)
     assert len(shown) == min(n, 100)
     assert set(shown.columns) >= {"signal_type", "signal_value", "confidence", "evidence"}
+    assert "signal_id" not in shown.columns
+    # the evidence is sealed in crm.conversation_signals and the mart leaves it out: opened here
+    assert shown["evidence"].notna().all() and not shown["evidence"].str.startswith("v2:").any()

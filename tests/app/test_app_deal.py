@@ -1,13 +1,16 @@
 """The Deal page shows a deal's real stage history (analytics.fct_deal_stage_transitions) and the
 signals of the conversations that named it (analytics.fct_conversation_signals, after the
-conversation job analysed the world's messages), equal to the marts; other tenants' deals are
-not found."""
+conversation job analysed the world's messages), equal to the marts, with their quoted evidence
+opened from crm.conversation_signals where it is sealed; other tenants' deals are not found."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import psycopg
+
+from crm.keys import event_text
+from crm.keys.keyring import keyring
 
 
 def one(conn: psycopg.Connection, sql: str, params: tuple) -> Any:
@@ -38,14 +41,15 @@ def test_deal_page_shows_stage_history_and_conversation_signals(run_page, conver
                 (deal_id,),
             )
         ]
-        evidence = {
-            r[0]
-            for r in conn.execute(
-                """select evidence from analytics.fct_conversation_signals
-                   where deal_id = %s and signal_type not in ('sentiment', 'intent')""",
-                (deal_id,),
-            )
-        }
+        stored = conn.execute(
+            """select c.tenant_id, c.evidence from analytics.fct_conversation_signals s
+               join crm.conversation_signals c on c.id = s.signal_id
+               where s.deal_id = %s and s.signal_type not in ('sentiment', 'intent')""",
+            (deal_id,),
+        ).fetchall()
+        assert stored and all(e.startswith("v2:dk") for _, e in stored)  # sealed, opened for the page
+        ring = keyring(world.url)
+        evidence = {event_text.open_evidence(t, e, ring) for t, e in stored}
         name = one(conn, "select deal_name from analytics.fct_deals where deal_id = %s", (deal_id,))
         customer = one(
             conn, "select customer_id::text from analytics.fct_deals where deal_id = %s", (deal_id,)

@@ -1,5 +1,6 @@
-"""The conversation job against real Postgres: landed messages analysed into
-crm.conversation_signals by the Dagster job the sensor launches, once per message."""
+"""The conversation job against real Postgres: landed messages (their text sealed, as the lander
+lands it, or readable, as landed before sealing) analysed into crm.conversation_signals by the
+Dagster job the sensor launches, once per message, the quoted evidence stored sealed."""
 
 from __future__ import annotations
 
@@ -7,16 +8,28 @@ import uuid
 from datetime import UTC, datetime
 
 import psycopg
+import pytest
 from dagster import build_sensor_context
 from psycopg.types.json import Jsonb
 
+from crm.secrets import Undecryptable
 from orchestration.integrations_conversations import conversation_signals_job, conversation_signals_sensor
 from orchestration.resources import PostgresResource
 
 
 def _land(
-    conn: psycopg.Connection, tenant: uuid.UUID, conversation: uuid.UUID, deal: uuid.UUID, text: str
+    conn: psycopg.Connection,
+    tenant: uuid.UUID,
+    conversation: uuid.UUID,
+    deal: uuid.UUID,
+    text: str,
+    sealed: bool = True,
 ) -> None:
+    """A message in raw.conversations as the lander writes it (`sealed`), or as it was landed
+    before the lander sealed text."""
+    from crm.keys import event_text
+    from crm.keys.keyring import keyring
+
     payload = {
         "conversation_id": str(conversation),
         "deal_id": str(deal),
@@ -24,6 +37,11 @@ def _land(
         "direction": "inbound",
         "text": text,
     }
+    if sealed:
+        dsn = conn.info.dsn
+        version, key = keyring(dsn).current(tenant)
+        payload = event_text.sealer("conversations", tenant, version, key)(payload) or payload
+        assert text not in str(payload)
     conn.execute(
         "INSERT INTO raw.conversations (event_id, tenant_id, event_type, schema_version, occurred_at, source, payload)"
         " VALUES (%s, %s, 'conversation.message', 1, %s, 'ticketing', %s)",
@@ -39,7 +57,7 @@ def test_landed_messages_are_analysed_once(migrated_db: str) -> None:
             (tenant, Jsonb({"conversation_competitors": ["Nimble"]})),
         )
         _land(conn, tenant, conversation, deal, "Nimble is cheaper, but we're ready to sign by end of Q3.")
-        _land(conn, tenant, conversation, deal, "Let's schedule a call next week.")
+        _land(conn, tenant, conversation, deal, "Let's schedule a call next week.", sealed=False)
     postgres = PostgresResource(database_url=migrated_db)
 
     ask = conversation_signals_sensor(build_sensor_context(resources={"postgres": postgres}))
@@ -54,6 +72,23 @@ def test_landed_messages_are_analysed_once(migrated_db: str) -> None:
     assert {("competitor", "Nimble"), ("buying_signal", "ready_to_buy"), ("next_step", "meeting")} <= kinds
     assert all(r[2] == deal for r in rows)
     assert next(r[3] for r in rows if r[0] == "timeline" and r[3].get("resolved"))["resolved"] == "2026-09-30"
+    # the evidence quotes the message: stored sealed, opened to the span
+    from crm.keys import event_text
+    from crm.keys.keyring import keyring
+
+    with psycopg.connect(migrated_db) as conn:
+        stored = conn.execute(
+            "SELECT value, evidence, t::text FROM crm.conversation_signals t WHERE tenant_id = %s", (tenant,)
+        ).fetchall()
+    assert all(e.startswith("v2:dk1:") for _, e, _ in stored)
+    for plain in ("Nimble is cheaper", "ready to sign", "schedule a call"):
+        assert not any(plain in row for _, _, row in stored), plain
+    ring = keyring(migrated_db)
+    evidence = {v: event_text.open_evidence(tenant, e, ring) for v, e, _ in stored}
+    assert evidence["ready_to_buy"] == "ready to sign"
+    assert evidence["meeting"] == "Let's schedule a call next week."
+    with pytest.raises(Undecryptable):  # in another purpose it does not open
+        event_text.open_field(tenant, "conversations", "text", stored[0][1], ring)
 
     skip = conversation_signals_sensor(build_sensor_context(resources={"postgres": postgres}))
     assert "no conversation message" in skip.skip_message
@@ -109,9 +144,14 @@ def test_the_mart_carries_the_signals_with_the_deals_customer(migrated_db: str, 
     assert done.returncode == 0, done.stdout[-4000:]
     with psycopg.connect(migrated_db) as conn:
         rows = conn.execute(
-            "SELECT signal_type, signal_value, customer_id, evidence FROM analytics.fct_conversation_signals"
+            "SELECT signal_type, signal_value, customer_id FROM analytics.fct_conversation_signals"
             " WHERE tenant_id = %s",
             (tenant,),
         ).fetchall()
-    assert ("objection", "price", customer, "price is too high") in rows
+        carried = conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'analytics'"
+            " AND table_name IN ('fct_conversation_signals', 'stg_crm__conversation_signals')"
+        ).fetchall()
+    assert ("objection", "price", customer) in rows
     assert {r[2] for r in rows} == {customer}
+    assert carried and ("evidence",) not in carried  # sealed in crm.conversation_signals only

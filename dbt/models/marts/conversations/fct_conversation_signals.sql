@@ -25,7 +25,6 @@ select
     signals.signal_type,
     signals.signal_value,
     signals.confidence,
-    signals.evidence,
     signals.resolved_date,
     signals.amount,
     signals.is_per_unit,

@@ -14,7 +14,6 @@ renamed as (
         signal_type,
         value as signal_value,
         confidence::double precision as confidence,
-        evidence,
         nullif(detail ->> 'resolved', '')::date as resolved_date,
         nullif(detail ->> 'amount', '')::numeric(18, 2) as amount,
         coalesce((detail ->> 'per_unit')::boolean, false) as is_per_unit,
