@@ -132,3 +132,20 @@ def test_notes_written_before_encryption_still_read(client, as_, owner_sql, tena
     )
     listed = client.get(f"/leads/{lead['id']}/activities", headers=h).json()["items"]
     assert sorted(i["description"] for i in listed) == ["", "written before encryption"]
+
+
+def test_a_note_that_looks_sealed_is_sealed_and_answered_as_typed(client, as_, owner_sql):
+    h = as_()
+    lead = _lead(client, h)
+    for text in ("v2:dk1:AAAA", "d2:dk1:AAAA"):
+        r = client.post(
+            f"/leads/{lead['id']}/activities", json={"type": "NOTE_ADDED", "description": text}, headers=h
+        )
+        assert r.status_code == 201, r.text
+        (row,) = owner_sql("SELECT description FROM crm.lead_activities WHERE id = %s", r.json()["id"])
+        assert row["description"] != text and row["description"].startswith("v2:dk")
+    listed = client.get(f"/leads/{lead['id']}/activities", headers=h)
+    assert listed.status_code == 200 and sorted(i["description"] for i in listed.json()["items"]) == [
+        "d2:dk1:AAAA",
+        "v2:dk1:AAAA",
+    ]
