@@ -1,15 +1,17 @@
 """The one way the dashboards name a person: the readable e-mail and names of some leads or
-customers of the signed-in tenant, opened from the operational store and recorded.
+customers of the signed-in tenant, or the names of some of its users (a lead's owner), opened
+from the operational store and recorded.
 
 People's e-mail and names are stored encrypted under the tenant's data key (`crm.keys.personal`)
 and the marts carry only the e-mail's key and domain, so a page that must name someone (a lead's
-page, the leads a rep works, a customer's contact) asks here for exactly the ids it shows. The
-sealed columns are read from `crm.leads` / `crm.customers` as the dashboards' role, in a
-transaction signed for the tenant (row-level security admits its rows only; migration 2009
-grants those columns and the tenant's data keys, nothing else), on the primary: the read is
+page, the leads a rep works, a customer's contact) asks here for exactly the ids it shows; so
+is a user's full name (`crm.keys.staff`; the marts name an owner by role and id). The sealed
+columns are read from `crm.leads` / `crm.customers` / `crm.users` as the dashboards' role, in a
+transaction signed for the tenant (row-level security admits its rows only; migrations 2009 and
+2011 grant those columns and the tenant's data keys, nothing else), on the primary: the read is
 recorded there. Values are opened with the keyring of that database (`crm.keys.keyring`), a
 value written before encryption reads as it is. Every call records for the user how many people
-it returned with a name or an e-mail (`crm.access_log`, entity `leads` or `customers`, the
+it returned with a name or an e-mail (`crm.access_log`, entity `leads`, `customers` or `users`, the
 record when there is one), cached or not; when the read cannot be recorded nothing is shown.
 Opened values are cached per tenant and ids for `PEOPLE_TTL_SECONDS` only.
 """
@@ -30,7 +32,7 @@ from sqlalchemy.exc import DBAPIError
 from app.data.access import STATEMENT_TIMEOUT, record_access
 from app.data.engine import assert_restricted, make_reader_engine
 from crm.db import enter_tenant, libpq_url
-from crm.keys import personal
+from crm.keys import personal, staff
 from crm.keys.keyring import keyring
 from crm.secrets import KeyUnavailable, Undecryptable
 from crm.settings import get_settings
@@ -40,9 +42,14 @@ log = logging.getLogger(__name__)
 PEOPLE_TTL_SECONDS = int(os.environ.get("CRM_APP_PEOPLE_TTL", "60"))
 MAX_PEOPLE = 500
 """At most this many people in one call (a page lists a few hundred at most)."""
-TABLES: dict[str, str] = {"leads": "crm.leads", "customers": "crm.customers"}
-SHOWN: tuple[str, ...] = ("email", "first_name", "last_name")
-"""The sealed columns the pages show (the phone stays sealed: no page shows it)."""
+TABLES: dict[str, str] = {"leads": "crm.leads", "customers": "crm.customers", "users": "crm.users"}
+SHOWN: dict[str, tuple[str, ...]] = {
+    "leads": ("email", "first_name", "last_name"),
+    "customers": ("email", "first_name", "last_name"),
+    "users": ("full_name",),
+}
+"""The sealed columns the pages show (a person's phone and a user's e-mail stay sealed: no page
+shows them)."""
 
 
 class PeopleUnavailable(RuntimeError):
@@ -56,11 +63,13 @@ class Person:
     email: str | None = None
     first_name: str | None = None
     last_name: str | None = None
+    full_name: str | None = None  # a user's
 
     @property
     def name(self) -> str | None:
-        """First and last name, None when the record has neither."""
-        full = " ".join(p.strip() for p in (self.first_name, self.last_name) if p and p.strip())
+        """First and last name (a user's full name), None when the record has neither."""
+        parts = (self.full_name,) if self.full_name is not None else (self.first_name, self.last_name)
+        full = " ".join(p.strip() for p in parts if p and p.strip())
         return full or None
 
     @property
@@ -95,8 +104,8 @@ def _ids(ids: Iterable[object]) -> tuple[str, ...]:
 
 
 def read_people(engine: Engine, tenant_id: str, table: str, ids: tuple[str, ...]) -> dict[str, Person]:
-    """The people of `table` (leads or customers) with these ids in the tenant, opened; ids the
-    tenant does not have are left out. Uncached and unrecorded: pages call `people`."""
+    """The people of `table` (leads, customers or users) with these ids in the tenant, opened;
+    ids the tenant does not have are left out. Uncached and unrecorded: pages call `people`."""
     source = TABLES[table]
     try:
         with engine.begin() as conn:
@@ -104,7 +113,7 @@ def read_people(engine: Engine, tenant_id: str, table: str, ids: tuple[str, ...]
             conn.execute(text("select set_config('statement_timeout', :st, true)"), {"st": STATEMENT_TIMEOUT})
             rows = conn.execute(
                 text(
-                    f"select id::text as id, {', '.join(SHOWN)} from {source}"
+                    f"select id::text as id, {', '.join(SHOWN[table])} from {source}"
                     " where tenant_id = cast(:tenant_id as uuid) and id = any(cast(:ids as uuid[]))"
                 ),
                 {"tenant_id": str(tenant_id), "ids": list(ids)},
@@ -115,12 +124,19 @@ def read_people(engine: Engine, tenant_id: str, table: str, ids: tuple[str, ...]
         out: dict[str, Person] = {}
         for row in found:
             try:
-                opened = personal.open_row(tenant, table, row, ring)
+                if table == staff.TABLE:
+                    opened = staff.open_row(tenant, row, ring)
+                else:
+                    opened = personal.open_row(tenant, table, row, ring)
             except (Undecryptable, KeyUnavailable, ValueError) as exc:
                 log.warning("%s %s not opened: %s", table, row["id"], exc)
                 opened = {"id": row["id"]}
             out[row["id"]] = Person(
-                str(row["id"]), opened.get("email"), opened.get("first_name"), opened.get("last_name")
+                str(row["id"]),
+                opened.get("email"),
+                opened.get("first_name"),
+                opened.get("last_name"),
+                opened.get("full_name"),
             )
         return out
     except (DBAPIError, psycopg.Error, KeyUnavailable) as exc:
@@ -133,11 +149,11 @@ def _opened(tenant_id: str, table: str, ids: tuple[str, ...]) -> dict[str, Perso
 
 
 def people(tenant_id: str, user_id: str, table: str, ids: Iterable[object]) -> dict[str, Person]:
-    """id -> `Person` for these leads or customers of the tenant (`table`: `leads` or
-    `customers`), recorded for `user_id` as a read of as many people as come back named; the
-    record's id is logged when one was asked for. Raises `PeopleUnavailable`."""
+    """id -> `Person` for these leads, customers or users of the tenant (`table`: `leads`,
+    `customers` or `users`), recorded for `user_id` as a read of as many people as come back
+    named; the record's id is logged when one was asked for. Raises `PeopleUnavailable`."""
     if table not in TABLES:
-        raise ValueError(f"people are leads or customers, not {table!r}")
+        raise ValueError(f"people are leads, customers or users, not {table!r}")
     wanted = _ids(ids)
     if not wanted:
         return {}

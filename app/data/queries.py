@@ -274,12 +274,13 @@ order by period_start, category
 # Ranked by score in fct_lead_scores (index tenant_id, score desc, lead_id), where the filters
 # live too: the limit is taken there first, then the few leads are joined to dim_leads.
 # `band` is a lead score band (hot, warm, cold: crm.bands' thresholds, applied by dbt).
-# dim_leads names a lead by its company or id (lead_label): the pages open the names of the
-# leads they list through app.data.people.
+# dim_leads names a lead by its company or id (lead_label) and its owner by role and id
+# (owner_label): the pages open the names of the leads and owners they list through
+# app.data.people. `owner` is the owner's user id.
 
 LEAD_FILTER = """
   and (cast(:band as text) is null or s.score_band = :band)
-  and (cast(:owner as text) is null or s.owner_name = :owner)
+  and (cast(:owner as text) is null or s.assigned_user_id = cast(:owner as uuid))
   and (cast(:source as text) is null or s.lead_source = :source)
   and (cast(:status as text) is null or s.lead_status = :status)
 """
@@ -301,7 +302,7 @@ select top.lead_id, l.lead_label, l.company, top.score,
        top.method as score_method,
        top.factors -> 0 ->> 'label' as top_factor,
        top.next_best_actions -> 0 ->> 'action' as next_best_action,
-       l.lead_status as status, l.lead_source as source, l.owner_name, l.created_at
+       l.lead_status as status, l.lead_source as source, l.assigned_user_id, l.owner_label, l.created_at
 from top join analytics.dim_leads l on l.lead_id = top.lead_id and l.tenant_id = {TENANT}
 order by top.score desc, top.lead_id
 """,
@@ -313,7 +314,7 @@ order by top.score desc, top.lead_id
 SUMMARY_FILTER = """
   and score_band <> 'unscored'
   and (cast(:band as text) is null or score_band = :band)
-  and (cast(:owner as text) is null or owner_name = :owner)
+  and (cast(:owner as text) is null or assigned_user_id = cast(:owner as uuid))
   and (cast(:source as text) is null or lead_source = :source)
   and (cast(:status as text) is null or lead_status = :status)
 """
@@ -350,12 +351,13 @@ q(
     "Leads",
     ("analytics.dash_lead_score_summary",),
     f"""
-select case when grouping(owner_name) = 0 then 'owner' when grouping(lead_source) = 0 then 'source'
+select case when grouping(assigned_user_id) = 0 then 'owner' when grouping(lead_source) = 0 then 'source'
             else 'status' end as kind,
-       coalesce(owner_name, lead_source, lead_status) as value, sum(leads) as leads
+       coalesce(assigned_user_id::text, lead_source, lead_status) as value, max(owner_label) as label,
+       sum(leads) as leads
 from analytics.dash_lead_score_summary
 where tenant_id = {TENANT}
-group by grouping sets ((owner_name), (lead_source), (lead_status))
+group by grouping sets ((assigned_user_id), (lead_source), (lead_status))
 """,
 )
 
@@ -368,7 +370,8 @@ with l as materialized (
     select * from analytics.dim_leads where tenant_id = {TENANT} and lead_id = cast(:lead_id as uuid)
 )
 select l.lead_id, l.lead_label, l.email_domain, l.company, l.job_title,
-       l.industry, l.country, l.lead_status as status, l.lead_source as source, l.owner_name, l.created_at,
+       l.industry, l.country, l.lead_status as status, l.lead_source as source, l.assigned_user_id,
+       l.owner_label, l.created_at,
        l.converted_at, l.activity_count, l.response_time_hours, l.deal_count, l.won_value,
        s.score, s.score_band, s.confidence, s.method, s.model_version, s.factors, s.recommendations,
        s.next_best_actions, s.scored_at

@@ -1,7 +1,7 @@
 """Lead page: the score with its explanation (factors with signed contributions,
 recommendations, next best actions) and the activity timeline. The lead's name and e-mail are
-opened from the operational store (`app.data.people`: recorded for the user); the marts name
-no one."""
+opened from the operational store (`app.data.people`: recorded for the user), and so is its
+owner's name; the marts name no one."""
 
 from __future__ import annotations
 
@@ -64,10 +64,14 @@ if lead_id:
             " name and e-mail opened from crm.leads, recorded for you"
         )
         name = person.label if person is not None and person.label else d["lead_label"]
+        owner = d["owner_label"] if present(d["assigned_user_id"]) else None
+        if owner is not None:
+            shown = (people_shown("users", [d["assigned_user_id"]]) or {}).get(str(d["assigned_user_id"]))
+            owner = shown.name if shown is not None and shown.name else owner
         st.subheader(f"{name} · {d['company'] or ''}")
         st.markdown(
             " · ".join(str(d[k]) for k in ("job_title", "industry", "country") if present(d[k]) and d[k])
-            + f"  \n**{d['status']}** · source {d['source']} · owner {d['owner_name'] or 'unassigned'}"
+            + f"  \n**{d['status']}** · source {d['source']} · owner {owner or 'unassigned'}"
         )
         tiles(
             [

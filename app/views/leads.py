@@ -1,5 +1,6 @@
 """Leads: the ranked list with score, method, top factor and next best action, filtered by
-owner, source, status and score band; open one on the Lead page."""
+owner, source, status and score band; open one on the Lead page. Leads and their owners are
+named through the guarded path (`app.data.people`), else by their pseudonymous labels."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.ui import chart, data_as_of, empty_state, fetch_or_none, load, named, num, tiles, user
+from app.ui import chart, data_as_of, empty_state, fetch_or_none, load, named, num, people_shown, tiles, user
 from crm.bands import LEAD_SCORE_HOT_MIN, LEAD_SCORE_WARM_MIN
 
 # score band filter: label -> the band fct_lead_scores gives (crm.bands' thresholds)
@@ -24,8 +25,8 @@ st.title("Leads")
 data_as_of("Leads", fetch_or_none("mart_freshness"), fetch_or_none("tenant_clock"))
 st.caption(
     f"{user().tenant_name} · ranked by score · from analytics.fct_lead_scores, analytics.dim_leads and "
-    "analytics.dash_lead_score_summary (fct_lead_scores); the listed leads' names opened from crm.leads, "
-    "recorded for you"
+    "analytics.dash_lead_score_summary (fct_lead_scores); the listed leads' names opened from crm.leads and "
+    "their owners' from crm.users, recorded for you"
 )
 
 
@@ -34,11 +35,30 @@ def choices(options: pd.DataFrame, kind: str) -> list[str]:
     return ["All", *sorted(options.loc[options["kind"] == kind, "value"].dropna().astype(str))]
 
 
+def owner_names(ids: pd.Series, labels: pd.Series) -> dict[str, str]:
+    """Owner user id -> the name to show: opened where it can be (recorded), else the label."""
+    found = people_shown("users", ids.dropna()) or {}
+    out: dict[str, str] = {}
+    for uid, label in zip(ids, labels, strict=True):
+        if uid is None or (isinstance(uid, float) and pd.isna(uid)):
+            continue
+        person = found.get(str(uid))
+        out[str(uid)] = person.name if person is not None and person.name else str(label)
+    return out
+
+
 options = load("leads_filter_options", empty="No leads yet.")
 if options is not None:
+    owners = options.loc[options["kind"] == "owner"]
+    owner_shown = owner_names(owners["value"], owners["label"])
     with st.expander("Filters: owner, source, status, score band", expanded=False):
         c1, c2, c3, c4 = st.columns(4)
-        owner = c1.selectbox("Owner", choices(options, "owner"), key="f_owner")
+        owner = c1.selectbox(
+            "Owner",
+            ["All", *sorted(owner_shown, key=lambda uid: owner_shown[uid])],
+            format_func=lambda uid: owner_shown.get(uid, uid),
+            key="f_owner",
+        )
         source = c2.selectbox("Source", choices(options, "source"), key="f_source")
         status = c3.selectbox("Status", choices(options, "status"), key="f_status")
         band = c4.selectbox("Score band", list(BANDS), key="f_band")
@@ -73,6 +93,12 @@ if options is not None:
         ranked = load("leads_ranked", empty="No leads match these filters.", **params)
         if ranked is not None:
             ranked = named(ranked, "leads", "lead_id", "lead_label")
+            ranked = ranked.assign(  # the owners were opened with the filter's options
+                owner=[
+                    owner_shown.get(str(u), label) if isinstance(label, str) else None
+                    for u, label in zip(ranked["assigned_user_id"], ranked["owner_label"], strict=True)
+                ]
+            )
             decades = fetch_or_none("leads_score_decades", **params)
             if decades is not None:
                 fig = go.Figure(go.Bar(x=decades["score_decade"] + 5, y=decades["leads"], width=9))
@@ -90,7 +116,7 @@ if options is not None:
                     "company",
                     "status",
                     "source",
-                    "owner_name",
+                    "owner",
                 ],
                 column_config={
                     "name": "Lead",
@@ -103,7 +129,7 @@ if options is not None:
                     "score_method": "Method",
                     "top_factor": "Top factor",
                     "next_best_action": "Next best action",
-                    "owner_name": "Owner",
+                    "owner": "Owner",
                 },
                 key="leads_table",
             )

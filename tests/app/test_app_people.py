@@ -11,7 +11,7 @@ import pytest
 
 from app.auth import SignedIn
 from crm.db import enter_tenant_pg, role_url
-from crm.keys import personal
+from crm.keys import personal, staff
 from crm.keys.keyring import keyring
 
 PEOPLE_COLUMNS = {"email", "first_name", "last_name", "phone", "full_name", "requester_email"}
@@ -147,3 +147,42 @@ def test_a_page_without_names_opens_none(run_page, world) -> None:
         at = run_page(page)
         assert not at.exception, at.exception
     assert [v for v in _views(world.url, manager.user_id, since) if v[0] in ("leads", "customers")] == []
+
+
+def _owner(url: str, tenant_id: str, lead_id: str) -> tuple[str, str]:
+    """A lead's owner: (user id, full name opened from crm.users as the owner reads it)."""
+    with psycopg.connect(url) as conn:
+        uid, name = conn.execute(
+            "select u.id::text, u.full_name from crm.leads l join crm.users u on u.id = l.assigned_user_id"
+            " where l.id = %s",
+            (lead_id,),
+        ).fetchone()
+    assert personal.is_sealed(name)
+    return uid, staff.open_value(tenant_id, "full_name", name, keyring(url))
+
+
+def test_the_lead_page_names_its_owner_through_the_guarded_path(run_page, world) -> None:
+    """The marts name an owner by role and id; the Lead page opens the owner's name from
+    crm.users and records the read."""
+    manager = world.managers[0]
+    lead_id = _top_lead(world.url, manager.tenant_id)
+    owner_id, owner_name = _owner(world.url, manager.tenant_id, lead_id)
+    since = _now(world.url)
+    at = run_page("Lead", query={"lead": lead_id})
+    assert not at.exception, at.exception
+    assert any(f"owner {owner_name}" in m.value for m in at.markdown)
+    assert ("users", owner_id, 1) in _views(world.url, manager.user_id, since)
+
+
+def test_the_leads_list_names_its_owners(run_page, world) -> None:
+    manager = world.managers[0]
+    lead_id = _top_lead(world.url, manager.tenant_id)
+    _, owner_name = _owner(world.url, manager.tenant_id, lead_id)
+    since = _now(world.url)
+    at = run_page("Leads")
+    assert not at.exception, at.exception
+    shown = at.dataframe[0].value
+    assert list(shown.loc[shown["lead_id"].astype(str) == lead_id, "owner"]) == [owner_name]
+    assert not shown["owner"].dropna().astype(str).str.startswith("v2:").any()
+    assert owner_name in at.selectbox(key="f_owner").options
+    assert [v for v in _views(world.url, manager.user_id, since) if v[0] == "users"]

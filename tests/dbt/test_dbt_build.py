@@ -510,3 +510,26 @@ def test_every_table_mart_records_its_build_and_a_full_refresh_keeps_the_record(
         url, "select min(built_at) from analytics.mart_freshness where relation = 'analytics.fct_deals'"
     )[0]
     assert after > before
+
+
+def test_the_marts_name_no_staff_member(warehouse) -> None:
+    """Users' e-mails and names are stored sealed and never reach the warehouse: a lead's owner
+    is its user id and a label of role and id start."""
+    url = warehouse.url
+    columns = {
+        r[0]
+        for r in q(
+            url,
+            "select column_name from information_schema.columns where table_name = any(%s)",
+            (["stg_crm__users", "dim_leads", "fct_lead_scores", "dash_lead_score_summary"],),
+        )
+    }
+    assert {"user_label", "owner_label", "assigned_user_id"} <= columns
+    assert not columns & {"user_email", "user_name", "owner_name", "full_name"}
+    rows = q(
+        url,
+        "select l.owner_label, u.role::text, u.id::text from analytics.dim_leads l"
+        " join crm.users u on u.id = l.assigned_user_id",
+    )
+    assert len(rows) > 100
+    assert all(label == f"{role.replace('_', ' ').title()} {uid[:8]}" for label, role, uid in rows)

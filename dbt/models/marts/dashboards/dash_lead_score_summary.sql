@@ -1,4 +1,4 @@
--- Leads per tenant, owner, source, status, scoring method and score decade (0, 10, ... 90;
+-- Leads per tenant, owner (id and pseudonymous label), source, status, scoring method and score decade (0, 10, ... 90;
 -- 100 counts in 90; null: not scored yet) with their band and score sum: the Leads page's
 -- tiles, score histogram and filter options for any owner / source / status / band filter, from
 -- a few thousand rows per tenant instead of every lead. Built from fct_lead_scores, so it runs
@@ -8,7 +8,8 @@
 {{ config(indexes=[{'columns': ['tenant_id']}]) }}
 select
     tenant_id,
-    owner_name,
+    assigned_user_id,
+    owner_label,
     lead_source,
     lead_status,
     method,
@@ -17,4 +18,4 @@ select
     count(*)::integer as leads,
     coalesce(sum(score), 0)::bigint as score_sum
 from {{ ref('fct_lead_scores') }}
-group by 1, 2, 3, 4, 5, 6, 7
+group by 1, 2, 3, 4, 5, 6, 7, 8

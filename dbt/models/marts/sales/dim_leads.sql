@@ -8,7 +8,7 @@ with leads as (
 ),
 
 users as (
-    select user_id, user_name from {{ ref('stg_crm__users') }}
+    select user_id, user_label from {{ ref('stg_crm__users') }}
 ),
 
 activities as (
@@ -55,7 +55,7 @@ select
     leads.campaign_id,
     leads.lead_status,
     leads.assigned_user_id,
-    users.user_name as owner_name,
+    users.user_label as owner_label,
     leads.customer_id,
     leads.created_at,
     {{ utc_day('leads.created_at') }} as created_day,

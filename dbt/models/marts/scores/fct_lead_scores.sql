@@ -9,7 +9,8 @@
 select
     leads.lead_id::uuid as lead_id,
     leads.tenant_id::uuid as tenant_id,
-    leads.owner_name::text as owner_name,
+    leads.assigned_user_id::uuid as assigned_user_id,
+    leads.owner_label::text as owner_label,
     leads.lead_source::text as lead_source,
     leads.lead_status::text as lead_status,
     leads.is_converted::boolean as is_converted,
