@@ -127,7 +127,12 @@ async def _apply(
     after = await update_row(conn, "deals", deal["id"], changes)
     at = datetime.now(UTC)
     for prop in applying:
-        evidence = {"evidence": prop.evidence, "confidence": prop.confidence, "source": "conversation"}
+        # the message it rests on, not its quoted words: those stay sealed with the signal
+        evidence = {
+            "message_event_id": prop.message_event_id,
+            "confidence": prop.confidence,
+            "source": "conversation",
+        }
         if prop.field == "stage":
             typed = {
                 "from_stage": deal["stage"],

@@ -110,9 +110,13 @@ def test_deal_updates_proposed_then_applied_and_audited(client, as_, owner_sql) 
     )
     assert [a["request_id"] for a in audit] == [f"conversation:{conversation}"]
     acts = owner_sql(
-        "SELECT type FROM crm.deal_activities WHERE deal_id = %s ORDER BY created_at", deal["id"]
+        "SELECT type, metadata FROM crm.deal_activities WHERE deal_id = %s ORDER BY created_at", deal["id"]
     )
     assert {"STAGE_CHANGED", "VALUE_UPDATED"} <= {a["type"] for a in acts}
+    # an applied change names the message it rests on, never the words quoted from it
+    applied_by = [a["metadata"] for a in acts if a["metadata"].get("source") == "conversation"]
+    assert applied_by and all(m["message_event_id"] and "evidence" not in m for m in applied_by)
+    assert not any("48,000" in str(m) or "Budget" in str(m) for m in applied_by)
 
     # a second apply changes nothing: every proposal now matches the deal or moves it on
     r = client.post(
