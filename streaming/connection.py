@@ -14,7 +14,8 @@ TEMP_TABLES = (
     " kafka_offset bigint, payload jsonb, traceparent text) on commit delete rows",
     # events of a tenant not (yet) known, on their way to raw.parked_events (streaming.parking)
     "create temp table if not exists parking (topic text, kafka_partition int, kafka_offset bigint,"
-    " event_id uuid, tenant_id uuid, reason_code text, reason text, raw_bytes bytea, headers jsonb)"
+    " event_id uuid, tenant_id uuid, reason_code text, reason text, raw_bytes bytea, raw_key_id text,"
+    " headers jsonb)"
     " on commit delete rows",
 )
 

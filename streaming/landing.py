@@ -56,6 +56,7 @@ from streaming.logs import log_event
 from streaming.models import BatchMessage
 from streaming.parking import ParkedEvent, log_parked, park
 from streaming.requesters import TextKeys
+from streaming.undelivered import UndeliveredKeys
 
 log = logging.getLogger("streaming.landing")
 
@@ -177,6 +178,7 @@ class TopicLander:
         tenants: TenantCache = TENANTS,
         latency_max_age: float = 3600.0,
         text_keys: TextKeys | None = None,
+        undelivered: UndeliveredKeys | None = None,
     ) -> None:
         self.kafka_topic = kafka_topic
         self.topic = logical_topic
@@ -194,6 +196,8 @@ class TopicLander:
             else None
         )
         """The keys sealing the topic's free text (None on a topic without any)."""
+        self.undelivered = undelivered or UndeliveredKeys(database_url)
+        """The key sealing the bytes it dead-letters or parks."""
         self._sources: dict[str, bytes] = {}
         self._copy = sql.SQL("copy raw.{} (" + LAND_COLUMNS + ") from stdin").format(
             sql.Identifier(self.table)
@@ -419,7 +423,7 @@ class TopicLander:
                         async with cur.copy(self._copy) as copy:
                             await copy.write(data)
                         await self._dead_letters(cur, dead)
-                        return rows, await park(cur, parked), []
+                        return rows, await park(cur, parked, self.undelivered), []
                 async with conn.cursor() as cur, cur.copy(self._copy) as copy:
                     await copy.write(data)
                 return rows, 0, []
@@ -436,7 +440,7 @@ class TopicLander:
                 if inserted < rows:
                     conflicts = await self.conflicts(cur, records)
             await self._dead_letters(cur, [*dead, *conflicts])
-            return inserted, await park(cur, parked), conflicts
+            return inserted, await park(cur, parked, self.undelivered), conflicts
 
     async def conflicts(
         self, cur: psycopg.AsyncCursor, records: Callable[[tuple[int, int]], Any]
@@ -473,14 +477,15 @@ class TopicLander:
         await self.send_dead_letters(out)
         return out
 
-    @staticmethod
-    async def _dead_letters(cur: psycopg.AsyncCursor, dead: Sequence[DeadLetter]) -> None:
+    async def _dead_letters(self, cur: psycopg.AsyncCursor, dead: Sequence[DeadLetter]) -> None:
+        """Store `dead`, their bytes sealed under the deployment's data key."""
         if not dead:
             return
+        seal = await self.undelivered.sealer()
         await cur.executemany(
             "insert into raw.dead_letters (received_at, topic, kafka_partition, kafka_offset,"
-            " reason_code, reason, event_id, tenant_id, raw_bytes, headers)"
-            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " reason_code, reason, event_id, tenant_id, raw_bytes, raw_key_id, headers)"
+            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
             " on conflict (topic, kafka_partition, kafka_offset) do nothing",
             [
                 (
@@ -492,7 +497,7 @@ class TopicLander:
                     d.reason if not d.field_errors else "; ".join(d.field_errors),
                     d.event_id,
                     d.tenant_id,
-                    d.raw_bytes,
+                    *seal(d.raw_bytes, d.topic),
                     Jsonb(d.headers) if d.headers else None,
                 )
                 for d in dead

@@ -35,13 +35,12 @@ from crm.events.dead_letter import headers_of
 from streaming import metrics
 from streaming.connection import open_connection
 from streaming.logs import log_event
+from streaming.undelivered import UndeliveredKeys
 
 if TYPE_CHECKING:
     from streaming.landing import TenantCache, TopicLander
 
-PARKING_COLUMNS = (
-    "topic, kafka_partition, kafka_offset, event_id, tenant_id, reason_code, reason, raw_bytes, headers"
-)
+PARKING_COLUMNS = "topic, kafka_partition, kafka_offset, event_id, tenant_id, reason_code, reason, raw_bytes, raw_key_id, headers"
 
 _PARK = (
     "insert into raw.parked_events ("
@@ -62,7 +61,7 @@ _WAITING = (
 
 _TAKE = (
     "select id, kafka_partition, kafka_offset, tenant_id, raw_bytes, headers,"
-    " extract(epoch from now() - first_seen_at)::float8 from raw.parked_events"
+    " extract(epoch from now() - first_seen_at)::float8, raw_key_id from raw.parked_events"
     " where topic = %(topic)s and (tenant_id = any(%(ready)s::uuid[])"
     " or (tenant_id = any(%(expired)s::uuid[]) and first_seen_at <= now() - make_interval(secs => %(timeout)s)))"
     " order by id limit %(limit)s for update skip locked"
@@ -97,11 +96,13 @@ class ParkedEvent:
         )
 
 
-async def park(cur: psycopg.AsyncCursor, parked: Sequence[ParkedEvent]) -> int:
+async def park(cur: psycopg.AsyncCursor, parked: Sequence[ParkedEvent], keys: UndeliveredKeys) -> int:
     """Write `parked` inside the caller's transaction (through `pg_temp.parking`, see
-    streaming.connection); returns how many rows are new."""
+    streaming.connection), their bytes sealed under the deployment's data key; returns how many
+    rows are new."""
     if not parked:
         return 0
+    seal = await keys.sealer()
     async with cur.copy("copy pg_temp.parking (" + PARKING_COLUMNS + ") from stdin") as copy:
         for p in parked:
             await copy.write_row(
@@ -113,7 +114,7 @@ async def park(cur: psycopg.AsyncCursor, parked: Sequence[ParkedEvent]) -> int:
                     p.tenant_id,
                     ReasonCode.UNKNOWN_TENANT.value,
                     p.reason,
-                    p.raw_bytes,
+                    *seal(p.raw_bytes, p.topic),
                     Jsonb(p.headers) if p.headers else None,
                 )
             )
@@ -261,8 +262,13 @@ class ParkedReleaser:
                 lines: list[bytes] = []
                 released: set[UUID] = set()
                 dead: list[DeadLetter] = []
-                records = {(r[1], r[2]): _Record.of(bytes(r[4]), r[1], r[2], r[5]) for r in rows}
-                for _, partition, offset, tenant, raw, _, waited in rows:
+                raws = await lander.undelivered.opened(
+                    lander.kafka_topic, [(bytes(r[4]), r[7]) for r in rows]
+                )
+                records = {
+                    (r[1], r[2]): _Record.of(raw, r[1], r[2], r[5]) for r, raw in zip(rows, raws, strict=True)
+                }
+                for (_, partition, offset, tenant, _, _, waited, _), raw in zip(rows, raws, strict=True):
                     record = records[(partition, offset)]
                     out = lander._parse(record, known, now)
                     if isinstance(out, bytes):
@@ -276,7 +282,7 @@ class ParkedReleaser:
                     dead.append(
                         DeadLetter.from_invalid(
                             out,
-                            bytes(raw),
+                            raw,
                             topic=lander.kafka_topic,
                             partition=partition,
                             offset=offset,

@@ -42,13 +42,24 @@ def seal(
         version, key = ring.current(tenant_id, DATA)
     else:
         key = ring.key(tenant_id, version, DATA)
+    return seal_with(plain, aad, version, key)
+
+
+def seal_with(plain: bytes, aad: bytes, version: int, key: bytes) -> tuple[bytes, str]:
+    """(nonce + ciphertext, key id) under `key`, data key `version` (fetched by the caller)."""
     blob, _ = secrets.seal(plain, aad, _Fixed(key_id(version), key))
     return blob, key_id(version)
 
 
 def unseal(
-    tenant_id: UUID, blob: bytes, kid: str, aad: bytes, legacy: KeyProvider, ring: Keyring | None = None
+    tenant_id: UUID | None,
+    blob: bytes,
+    kid: str,
+    aad: bytes,
+    legacy: KeyProvider,
+    ring: Keyring | None = None,
 ) -> bytes:
+    """`tenant_id` None: a value under the deployment's data key."""
     version = version_of(kid)
     if version is None:
         return secrets.unseal(blob, kid, aad, legacy)

@@ -38,7 +38,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from crm.db import libpq_url
-from crm.keys import event_text, personal, received
+from crm.keys import event_text, personal, received, undelivered
 from crm.keys.blind_index import normalise_email
 from crm.keys.keyring import Keyring, keyring
 from crm.privacy import policies
@@ -150,9 +150,11 @@ KEPT_ROWS: Final = (
 )
 """(table, SET, WHERE): rows kept with their personal values replaced."""
 
+UNDELIVERED: Final = (f"raw.{DEAD_LETTERS_TABLE}", f"raw.{PARKED_EVENTS_TABLE}")
+"""Events not landed, kept as the bytes sent (sealed, `crm.keys.undelivered`): one that names
+the person is deleted whole."""
+
 DELETED_ROWS: Final = (
-    (f"raw.{DEAD_LETTERS_TABLE}", "position(convert_to(%(email)s, 'UTF8') in raw_bytes) > 0"),
-    (f"raw.{PARKED_EVENTS_TABLE}", "position(convert_to(%(email)s, 'UTF8') in raw_bytes) > 0"),
     ("crm.external_ids", "lower(external_id) = lower(%(email)s)"),
     ("crm.idempotency_keys", MENTIONS.format(col="response_body")),
 )
@@ -238,6 +240,27 @@ def _received(conn: psycopg.Connection[Any], p: dict[str, Any], ring: Keyring) -
             conn.execute("UPDATE crm.webhooks_received SET payload = %s WHERE id = %s", (seal(row[0]), rid))
             n += 1
     return Touched("crm.webhooks_received", "redacted", n)
+
+
+def _undelivered(conn: psycopg.Connection[Any], p: dict[str, Any], ring: Keyring) -> list[Touched]:
+    """The tenant's dead letters and parked events whose bytes, opened, name the e-mail (in any
+    case), deleted."""
+    needle = p["email"].lower().encode()
+    out = []
+    for table in UNDELIVERED:
+        rows = conn.execute(
+            f"SELECT id, topic, raw_bytes, raw_key_id FROM {table} WHERE tenant_id = %s", (p["tenant"],)
+        ).fetchall()
+        ids = [
+            rid
+            for rid, topic, stored, key_id in rows
+            if needle in undelivered.unseal(bytes(stored or b""), key_id, topic, ring).lower()
+        ]
+        row = conn.execute(
+            f"WITH d AS (DELETE FROM {table} WHERE id = ANY(%s) RETURNING 1) SELECT count(*) FROM d", (ids,)
+        ).fetchone()
+        out.append(Touched(table, "deleted", int(row[0]) if row else 0))
+    return out
 
 
 def _warehouse(conn: psycopg.Connection[Any], p: dict[str, Any]) -> list[Touched]:
@@ -342,6 +365,7 @@ def erase_person(email: str, tenant: str, url: str | None = None) -> Report:
                 Touched(table, "redacted", _count(conn, _update(table, f"{column} = {redacted}", where), p))
             )
         report.rows.append(_received(conn, p, ring))
+        report.rows += _undelivered(conn, p, ring)
         for table, where in DELETED_ROWS:
             report.rows.append(Touched(table, "deleted", _count(conn, _delete(table, where), p)))
         report.rows += _warehouse(conn, p)

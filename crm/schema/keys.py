@@ -37,8 +37,9 @@ tenant_data_keys = Table(
     schema=CRM,
 )
 
-DEPLOYMENT_KEY_KINDS = ("signin-index",)
-"""`signin-index` makes the staff e-mails' sign-in index, found before any tenant is known."""
+DEPLOYMENT_KEY_KINDS = ("signin-index", "data")
+"""`signin-index` makes the staff e-mails' sign-in index, found before any tenant is known;
+`data` seals what belongs to no known tenant (the bytes of dead letters and parked events)."""
 
 deployment_keys = Table(
     "deployment_keys",
@@ -50,7 +51,7 @@ deployment_keys = Table(
     created_at(),
     Column("retired_at", DateTime(timezone=True)),
     PrimaryKeyConstraint("kind", "version"),
-    CheckConstraint("kind IN ('signin-index')", name="kind"),
+    CheckConstraint("kind IN ('signin-index', 'data')", name="kind"),
     CheckConstraint("version >= 1", name="version_positive"),
     schema=CRM,
 )

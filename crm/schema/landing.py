@@ -87,7 +87,8 @@ dead_letters = Table(
     Column("reason", Text, nullable=False),
     Column("event_id", UUID(as_uuid=True)),  # when the bytes parsed far enough to have one
     Column("tenant_id", UUID(as_uuid=True)),
-    Column("raw_bytes", LargeBinary),
+    Column("raw_bytes", LargeBinary),  # sealed under the deployment's data key (crm.keys.undelivered)
+    Column("raw_key_id", Text),  # the key sealing raw_bytes; NULL: stored before bytes were sealed
     Column("headers", JSONB),  # the record's Kafka headers ({name: text value}), NULL when none
     # a redelivered bad message must not add a second row
     UniqueConstraint("topic", "kafka_partition", "kafka_offset"),
@@ -108,7 +109,8 @@ parked_events = Table(
     Column("tenant_id", UUID(as_uuid=True), nullable=False),
     Column("reason_code", Text, nullable=False),
     Column("reason", Text, nullable=False),
-    Column("raw_bytes", LargeBinary, nullable=False),
+    Column("raw_bytes", LargeBinary, nullable=False),  # sealed, as in raw.dead_letters
+    Column("raw_key_id", Text),
     Column("headers", JSONB),  # the record's Kafka headers, as in raw.dead_letters
     # a redelivered message parks once
     UniqueConstraint("topic", "kafka_partition", "kafka_offset"),

@@ -12,7 +12,7 @@ import pytest
 from streaming_harness import Lander, wait_until
 
 from crm.events import DeadLetter, build_event
-from crm.keys import event_text
+from crm.keys import event_text, undelivered
 from crm.keys.keyring import keyring
 
 pytestmark = pytest.mark.timeout(300)
@@ -76,12 +76,14 @@ def test_headers_are_kept_and_a_conflicting_resend_is_a_dead_letter(lander: Land
     rows = {
         r[0]: r[1:]
         for r in lander.query(
-            "select reason_code, headers, event_id, raw_bytes, reason, kafka_offset from raw.dead_letters"
+            "select reason_code, headers, event_id, raw_bytes, reason, kafka_offset, raw_key_id, topic"
+            " from raw.dead_letters"
         )
     }
     assert rows["NOT_JSON"][0] == {"traceparent": TRACE_BAD, "x-origin": "test"}
-    headers, event_id, raw, reason, offset = rows["CONFLICT"]
-    assert (headers, event_id, bytes(raw)) == ({"traceparent": TRACE_RESEND}, original.event_id, conflicting)
+    headers, event_id, raw, reason, offset, key_id, topic = rows["CONFLICT"]
+    opened = undelivered.unseal(bytes(raw), key_id, topic, ring)
+    assert (headers, event_id, opened) == ({"traceparent": TRACE_RESEND}, original.event_id, conflicting)
     assert "offset 1" in reason and offset == 2, reason  # names the stored record
     assert worker.metric_sum("crm_lander_conflicts_total", topic="tickets") == 1
     assert worker.metric_sum("crm_lander_dead_letters_total", reason="CONFLICT") == 1

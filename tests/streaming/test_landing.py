@@ -11,7 +11,7 @@ import pytest
 from streaming_harness import Lander, wait_until
 
 from crm.events import DeadLetter
-from crm.keys import event_text
+from crm.keys import event_text, undelivered
 from crm.keys.keyring import keyring
 from streaming.sample_events import sample_events
 
@@ -107,9 +107,14 @@ def test_every_kind_of_bad_message_is_dead_lettered(lander: Lander) -> None:
     )
 
     rows = lander.query(
-        "select reason_code, reason, topic, kafka_partition, kafka_offset, raw_bytes, event_id from raw.dead_letters"
+        "select reason_code, reason, topic, kafka_partition, kafka_offset, raw_bytes, event_id, raw_key_id"
+        " from raw.dead_letters"
     )
-    by_bytes = {bytes(r[5]): r for r in rows}
+    # stored sealed under the deployment's data key, each opening to the bytes sent
+    ring = keyring(lander.db_url)
+    assert all(r[7] == "dk1" for r in rows)
+    by_bytes = {undelivered.unseal(bytes(r[5]), r[7], r[2], ring): r for r in rows}
+    assert not any(raw and raw in bytes(by_bytes[raw][5]) for raw in by_bytes)
     for code, raw in bad.items():
         row = by_bytes[raw or b""]
         assert row[0] == ("EMPTY" if raw == b"" else code), (code, row[:2])

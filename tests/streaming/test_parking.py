@@ -16,6 +16,8 @@ from faust.types import TP
 from streaming_harness import Lander, wait_until
 
 from crm.events import DeadLetter, ReasonCode
+from crm.keys import undelivered
+from crm.keys.keyring import keyring
 from crm.schema.landing import LANDING_TABLES
 from streaming.landing import TenantCache, TopicLander
 from streaming.models import BatchMessage
@@ -101,6 +103,14 @@ def test_unknown_tenant_is_parked_and_lands_once_it_exists(migrated_db: str) -> 
         (0, 15, theirs[2].event_id, late, "UNKNOWN_TENANT"),
     ]
     assert all(r[5] == "tenant_id: tenant is not known" and r[6] is not None for r in parked)
+    # the bytes kept sealed under the deployment's data key, opening to what was sent
+    stored = s.query("select raw_bytes, raw_key_id from raw.parked_events order by kafka_offset")
+    sent = [theirs[0].to_bytes(), theirs[1].to_bytes(), theirs[2].to_bytes()]
+    assert [k for _, k in stored] == ["dk1"] * 3 and not any(
+        b in bytes(r) for (r, _), b in zip(stored, sent, strict=True)
+    )
+    ring = keyring(s.db_url)
+    assert [undelivered.unseal(bytes(r), k, "x.tickets", ring) for r, k in stored] == sent
 
     # redelivered before the tenant exists: parked once, landed once; a re-check changes nothing
     (again,) = s.run(s.lander.land([batch]))
@@ -138,7 +148,7 @@ def test_a_tenant_that_never_appears_ends_as_dead_letters(migrated_db: str) -> N
 
     assert s.query("select count(*) from raw.parked_events") == [(0,)]
     dead = s.query(
-        "select topic, kafka_partition, kafka_offset, reason_code, reason, event_id, tenant_id, raw_bytes"
+        "select topic, kafka_partition, kafka_offset, reason_code, reason, event_id, tenant_id, raw_bytes, raw_key_id"
         " from raw.dead_letters order by kafka_offset"
     )
     assert [d[:4] for d in dead] == [
@@ -147,7 +157,9 @@ def test_a_tenant_that_never_appears_ends_as_dead_letters(migrated_db: str) -> N
     ]
     assert all("not in crm.tenants after" in d[4] and d[6] == ghost for d in dead)
     assert [d[5] for d in dead] == [e.event_id for e in events]
-    assert [bytes(d[7]) for d in dead] == [e.to_bytes() for e in events]
+    assert all(d[8] == "dk1" and e.to_bytes() not in bytes(d[7]) for d, e in zip(dead, events, strict=True))
+    ring = keyring(s.db_url)
+    assert [undelivered.unseal(bytes(d[7]), d[8], d[0], ring) for d in dead] == [e.to_bytes() for e in events]
     assert [(d.offset, d.reason_code) for d in s.sent] == [
         (0, ReasonCode.UNKNOWN_TENANT),
         (1, ReasonCode.UNKNOWN_TENANT),
