@@ -83,6 +83,9 @@ def test_cli_token_and_keys(pg_url, client, tenants, owner_sql):
     assert client.get("/leads", headers=h).status_code == 200
     assert client.post("/leads", json={"email": "a@b.c", "source": "cli"}, headers=h).status_code == 403
     assert _crm(pg_url, "api-token", "--email", "nobody@nowhere.test").returncode == 1
+    r = _crm(pg_url, "api-token", "--email", f"Manager@{t.slug.upper()}.test")  # sealed: by its sign-in index
+    assert r.returncode == 0, r.stderr
+    assert f"manager@{t.slug}.test" in r.stderr and "v2:" not in r.stderr  # named opened
 
     r = _crm(pg_url, "api-keys", "create", "--tenant", t.slug, "--name", "cli", "--scope", "leads:write")
     assert r.returncode == 0, r.stderr
