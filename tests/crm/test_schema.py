@@ -161,7 +161,9 @@ def test_unique_constraints(engine: Engine) -> None:
     tenant = _tenant(engine)
     _duplicate(engine, t.sales_pipelines, {"tenant_id": tenant, "name": "P", "stages": []})
     _duplicate(engine, t.products, {"tenant_id": tenant, "name": "x", "sku": "SKU-1", "price": 1})
-    _duplicate(engine, t.users, {"tenant_id": tenant, "email": "v2:dk1:u", "email_bidx": "bi1:u", "role": "admin"})
+    _duplicate(
+        engine, t.users, {"tenant_id": tenant, "email": "v2:dk1:u", "email_bidx": "bi1:u", "role": "admin"}
+    )
     # a customer's e-mail is sealed (a new text each time): unique by its blind index
     _duplicate(engine, t.customers, {"tenant_id": tenant, "email": "v2:dk1:a", "email_bidx": "bi1:same"})
     _duplicate(engine, t.customer_segments, {"tenant_id": tenant, "name": "S", "criteria": {}})
