@@ -43,19 +43,24 @@ def rotate(
         ),
     ] = None,
 ) -> None:
-    """A new data key version for the tenant(s) and every older value re-encrypted online; or,
-    with --master, every tenant key re-wrapped under CRM_MASTER_KEY (keep the replaced one in
-    CRM_MASTER_KEY_PREVIOUS until this has run)."""
+    """A new data key version for the tenant(s) and every older value re-encrypted online
+    (without --tenant, the deployment's data key and the undelivered events' bytes too); or,
+    with --master, every tenant and deployment key re-wrapped under CRM_MASTER_KEY (keep the
+    replaced one in CRM_MASTER_KEY_PREVIOUS until this has run)."""
+    from crm.keys import deployment_rotation
     from crm.keys import rotate as rot
     from crm.keys.keyring import keyring
 
     ring = keyring()
     if master:
         done = rot.rewrap(ring, batch=batch)
+        rewrapped = deployment_rotation.rewrap(ring)
         console.print(
-            f"re-wrapped {sum(done.values())} keys of {len(done)} tenants under {ring.master.current_id()}"
+            f"re-wrapped {sum(done.values())} keys of {len(done)} tenants and {rewrapped} of the deployment's"
+            f" under {ring.master.current_id()}"
         )
         return
+    own = deployment_rotation.begin(ring) if tenant is None else None  # every tenant: the deployment's too
     for r in rot.rotate_data_keys(_tenants(tenant), ring, batch=batch, settle_s=settle):
         moved = sum(r.reencrypted.values())
         console.print(
@@ -70,6 +75,16 @@ def rotate(
         behind = r.remaining - sum(len(rows) for rows in r.unreadable.values())
         if behind > 0:
             console.print(f"  [yellow]{behind} values still on an older version: run it again[/]")
+    if own is not None:
+        d = deployment_rotation.finish(own, ring, batch=batch, settle_s=settle)
+        console.print(
+            f"deployment: data key v{d.from_version} -> v{d.to_version}: {sum(d.reencrypted.values())}"
+            f" undelivered events re-sealed, {d.remaining} left, {d.seconds:.1f} s"
+        )
+        for table, ids in d.unreadable.items():
+            console.print(
+                f"  [red]{len(ids)} rows of {table} do not open and were left as they are:[/] {ids[:10]}"
+            )
 
 
 @keys_app.command("status")

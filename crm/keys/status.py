@@ -7,8 +7,9 @@ from typing import Any
 
 import psycopg
 
-from crm.keys import sealed
+from crm.keys import deployment_rotation, sealed
 from crm.keys.columns import COLUMNS, SealedColumn
+from crm.keys.keyring import DEPLOYMENT
 
 
 def _key_ids(col: SealedColumn) -> str:
@@ -56,6 +57,7 @@ def status(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
         }
         for tid, slug, kind, version, master, created, retired in rows
     ]
+    out += _deployment(conn)
     slugs = dict(conn.execute("SELECT id::text, slug FROM crm.tenants").fetchall())
     for tid, by_key in counts.items():
         for kid, n in by_key.items():
@@ -71,4 +73,38 @@ def status(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
                         "values": n,
                     }
                 )
+    return out
+
+
+def _deployment(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
+    """The deployment's keys (tenant `deployment`), with the undelivered events' bytes on each
+    data key version, and those stored before sealing as a `plaintext` row."""
+    counts = deployment_rotation.values_by_key(conn)
+    rows = conn.execute(
+        "SELECT kind, version, master_key_id, created_at, retired_at FROM crm.deployment_keys ORDER BY kind, version"
+    ).fetchall()
+    out = [
+        {
+            "tenant": DEPLOYMENT,
+            "kind": kind,
+            "version": version,
+            "master_key_id": master,
+            "created_at": created,
+            "retired_at": retired,
+            "values": counts.get(sealed.key_id(version), 0) if kind == "data" else None,
+        }
+        for kind, version, master, created, retired in rows
+    ]
+    if counts.get("plaintext"):
+        out.append(
+            {
+                "tenant": DEPLOYMENT,
+                "kind": "legacy",
+                "version": None,
+                "master_key_id": "plaintext",
+                "created_at": None,
+                "retired_at": None,
+                "values": counts["plaintext"],
+            }
+        )
     return out
