@@ -28,9 +28,9 @@ import polars as pl
 import psycopg
 
 from crm.events.producer import ensure_topics, resolve_bootstrap
-from crm.keys import notes, personal, staff
+from crm.keys import event_text, notes, personal, staff
 from crm.keys.bulk import load_keys, saved_keys
-from crm.keys.keyring import Keyring
+from crm.keys.keyring import DATA, Keyring
 from crm.schema.landing import LANDING_TABLES
 from sim.events import envelope
 from sim.rng import partitions_for
@@ -98,6 +98,23 @@ def seal_notes(df: pl.DataFrame, ring: Keyring) -> pl.DataFrame:
     texts = df.select("tenant_id", notes.COLUMN).iter_rows()
     out = [text if text is None else seal[tenant](text) for tenant, text in texts]
     return df.with_columns(pl.Series(notes.COLUMN, out, dtype=pl.Utf8))
+
+
+def seal_events(topic: str, df: pl.DataFrame, ring: Keyring) -> pl.DataFrame:
+    """Events of `topic` as the lander lands them: what people wrote (`crm.keys.event_text`)
+    sealed deterministically under each event's tenant key, so the raw rows written here hold it
+    sealed as the lander's do (the events sent to Kafka stay as a producer sends them)."""
+    if topic not in event_text.FIELDS or df.height == 0:
+        return df
+    sealers = {}
+    for t in df["tenant_id"].unique().to_list():
+        version, key = ring.current(UUID(t), DATA)
+        sealers[t] = event_text.sealer(topic, UUID(t), version, key)
+    out = []
+    for tenant, payload in zip(df["tenant_id"].to_list(), df["payload"].to_list(), strict=True):
+        sealed = sealers[tenant](orjson.loads(payload))
+        out.append(payload if sealed is None else orjson.dumps(sealed).decode())
+    return df.with_columns(pl.Series("payload", out, dtype=pl.Utf8))
 
 
 def seal_staff(df: pl.DataFrame, ring: Keyring) -> pl.DataFrame:
@@ -189,8 +206,11 @@ def write_database(
         written = list(TABLE_ORDER)
         if raw:
             write = merge_frame if landing else copy_frame
+            ring = ring or load_keys(conn, world.tenant_ids, keys, url)
             for topic, events in world.events.items():
-                write(conn, f"raw.{LANDING_TABLES[topic]}", raw_rows(events), progress)
+                write(
+                    conn, f"raw.{LANDING_TABLES[topic]}", raw_rows(seal_events(topic, events, ring)), progress
+                )
                 written.append(f"raw.{LANDING_TABLES[topic]}")
         conn.commit()
         # statistics for what a bulk load just wrote: the planner's estimates (dbt's incremental
