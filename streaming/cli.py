@@ -1,5 +1,5 @@
 """`crm lander`: one landing worker in the foreground (Kafka -> raw.*); `crm raw partitions |
-retention`: the landing tables' months."""
+retention`: the landing tables' months; `crm raw dead-letters`: refused events, opened."""
 
 from __future__ import annotations
 
@@ -57,6 +57,25 @@ def raw_retention(
     for d in dropped:
         print(f"{verb} {d.partition} ({d.rows} rows)")
     print(f"events before {cutoff:%Y-%m-%d}: {verb} {sum(d.rows for d in dropped)} rows")
+
+
+@raw.command("dead-letters")
+def raw_dead_letters(
+    topic: Annotated[str | None, typer.Option(help="only this Kafka topic's")] = None,
+    reason: Annotated[
+        str | None, typer.Option(help="only this reason code's (NOT_JSON, CONFLICT, ...)")
+    ] = None,
+    ids: Annotated[list[int] | None, typer.Option("--id", help="these rows (repeat the option)")] = None,
+    limit: Annotated[int, typer.Option(help="newest rows to show")] = 20,
+) -> None:
+    """The newest dead letters, one JSON object per line, with the bytes sent opened (they are
+    stored sealed under the deployment's data key): what to fix, or to send again."""
+    import orjson
+
+    from streaming.undelivered import dead_letters
+
+    for row in dead_letters(topic=topic, reason=reason, ids=ids or (), limit=limit):
+        sys.stdout.write(orjson.dumps(row, default=str).decode() + "\n")
 
 
 def register(app: typer.Typer) -> None:
