@@ -4,7 +4,9 @@ in-process when REDIS_URL is unset (each worker then counts alone: logged as a w
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
+import os
 import time
 from typing import Any
 
@@ -97,9 +99,17 @@ class LoginLimiter:
             settings.api_login_account_limit, window, redis_url, prefix + "login:acct:"
         )
         self.client = RateLimiter(settings.api_login_client_limit, window, redis_url, prefix + "login:ip:")
+        secret = settings.core.tenant_context_key
+        self._key = (
+            hmac.new(secret.get_secret_value().encode(), b"crm-login-limiter", hashlib.sha256).digest()
+            if secret is not None
+            else os.urandom(32)  # no shared secret: counts stay this process's own
+        )
+        """Keys the account's counter: an HMAC, so the store's keys do not let anyone check a
+        guessed e-mail, the same in every worker sharing the tenant context key."""
 
     async def hit(self, tenant: str, email: str, client: str | None) -> None:
-        digest = hashlib.sha256(f"{tenant}\0{email.lower()}".encode()).hexdigest()[:32]
+        digest = hmac.new(self._key, f"{tenant}\0{email.lower()}".encode(), hashlib.sha256).hexdigest()[:32]
         await self.client.hit(client or "unknown")
         await self.account.hit(digest)
 

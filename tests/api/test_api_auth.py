@@ -311,3 +311,44 @@ def test_rate_limits_are_shared_by_every_api_process(pg_url, crm_home, token, te
     finally:
         stop_api(a)
         stop_api(b)
+
+
+def test_sign_in_counts_are_shared_by_every_api_process_under_keyed_names(
+    pg_url, crm_home, tenants, redis_url
+):
+    """An account's failed sign-ins count across API processes on the stack's Redis, and the
+    store names the account by an HMAC under the deployment's secret: not a digest anyone
+    could recompute from a guessed e-mail."""
+    import hashlib
+
+    import httpx
+    import redis
+    from api_testkit import start_api, stop_api
+
+    prefix = f"crm:test:{uuid.uuid4().hex[:8]}:"
+    env = {
+        "API_LOGIN_ACCOUNT_LIMIT": "3",
+        "API_LOGIN_CLIENT_LIMIT": "100",
+        "API_LOGIN_WINDOW_S": "60",
+        "REDIS_URL": redis_url,
+        "API_REDIS_PREFIX": prefix,
+    }
+    a, url_a = start_api(pg_url, crm_home, env)
+    b, url_b = start_api(pg_url, crm_home, env)
+    t = tenants["a"]
+    email = f"analyst@{t.slug}.test"
+    try:
+        codes = [
+            httpx.post(
+                f"{u}/auth/token", json={"tenant": t.slug, "email": email, "password": "wrong"}
+            ).status_code
+            for u in (url_a, url_b, url_a, url_b)
+        ]
+        assert codes == [401, 401, 401, 429]
+        keys = [k.decode() for k in redis.Redis.from_url(redis_url).scan_iter(f"{prefix}login:acct:*")]
+        assert len(keys) == 1
+        plain = hashlib.sha256(f"{t.slug}\0{email}".encode()).hexdigest()[:32]
+        assert plain not in keys[0]
+    finally:
+        stop_api(a)
+        stop_api(b)
