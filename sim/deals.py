@@ -437,7 +437,12 @@ def deal_activity_frame(df: pl.DataFrame) -> pl.DataFrame:
         extras = pl.when(e == typ.value).then(ex.struct.json_encode()).otherwise(extras)
         meta = pl.when(e == typ.value).then(md.struct.json_encode()).otherwise(meta)
     desc = e.replace_strict({k.value: v for k, v in DESCRIPTIONS.items()})
-    return df.with_columns(extras=extras.str.slice(1).str.strip_suffix("}"), metadata=meta, description=desc)
+    note = e == T.NOTE_ADDED.value  # its text is the description, as for leads' notes
+    return df.with_columns(
+        extras=extras.str.slice(1).str.strip_suffix("}"),
+        metadata=pl.when(note).then(pl.lit("{}")).otherwise(meta),
+        description=pl.when(note).then(pl.col("note")).otherwise(desc),
+    )
 
 
 _ = iso_date  # re-exported helper used by callers formatting close dates

@@ -543,7 +543,10 @@ def activity_frame(df: pl.DataFrame) -> pl.DataFrame:
         meta = pl.when(e == typ.value).then(md.struct.json_encode()).otherwise(meta)
     return df.with_columns(
         extras=extras.str.slice(1).str.strip_suffix("}"),
-        metadata=meta,
+        # a note's text is its row's description, as the write API stores it (and seals it),
+        # never a copy in the row's metadata; its event carries it as `note` too
+        metadata=pl.when(e == T.NOTE_ADDED.value).then(pl.lit("{}")).otherwise(meta),
+        description=pl.when(e == T.NOTE_ADDED.value).then(pl.col("note")).otherwise(pl.col("description")),
     )
 
 

@@ -16,6 +16,7 @@ from uuid import UUID
 
 import psycopg
 
+from crm.events.topics import Topic
 from crm.keys import event_text, personal, staff
 from crm.keys.keyring import keyring
 from stack.postgres import EmbeddedPostgres
@@ -67,8 +68,11 @@ def test_a_dump_of_a_seeded_world_shows_no_ones_email_name_or_phone(migrated_db:
                 for f in event_text.FIELDS[topic]:
                     if payload.get(f):
                         assert payload[f].startswith(("d2:dk", "v2:dk")), (topic, f, payload[f])
-                        written.add(opened[f].lower())
-    phrases = {w for w in written if len(w.split()) >= 3}  # whole sentences, not one common word
+                        if f != "subject" or topic in (Topic.TICKETS, Topic.CONVERSATIONS):
+                            written.add(opened[f].lower())
+    # whole sentences, not one common word; an e-mail activity's subject line is its campaign's,
+    # kept readable in the activity row's metadata as its campaign id is
+    phrases = {w for w in written if len(w.split()) >= 3}
     assert len(phrases) > 20, len(phrases)
 
     pg_dump = EmbeddedPostgres(crm_home).bin_dir() / "pg_dump"
@@ -95,12 +99,5 @@ def test_a_dump_of_a_seeded_world_shows_no_ones_email_name_or_phone(migrated_db:
     )  # the scan sees the dump
     shown = [v for v in (*emails, *phones) if v in tokens] + sorted(names & pairs)
     assert shown == [], shown[:10]
-    landed = subprocess.run(  # the landing tables alone (activity rows' metadata is not theirs)
-        [str(pg_dump), "--no-owner", "--schema", "raw", "--dbname", migrated_db],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    ).stdout.lower()
-    assert "copy raw.tickets" in landed and "d2:dk1:" in landed
-    assert [p for p in phrases if p in landed] == []
+    assert "copy raw.tickets" in dump and "d2:dk1:" in dump
+    assert [p for p in phrases if p in dump] == []  # notes, tickets, messages: in no table
