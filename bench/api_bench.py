@@ -38,8 +38,12 @@ import psutil
 import psycopg
 
 from crm.db import libpq_url
+from crm.keys import staff
+from crm.keys.keyring import keyring
 from crm.security import hash_password
 from stack.procs import free_port
+
+BENCH_USER = "bench@bench.test"
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "api.json"
@@ -56,18 +60,20 @@ def ensure_bench_user(slug: str = "bench") -> tuple[uuid.UUID, uuid.UUID]:
                 "INSERT INTO crm.tenants (slug, name) VALUES (%s, 'Benchmark') RETURNING id", (slug,)
             ).fetchone()[0]
         )
+        ring = keyring(libpq_url())  # the user stored as every writer stores one: sealed, indexed
+        found = staff.email_params(BENCH_USER, ring) | {"t": tid}
         row = conn.execute(
-            "SELECT id FROM crm.users WHERE tenant_id = %s AND email = 'bench@bench.test'", (tid,)
+            f"SELECT id FROM crm.users u WHERE tenant_id = %(t)s AND {staff.email_match('u')}", found
         ).fetchone()
-        uid = (
-            row[0]
-            if row
-            else conn.execute(
-                "INSERT INTO crm.users (tenant_id, email, role, password_hash) VALUES (%s, 'bench@bench.test', 'admin', %s)"
-                " RETURNING id",
-                (tid, hash_password(uuid.uuid4().hex)),
-            ).fetchone()[0]
-        )
+        if row is None:
+            user = staff.seal_row(tid, {"email": BENCH_USER}, ring)
+            row = conn.execute(
+                "INSERT INTO crm.users (tenant_id, email, email_bidx, role, password_hash)"
+                " VALUES (%s, %s, %s, 'admin', %s) RETURNING id",
+                (tid, user["email"], user["email_bidx"], hash_password(uuid.uuid4().hex)),
+            ).fetchone()
+        assert row is not None
+        uid = row[0]
     return tid, uid
 
 

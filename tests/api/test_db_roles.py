@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 
 from crm.db import enter_tenant_pg
 from crm.keys import staff
-from crm.keys.keyring import Keyring
+from crm.keys.keyring import Keyring, keyring
 from crm.security import SET_TENANT, hash_password, hash_with, tenant_mac
 
 ROLES = ("crm_api", "crm_reader")
@@ -110,7 +110,8 @@ def test_no_session_reads_hashes_audit_or_signing_keys(pg_url, tenants, role):
         else:  # what the dashboards need to name an owner (opened and recorded): its tenant's ids and names
             rows = conn.execute("SELECT tenant_id, full_name FROM crm.users").fetchall()
             assert len(rows) >= 4 and {r[0] for r in rows} == {tenants["a"].id}
-            assert all(staff.open_value(r[0], "full_name", r[1]) in ROLES_SEEDED for r in rows)
+            ring = keyring(pg_url)  # the keys of this database, whatever DATABASE_URL names
+            assert all(staff.open_value(r[0], "full_name", r[1], ring) in ROLES_SEEDED for r in rows)
         for gone in ("crm.user_for_login('x', 'y')", "crm.reader_signin_candidates('y')"):
             with pytest.raises(psycopg.errors.UndefinedFunction):
                 conn.execute(f"SELECT * FROM {gone}")
@@ -151,7 +152,7 @@ def test_sign_in_functions_never_return_a_hash(pg_url, owner_sql, tenants, role)
         assert (uid, got_role) == (t.users["manager"], "manager")
         # e-mail and name as stored, sealed: the caller opens them under the tenant it now knows
         assert sealed_email.startswith("v2:dk") and sealed_name.startswith("v2:dk")
-        assert staff.open_row(t.id, {"email": sealed_email, "full_name": sealed_name}) == {
+        assert staff.open_row(t.id, {"email": sealed_email, "full_name": sealed_name}, keyring(pg_url)) == {
             "email": email,
             "full_name": "manager",
         }

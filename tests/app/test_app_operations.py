@@ -28,6 +28,8 @@ from streamlit.testing.v1 import AppTest
 
 from app.auth import SignedIn
 from app.data import ops
+from crm.keys import staff
+from crm.keys.keyring import keyring
 from crm.settings import get_settings
 from stack import procs
 from stack.prometheus import NODE_EXPORTER
@@ -220,8 +222,11 @@ def test_an_admin_sees_it_drawn_at_both_widths(failed: Ops, tmp_path: Path) -> N
             "update crm.users set password_hash = %s where id = %s",
             (hash_password(password), failed.stack.user_id),
         )
-        email = conn.execute("select email from crm.users where id = %s", (failed.stack.user_id,)).fetchone()
-    assert email is not None
+        row = conn.execute(
+            "select tenant_id, email from crm.users where id = %s", (failed.stack.user_id,)
+        ).fetchone()
+    assert row is not None
+    email = staff.open_value(row[0], "email", row[1], keyring(failed.stack.database_url))  # stored sealed
     env = {
         "DATABASE_URL": failed.stack.database_url,
         "PROMETHEUS_URL": failed.stack.prometheus,
@@ -232,7 +237,7 @@ def test_an_admin_sees_it_drawn_at_both_widths(failed: Ops, tmp_path: Path) -> N
     out = os.environ.get("CRM_SCREENSHOTS_DIR")
     try:
         shots = capture(
-            f"http://127.0.0.1:{port}", email[0], password, Path(out) if out else None, ["Operations"]
+            f"http://127.0.0.1:{port}", email, password, Path(out) if out else None, ["Operations"]
         )
     finally:
         procs.terminate(proc.pid)

@@ -14,6 +14,7 @@ from standins.account import connect_hubspot
 from standins.hubspot import Running, Store
 
 from crm.changes import activity_rows, change_rows, now
+from crm.keys.keyring import keyring
 from integrations.external_sync.engine import run_sync
 
 
@@ -183,7 +184,7 @@ def person_activity(
         "metadata": meta,
         "created_at": now(),
     }
-    rows = activity_rows(parent, act)  # type: ignore[arg-type]
+    rows = activity_rows(parent, act, ring=keyring(pg_url))  # type: ignore[arg-type]
     stored = rows[0][1]
     People(pg_url).assert_sealed(stored, "description")
     rows += change_rows(
