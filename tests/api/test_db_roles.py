@@ -111,7 +111,8 @@ def test_no_session_reads_hashes_audit_or_signing_keys(pg_url, tenants, role):
             rows = conn.execute("SELECT tenant_id, full_name FROM crm.users").fetchall()
             assert len(rows) >= 4 and {r[0] for r in rows} == {tenants["a"].id}
             ring = keyring(pg_url)  # the keys of this database, whatever DATABASE_URL names
-            assert all(staff.open_value(r[0], "full_name", r[1], ring) in ROLES_SEEDED for r in rows)
+            names = {staff.open_value(r[0], "full_name", r[1], ring) for r in rows}
+            assert {"admin", "manager", "sales_rep", "analyst"} <= names  # opened; other tests add users too
         for gone in ("crm.user_for_login('x', 'y')", "crm.reader_signin_candidates('y')"):
             with pytest.raises(psycopg.errors.UndefinedFunction):
                 conn.execute(f"SELECT * FROM {gone}")
